@@ -1,0 +1,66 @@
+"""sevis-mock: an offline stand-in for SEVIS Batch."""
+from __future__ import annotations
+
+import logging
+import threading
+
+from flask import Flask
+
+from .clock import MockClock
+from .config import Settings
+from .db import Store
+from .validation import SchemaSet
+
+__all__ = ["create_app", "Mock", "Settings"]
+
+
+class Mock:
+    """Everything one server process shares: settings, store, clock, schemas, the processor thread."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.store = Store(settings.db_url)
+        self.store.create_all()
+        self.clock = MockClock(self.store)
+        self.schemas = SchemaSet.discover(settings.schemas)
+        self.schemas.compile_all()
+        self._worker = None
+        self._lock = threading.Lock()
+
+    @property
+    def render_form(self):
+        from .forms import render_form
+
+        return render_form
+
+    def start_worker(self) -> None:
+        from .batch.worker import Worker
+
+        with self._lock:
+            if self._worker is None or not self._worker.is_alive():
+                self._worker = Worker(self, self.settings.worker_poll_seconds)
+                self._worker.start()
+
+    def stop_worker(self) -> None:
+        if self._worker is not None:
+            self._worker.stop()
+            self._worker.join(timeout=10)
+            self._worker = None
+
+    def wake_worker(self) -> None:
+        if self._worker is not None:
+            self._worker.wake.set()
+
+
+def create_app(settings: Settings | None = None, *, mock: Mock | None = None) -> Flask:
+    settings = settings or (mock.settings if mock else Settings.from_env())
+    mock = mock or Mock(settings)
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes + 64 * 1024  # room for the multipart framing
+    app.extensions["sevis_mock"] = mock
+
+    from .batch.views import bp as batch_bp
+
+    app.register_blueprint(batch_bp)
+    logging.getLogger("mockserver").setLevel(logging.INFO)
+    return app

@@ -1,0 +1,1 @@
+"""The batch interface: intake of uploads, background processing, transaction logs, downloads."""

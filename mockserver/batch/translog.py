@@ -1,0 +1,126 @@
+"""Transaction logs (root ``TransactionLog``, no namespace), as SevisTransLog.xsd lays them out."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from lxml import etree
+
+from ..clock import sevis_timestamp
+
+FILE_NAME_MAX = 30
+
+
+@dataclass(frozen=True)
+class UploadPart:
+    code: str
+    at: datetime
+    file_name: str | None
+
+
+def _sub(parent: etree._Element, tag: str, text: str | None = None, **attrs: str) -> etree._Element:
+    el = etree.SubElement(parent, tag, {k: v for k, v in attrs.items() if v is not None})
+    if text is not None:
+        el.text = text
+    return el
+
+
+def build(
+    *,
+    batch_id: str,
+    org_id: str,
+    system: str,
+    upload: UploadPart | None = None,
+    process: dict | None = None,
+    download_code: str | None = None,
+    explanation: list[str] | None = None,
+) -> bytes:
+    """A TransactionLog. ``process`` is the stored processing outcome (see processing.outcome);
+    ``explanation`` lines become an XML comment: sevis-mock's clearer word beside SEVIS's code."""
+    root = etree.Element("TransactionLog")
+    header = _sub(root, "BatchHeader")
+    _sub(header, "BatchID", batch_id)
+    _sub(header, "OrgID", org_id)
+    ok = all(
+        code == "S0000"
+        for code in (upload.code if upload else None, process["code"] if process else None, download_code)
+        if code is not None
+    )
+    detail = _sub(root, "BatchDetail", status="true" if ok else "false", system=system)
+    if upload is not None:
+        up = _sub(detail, "Upload", resultCode=upload.code, dateTimeStamp=sevis_timestamp(upload.at))
+        if upload.file_name is not None:
+            _sub(up, "FileName", upload.file_name[:FILE_NAME_MAX])
+    if process is not None:
+        _process(detail, process)
+    if download_code is not None:
+        _sub(detail, "Download", resultCode=download_code)
+    if explanation:
+        comment = " ".join(line.replace("--", "- -") for line in explanation)
+        root.insert(0, etree.Comment(f" sevis-mock: {comment} "))
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+def _process(detail: etree._Element, process: dict) -> None:
+    proc = _sub(detail, "Process", resultCode=process["code"], dateTimeStamp=process["at"])
+    records = process["records"]
+    if not records:
+        return
+    count = _sub(proc, "RecordCount")
+    success = sum(1 for r in records if r["ok"])
+    _sub(count, "Success", str(success))
+    _sub(count, "Failure", str(len(records) - success))
+    _sub(count, "Total", str(len(records)))
+    for r in records:
+        rec = _sub(proc, "Record", sevisID=r.get("sevis_id"), userID=r.get("user_id"), requestID=r["request_id"])
+        if r.get("user_defined_a") is not None:
+            _sub(rec, "UserDefinedA", r["user_defined_a"])
+        if r.get("user_defined_b") is not None:
+            _sub(rec, "UserDefinedB", r["user_defined_b"])
+        _sub(rec, "ProcessDate", process["at"])
+        result = _sub(rec, "Result", status="true" if r["ok"] else "false")
+        if not r["ok"]:
+            _sub(result, "ErrorCode", r["error_code"])
+            _sub(result, "ErrorMessage", r["error_message"][:500])
+        for site in r.get("sites", ()):
+            _site(rec, site)
+        for dep in r.get("dependents", ()):
+            d = _sub(rec, "Dependent", dependentSevisID=dep.get("sevis_id"))
+            if dep.get("user_defined_a") is not None:
+                _sub(d, "UserDefinedA", dep["user_defined_a"])
+            if dep.get("user_defined_b") is not None:
+                _sub(d, "UserDefinedB", dep["user_defined_b"])
+        for prefix in ("Physical", "Mailing"):
+            addr = r.get(prefix.lower() + "_address")
+            if addr:
+                _address(rec, f"{prefix}ProvidedAddress", addr["provided"])
+                if addr.get("corrected"):
+                    _address(rec, f"{prefix}CorrectedAddress", addr["corrected"])
+                _sub(rec, f"{prefix}AddressResult", addr["result"])
+                if addr.get("message") is not None:
+                    _sub(rec, f"{prefix}AddressMessage", addr["message"])
+
+
+ADDRESS_FIELDS = ("Address1", "Address2", "City", "State", "PostalCode")
+
+
+def _address(parent: etree._Element, tag: str, address: dict) -> None:
+    el = _sub(parent, tag)
+    for name in ADDRESS_FIELDS:
+        value = address.get(name)
+        if value is not None:
+            _sub(el, name, value)
+
+
+def _site(rec: etree._Element, site: dict) -> None:
+    el = _sub(rec, "SiteOfActivity")
+    _address(el, "ProvidedAddress", site["provided"])
+    if site.get("corrected"):
+        _address(el, "CorrectedAddress", site["corrected"])
+    _sub(el, "AddressResult", site["result"])
+    if site.get("message") is not None:
+        _sub(el, "AddressMessage", site["message"])
+    if site.get("site_id"):
+        _sub(el, "SiteId", site["site_id"])
+    if site.get("site_name"):
+        _sub(el, "SiteName", site["site_name"])

@@ -1,0 +1,149 @@
+"""The batch endpoints of the three environments: ``/{env}/action/batchUpload`` and ``batchDownload``."""
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+
+from flask import Blueprint, Response, current_app, request
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from ..config import ENVIRONMENTS
+from ..db import Batch
+from ..tls import peer_certificate
+from . import translog
+from .intake import Refusal, check_batch_id, check_document, check_identity
+
+bp = Blueprint("batch", __name__)
+
+DETAIL_HEADER = "X-Sevis-Mock-Detail"
+LOG_NAME = "sevis_transaction_log.xml"
+
+
+def mock():
+    return current_app.extensions["sevis_mock"]
+
+
+def _reply_xml(body: bytes, reasons: list[str] | None = None) -> Response:
+    resp = Response(body, status=200, mimetype="text/xml")
+    if reasons:
+        resp.headers[DETAIL_HEADER] = "; ".join(reasons).encode("ascii", "replace").decode()[:2000]
+    return resp
+
+
+def _reply_zip(log_xml: bytes, pdfs: dict[str, bytes], batch_id: str, reasons: list[str] | None = None) -> Response:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr(LOG_NAME, log_xml)
+        for sevis_id, pdf in sorted(pdfs.items()):
+            zf.writestr(f"{sevis_id}.pdf", pdf)
+    resp = Response(buf.getvalue(), status=200, mimetype="application/zip")
+    resp.headers["Content-Disposition"] = f'attachment; filename="{batch_id or "batch"}.zip"'
+    if reasons:
+        resp.headers[DETAIL_HEADER] = "; ".join(reasons).encode("ascii", "replace").decode()[:2000]
+    return resp
+
+
+@bp.route("/<env_prefix>/action/batchUpload", methods=["POST"])
+def upload(env_prefix: str):
+    env = _environment(env_prefix)
+    if env is None:
+        return Response("unknown environment\n", status=404, mimetype="text/plain")
+    m = mock()
+    now = m.clock.now()
+    system = ENVIRONMENTS[env][1]
+    try:
+        form, files = request.form, request.files
+    except RequestEntityTooLarge:
+        return _upload_log("", "", system, now, None, "S0012",
+                           [f"the request body is larger than the mock's limit of {m.settings.max_body_bytes} bytes"])
+    org_id, user_id, batch_id = (form.get(k, "").strip() for k in ("orgid", "userid", "batchid"))
+    part = files.get("xml")
+    file_name = part.filename if part is not None else None
+    missing = [k for k, v in (("orgid", org_id), ("userid", user_id), ("batchid", batch_id)) if not v]
+    if part is None:
+        missing.append("xml (a file part)")
+    if missing:
+        garbled = "" if form or files else request.get_data(as_text=True)[:200]
+        reasons = [f"the multipart/form-data body lacks {', '.join(missing)}; send fields orgid, userid, batchid and a file part named xml"]
+        return _upload_log(batch_id, org_id or garbled, system, now, file_name, "S0001", reasons)
+    try:
+        data = part.read(m.settings.max_body_bytes + 1)
+    except RequestEntityTooLarge:
+        data = b"x" * (m.settings.max_body_bytes + 1)
+    try:
+        if len(data) > m.settings.max_body_bytes:
+            raise Refusal("S0012", [f"the document is larger than {m.settings.max_body_bytes} bytes"])
+        with m.store.session() as s:
+            org, _ = check_identity(s, peer_certificate(request.environ), org_id, user_id, now)
+            check_batch_id(s, env, org_id, batch_id)
+        doc = check_document(data, org, batch_id, m.schemas)
+        try:
+            with m.store.write() as s:
+                s.add(Batch(
+                    org_id=org_id, batch_id=batch_id, user_id=user_id, kind=doc.kind, environment=env,
+                    file_name=file_name or "", document=data, uploaded_at=now,
+                    due_at=m.settings.due_time(now), state="queued",
+                ))
+        except IntegrityError:
+            raise Refusal("S0010", [f"batch ID {batch_id} was already used by {org_id}"]) from None
+    except Refusal as refusal:
+        return _upload_log(batch_id, org_id, system, now, file_name, refusal.code, refusal.reasons)
+    m.wake_worker()
+    return _upload_log(batch_id, org_id, system, now, file_name, "S0000", None)
+
+
+def _upload_log(batch_id, org_id, system, now, file_name, code, reasons):
+    body = translog.build(batch_id=batch_id, org_id=org_id, system=system,
+                          upload=translog.UploadPart(code, now, file_name),
+                          explanation=[f"{code}:"] + reasons if reasons else None)
+    return _reply_xml(body, reasons)
+
+
+@bp.route("/<env_prefix>/action/batchDownload", methods=["GET", "POST"])
+def download(env_prefix: str):
+    env = _environment(env_prefix)
+    if env is None:
+        return Response("unknown environment\n", status=404, mimetype="text/plain")
+    m = mock()
+    now = m.clock.now()
+    system = ENVIRONMENTS[env][1]
+    values = request.values
+    org_id, user_id, batch_id = (values.get(k, "").strip() for k in ("orgid", "userid", "batchid"))
+    missing = [k for k, v in (("orgid", org_id), ("userid", user_id), ("batchid", batch_id)) if not v]
+    if missing:
+        return _download_only(batch_id, org_id, system, "S0001",
+                              [f"the download request lacks {', '.join(missing)}; send orgid, userid and batchid"])
+    try:
+        with m.store.session() as s:
+            check_identity(s, peer_certificate(request.environ), org_id, user_id, now)
+            batch = s.scalars(select(Batch).where(
+                Batch.environment == env, Batch.org_id == org_id, Batch.batch_id == batch_id)).first()
+            if batch is None:
+                raise Refusal("S0031", [f"no batch {batch_id} was accepted for {org_id} on this system ({system})"])
+            upload_part = translog.UploadPart("S0000", batch.uploaded_at, batch.file_name)
+            if batch.state != "processed":
+                due = batch.due_at.isoformat(timespec="seconds")
+                body = translog.build(batch_id=batch_id, org_id=org_id, system=system, upload=upload_part,
+                                      download_code="S0030",
+                                      explanation=[f"S0030: batch {batch_id} is queued; processing is due at {due} on the mock clock"])
+                return _reply_zip(body, {}, batch_id, [f"batch {batch_id} is queued; processing is due at {due}"])
+            outcome = json.loads(batch.results)
+            pdfs = {f.sevis_id: f.pdf for f in batch.forms}
+    except Refusal as refusal:
+        return _download_only(batch_id, org_id, system, refusal.code, refusal.reasons)
+    body = translog.build(batch_id=batch_id, org_id=org_id, system=system, upload=upload_part,
+                          process=outcome, download_code="S0000")
+    return _reply_zip(body, pdfs, batch_id)
+
+
+def _download_only(batch_id, org_id, system, code, reasons):
+    body = translog.build(batch_id=batch_id, org_id=org_id, system=system, download_code=code,
+                          explanation=[f"{code}:"] + reasons)
+    return _reply_zip(body, {}, batch_id, reasons)
+
+
+def _environment(prefix: str) -> str | None:
+    return next((name for name, (p, _) in ENVIRONMENTS.items() if p == prefix), None)

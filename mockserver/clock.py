@@ -1,0 +1,40 @@
+"""The mock's clock: SEVIS "now" as an offset from real time, shared by every worker through the database."""
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+
+def real_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class MockClock:
+    """Now = real now + offset. The offset lives in the store so that all processes agree."""
+
+    def __init__(self, store) -> None:
+        self._store = store
+
+    def offset(self) -> timedelta:
+        return timedelta(seconds=float(self._store.get_setting("clock_offset_seconds", "0")))
+
+    def now(self) -> datetime:
+        return real_now() + self.offset()
+
+    def set(self, when: datetime) -> None:
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        self._store.set_setting("clock_offset_seconds", repr((when - real_now()).total_seconds()))
+
+    def advance(self, delta: timedelta) -> None:
+        self._store.set_setting("clock_offset_seconds", repr((self.offset() + delta).total_seconds()))
+
+
+def parse_iso(value: str) -> datetime:
+    """ISO-8601 date or date-time; a date means midnight UTC, a naive time means UTC."""
+    when = datetime.fromisoformat(value)
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def sevis_timestamp(when: datetime) -> str:
+    """xs:dateTime as SEVIS writes it (local-looking, no zone, whole seconds)."""
+    return when.astimezone(UTC).replace(tzinfo=None, microsecond=0).isoformat()

@@ -1,0 +1,77 @@
+"""One settings object for the mock; `SEVIS_MOCK_*` environment variables fill what flags leave out."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from .clock import parse_iso
+
+# Processing latency by profile (PROTOCOL §1: alpha seconds, beta about 20 minutes, production overnight).
+PROFILES = ("alpha", "beta", "production")
+ALPHA_DELAY = timedelta(seconds=5)  # a real alpha log shows process ~6 s after upload
+BETA_DELAY = timedelta(minutes=20)
+PRODUCTION_HOUR = 3  # [i] production results are ready the next morning; the mock runs the "night job" at 03:00
+
+ENVIRONMENTS = {  # name -> (path prefix, transaction-log system value)
+    "production": ("sevisbatch", "PROD"),
+    "beta": ("sbtsevisbatch", "PROD-SBT"),
+    "alpha": ("alphasevisbatch", "PROD-ALPHA"),
+}
+
+DEFAULT_MAX_BODY = 16 * 1024 * 1024  # [i] SEVIS publishes no limit; 250 records stay far below this
+
+
+@dataclass
+class Settings:
+    data_dir: Path = Path(".sevis-mock")
+    host: str = "127.0.0.1"
+    port: int = 8443
+    profile: str = "alpha"
+    processing_delay: float | None = None  # seconds; overrides the profile; 0 = at once
+    clock: datetime | None = None
+    trust: list[Path] = field(default_factory=list)
+    schemas: list[Path] = field(default_factory=list)
+    workers: int = 2
+    max_body_bytes: int = DEFAULT_MAX_BODY
+    database_url: str | None = None
+    worker_poll_seconds: float = 0.5
+    run_worker: bool = True
+
+    def __post_init__(self) -> None:
+        self.data_dir = Path(self.data_dir).resolve()
+        if self.profile not in PROFILES:
+            raise ValueError(f"profile must be one of {', '.join(PROFILES)}, not {self.profile!r}")
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'sevis-mock.db'}"
+
+    def due_time(self, uploaded: datetime) -> datetime:
+        """When a batch uploaded at ``uploaded`` (mock clock) is processed."""
+        if self.processing_delay is not None:
+            return uploaded + timedelta(seconds=self.processing_delay)
+        if self.profile == "alpha":
+            return uploaded + ALPHA_DELAY
+        if self.profile == "beta":
+            return uploaded + BETA_DELAY
+        night = uploaded.replace(hour=PRODUCTION_HOUR, minute=0, second=0, microsecond=0)
+        return night if night > uploaded else night + timedelta(days=1)
+
+    @classmethod
+    def from_env(cls, **overrides) -> "Settings":
+        env = os.environ
+        values: dict = {}
+        if "SEVIS_MOCK_DATA_DIR" in env:
+            values["data_dir"] = Path(env["SEVIS_MOCK_DATA_DIR"])
+        if "SEVIS_MOCK_PROFILE" in env:
+            values["profile"] = env["SEVIS_MOCK_PROFILE"]
+        if "SEVIS_MOCK_PROCESSING_DELAY" in env:
+            values["processing_delay"] = float(env["SEVIS_MOCK_PROCESSING_DELAY"])
+        if "SEVIS_MOCK_CLOCK" in env:
+            values["clock"] = parse_iso(env["SEVIS_MOCK_CLOCK"])
+        if "SEVIS_MOCK_DATABASE_URL" in env:
+            values["database_url"] = env["SEVIS_MOCK_DATABASE_URL"]
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)

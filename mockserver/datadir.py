@@ -1,0 +1,144 @@
+"""The data dir: development CA, server certificate, seeded organizations and connection.json."""
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import select
+
+from .clock import MockClock
+from .config import ENVIRONMENTS, Settings
+from .db import Certificate, Official, Organization, Store
+from .tls import CertificateAuthority, cert_pem, fingerprint
+
+
+@dataclass(frozen=True)
+class SeedOrg:
+    org_id: str
+    kind: str
+    name: str
+    user_id: str
+    official_name: str
+    role: str
+
+
+# The seeded organizations (fixtures/ and README use them). School codes match [A-Z]{3}214F\d{8},
+# program numbers (P-[1-4]|G-[1-7])-\d{5}, user IDs are 10 characters (PROTOCOL §5).
+SEEDS = (
+    SeedOrg("MCK214F00001000", "F/M", "Sevis Mock College", "MCKPDSO001", "Pat Mock", "PDSO"),
+    SeedOrg("P-1-12345", "J", "Sevis Mock Exchange Program", "MCKRO00001", "Robin Mock", "RO"),
+)
+
+
+class DataDir:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.root = settings.data_dir
+        self.certs = self.root / "certs"
+        self.clients = self.root / "clients"
+
+    @property
+    def connection_file(self) -> Path:
+        return self.root / "connection.json"
+
+    @property
+    def server_cert(self) -> Path:
+        return self.certs / "server.pem"
+
+    @property
+    def server_key(self) -> Path:
+        return self.certs / "server.key.pem"
+
+    @property
+    def ca_cert(self) -> Path:
+        return self.certs / "ca.pem"
+
+    def trusted_cas(self) -> list[Path]:
+        return [self.ca_cert, *self.settings.trust]
+
+    def control_token(self) -> str:
+        path = self.root / "control-token"
+        if not path.exists():
+            path.write_text(secrets.token_urlsafe(24))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+    def prepare(self) -> Store:
+        """Create what is missing (CA, server certificate, seed) and return the store."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        ca = CertificateAuthority.load_or_create(self.certs)
+        if not self.server_cert.exists() or self._server_host() != self.settings.host:
+            ca.issue_server(self.certs, self.settings.host)
+            (self.certs / "server.host").write_text(self.settings.host)
+        store = Store(self.settings.db_url)
+        store.create_all()
+        clock = MockClock(store)
+        if self.settings.clock is not None:
+            clock.set(self.settings.clock)
+        self.seed(store, ca, clock.now())
+        self.control_token()
+        return store
+
+    def _server_host(self) -> str:
+        path = self.certs / "server.host"
+        return path.read_text().strip() if path.exists() else ""
+
+    def seed(self, store: Store, ca: CertificateAuthority, now: datetime) -> None:
+        with store.write() as s:
+            for seed in SEEDS:
+                if s.get(Organization, seed.org_id) is not None:
+                    continue
+                s.add(Organization(org_id=seed.org_id, kind=seed.kind, name=seed.name, batch_registered=True,
+                                   agreement_on_file=True, created_at=now))
+                s.add(Official(user_id=seed.user_id, org_id=seed.org_id, name=seed.official_name,
+                               email=f"{seed.user_id.lower()}@example.edu", role=seed.role,
+                               batch_registered=True, last_login_at=now))
+                s.flush()
+                issued = ca.issue_client(self.clients, org_id=seed.org_id, user_id=seed.user_id)
+                s.add(registration(issued.certificate, seed.org_id, seed.user_id, now))
+
+    def write_connection(self, port: int, store: Store) -> dict:
+        base_url = f"https://{_url_host(self.settings.host)}:{port}"
+        orgs = []
+        with store.session() as s:
+            for org in s.scalars(select(Organization).order_by(Organization.kind, Organization.org_id)):
+                official = s.scalars(select(Official).where(Official.org_id == org.org_id)
+                                     .order_by(Official.user_id)).first()
+                if official is None:
+                    continue
+                stem = self.clients / f"{org.org_id}-{official.user_id}"
+                orgs.append({
+                    "org_id": org.org_id, "kind": org.kind, "name": org.name, "user_id": official.user_id,
+                    "client_cert": str(stem.with_name(stem.name + ".pem")),
+                    "client_key": str(stem.with_name(stem.name + ".key.pem")),
+                })
+        info = {
+            "base_url": base_url,
+            "ca_cert": str(self.ca_cert),
+            "environments": {name: prefix for name, (prefix, _) in ENVIRONMENTS.items()},
+            "organizations": orgs,
+            "control": {"url": f"{base_url}/control", "token": self.control_token()},
+        }
+        tmp = self.connection_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(info, indent=2) + "\n")
+        tmp.replace(self.connection_file)
+        return info
+
+
+def registration(cert, org_id: str, user_id: str, now: datetime) -> Certificate:
+    return Certificate(
+        fingerprint=fingerprint(cert), org_id=org_id, user_id=user_id, subject=cert.subject.rfc4514_string(),
+        not_before=cert.not_valid_before_utc, not_after=cert.not_valid_after_utc,
+        pem=cert_pem(cert).decode(), registered_at=now,
+    )
+
+
+def _url_host(host: str) -> str:
+    if host in ("0.0.0.0", ""):
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host else host

@@ -1,0 +1,227 @@
+"""Tables and the store: SQLAlchemy 2 over SQLite (WAL) in the data dir, or any database URL."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Iterator
+
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+    select,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware UTC datetimes in, aware UTC datetimes out (SQLite keeps no zone)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Setting(Base):
+    __tablename__ = "settings"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class Organization(Base):
+    """A school (F/M, school code) or program sponsor (J, program number)."""
+
+    __tablename__ = "organizations"
+    org_id: Mapped[str] = mapped_column(String(15), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(3))  # "F/M" | "J"
+    name: Mapped[str] = mapped_column(String(200))
+    batch_registered: Mapped[bool] = mapped_column(Boolean, default=False)
+    agreement_on_file: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Official(Base):
+    """A school official (PDSO/DSO) or sponsor official (RO/ARO) with an RTI user ID."""
+
+    __tablename__ = "officials"
+    user_id: Mapped[str] = mapped_column(String(10), primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.org_id"))
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(200), default="")
+    role: Mapped[str] = mapped_column(String(8))  # PDSO | DSO | RO | ARO
+    batch_registered: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class Certificate(Base):
+    """A client certificate registered (RTI "Register for Batch Processing") to one org and user."""
+
+    __tablename__ = "certificates"
+    fingerprint: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 of the DER, hex
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.org_id"))
+    user_id: Mapped[str] = mapped_column(ForeignKey("officials.user_id"))
+    subject: Mapped[str] = mapped_column(Text)
+    not_before: Mapped[datetime] = mapped_column(UTCDateTime)
+    not_after: Mapped[datetime] = mapped_column(UTCDateTime)
+    pem: Mapped[str] = mapped_column(Text)
+    registered_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Batch(Base):
+    """An accepted upload (disposition S0000), from queue to processed log."""
+
+    __tablename__ = "batches"
+    __table_args__ = (UniqueConstraint("environment", "org_id", "batch_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[str] = mapped_column(String(15), index=True)
+    batch_id: Mapped[str] = mapped_column(String(14))
+    user_id: Mapped[str] = mapped_column(String(10))
+    kind: Mapped[str] = mapped_column(String(3))
+    environment: Mapped[str] = mapped_column(String(16))
+    file_name: Mapped[str] = mapped_column(String(255))
+    document: Mapped[bytes] = mapped_column(LargeBinary)
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    state: Mapped[str] = mapped_column(String(12), default="queued", index=True)  # queued|processed
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    process_code: Mapped[str | None] = mapped_column(String(5), nullable=True)
+    results: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON: per-record outcomes
+    forms: Mapped[list["BatchForm"]] = relationship(back_populates="batch", cascade="all, delete-orphan")
+
+
+class BatchForm(Base):
+    """An I-20 / DS-2019 PDF made for a record sent with printForm="true"."""
+
+    __tablename__ = "batch_forms"
+    batch_pk: Mapped[int] = mapped_column(ForeignKey("batches.id"), primary_key=True)
+    sevis_id: Mapped[str] = mapped_column(String(11), primary_key=True)
+    pdf: Mapped[bytes] = mapped_column(LargeBinary)
+    batch: Mapped[Batch] = relationship(back_populates="forms")
+
+
+class Record(Base):
+    """A SEVIS record: a principal (student / exchange visitor) or a dependent of one."""
+
+    __tablename__ = "records"
+    sevis_id: Mapped[str] = mapped_column(String(11), primary_key=True)
+    org_id: Mapped[str] = mapped_column(String(15), index=True)
+    environment: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(3))
+    principal_sevis_id: Mapped[str | None] = mapped_column(String(11), nullable=True, index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    surname: Mapped[str] = mapped_column(String(60), default="")
+    given_name: Mapped[str] = mapped_column(String(60), default="")
+    birth_date: Mapped[str] = mapped_column(String(10), default="")
+    birth_country: Mapped[str] = mapped_column(String(4), default="")
+    gender: Mapped[str] = mapped_column(String(2), default="")
+    relationship_code: Mapped[str] = mapped_column(String(4), default="")  # dependents only
+    request_id: Mapped[str] = mapped_column(String(20), default="")
+    created_batch_pk: Mapped[int | None] = mapped_column(ForeignKey("batches.id"), nullable=True)
+    document: Mapped[str] = mapped_column(Text)  # the create element as sent, then as amended
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class RecordEvent(Base):
+    """One applied event in a record's history."""
+
+    __tablename__ = "record_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sevis_id: Mapped[str] = mapped_column(ForeignKey("records.sevis_id"), index=True)
+    batch_pk: Mapped[int | None] = mapped_column(ForeignKey("batches.id"), nullable=True)
+    event: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    dbapi_connection.isolation_level = None  # we issue BEGIN ourselves (see _sqlite_begin)
+    cur = dbapi_connection.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=60000")
+    cur.close()
+
+
+def _sqlite_begin(conn) -> None:
+    # A write transaction takes the database lock up front (BEGIN IMMEDIATE) so that two workers
+    # can never both read a batch as queued and both apply it.
+    immediate = conn.info.pop("immediate", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+class Store:
+    def __init__(self, url: str) -> None:
+        self.engine = create_engine(url, future=True)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine, "begin", _sqlite_begin)
+
+    def create_all(self) -> None:
+        Base.metadata.create_all(self.engine)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A read-mostly unit of work, committed on success."""
+        with Session(self.engine, expire_on_commit=False) as session:
+            with session.begin():
+                yield session
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """A unit of work that holds the write lock from its first statement."""
+        with self.engine.connect() as conn:
+            conn.info["immediate"] = True
+            with Session(bind=conn, expire_on_commit=False) as session:
+                with session.begin():
+                    yield session
+            conn.commit()
+
+    def get_setting(self, key: str, default: str | None = None) -> str | None:
+        with self.session() as s:
+            row = s.get(Setting, key)
+            return row.value if row else default
+
+    def set_setting(self, key: str, value: str) -> None:
+        with self.write() as s:
+            s.merge(Setting(key=key, value=value))
+
+    def next_sevis_ids(self, session: Session, count: int) -> list[str]:
+        """Reserve ``count`` new SEVIS IDs (``N`` + 10 digits) inside the caller's write transaction."""
+        row = session.get(Setting, "next_sevis_number")
+        first = int(row.value) if row else 1_000_001
+        if row is None:
+            row = Setting(key="next_sevis_number", value=str(first))
+            session.add(row)
+        row.value = str(first + count)
+        return [f"N{n:010d}" for n in range(first, first + count)]
+
+    def org(self, org_id: str) -> Organization | None:
+        with self.session() as s:
+            return s.get(Organization, org_id)
+
+    def organizations(self) -> list[Organization]:
+        with self.session() as s:
+            return list(s.scalars(select(Organization).order_by(Organization.kind, Organization.org_id)))

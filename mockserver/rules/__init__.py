@@ -1,0 +1,108 @@
+"""Business rules: each rule is one small function tied to one catalogue code.
+
+A rule receives a :class:`RuleContext` and returns ``None`` when the record passes, or a
+:class:`Violation` carrying the code and the catalogue message (placeholders filled).
+Rules are registered per event ("fm.create", "fm.Registration", "j.Validate", …) with :func:`rule`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Callable
+
+from lxml import etree
+
+from ..catalog import message
+
+
+@dataclass(frozen=True)
+class Violation:
+    code: str
+    message: str
+
+    @classmethod
+    def of(cls, code: str, **fill: str) -> "Violation":
+        return cls(code, message(code, **fill))
+
+
+@dataclass
+class RuleContext:
+    kind: str  # "F/M" | "J"
+    event: str  # "create" or the update event's element name
+    element: etree._Element  # the Student / ExchangeVisitor element of the batch
+    event_element: etree._Element | None  # for updates, the event element (e.g. <Registration>)
+    now: datetime  # the mock clock
+    record: object | None = None  # the stored principal record, for updates
+    duplicate_keys_seen: set = field(default_factory=set)  # creates earlier in this batch
+    existing_duplicate: Callable[[tuple], bool] = lambda key: False
+
+    @property
+    def today(self) -> date:
+        return self.now.date()
+
+
+@dataclass(frozen=True)
+class Rule:
+    code: str
+    events: tuple[str, ...]  # "fm.create", "j.Status", …
+    condition: str
+    check: Callable[[RuleContext], Violation | None]
+
+
+RULES: list[Rule] = []
+
+
+def rule(code: str, *events: str):
+    """Register ``fn`` as the rule for ``code`` on ``events``; its docstring is the one-line condition."""
+
+    def register(fn: Callable[[RuleContext], Violation | None]):
+        RULES.append(Rule(code, events, (fn.__doc__ or "").strip().splitlines()[0], fn))
+        return fn
+
+    return register
+
+
+def event_key(kind: str, event: str) -> str:
+    return f"{'fm' if kind == 'F/M' else 'j'}.{event}"
+
+
+def first_violation(ctx: RuleContext) -> Violation | None:
+    key = event_key(ctx.kind, ctx.event)
+    for r in RULES:
+        if key in r.events:
+            found = r.check(ctx)
+            if found is not None:
+                return found
+    return None
+
+
+# --- helpers shared by rule modules -------------------------------------------------------------
+
+def text(element: etree._Element | None, path: str) -> str | None:
+    """Text of the first element at ``path`` under ``element`` (None when absent)."""
+    if element is None:
+        return None
+    found = element.find(path)
+    if found is None:
+        return None
+    return (found.text or "").strip()
+
+
+def as_date(value: str | None) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value[:10])
+    except ValueError:
+        return None
+
+
+def amount(element: etree._Element | None, path: str) -> int:
+    value = text(element, path)
+    try:
+        return int(value) if value else 0
+    except ValueError:
+        return 0
+
+
+from . import fm, j  # noqa: E402,F401  (registers the rules)

@@ -1,0 +1,105 @@
+"""`sevis-mock serve`: the Flask app under gunicorn (gthread) with TLS that requires a client certificate."""
+from __future__ import annotations
+
+import ssl
+import sys
+
+from gunicorn.app.base import BaseApplication
+
+from .config import ENVIRONMENTS, Settings
+from .datadir import DataDir
+
+
+def describe(info: dict, settings: Settings) -> str:
+    if settings.processing_delay is not None:
+        latency = f"{settings.processing_delay:g} s after upload"
+    else:
+        latency = {"alpha": "about 5 s after upload", "beta": "about 20 minutes after upload",
+                   "production": "overnight (03:00 on the mock clock)"}[settings.profile]
+    lines = [
+        f"sevis-mock is ready at {info['base_url']}  (profile {settings.profile}: batches are processed {latency})",
+        f"  CA certificate (trust it as the server's CA): {info['ca_cert']}",
+        "  environments: " + ", ".join(f"{name} /{prefix}/action/batchUpload" for name, prefix in info["environments"].items()),
+    ]
+    for org in info["organizations"]:
+        label = "F/M school" if org["kind"] == "F/M" else "J sponsor"
+        lines += [
+            f"  {label} {org['org_id']} ({org['name']}), batch user {org['user_id']}",
+            f"      client certificate {org['client_cert']}",
+            f"      client key         {org['client_key']}",
+        ]
+    fm = next((o for o in info["organizations"] if o["kind"] == "F/M"), None)
+    if fm:
+        lines += [
+            "  try, from the project folder:",
+            f"      sevis-mock upload fixtures/fm/create-with-dependent.xml --batch-id NEWBATCH000001 --wait 30",
+            f"      curl --cacert {info['ca_cert']} --cert {fm['client_cert']} --key {fm['client_key']} \\",
+            f"           -F orgid={fm['org_id']} -F userid={fm['user_id']} -F batchid=<BatchID of the file> \\",
+            f"           -F xml=@<file> {info['base_url']}/{ENVIRONMENTS['beta'][0]}/action/batchUpload",
+        ]
+    lines += [f"  control API: {info['control']['url']} (token in connection.json)",
+              f"  connection details for scripts: {settings.data_dir / 'connection.json'}"]
+    return "\n".join(lines)
+
+
+class MockServer(BaseApplication):
+    def __init__(self, settings: Settings, datadir: DataDir) -> None:
+        self.settings = settings
+        self.datadir = datadir
+        super().__init__()
+
+    def load_config(self) -> None:
+        s, d = self.settings, self.datadir
+        trusted = [str(p) for p in d.trusted_cas()]
+
+        def ssl_context(config, default_factory):
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+            ctx.load_cert_chain(str(d.server_cert), str(d.server_key))
+            ctx.verify_mode = ssl.CERT_REQUIRED  # no certificate, no connection (fails closed)
+            for ca in trusted:
+                ctx.load_verify_locations(cafile=ca)
+            return ctx
+
+        def when_ready(server):
+            port = server.LISTENERS[0].sock.getsockname()[1]
+            from .db import Store
+
+            info = d.write_connection(port, Store(s.db_url))
+            print(describe(info, s), flush=True)
+
+        def post_worker_init(worker):
+            worker.app.callable.extensions["sevis_mock"].start_worker()
+
+        options = {
+            "bind": f"{s.host}:{s.port}" if ":" not in s.host else f"[{s.host}]:{s.port}",
+            "workers": s.workers,
+            "worker_class": "gthread",
+            "threads": 8,
+            "certfile": str(d.server_cert),
+            "keyfile": str(d.server_key),
+            "cert_reqs": ssl.CERT_REQUIRED,
+            "ssl_context": ssl_context,
+            "when_ready": when_ready,
+            "post_worker_init": post_worker_init,
+            "timeout": 120,
+            "graceful_timeout": 10,
+            "accesslog": "-",
+            "errorlog": "-",
+            "loglevel": "warning",
+            "proc_name": "sevis-mock",
+        }
+        for key, value in options.items():
+            self.cfg.set(key, value)
+
+    def load(self):
+        from . import create_app
+
+        return create_app(self.settings)
+
+
+def serve(settings: Settings) -> None:
+    datadir = DataDir(settings)
+    datadir.prepare()
+    sys.argv = sys.argv[:1]  # gunicorn must not read our flags
+    MockServer(settings, datadir).run()
