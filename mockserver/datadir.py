@@ -93,6 +93,7 @@ class DataDir:
                     continue
                 s.add(Organization(org_id=seed.org_id, kind=seed.kind, name=seed.name, batch_registered=True,
                                    agreement_on_file=True, created_at=now))
+                s.flush()
                 s.add(Official(user_id=seed.user_id, org_id=seed.org_id, name=seed.official_name,
                                email=f"{seed.user_id.lower()}@example.edu", role=seed.role,
                                batch_registered=True, last_login_at=now))

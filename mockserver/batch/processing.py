@@ -253,8 +253,8 @@ def duplicate_key_for(kind: str, element: etree._Element) -> tuple:
     if kind == "F/M":
         return duplicate_key(element)
     return (
-        _text(element, "Biographical/FullName/Surname").upper(),
-        _text(element, "Biographical/FullName/GivenName").upper(),
+        _text(element, "Biographical/FullName/LastName").upper(),
+        _text(element, "Biographical/FullName/FirstName").upper(),
         _text(element, "Biographical/BirthDate"),
         _text(element, "Biographical/BirthCountryCode"),
         _text(element, "Biographical/Gender"),
@@ -263,8 +263,8 @@ def duplicate_key_for(kind: str, element: etree._Element) -> tuple:
 
 def dependent_key(dep: etree._Element) -> tuple:
     return (
-        _text(dep, ".//FullName/Surname").upper(),
-        _text(dep, ".//FullName/GivenName").upper(),
+        _text(dep, ".//FullName/LastName").upper(),
+        _text(dep, ".//FullName/FirstName").upper(),
         _text(dep, ".//BirthDate"),
         _text(dep, ".//BirthCountryCode"),
         _text(dep, ".//Gender"),

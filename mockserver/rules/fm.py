@@ -54,8 +54,8 @@ def program_start_before_end(ctx: RuleContext) -> Violation | None:
 
 def duplicate_key(student) -> tuple:
     return (
-        (text(student, "PersonalInfo/FullName/Surname") or "").upper(),
-        (text(student, "PersonalInfo/FullName/GivenName") or "").upper(),
+        (text(student, "PersonalInfo/FullName/LastName") or "").upper(),
+        (text(student, "PersonalInfo/FullName/FirstName") or "").upper(),
         text(student, "PersonalInfo/BirthDate") or "",
         text(student, "PersonalInfo/BirthCountryCode") or "",
         text(student, "PersonalInfo/Gender") or "",

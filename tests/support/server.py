@@ -1,0 +1,210 @@
+"""Fixtures that run `sevis-mock serve` (gunicorn, real TLS) in a subprocess and talk to it over sockets."""
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+from lxml import etree
+
+ROOT = Path(__file__).resolve().parents[2]
+REFERENCE = ROOT.parent / "shared" / "sevis-reference"
+OFFICIAL_XSD = REFERENCE / "xsd"
+TRANSLOG_XSD = OFFICIAL_XSD / "6.27-j" / "SevisTransLog.xsd"
+
+_translog_schema = None
+
+
+def official_translog_schema() -> etree.XMLSchema:
+    global _translog_schema
+    if _translog_schema is None:
+        _translog_schema = etree.XMLSchema(etree.parse(str(TRANSLOG_XSD)))
+    return _translog_schema
+
+
+def assert_valid_log(xml: bytes) -> etree._Element:
+    """Every log the mock emits must validate against the official SevisTransLog.xsd."""
+    doc = etree.fromstring(xml)
+    schema = official_translog_schema()
+    assert schema.validate(doc.getroottree()), f"log invalid against official XSD: {schema.error_log}\n{xml.decode()}"
+    return doc
+
+
+@dataclass
+class Reply:
+    log: etree._Element
+    raw: bytes
+    detail: str
+    pdfs: dict
+
+    @property
+    def upload_code(self) -> str | None:
+        el = self.log.find("BatchDetail/Upload")
+        return None if el is None else el.get("resultCode")
+
+    @property
+    def process_code(self) -> str | None:
+        el = self.log.find("BatchDetail/Process")
+        return None if el is None else el.get("resultCode")
+
+    @property
+    def download_code(self) -> str | None:
+        el = self.log.find("BatchDetail/Download")
+        return None if el is None else el.get("resultCode")
+
+    def record(self, request_id: str) -> etree._Element:
+        found = self.log.find(f"BatchDetail/Process/Record[@requestID='{request_id}']")
+        assert found is not None, f"no Record for {request_id}:\n{self.raw.decode()}"
+        return found
+
+
+class RunningServer:
+    def __init__(self, data_dir: Path, proc: subprocess.Popen, info: dict, args: list[str]) -> None:
+        self.data_dir = data_dir
+        self.proc = proc
+        self.info = info
+        self.args = args
+
+    @property
+    def base_url(self) -> str:
+        return self.info["base_url"]
+
+    @property
+    def ca(self) -> str:
+        return self.info["ca_cert"]
+
+    def org(self, kind: str) -> dict:
+        return next(o for o in self.info["organizations"] if o["kind"] == kind)
+
+    def session(self, cert: tuple[str, str] | None) -> requests.Session:
+        s = requests.Session()
+        s.trust_env = False  # REQUESTS_CA_BUNDLE would otherwise override verify
+        s.verify = self.ca
+        s.cert = cert
+        return s
+
+    def upload(self, xml: bytes, *, org: dict, batch_id: str, user_id: str | None = None, org_id: str | None = None,
+               cert: tuple[str, str] | None = None, env: str = "sbtsevisbatch", filename: str = "batch.xml") -> Reply:
+        cert = cert or (org["client_cert"], org["client_key"])
+        fields = {"orgid": org_id or org["org_id"], "userid": user_id or org["user_id"], "batchid": batch_id}
+        with self.session(cert) as s:
+            r = s.post(f"{self.base_url}/{env}/action/batchUpload", data=fields,
+                       files={"xml": (filename, xml, "text/xml")}, timeout=60)
+        assert r.status_code == 200, r.text
+        return Reply(assert_valid_log(r.content), r.content, r.headers.get("X-Sevis-Mock-Detail", ""), {})
+
+    def download(self, *, org: dict, batch_id: str, user_id: str | None = None, org_id: str | None = None,
+                 cert: tuple[str, str] | None = None, env: str = "sbtsevisbatch", method: str = "GET") -> Reply:
+        cert = cert or (org["client_cert"], org["client_key"])
+        fields = {"orgid": org_id or org["org_id"], "userid": user_id or org["user_id"], "batchid": batch_id}
+        url = f"{self.base_url}/{env}/action/batchDownload"
+        with self.session(cert) as s:
+            if method == "GET":
+                r = s.get(url, params=fields, timeout=60)
+            elif method == "POST":
+                r = s.post(url, files={k: (None, v) for k, v in fields.items()}, timeout=60)
+            else:
+                r = s.post(url, data=fields, timeout=60)
+        assert r.status_code == 200, r.text
+        assert r.headers["Content-Type"].startswith("application/zip"), r.headers
+        with zipfile.ZipFile(io.BytesIO(r.content)) as zf:
+            log = zf.read("sevis_transaction_log.xml")
+            pdfs = {n[:-4]: zf.read(n) for n in zf.namelist() if n.endswith(".pdf")}
+        return Reply(assert_valid_log(log), log, r.headers.get("X-Sevis-Mock-Detail", ""), pdfs)
+
+    def wait_processed(self, *, org: dict, batch_id: str, timeout: float = 30, **kw) -> Reply:
+        deadline = time.monotonic() + timeout
+        while True:
+            reply = self.download(org=org, batch_id=batch_id, **kw)
+            if reply.download_code != "S0030" or time.monotonic() > deadline:
+                return reply
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+
+
+def start_server(data_dir: Path, *extra: str, timeout: float = 60) -> RunningServer:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    conn = data_dir / "connection.json"
+    if conn.exists():
+        conn.unlink()
+    args = [sys.executable, "-m", "mockserver", "serve", "--data-dir", str(data_dir), "--port", "0", *extra]
+    log = open(data_dir / "serve.log", "ab")
+    proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=ROOT)
+    deadline = time.monotonic() + timeout
+    while not conn.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            RunningServer(data_dir, proc, {}, args).stop()
+            raise RuntimeError(f"sevis-mock serve did not start:\n{(data_dir / 'serve.log').read_text()}")
+        time.sleep(0.1)
+    return RunningServer(data_dir, proc, json.loads(conn.read_text()), args)
+
+
+@pytest.fixture(scope="session")
+def mock_server(tmp_path_factory):
+    """One server for the session: processing at once, 2 workers."""
+    server = start_server(tmp_path_factory.mktemp("mock"), "--processing-delay", "0", "--workers", "2", "--schemas", str(OFFICIAL_XSD))  # TEMP
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def server_factory(tmp_path):
+    started: list[RunningServer] = []
+
+    def start(*extra: str, data_dir: Path | None = None) -> RunningServer:
+        server = start_server(data_dir or tmp_path / f"mock{len(started)}", *extra)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+_counter = [0]
+
+
+def new_batch_id(prefix: str = "T") -> str:
+    """A fresh 14-character batch ID."""
+    _counter[0] += 1
+    stamp = f"{os.getpid() % 10000:04d}{int(time.time() * 1000) % 10**5:05d}{_counter[0]:04d}"
+    return (prefix + stamp)[:14].ljust(14, "0")
+
+
+def _letters(n: int) -> str:
+    out = ""
+    while True:
+        n, r = divmod(n, 26)
+        out += chr(ord("A") + r)
+        if n == 0:
+            return out
+
+
+def with_batch_id(xml: bytes, batch_id: str, fresh_people: bool = True) -> bytes:
+    """``xml`` with a new header BatchID and, unless told otherwise, new last names for every person
+    in it, so that uploading a fixture again is not a duplicate student (S1004)."""
+    doc = etree.fromstring(xml)
+    doc.find("BatchHeader/BatchID").text = batch_id
+    if fresh_people:
+        _counter[0] += 1
+        suffix = _letters(_counter[0] * 7919 + os.getpid())
+        for last in doc.iter("LastName"):
+            last.text = f"{last.text} {suffix}"[:40]
+    return etree.tostring(doc, xml_declaration=True, encoding="UTF-8")

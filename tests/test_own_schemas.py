@@ -1,0 +1,609 @@
+"""Our own schemas (schemas/) say what the official ICE schemas say.
+
+The official files are read-only reference material outside the project
+(../shared/sevis-reference/xsd); the project keeps its own schemas, written from the facts.
+These tests prove the two agree:
+
+1. each of our top-level schemas compiles with lxml;
+2. every global component of the official set has a namesake in ours with the same meaning
+   (content models, occurrences, attributes, simple-type facets, union members), and ours has
+   no extra ones -- a failure prints a readable list of differences;
+3. the code tables (CSV) hold exactly the official codes;
+4. hand-written documents get the same verdict from both;
+5. ``python -m schemas.build`` reproduces the committed SEVISTable.xsd files byte for byte.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import functools
+from pathlib import Path
+
+import pytest
+import xmlschema
+from lxml import etree
+from xmlschema.validators import (
+    XsdAnyElement,
+    XsdAtomicBuiltin,
+    XsdAtomicRestriction,
+    XsdComplexType,
+    XsdElement,
+    XsdGroup,
+    XsdList,
+    XsdUnion,
+)
+
+from schemas import ROOT_SCHEMAS, build, schema_for_root, schema_root
+
+PROJECT = Path(__file__).resolve().parents[1]
+OFFICIAL = PROJECT / ".." / "shared" / "sevis-reference" / "xsd"
+
+XS = "http://www.w3.org/2001/XMLSchema"
+COMMON = "http://www.ice.gov/xmlschema/sevisbatch/Common"
+TABLE = "http://www.ice.gov/xmlschema/sevisbatch/Table"
+XSI = "http://www.w3.org/2001/XMLSchema-instance"
+
+# (our release folder, official folder, top-level file)
+TOP_SCHEMAS = [
+    ("fm-6.55", "6.55-fm", "Create-UpdateStudent.xsd"),
+    ("j-6.27", "6.27-j", "Create-UpdateExchangeVisitor.xsd"),
+    ("j-6.27", "6.27-j", "SevisTransLog.xsd"),
+]
+RELEASES = [("fm-6.55", "6.55-fm"), ("j-6.27", "6.27-j")]
+
+pytestmark = pytest.mark.skipif(
+    not OFFICIAL.is_dir(), reason="official reference schemas not available at ../shared/sevis-reference"
+)
+
+
+def _ours(release: str, name: str) -> Path:
+    return schema_root() / release / name
+
+
+def _official(folder: str, name: str) -> Path:
+    return OFFICIAL / folder / name
+
+
+def _present(path: Path) -> bool:
+    return path.is_file()
+
+
+def _params(items):
+    """pytest params for (release, official, top) triples; those not written yet are skipped."""
+    return [
+        pytest.param(
+            *item,
+            id=f"{item[0]}/{item[-1]}",
+            marks=pytest.mark.skipif(not _present(_ours(item[0], item[-1])), reason="not written yet"),
+        )
+        for item in items
+    ]
+
+
+@functools.cache
+def lxml_schema(path: Path) -> etree.XMLSchema:
+    return etree.XMLSchema(etree.parse(str(path)))
+
+
+@functools.cache
+def xmlschema_schema(path: Path) -> xmlschema.XMLSchema10:
+    return xmlschema.XMLSchema10(str(path))
+
+
+# --------------------------------------------------------------------------------------------
+# 1. compile
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("release, official, top", _params(TOP_SCHEMAS))
+def test_top_level_schema_compiles_with_lxml(release, official, top):
+    lxml_schema(_ours(release, top))
+
+
+def test_schema_for_root_points_at_existing_files():
+    for root in ROOT_SCHEMAS:
+        path = schema_for_root(root)
+        assert path.parent.parent == schema_root()
+        if _present(path):
+            assert etree.parse(str(path)).getroot().get("version") in {"6.55", "6.27"}
+
+
+# --------------------------------------------------------------------------------------------
+# 2. structural equivalence
+# --------------------------------------------------------------------------------------------
+
+
+def _qname(name: str | None) -> str | None:
+    """'{ns}Local' -> 'common:Local' / 'table:Local' / 'xs:Local' for readable output."""
+    if name is None:
+        return None
+    for ns, prefix in ((COMMON, "common:"), (TABLE, "table:"), (XS, "xs:")):
+        if name.startswith("{" + ns + "}"):
+            return prefix + name[len(ns) + 2 :]
+    return name
+
+
+def _type_ref(xsd_type) -> dict:
+    """A global type is described by its name; an anonymous one by its whole meaning."""
+    if xsd_type.is_global() or isinstance(xsd_type, XsdAtomicBuiltin):
+        return {"ref": _qname(xsd_type.name)}
+    return describe_type(xsd_type)
+
+
+def _facet_levels(simple):
+    """The restriction steps from ``simple`` up to its primitive, most derived first."""
+    levels = []
+    current = simple
+    while isinstance(current, XsdAtomicRestriction):
+        levels.append(current)
+        current = current.base_type
+    return levels, current
+
+
+def _describe_facets(restriction) -> dict:
+    """Facets of one restriction step, with the no-op ones (minLength 0) left out."""
+    out: dict = {}
+    for key, facet in restriction.facets.items():
+        if key is None:  # assertion/other holders
+            continue
+        local = key.split("}")[-1]
+        if local == "pattern":
+            out["pattern"] = sorted(facet.regexps)
+        elif local == "enumeration":
+            out["enumeration"] = sorted({repr(v) for v in facet.enumeration})
+        elif local == "length":
+            out["minLength"] = facet.value
+            out["maxLength"] = facet.value
+        elif local == "minLength":
+            if facet.value:
+                out["minLength"] = max(out.get("minLength", 0), facet.value)
+        elif local == "maxLength":
+            out["maxLength"] = facet.value
+        elif local == "whiteSpace":
+            continue  # the effective value is compared once, below
+        else:
+            out[local] = repr(facet.value)
+    return out
+
+
+def describe_simple(simple) -> dict:
+    if isinstance(simple, XsdAtomicBuiltin):
+        return {"ref": _qname(simple.name)}
+    if isinstance(simple, XsdUnion):
+        return {"kind": "union", "members": [_type_ref(m) for m in simple.member_types]}
+    if isinstance(simple, XsdList):
+        return {"kind": "list", "item": _type_ref(simple.item_type)}
+    if isinstance(simple, XsdAtomicRestriction):
+        base = simple.base_type
+        described = {
+            "kind": "restriction",
+            "base": _type_ref(base) if base.is_global() or isinstance(base, XsdAtomicBuiltin) else describe_simple(base),
+            "primitive": _qname(simple.primitive_type.name) if simple.primitive_type is not None else None,
+            "whiteSpace": simple.white_space,
+            "facets": _describe_facets(simple),
+        }
+        return described
+    raise TypeError(f"unexpected simple type {simple!r}")
+
+
+def describe_particle(particle) -> dict:
+    occurs = {"minOccurs": particle.min_occurs, "maxOccurs": particle.max_occurs}
+    if isinstance(particle, XsdElement):
+        return {
+            "kind": "element",
+            "name": _qname(particle.name),
+            **occurs,
+            "ref": particle.ref is not None,
+            "nillable": particle.nillable,
+            "default": particle.default,
+            "fixed": particle.fixed,
+            "abstract": particle.abstract,
+            "qualified": particle.qualified,
+            "type": _type_ref(particle.type),
+        }
+    if isinstance(particle, XsdAnyElement):
+        return {"kind": "any", **occurs, "namespace": sorted(particle.namespace), "process": particle.process_contents}
+    if isinstance(particle, XsdGroup):
+        return {
+            "kind": particle.model,
+            **occurs,
+            "group": _qname(particle.name) if particle.name else None,
+            "items": [describe_particle(p) for p in particle],
+        }
+    raise TypeError(f"unexpected particle {particle!r}")
+
+
+def describe_attributes(holder) -> list:
+    out = []
+    for name, attribute in sorted(holder.attributes.items(), key=lambda kv: str(kv[0])):
+        if name is None:  # anyAttribute
+            out.append({"kind": "anyAttribute", "namespace": sorted(attribute.namespace)})
+            continue
+        out.append(
+            {
+                "kind": "attribute",
+                "name": _qname(name),
+                "use": attribute.use,
+                "default": attribute.default,
+                "fixed": attribute.fixed,
+                "type": _type_ref(attribute.type),
+            }
+        )
+    return out
+
+
+def describe_type(xsd_type) -> dict:
+    if not isinstance(xsd_type, XsdComplexType):
+        return describe_simple(xsd_type)
+    base = xsd_type.base_type
+    content = xsd_type.content
+    if (
+        xsd_type.derivation == "extension"
+        and isinstance(base, XsdComplexType)
+        and base.is_global()
+        and isinstance(content, XsdGroup)
+        and len(content)
+        and content[0] is base.content
+    ):
+        # the base's part is compared where the base is defined; here only what is added
+        described_content = {"kind": "extension of base", "items": [describe_particle(p) for p in content[1:]]}
+    elif isinstance(content, XsdGroup):
+        described_content = describe_particle(content)
+    else:
+        described_content = describe_simple(content)
+    return {
+        "kind": "complexType",
+        "abstract": xsd_type.abstract,
+        "mixed": xsd_type.mixed,
+        "derivation": xsd_type.derivation,
+        "base": _type_ref(base) if base is not None and base.name != f"{{{XS}}}anyType" else None,
+        "content": described_content,
+        "attributes": describe_attributes(xsd_type),
+    }
+
+
+def describe_global_element(element) -> dict:
+    return describe_particle(element)
+
+
+def _label(item, index: int) -> str:
+    if isinstance(item, dict):
+        if item.get("kind") == "element":
+            return str(item["name"])
+        if item.get("kind") == "attribute":
+            return f"@{item['name']}"
+        if item.get("kind") in ("sequence", "choice", "all"):
+            return f"{item['kind']}[{index}]"
+    return f"[{index}]"
+
+
+def diff(ours, official, path: str = "") -> list[str]:
+    """Readable differences between two descriptions (empty when they mean the same)."""
+    if isinstance(ours, dict) and isinstance(official, dict):
+        out = []
+        for key in sorted(set(ours) | set(official), key=str):
+            if key not in ours:
+                out.append(f"{path}: ours lacks {key!r} (official: {official[key]!r})")
+            elif key not in official:
+                out.append(f"{path}: ours has extra {key!r} = {ours[key]!r}")
+            else:
+                sub = f"{path}/{key}" if key not in ("items", "content", "type", "attributes") else path
+                if key == "type":
+                    sub = f"{path}:type"
+                out += diff(ours[key], official[key], sub)
+        return out
+    if isinstance(ours, list) and isinstance(official, list):
+        if all(isinstance(x, str) for x in ours + official):
+            if ours != official:
+                missing = sorted(set(official) - set(ours))
+                extra = sorted(set(ours) - set(official))
+                if missing or extra:
+                    return [f"{path}: missing {missing[:10]}{'...' if len(missing) > 10 else ''}"
+                            f" extra {extra[:10]}{'...' if len(extra) > 10 else ''}"]
+                return [f"{path}: order {ours} != official {official}"]
+            return []
+        out = []
+        for index in range(max(len(ours), len(official))):
+            if index >= len(ours):
+                out.append(f"{path}/{_label(official[index], index)}: missing in ours")
+            elif index >= len(official):
+                out.append(f"{path}/{_label(ours[index], index)}: extra in ours")
+            else:
+                out += diff(ours[index], official[index], f"{path}/{_label(official[index], index)}")
+        return out
+    if ours != official:
+        return [f"{path}: ours {ours!r} != official {official!r}"]
+    return []
+
+
+_NAMESPACES = {"": "", COMMON: COMMON, TABLE: TABLE}
+
+
+def _globals(schema: xmlschema.XMLSchema10) -> dict[str, dict]:
+    """All global components of the SEVIS namespaces (no-namespace, Common, Table), described."""
+    out: dict[str, dict] = {}
+    maps = schema.maps
+    for kind, table in (
+        ("type", maps.types),
+        ("element", maps.elements),
+        ("attribute", maps.attributes),
+        ("group", maps.groups),
+        ("attributeGroup", maps.attribute_groups),
+    ):
+        for name, component in table.items():
+            namespace = name[1:].split("}")[0] if name.startswith("{") else ""
+            if namespace not in _NAMESPACES:
+                continue
+            if kind == "type":
+                described = describe_type(component)
+            elif kind == "element":
+                described = describe_global_element(component)
+            elif kind == "group":
+                described = describe_particle(component)
+            elif kind == "attribute":
+                described = {"type": _type_ref(component.type), "default": component.default, "fixed": component.fixed}
+            else:
+                described = describe_attributes(component) if hasattr(component, "attributes") else sorted(
+                    str(k) for k in component
+                )
+            out[f"{kind} {_qname(name)}"] = described
+    return out
+
+
+def _schema_documents(schema: xmlschema.XMLSchema10) -> dict[str, dict]:
+    """Per namespace: the document-level attributes that matter to validation."""
+    out = {}
+    for namespace in _NAMESPACES:
+        for doc in schema.maps.namespaces.get(namespace, []):
+            root = doc.source.root
+            out[_qname("{" + namespace + "}") or ""] = {
+                "targetNamespace": root.get("targetNamespace"),
+                "version": root.get("version"),
+                "elementFormDefault": doc.element_form_default,
+                "attributeFormDefault": doc.attribute_form_default,
+                "blockDefault": root.get("blockDefault"),
+                "finalDefault": root.get("finalDefault"),
+            }
+    return out
+
+
+def equivalence_report(ours_path: Path, official_path: Path) -> list[str]:
+    ours = xmlschema_schema(ours_path)
+    official = xmlschema_schema(official_path)
+    problems = diff(_schema_documents(ours), _schema_documents(official), "schema")
+    ours_globals = _globals(ours)
+    official_globals = _globals(official)
+    for name in sorted(set(official_globals) - set(ours_globals)):
+        problems.append(f"{name}: missing in ours")
+    for name in sorted(set(ours_globals) - set(official_globals)):
+        problems.append(f"{name}: extra in ours")
+    for name in sorted(set(official_globals) & set(ours_globals)):
+        problems += diff(ours_globals[name], official_globals[name], name)
+    return problems
+
+
+@pytest.mark.parametrize("release, official, top", _params(TOP_SCHEMAS))
+def test_same_components_with_the_same_meaning(release, official, top):
+    problems = equivalence_report(_ours(release, top), _official(official, top))
+    assert not problems, f"{len(problems)} difference(s) between ours and official:\n" + "\n".join(problems[:200])
+
+
+def test_comparison_notices_a_difference(tmp_path):
+    """The comparison is not vacuous: one changed occurrence is reported, with its path."""
+    source = _ours("fm-6.55", "Create-UpdateStudent.xsd")
+    if not _present(source):
+        pytest.skip("not written yet")
+    for name in ("Common.xsd", "SEVISTable.xsd"):
+        (tmp_path / name).write_bytes(_ours("fm-6.55", name).read_bytes())
+    text = source.read_text(encoding="utf-8").replace(
+        '<xs:element name="Student" maxOccurs="250">', '<xs:element name="Student" maxOccurs="251">', 1
+    )
+    (tmp_path / source.name).write_text(text, encoding="utf-8")
+    problems = equivalence_report(tmp_path / source.name, _official("6.55-fm", source.name))
+    assert problems == [
+        "type SEVISStudentBatchType/CreateStudent:type/Student/maxOccurs: ours 251 != official 250"
+    ]
+
+
+# --------------------------------------------------------------------------------------------
+# 3. code tables
+# --------------------------------------------------------------------------------------------
+
+
+def _official_tables(folder: str) -> dict[str, list[str]]:
+    root = etree.parse(str(_official(folder, "SEVISTable.xsd"))).getroot()
+    tables = {}
+    for simple in root.iterfind(f"{{{XS}}}simpleType"):
+        codes = [e.get("value") for e in simple.iterfind(f"{{{XS}}}restriction/{{{XS}}}enumeration")]
+        if codes:
+            tables[simple.get("name")] = codes
+    return tables
+
+
+def _our_tables(release: str) -> dict[str, list[str]]:
+    tables = {}
+    for path in sorted((schema_root() / "tables" / release).glob("*.csv")):
+        tables[path.stem] = [code for code, _ in build.read_table(path)]
+    return tables
+
+
+@pytest.mark.parametrize("release, official", RELEASES)
+def test_code_tables_hold_exactly_the_official_codes(release, official):
+    theirs = _official_tables(official)
+    ours = _our_tables(release)
+    ours["emptyEnumerationType"] = [""]  # written by hand in tables/base-types.xsd
+    problems = [f"{name}: no CSV" for name in sorted(set(theirs) - set(ours))]
+    problems += [f"{name}.csv: not an official table" for name in sorted(set(ours) - set(theirs))]
+    for name in sorted(set(theirs) & set(ours)):
+        missing = sorted(set(theirs[name]) - set(ours[name]))
+        extra = sorted(set(ours[name]) - set(theirs[name]))
+        if missing or extra or len(ours[name]) != len(theirs[name]):
+            problems.append(f"{name}: missing {missing[:10]} extra {extra[:10]}")
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("release, official", RELEASES)
+def test_generated_table_schema_holds_every_code(release, official):
+    path = _ours(release, "SEVISTable.xsd")
+    root = etree.parse(str(path)).getroot()
+    ours = {
+        simple.get("name"): [e.get("value") for e in simple.iterfind(f"{{{XS}}}restriction/{{{XS}}}enumeration")]
+        for simple in root.iterfind(f"{{{XS}}}simpleType")
+    }
+    for name, codes in _official_tables(official).items():
+        assert ours.get(name) is not None, name
+        assert sorted(ours[name]) == sorted(codes), name
+
+
+def test_code_table_csvs_are_well_formed():
+    for path in sorted((schema_root() / "tables").glob("*/*.csv")):
+        with path.open(newline="", encoding="utf-8") as fh:
+            rows = list(csv.reader(fh))
+        assert rows[0] == ["code", "description"], path
+        assert all(len(row) == 2 for row in rows[1:]), path
+        assert len(rows) > 1, path
+
+
+# --------------------------------------------------------------------------------------------
+# 4. the same verdict on documents
+# --------------------------------------------------------------------------------------------
+
+FM_VALID = """\
+<SEVISBatchCreateUpdateStudent userID="JSMITH1234" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+  <BatchHeader><BatchID>B2024000000001</BatchID><OrgID>BOS214F00123000</OrgID></BatchHeader>
+  <CreateStudent>
+    <Student requestID="R1" userID="JSMITH1234" printForm="true">
+      <UserDefinedA>A1</UserDefinedA>
+      <PersonalInfo>
+        <FullName><LastName>Doe</LastName><FirstName>Jane</FirstName></FullName>
+        <BirthDate>2001-02-03</BirthDate>
+        <Gender>F</Gender>
+        <BirthCity>Paris</BirthCity>
+        <BirthCountryCode>FR</BirthCountryCode>
+        <CitizenshipCountryCode>FR</CitizenshipCountryCode>
+        <Email>jane.doe@example.com</Email>
+        <VisaType>01</VisaType>
+        <Telephone><TelephoneExemptInd>N</TelephoneExemptInd><Phone><USNumber>6175550100</USNumber></Phone></Telephone>
+      </PersonalInfo>
+      <IssueReason>I</IssueReason>
+      <USAddress><Address1>1 Main St</Address1><City>Boston</City><State>MA</State><PostalCode>02110</PostalCode></USAddress>
+      <ForeignAddress><Address1>2 rue de Rivoli</Address1><City>Paris</City><CountryCode>FR</CountryCode></ForeignAddress>
+      <EducationalInfo>
+        <EduLevel><Level>04</Level></EduLevel>
+        <MajorCode1>11.0701</MajorCode1>
+        <MajorCode2>00.0000</MajorCode2>
+        <IssDate>2024-01-05</IssDate>
+        <PrgStartDate>2024-08-20</PrgStartDate>
+        <PrgEndDate>2026-05-20</PrgEndDate>
+        <EngProficiency><EngRequired>false</EngRequired><NotRequiredReason>Native</NotRequiredReason></EngProficiency>
+      </EducationalInfo>
+      <FinancialInfo>
+        <AcademicTerm>09</AcademicTerm>
+        <Expense><Tuition>30000</Tuition><LivingExpense>15000</LivingExpense></Expense>
+        <Funding><Personal>45000</Personal></Funding>
+      </FinancialInfo>
+      <CreateDependent>
+        <Dependent>
+          <FullName><LastName>Doe</LastName><FirstName>Jim</FirstName></FullName>
+          <BirthDate>2000-01-01</BirthDate><Gender>M</Gender>
+          <BirthCountryCode>FR</BirthCountryCode><CitizenshipCountryCode>FR</CitizenshipCountryCode>
+          <VisaType>04</VisaType><Relationship>01</Relationship>
+        </Dependent>
+      </CreateDependent>
+    </Student>
+  </CreateStudent>
+  <UpdateStudent>
+    <Student sevisID="N0001234567" requestID="R2" userID="JSMITH1234">
+      <Registration printForm="false">
+        <LastSession>false</LastSession>
+        <CurrentSessionStartDate>2024-08-20</CurrentSessionStartDate>
+        <CurrentSessionEndDate>2024-12-20</CurrentSessionEndDate>
+        <USAddress><Address1>1 Main St</Address1><Address2 xsi:nil="true"/><PostalCode>02110</PostalCode>
+          <ExplanationCode>OO</ExplanationCode><Explanation>New building</Explanation></USAddress>
+        <Remarks></Remarks>
+      </Registration>
+    </Student>
+    <Student sevisID="N0001234568" requestID="R3" userID="JSMITH1234" statusCode="ACTIVE">
+      <Status><Verify/></Status>
+    </Student>
+    <Student sevisID="N0001234569" requestID="R4" userID="JSMITH1234">
+      <OPTEmployment><Add printForm="false"><StartDate>2024-06-01</StartDate><EndDate>2025-05-31</EndDate>
+        <FullPartTimeIndicator>01</FullPartTimeIndicator><AcademicYearMet>true</AcademicYearMet></Add></OPTEmployment>
+    </Student>
+    <Student sevisID="N0001234570" requestID="R5" userID="JSMITH1234">
+      <Dependent><Reprint dependentSevisID="N0001234571"/></Dependent>
+    </Student>
+    <Student sevisID="N0001234572" requestID="R6" userID="JSMITH1234">
+      <FinancialInfo printForm="true"><Expense><DependentExp></DependentExp></Expense><Remarks>x</Remarks></FinancialInfo>
+    </Student>
+  </UpdateStudent>
+</SEVISBatchCreateUpdateStudent>
+"""
+
+
+def _mutate(document: str, old: str, new: str) -> str:
+    assert old in document, old
+    return document.replace(old, new, 1)
+
+
+FM_CASES = {
+    "valid": (FM_VALID, True),
+    "batch id 13 chars": (_mutate(FM_VALID, "B2024000000001", "B202400000001"), False),
+    "batch id collapsed to 14": (_mutate(FM_VALID, "<BatchID>B2024000000001", "<BatchID>  B2024000000001  "), True),
+    "bad school code": (_mutate(FM_VALID, "BOS214F00123000", "BOS215F00123000"), False),
+    "program number as org": (_mutate(FM_VALID, "BOS214F00123000", "P-1-12345"), True),
+    "unknown country": (_mutate(FM_VALID, "<BirthCountryCode>FR", "<BirthCountryCode>QQ"), False),
+    "digit in last name": (_mutate(FM_VALID, "<LastName>Doe</LastName><FirstName>Jane", "<LastName>Doe2</LastName><FirstName>Jane"), False),
+    "two events in one update": (_mutate(FM_VALID, "<Status><Verify/></Status>", "<Status><Verify/></Status><Reprint><Reason>01</Reason></Reprint>"), False),
+    "missing requestID": (_mutate(FM_VALID, ' requestID="R2"', ""), False),
+    "request id with slash": (_mutate(FM_VALID, 'requestID="R2"', 'requestID="R/2"'), False),
+    "money too large": (_mutate(FM_VALID, "<Tuition>30000", "<Tuition>100000000"), False),
+    "negative money": (_mutate(FM_VALID, "<Tuition>30000", "<Tuition>-1"), False),
+    "nil on non-nillable": (_mutate(FM_VALID, "<Address2 xsi:nil=\"true\"/>", "<Address1 xsi:nil=\"true\"/>"), False),
+    "bad explanation code": (_mutate(FM_VALID, "<ExplanationCode>OO", "<ExplanationCode>OX"), False),
+    "student-only major": (_mutate(FM_VALID, "<MajorCode1>11.0701", "<MajorCode1>90.0101"), True),
+    "blank major not first": (_mutate(FM_VALID, "<MajorCode1>11.0701", "<MajorCode1>00.0000"), False),
+    "empty tuition": (_mutate(FM_VALID, "<Tuition>30000</Tuition>", "<Tuition></Tuition>"), False),
+    "unknown element": (_mutate(FM_VALID, "<IssueReason>I</IssueReason>", "<IssueReason>I</IssueReason><Foo/>"), False),
+    "academic term 13": (_mutate(FM_VALID, "<AcademicTerm>09", "<AcademicTerm>13"), False),
+    "bad email": (_mutate(FM_VALID, "jane.doe@example.com", "jane.doe@example"), False),
+    "bad date": (_mutate(FM_VALID, "<BirthDate>2001-02-03", "<BirthDate>2001-02-30"), False),
+    "status code": (_mutate(FM_VALID, 'statusCode="ACTIVE"', 'statusCode="A"'), False),
+    "print form yes": (_mutate(FM_VALID, 'printForm="false"', 'printForm="Y"'), False),
+}
+
+
+def _verdicts(document: str, ours: Path, official: Path) -> tuple[bool, bool]:
+    tree = etree.fromstring(document.encode("utf-8"))
+    return lxml_schema(ours).validate(tree), lxml_schema(official).validate(copy.deepcopy(tree))
+
+
+@pytest.mark.parametrize("case", sorted(FM_CASES))
+def test_fm_documents_get_the_official_verdict(case):
+    document, expected = FM_CASES[case]
+    ours, theirs = _verdicts(document, _ours("fm-6.55", "Create-UpdateStudent.xsd"), _official("6.55-fm", "Create-UpdateStudent.xsd"))
+    assert theirs == expected, f"the test document itself is wrong: official says {theirs}"
+    assert ours == theirs
+
+
+# --------------------------------------------------------------------------------------------
+# 5. the build reproduces the committed tables
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("release", build.RELEASES, ids=lambda r: r.folder)
+def test_build_reproduces_the_committed_table_schema(release):
+    committed = build.output_path(release).read_bytes()
+    assert build.render(release).encode("utf-8") == committed, "run: python -m schemas.build"
+
+
+def test_build_writes_into_a_fresh_tree(tmp_path, monkeypatch):
+    import shutil
+
+    shutil.copytree(schema_root() / "tables", tmp_path / "tables")
+    monkeypatch.setattr(build, "schema_root", lambda: tmp_path)
+    assert build.main([]) == 0
+    for release in build.RELEASES:
+        assert (tmp_path / release.folder / "SEVISTable.xsd").read_bytes() == build.output_path(release, schema_root()).read_bytes()
+    assert build.main(["--check"]) == 0
