@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import ssl
 import stat
 import threading
@@ -797,3 +796,14 @@ def test_cli_download_needs_org_when_the_connection_has_several(sevis, connectio
                                                    str(connection)])
     assert result.exit_code == 2
     assert "--org" in result.output and sevis.received == []
+
+
+def test_cli_upload_wait_that_times_out_exits_1_and_says_what_next(sevis, connection, tmp_path):
+    BatchService(sevis, pending_polls=1000)
+    batch = tmp_path / "fm.xml"
+    batch.write_bytes(FM_DOCUMENT)
+    result = run(upload_command, [str(batch), "--connection", str(connection), "--wait", "0.2",
+                                  "--interval", "0.05"])
+    assert result.exit_code == 1
+    assert "Upload S0000" in result.output and "still not processed" in result.output
+    assert "Next: sevis-mock download --batch-id " + BATCH_ID in result.output

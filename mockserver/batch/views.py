@@ -57,8 +57,9 @@ def upload(env_prefix: str):
     try:
         form, files = request.form, request.files
     except RequestEntityTooLarge:
-        return _upload_log("", "", system, now, None, "S0012",
-                           [f"the request body is larger than the mock's limit of {m.settings.max_body_bytes} bytes"])
+        limit = 4 * m.settings.max_body_bytes
+        return Response(f"request body over {limit} bytes refused unread; a batch document may hold at most "
+                        f"{m.settings.max_body_bytes} bytes\n", status=413, mimetype="text/plain")
     org_id, user_id, batch_id = (form.get(k, "").strip() for k in ("orgid", "userid", "batchid"))
     part = files.get("xml")
     file_name = part.filename if part is not None else None
@@ -69,10 +70,7 @@ def upload(env_prefix: str):
         garbled = "" if form or files else request.get_data(as_text=True)[:200]
         reasons = [f"the multipart/form-data body lacks {', '.join(missing)}; send fields orgid, userid, batchid and a file part named xml"]
         return _upload_log(batch_id, org_id or garbled, system, now, file_name, "S0001", reasons)
-    try:
-        data = part.read(m.settings.max_body_bytes + 1)
-    except RequestEntityTooLarge:
-        data = b"x" * (m.settings.max_body_bytes + 1)
+    data = part.read(m.settings.max_body_bytes + 1)
     try:
         if len(data) > m.settings.max_body_bytes:
             raise Refusal("S0012", [f"the document is larger than {m.settings.max_body_bytes} bytes"])

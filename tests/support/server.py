@@ -208,3 +208,10 @@ def with_batch_id(xml: bytes, batch_id: str, fresh_people: bool = True) -> bytes
         for last in doc.iter("LastName"):
             last.text = f"{last.text} {suffix}"[:40]
     return etree.tostring(doc, xml_declaration=True, encoding="UTF-8")
+
+
+def open_store(server: "RunningServer"):
+    """The server's own database, for arranging states the control API does not reach yet."""
+    from mockserver.db import Store
+
+    return Store(f"sqlite:///{server.data_dir / 'sevis-mock.db'}")
