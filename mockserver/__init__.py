@@ -26,6 +26,8 @@ class Mock:
         self.schemas.compile_all()
         self._worker = None
         self._lock = threading.Lock()
+        token_file = settings.data_dir / "control-token"
+        self.control_token = token_file.read_text().strip() if token_file.exists() else ""
 
     @property
     def render_form(self):
@@ -63,6 +65,9 @@ def create_app(settings: Settings | None = None, *, mock: Mock | None = None) ->
 
     from .batch.views import bp as batch_bp
 
+    from .control import bp as control_bp
+
     app.register_blueprint(batch_bp)
+    app.register_blueprint(control_bp)
     logging.getLogger("mockserver").setLevel(logging.INFO)
     return app

@@ -271,6 +271,7 @@ class FakeSevis:
             args=dict(request.args), form=dict(request.form),
             files={name: (f.filename, f.mimetype, f.read()) for name, f in request.files.items()},
             client_cert=environ.get("SSL_CLIENT_CERT"))
+        request.close()  # closes the spooled files of the multipart parser
         self.received.append(received)
         handler = self.routes.get(request.path)
         response = handler(received) if handler else Response("no such page", 404)

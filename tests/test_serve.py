@@ -1,0 +1,91 @@
+"""`sevis-mock serve`: flags, connection.json, the clock, the control API, schema folders."""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from datetime import datetime
+
+import pytest
+
+from fixtures import read_fixture
+from tests.support.server import OFFICIAL_XSD, ROOT, new_batch_id, with_batch_id
+
+SCHEMAS = ("--schemas", str(OFFICIAL_XSD))  # TEMP official schemas
+
+
+def control(server, method, path, body=None, token=None):
+    fm = server.org("F/M")
+    with server.session((fm["client_cert"], fm["client_key"])) as s:
+        headers = {"Authorization": f"Bearer {token or server.info['control']['token']}"}
+        r = s.request(method, f"{server.info['control']['url']}{path}", json=body, headers=headers)
+    return r
+
+
+def test_connection_json_describes_everything_needed(server_factory):
+    server = server_factory("--processing-delay", "0", *SCHEMAS)
+    info = server.info
+    assert re.fullmatch(r"https://127\.0\.0\.1:\d+", info["base_url"])
+    assert info["environments"] == {"production": "sevisbatch", "beta": "sbtsevisbatch", "alpha": "alphasevisbatch"}
+    kinds = {o["kind"]: o for o in info["organizations"]}
+    assert re.fullmatch(r"[A-Z]{3}214F\d{8}", kinds["F/M"]["org_id"])
+    assert re.fullmatch(r"P-1-\d{5}", kinds["J"]["org_id"])
+    for org in info["organizations"]:
+        assert len(org["user_id"]) == 10
+        assert org["client_cert"].startswith("/") and org["client_key"].startswith("/")
+    log = (server.data_dir / "serve.log").read_text()
+    assert "sevis-mock is ready at " + info["base_url"] in log
+    assert kinds["F/M"]["client_cert"] in log and "curl" in log
+
+
+def test_clock_flag_and_control_api(server_factory):
+    server = server_factory("--processing-delay", "3600", "--clock", "2027-03-01T10:00:00", *SCHEMAS)
+    state = control(server, "GET", "/clock").json()
+    assert state["now"].startswith("2027-03-01T10:0")
+    assert control(server, "GET", "/clock", token="wrong").status_code == 401
+    fm = server.org("F/M")
+    batch_id = new_batch_id("K")
+    up = server.upload(with_batch_id(read_fixture("fm/create-three-students.xml"), batch_id), org=fm, batch_id=batch_id)
+    assert up.log.find("BatchDetail/Upload").get("dateTimeStamp").startswith("2027-03-01T10:0")
+    assert server.download(org=fm, batch_id=batch_id).download_code == "S0030"
+    moved = control(server, "POST", "/clock", {"advance_seconds": 3600}).json()
+    assert moved["now"].startswith("2027-03-01T11:0")
+    done = server.wait_processed(org=fm, batch_id=batch_id, timeout=20)
+    assert done.process_code == "S0000"
+    assert done.log.find("BatchDetail/Process").get("dateTimeStamp").startswith("2027-03-01T11:0")
+    assert control(server, "POST", "/clock", {"now": "not a date"}).status_code == 400
+
+
+def test_process_now(server_factory):
+    server = server_factory("--profile", "production", *SCHEMAS)
+    fm = server.org("F/M")
+    batch_id = new_batch_id("N")
+    server.upload(with_batch_id(read_fixture("fm/create-three-students.xml"), batch_id), org=fm, batch_id=batch_id)
+    assert server.download(org=fm, batch_id=batch_id).download_code == "S0030"
+    assert control(server, "POST", "/process-now").json()["processed"] == 1
+    assert server.download(org=fm, batch_id=batch_id).process_code == "S0000"
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "mockserver", *args], capture_output=True, text=True, cwd=ROOT,
+                          timeout=60)
+
+
+def test_broken_schema_folder_is_named_not_a_traceback(tmp_path):
+    (tmp_path / "Create-UpdateStudent.xsd").write_text(
+        (OFFICIAL_XSD / "6.55-fm" / "Create-UpdateStudent.xsd").read_text())  # its imports are missing here
+    result = run_cli("serve", "--data-dir", str(tmp_path / "d"), "--port", "0", "--schemas", str(tmp_path))
+    assert result.returncode != 0
+    assert "Create-UpdateStudent.xsd" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_schema_file_name_case_mismatch_is_named(tmp_path):
+    (tmp_path / "create-updatestudent.xsd").write_text("<x/>")
+    result = run_cli("serve", "--data-dir", str(tmp_path / "d"), "--port", "0", "--schemas", str(tmp_path))
+    assert result.returncode != 0 and "must be spelled Create-UpdateStudent.xsd" in result.stderr
+
+
+def test_bad_clock_is_a_usage_error(tmp_path):
+    result = run_cli("serve", "--data-dir", str(tmp_path), "--clock", "tomorrow")
+    assert result.returncode == 2 and "ISO-8601" in result.stderr
