@@ -100,13 +100,7 @@ def certs_issue(org_id, user_id, out, data_dir, register) -> None:
         click.echo(f"registered for batch with {org_id} / {user_id}")
 
 
-def _attach_client_commands() -> None:
-    try:
-        from harness.cli import download_command, upload_command
-    except ImportError:  # the harness is part of the same distribution; absent only in a broken install
-        return
-    main.add_command(upload_command, "upload")
-    main.add_command(download_command, "download")
+from harness.cli import download_command, upload_command  # noqa: E402  (the client side of the protocol)
 
-
-_attach_client_commands()
+main.add_command(upload_command, "upload")
+main.add_command(download_command, "download")
