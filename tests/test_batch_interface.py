@@ -126,8 +126,14 @@ def test_update_events_change_status_and_refuse_when_not_allowed(mock_server):
 
     # Registration activates it; then completion is accepted
     reg_id = new_batch_id("R")
-    mock_server.upload(render_template("fm/template-registration.xml", sevis_id, reg_id), org=org, batch_id=reg_id)
-    assert mock_server.wait_processed(org=org, batch_id=reg_id).process_code == "S0000"
+    registration = render_template("fm/template-registration.xml", sevis_id, reg_id)
+    registration = registration.replace(b'printForm="false"', b'printForm="true"')  # ask for a new I-20
+    mock_server.upload(registration, org=org, batch_id=reg_id)
+    registered = mock_server.wait_processed(org=org, batch_id=reg_id)
+    assert registered.process_code == "S0000"
+    assert set(registered.pdfs) == {sevis_id}
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(registered.pdfs[sevis_id])).pages)
+    assert sevis_id in text
     again = new_batch_id("C")
     mock_server.upload(render_template("fm/template-status-complete.xml", sevis_id, again), org=org, batch_id=again)
     assert mock_server.wait_processed(org=org, batch_id=again).process_code == "S0000"

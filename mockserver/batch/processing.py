@@ -230,7 +230,21 @@ class BatchProcessor:
         record.updated_at = self.now
         self.session.add(RecordEvent(sevis_id=sevis_id, batch_pk=self.batch.id, event=action,
                                      detail=etree.tostring(event_element, encoding="unicode"), at=self.now))
+        if any(is_true(e.get("printForm")) for e in element.iter() if isinstance(e.tag, str)):
+            self._render_stored(record)
         return {**base, **self._addresses(event_element)} if kind == "J" and action == "Validate" else base
+
+    def _render_stored(self, record: Record) -> None:
+        """The record's form as it stands now (an update sent with printForm="true")."""
+        if self.render_form is None:
+            return
+        dependents = self.session.scalars(select(Record).where(Record.principal_sevis_id == record.sevis_id)
+                                          .order_by(Record.sevis_id))
+        self.forms[record.sevis_id] = self.render_form(
+            etree.fromstring(record.document), kind=record.kind, sevis_id=record.sevis_id,
+            org_id=self.batch.org_id, org_name=self.org_name, issue_date=self.now.date(),
+            dependents=[(d.sevis_id, etree.fromstring(d.document)) for d in dependents],
+        )
 
     def _dependents_follow(self, principal: Record, status: str) -> None:
         for dep in self.session.scalars(select(Record).where(Record.principal_sevis_id == principal.sevis_id)):

@@ -21,6 +21,11 @@ def process_due(mock, limit: int | None = None) -> int:
     """Apply every batch due on the mock clock (at most ``limit``); returns how many were applied."""
     done = 0
     while limit is None or done < limit:
+        with mock.store.session() as session:  # a cheap look before taking the write lock
+            waiting = session.scalars(select(Batch.id).where(
+                Batch.state == "queued", Batch.due_at <= mock.clock.now()).limit(1)).first()
+        if waiting is None:
+            return done
         with mock.store.write() as session:
             now = mock.clock.now()
             batch = session.scalars(
