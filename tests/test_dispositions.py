@@ -301,3 +301,20 @@ def test_out_of_date_certificate_is_refused_even_if_registered(server, fm, tmp_p
                                          not_before=span[0], not_after=span[1])
     register(server, issued.certificate, fm["org_id"], fm["user_id"])
     _refused_at_tls(server, (str(issued.cert_path), str(issued.key_path)))
+
+
+def test_control_characters_in_fields_are_answered_not_crashed(server, fm):
+    with server.session((fm["client_cert"], fm["client_key"])) as s:
+        r = s.post(f"{server.base_url}/sbtsevisbatch/action/batchUpload",
+                   data={"orgid": "MCK\x00214F\x1b", "userid": "U\x01", "batchid": "B\x02-"},
+                   files={"xml": ("bad\x07name.xml", b"<x/>", "text/xml")})
+    from tests.support.server import assert_valid_log
+
+    log = assert_valid_log(r.content)
+    assert log.find("BatchDetail/Upload").get("resultCode") == "S0002"
+
+
+def test_non_utf8_garbage_document_is_S0012(server, fm):
+    batch_id = new_batch_id("B")
+    reply = server.upload(b"\xff\xfe\x00<\x00x\x00", org=fm, batch_id=batch_id)
+    assert reply.upload_code == "S0012"

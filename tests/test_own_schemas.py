@@ -370,21 +370,19 @@ _PROBES = [
                        121, 122, 145, 146, 180, 181, 200, 201, 250, 251, 255, 256, 300, 301, 500, 501, 1000, 1001)]
 
 
-@pytest.mark.parametrize("release, official, top", _params(TOP_SCHEMAS))
+@pytest.mark.parametrize("release, official, top", _params(TOP_SCHEMAS[:2]))
 def test_simple_types_accept_the_same_values(release, official, top):
-    """A second, behavioural check of every global simple type: the same probe values pass."""
+    """A second, behavioural check of every Common and Table simple type: the same probes pass."""
     ours = xmlschema_schema(_ours(release, top)).maps.types
     theirs = xmlschema_schema(_official(official, top)).maps.types
     problems = []
     for name, their_type in theirs.items():
         if not name.startswith(("{" + COMMON, "{" + TABLE)) or isinstance(their_type, XsdComplexType):
             continue
-        codes = [repr(v) for v in getattr(their_type, "enumeration", None) or []]
-        probes = _PROBES + [str(v) for v in (getattr(their_type, "enumeration", None) or [])[:3]]
-        for value in probes:
+        own_codes = [str(v) for v in (getattr(their_type, "enumeration", None) or [])[:3]]
+        for value in _PROBES + own_codes:
             if ours[name].is_valid(value) != their_type.is_valid(value):
                 problems.append(f"{_qname(name)}: {value!r} ours {ours[name].is_valid(value)}")
-        del codes
     assert not problems, "\n".join(problems[:50])
 
 
@@ -568,6 +566,11 @@ FM_CASES = {
     "bad date": (_mutate(FM_VALID, "<BirthDate>2001-02-03", "<BirthDate>2001-02-30"), False),
     "status code": (_mutate(FM_VALID, 'statusCode="ACTIVE"', 'statusCode="A"'), False),
     "print form yes": (_mutate(FM_VALID, 'printForm="false"', 'printForm="Y"'), False),
+    "empty remarks where a value is required": (_mutate(FM_VALID, "</CreateDependent>", "</CreateDependent><Remarks></Remarks>"), False),
+    "cap-gap request": (_mutate(FM_VALID, "<Status><Verify/></Status>", '<Request><CapGapExtension printForm="true"><Status>C</Status></CapGapExtension></Request>'), True),
+    "verify with content": (_mutate(FM_VALID, "<Verify/>", "<Verify>yes</Verify>"), False),
+    "251 updates": (_mutate(FM_VALID, "<UpdateStudent>", "<UpdateStudent>" + '<Student sevisID="N0000000001" requestID="V" userID="JSMITH1234"><Status><Verify/></Status></Student>' * 246), False),
+    "250 updates": (_mutate(FM_VALID, "<UpdateStudent>", "<UpdateStudent>" + '<Student sevisID="N0000000001" requestID="V" userID="JSMITH1234"><Status><Verify/></Status></Student>' * 245), True),
 }
 
 

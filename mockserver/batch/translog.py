@@ -1,6 +1,7 @@
 """Transaction logs (root ``TransactionLog``, no namespace), as SevisTransLog.xsd lays them out."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -18,10 +19,18 @@ class UploadPart:
     file_name: str | None
 
 
+_NOT_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_text(value: str) -> str:
+    """``value`` with the characters XML 1.0 cannot carry replaced (echoed form fields may hold any)."""
+    return _NOT_XML.sub("\ufffd", value)
+
+
 def _sub(parent: etree._Element, tag: str, text: str | None = None, **attrs: str) -> etree._Element:
-    el = etree.SubElement(parent, tag, {k: v for k, v in attrs.items() if v is not None})
+    el = etree.SubElement(parent, tag, {k: xml_text(v) for k, v in attrs.items() if v is not None})
     if text is not None:
-        el.text = text
+        el.text = xml_text(text)
     return el
 
 
@@ -57,6 +66,7 @@ def build(
         _sub(detail, "Download", resultCode=download_code)
     if explanation:
         comment = " ".join(line.replace("--", "- -") for line in explanation)
+        comment = xml_text(comment).rstrip("-")
         root.insert(0, etree.Comment(f" sevis-mock: {comment} "))
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
 
