@@ -1,7 +1,6 @@
 """The `sevis-mock` command."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click

@@ -32,7 +32,7 @@ def describe(info: dict, settings: Settings) -> str:
     if fm:
         lines += [
             "  try, from the project folder:",
-            f"      sevis-mock upload fixtures/fm/create-with-dependent.xml --batch-id NEWBATCH000001 --wait 30",
+            "      sevis-mock upload fixtures/fm/create-with-dependent.xml --batch-id NEWBATCH000001 --wait 30",
             f"      curl --cacert {info['ca_cert']} --cert {fm['client_cert']} --key {fm['client_key']} \\",
             f"           -F orgid={fm['org_id']} -F userid={fm['user_id']} -F batchid=<BatchID of the file> \\",
             f"           -F xml=@<file> {info['base_url']}/{ENVIRONMENTS['beta'][0]}/action/batchUpload",

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 import requests
@@ -11,7 +10,7 @@ from sqlalchemy import update
 
 from fixtures import read_fixture
 from mockserver.datadir import registration
-from mockserver.db import Certificate, Official, Organization
+from mockserver.db import Official, Organization
 from mockserver.tls import CertificateAuthority
 from tests.support.server import OFFICIAL_XSD, new_batch_id, open_store, start_server, with_batch_id
 
@@ -29,7 +28,9 @@ def server(tmp_path_factory, other_ca):
     other_ca.cert_pem.write_to_path(str(trusted))
     # --trust: a CA of the college's own (a "purchased" certificate); its certs still need registration
     srv = start_server(tmp_path_factory.mktemp("disp"), "--processing-delay", "3600", "--workers", "1",
-                       "--trust", str(trusted), "--schemas", str(OFFICIAL_XSD))  # TEMP official schemas
+                       "--trust", str(trusted),
+                       # --schemas works with the official release folders (all of xsd/, sub-folders found)
+                       "--schemas", str(OFFICIAL_XSD))
     yield srv
     srv.stop()
 

@@ -9,14 +9,13 @@ from sqlalchemy import func, select
 
 from fixtures import read_fixture
 from mockserver.db import Batch, Record, RecordEvent
-from tests.support.server import OFFICIAL_XSD, new_batch_id, open_store, with_batch_id
+from tests.support.server import new_batch_id, open_store, with_batch_id
 
-SCHEMAS = ("--schemas", str(OFFICIAL_XSD))  # TEMP official schemas
 
 
 def test_restart_keeps_orgs_batches_records_and_queued_work(server_factory, tmp_path):
     data_dir = tmp_path / "keep"
-    first = server_factory("--processing-delay", "0", *SCHEMAS, data_dir=data_dir)
+    first = server_factory("--processing-delay", "0", data_dir=data_dir)
     fm = first.org("F/M")
     done_id, queued_id = new_batch_id("P"), new_batch_id("Q")
     first.upload(with_batch_id(read_fixture("fm/create-with-dependent.xml"), done_id), org=fm, batch_id=done_id)
@@ -25,12 +24,12 @@ def test_restart_keeps_orgs_batches_records_and_queued_work(server_factory, tmp_
     first.stop()
 
     # a batch accepted just before a stop is processed after the restart
-    second = server_factory("--processing-delay", "2", *SCHEMAS, data_dir=data_dir)
+    second = server_factory("--processing-delay", "2", data_dir=data_dir)
     assert second.org("F/M")["client_cert"] == fm["client_cert"]  # same certificates, still registered
     second.upload(with_batch_id(read_fixture("fm/create-three-students.xml"), queued_id), org=fm, batch_id=queued_id)
     second.stop()
 
-    third = server_factory("--processing-delay", "2", *SCHEMAS, data_dir=data_dir)
+    third = server_factory("--processing-delay", "2", data_dir=data_dir)
     after = third.download(org=fm, batch_id=done_id)
     assert after.raw.replace(b'<Download resultCode="S0000"/>', b"") == before.raw.replace(
         b'<Download resultCode="S0000"/>', b"")
@@ -45,7 +44,7 @@ def test_restart_keeps_orgs_batches_records_and_queued_work(server_factory, tmp_
 
 
 def test_each_batch_processed_exactly_once_with_two_workers(server_factory):
-    server = server_factory("--processing-delay", "0", "--workers", "2", *SCHEMAS)
+    server = server_factory("--processing-delay", "0", "--workers", "2")
     fm = server.org("F/M")
     batch_ids = [new_batch_id("E") for _ in range(16)]
     for batch_id in batch_ids:
@@ -84,7 +83,7 @@ def _race(db_url: str, start_at: float, out) -> None:
 
 
 def test_competing_processors_never_apply_a_batch_twice(server_factory):
-    server = server_factory("--processing-delay", "3600", "--workers", "1", *SCHEMAS)
+    server = server_factory("--processing-delay", "3600", "--workers", "1")
     fm = server.org("F/M")
     for _ in range(12):
         batch_id = new_batch_id("Z")

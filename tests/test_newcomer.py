@@ -5,12 +5,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import zipfile
 
 from harness.client import SevisClient
-from tests.support.server import OFFICIAL_XSD, ROOT, new_batch_id
+from tests.support.server import ROOT, new_batch_id
 
-SCHEMAS = ("--schemas", str(OFFICIAL_XSD))  # TEMP official schemas
 
 
 def cli(server, *args):
@@ -20,7 +18,7 @@ def cli(server, *args):
 
 
 def test_readme_upload_then_download(server_factory, tmp_path):
-    server = server_factory("--processing-delay", "1", *SCHEMAS)
+    server = server_factory("--processing-delay", "1")
     batch_id = new_batch_id("R")
     up = cli(server, "upload", "fixtures/fm/create-with-dependent.xml", "--batch-id", batch_id, "--wait", "30")
     assert up.returncode == 0, up.stdout + up.stderr
@@ -36,7 +34,7 @@ def test_readme_upload_then_download(server_factory, tmp_path):
 
 
 def test_protocol_client_against_the_mock(server_factory):
-    server = server_factory("--processing-delay", "0", *SCHEMAS)
+    server = server_factory("--processing-delay", "0")
     j = server.org("J")
     with SevisClient(server.base_url, cert=(j["client_cert"], j["client_key"]), ca_bundle=server.ca,
                      environment="alphasevisbatch") as client:
@@ -52,7 +50,7 @@ def test_protocol_client_against_the_mock(server_factory):
 
 
 def test_certs_issue_registers_a_working_certificate(server_factory, tmp_path):
-    server = server_factory("--processing-delay", "0", *SCHEMAS)
+    server = server_factory("--processing-delay", "0")
     fm = server.org("F/M")
     issued = cli(server, "certs", "issue", "--org", fm["org_id"], "--user", fm["user_id"], "--out",
                  str(tmp_path / "mine"), "--data-dir", str(server.data_dir))

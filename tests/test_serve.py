@@ -1,18 +1,14 @@
 """`sevis-mock serve`: flags, connection.json, the clock, the control API, schema folders."""
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 import sys
-from datetime import datetime
 
-import pytest
 
 from fixtures import read_fixture
 from tests.support.server import OFFICIAL_XSD, ROOT, new_batch_id, with_batch_id
 
-SCHEMAS = ("--schemas", str(OFFICIAL_XSD))  # TEMP official schemas
 
 
 def control(server, method, path, body=None, token=None):
@@ -24,7 +20,7 @@ def control(server, method, path, body=None, token=None):
 
 
 def test_connection_json_describes_everything_needed(server_factory):
-    server = server_factory("--processing-delay", "0", *SCHEMAS)
+    server = server_factory("--processing-delay", "0")
     info = server.info
     assert re.fullmatch(r"https://127\.0\.0\.1:\d+", info["base_url"])
     assert info["environments"] == {"production": "sevisbatch", "beta": "sbtsevisbatch", "alpha": "alphasevisbatch"}
@@ -40,7 +36,7 @@ def test_connection_json_describes_everything_needed(server_factory):
 
 
 def test_clock_flag_and_control_api(server_factory):
-    server = server_factory("--processing-delay", "3600", "--clock", "2027-03-01T10:00:00", *SCHEMAS)
+    server = server_factory("--processing-delay", "3600", "--clock", "2027-03-01T10:00:00")
     state = control(server, "GET", "/clock").json()
     assert state["now"].startswith("2027-03-01T10:0")
     assert control(server, "GET", "/clock", token="wrong").status_code == 401
@@ -58,7 +54,7 @@ def test_clock_flag_and_control_api(server_factory):
 
 
 def test_process_now(server_factory):
-    server = server_factory("--profile", "production", *SCHEMAS)
+    server = server_factory("--profile", "production")
     fm = server.org("F/M")
     batch_id = new_batch_id("N")
     server.upload(with_batch_id(read_fixture("fm/create-three-students.xml"), batch_id), org=fm, batch_id=batch_id)

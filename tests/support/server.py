@@ -159,7 +159,7 @@ def start_server(data_dir: Path, *extra: str, timeout: float = 60) -> RunningSer
 @pytest.fixture(scope="session")
 def mock_server(tmp_path_factory):
     """One server for the session: processing at once, 2 workers."""
-    server = start_server(tmp_path_factory.mktemp("mock"), "--processing-delay", "0", "--workers", "2", "--schemas", str(OFFICIAL_XSD))  # TEMP
+    server = start_server(tmp_path_factory.mktemp("mock"), "--processing-delay", "0", "--workers", "2")
     yield server
     server.stop()
 
