@@ -760,9 +760,19 @@ class SevisClient:
 
     def _send(self, method: str, action: str, **kwargs: Any) -> tuple[requests.Response, bytes]:
         url = self.url(action)
+        # A download is safe to repeat: one retry covers a kept-alive connection that the server
+        # closed just as the request went out. An upload is never sent twice.
+        attempts = 2 if action == "batchDownload" else 1
         try:
-            response = self._session.request(method, url, timeout=self.timeout, verify=self.verify,
-                                             cert=self.cert, **kwargs)
+            for attempt in range(attempts):
+                try:
+                    response = self._session.request(method, url, timeout=self.timeout, verify=self.verify,
+                                                     cert=self.cert, **kwargs)
+                    break
+                except requests.exceptions.ConnectionError as exc:
+                    if isinstance(exc, (requests.exceptions.SSLError, requests.exceptions.Timeout)) \
+                            or attempt + 1 == attempts:
+                        raise
             body = response.content
         except requests.exceptions.SSLError as exc:
             given = ("a client certificate was given: check that the server trusts its issuer"

@@ -83,6 +83,7 @@ class MockServer(BaseApplication):
             "when_ready": when_ready,
             "post_worker_init": post_worker_init,
             "timeout": 120,
+            "keepalive": 75,  # outlive a client's polling interval, so polls do not race the idle close
             "graceful_timeout": 10,
             "accesslog": "-",
             "errorlog": "-",
