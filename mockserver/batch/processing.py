@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from .. import addresses
 from ..clock import sevis_timestamp
 from ..db import Batch, BatchForm, Record, RecordEvent, Store
-from ..rules import RuleContext, Violation, first_violation
+from ..rules import RuleContext, Violation, event_name, first_violation
 from ..rules.fm import duplicate_key
 from ..xmlsafe import parse
 
@@ -251,12 +251,6 @@ class BatchProcessor:
             if dep.status in ("Initial", "Active"):
                 dep.status = status
                 dep.updated_at = self.now
-
-
-def event_name(event_element: etree._Element) -> str:
-    if event_element.tag == "Status" and len(event_element) and isinstance(event_element[0].tag, str):
-        return f"Status/{event_element[0].tag}"
-    return event_element.tag
 
 
 def base_site_id(batch_pk: int) -> str:

@@ -26,11 +26,14 @@ def mock():
     return current_app.extensions["sevis_mock"]
 
 
-def _reply_xml(body: bytes, reasons: list[str] | None = None) -> Response:
-    resp = Response(body, status=200, mimetype="text/xml")
+def _explained(resp: Response, reasons: list[str] | None) -> Response:
     if reasons:
         resp.headers[DETAIL_HEADER] = "; ".join(reasons).encode("ascii", "replace").decode()[:2000]
     return resp
+
+
+def _reply_xml(body: bytes, reasons: list[str] | None = None) -> Response:
+    return _explained(Response(body, status=200, mimetype="text/xml"), reasons)
 
 
 def _reply_zip(log_xml: bytes, pdfs: dict[str, bytes], batch_id: str, reasons: list[str] | None = None) -> Response:
@@ -41,9 +44,7 @@ def _reply_zip(log_xml: bytes, pdfs: dict[str, bytes], batch_id: str, reasons: l
             zf.writestr(f"{sevis_id}.pdf", pdf)
     resp = Response(buf.getvalue(), status=200, mimetype="application/zip")
     resp.headers["Content-Disposition"] = f'attachment; filename="{batch_id or "batch"}.zip"'
-    if reasons:
-        resp.headers[DETAIL_HEADER] = "; ".join(reasons).encode("ascii", "replace").decode()[:2000]
-    return resp
+    return _explained(resp, reasons)
 
 
 @bp.route("/<env_prefix>/action/batchUpload", methods=["POST"])

@@ -62,6 +62,15 @@ def rule(code: str, *events: str):
     return register
 
 
+def event_name(event_element: etree._Element | None, event: str = "") -> str:
+    """The action an update names: the event tag, or ``Status/<Action>`` for a Status event."""
+    if event_element is None:
+        return event
+    if event_element.tag == "Status" and len(event_element) and isinstance(event_element[0].tag, str):
+        return f"Status/{event_element[0].tag}"
+    return event_element.tag
+
+
 def event_key(kind: str, event: str) -> str:
     return f"{'fm' if kind == 'F/M' else 'j'}.{event}"
 

@@ -1,7 +1,7 @@
 """F/M (student) rules."""
 from __future__ import annotations
 
-from . import RuleContext, Violation, amount, as_date, rule, text
+from . import RuleContext, Violation, amount, as_date, event_name, rule, text
 
 # Which record statuses each F/M update event may act on, and the catalogue code that refuses it.
 # [i] SEVIS documents the codes (S1054 active only, S1057 initial only, S1106 initial or active);
@@ -16,16 +16,6 @@ STATUS_ONLY = {
 DEFAULT_ALLOWED = ({"Initial", "Active"}, "S1106")
 
 
-def status_rule_key(ctx: RuleContext) -> str:
-    if ctx.event == "Status" and ctx.event_element is not None and len(ctx.event_element):
-        return f"Status/{etree_name(ctx.event_element[0])}"
-    return ctx.event
-
-
-def etree_name(element) -> str:
-    return element.tag if isinstance(element.tag, str) else ""
-
-
 FM_UPDATE_EVENTS = (
     "fm.AuthDropBelowFC", "fm.CPTEmployment", "fm.Dependent", "fm.DisciplinaryAction", "fm.EducationLevel",
     "fm.FinancialInfo", "fm.OffCampusEmployment", "fm.OPTEmployment", "fm.OPTEmployer", "fm.PersonalInfo",
@@ -36,7 +26,7 @@ FM_UPDATE_EVENTS = (
 @rule("S1106", *FM_UPDATE_EVENTS)
 def event_allowed_in_status(ctx: RuleContext) -> Violation | None:
     """The update event is not allowed in the student's current status (S1054/S1057/S1106 by event)."""
-    allowed, code = STATUS_ONLY.get(status_rule_key(ctx), DEFAULT_ALLOWED)
+    allowed, code = STATUS_ONLY.get(event_name(ctx.event_element, ctx.event), DEFAULT_ALLOWED)
     if ctx.record is not None and ctx.record.status not in allowed:
         return Violation.of(code)
     return None

@@ -1,7 +1,7 @@
 """J (exchange visitor) rules."""
 from __future__ import annotations
 
-from . import RuleContext, Violation, as_date, rule, text
+from . import RuleContext, Violation, as_date, event_name, rule, text
 
 # Statuses in which each J update event may act. [i] inferred from SEVIS's help for each action;
 # S2124 is the catalogue's refusal ("Cannot update exchange visitor when status type is …").
@@ -20,16 +20,10 @@ J_UPDATE_EVENTS = (
 )
 
 
-def _status_key(ctx: RuleContext) -> str:
-    if ctx.event == "Status" and ctx.event_element is not None and len(ctx.event_element):
-        return f"Status/{ctx.event_element[0].tag}"
-    return ctx.event
-
-
 @rule("S2124", *J_UPDATE_EVENTS)
 def event_allowed_in_status(ctx: RuleContext) -> Violation | None:
     """The update event is not allowed in the exchange visitor's current status."""
-    allowed = J_ALLOWED.get(_status_key(ctx), J_DEFAULT)
+    allowed = J_ALLOWED.get(event_name(ctx.event_element, ctx.event), J_DEFAULT)
     if ctx.record is not None and ctx.record.status not in allowed:
         return Violation.of("S2124", invalid_status_type=ctx.record.status)
     return None
