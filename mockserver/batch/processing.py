@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from .. import addresses
 from ..clock import sevis_timestamp
-from ..db import Batch, BatchForm, Record, RecordEvent, Store
+from ..db import Batch, BatchForm, Official, Record, RecordEvent, Store
 from ..rules import RuleContext, Violation, event_name, first_violation
 from ..rules.fm import duplicate_key
 from ..xmlsafe import parse
@@ -127,6 +127,19 @@ class BatchProcessor:
     def _failed(base: dict, violation: Violation) -> dict:
         return {**base, "ok": False, "error_code": violation.code, "error_message": violation.message}
 
+    # --- what rules may look up ------------------------------------------------------------------
+    def _official(self, user_id: str) -> Official | None:
+        return self.session.get(Official, user_id)
+
+    def _dependents(self, sevis_id: str) -> list[Record]:
+        return list(self.session.scalars(select(Record).where(Record.principal_sevis_id == sevis_id)
+                                         .order_by(Record.sevis_id)))
+
+    def _history(self, sevis_id: str) -> list[tuple[str, etree._Element]]:
+        rows = self.session.scalars(select(RecordEvent).where(RecordEvent.sevis_id == sevis_id)
+                                    .order_by(RecordEvent.id))
+        return [(r.event, etree.fromstring(r.detail) if r.detail else None) for r in rows]
+
     # --- creates -------------------------------------------------------------------------------
     def _existing_duplicate(self, key: tuple) -> bool:
         surname, given, birth_date, country, gender = key
@@ -148,7 +161,8 @@ class BatchProcessor:
     def _create(self, element: etree._Element, base: dict) -> dict:
         kind = self.batch.kind
         ctx = RuleContext(kind=kind, event="create", element=element, event_element=None, now=self.now,
-                          duplicate_keys_seen=self.seen_keys, existing_duplicate=self._existing_duplicate)
+                          duplicate_keys_seen=self.seen_keys, existing_duplicate=self._existing_duplicate,
+                          lookup_official=self._official, org_id=self.batch.org_id)
         violation = first_violation(ctx)
         key = duplicate_key_for(kind, element)
         self.seen_keys.add(key)
@@ -218,7 +232,9 @@ class BatchProcessor:
             return self._failed(base, Violation.of(NOT_FOUND[kind]))
         event_element = next(c for c in element if isinstance(c.tag, str) and c.tag not in USER_DEFINED)
         ctx = RuleContext(kind=kind, event=event_element.tag, element=element, event_element=event_element,
-                          now=self.now, record=record)
+                          now=self.now, record=record, lookup_official=self._official, org_id=self.batch.org_id,
+                          load_dependents=lambda: self._dependents(record.sevis_id),
+                          load_history=lambda: self._history(record.sevis_id))
         violation = first_violation(ctx)
         if violation is not None:
             return self._failed(base, violation)

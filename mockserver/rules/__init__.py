@@ -32,13 +32,46 @@ class RuleContext:
     element: etree._Element  # the Student / ExchangeVisitor element of the batch
     event_element: etree._Element | None  # for updates, the event element (e.g. <Registration>)
     now: datetime  # the mock clock
-    record: object | None = None  # the stored principal record, for updates
+    record: object | None = None  # the stored principal record (db.Record), for updates
     duplicate_keys_seen: set = field(default_factory=set)  # creates earlier in this batch
     existing_duplicate: Callable[[tuple], bool] = lambda key: False
+    # Lazily loaded facts about the stored record and the organization (set by the processor):
+    load_dependents: Callable[[], list] = lambda: []  # db.Record rows of the principal's dependents
+    load_history: Callable[[], list] = lambda: []  # [(event name, event element), ...] oldest first
+    lookup_official: Callable[[str], object | None] = lambda user_id: None  # db.Official or None
+    org_id: str = ""
 
     @property
     def today(self) -> date:
         return self.now.date()
+
+    @property
+    def stored(self) -> etree._Element | None:
+        """The stored record as it stands before this event: its create element, amended by every
+        event applied since (None for creates)."""
+        if self.record is None:
+            return None
+        cached = self.__dict__.get("_stored")
+        if cached is None:
+            cached = etree.fromstring(self.record.document)
+            self.__dict__["_stored"] = cached
+        return cached
+
+    @property
+    def dependents(self) -> list:
+        cached = self.__dict__.get("_dependents")
+        if cached is None:
+            cached = list(self.load_dependents())
+            self.__dict__["_dependents"] = cached
+        return cached
+
+    @property
+    def history(self) -> list:
+        cached = self.__dict__.get("_history")
+        if cached is None:
+            cached = list(self.load_history())
+            self.__dict__["_history"] = cached
+        return cached
 
 
 @dataclass(frozen=True)
