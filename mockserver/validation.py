@@ -2,11 +2,20 @@
 
 The project's own schemas (``schemas/fm-6.55``, ``schemas/j-6.27``) are the default; ``--schemas DIR``
 replaces them with any folder laid out like an official release (the files keep their official names).
+
+Validation stays on lxml (libxml2, compiled once). Only when a document is invalid is the schema also
+loaded with xmlschema (once, lazily) to phrase the first error as a plain reason; every error stays
+available as structured data (:meth:`SchemaProblem.as_dict`).
+
+A document's own schema hints (``xsi:noNamespaceSchemaLocation``, ``xsi:schemaLocation``, namespace
+declarations pointing at the alpha or production copies on ice.gov) are never followed: SEVIS validates
+against its own copy, and so does the mock.
 """
 from __future__ import annotations
 
+import re
 import threading
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from lxml import etree
@@ -17,6 +26,8 @@ DOCUMENTS = {
     "SEVISBatchCreateUpdateEV": ("J", "Create-UpdateExchangeVisitor.xsd"),
     "TransactionLog": ("log", "SevisTransLog.xsd"),
 }
+XS = "http://www.w3.org/2001/XMLSchema"
+XSI = "http://www.w3.org/2001/XMLSchema-instance"
 
 
 class SchemaFolderError(ValueError):
@@ -25,24 +36,38 @@ class SchemaFolderError(ValueError):
 
 @dataclass(frozen=True)
 class SchemaProblem:
+    """One schema error: the line, a readable element path (``/Root/Child[2]/@attr``), a plain reason
+    and the validator's raw message."""
+
     line: int
     path: str
-    message: str
+    message: str  # raw libxml2 message
+    reason: str = ""  # plain sentence; falls back to the raw message
 
     def __str__(self) -> str:
-        return f"line {self.line}: {self.path}: {self.message}" if self.path else f"line {self.line}: {self.message}"
+        text = self.reason or self.message
+        return f"line {self.line}: {self.path}: {text}" if self.path else f"line {self.line}: {text}"
+
+    def as_dict(self) -> dict:
+        return asdict(self) | {"reason": self.reason or self.message}
 
 
 @dataclass
 class SchemaSet:
     files: dict[str, Path]  # root element -> xsd path
-    _compiled: dict[str, etree.XMLSchema] = field(default_factory=dict, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    origins: dict[str, str] = field(default_factory=dict)  # root element -> "project" or the --schemas folder
+    _local: threading.local = field(default_factory=threading.local, repr=False)
+    _explainers: dict[str, object] = field(default_factory=dict, repr=False)
+    _explain_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
     def discover(cls, folders: list[Path]) -> "SchemaSet":
-        """The project's schemas, overridden root by root by what each folder (or its sub-folders) holds."""
+        """The project's schemas, overridden root by root by what each folder (or its sub-folders) holds.
+
+        Each file taken from a folder is checked (imports present, spelled with the right case, declaring
+        the imported namespace) so a broken release is refused with the file and the problem named."""
         files = dict(_scan(_project_folders()))
+        origins = {root: "project" for root in files}
         for folder in folders:
             folder = Path(folder)
             if not folder.is_dir():
@@ -51,8 +76,11 @@ class SchemaSet:
             if not found:
                 names = ", ".join(name for _, name in DOCUMENTS.values())
                 raise SchemaFolderError(f"{folder}: holds none of {names}")
+            for path in found.values():
+                check_imports(path)
             files.update(found)
-        return cls(files)
+            origins.update({root: str(folder) for root in found})
+        return cls(files, origins)
 
     def release(self, root: str) -> str:
         path = self.files.get(root)
@@ -61,30 +89,148 @@ class SchemaSet:
         return etree.parse(str(path)).getroot().get("version", "")
 
     def describe(self) -> list[str]:
-        return [f"{root}: {path} (release {self.release(root) or '?'})" for root, path in sorted(self.files.items())]
+        """One line per document: its root, the file, the release it declares and where it came from."""
+        lines = []
+        for root, path in sorted(self.files.items()):
+            origin = self.origins.get(root, "project")
+            source = "project schemas" if origin == "project" else f"from {origin}"
+            lines.append(f"{root} ({DOCUMENTS[root][0]}): {path} (release {self.release(root) or '?'}, {source})")
+        return lines
 
     def schema(self, root: str) -> etree.XMLSchema | None:
+        """The compiled schema for ``root``, one per thread: an lxml validator keeps a single error
+        log, so two threads validating with one object could read each other's errors (gunicorn runs
+        8 threads; compiling again takes milliseconds -- libxml2 reuses the parsed files)."""
         if root not in self.files:
             return None
-        with self._lock:
-            if root not in self._compiled:
-                self._compiled[root] = _compile(self.files[root])
-            return self._compiled[root]
+        compiled = getattr(self._local, "compiled", None)
+        if compiled is None:
+            compiled = self._local.compiled = {}
+        if root not in compiled:
+            compiled[root] = _compile(self.files[root])
+        return compiled[root]
 
     def compile_all(self) -> None:
         for root in self.files:
             self.schema(root)
 
     def validate(self, tree: etree._ElementTree) -> list[SchemaProblem]:
-        root = tree.getroot().tag
-        schema = self.schema(root)
+        """Every schema error of ``tree`` in document order ([] when valid); the first one carries a
+        plain reason."""
+        if not isinstance(tree, etree._ElementTree):
+            tree = tree.getroottree()
+        root = etree.QName(tree.getroot()).localname if tree.getroot().tag[:1] == "{" else tree.getroot().tag
+        schema = self.schema(tree.getroot().tag)
         if schema is None:
             known = " or ".join(r for r in DOCUMENTS if r != "TransactionLog")
-            return [SchemaProblem(tree.getroot().sourceline or 1, f"/{root}", f"root element must be {known}")]
+            reason = f"root element must be {known}" + (f", without a namespace (found {tree.getroot().tag})"
+                                                         if tree.getroot().tag[:1] == "{" else "")
+            return [SchemaProblem(tree.getroot().sourceline or 1, f"/{root}", reason, reason)]
         if schema.validate(tree):
             return []
-        return [SchemaProblem(e.line, e.path or "", e.message) for e in schema.error_log]
+        errors = list(schema.error_log)
+        problems = [_problem(tree, e) for e in errors]
+        if problems:
+            problems[0] = self._explain(tree, problems[0], errors[0].path)
+        return problems
 
+    # -- explanations (only once a document failed) --------------------------------------------------
+
+    def _explainer(self, root: str):
+        with self._explain_lock:
+            if root not in self._explainers:
+                import xmlschema
+
+                self._explainers[root] = xmlschema.XMLSchema10(str(self.files[root]), allow="local")
+            return self._explainers[root]
+
+    def _explain(self, tree: etree._ElementTree, problem: SchemaProblem, xpath: str) -> SchemaProblem:
+        """``problem`` with xmlschema's wording when xmlschema finds the same fault at the same element.
+
+        Only the element's own subtree is re-validated (its declaration found by path), so the cost
+        does not grow with the document."""
+        try:
+            nodes = tree.xpath(xpath) if xpath else []
+            if not nodes or not isinstance(nodes[0], etree._Element):
+                return problem
+            node = nodes[0]
+            schema = self._explainer(tree.getroot().tag)
+            if node is tree.getroot():
+                errors = schema.iter_errors(tree)
+            else:
+                lineage = [*reversed(list(node.iterancestors())), node]
+                if any(e.get(f"{{{XSI}}}type") for e in lineage[:-1]):
+                    return problem  # the path alone does not tell the declaration
+                declaration = schema.find("/" + "/".join(etree.QName(e).localname for e in lineage))
+                if declaration is None:
+                    return problem
+                errors = declaration.iter_errors(node)
+            for error in errors:
+                if error.elem is node and error.reason:
+                    reason = error.reason
+                    value = error.obj if isinstance(error.obj, str) else None
+                    if value is None and len(node) == 0 and "/@" not in problem.path:
+                        value = (node.text or "").strip()
+                    if value is not None and len(value) <= 80 and f"{value!r}" not in reason:
+                        reason = f"value {value!r}: {reason}"
+                    return SchemaProblem(problem.line, problem.path, problem.message, _plain(reason))
+                break  # xmlschema's first error is elsewhere: keep libxml2's wording
+        except Exception:  # an explanation must never turn a clear S0013 into a crash
+            pass
+        return problem
+
+
+_ELEMENT_PREFIX = re.compile(r"^Element '([^']+)'(?:, attribute '([^']+)')?: ")
+
+
+def _problem(tree: etree._ElementTree, error) -> SchemaProblem:
+    message = error.message
+    match = _ELEMENT_PREFIX.match(message)
+    path = error.path or ""
+    try:
+        nodes = tree.xpath(path) if path else []
+        if nodes and isinstance(nodes[0], etree._Element):
+            path = readable_path(nodes[0])
+    except etree.XPathError:
+        pass
+    reason = message
+    if match:
+        reason = message[match.end():]
+        if match.group(2):
+            path += f"/@{match.group(2)}"
+    return SchemaProblem(error.line, path, message, _plain(reason))
+
+
+_LONG_SET = re.compile(r"([\[{])((?:[^,\[\]{}]+, ){11,}[^,\[\]{}]+)([\]}])")
+
+
+def _plain(reason: str) -> str:
+    reason = re.sub(r"\{http[^}]*\}", "", reason)  # namespace URIs say nothing to a reader
+    reason = _LONG_SET.sub(_shorten_set, reason)  # code tables run to hundreds of codes
+    return reason.strip().rstrip(".") + "."
+
+
+def _shorten_set(match: re.Match) -> str:
+    items = match.group(2).split(", ")
+    return f"{match.group(1)}{', '.join(items[:8])}, ... ({len(items)} codes in all){match.group(3)}"
+
+
+def readable_path(elem: etree._Element) -> str:
+    """/Root/Child[2]/Grandchild: local names, a position only where siblings share the name."""
+    parts = []
+    while elem is not None:
+        name = etree.QName(elem).localname
+        parent = elem.getparent()
+        if parent is not None:
+            same = [s for s in parent if s.tag == elem.tag]
+            if len(same) > 1:
+                name += f"[{same.index(elem) + 1}]"
+        parts.append(name)
+        elem = parent
+    return "/" + "/".join(reversed(parts))
+
+
+# -- folders ---------------------------------------------------------------------------------------
 
 def _project_folders() -> list[Path]:
     from schemas import schema_root
@@ -106,12 +252,59 @@ def _scan(folders: list[Path]) -> dict[str, Path]:
     return found
 
 
-def _compile(path: Path) -> etree.XMLSchema:
+def _parse_schema_file(path: Path, imported_by: Path | None = None) -> etree._ElementTree:
     parser = etree.XMLParser(no_network=True, resolve_entities=False)
     try:
-        doc = etree.parse(str(path), parser)
-        return etree.XMLSchema(doc)
+        return etree.parse(str(path), parser)
     except etree.XMLSyntaxError as exc:
-        raise SchemaFolderError(f"{path}: not well-formed XML: {exc}") from exc
+        via = f" (imported by {imported_by.name})" if imported_by else ""
+        raise SchemaFolderError(f"{path}{via}: not well-formed XML: {exc}") from exc
+    except OSError as exc:
+        raise SchemaFolderError(f"{path}: cannot be read: {exc}") from exc
+
+
+def check_imports(path: Path, seen: set[Path] | None = None) -> None:
+    """Follow ``xs:import``/``xs:include`` from ``path``: each target must exist under exactly that
+    name (case included: the servers SEVIS users deploy to are case-sensitive) and declare the
+    namespace it is imported for. Raises :class:`SchemaFolderError` naming the file and the problem."""
+    seen = set() if seen is None else seen
+    path = Path(path)
+    if path in seen:
+        return
+    seen.add(path)
+    doc = _parse_schema_file(path)
+    for directive in doc.getroot():
+        if directive.tag not in (f"{{{XS}}}import", f"{{{XS}}}include"):
+            continue
+        kind = etree.QName(directive).localname
+        location = directive.get("schemaLocation")
+        if not location:
+            continue
+        if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", location):
+            raise SchemaFolderError(f"{path}: {kind}s {location!r} from the network; the mock never fetches "
+                                    "schemas -- put the file next to it and use a relative schemaLocation")
+        target = (path.parent / location)
+        if not target.is_file():
+            near = [p for p in target.parent.glob("*") if p.name.lower() == target.name.lower()] \
+                if target.parent.is_dir() else []
+            if near:
+                raise SchemaFolderError(
+                    f"{path}: {kind}s {location!r} but the folder holds {near[0].name!r}; "
+                    f"rename it to {target.name} (file names are case-sensitive)")
+            raise SchemaFolderError(f"{path}: {kind}s {location!r}, which is missing from {target.parent}; "
+                                    "copy the complete release folder")
+        wanted = directive.get("namespace") if kind == "import" else doc.getroot().get("targetNamespace")
+        declared = _parse_schema_file(target, path).getroot().get("targetNamespace")
+        if (wanted or None) != (declared or None):
+            raise SchemaFolderError(
+                f"{path}: {kind}s {location!r} for namespace {wanted or '(none)'!r}, but {target.name} declares "
+                f"targetNamespace {declared or '(none)'!r}; the files come from different releases or were edited")
+        check_imports(target.resolve(), seen)
+
+
+def _compile(path: Path) -> etree.XMLSchema:
+    doc = _parse_schema_file(path)
+    try:
+        return etree.XMLSchema(doc)
     except etree.XMLSchemaParseError as exc:
         raise SchemaFolderError(f"{path}: the schema does not compile: {exc}") from exc
