@@ -17,7 +17,9 @@ from sqlalchemy.orm import Session
 from .. import addresses
 from ..clock import sevis_timestamp
 from ..db import Batch, BatchForm, Official, Record, RecordEvent, Store
-from ..rules import RuleContext, Violation, event_name, first_violation
+from ..records import events, lifecycle
+from ..records.events import DependentRecord, Refused, Target
+from ..rules import RuleContext, Violation, first_violation
 from ..rules.fm import duplicate_key
 from ..xmlsafe import parse
 
@@ -30,21 +32,6 @@ LAYOUT = {  # kind -> (create path, update path, principal tag)
 NOT_FOUND = {"F/M": "S1003", "J": "S2001"}
 INTERNAL_ERROR = "S2000"  # [i] the catalogue's only "exception while processing" code; used for both kinds
 USER_DEFINED = ("UserDefinedA", "UserDefinedB")
-
-# Status each applied event leaves the record in (events not listed keep the status).
-FM_TRANSITIONS = {
-    "Registration": "Active",
-    "Status/Cancel": "Canceled",
-    "Status/Complete": "Completed",
-    "Status/Terminate": "Terminated",
-}
-J_TRANSITIONS = {
-    "Validate": "Active",
-    "Status/Invalid": "Invalid",
-    "Status/NoShow": "No Show",
-    "Status/Terminate": "Terminated",
-    "Status/CorrectInfraction": "Active",
-}
 
 FormRenderer = Callable[..., bytes]
 
@@ -74,6 +61,7 @@ class BatchProcessor:
         self.render_form = render_form
         self.seen_keys: set = set()
         self.forms: dict[str, bytes] = {}
+        self.sites_numbered = 0  # site IDs are unique across the batch
 
     # --- entry point ---------------------------------------------------------------------------
     def run(self) -> dict:
@@ -170,6 +158,9 @@ class BatchProcessor:
             return self._failed(base, violation)
 
         dependents = element.findall("CreateDependent/Dependent")
+        for site in element.iterfind("AddSiteOfActivity/SiteOfActivity"):
+            site.set("siteId", self._next_site_id())  # kept on the stored record; reported as SiteId
+        events.number_tipp(element)
         ids = self.store.next_sevis_ids(self.session, 1 + len(dependents))
         sevis_id, dependent_ids = ids[0], ids[1:]
         self._add_record(sevis_id, element, key, principal=None)
@@ -187,37 +178,50 @@ class BatchProcessor:
             )
         return result
 
-    def _addresses(self, element: etree._Element) -> dict:
+    def _addresses(self, element: etree._Element, sites: list | None = None) -> dict:
+        """Address results for the log: the sites of activity and the physical/mailing addresses sent."""
         out: dict = {}
         if self.batch.kind == "J":
-            sites = []
-            for n, site in enumerate(element.iterfind("AddSiteOfActivity/SiteOfActivity"), start=1):
-                found = addresses.doctor(site)
-                found["site_name"] = _text(site, "SiteName") or None
-                found["site_id"] = f"{base_site_id(self.batch.id)}{n:02d}"
-                sites.append(found)
-            out["sites"] = sites
+            if sites is None:
+                sites = element.findall("AddSiteOfActivity/SiteOfActivity")
+            out["sites"] = [self._site_result(site) for site in sites]
             physical, mailing = element.find("USAddress"), element.find("MailAddress")
         else:
             physical, mailing = element.find("USAddress"), element.find("MailingAddress")
-        if physical is not None:
+        if physical is not None and physical.find("Address1") is not None:
             out["physical_address"] = addresses.doctor(physical)
-        if mailing is not None:
+        if mailing is not None and mailing.find("Address1") is not None:
             out["mailing_address"] = addresses.doctor(mailing)
         return out
 
-    def _add_record(self, sevis_id: str, element: etree._Element, key: tuple, principal: str | None) -> None:
+    @staticmethod
+    def _site_result(site: etree._Element) -> dict:
+        # A site without a street address (EXEMPT, ONTRAVEL, SEEKINGEMP) has nothing to standardize: the
+        # log names the site only.
+        found = addresses.doctor(site) if _text(site, "Address1") else {}
+        found["site_name"] = _text(site, "SiteName") or None
+        found["site_id"] = site.get("siteId")
+        return found
+
+    def _next_site_id(self) -> str:
+        self.sites_numbered += 1
+        return f"{base_site_id(self.batch.id)}{self.sites_numbered:02d}"
+
+    def _add_record(self, sevis_id: str, element: etree._Element, key: tuple, principal: str | None, *,
+                    status: str = "Initial", request_id: str | None = None, event: str = "Create",
+                    detail: str = "") -> None:
         surname, given, birth_date, country, gender = key
         self.session.add(Record(
             sevis_id=sevis_id, org_id=self.batch.org_id, environment=self.batch.environment,
-            kind=self.batch.kind, principal_sevis_id=principal, status="Initial",
+            kind=self.batch.kind, principal_sevis_id=principal, status=status,
             surname=surname, given_name=given, birth_date=birth_date, birth_country=country, gender=gender,
-            relationship_code=_text(element, "Relationship"), request_id=element.get("requestID", ""),
+            relationship_code=_text(element, "Relationship"),
+            request_id=element.get("requestID", "") if request_id is None else request_id,
             created_batch_pk=self.batch.id, document=etree.tostring(element, encoding="unicode"),
             created_at=self.now, updated_at=self.now,
         ))
-        self.session.add(RecordEvent(sevis_id=sevis_id, batch_pk=self.batch.id, event="Create",
-                                     detail="", at=self.now))
+        self.session.add(RecordEvent(sevis_id=sevis_id, batch_pk=self.batch.id, event=event,
+                                     detail=detail, at=self.now))
 
     # --- updates -------------------------------------------------------------------------------
     def _update(self, element: etree._Element, base: dict) -> dict:
@@ -238,17 +242,53 @@ class BatchProcessor:
         violation = first_violation(ctx)
         if violation is not None:
             return self._failed(base, violation)
-        action = event_name(event_element)
-        new_status = (FM_TRANSITIONS if kind == "F/M" else J_TRANSITIONS).get(action)
-        if new_status is not None:
-            record.status = new_status
-            self._dependents_follow(record, new_status)
-        record.updated_at = self.now
-        self.session.add(RecordEvent(sevis_id=sevis_id, batch_pk=self.batch.id, event=action,
-                                     detail=etree.tostring(event_element, encoding="unicode"), at=self.now))
-        if any(is_true(e.get("printForm")) for e in element.iter() if isinstance(e.tag, str)):
+        target = self._target(record)
+        try:
+            action = events.apply_event(target, event_element)
+        except Refused as refused:
+            return self._failed(base, refused.violation)
+        detail = etree.tostring(event_element, encoding="unicode")
+        self._store_target(record, target, action, detail, element.get("requestID", ""))
+        if any(is_true(e.get("printForm")) for e in element.iter() if isinstance(e.tag, str)) or (
+                action == "Reprint" and event_element.get("printForm") is None):  # Reprint prints by default
             self._render_stored(record)
-        return {**base, **self._addresses(event_element)} if kind == "J" and action == "Validate" else base
+        result = {**base, **self._addresses(event_element, sites=target.sites)}
+        result["dependents"] = [{"sevis_id": d.sevis_id, "user_defined_a": d.user_defined_a,
+                                 "user_defined_b": d.user_defined_b} for d in target.added]
+        return result
+
+    def _target(self, record: Record) -> Target:
+        dependents = [DependentRecord(d.sevis_id, etree.fromstring(d.document), d.status)
+                      for d in self._dependents(record.sevis_id)]
+        return Target(kind=record.kind, doc=etree.fromstring(record.document), status=record.status, now=self.now,
+                      dependents=dependents, next_site_id=self._next_site_id)
+
+    def _store_target(self, record: Record, target: Target, action: str, detail: str, request_id: str) -> None:
+        """Write the amended record, its dependents and the history entries back to the store."""
+        record.document = etree.tostring(target.doc, encoding="unicode")
+        record.status = target.status
+        record.updated_at = self.now
+        _sync_columns(record, target.doc, "PersonalInfo" if record.kind == "F/M" else "Biographical")
+        self.session.add(RecordEvent(sevis_id=record.sevis_id, batch_pk=self.batch.id, event=action,
+                                     detail=detail, at=self.now))
+        rows = {d.sevis_id: d for d in self._dependents(record.sevis_id)}
+        for dep in target.dependents:
+            row = rows[dep.sevis_id]
+            if dep.changed:
+                row.document = etree.tostring(dep.doc, encoding="unicode")
+                row.status = dep.status
+                row.relationship_code = _text(dep.doc, "Relationship") or row.relationship_code
+                row.updated_at = self.now
+                _sync_columns(row, dep.doc, None)
+            if dep.action or dep.changed:
+                self.session.add(RecordEvent(sevis_id=dep.sevis_id, batch_pk=self.batch.id,
+                                             event=dep.action or action, detail=detail, at=self.now))
+        if target.added:
+            ids = self.store.next_sevis_ids(self.session, len(target.added))
+            for dep_id, dep in zip(ids, target.added):
+                dep.sevis_id = dep_id
+                self._add_record(dep_id, dep.doc, dependent_key(dep.doc), principal=record.sevis_id,
+                                 status=dep.status, request_id=request_id, event="Dependent/Add", detail=detail)
 
     def _render_stored(self, record: Record) -> None:
         """The record's form as it stands now (an update sent with printForm="true")."""
@@ -259,14 +299,21 @@ class BatchProcessor:
         self.forms[record.sevis_id] = self.render_form(
             etree.fromstring(record.document), kind=record.kind, sevis_id=record.sevis_id,
             org_id=self.batch.org_id, org_name=self.org_name, issue_date=self.now.date(),
-            dependents=[(d.sevis_id, etree.fromstring(d.document)) for d in dependents],
+            dependents=[(d.sevis_id, etree.fromstring(d.document)) for d in dependents
+                        if d.status in lifecycle.OPEN],  # [i] ended dependents leave the form
         )
 
-    def _dependents_follow(self, principal: Record, status: str) -> None:
-        for dep in self.session.scalars(select(Record).where(Record.principal_sevis_id == principal.sevis_id)):
-            if dep.status in ("Initial", "Active"):
-                dep.status = status
-                dep.updated_at = self.now
+
+def _sync_columns(row: Record, doc: etree._Element, bio_tag: str | None) -> None:
+    """Keep the searchable name/birth columns equal to the amended document."""
+    bio = doc if bio_tag is None else doc.find(bio_tag)
+    if bio is None:
+        return
+    row.surname = _text(bio, "FullName/LastName").upper()
+    row.given_name = _text(bio, "FullName/FirstName").upper()
+    row.birth_date = _text(bio, "BirthDate")
+    row.birth_country = _text(bio, "BirthCountryCode")
+    row.gender = _text(bio, "Gender")
 
 
 def base_site_id(batch_pk: int) -> str:

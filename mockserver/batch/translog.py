@@ -124,10 +124,12 @@ def _address(parent: etree._Element, tag: str, address: dict) -> None:
 
 def _site(rec: etree._Element, site: dict) -> None:
     el = _sub(rec, "SiteOfActivity")
-    _address(el, "ProvidedAddress", site["provided"])
+    if site.get("provided"):
+        _address(el, "ProvidedAddress", site["provided"])
     if site.get("corrected"):
         _address(el, "CorrectedAddress", site["corrected"])
-    _sub(el, "AddressResult", site["result"])
+    if site.get("result"):
+        _sub(el, "AddressResult", site["result"])
     if site.get("message") is not None:
         _sub(el, "AddressMessage", site["message"])
     if site.get("site_id"):

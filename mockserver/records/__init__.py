@@ -1,0 +1,1 @@
+"""Stored SEVIS records: applying update events (events, amend, lifecycle) and reading them (queries, api)."""

@@ -1,0 +1,55 @@
+"""``/control/records``: the stored records as JSON, behind the control token."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, jsonify, request
+
+from ..control import require_token
+from . import queries
+
+bp = Blueprint("records", __name__, url_prefix="/control/records")
+bp.before_request(require_token)
+
+KINDS = {"F/M": "F/M", "FM": "F/M", "F": "F/M", "M": "F/M", "J": "J"}
+MAX_LIMIT = 5000
+
+
+def _store():
+    return current_app.extensions["sevis_mock"].store
+
+
+@bp.get("")
+@bp.get("/")
+def list_view():
+    """``?org=&environment=&status=&kind=&principals_only=&limit=`` -> ``{"records": [...]}``."""
+    kind = request.args.get("kind") or None
+    if kind is not None and kind.upper() not in KINDS:
+        abort(400, description=f"kind: {kind!r} is not a record kind; use F/M or J")
+    try:
+        limit = int(request.args.get("limit", 500))
+    except ValueError:
+        abort(400, description="limit must be a whole number")
+    if not 1 <= limit <= MAX_LIMIT:
+        abort(400, description=f"limit must be between 1 and {MAX_LIMIT}")
+    principals_only = request.args.get("principals_only", "true").lower() not in ("false", "0", "no")
+    with _store().session() as s:
+        records = queries.list_records(
+            s, org_id=request.args.get("org") or None, environment=request.args.get("environment") or None,
+            status=request.args.get("status") or None, kind=KINDS[kind.upper()] if kind else None,
+            principals_only=principals_only, limit=limit)
+    return jsonify({"records": records})
+
+
+@bp.get("/<sevis_id>")
+def record_detail(sevis_id: str):
+    with _store().session() as s:
+        view = queries.record_view(s, sevis_id, environment=request.args.get("environment") or None)
+    if view is None:
+        abort(404, description=f"no record with SEVIS ID {sevis_id!r}; list them at /control/records")
+    return jsonify(view)
+
+
+@bp.errorhandler(400)
+@bp.errorhandler(401)
+@bp.errorhandler(404)
+def json_error(err):
+    return jsonify({"error": err.description}), err.code
