@@ -110,9 +110,11 @@ def test_download_accepts_get_multipart_and_urlencoded(mock_server, method):
 def test_update_events_change_status_and_refuse_when_not_allowed(mock_server):
     org = mock_server.org("F/M")
     batch_id = new_batch_id("C")
-    mock_server.upload(with_batch_id(read_fixture("fm/create-three-students.xml"), batch_id), org=org, batch_id=batch_id)
+    # The templates are written for the student of fm/create-with-dependent.xml (their session dates lie
+    # inside that program).
+    mock_server.upload(with_batch_id(read_fixture("fm/create-with-dependent.xml"), batch_id), org=org, batch_id=batch_id)
     done = mock_server.wait_processed(org=org, batch_id=batch_id)
-    sevis_id = done.record("FM3-0001").get("sevisID")
+    sevis_id = done.record("FMDEP-0001").get("sevisID")
 
     # Completing an Initial record is refused (S1054: status must be active)
     complete_id = new_batch_id("C")

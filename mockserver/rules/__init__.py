@@ -147,4 +147,62 @@ def amount(element: etree._Element | None, path: str) -> int:
         return 0
 
 
-from . import fm, j  # noqa: E402,F401  (registers the rules)
+def add_months(day: date, months: int) -> date:
+    """``day`` moved by whole calendar months, clamped to the month's last day (Jan 31 + 1 = Feb 28)."""
+    month_index = day.year * 12 + day.month - 1 + months
+    year, month = divmod(month_index, 12)
+    for candidate in (day.day, 30, 29, 28):
+        try:
+            return date(year, month + 1, min(day.day, candidate))
+        except ValueError:
+            continue
+    raise ValueError(day)  # unreachable: every month has a 28th
+
+
+def action(ctx: RuleContext, *names: str) -> etree._Element | None:
+    """The event's action element (e.g. ``Add`` of ``<CPTEmployment>``) when its tag is one of ``names``."""
+    if ctx.event_element is None:
+        return None
+    for child in ctx.event_element:
+        if isinstance(child.tag, str) and child.tag not in ("UserDefinedA", "UserDefinedB"):
+            return child if not names or child.tag in names else None
+    return None
+
+
+def student(ctx: RuleContext) -> etree._Element | None:
+    """The principal's data: the create element itself, or the stored record for an update."""
+    return ctx.element if ctx.record is None else ctx.stored
+
+
+def history_actions(ctx: RuleContext, event_tag: str) -> list[etree._Element]:
+    """Action elements (``Add``, ``Cancel``, …) of earlier applied ``event_tag`` events, oldest first."""
+    found = []
+    for _name, element in ctx.history:
+        if element is None or element.tag != event_tag:
+            continue
+        found.extend(c for c in element if isinstance(c.tag, str) and c.tag not in ("UserDefinedA", "UserDefinedB"))
+    return found
+
+
+# Registering the rules: every ``fm*`` / ``j*`` module of this package, authority checks first, then
+# the status tables (``fm``, ``j``), then the rest by name. Within one event, the first failing rule wins.
+FIRST = ("fm_authority", "j_authority", "fm", "j")
+
+
+def rule_modules() -> list[str]:
+    """The rule modules of this package (``fm*``, ``j*``), in registration order."""
+    import pkgutil
+
+    names = [m.name for m in pkgutil.iter_modules(__path__) if m.name.startswith(("fm", "j"))]
+    return sorted(names, key=lambda n: (FIRST.index(n) if n in FIRST else len(FIRST), n))
+
+
+def _register_all() -> None:
+    import importlib
+
+    for name in rule_modules():
+        importlib.import_module(f"{__name__}.{name}")
+
+
+_register_all()
+

@@ -1,7 +1,10 @@
 """F/M (student) rules."""
 from __future__ import annotations
 
-from . import RuleContext, Violation, amount, as_date, event_name, rule, text
+from . import RuleContext, Violation, action, amount, as_date, event_name, rule, text
+from .fm_facts import FM_UPDATE_EVENTS
+
+__all__ = ["FM_UPDATE_EVENTS", "STATUS_ONLY", "duplicate_key"]
 
 # Which record statuses each F/M update event may act on, and the catalogue code that refuses it.
 # [i] SEVIS documents the codes (S1054 active only, S1057 initial only, S1106 initial or active);
@@ -16,27 +19,49 @@ STATUS_ONLY = {
 DEFAULT_ALLOWED = ({"Initial", "Active"}, "S1106")
 
 
-FM_UPDATE_EVENTS = (
-    "fm.AuthDropBelowFC", "fm.CPTEmployment", "fm.Dependent", "fm.DisciplinaryAction", "fm.EducationLevel",
-    "fm.FinancialInfo", "fm.OffCampusEmployment", "fm.OPTEmployment", "fm.OPTEmployer", "fm.PersonalInfo",
-    "fm.Program", "fm.Registration", "fm.Reprint", "fm.Request", "fm.Status",
-)
+def _status_refusal(ctx: RuleContext) -> str | None:
+    """The code refusing this event in the record's current status, or None when the status allows it."""
+    allowed, code = STATUS_ONLY.get(event_name(ctx.event_element, ctx.event), DEFAULT_ALLOWED)
+    if ctx.record is not None and ctx.record.status not in allowed:
+        return code
+    return None
+
+
+@rule("S1054", *FM_UPDATE_EVENTS)
+def status_active_for_event(ctx: RuleContext) -> Violation | None:
+    """Complete, Terminate or Verify is sent for a student whose status is not Active."""
+    return Violation.of("S1054") if _status_refusal(ctx) == "S1054" else None
+
+
+@rule("S1057", *FM_UPDATE_EVENTS)
+def status_initial_for_event(ctx: RuleContext) -> Violation | None:
+    """Status Cancel is sent for a student whose status is not Initial."""
+    return Violation.of("S1057") if _status_refusal(ctx) == "S1057" else None
 
 
 @rule("S1106", *FM_UPDATE_EVENTS)
 def event_allowed_in_status(ctx: RuleContext) -> Violation | None:
-    """The update event is not allowed in the student's current status (S1054/S1057/S1106 by event)."""
-    allowed, code = STATUS_ONLY.get(event_name(ctx.event_element, ctx.event), DEFAULT_ALLOWED)
-    if ctx.record is not None and ctx.record.status not in allowed:
-        return Violation.of(code)
-    return None
+    """Any other update event is sent for a student whose status is neither Initial nor Active."""
+    return Violation.of("S1106") if _status_refusal(ctx) == "S1106" else None
 
 
-@rule("S1009", "fm.create")
+def _program_dates_sent(ctx: RuleContext):
+    """Program dates a create, an EducationLevel Change or a Program ManageSessionDates sends."""
+    if ctx.record is None:
+        info = ctx.element.find("EducationalInfo")
+        return as_date(text(info, "PrgStartDate")), as_date(text(info, "PrgEndDate"))
+    change = action(ctx, "Change")
+    if change is not None:
+        info = change.find("EducationalInfo")
+        return as_date(text(info, "PrgStartDate")), as_date(text(info, "PrgEndDate"))
+    manage = action(ctx, "ManageSessionDates")
+    return as_date(text(manage, "NewPrgStartDate")), as_date(text(manage, "NewPrgEndDate"))
+
+
+@rule("S1009", "fm.create", "fm.EducationLevel", "fm.Program")
 def program_start_before_end(ctx: RuleContext) -> Violation | None:
-    """Program start date is not before the program end date."""
-    start = as_date(text(ctx.element, "EducationalInfo/PrgStartDate"))
-    end = as_date(text(ctx.element, "EducationalInfo/PrgEndDate"))
+    """Program start date is not before the program end date (create, change of level, ManageSessionDates)."""
+    start, end = _program_dates_sent(ctx)
     if start and end and start >= end:
         return Violation.of("S1009")
     return None

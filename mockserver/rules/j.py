@@ -1,7 +1,14 @@
-"""J (exchange visitor) rules."""
+"""J (exchange visitor) rules.
+
+The rules live in ``j_*`` modules by family and register in the order they are imported here, which is
+the order SEVIS-like checks run: who acts, the record's status, then people, dates, funds, events,
+residence, sites, T/IPP and addresses. Codes no batch can decide are listed in :data:`UNDECIDABLE`.
+"""
 from __future__ import annotations
 
 from . import RuleContext, Violation, as_date, event_name, rule, text
+from . import j_authority  # noqa: F401  (the acting official is checked first)
+from .j_common import J_UPDATE_EVENTS
 
 # Statuses in which each J update event may act. [i] inferred from SEVIS's help for each action;
 # S2124 is the catalogue's refusal ("Cannot update exchange visitor when status type is …").
@@ -13,20 +20,28 @@ J_ALLOWED = {
     "Status/CorrectInfraction": {"Terminated", "Inactive"},
 }
 J_DEFAULT = {"Initial", "Active"}
-
-J_UPDATE_EVENTS = (
-    "j.Biographical", "j.Dependent", "j.FinancialInfo", "j.Program", "j.Reprint", "j.SiteOfActivity",
-    "j.TIPP", "j.Status", "j.Validate", "j.Reprint7002",
-)
+TIPP_EVENTS = ("j.TIPP", "j.Reprint7002")  # [i] T/IPP actions answer with S2276, their own status code
 
 
-@rule("S2124", *J_UPDATE_EVENTS)
-def event_allowed_in_status(ctx: RuleContext) -> Violation | None:
-    """The update event is not allowed in the exchange visitor's current status."""
+def _refused_status(ctx: RuleContext) -> str | None:
     allowed = J_ALLOWED.get(event_name(ctx.event_element, ctx.event), J_DEFAULT)
     if ctx.record is not None and ctx.record.status not in allowed:
-        return Violation.of("S2124", invalid_status_type=ctx.record.status)
+        return ctx.record.status
     return None
+
+
+@rule("S2124", *(e for e in J_UPDATE_EVENTS if e not in TIPP_EVENTS))
+def event_allowed_in_status(ctx: RuleContext) -> Violation | None:
+    """The update event is not allowed in the exchange visitor's current status."""
+    status = _refused_status(ctx)
+    return Violation.of("S2124", invalid_status_type=status) if status else None
+
+
+@rule("S2276", *TIPP_EVENTS)
+def tipp_event_allowed_in_status(ctx: RuleContext) -> Violation | None:
+    """A T/IPP update or DS-7002 reprint arrives while the exchange visitor is not Initial or Active."""
+    status = _refused_status(ctx)
+    return Violation.of("S2276", element=status) if status else None
 
 
 @rule("S2282", "j.create")
@@ -37,3 +52,47 @@ def program_end_after_start(ctx: RuleContext) -> Violation | None:
     if start and end and end <= start:
         return Violation.of("S2282")
     return None
+
+
+from . import j_people, j_dates, j_funds, j_events, j_residence, j_tipp, j_sites, address  # noqa: E402,F401,I001
+
+# Codes answered outside the rule registry (the processor or the event appliers), with where.
+IMPLEMENTED_ELSEWHERE = {
+    "S2000": "batch/processing.py: a record the mock failed to process (INTERNAL_ERROR)",
+    "S2001": "batch/processing.py: update of a SEVIS ID not found for this sponsor and environment",
+    "S2129": "records/events.py: SiteOfActivity Edit/Delete or T/IPP site naming no stored site",
+    "S2202": "records/events.py: site named by a SiteName several stored sites share",
+    "S2203": "records/events.py: deleting the primary site of activity",
+    "S2219": "records/events.py: T/IPP site, phase or participant change with no T/IPP",
+    "S2232": "records/events.py: dependentSevisID not a dependent of this exchange visitor",
+    "S2272": "records/events.py: PhaseId not on the T/IPP site",
+    "S2275": "records/events.py: deleting the only phase of a site",
+}
+
+# Decidable codes whose condition SEVIS does not publish (which element, which status), so the mock does not guess.
+UNPUBLISHED = {
+    "S2003": "generic 'contains invalid data': SEVIS does not say for which elements; the mock answers with the specific codes",
+    "S2211": "SEVIS does not say which statuses refuse which site type beyond S2216's Active-only rule",
+    "S2237": "the catalogue does not name the Student Intern field, and 6.27 has none beyond the T/IPP (S2260)",
+    "S2238": "the catalogue does not name the Student Intern field, and 6.27 has none beyond the T/IPP (S2260)",
+}
+
+# Codes whose condition depends on data SEVIS holds that a batch cannot carry (or the schema excludes).
+UNDECIDABLE = {
+    "S2021": "form allotment is set per sponsor by the Department of State; the mock holds no allotment",
+    "S2098": "SEVIS's own configuration error; no batch content causes it",
+    "S2099": "free-text catch-all with no defined condition",
+    "S2101": "the DHS watch list of countries and subjects is not public",
+    "S2122": "no 6.27 J update event carries a category, so a batch cannot request a change of category",
+    "S2123": "change-of-status applications are USCIS data no batch carries",
+    "S2157": "whether the sponsor's program designation is active is Department of State data",
+    "S2163": "the categories a sponsor is designated for are Department of State data",
+    "S2204": "visa issuance is Department of State (consular) data no batch carries",
+    "S2208": "the citizenship/site-type restrictions are Department of State policy not in the schema",
+    "S2212": "visa issuance is Department of State (consular) data no batch carries",
+    "S2213": "the 6.27 create schema admits only SOA and EXEMPT sites, so no valid batch carries it",
+    "S2231": "visa issuance is Department of State (consular) data no batch carries",
+    "S2235": "the occupational categories a sponsor is designated for are Department of State data",
+    "S2250": "which sponsors run the Korea WEST program is Department of State designation data",
+    "S2257": "which sponsors run the Korea WEST program is Department of State designation data",
+}
