@@ -13,3 +13,12 @@ settings.register_profile("thorough", deadline=None, max_examples=5000)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
 
 pytest_plugins = ["tests.support.server"]
+
+
+def pytest_configure(config):
+    # harness.pytest_plugin is loaded by its pytest11 entry point once the project is installed; a run
+    # from a source tree without that (or with plugin autoload disabled) gets it here, never twice.
+    import harness.pytest_plugin as sevis_plugin
+
+    if not config.pluginmanager.is_registered(sevis_plugin) and not config.pluginmanager.has_plugin("sevis_mock"):
+        config.pluginmanager.register(sevis_plugin, "sevis_mock")

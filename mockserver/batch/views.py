@@ -55,6 +55,8 @@ def upload(env_prefix: str):
     m = mock()
     now = m.clock.now()
     system = ENVIRONMENTS[env][1]
+    if peer_certificate(request.environ) is None:
+        return _no_certificate(system, now, upload=True)
     try:
         form, files = request.form, request.files
     except RequestEntityTooLarge:
@@ -109,6 +111,8 @@ def download(env_prefix: str):
     m = mock()
     now = m.clock.now()
     system = ENVIRONMENTS[env][1]
+    if peer_certificate(request.environ) is None:
+        return _no_certificate(system, now, upload=False)
     values = request.values
     org_id, user_id, batch_id = (values.get(k, "").strip() for k in ("orgid", "userid", "batchid"))
     missing = [k for k, v in (("orgid", org_id), ("userid", user_id), ("batchid", batch_id)) if not v]
@@ -144,5 +148,23 @@ def _download_only(batch_id, org_id, system, code, reasons):
     return _reply_zip(body, {}, batch_id, reasons)
 
 
+NO_CERTIFICATE = ("no client certificate was presented; connect with the client certificate registered for batch "
+                  "in RTI (Register for Batch Processing) and its private key")
+
+
+def _no_certificate(system: str, now, *, upload: bool) -> Response:
+    """HTTP 403 with S0001, as SEVIS answers a batch request without a certificate (PROTOCOL §2)."""
+    org_id, batch_id = (request.args.get(k, "").strip()[:20] for k in ("orgid", "batchid"))
+    part = {"upload": translog.UploadPart("S0001", now, None)} if upload else {"download_code": "S0001"}
+    body = translog.build(batch_id=batch_id, org_id=org_id, system=system, explanation=["S0001:", NO_CERTIFICATE],
+                          **part)
+    return _explained(Response(body, status=403, mimetype="text/xml"), [NO_CERTIFICATE])
+
+
 def _environment(prefix: str) -> str | None:
     return next((name for name, (p, _) in ENVIRONMENTS.items() if p == prefix), None)
+
+
+from ..control.journal import record_request  # noqa: E402  (the control API's request journal)
+
+bp.after_request(record_request)

@@ -1,4 +1,5 @@
-"""The control API for people and CI jobs: the mock clock and processing on demand.
+"""The control API for people and CI jobs: reset, seed, the mock clock, processing on demand and the
+request journal (``journal.py``, ``reset.py``, ``seed.py``).
 
 Token-protected (``Authorization: Bearer <token>`` from connection.json); like every endpoint it is
 reached over the same mutual-TLS listener, so the caller also needs a certificate the mock trusts.
@@ -6,11 +7,11 @@ reached over the same mutual-TLS listener, so the caller also needs a certificat
 from __future__ import annotations
 
 import hmac
+import json
 from datetime import timedelta
 
 from flask import Blueprint, abort, current_app, jsonify, request
 
-from ..batch.worker import process_due
 from ..clock import parse_iso
 
 bp = Blueprint("control", __name__, url_prefix="/control")
@@ -22,10 +23,31 @@ def mock():
 
 @bp.before_request
 def require_token():
+    from ..tls import peer_certificate
+
+    if peer_certificate(request.environ) is None:  # the listener lets RTI pages in without one
+        abort(403, description="control API: connect with a client certificate the mock trusts (e.g. one in "
+                               "DATA_DIR/clients) and send Authorization: Bearer <control.token from connection.json>")
     expected = mock().control_token
     given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
     if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
         abort(401, description="control API: send Authorization: Bearer <control.token from connection.json>")
+
+
+def refresh_connection_file() -> None:
+    """Rewrite connection.json (after seed or reset) so that it lists the organizations the mock now has."""
+    from urllib.parse import urlsplit
+
+    from ..datadir import DataDir
+
+    m = mock()
+    data_dir = DataDir(m.settings)
+    try:
+        port = urlsplit(json.loads(data_dir.connection_file.read_text())["base_url"]).port
+    except (OSError, ValueError, KeyError, TypeError):
+        return  # no running `serve` wrote one (an in-process app): nothing to refresh
+    if port:
+        data_dir.write_connection(port, m.store)
 
 
 def _clock_state():
@@ -65,6 +87,7 @@ def process_now():
     """Process every queued batch at once, whatever its due time."""
     from sqlalchemy import update
 
+    from ..batch.worker import process_due
     from ..db import Batch
 
     m = mock()
@@ -75,5 +98,11 @@ def process_now():
 
 @bp.errorhandler(400)
 @bp.errorhandler(401)
+@bp.errorhandler(403)
+@bp.errorhandler(404)
+@bp.errorhandler(409)
 def json_error(err):
     return jsonify({"error": err.description}), err.code
+
+
+from . import journal, reset, seed  # noqa: E402,F401  (their routes join this blueprint)

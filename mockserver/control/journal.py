@@ -1,0 +1,173 @@
+"""The request journal: every request to the batch endpoints, so a CI job can check exactly what its
+integration sent (time, client certificate subject, orgid/userid/batchid, file name, disposition).
+
+The batch blueprint calls :func:`record_request` after each request; ``GET /control/journal`` reads
+the entries back, filtered by ``org``, ``batch``, ``user``, ``action``, ``environment`` and ``since``.
+"""
+from __future__ import annotations
+
+import io
+import logging
+import zipfile
+from datetime import UTC, datetime
+
+from flask import Response, abort, jsonify, request
+from lxml import etree
+from sqlalchemy import Integer, String, Text, select
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..clock import parse_iso, real_now
+from ..config import ENVIRONMENTS
+from ..db import Base, UTCDateTime
+from ..tls import peer_certificate
+from . import bp, mock
+
+log = logging.getLogger(__name__)
+
+MAX_LIMIT = 10_000
+_REPLY_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+
+
+class JournalEntry(Base):
+    """One request to ``batchUpload`` or ``batchDownload`` and the disposition it got."""
+
+    __tablename__ = "request_journal"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)  # the mock clock
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)  # real time
+    action: Mapped[str] = mapped_column(String(8))  # upload | download
+    environment: Mapped[str] = mapped_column(String(16), default="")
+    method: Mapped[str] = mapped_column(String(8))
+    client_subject: Mapped[str] = mapped_column(Text, default="")
+    org_id: Mapped[str] = mapped_column(String(64), default="", index=True)
+    user_id: Mapped[str] = mapped_column(String(64), default="")
+    batch_id: Mapped[str] = mapped_column(String(64), default="", index=True)
+    file_name: Mapped[str] = mapped_column(Text, default="")
+    size: Mapped[int] = mapped_column(Integer, default=0)  # bytes of the xml part (uploads)
+    http_status: Mapped[int] = mapped_column(Integer)
+    disposition: Mapped[str] = mapped_column(String(16), default="")  # S0000..S0031, or HTTP nnn
+    process_code: Mapped[str] = mapped_column(String(5), default="")  # downloads of processed batches
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.id, "at": self.at.isoformat(timespec="seconds"),
+            "received_at": self.received_at.isoformat(timespec="milliseconds"), "action": self.action,
+            "environment": self.environment, "method": self.method, "client_subject": self.client_subject,
+            "org_id": self.org_id, "user_id": self.user_id, "batch_id": self.batch_id,
+            "file_name": self.file_name, "size": self.size, "http_status": self.http_status,
+            "disposition": self.disposition, "process_code": self.process_code or None, "detail": self.detail,
+        }
+
+
+# --- writing -------------------------------------------------------------------------------------
+
+def record_request(response: Response) -> Response:
+    """after_request hook of the batch blueprint: journal the request; never changes or breaks the reply."""
+    try:
+        _record(response)
+    except Exception:  # the journal is an aid; a failure to write it must not cost the college its reply
+        log.exception("could not journal %s %s", request.method, request.path)
+    return response
+
+
+def _record(response: Response) -> None:
+    m = mock()
+    action = {"batch.upload": "upload", "batch.download": "download"}.get(request.endpoint or "")
+    if action is None:
+        return
+    fields, file_name, size = _fields(action)
+    disposition, process_code = _disposition(action, response)
+    prefix = (request.view_args or {}).get("env_prefix", "")
+    environment = next((name for name, (p, _) in ENVIRONMENTS.items() if p == prefix), prefix)
+    entry = JournalEntry(
+        at=m.clock.now(), received_at=real_now(), action=action, environment=environment[:16],
+        method=request.method, client_subject=_subject(), org_id=fields.get("orgid", "")[:64],
+        user_id=fields.get("userid", "")[:64], batch_id=fields.get("batchid", "")[:64], file_name=file_name,
+        size=size, http_status=response.status_code, disposition=disposition, process_code=process_code,
+        detail=response.headers.get("X-Sevis-Mock-Detail", ""),
+    )
+    with m.store.write() as s:
+        s.add(entry)
+
+
+def _fields(action: str) -> tuple[dict, str, int]:
+    try:
+        values = request.form if action == "upload" else request.values
+        fields = {k: values.get(k, "").strip() for k in ("orgid", "userid", "batchid")}
+        part = request.files.get("xml") if action == "upload" else None
+    except Exception:  # a body refused unread (HTTP 413) has no fields to show
+        return {}, "", request.content_length or 0
+    if part is None:
+        return fields, "", 0
+    part.stream.seek(0, io.SEEK_END)
+    return fields, part.filename or "", part.stream.tell()
+
+
+def _subject() -> str:
+    try:
+        cert = peer_certificate(request.environ)
+    except ValueError:
+        return "(unreadable certificate)"
+    return cert.subject.rfc4514_string() if cert is not None else ""
+
+
+def _disposition(action: str, response: Response) -> tuple[str, str]:
+    """The result code the reply carries (Upload or Download), and the Process code when present."""
+    http = f"HTTP {response.status_code}"
+    body = response.get_data()
+    try:
+        if response.mimetype == "application/zip":
+            with zipfile.ZipFile(io.BytesIO(body)) as zf:
+                body = zf.read("sevis_transaction_log.xml")
+        elif response.mimetype != "text/xml":
+            return http, ""
+        root = etree.fromstring(body, _REPLY_PARSER)
+    except (zipfile.BadZipFile, KeyError, etree.XMLSyntaxError):
+        return http, ""
+    part = root.find(f"BatchDetail/{'Upload' if action == 'upload' else 'Download'}")
+    process = root.find("BatchDetail/Process")
+    code = part.get("resultCode", "") if part is not None else ""
+    if not code:
+        return http, ""
+    return (code if response.status_code == 200 else f"{code} ({http})",
+            process.get("resultCode", "") if process is not None and action == "download" else "")
+
+
+# --- reading -------------------------------------------------------------------------------------
+
+@bp.get("/journal")
+def journal():
+    """``?org=&batch=&user=&action=&environment=&since=ISO&limit=N``; oldest first."""
+    args = request.args
+    query = select(JournalEntry).order_by(JournalEntry.id)
+    for arg, column in (("org", JournalEntry.org_id), ("batch", JournalEntry.batch_id),
+                        ("user", JournalEntry.user_id), ("action", JournalEntry.action),
+                        ("environment", JournalEntry.environment), ("disposition", JournalEntry.disposition)):
+        if args.get(arg):
+            query = query.where(column == args[arg])
+    if args.get("since"):
+        query = query.where(JournalEntry.at >= _since(args["since"]))
+    query = query.limit(_limit(args.get("limit")))
+    with mock().store.session() as s:
+        entries = [e.to_dict() for e in s.scalars(query)]
+    return jsonify({"entries": entries, "count": len(entries)})
+
+
+def _since(value: str) -> datetime:
+    try:
+        return parse_iso(value).astimezone(UTC)
+    except ValueError:
+        abort(400, description=f"since: {value!r} is not an ISO-8601 date or date-time (mock clock, e.g. 2027-01-15T09:00:00)")
+
+
+def _limit(value: str | None) -> int:
+    if not value:
+        return MAX_LIMIT
+    try:
+        limit = int(value)
+    except ValueError:
+        limit = 0
+    if not 1 <= limit <= MAX_LIMIT:
+        abort(400, description=f"limit must be a whole number from 1 to {MAX_LIMIT}, not {value!r}")
+    return limit
