@@ -69,5 +69,10 @@ def create_app(settings: Settings | None = None, *, mock: Mock | None = None) ->
 
     app.register_blueprint(batch_bp)
     app.register_blueprint(control_bp)
+    from .records.api import bp as records_bp
+    from .rti import register as register_rti
+
+    app.register_blueprint(records_bp)
+    register_rti(app)  # RTI pages and API, SEVP operator console, e-mail outbox
     logging.getLogger("mockserver").setLevel(logging.INFO)
     return app

@@ -38,6 +38,8 @@ class Settings:
     database_url: str | None = None
     worker_poll_seconds: float = 0.5
     run_worker: bool = True
+    auto_approve: float | None = None  # seconds of mock-clock time before SEVP approves a submitted I-17
+    smtp: str | None = None  # HOST:PORT that also receives every e-mail of the outbox
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).resolve()

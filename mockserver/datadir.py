@@ -4,15 +4,17 @@ from __future__ import annotations
 import json
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
+from cryptography.exceptions import InvalidSignature
 from sqlalchemy import select
 
 from .clock import MockClock
 from .config import ENVIRONMENTS, Settings
 from .db import Certificate, Official, Organization, Store
-from .tls import CertificateAuthority, cert_pem, fingerprint
+from .rti.keys import connection_info
+from .tls import CertificateAuthority, cert_pem, fingerprint, load_certificate
 
 
 @dataclass(frozen=True)
@@ -98,8 +100,22 @@ class DataDir:
                                email=f"{seed.user_id.lower()}@example.edu", role=seed.role,
                                batch_registered=True, last_login_at=now))
                 s.flush()
-                issued = ca.issue_client(self.clients, org_id=seed.org_id, user_id=seed.user_id)
-                s.add(registration(issued.certificate, seed.org_id, seed.user_id, now))
+                cert = self.client_certificate(ca, seed.org_id, seed.user_id)
+                s.add(registration(cert, seed.org_id, seed.user_id, now))
+
+    def client_certificate(self, ca: CertificateAuthority, org_id: str, user_id: str):
+        """The client certificate in clients/ for ORG and USER when this CA issued it and it is in date
+        (so a reset keeps connection.json's files usable), else a newly issued one."""
+        path = self.clients / f"{org_id}-{user_id}.pem"
+        if path.exists() and path.with_name(path.stem + ".key.pem").exists():
+            cert = load_certificate(path.read_bytes())
+            try:
+                cert.verify_directly_issued_by(ca.cert)  # signed by this CA, not one of the same name
+            except (ValueError, TypeError, InvalidSignature):
+                cert = None
+            if cert is not None and cert.not_valid_after_utc > datetime.now(UTC):
+                return cert
+        return ca.issue_client(self.clients, org_id=org_id, user_id=user_id).certificate
 
     def write_connection(self, port: int, store: Store) -> dict:
         base_url = f"https://{_url_host(self.settings.host)}:{port}"
@@ -108,9 +124,9 @@ class DataDir:
             for org in s.scalars(select(Organization).order_by(Organization.kind, Organization.org_id)):
                 official = s.scalars(select(Official).where(Official.org_id == org.org_id)
                                      .order_by(Official.user_id)).first()
-                if official is None:
-                    continue
-                stem = self.clients / f"{org.org_id}-{official.user_id}"
+                stem = self.clients / f"{org.org_id}-{official.user_id}" if official else None
+                if stem is None or not stem.with_name(stem.name + ".pem").exists():
+                    continue  # e.g. a school approved in RTI: its PDSO brings their own certificate
                 orgs.append({
                     "org_id": org.org_id, "kind": org.kind, "name": org.name, "user_id": official.user_id,
                     "client_cert": str(stem.with_name(stem.name + ".pem")),
@@ -122,6 +138,7 @@ class DataDir:
             "environments": {name: prefix for name, (prefix, _) in ENVIRONMENTS.items()},
             "organizations": orgs,
             "control": {"url": f"{base_url}/control", "token": self.control_token()},
+            **connection_info(self.root, base_url),  # RTI, SEVP console, outbox (mockserver/rti/API.md)
         }
         tmp = self.connection_file.with_suffix(".tmp")
         tmp.write_text(json.dumps(info, indent=2) + "\n")

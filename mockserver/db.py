@@ -225,3 +225,7 @@ class Store:
     def organizations(self) -> list[Organization]:
         with self.session() as s:
             return list(s.scalars(select(Organization).order_by(Organization.kind, Organization.org_id)))
+
+
+from .control import journal as _journal  # noqa: E402,F401  (the request journal's table)
+from .rti import models as _rti_models  # noqa: E402,F401  (RTI, SEVP and outbox tables)

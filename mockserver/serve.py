@@ -1,4 +1,5 @@
-"""`sevis-mock serve`: the Flask app under gunicorn (gthread) with TLS that requires a client certificate."""
+"""`sevis-mock serve`: the Flask app under gunicorn (gthread) with TLS; a client certificate is verified when
+presented and required by the batch and control endpoints (RTI and SEVP pages need none)."""
 from __future__ import annotations
 
 import ssl
@@ -37,6 +38,11 @@ def describe(info: dict, settings: Settings) -> str:
             f"           -F orgid={fm['org_id']} -F userid={fm['user_id']} -F batchid=<BatchID of the file> \\",
             f"           -F xml=@<file> {info['base_url']}/{ENVIRONMENTS['beta'][0]}/action/batchUpload",
         ]
+    lines += ["  RTI (web, no client certificate needed): " + ", ".join(f"{k} {v}" for k, v in info["rti"].items()),
+              f"  SEVP operator console: {info['sevp']['url']}  user {info['sevp']['user']}  password {info['sevp']['password']}",
+              f"  e-mail outbox: {info['outbox']}" + (f" (also delivered to SMTP {settings.smtp})" if settings.smtp else ""),
+              ] + ([f"  SEVP approves submitted I-17s after {settings.auto_approve:g} s (mock clock)"]
+                   if settings.auto_approve is not None else [])
     lines += [f"  control API: {info['control']['url']} (token in connection.json)",
               f"  connection details for scripts: {settings.data_dir / 'connection.json'}"]
     return "\n".join(lines)
@@ -56,7 +62,10 @@ class MockServer(BaseApplication):
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             ctx.minimum_version = ssl.TLSVersion.TLSv1_2
             ctx.load_cert_chain(str(d.server_cert), str(d.server_key))
-            ctx.verify_mode = ssl.CERT_REQUIRED  # no certificate, no connection (fails closed)
+            # A presented certificate must chain to a trusted CA and be in date, or the handshake fails;
+            # a connection without one is allowed (RTI pages, outbox) and the batch and control
+            # endpoints refuse it at the application (HTTP 403 with S0001 / JSON).
+            ctx.verify_mode = ssl.CERT_OPTIONAL
             for ca in trusted:
                 ctx.load_verify_locations(cafile=ca)
             return ctx
@@ -78,7 +87,7 @@ class MockServer(BaseApplication):
             "threads": 8,
             "certfile": str(d.server_cert),
             "keyfile": str(d.server_key),
-            "cert_reqs": ssl.CERT_REQUIRED,
+            "cert_reqs": ssl.CERT_OPTIONAL,
             "ssl_context": ssl_context,
             "when_ready": when_ready,
             "post_worker_init": post_worker_init,

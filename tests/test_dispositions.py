@@ -12,7 +12,7 @@ from fixtures import read_fixture
 from mockserver.datadir import registration
 from mockserver.db import Official, Organization
 from mockserver.tls import CertificateAuthority
-from tests.support.server import OFFICIAL_XSD, new_batch_id, open_store, start_server, with_batch_id
+from tests.support.server import OFFICIAL_XSD, assert_valid_log, new_batch_id, open_store, start_server, with_batch_id
 
 FM_DOC = "fm/create-three-students.xml"
 
@@ -282,9 +282,31 @@ def _refused_at_tls(server, cert):
                   params={"orgid": "x", "userid": "y", "batchid": "z"}, timeout=20)
 
 
-def test_no_certificate_is_refused(server, fm):
-    _refused_at_tls(server, None)
-    assert server.download(org=fm, batch_id="NEVERSENT00001").download_code == "S0031"  # still serving
+@pytest.mark.parametrize("action", ["batchUpload", "batchDownload"])
+def test_no_certificate_is_refused_with_403_and_s0001_saying_what_to_do(server, fm, action):
+    # The listener admits certificate-less connections (RTI pages need none); the batch endpoints refuse them.
+    fields = {"orgid": fm["org_id"], "userid": fm["user_id"], "batchid": "NOCERT00000001"}
+    with server.session(None) as s:
+        if action == "batchUpload":
+            r = s.post(f"{server.base_url}/sbtsevisbatch/action/{action}", data=fields,
+                       files={"xml": ("b.xml", fm_doc("NOCERT00000001"), "text/xml")}, timeout=20)
+        else:
+            r = s.get(f"{server.base_url}/sbtsevisbatch/action/{action}", params=fields, timeout=20)
+    assert r.status_code == 403
+    log = assert_valid_log(r.content)
+    part = log.find("BatchDetail/Upload" if action == "batchUpload" else "BatchDetail/Download")
+    assert part.get("resultCode") == "S0001"
+    assert "client certificate registered for batch in RTI" in r.text
+    assert "client certificate registered for batch in RTI" in r.headers["X-Sevis-Mock-Detail"]
+    assert server.download(org=fm, batch_id="NOCERT00000001").download_code == "S0031"  # nothing was stored
+
+
+def test_control_api_without_a_certificate_is_403_json(server):
+    token = server.info["control"]["token"]
+    with server.session(None) as s:
+        r = s.get(f"{server.base_url}/control/clock", headers={"Authorization": f"Bearer {token}"}, timeout=20)
+    assert r.status_code == 403
+    assert "client certificate" in r.json()["error"]
 
 
 def test_certificate_of_an_untrusted_ca_is_refused(server, fm, tmp_path):

@@ -1,0 +1,323 @@
+"""RTI's HTML pages: plain forms (every POST carries the session's CSRF token), server-rendered templates.
+Each page calls the same functions as the JSON API and shows a refusal next to the field it names."""
+from __future__ import annotations
+
+import json
+
+from flask import Response, flash, g, redirect, render_template, request, session, url_for
+from sqlalchemy import select
+
+from . import accounts, batchreg, petitions, records
+from .blueprint import bp
+from .errors import RtiError
+from .models import PasswordLink, Petition, ResponseTicket, RtiAccount
+from .paths import link_base
+from .web import mock, rti_account, smtp_on
+
+CAMPUS_SLOTS = petitions.MAX_CAMPUSES
+OFFICIAL_SLOTS = petitions.MAX_OFFICIALS
+
+
+def _account() -> RtiAccount | None:
+    if session.get("rti_env") != g.environment:
+        return None
+    account = rti_account(session.get("rti_user"), g.environment)
+    if account is None or session.get("rti_generation") != account.session_generation:
+        return None  # logged out since (a copied cookie stops working too)
+    return account
+
+
+def _login_first():
+    flash("Log in first.")
+    return redirect(url_for("rti.login_page", next=request.path))
+
+
+def _page(template: str, status: int = 200, **context):
+    context.setdefault("user", _account())
+    return render_template(template, environment=g.environment, **context), status
+
+
+def _errors(err: RtiError) -> dict:
+    errors = {"_": err.message}
+    for item in err.missing + err.invalid:
+        key = item.split(":")[0].split(" ")[0]
+        errors.setdefault(key, item if item != key else "Fill this in.")
+    if err.field:
+        errors.setdefault(err.field, err.message)
+    return errors
+
+
+@bp.get("/")
+def home():
+    account = _account()
+    orgs = []
+    if account is not None:
+        with mock().store.session() as s:
+            orgs = records.visible_orgs(s, account)
+    return _page("rti/home.html", orgs=orgs)
+
+
+# --- steps 1-4 -----------------------------------------------------------------------------------------------
+
+REGISTER_FIELDS = ("first_name", "last_name", "email", "phone", "purpose")
+
+
+@bp.route("/register", methods=["GET", "POST"])
+def register_page():
+    form = {k: request.form.get(k, "") for k in REGISTER_FIELDS}
+    if request.method == "POST":
+        m = mock()
+        try:
+            with m.store.write() as s:
+                account, _ = accounts.register_account(s, form, g.environment, m.clock.now(),
+                                                       link_base(request.host_url, g.environment), smtp_on())
+            return _page("rti/registered.html", email=account.email)
+        except RtiError as err:
+            return _page("rti/register.html", err.status, form=form, errors=_errors(err))
+    return _page("rti/register.html", form=form, errors={})
+
+
+@bp.route("/set-password/<token>", methods=["GET", "POST"])
+def set_password_page(token: str):
+    m = mock()
+    if request.method == "POST":
+        password, confirm = request.form.get("password", ""), request.form.get("confirm_password", "")
+        if password != confirm:
+            err = RtiError(400, "the two passwords differ; type the same password twice", field="confirm_password")
+            return _page("rti/set_password.html", 400, token=token, errors=_errors(err))
+        try:
+            with m.store.write() as s:
+                account = accounts.set_password(s, token, password, m.clock.now())
+            flash(f"Your password is set. Log in with user ID {account.user_id}.")
+            return redirect(url_for("rti.login_page", user_id=account.user_id))
+        except RtiError as err:
+            if err.status in (404, 410):
+                return _page("rti/link_gone.html", err.status, error=err)
+            return _page("rti/set_password.html", err.status, token=token, errors=_errors(err))
+    with m.store.session() as s:
+        link = s.get(PasswordLink, accounts.digest(token))
+        if link is None or link.used_at is not None or m.clock.now() >= link.expires_at:
+            try:
+                accounts.set_password(s, token, "", m.clock.now())
+            except RtiError as err:
+                return _page("rti/link_gone.html", err.status, error=err)
+    return _page("rti/set_password.html", token=token, errors={})
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login_page():
+    user_id = request.values.get("user_id", "")
+    if request.method == "POST":
+        m = mock()
+        with m.store.write() as s:
+            outcome = accounts.login(s, user_id, request.form.get("password", ""), g.environment, m.clock.now())
+        if isinstance(outcome, RtiError):
+            return _page("rti/login.html", outcome.status, user_id=user_id, errors=_errors(outcome))
+        session.clear()  # a new session at login (no fixation); a fresh CSRF token comes with the next form
+        session["rti_user"], session["rti_env"] = outcome.user_id, g.environment
+        session["rti_generation"] = outcome.session_generation
+        flash(f"Welcome, {outcome.name}. You are logged in as {outcome.user_id}.")
+        target = request.args.get("next", "")
+        return redirect(target if target.startswith(f"/{g.rti_root}/") else url_for("rti.home"))
+    return _page("rti/login.html", user_id=user_id, errors={})
+
+
+@bp.post("/logout")
+def logout_page():
+    account = _account()
+    if account is not None:
+        with mock().store.write() as s:
+            s.get(RtiAccount, account.user_id).session_generation += 1
+    session.clear()
+    flash("You are logged out.")
+    return redirect(url_for("rti.home"))
+
+
+# --- steps 5-7: Form I-17 --------------------------------------------------------------------------------------
+
+def _i17_from_form() -> dict:
+    f = request.form
+    main = f.get("main_campus", "0")
+    campuses, officials = [], []
+    for n in range(CAMPUS_SLOTS):
+        c = {"name": f.get(f"campus-{n}-name", ""), "main": str(n) == main,
+             "address": {k: f.get(f"campus-{n}-{k}", "") for k in petitions.ADDRESS_FIELDS}}
+        if n == 0 or c["name"].strip() or any(v.strip() for v in c["address"].values()):
+            campuses.append(c)
+    for n in range(OFFICIAL_SLOTS):
+        o = {k: f.get(f"official-{n}-{k}", "") for k in ("role", "first_name", "last_name", "email", "campus")}
+        if any(o[k].strip() for k in ("first_name", "last_name", "email")):
+            officials.append(o)
+    return {"school_name": f.get("school_name", ""), "category": f.get("category", ""), "campuses": campuses,
+            "officials": officials}
+
+
+@bp.route("/i17", methods=["GET", "POST"])
+def i17_list():
+    account = _account()
+    if account is None:
+        return _login_first()
+    m = mock()
+    if request.method == "POST":
+        try:
+            with m.store.write() as s:
+                p = petitions.create(s, account, {}, m.clock.now())
+            return redirect(url_for("rti.i17_edit", petition_id=p.id))
+        except RtiError as err:
+            flash(err.message)
+    with m.store.session() as s:
+        rows = [petitions.as_json(p) for p in s.scalars(
+            select(Petition).where(Petition.owner_user_id == account.user_id).order_by(Petition.id))]
+    return _page("rti/i17_list.html", petitions=rows, user=account)
+
+
+@bp.route("/i17/<int:petition_id>", methods=["GET", "POST"])
+def i17_edit(petition_id: int):
+    account = _account()
+    if account is None:
+        return _login_first()
+    m = mock()
+    errors: dict = {}
+    status = 200
+    if request.method == "POST":
+        raw = _i17_from_form()
+        try:
+            with m.store.write() as s:
+                p = petitions.save_draft(petitions.owned(s, petition_id, account), raw, m.clock.now())
+            if request.form.get("action") == "submit":
+                with m.store.write() as s:
+                    petitions.submit(petitions.owned(s, petition_id, account), m.clock.now())
+                flash(f"Form I-17 {petition_id} is submitted. Next: contact the SEVP Response Center (step 8).")
+            else:
+                flash(f"Draft of Form I-17 {petition_id} saved.")
+            return redirect(url_for("rti.i17_edit", petition_id=petition_id))
+        except RtiError as err:
+            errors, status = _errors(err), err.status
+    with m.store.session() as s:
+        p = petitions.owned(s, petition_id, account)
+        view = petitions.as_json(p, list(s.scalars(select(ResponseTicket).where(ResponseTicket.petition_id == p.id))))
+    if request.method == "POST":
+        view.update(_i17_from_form())  # show what was typed, next to its errors
+    return _page("rti/i17_edit.html", status, p=view, errors=errors, campus_slots=CAMPUS_SLOTS,
+                 official_slots=OFFICIAL_SLOTS, categories=petitions.CATEGORIES, user=account)
+
+
+# --- step 8 ------------------------------------------------------------------------------------------------------
+
+@bp.route("/response-center", methods=["GET", "POST"])
+def response_center_page():
+    form = {k: request.form.get(k, "") for k in petitions.RESPONSE_FIELDS}
+    if request.method == "POST":
+        m = mock()
+        try:
+            with m.store.write() as s:
+                ticket = petitions.contact_response_center(s, form, g.environment, m.clock.now())
+            flash(f"Your message reached the SEVP Response Center: ticket {ticket.ticket} for I-17 {ticket.petition_id}.")
+            return redirect(url_for("rti.response_center_page"))
+        except RtiError as err:
+            return _page("rti/response_center.html", err.status, form=form, errors=_errors(err),
+                         categories=petitions.CATEGORIES)
+    return _page("rti/response_center.html", form=form, errors={}, categories=petitions.CATEGORIES)
+
+
+# --- step 11 -----------------------------------------------------------------------------------------------------
+
+@bp.route("/batch-registration", methods=["GET", "POST"])
+def batch_registration_page():
+    account = _account()
+    if account is None:
+        return _login_first()
+    m = mock()
+    with m.store.session() as s:
+        orgs = records.visible_orgs(s, account)
+    form = {"org_id": request.form.get("org_id", orgs[0] if orgs else ""), "certificate": request.form.get("certificate", "")}
+    if request.method == "POST":
+        upload = request.files.get("certificate_file")
+        data = upload.read(1_000_000) if upload is not None and upload.filename else form["certificate"]
+        try:
+            with m.store.write() as s:
+                done = batchreg.register(s, account, form["org_id"], data, request.form.get("accept_agreement") == "yes",
+                                         m.clock.now(), smtp_on())
+            return _page("rti/batch_registered.html", done=done, user=account)
+        except RtiError as err:
+            return _page("rti/batch_registration.html", err.status, form=form, orgs=orgs, errors=_errors(err), user=account)
+    return _page("rti/batch_registration.html", form=form, orgs=orgs, errors={}, user=account)
+
+
+# --- steps 12-15: records and batches ---------------------------------------------------------------------------
+
+@bp.get("/records")
+def records_page():
+    account = _account()
+    if account is None:
+        return _login_first()
+    org, status = request.args.get("org") or None, request.args.get("status") or None
+    with mock().store.session() as s:
+        orgs = records.check_org(s, account, None)
+        found = records.list_records(s, account, g.environment, org, status)
+    return _page("rti/records.html", records=found, orgs=orgs, org=org, status=status, user=account)
+
+
+@bp.get("/records/<sevis_id>")
+def record_page(sevis_id: str):
+    account = _account()
+    if account is None:
+        return _login_first()
+    with mock().store.session() as s:
+        view = records.record(s, account, g.environment, sevis_id)
+    return _page("rti/record.html", r=view, data=json.dumps(view.get("data"), indent=2), user=account)
+
+
+@bp.get("/records/<sevis_id>/form.pdf")
+def record_form(sevis_id: str):
+    account = _account()
+    if account is None:
+        return _login_first()
+    m = mock()
+    with m.store.session() as s:
+        pdf = records.printable_form(s, account, g.environment, sevis_id, m.render_form, m.clock.now().date())
+    return Response(pdf, mimetype="application/pdf")
+
+
+@bp.get("/batches")
+def batches_page():
+    account = _account()
+    if account is None:
+        return _login_first()
+    org = request.args.get("org") or None
+    with mock().store.session() as s:
+        orgs = records.check_org(s, account, None)
+        found = records.list_batches(s, records.check_org(s, account, org), g.environment)
+    return _page("rti/batches.html", batches=found, orgs=orgs, org=org, user=account)
+
+
+@bp.get("/batches/<org_id>/<batch_id>")
+def batch_page(org_id: str, batch_id: str):
+    account = _account()
+    if account is None:
+        return _login_first()
+    with mock().store.session() as s:
+        b = records.get_batch(s, account, org_id, batch_id, g.environment)
+        detail = records.batch_detail(b)
+        log = records.transaction_log(b).decode()
+    return _page("rti/batch.html", b=detail, log=log, user=account)
+
+
+@bp.get("/batches/<org_id>/<batch_id>/log.xml")
+def batch_log(org_id: str, batch_id: str):
+    account = _account()
+    if account is None:
+        return _login_first()
+    with mock().store.session() as s:
+        body = records.transaction_log(records.get_batch(s, account, org_id, batch_id, g.environment))
+    return Response(body, mimetype="text/xml")
+
+
+@bp.get("/batches/<org_id>/<batch_id>/forms/<sevis_id>.pdf")
+def batch_pdf(org_id: str, batch_id: str, sevis_id: str):
+    account = _account()
+    if account is None:
+        return _login_first()
+    with mock().store.session() as s:
+        pdf = records.batch_pdf(s, records.get_batch(s, account, org_id, batch_id, g.environment), sevis_id)
+    return Response(pdf, mimetype="application/pdf")

@@ -1,0 +1,127 @@
+"""What an official may see on the records and batches pages: their organizations, batches, logs, PDFs."""
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..batch import translog
+from ..config import ENVIRONMENTS
+from ..db import Batch, BatchForm, Official, Organization, Record
+from .errors import RtiError
+from .models import RtiAccount
+
+
+def visible_orgs(session: Session, account: RtiAccount) -> list[str]:
+    """The official's own code; an official of a main campus (code ending 000) also sees the school's
+    other campuses [i]. The temporary I-17 user sees none."""
+    official = session.get(Official, account.user_id)
+    if official is None:
+        return []
+    org_id = official.org_id
+    if org_id.endswith("000") and len(org_id) == 15:
+        return list(session.scalars(select(Organization.org_id).where(Organization.org_id.like(org_id[:12] + "%"))
+                                    .order_by(Organization.org_id)))
+    return [org_id]
+
+
+def check_org(session: Session, account: RtiAccount, org_id: str | None) -> list[str]:
+    orgs = visible_orgs(session, account)
+    if not orgs:
+        raise RtiError(403, f"user {account.user_id} is not a school official; records and batches are shown to officials")
+    if org_id:
+        if org_id not in orgs:
+            raise RtiError(403, f"{org_id} is not one of your organizations ({', '.join(orgs)})", field="org")
+        return [org_id]
+    return orgs
+
+
+def batch_summary(b: Batch) -> dict:
+    outcome = json.loads(b.results) if b.results else None
+    records = outcome["records"] if outcome else []
+    return {"org_id": b.org_id, "batch_id": b.batch_id, "user_id": b.user_id, "kind": b.kind,
+            "environment": b.environment, "file_name": b.file_name, "state": b.state, "upload_code": "S0000",
+            "uploaded_at": b.uploaded_at.isoformat(timespec="seconds"), "due_at": b.due_at.isoformat(timespec="seconds"),
+            "processed_at": b.processed_at.isoformat(timespec="seconds") if b.processed_at else None,
+            "process_code": b.process_code, "records": len(records),
+            "failed": sum(1 for r in records if not r.get("ok"))}
+
+
+def list_batches(session: Session, orgs: list[str], environment: str) -> list[dict]:
+    rows = session.scalars(select(Batch).where(Batch.org_id.in_(orgs), Batch.environment == environment)
+                           .order_by(Batch.uploaded_at.desc(), Batch.id.desc()))
+    return [batch_summary(b) for b in rows]
+
+
+def get_batch(session: Session, account: RtiAccount, org_id: str, batch_id: str, environment: str) -> Batch:
+    check_org(session, account, org_id)
+    b = session.scalars(select(Batch).where(Batch.org_id == org_id, Batch.batch_id == batch_id,
+                                            Batch.environment == environment)).first()
+    if b is None:
+        raise RtiError(404, f"no batch {batch_id} of {org_id} on this system")
+    return b
+
+
+def batch_detail(b: Batch) -> dict:
+    out = batch_summary(b)
+    outcome = json.loads(b.results) if b.results else None
+    out["results"] = outcome["records"] if outcome else []
+    out["forms"] = sorted(f.sevis_id for f in b.forms)
+    return out
+
+
+def transaction_log(b: Batch) -> bytes:
+    """The log as batchDownload would return it now."""
+    system = ENVIRONMENTS[b.environment][1]
+    upload = translog.UploadPart("S0000", b.uploaded_at, b.file_name)
+    if b.state != "processed":
+        return translog.build(batch_id=b.batch_id, org_id=b.org_id, system=system, upload=upload, download_code="S0030",
+                              explanation=[f"S0030: batch {b.batch_id} is queued; processing is due at "
+                                           f"{b.due_at.isoformat(timespec='seconds')} on the mock clock"])
+    return translog.build(batch_id=b.batch_id, org_id=b.org_id, system=system, upload=upload,
+                          process=json.loads(b.results), download_code="S0000")
+
+
+def batch_pdf(session: Session, b: Batch, sevis_id: str) -> bytes:
+    form = session.get(BatchForm, (b.id, sevis_id))
+    if form is None:
+        raise RtiError(404, f"batch {b.batch_id} made no form for {sevis_id} (forms are made for records sent with printForm=\"true\")")
+    return form.pdf
+
+
+# --- records (the records read API) -------------------------------------------------------------------------------
+
+def list_records(session: Session, account: RtiAccount, environment: str, org_id: str | None, status: str | None):
+    from ..records.queries import list_records as query
+
+    out = []
+    for org in check_org(session, account, org_id):
+        out.extend(query(session, org_id=org, environment=environment, status=status or None))
+    return out
+
+
+def record(session: Session, account: RtiAccount, environment: str, sevis_id: str) -> dict:
+    from ..records.queries import record_view
+
+    view = record_view(session, sevis_id, environment=environment)
+    if view is None or view["org_id"] not in visible_orgs(session, account):
+        raise RtiError(404, f"no record {sevis_id} of your organizations on this system")
+    return view
+
+
+def printable_form(session: Session, account: RtiAccount, environment: str, sevis_id: str, render_form, today) -> bytes:
+    """The I-20 / DS-2019 of a principal record as it stands now."""
+
+    from ..xmlsafe import parse
+
+    view = record(session, account, environment, sevis_id)
+    if view["principal_sevis_id"]:
+        raise RtiError(404, f"{sevis_id} is a dependent; print the form of {view['principal_sevis_id']}")
+    row = session.get(Record, sevis_id)
+    org = session.get(Organization, row.org_id)
+    deps = session.scalars(select(Record).where(Record.principal_sevis_id == sevis_id).order_by(Record.sevis_id))
+    element = parse(row.document.encode()).getroot()
+    dependents = [(d.sevis_id, parse(d.document.encode()).getroot()) for d in deps]
+    return render_form(element, kind=row.kind, sevis_id=sevis_id, org_id=row.org_id, org_name=org.name if org else "",
+                       issue_date=today, dependents=dependents)

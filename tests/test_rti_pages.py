@@ -1,0 +1,195 @@
+"""RTI and SEVP console as a person uses them: HTML pages and plain forms over HTTPS, no client certificate.
+Every POST form needs the session's CSRF token; refusals show next to the field they concern."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.support.server import start_server
+from tests.test_rti import PASSWORD, i17, issue, mail_of, outbox, unique, web
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+class Browser:
+    """A cookie-keeping HTTPS session that reads each page's CSRF token before posting its form."""
+
+    def __init__(self, server):
+        self.server = server
+        self.s = web(server)
+        self.root = server.info["rti"]["beta"]
+
+    def get(self, url, **kw):
+        return self.s.get(url if url.startswith("http") else self.root + url, timeout=60, **kw)
+
+    def submit(self, page_url: str, form_url: str | None = None, data=None, files=None):
+        page = self.get(page_url)
+        assert page.status_code == 200, page.text
+        token = CSRF.search(page.text).group(1)
+        target = form_url or page_url
+        return self.s.post(target if target.startswith("http") else self.root + target,
+                           data={**(data or {}), "csrf_token": token}, files=files, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    srv = start_server(tmp_path_factory.mktemp("rti-pages"), "--processing-delay", "0", "--workers", "1")
+    yield srv
+    srv.stop()
+
+
+def test_post_without_csrf_token_is_refused(server):
+    b = Browser(server)
+    b.get("/login")  # the session exists and has a token; the forged form does not carry it
+    r = b.s.post(f"{b.root}/login", data={"user_id": "X", "password": "Y"}, timeout=30)
+    assert r.status_code == 400 and "csrf_token" in r.text
+    r = b.s.post(f"{b.root}/login", data={"user_id": "X", "password": "Y", "csrf_token": "forged"}, timeout=30)
+    assert r.status_code == 400
+    fresh = web(server)  # no session at all: refused too
+    r = fresh.post(f"{b.root}/register", data={"first_name": "A"}, timeout=30)
+    assert r.status_code == 400 and "security token" in r.text
+    r = fresh.post(f"{server.info['sevp']['url']}/login", data=server.info["sevp"], timeout=30)
+    assert r.status_code == 400
+
+
+def test_register_form_shows_errors_next_to_fields(server):
+    b = Browser(server)
+    r = b.submit("/register", data={"first_name": "Ada", "last_name": "", "email": "nope", "phone": "1",
+                                    "purpose": "certification"})
+    assert r.status_code == 400
+    assert 'id="e-last_name"' in r.text and 'aria-invalid="true"' in r.text and 'value="Ada"' in r.text
+
+
+def test_the_whole_path_through_the_pages(server, tmp_path):
+    b = Browser(server)
+    email = f"{unique('page')}@example.edu"
+    home = b.get("/")
+    assert "Register for New Account" in home.text
+    r = b.submit("/register", data={"first_name": "Ada", "last_name": "Page", "email": email, "phone": "703-555-0101",
+                                    "purpose": "certification"})
+    assert r.status_code == 200 and "Two e-mails were sent" in r.text
+    page = b.get(f"{server.info['outbox']}?to={email}")
+    assert "temporary user ID" in page.text and "/set-password/" in page.text
+    temp = mail_of(server, email, "temporary-user-id")["user_id"]
+    link = mail_of(server, email, "set-password")["links"][0]
+
+    r = b.submit(link, data={"password": "short", "confirm_password": "short"})
+    assert r.status_code == 400 and 'id="e-password"' in r.text and "at least 8 characters" in r.text
+    r = b.submit(link, data={"password": PASSWORD, "confirm_password": PASSWORD})
+    assert r.status_code == 200 and "Your password is set" in r.text and r.url.startswith(b.root + "/login")
+    assert b.get(link).status_code == 410  # single use
+
+    r = b.submit("/login", data={"user_id": temp, "password": "Wrong#Pass1"})
+    assert r.status_code == 401 and "attempts left" in r.text
+    r = b.submit("/login", data={"user_id": temp, "password": PASSWORD})
+    assert r.status_code == 200 and f"logged in as {temp}" in r.text
+
+    r = b.submit("/i17", data={})
+    assert r.status_code == 200 and "Form I-17" in r.text
+    edit_url = r.url
+    name = f"Page College {unique('')}"
+    body = i17(name)
+    form = {"school_name": name, "category": "FM", "main_campus": "0"}
+    for n, c in enumerate(body["campuses"]):
+        form[f"campus-{n}-name"] = c["name"]
+        form.update({f"campus-{n}-{k}": v for k, v in c["address"].items()})
+    for n, o in enumerate(body["officials"]):
+        form.update({f"official-{n}-{k}": str(v) for k, v in o.items()})
+    incomplete = {**form, "campus-1-zip": "", "official-1-first_name": "", "action": "submit"}
+    r = b.submit(edit_url, data=incomplete)
+    assert r.status_code == 400 and "campuses[1].address.zip" in r.text and "There is a problem" in r.text
+    r = b.submit(edit_url, data={**form, "action": "save"})
+    assert r.status_code == 200 and "Draft of Form I-17" in r.text
+    r = b.submit(edit_url, data={**form, "action": "submit"})
+    assert r.status_code == 200 and "is submitted" in r.text
+
+    r = b.submit("/response-center", data={"organization_name": name, "contact_name": "Ada Page", "email": email,
+                                           "phone": "703-555-0101", "school_category": "FM", "school_name": name})
+    assert r.status_code == 200 and "ticket SRC" in r.text
+
+    console = Browser(server)
+    sevp_url = server.info["sevp"]["url"]
+    r = console.submit(f"{sevp_url}/login", data={"user": server.info["sevp"]["user"], "password": server.info["sevp"]["password"]})
+    assert r.status_code == 200 and name in r.text
+    pid = re.search(rf'/sevp/petitions/(\d+)">I-17 \d+</a></td><td>beta</td>\s*<td>{re.escape(name)}', r.text).group(1)
+    r = console.submit(f"{sevp_url}/petitions/{pid}", f"{sevp_url}/petitions/{pid}/approve")
+    assert r.status_code == 200 and "Approved: school code" in r.text
+    code = re.search(r'id="school-code">([A-Z0-9]{15})<', r.text).group(1)
+    assert "is approved" in mail_of(server, email, "approved")["subject"]
+
+    pdso_mail = mail_of(server, body["officials"][0]["email"], "set-password")
+    pdso = Browser(server)
+    pdso.submit(pdso_mail["links"][0], data={"password": PASSWORD, "confirm_password": PASSWORD})
+    r = pdso.submit("/login", data={"user_id": pdso_mail["user_id"], "password": PASSWORD})
+    assert r.status_code == 200 and code in r.text
+
+    issued = issue(server, tmp_path, code, pdso_mail["user_id"], client_auth=False)
+    r = pdso.submit("/batch-registration", data={"org_id": code, "accept_agreement": "yes"},
+                    files={"certificate_file": ("client.pem", issued.cert_path.read_bytes())})
+    assert r.status_code == 400 and 'id="e-certificate"' in r.text and "clientAuth" in r.text
+    issued = issue(server, tmp_path, code, pdso_mail["user_id"])
+    r = pdso.submit("/batch-registration", data={"org_id": code, "certificate": issued.cert_path.read_text()})
+    assert r.status_code == 400 and 'id="e-accept_agreement"' in r.text
+    r = pdso.submit("/batch-registration", data={"org_id": code, "accept_agreement": "yes"},
+                    files={"certificate_file": ("client.pem", issued.cert_path.read_bytes())})
+    assert r.status_code == 200 and "Registered for batch processing" in r.text
+    assert pdso.get("/batches").status_code == 200 and pdso.get("/records").status_code == 200
+    assert "batch-registered" in {m["kind"] for m in outbox(server, body["officials"][0]["email"])}
+
+
+def test_pages_that_need_a_login_send_you_to_log_in(server):
+    b = Browser(server)
+    r = b.get("/i17")
+    assert r.status_code == 200 and r.url.startswith(b.root + "/login") and "Log in first" in r.text
+    r = b.get(server.info["sevp"]["url"])
+    assert r.url.endswith("/sevp/login")
+
+
+def test_records_and_batches_pages_show_what_a_batch_did(server):
+    from fixtures import read_fixture
+    from tests.support.server import new_batch_id, with_batch_id
+    from tests.test_rti import sevp
+
+    fm = server.org("F/M")
+    batch_id = new_batch_id("P")
+    server.upload(with_batch_id(read_fixture("fm/create-with-dependent.xml"), batch_id), org=fm, batch_id=batch_id)
+    assert server.wait_processed(org=fm, batch_id=batch_id).process_code == "S0000"
+
+    email = sevp(server, "POST", f"accounts/{fm['user_id']}/password-link").json()["email"]
+    b = Browser(server)
+    link = mail_of(server, email, "set-password")["links"][0]
+    b.submit(link, data={"password": PASSWORD, "confirm_password": PASSWORD})
+    assert b.submit("/login", data={"user_id": fm["user_id"], "password": PASSWORD}).status_code == 200
+
+    batches = b.get("/batches")
+    assert batch_id in batches.text
+    page = b.get(f"/batches/{fm['org_id']}/{batch_id}")
+    assert page.status_code == 200 and 'id="process-code">S0000<' in page.text and "&lt;TransactionLog&gt;" in page.text
+    log = b.get(f"/batches/{fm['org_id']}/{batch_id}/log.xml")
+    assert log.headers["Content-Type"].startswith("text/xml") and b"<Process" in log.content
+    sevis_id = re.search(r'/records/(N\d{10})">', page.text).group(1)
+    record = b.get(f"/records/{sevis_id}")
+    assert record.status_code == 200 and 'id="record-status">' in record.text and 'id="dependents"' in record.text
+    assert sevis_id in b.get("/records").text
+    pdf = b.get(f"/records/{sevis_id}/form.pdf")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    other = b.get("/batches", params={"org": "P-1-12345"})
+    assert other.status_code == 403 and "not one of your organizations" in other.text
+
+
+def test_logout_ends_the_session_even_for_a_copied_cookie(server):
+    from tests.test_rti import register_account, set_password
+
+    email = f"{unique('out')}@example.edu"
+    user = register_account(server, email)
+    set_password(server, email)
+    b = Browser(server)
+    assert b.submit("/login", data={"user_id": user, "password": PASSWORD}).status_code == 200
+    thief = web(server)
+    thief.cookies.update(b.s.cookies)
+    assert thief.get(f"{b.root}/i17", timeout=30).url.endswith("/i17")  # the copied cookie works...
+    r = b.submit("/", "/logout", data={})
+    assert r.status_code == 200 and "You are logged out" in r.text
+    r = thief.get(f"{b.root}/i17", timeout=30)
+    assert "/login" in r.url  # ...until its owner logs out
