@@ -39,14 +39,24 @@ def _clock(ctx, param, value):
 @click.option("--schemas", type=click.Path(exists=True, file_okay=False, path_type=Path), multiple=True,
               help="Validate with an official XSD release folder instead of the project's own. Repeatable.")
 @click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True)
-def serve(data_dir, host, port, profile, processing_delay, clock, trust, schemas, workers) -> None:
+@click.option("--auto-approve", "auto_approve", type=click.FloatRange(min=0), default=None, metavar="SECONDS",
+              help="SEVP approves each submitted I-17 after SECONDS of mock-clock time (0 = at once), for unattended runs.")
+@click.option("--smtp", default=None, metavar="HOST:PORT", help="Also deliver every e-mail of the outbox to this SMTP server.")
+def serve(data_dir, host, port, profile, processing_delay, clock, trust, schemas, workers, auto_approve, smtp) -> None:
     """Run the mock over mutual TLS; prints how to reach it and writes DATA_DIR/connection.json."""
     from .serve import serve as run
     from .validation import SchemaFolderError, SchemaSet
 
     settings = Settings.from_env(data_dir=data_dir, host=host, port=port, profile=profile,
                                  processing_delay=processing_delay, clock=clock, trust=list(trust),
-                                 schemas=list(schemas), workers=workers)
+                                 schemas=list(schemas), workers=workers, auto_approve=auto_approve, smtp=smtp)
+    if smtp:
+        from .rti.mail import parse_smtp
+
+        try:
+            parse_smtp(smtp)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--smtp")
     try:
         found = SchemaSet.discover(settings.schemas)
         found.compile_all()
@@ -103,3 +113,12 @@ from harness.cli import download_command, upload_command  # noqa: E402  (the cli
 
 main.add_command(upload_command, "upload")
 main.add_command(download_command, "download")
+from harness.validate import validate_command  # noqa: E402  (offline verdicts: sevis-mock validate)
+
+main.add_command(validate_command)
+from harness.rehearsal.cli import rehearse_command  # noqa: E402  (the 15-step beta-testing procedure)
+
+main.add_command(rehearse_command)
+from .codes import codes_command  # noqa: E402  (sevis-mock codes: the result-code coverage table)
+
+main.add_command(codes_command)

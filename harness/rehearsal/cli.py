@@ -1,0 +1,200 @@
+"""`sevis-mock rehearse`: the 15-step SEVIS beta-testing procedure against an embedded or running mock."""
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from .certs import CertificateError, ClientCertificate, development_ca_dir, from_p12, from_pem, trust_anchors
+from .context import Context, Target
+from .embedded import EmbeddedMock, EmbeddedMockError
+from .model import Rehearsal
+from .procedure import ProcedureError, load_procedure
+from .readdress import BatchFileError, readdress
+from .reports import Terminal, write_html, write_json, write_junit
+from .runner import run_steps, unknown_checks
+from .sample import sample_batch
+from .school import SchoolFileError, load_school
+from .transport import Api
+
+ENVIRONMENTS = ("beta", "alpha", "production")
+EXIT_PASSED, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(click.UsageError):
+    """Bad input to rehearse (exit code 2)."""
+
+
+def _read_batches(paths: tuple[Path, ...]) -> list[tuple[str, bytes, bool]]:
+    if not paths:
+        return [("sample-create-students.xml", sample_batch(), True)]
+    sources = []
+    for path in paths:
+        xml = path.read_bytes()
+        try:  # check now that the file can be re-addressed; the real values come after approval (step 9)
+            readdress(xml, org_id="AAA214F00000000", user_id="AAAAAAAAAA", batch_id="A" * 14, source=str(path))
+        except BatchFileError as exc:
+            raise UsageError(f"--batch {exc}") from exc
+        sources.append((str(path), xml, False))
+    return sources
+
+
+def _college_certificate(cert, key, p12, p12_password, work: Path) -> ClientCertificate | None:
+    if p12 and (cert or key):
+        raise UsageError("give either --cert/--key or --p12, not both")
+    if bool(cert) != bool(key):
+        raise UsageError("--cert and --key go together (the certificate and its private key, PEM)")
+    try:
+        if p12:
+            return from_p12(p12, p12_password, work / "college")
+        if cert:
+            return from_pem(cert, key)
+    except CertificateError as exc:
+        raise UsageError(str(exc)) from exc
+    return None
+
+
+def _server_target(server: str, connection: Path | None, ca: Path | None, environment: str,
+                   sevp_user: str | None, sevp_password: str | None) -> Target:
+    if connection is None and Path(".sevis-mock/connection.json").is_file():
+        connection = Path(".sevis-mock/connection.json")
+    base = server.rstrip("/")
+    if connection is not None:
+        try:
+            info = json.loads(connection.read_text())
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"--connection {connection}: cannot read it as JSON ({exc})") from exc
+    else:
+        info = {"base_url": base, "rti": {"beta": f"{base}/sbtsevis", "alpha": f"{base}/alphasevis",
+                                          "production": f"{base}/sevis"},
+                "sevp": {"url": f"{base}/sevp"}, "outbox": f"{base}/outbox"}
+    try:
+        target = Target.from_connection(info, environment, str(ca) if ca else None, base_url=base)
+    except (KeyError, ValueError) as exc:
+        raise UsageError(f"--connection: {exc}") from exc
+    if target.ca_dir is None and ca:
+        target.ca_dir = development_ca_dir(ca)
+    if sevp_user:
+        target.sevp_user = sevp_user
+    if sevp_password:
+        target.sevp_password = sevp_password
+    return target
+
+
+@click.command("rehearse")
+@click.option("--server", metavar="URL", help="A running sevis-mock (its base URL) instead of an embedded one.")
+@click.option("--connection", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The running mock's connection.json (CA, RTI/SEVP addresses, operator login). "
+                   "Default with --server: ./.sevis-mock/connection.json if present.")
+@click.option("--ca", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="CA certificate that issued the server's certificate (default: from the connection file).")
+@click.option("--sevp-user", help="SEVP operator console user (default: from the connection file).")
+@click.option("--sevp-password", help="SEVP operator console password (default: from the connection file).")
+@click.option("--environment", type=click.Choice(ENVIRONMENTS), default="beta", show_default=True,
+              help="The RTI site and batch endpoints rehearsed.")
+@click.option("--cert", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The client certificate (PEM) the college will register; with --key.")
+@click.option("--key", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Its private key (PEM).")
+@click.option("--p12", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The certificate and key as a PKCS#12 file instead of --cert/--key.")
+@click.option("--p12-password", help="Password of the --p12 file.")
+@click.option("--trust", type=click.Path(exists=True, dir_okay=False, path_type=Path), multiple=True,
+              help="CA certificate that issued --cert (the embedded mock then accepts it). Repeatable.")
+@click.option("--batch", "batches", type=click.Path(exists=True, dir_okay=False, path_type=Path), multiple=True,
+              help="A batch file of the college's own (F/M); re-addressed to the test school. Repeatable.")
+@click.option("--school", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="YAML file with the school's details (default: a sample school).")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Keep the embedded mock's data here (default: a fresh temporary folder, removed afterwards).")
+@click.option("--timeout", type=click.FloatRange(min=0), default=120, show_default=True,
+              help="Seconds to wait for a batch to be processed before the step reports WAIT.")
+@click.option("--procedure", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Another procedure file (default: the packaged 15 steps).")
+@click.option("--json", "json_file", type=click.Path(dir_okay=False, path_type=Path), help="Write the JSON report here.")
+@click.option("--junit", "junit_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write JUnit XML here (one testcase per step and per record).")
+@click.option("--html", "html_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write a self-contained HTML report here (evidence to keep).")
+def rehearse_command(server, connection, ca, sevp_user, sevp_password, environment, cert, key, p12, p12_password,
+                     trust, batches, school, data_dir, timeout, procedure, json_file, junit_file, html_file) -> None:
+    """Run SEVIS's 15-step batch beta-testing procedure and report each step.
+
+    Exit code: 0 every required step passed and no record was rejected; 1 otherwise; 2 usage errors.
+    """
+    started = time.monotonic()
+    try:
+        steps = load_procedure(procedure)
+    except ProcedureError as exc:
+        raise UsageError(f"--procedure: {exc}") from exc
+    if unknown_checks(steps):
+        raise UsageError("--procedure names unknown checks: " + ", ".join(unknown_checks(steps)))
+    for option, path in (("--json", json_file), ("--junit", junit_file), ("--html", html_file)):
+        if path is not None and not path.resolve().parent.is_dir():
+            raise UsageError(f"{option} {path}: the folder {path.resolve().parent} does not exist")
+    if server and (data_dir or trust):
+        raise UsageError("--data-dir and --trust configure the embedded mock; with --server configure that server")
+    tag = datetime.now(UTC).strftime("%H%M%S")
+    try:
+        school_details, own_school = load_school(school, tag)
+    except SchoolFileError as exc:
+        raise UsageError(f"--school {exc}") from exc
+    sources = _read_batches(batches)
+    work = Path(tempfile.mkdtemp(prefix="sevis-rehearse-"))
+    with contextlib.ExitStack() as stack:
+        stack.callback(shutil.rmtree, work, True)
+        college = _college_certificate(cert, key, p12, p12_password, work)
+        notes = [("school details from " + str(school)) if own_school else
+                 "sample school details (give --school FILE for your own)"]
+        notes.append("batches: " + (", ".join(str(b) for b in batches) + " (re-addressed to the test school)"
+                                    if batches else "the sample batch (give --batch FILE for your own)"))
+        notes.append(f"certificate: {college.subject} ({'--p12' if p12 else '--cert'})" if college else
+                     "certificate: issued by the mock's development CA (give --cert/--key or --p12 for your own)")
+        if server:
+            target = _server_target(server, connection, ca, environment, sevp_user, sevp_password)
+            label = target.base_url
+            if college is None and target.ca_dir is None:
+                raise UsageError("give --cert/--key or --p12 (the certificate to register in step 11): the mock's "
+                                 "development CA is not readable here, so the rehearsal cannot issue one")
+        else:
+            anchors = list(trust)
+            if college is not None:
+                anchors += trust_anchors(college, work)
+                if not anchors:
+                    raise UsageError(f"the embedded mock cannot check {college.subject}: give --trust ISSUER.pem "
+                                     "(the CA certificate that issued it), as SEVIS trusts the CA you bought it from")
+            mock = EmbeddedMock(data_dir, trust=anchors)
+            stack.callback(mock.cleanup)
+            try:
+                info = mock.start()
+                target = Target.from_connection(info, environment)
+            except (EmbeddedMockError, KeyError, ValueError) as exc:
+                click.echo(f"error: {exc}", err=True)
+                sys.exit(EXIT_FAILED)
+            label = f"embedded mock {target.base_url} (data dir {mock.data_dir}{'' if data_dir else ', removed afterwards'})"
+        rehearsal = Rehearsal(target=label, environment=environment,
+                              started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+                              school=school_details, notes=notes)
+        holder: list[Context] = []
+        api = Api(target.ca_cert, record=lambda exchange: holder[0].evidence.exchanges.append(exchange))
+        stack.callback(api.close)
+        ctx = Context(target=target, api=api, school=school_details, batch_sources=sources, work_dir=work,
+                      college_certificate=college, process_timeout=timeout,
+                      server_log=None if server else (lambda: mock.log_excerpt(15)))
+        holder.append(ctx)
+        terminal = Terminal(click.echo, len(steps), color=sys.stdout.isatty())
+        terminal.header(rehearsal)
+        run_steps(ctx, steps, rehearsal, on_done=terminal.step_done)
+        rehearsal.seconds = time.monotonic() - started
+        terminal.summary(rehearsal)
+        for path, writer in ((json_file, write_json), (junit_file, write_junit), (html_file, write_html)):
+            if path is not None:
+                writer(rehearsal, path)
+                click.echo(f"report written: {path}")
+    sys.exit(EXIT_PASSED if rehearsal.passed else EXIT_FAILED)

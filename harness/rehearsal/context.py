@@ -1,0 +1,101 @@
+"""What the steps share: where the mock is, the school being registered, and what earlier steps produced."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from .certs import ClientCertificate
+from .model import BatchFile, Evidence, RecordOutcome
+from .transport import Api
+
+
+@dataclass
+class Target:
+    """The mock under rehearsal, from its connection.json (or command-line flags)."""
+
+    base_url: str
+    ca_cert: str | bool
+    rti_url: str
+    sevp_url: str
+    sevp_user: str | None
+    sevp_password: str | None
+    outbox_url: str
+    environment: str  # beta | alpha | production
+    ca_dir: Path | None = None  # the development CA, when readable here
+
+    @classmethod
+    def from_connection(cls, info: dict[str, Any], environment: str, ca_cert: str | None = None,
+                        base_url: str | None = None) -> "Target":
+        from .certs import development_ca_dir
+
+        missing = [key for key in ("rti", "sevp", "outbox") if key not in info]
+        if missing:
+            raise ValueError(f"the mock's connection details have no {', '.join(missing)}: it predates the RTI "
+                             "web application; update sevis-mock on the server")
+        base = (base_url or info["base_url"]).rstrip("/")
+        sevp = info["sevp"]
+        ca = ca_cert or info.get("ca_cert") or True
+        return cls(base_url=base, ca_cert=ca, rti_url=info["rti"][environment].rstrip("/"),
+                   sevp_url=sevp["url"].rstrip("/"), sevp_user=sevp.get("user"),
+                   sevp_password=sevp.get("password"), outbox_url=info["outbox"].rstrip("/"),
+                   environment=environment, ca_dir=development_ca_dir(info.get("ca_cert")))
+
+
+@dataclass
+class Official:
+    role: str
+    first_name: str
+    last_name: str
+    email: str
+    campus: int
+    user_id: str | None = None
+    campus_code: str | None = None
+    password: str | None = None
+    token: str | None = None
+    certificate: ClientCertificate | None = None
+
+
+@dataclass
+class State:
+    temporary_user_id: str | None = None
+    temporary_password: str | None = None
+    temporary_token: str | None = None
+    set_password_link: str | None = None
+    petition_id: Any = None
+    ticket: Any = None
+    sevp_token: str | None = None
+    school_code: str | None = None
+    campus_codes: list[str] = field(default_factory=list)
+    officials: list[Official] = field(default_factory=list)
+    seen_emails: set = field(default_factory=set)
+
+
+@dataclass
+class Context:
+    target: Target
+    api: Api
+    school: dict[str, Any]
+    batch_sources: list[tuple[str, bytes, bool]]  # (name, xml, is_sample)
+    work_dir: Path
+    college_certificate: ClientCertificate | None = None
+    process_timeout: float = 120.0
+    poll_interval: float = 0.2
+    state: State = field(default_factory=State)
+    batches: list[BatchFile] = field(default_factory=list)
+    records: list[RecordOutcome] = field(default_factory=list)
+    evidence: Evidence = field(default_factory=Evidence)
+    sleep: Callable[[float], None] = None  # type: ignore[assignment]
+    server_log: Callable[[], str] | None = None  # the embedded mock's log, for failed steps' evidence
+
+    def __post_init__(self) -> None:
+        if self.sleep is None:
+            import time
+            self.sleep = time.sleep
+
+    def note(self, text: str) -> None:
+        self.evidence.notes.append(text)
+
+    def main_pdso(self) -> Official:
+        main = next(i for i, c in enumerate(self.school["campuses"]) if c.get("main"))
+        return next(o for o in self.state.officials if o.role == "PDSO" and o.campus == main)

@@ -1,0 +1,35 @@
+"""A plain-language fix hint for each SEVIS result code, beside SEVIS's own catalogue message."""
+from __future__ import annotations
+
+import csv
+from functools import cache
+from importlib import resources
+
+FALLBACK = ("Read SEVIS's message: it names what the record breaks. Correct the record in the student "
+            "system and send it again in a new batch (new BatchID).")
+
+
+@cache
+def hints() -> dict[str, str]:
+    text = resources.files(__package__).joinpath("hints.csv").read_text(encoding="utf-8")
+    rows = csv.DictReader(line for line in text.splitlines() if not line.startswith("#"))
+    return {row["code"]: row["hint"] for row in rows}
+
+
+def hint(code: str | None) -> str:
+    """The fix hint for `code` (a generic one for codes without their own)."""
+    if not code:
+        return FALLBACK
+    return hints().get(code, FALLBACK)
+
+
+def catalogue_message(code: str | None) -> str | None:
+    """SEVIS's message for `code` from the mock's catalogue, placeholders unfilled; None if unknown."""
+    if not code:
+        return None
+    try:
+        from mockserver.catalog import catalogue
+    except ImportError:  # the harness used without the server package
+        return None
+    entry = catalogue().get(code)
+    return entry.message if entry is not None and not entry.reserved else None

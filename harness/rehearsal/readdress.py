@@ -1,0 +1,82 @@
+"""Re-address a college's own batch file to the rehearsal's test school.
+
+A batch exported from a student system (e.g. PeopleSoft) names the college's real school code and
+PDSO. The rehearsal uploads it to the test school, so it rewrites BatchHeader/OrgID, every `userID`
+attribute (the document's and each record's) and the BatchID (fresh, 14 characters: batch IDs are
+unique per organization forever), and reports each change.
+"""
+from __future__ import annotations
+
+import itertools
+import re
+from datetime import UTC, datetime
+
+from lxml import etree
+
+BATCH_ID_LENGTH = 14
+FM_ROOT = "SEVISBatchCreateUpdateStudent"
+J_ROOT = "SEVISBatchCreateUpdateEV"
+_counter = itertools.count(1)
+
+
+class BatchFileError(ValueError):
+    """The file cannot be re-addressed; the message says what is wrong with it and what to do."""
+
+
+def _parser() -> etree.XMLParser:
+    # hardened like the server: no DTD, no entities, no network
+    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+
+
+def _local(el: etree._Element) -> str:
+    return etree.QName(el).localname
+
+
+def fresh_batch_id(now: datetime | None = None) -> str:
+    """A 14-character BatchID: R + yy + day of year + HHMMSS + a 2-digit sequence number."""
+    now = now or datetime.now(UTC)
+    return f"R{now:%y%j%H%M%S}{next(_counter) % 100:02d}"
+
+
+def readdress(xml: bytes, *, org_id: str, user_id: str, batch_id: str, source: str = "batch") -> tuple[bytes, list[str]]:
+    """Return the document addressed to `org_id` / `user_id` with `batch_id`, and the changes made."""
+    if len(batch_id) != BATCH_ID_LENGTH:
+        raise BatchFileError(f"BatchID must be exactly {BATCH_ID_LENGTH} characters, not {batch_id!r}")
+    if re.search(rb"<!DOCTYPE|<!ENTITY", xml[:4096]):
+        raise BatchFileError(f"{source}: remove the DOCTYPE declaration; SEVIS rejects DTDs and entities (S0012)")
+    try:
+        root = etree.fromstring(xml, _parser())
+    except etree.XMLSyntaxError as exc:
+        raise BatchFileError(f"{source} is not well-formed XML ({exc}); SEVIS would answer S0012. "
+                             "Fix the file before rehearsing") from exc
+    name = _local(root)
+    if name == J_ROOT:
+        raise BatchFileError(f"{source} is a J exchange-visitor batch ({J_ROOT}); the rehearsal's test school "
+                             "is an F/M school, so give F/M batches (SEVISBatchCreateUpdateStudent)")
+    if name != FM_ROOT:
+        raise BatchFileError(f"{source}: root element <{name}> is not a SEVIS F/M batch ({FM_ROOT})")
+    header = next((c for c in root if isinstance(c.tag, str) and _local(c) == "BatchHeader"), None)
+    if header is None:
+        raise BatchFileError(f"{source} has no BatchHeader; a SEVIS batch starts with BatchHeader(BatchID, OrgID)")
+    changes: list[str] = []
+    for field, value in (("BatchID", batch_id), ("OrgID", org_id)):
+        element = next((c for c in header if isinstance(c.tag, str) and _local(c) == field), None)
+        if element is None:
+            raise BatchFileError(f"{source}: BatchHeader has no {field}")
+        old = (element.text or "").strip()
+        if old != value:
+            changes.append(f"BatchHeader/{field} {old or '(empty)'} -> {value}")
+        element.text = value
+    changed_users: dict[str, int] = {}
+    for element in root.iter():
+        if not isinstance(element.tag, str):
+            continue
+        old = element.get("userID")
+        if old is not None and old != user_id:
+            changed_users[old] = changed_users.get(old, 0) + 1
+            element.set("userID", user_id)
+    for old, count in changed_users.items():
+        changes.append(f"userID {old} -> {user_id} ({count} attribute{'s' if count != 1 else ''})")
+    tree = root.getroottree()
+    out = etree.tostring(tree, xml_declaration=True, encoding=tree.docinfo.encoding or "UTF-8")
+    return out, changes

@@ -1,0 +1,26 @@
+"""The sample batch a rehearsal uploads when the college brings none, with dates relative to today."""
+from __future__ import annotations
+
+from datetime import date, timedelta
+from importlib import resources
+from string import Template
+
+
+def _monday_on_or_after(day: date) -> date:
+    return day + timedelta(days=(7 - day.weekday()) % 7)
+
+
+def sample_batch(today: date | None = None) -> bytes:
+    """Two F-1 creates starting about nine months from `today` (start dates must not be in the past, S1010)."""
+    today = today or date.today()
+    start = _monday_on_or_after(today + timedelta(days=270))
+    values = {
+        "ISS_DATE": today.isoformat(),
+        "START": start.isoformat(),
+        "END_4Y": (start + timedelta(days=4 * 365 - 100)).isoformat(),
+        "END_2Y": (start + timedelta(days=2 * 365 - 100)).isoformat(),
+        "BIRTH_1": date(today.year - 19, 4, 12).isoformat(),
+        "BIRTH_2": date(today.year - 25, 9, 30).isoformat(),
+    }
+    text = resources.files(__package__).joinpath("sample/create-students.xml").read_text(encoding="utf-8")
+    return Template(text).substitute(values).encode("utf-8")
