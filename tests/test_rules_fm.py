@@ -306,3 +306,45 @@ def test_rules_answer_any_schema_valid_document(tree, status):
         ctx = update_ctx(etree.tostring(event).decode(), stored=stored, status=status, history=history,
                          dependents=dependents)
         _check_every_rule(ctx)
+
+
+# --- OPT employer edits --------------------------------------------------------------------------
+
+def _opt_history() -> list[tuple[str, str]]:
+    setup = CASES["S1162"].folder.joinpath("setup2.xml").read_text(encoding="utf-8")
+    opt = etree.fromstring(setup.encode()).find(".//OPTEmployment")
+    return [("OPTEmployment/Add", etree.tostring(opt).decode())]
+
+
+def _employer_edit(name: str, start: str, new_employer: str) -> str:
+    return f"""<OPTEmployer><Edit printForm="false">
+      <EmploymentIdentifier><StartDate>2027-04-01</StartDate><EndDate>2028-03-31</EndDate></EmploymentIdentifier>
+      <EmployerIdentifier><EmployerName>{name}</EmployerName><StartDate>{start}</StartDate></EmployerIdentifier>
+      <Employer>{new_employer}</Employer></Edit></OPTEmployer>"""
+
+
+def test_editing_an_employer_is_not_a_repeat_of_itself():
+    from mockserver.rules.fm_employment import employer_not_repeated
+
+    same = update_ctx(_employer_edit("ACME ANALYTICS", "2027-04-01", "<EmployerName>ACME ANALYTICS</EmployerName>"
+                                     "<StudentsJobTitle>Analyst</StudentsJobTitle><StartDate>2027-04-01</StartDate>"),
+                      status="Active", history=_opt_history())
+    assert employer_not_repeated(same) is None
+    renamed = update_ctx(_employer_edit("ACME ANALYTICS", "2027-04-01", "<EmployerName>Acme Data</EmployerName>"),
+                         status="Active", history=_opt_history())
+    assert employer_not_repeated(renamed) is None
+
+
+def test_editing_an_employer_into_another_recorded_one_is_a_repeat():
+    from mockserver.rules.fm_employment import employer_not_repeated
+
+    history = _opt_history()
+    second = """<OPTEmployer><Add printForm="false">
+      <EmploymentIdentifier><StartDate>2027-04-01</StartDate><EndDate>2028-03-31</EndDate></EmploymentIdentifier>
+      <Employer><EmployerName>BETA LABS</EmployerName><StartDate>2027-05-01</StartDate></Employer></Add></OPTEmployer>"""
+    history.append(("OPTEmployer/Add", second))
+    clash = update_ctx(_employer_edit("ACME ANALYTICS", "2027-04-01",
+                                      "<EmployerName>Beta Labs</EmployerName><StartDate>2027-05-01</StartDate>"),
+                       status="Active", history=history)
+    found = employer_not_repeated(clash)
+    assert found is not None and found.code == "S1153"

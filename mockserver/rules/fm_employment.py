@@ -421,6 +421,13 @@ def employer_not_repeated(ctx: RuleContext) -> Violation | None:
     employers, opt_start, opt_end, _ = _employer_list(ctx)
     keys = [_employer_key(e) for e in employers]
     recorded = _recorded_employers(ctx, opt_start, opt_end) if _tag(ctx) == "OPTEmployer" else []
+    edit = action(ctx, "Edit") if _tag(ctx) == "OPTEmployer" else None
+    if edit is not None and edit.find("EmployerIdentifier") is not None:
+        # An edit keeps the employer it names: compare its new (name, start) with the OTHER employers only.
+        old = _employer_key(edit.find("EmployerIdentifier"))
+        if old in recorded:
+            recorded.remove(old)
+        keys = [((text(e, "EmployerName") or old[0]).upper(), text(e, "StartDate") or old[1]) for e in employers]
     if len(set(keys)) < len(keys) or any(k in recorded for k in keys):
         return Violation.of("S1153")
     return None
