@@ -200,10 +200,12 @@ def test_names_hold_only_letters_a_to_z_and_spaces(entry):
 
 
 @pytest.mark.parametrize("entry", PARSEABLE, ids=ids(PARSEABLE))
-def test_people_are_adults_and_programs_start_in_2027(entry):
+def test_people_are_adults_and_programs_start_in_2030(entry):
+    # Far enough ahead that "start must be today or later" (S1010) and the session-date rules hold on the
+    # real clock for years: the fixtures are uploaded as-is to servers running on today's date.
     root = parse(entry).getroot()
     for start in root.iter("PrgStartDate", "CurrentSessionStartDate"):
-        assert dt.date.fromisoformat(start.text).year == 2027
+        assert dt.date.fromisoformat(start.text).year == 2030
     for birth in root.iter("BirthDate"):
         assert dt.date.fromisoformat(birth.text) <= dt.date(2009, 1, 1)
 
