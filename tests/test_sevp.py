@@ -90,3 +90,32 @@ def test_the_main_campus_gets_000_wherever_it_is_listed(server):
     assert not first["main"] and first["school_code"] == approval["school_code"][:-3] + "001"
     pdso0 = next(o for o in approval["officials"] if o["email"] == body["officials"][0]["email"])
     assert pdso0["campus_code"] == first["school_code"]
+
+
+def test_operator_login_locks_after_five_failures_until_30_minutes_pass(tmp_path):
+    own = start_server(tmp_path / "lock", "--workers", "1")
+    try:
+        creds, control = own.info["sevp"], own.info["control"]
+        fm = own.org("F/M")
+
+        def login(password):
+            with web(own) as s:
+                return s.post(f"{creds['url']}/api/login", json={"user": creds["user"], "password": password}, timeout=30)
+
+        def advance(seconds):
+            with own.session((fm["client_cert"], fm["client_key"])) as s:
+                r = s.post(f"{control['url']}/clock", json={"advance_seconds": seconds},
+                           headers={"Authorization": f"Bearer {control['token']}"}, timeout=30)
+                assert r.status_code == 200, r.text
+
+        assert [login("wrong").status_code for _ in range(4)] == [401] * 4
+        assert login(creds["password"]).status_code == 200  # a success clears the count
+        assert [login("wrong").status_code for _ in range(5)] == [401] * 4 + [429]
+        locked = login(creds["password"])
+        assert locked.status_code == 429 and "locked until" in locked.json()["error"]
+        advance(29 * 60)
+        assert login(creds["password"]).status_code == 429
+        advance(2 * 60)
+        assert login(creds["password"]).status_code == 200
+    finally:
+        own.stop()

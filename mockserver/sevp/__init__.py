@@ -7,6 +7,7 @@ printed by ``serve`` and written to connection.json. [i] One console serves all 
 from __future__ import annotations
 
 import hmac
+from datetime import datetime
 
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, session, url_for
 from sqlalchemy import select
@@ -14,6 +15,7 @@ from sqlalchemy import select
 from ..rti import accounts, petitions
 from ..rti.errors import RtiError
 from ..rti.keys import operator_credentials
+from ..db import Setting
 from ..rti.models import Petition, ResponseTicket, RtiAccount
 from ..rti.web import auto_approve, bearer, check_csrf, deliver_mail, json_body, json_error, mock, smtp_on
 
@@ -46,6 +48,40 @@ def _credentials_ok(user: str, password: str) -> bool:
     creds = operator_credentials(mock().settings.data_dir)
     return hmac.compare_digest(user.encode(), creds["user"].encode()) & hmac.compare_digest(
         password.encode(), creds["password"].encode())
+
+
+FAILED = "sevp_failed_logins"  # Settings shared by every worker: failures in a row, and the lock's end
+LOCKED_UNTIL = "sevp_locked_until"
+
+
+def _operator_login(user: str, password: str) -> None:
+    """Check the operator's credentials with the same limit RTI users have: the 5th failure in a row
+    locks the console for 30 minutes of mock-clock time (HTTP 429); a success clears the count."""
+    m = mock()
+    now = m.clock.now()
+    with m.store.write() as s:
+        failed = s.get(Setting, FAILED) or Setting(key=FAILED, value="0")
+        locked = s.get(Setting, LOCKED_UNTIL)
+        if locked is not None and locked.value:
+            until = datetime.fromisoformat(locked.value)
+            if now < until:
+                raise RtiError(429, "SEVP console: too many failed logins; locked until "
+                                    f"{until.isoformat(timespec='minutes')} UTC (mock clock)")
+            locked.value, failed.value = "", "0"
+        if _credentials_ok(user, password):
+            failed.value = "0"
+            s.merge(failed)
+            return
+        failed.value = str(int(failed.value) + 1)
+        s.merge(failed)
+        if int(failed.value) >= accounts.MAX_FAILED_LOGINS:
+            s.merge(Setting(key=LOCKED_UNTIL, value=(now + accounts.LOCK_TIME).isoformat()))
+            s.merge(Setting(key=FAILED, value="0"))
+            error = RtiError(429, f"SEVP console: {accounts.MAX_FAILED_LOGINS} failed logins in a row; locked "
+                                  f"until {(now + accounts.LOCK_TIME).isoformat(timespec='minutes')} UTC (mock clock)")
+        else:
+            error = RtiError(401, "SEVP console: wrong user or password (see sevp in connection.json)", field="password")
+    raise error
 
 
 def _api_operator() -> str:
@@ -119,8 +155,7 @@ def _new_link(user_id: str) -> dict:
 @bp.post("/api/login")
 def api_login():
     body = json_body()
-    if not _credentials_ok(str(body.get("user") or ""), str(body.get("password") or "")):
-        raise RtiError(401, "SEVP console: wrong user or password (see sevp in connection.json)", field="password")
+    _operator_login(str(body.get("user") or ""), str(body.get("password") or ""))
     m = mock()
     with m.store.write() as s:
         token = accounts.issue_token(s, "sevp", str(body["user"]), m.clock.now())
@@ -176,14 +211,20 @@ def api_new_link(user_id: str):
 @bp.route("/login", methods=["GET", "POST"])
 def login_page():
     error = None
+    status = 200
     if request.method == "POST":
-        if _credentials_ok(request.form.get("user", ""), request.form.get("password", "")):
+        try:
+            _operator_login(request.form.get("user", ""), request.form.get("password", ""))
+        except RtiError as refused:
+            status = refused.status
+            error = ("Wrong user or password. The SEVP operator's credentials are printed by serve and in "
+                     "connection.json (sevp)." if status == 401 else refused.message)
+        else:
             session.clear()
             session["sevp_operator"] = request.form["user"]
             session["sevp_generation"] = mock().store.get_setting(GENERATION, "0")
             return redirect(url_for("sevp.petitions_page"))
-        error = "Wrong user or password. The SEVP operator's credentials are printed by serve and in connection.json (sevp)."
-    return render_template("sevp/login.html", error=error), 401 if error else 200
+    return render_template("sevp/login.html", error=error), status
 
 
 @bp.post("/logout")
