@@ -15,12 +15,8 @@ ini options: ``sevis_mock_processing_delay`` (seconds, default 0) and ``sevis_mo
 """
 from __future__ import annotations
 
-import json
-import os
 import shlex
-import signal
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +24,8 @@ from typing import Any
 
 import pytest
 import requests
+
+from harness import launch
 
 __all__ = ["MockServer", "SevisOrg", "assert_record_failed", "assert_record_ok", "start_mock"]
 
@@ -144,36 +142,17 @@ class MockServer:
 
     def stop(self) -> None:
         self._http.close()
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+        launch.stop(self.proc)
 
 
 def start_mock(data_dir: Path, *, processing_delay: float = 0, workers: int = 1, extra: tuple[str, ...] = (),
                timeout: float = 90) -> MockServer:
     """Start ``sevis-mock serve`` on a free port of 127.0.0.1 and wait until it has written connection.json."""
     data_dir = Path(data_dir)
-    data_dir.mkdir(parents=True, exist_ok=True)
-    conn = data_dir / "connection.json"
-    conn.unlink(missing_ok=True)
-    args = [sys.executable, "-m", "mockserver", "serve", "--data-dir", str(data_dir), "--port", "0",
-            "--host", "127.0.0.1", "--processing-delay", str(processing_delay), "--workers", str(workers), *extra]
-    with open(data_dir / "serve.log", "ab") as log:
-        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + timeout
-    while not conn.exists():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-            tail = (data_dir / "serve.log").read_text(errors="replace")[-3000:]
-            raise RuntimeError(f"sevis-mock serve did not start ({' '.join(args)}):\n{tail}")
-        time.sleep(0.1)
-    server = MockServer(data_dir, proc, json.loads(conn.read_text()))
+    proc, info = launch.launch(data_dir, "--host", "127.0.0.1", "--processing-delay", str(processing_delay),
+                               "--workers", str(workers), *extra, timeout=timeout)
+    server = MockServer(data_dir, proc, info)
     _wait_answering(server, deadline)
     return server
 

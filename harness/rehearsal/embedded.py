@@ -1,15 +1,12 @@
 """An embedded mock for the rehearsal: `sevis-mock serve` on a free port, fresh data dir, processing at once."""
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import signal
 import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
+
+from .. import launch
 
 START_TIMEOUT = 60.0
 
@@ -34,24 +31,13 @@ class EmbeddedMock:
         return self.data_dir / "serve.log"
 
     def start(self) -> dict:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        connection = self.data_dir / "connection.json"
-        if connection.exists():
-            connection.unlink()
-        args = [sys.executable, "-m", "mockserver", "serve", "--data-dir", str(self.data_dir), "--port", "0",
-                "--processing-delay", "0", "--workers", "1"]
+        args = ["--processing-delay", "0", "--workers", "1"]
         for ca in self.trust:
             args += ["--trust", str(ca)]
-        args += self.extra
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + START_TIMEOUT
-        while not connection.exists():
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise EmbeddedMockError(f"the embedded mock did not start:\n{self.log_excerpt()}")
-            time.sleep(0.05)
-        self.info = json.loads(connection.read_text())
+        try:
+            self.proc, self.info = launch.launch(self.data_dir, *args, *self.extra, timeout=START_TIMEOUT)
+        except launch.ServeDidNotStart:
+            raise EmbeddedMockError(f"the embedded mock did not start:\n{self.log_excerpt()}") from None
         return self.info
 
     def log_excerpt(self, lines: int = 40) -> str:
@@ -60,13 +46,7 @@ class EmbeddedMock:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+        launch.stop(self.proc)
 
     def cleanup(self) -> None:
         self.stop()

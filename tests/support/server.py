@@ -2,11 +2,8 @@
 from __future__ import annotations
 
 import io
-import json
 import os
-import signal
 import subprocess
-import sys
 import time
 import zipfile
 from dataclasses import dataclass
@@ -15,6 +12,8 @@ from pathlib import Path
 import pytest
 import requests
 from lxml import etree
+
+from harness import launch
 
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = ROOT.parent / "shared" / "sevis-reference"
@@ -130,30 +129,12 @@ class RunningServer:
             time.sleep(0.2)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+        launch.stop(self.proc)
 
 
 def start_server(data_dir: Path, *extra: str, timeout: float = 60) -> RunningServer:
-    data_dir.mkdir(parents=True, exist_ok=True)
-    conn = data_dir / "connection.json"
-    if conn.exists():
-        conn.unlink()
-    args = [sys.executable, "-m", "mockserver", "serve", "--data-dir", str(data_dir), "--port", "0", *extra]
-    log = open(data_dir / "serve.log", "ab")
-    proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=ROOT)
-    deadline = time.monotonic() + timeout
-    while not conn.exists():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            RunningServer(data_dir, proc, {}, args).stop()
-            raise RuntimeError(f"sevis-mock serve did not start:\n{(data_dir / 'serve.log').read_text()}")
-        time.sleep(0.1)
-    return RunningServer(data_dir, proc, json.loads(conn.read_text()), args)
+    proc, info = launch.launch(data_dir, *extra, timeout=timeout, cwd=ROOT)
+    return RunningServer(data_dir, proc, info, list(proc.args))
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,60 @@
+"""Start and stop `sevis-mock serve` as a subprocess: one place for the test support, the pytest plugin
+and the rehearsal's embedded mock.
+
+``serve`` writes ``connection.json`` into its data dir once the listener is bound (so ``--port 0``
+works); :func:`launch` waits for that file and returns the running process with its contents.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+__all__ = ["ServeDidNotStart", "launch", "stop", "serve_log_tail"]
+
+
+class ServeDidNotStart(RuntimeError):
+    """``serve`` exited or did not write connection.json in time; the message holds its log's tail."""
+
+
+def serve_log_tail(data_dir: Path, chars: int = 3000) -> str:
+    log = Path(data_dir) / "serve.log"
+    return log.read_text(errors="replace")[-chars:] if log.exists() else ""
+
+
+def launch(data_dir: Path, *args: str, timeout: float = 60, cwd: Path | None = None) -> tuple[subprocess.Popen, dict]:
+    """Run ``python -m mockserver serve --data-dir DATA_DIR --port 0 ARGS...`` (its output appended to
+    DATA_DIR/serve.log) and wait until it has written connection.json; returns the process and that file."""
+    data_dir = Path(data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    connection = data_dir / "connection.json"
+    connection.unlink(missing_ok=True)  # a stale file from an earlier run must not be taken for this one
+    command = [sys.executable, "-m", "mockserver", "serve", "--data-dir", str(data_dir), "--port", "0", *args]
+    with open(data_dir / "serve.log", "ab") as log:
+        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=cwd)
+    deadline = time.monotonic() + timeout
+    while not connection.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            stop(proc, grace=0)
+            raise ServeDidNotStart(f"sevis-mock serve did not start ({' '.join(command)}):\n{serve_log_tail(data_dir)}")
+        time.sleep(0.05)
+    return proc, json.loads(connection.read_text())
+
+
+def stop(proc: subprocess.Popen | None, grace: float = 20) -> None:
+    """Stop ``serve`` and its gunicorn workers (the whole process group): SIGTERM, then SIGKILL after ``grace`` s."""
+    if proc is None or proc.poll() is not None:
+        return
+    if grace > 0:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=grace)
+            return
+        except subprocess.TimeoutExpired:
+            pass
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
