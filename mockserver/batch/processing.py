@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from .. import addresses
 from ..clock import sevis_timestamp
 from ..db import Batch, BatchForm, Official, Record, RecordEvent, Store
+from ..forms.store import PlanForm
 from ..records import events, lifecycle
 from ..records.events import DependentRecord, Refused, Target
 from ..rules import RuleContext, Violation, first_violation
@@ -61,6 +62,7 @@ class BatchProcessor:
         self.render_form = render_form
         self.seen_keys: set = set()
         self.forms: dict[str, bytes] = {}
+        self.plans: dict[str, bytes] = {}  # DS-7002 PDFs by SEVIS ID
         self.sites_numbered = 0  # site IDs are unique across the batch
 
     # --- entry point ---------------------------------------------------------------------------
@@ -81,6 +83,8 @@ class BatchProcessor:
         }
         for sevis_id, pdf in self.forms.items():
             self.session.add(BatchForm(batch_pk=self.batch.id, sevis_id=sevis_id, pdf=pdf))
+        for sevis_id, pdf in self.plans.items():
+            self.session.add(PlanForm(batch_pk=self.batch.id, sevis_id=sevis_id, pdf=pdf))
         self.batch.state = "processed"
         self.batch.processed_at = self.now
         self.batch.process_code = outcome["code"]
@@ -96,19 +100,19 @@ class BatchProcessor:
             "ok": True,
         }
         savepoint = self.session.begin_nested()
-        forms_before = dict(self.forms)
+        forms_before, plans_before = dict(self.forms), dict(self.plans)
         try:
             result = handler(element, base)
         except Exception:  # a mock bug must cost one record, never the batch
             log.exception("record %s of batch %s failed", base["request_id"], self.batch.batch_id)
             savepoint.rollback()
-            self.forms = forms_before
+            self.forms, self.plans = forms_before, plans_before
             return self._failed(base, Violation.of(INTERNAL_ERROR))
         if result["ok"]:
             savepoint.commit()
         else:
             savepoint.rollback()
-            self.forms = forms_before
+            self.forms, self.plans = forms_before, plans_before
         return result
 
     @staticmethod
@@ -176,6 +180,9 @@ class BatchProcessor:
                 element, kind=kind, sevis_id=sevis_id, org_id=self.batch.org_id, org_name=self.org_name,
                 issue_date=self.now.date(), dependents=list(zip(dependent_ids, dependents)),
             )
+        tipp = element.find("AddTIPP")
+        if tipp is not None and is_true(tipp.get("print7002")):
+            self._render_plan(sevis_id, element)
         return result
 
     def _addresses(self, element: etree._Element, sites: list | None = None) -> dict:
@@ -252,6 +259,9 @@ class BatchProcessor:
         if any(is_true(e.get("printForm")) for e in element.iter() if isinstance(e.tag, str)) or (
                 action == "Reprint" and event_element.get("printForm") is None):  # Reprint prints by default
             self._render_stored(record)
+        asked, site_id = plan_request(event_element)
+        if asked:
+            self._render_plan(record.sevis_id, etree.fromstring(record.document), site_id)
         result = {**base, **self._addresses(event_element, sites=target.sites)}
         result["dependents"] = [{"sevis_id": d.sevis_id, "user_defined_a": d.user_defined_a,
                                  "user_defined_b": d.user_defined_b} for d in target.added]
@@ -302,6 +312,26 @@ class BatchProcessor:
             dependents=[(d.sevis_id, etree.fromstring(d.document)) for d in dependents
                         if d.status in lifecycle.OPEN],  # [i] ended dependents leave the form
         )
+
+    def _render_plan(self, sevis_id: str, visitor: etree._Element, site_id: str | None = None) -> None:
+        """The record's DS-7002 (T/IPP) as it stands after this record's create or event."""
+        if self.render_form is None:  # a processor without forms (validate, durability races) prints none
+            return
+        from ..forms import render_plan
+
+        self.plans[sevis_id] = render_plan(visitor, sevis_id=sevis_id, org_id=self.batch.org_id,
+                                           org_name=self.org_name, issue_date=self.now.date(), site_id=site_id)
+
+
+def plan_request(event_element: etree._Element) -> tuple[bool, str | None]:
+    """Whether a J update event asks for the DS-7002, and of which T/IPP site (None: the whole plan).
+
+    Reprint7002 (print7002 fixed to "true", optional SiteId) and print7002="true" on TIPP/AddTIPP,
+    TIPP/AddSite or TIPP/EditSite. [i] a TIPP add/edit prints the whole plan as it now stands.
+    """
+    if event_element.tag == "Reprint7002":
+        return is_true(event_element.get("print7002")), _text(event_element, "SiteId") or None
+    return any(is_true(e.get("print7002")) for e in event_element.iter() if isinstance(e.tag, str)), None
 
 
 def _sync_columns(row: Record, doc: etree._Element, bio_tag: str | None) -> None:

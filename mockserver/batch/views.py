@@ -12,6 +12,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..config import ENVIRONMENTS
 from ..db import Batch
+from ..forms.store import plan_pdfs
 from ..tls import peer_certificate
 from . import translog
 from .intake import Refusal, check_batch_id, check_document, check_identity
@@ -134,7 +135,7 @@ def download(env_prefix: str):
                                       explanation=[f"S0030: batch {batch_id} is queued; processing is due at {due} on the mock clock"])
                 return _reply_zip(body, {}, batch_id, [f"batch {batch_id} is queued; processing is due at {due}"])
             outcome = json.loads(batch.results)
-            pdfs = {f.sevis_id: f.pdf for f in batch.forms}
+            pdfs = {f.sevis_id: f.pdf for f in batch.forms} | plan_pdfs(s, batch.id)  # DS-7002: "<SEVIS ID>-7002"
     except Refusal as refusal:
         return _download_only(batch_id, org_id, system, refusal.code, refusal.reasons)
     body = translog.build(batch_id=batch_id, org_id=org_id, system=system, upload=upload_part,
