@@ -646,7 +646,10 @@ def _read_zip(body: bytes) -> tuple[TransactionLog, dict[str, bytes]]:
                 if not name.lower().endswith(".pdf"):
                     continue
                 match = _SEVIS_ID.search(name)
-                key = match.group(0) if match else name[:-4]
+                stem = name[:-4]
+                # The I-20 / DS-2019 is filed under its SEVIS ID; a second form of the same record named
+                # "<SEVIS ID>-<form>" (the DS-7002: "N0001000001-7002.pdf") under that name.
+                key = match.group(0) if match and not stem.startswith(match.group(0) + "-") else stem
                 if key in pdfs:
                     key = name
                 pdfs[key] = archive.read(info)

@@ -470,6 +470,19 @@ def test_download_sends_fields_by_each_method(sevis, pki, method, verb, mimetype
     assert result.log.process.records[0].sevis_id == "N0001234567"
 
 
+@pytest.mark.parametrize(("names", "keys"), [
+    (["N0001234567.pdf", "N0001234567-7002.pdf"], ["N0001234567", "N0001234567-7002"]),
+    (["N0001234567-7002.pdf"], ["N0001234567-7002"]),  # a DS-7002 alone is not taken for the DS-2019
+    (["I20_N0001234567.pdf"], ["N0001234567"]),
+])
+def test_download_files_a_second_form_of_a_record_under_its_own_name(sevis, pki, names, keys):
+    sevis.routes[DOWNLOAD_PATH] = lambda r: zip_reply(processed_log(), {n: PDF + n.encode() for n in names})
+    with fm_client(sevis, pki) as client:
+        result = client.download(org_id=FM_ORG, user_id=FM_USER, batch_id=BATCH_ID)
+    assert sorted(result.pdfs) == sorted(keys)
+    assert [result.pdfs[k] for k in keys] == [PDF + n.encode() for n in names]
+
+
 def test_download_zip_with_pdfs_keyed_by_sevis_id(sevis, pki):
     pdfs = {"N0001234567.pdf": PDF + b"student", "N0001234568.pdf": PDF + b"dependent"}
     sevis.routes[DOWNLOAD_PATH] = lambda r: zip_reply(processed_log(), pdfs)

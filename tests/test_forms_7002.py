@@ -217,6 +217,34 @@ def test_create_all_adds_the_plan_table_to_an_older_database(tmp_path):
     store.engine.dispose()
 
 
+def test_rti_batch_detail_lists_and_serves_both_forms_of_a_record(tmp_path):
+    from datetime import UTC, datetime
+
+    from mockserver.db import Batch, BatchForm
+    from mockserver.rti import records as rti_records
+    from mockserver.rti.errors import RtiError
+
+    store = Store(f"sqlite:///{tmp_path / 'rti.db'}")
+    store.create_all()
+    now = datetime(2027, 1, 20, 9, 0, tzinfo=UTC)
+    with store.write() as s:
+        b = Batch(org_id="P-1-12345", batch_id="JPLANBATCH0001", user_id="MCKRO00001", kind="J",
+                  environment="beta", file_name="plan.xml", document=b"<x/>", uploaded_at=now, due_at=now,
+                  state="processed", processed_at=now, process_code="S0000", results='{"records": []}')
+        s.add(b)
+        s.flush()
+        s.add(BatchForm(batch_pk=b.id, sevis_id="N0001000001", pdf=b"%PDF ds2019"))
+        s.add(PlanForm(batch_pk=b.id, sevis_id="N0001000001", pdf=b"%PDF ds7002"))
+    with store.session() as s:
+        b = s.scalars(select(Batch)).one()
+        assert rti_records.batch_detail(b)["forms"] == ["N0001000001", "N0001000001-7002"]
+        assert rti_records.batch_pdf(s, b, "N0001000001") == b"%PDF ds2019"
+        assert rti_records.batch_pdf(s, b, "N0001000001-7002") == b"%PDF ds7002"
+        with pytest.raises(RtiError, match="no DS-7002"):
+            rti_records.batch_pdf(s, b, "N0001000002-7002")
+    store.engine.dispose()
+
+
 # --- through a real server ---------------------------------------------------------------------------------
 
 def upload_and_process(server, xml: bytes, batch_id: str):

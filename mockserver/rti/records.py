@@ -4,11 +4,12 @@ from __future__ import annotations
 import json
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from ..batch import translog
 from ..config import ENVIRONMENTS
 from ..db import Batch, BatchForm, Official, Organization, Record
+from ..forms.store import PLAN_SUFFIX, PlanForm, plan_pdfs
 from .errors import RtiError
 from .models import RtiAccount
 
@@ -67,7 +68,8 @@ def batch_detail(b: Batch) -> dict:
     out = batch_summary(b)
     outcome = json.loads(b.results) if b.results else None
     out["results"] = outcome["records"] if outcome else []
-    out["forms"] = sorted(f.sevis_id for f in b.forms)
+    plans = plan_pdfs(object_session(b), b.id) if object_session(b) is not None else {}
+    out["forms"] = sorted([f.sevis_id for f in b.forms] + list(plans))  # "<SEVIS ID>" and "<SEVIS ID>-7002"
     return out
 
 
@@ -84,6 +86,12 @@ def transaction_log(b: Batch) -> bytes:
 
 
 def batch_pdf(session: Session, b: Batch, sevis_id: str) -> bytes:
+    """The form named as in the download zip: "<SEVIS ID>" (I-20 / DS-2019) or "<SEVIS ID>-7002" (DS-7002)."""
+    if sevis_id.endswith(PLAN_SUFFIX):
+        plan = session.get(PlanForm, (b.id, sevis_id.removesuffix(PLAN_SUFFIX)))
+        if plan is None:
+            raise RtiError(404, f"batch {b.batch_id} made no DS-7002 for {sevis_id.removesuffix(PLAN_SUFFIX)}")
+        return plan.pdf
     form = session.get(BatchForm, (b.id, sevis_id))
     if form is None:
         raise RtiError(404, f"batch {b.batch_id} made no form for {sevis_id} (forms are made for records sent with printForm=\"true\")")
