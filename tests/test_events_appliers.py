@@ -285,6 +285,20 @@ def test_j_statuses_and_dependents_follow_including_reinstatement():
     assert text(t.doc, "PrgEndDate") == "2028-03-31"
 
 
+def test_a_dependent_terminated_on_its_own_stays_terminated_when_the_principal_is_reinstated():
+    own = dep("N0000000002", "Terminated")
+    own.followed_last = False  # its last history entry is its own Dependent/Terminate
+    went_along = dep("N0000000003", "Active")
+    t = j_target("Active", [own, went_along])
+    apply_event(t, el("<Status><Terminate><Reason>OTHER</Reason><EffectiveDate>2027-01-20</EffectiveDate></Terminate>"
+                      "</Status>"))
+    assert [d.status for d in t.dependents] == ["Terminated", "Terminated"]
+    went_along.followed_last = True  # the processor reads this from the dependent's history
+    apply_event(t, el("<Status><CorrectInfraction><InfractionType>OTH</InfractionType><NewEndDate>2028-03-31"
+                      "</NewEndDate></CorrectInfraction></Status>"))
+    assert t.status == "Active" and [d.status for d in t.dependents] == ["Terminated", "Active"]
+
+
 @pytest.mark.parametrize("event, status", [("<Invalid><Remarks>x</Remarks></Invalid>", "Invalid"),
                                            ("<NoShow/>", "No Show")])
 def test_j_initial_records_can_end_invalid_or_no_show(event, status):

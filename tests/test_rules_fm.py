@@ -348,3 +348,23 @@ def test_editing_an_employer_into_another_recorded_one_is_a_repeat():
                        status="Active", history=history)
     found = employer_not_repeated(clash)
     assert found is not None and found.code == "S1153"
+
+
+# --- one spouse at a time --------------------------------------------------------------------------
+
+def _dep(sevis_id: str, relationship: str, status: str) -> SimpleNamespace:
+    return SimpleNamespace(sevis_id=sevis_id, relationship_code=relationship, status=status)
+
+
+@pytest.mark.parametrize(("dependents", "code"), [
+    ([_dep("N0000000002", "01", "Canceled"), _dep("N0000000003", "01", "Active")], "S1006"),  # another spouse active
+    ([_dep("N0000000002", "01", "Canceled"), _dep("N0000000003", "01", "Terminated")], None),
+    ([_dep("N0000000002", "01", "Canceled"), _dep("N0000000003", "02", "Active")], None),  # a child is no spouse
+])
+def test_reactivating_a_spouse_next_to_an_active_spouse_is_refused(dependents, code):
+    from mockserver.rules.fm_dependents import spouse_not_already_active
+
+    ctx = update_ctx('<Dependent><Reactivate printForm="false" dependentSevisID="N0000000002"/></Dependent>',
+                     status="Active", dependents=dependents)
+    found = spouse_not_already_active(ctx)
+    assert (found.code if found else None) == code

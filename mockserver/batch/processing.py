@@ -268,10 +268,16 @@ class BatchProcessor:
         return result
 
     def _target(self, record: Record) -> Target:
-        dependents = [DependentRecord(d.sevis_id, etree.fromstring(d.document), d.status)
+        dependents = [DependentRecord(d.sevis_id, etree.fromstring(d.document), d.status,
+                                      followed_last=not self._last_event(d.sevis_id).startswith("Dependent/"))
                       for d in self._dependents(record.sevis_id)]
         return Target(kind=record.kind, doc=etree.fromstring(record.document), status=record.status, now=self.now,
                       dependents=dependents, next_site_id=self._next_site_id)
+
+    def _last_event(self, sevis_id: str) -> str:
+        """The name of the newest entry in a record's history ("" when it has none)."""
+        return self.session.scalars(select(RecordEvent.event).where(RecordEvent.sevis_id == sevis_id)
+                                    .order_by(RecordEvent.id.desc()).limit(1)).first() or ""
 
     def _store_target(self, record: Record, target: Target, action: str, detail: str, request_id: str) -> None:
         """Write the amended record, its dependents and the history entries back to the store."""

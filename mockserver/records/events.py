@@ -60,6 +60,7 @@ class DependentRecord:
     user_defined_b: str | None = None
     changed: bool = False
     action: str | None = None  # the event name recorded in this dependent's own history
+    followed_last: bool = True  # its status came from following the principal, not from its own event
 
 
 @dataclass
@@ -127,7 +128,7 @@ def apply_event(target: Target, event_element: etree._Element) -> str:
     applier(target, sub, event_element)
     target.status = lifecycle.principal_status(target.kind, action, target.status)
     for dep in target.dependents:
-        if target.status != before and lifecycle.follows(dep.status, before):
+        if target.status != before and lifecycle.follows(dep.status, before, dep.followed_last):
             dep.status = target.status
             dep.changed = True
         elif action == lifecycle.ACTIVATING[target.kind] and dep.status == "Initial" and target.status == "Active":

@@ -54,10 +54,12 @@ def dependent_status(kind: str, action: str, current: str) -> str:
     return DEPENDENT[kind].get(action, current)
 
 
-def follows(dependent_status_now: str, principal_before: str) -> bool:
-    """Whether a dependent moves with its principal: it is still in use, or it shared the status the
-    principal is leaving (so a reinstated principal brings its dependents back). [i]"""
-    return dependent_status_now in OPEN or dependent_status_now == principal_before
+def follows(dependent_status_now: str, principal_before: str, followed_last: bool = True) -> bool:
+    """Whether a dependent moves with its principal: it is still in use, or it got the status the
+    principal is leaving by following the principal (``followed_last``: its last history entry is a
+    principal's event, not one of its own), so a reinstated principal brings back the dependents that
+    went with it and not one that was terminated on its own. [i]"""
+    return dependent_status_now in OPEN or (followed_last and dependent_status_now == principal_before)
 
 
 # Events that activate the principal's Initial dependents even when the principal is Active already

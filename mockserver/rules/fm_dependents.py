@@ -69,10 +69,16 @@ def one_spouse_per_create(ctx: RuleContext) -> Violation | None:
 
 @rule("S1006", "fm.Dependent")
 def spouse_not_already_active(ctx: RuleContext) -> Violation | None:
-    """Dependent Add of a spouse while the student has a spouse in Initial or Active status."""
-    if not any(text(d, "Relationship") == SPOUSE for d in _new_dependents(ctx)):
+    """Dependent Add or Reactivate of a spouse while the student has another spouse in Initial or Active status. [i: Reactivate]"""
+    act, named = _named_dependent(ctx)
+    if act is not None and act.tag == "Reactivate" and named is not None and named.relationship_code == SPOUSE:
+        other = named.sevis_id
+    elif any(text(d, "Relationship") == SPOUSE for d in _new_dependents(ctx)):
+        other = None
+    else:
         return None
-    if any(d.relationship_code == SPOUSE and d.status in ACTIVE_STATES for d in ctx.dependents):
+    if any(d.relationship_code == SPOUSE and d.status in ACTIVE_STATES and d.sevis_id != other
+           for d in ctx.dependents):
         return Violation.of("S1006")
     return None
 
