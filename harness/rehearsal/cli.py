@@ -122,12 +122,24 @@ def _server_target(server: str, connection: Path | None, ca: Path | None, enviro
               help="Write JUnit XML here (one testcase per step and per record).")
 @click.option("--html", "html_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Write a self-contained HTML report here (evidence to keep).")
+@click.option("--explore", metavar="N", type=click.IntRange(min=1),
+              help="Instead: N random walks through the procedure, steps done right, wrong or out of order; a "
+                   "failing walk is written as a replay script (--explore-script). With --server, the mock is "
+                   "RESET before each walk.")
+@click.option("--explore-script", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("sevis-explore-failure.py"), show_default=True,
+              help="Where --explore writes the shortest failing walk (a Python script that replays it).")
 def rehearse_command(server, connection, ca, sevp_user, sevp_password, environment, cert, key, p12, p12_password,
-                     trust, batches, school, data_dir, timeout, procedure, json_file, junit_file, html_file) -> None:
+                     trust, batches, school, data_dir, timeout, procedure, json_file, junit_file, html_file,
+                     explore=None, explore_script=None) -> None:
     """Run SEVIS's 15-step batch beta-testing procedure and report each step.
 
     Exit code: 0 every required step passed and no record was rejected; 1 otherwise; 2 usage errors.
     """
+    if explore:
+        from .explore import cli_explore
+
+        sys.exit(cli_explore(explore, server, connection, data_dir, explore_script))
     started = time.monotonic()
     try:
         steps = load_procedure(procedure)

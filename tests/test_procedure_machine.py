@@ -1,0 +1,128 @@
+"""Property-based rehearsal of the fifteen-step procedure (issue 7), against a real `sevis-mock serve`.
+
+One server for the module (a long processing delay: the machine processes with ``process-now``), reset
+at the start of every walk. The ``ci`` profile runs a fixed number of walks (derandomized); a broken mock
+(the certificate-to-org check removed, in a subprocess only) must be caught with a short walk.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from hypothesis import settings
+
+from harness.procedure_machine import ProcedureMismatch, Target, procedure_machine, replay, translog_schema
+from harness.pytest_plugin import start_mock
+from harness.rehearsal.explore import explore, write_script
+from tests.support.server import ROOT, TRANSLOG_XSD
+
+WALKS = 60  # [i] the brief asks >= 100 walks of 25 steps: ~1.4 s a walk here (RTI password hashing dominates), so 60 keep it under 90 s
+STEPS = 25
+PROCESSING_DELAY = "86400"  # batches wait for process-now (or for a 45-day jump, processed before it)
+
+
+@pytest.fixture(scope="module")
+def mock(tmp_path_factory):
+    server = start_mock(tmp_path_factory.mktemp("procedure"), processing_delay=float(PROCESSING_DELAY), workers=1)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def machine(mock, tmp_path_factory):
+    assert TRANSLOG_XSD.is_file(), "the official TransLog XSD is needed to check every log"
+    cls = procedure_machine(Target.from_connection(mock.info), translog_schema(), tmp_path_factory.mktemp("pool"))
+    yield cls
+    cls.driver.close()
+
+
+def test_the_mock_answers_every_walk_as_sevis_would(machine):
+    """The ci profile (derandomized): WALKS walks of STEPS steps, every answer and invariant checked."""
+    result = explore(machine, WALKS, STEPS, derandomize=settings.default.derandomize)
+    failure = result.failure
+    assert failure is None, (f"the mock answered otherwise than SEVIS would at {failure.action}:\n{failure.message}\n"
+                             "walk:\n" + "\n".join(f"  {name} {args}" for name, args in failure.steps))
+    stats = machine.stats
+    print(f"\n{WALKS} walks x {STEPS} steps in {result.seconds:.0f} s:", sorted(stats.items()))
+    # the walks reached the end of the procedure, and refusals of every kind the issue names
+    for needed in [("upload good", "S0000"), ("process good", "S0000"), ("process rule-failure", "S0020"),
+                   ("submit_i17 incomplete", "400"), ("SEVP approve a approved petition", "409"),
+                   ("review", "pages agree")]:
+        assert stats[needed] > 0, f"no walk exercised {needed}; seen: {sorted(stats)}"
+    outcomes = {outcome for _, outcome in stats}
+    assert {"S0002", "S0003", "400", "401", "403", "404", "409", "410"} <= outcomes, sorted(outcomes)
+
+
+def test_a_replayed_walk_reaches_an_accepted_upload(machine):
+    """The happy path as a recorded script: 15 steps replayed from plain data, the mock agreeing throughout."""
+    probe = machine()
+    steps = []
+    for _ in range(40):
+        name, args = probe.next_step()
+        probe.do(name, args)
+        probe.check_all()
+        steps.append((name, args))
+        if name == "upload":
+            break
+    probe.teardown()
+    assert steps[-1][0] == "upload", steps
+    done = replay(machine, steps)
+    assert [b.kind for b in done.model.batches] == ["rule-failure"] and done.model.batches[0].processed
+    assert done.model.orgs[done.model.batches[0].org_id].registered
+
+
+def test_a_wrong_answer_is_reported(machine):
+    """The model is not a mirror of the mock: a walk whose model is corrupted fails with a mismatch."""
+    probe = machine()
+    probe.do("register_account")
+    probe.model.emails[("someone@example.edu", "approved")] += 1  # an e-mail SEVIS would have sent
+    with pytest.raises(ProcedureMismatch, match="fewer"):
+        probe.check_all()
+
+
+BROKEN = '''
+"""Test-only fault: the batch endpoints forget to compare the certificate's registered org with orgid."""
+import inspect
+import textwrap
+
+import mockserver.batch.intake as intake
+
+source = textwrap.dedent(inspect.getsource(intake.check_identity))
+assert "if registration.org_id != org_id:" in source
+exec(compile(source.replace("if registration.org_id != org_id:", "if False:"), intake.__file__, "exec"),
+     intake.__dict__)
+'''
+
+
+def test_a_mock_without_the_certificate_to_org_check_is_caught(tmp_path, monkeypatch):
+    """A mock that accepts a certificate registered to another org fails a short walk, and the written
+    script replays the failure against that mock."""
+    site = tmp_path / "fault"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(textwrap.dedent(BROKEN))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])))
+    broken = start_mock(tmp_path / "broken", processing_delay=float(PROCESSING_DELAY), workers=1)
+    try:
+        cls = procedure_machine(Target.from_connection(broken.info), translog_schema(), tmp_path / "pool")
+        try:
+            result = explore(cls, WALKS, STEPS, derandomize=True, shrink_budget=60)
+        finally:
+            cls.driver.close()
+        failure = result.failure
+        assert failure is not None, "the broken mock passed every walk"
+        print(f"\nfound with {failure.found_length} steps, shortened to {len(failure.steps)}:",
+              *failure.steps, failure.message, sep="\n  ")
+        assert "SEVIS should answer S0002" in failure.message, failure.message
+        assert failure.action == "upload" and len(failure.steps) <= 16, failure.steps
+        script = write_script(failure, tmp_path / "replay.py", WALKS)
+        monkeypatch.delenv("PYTHONPATH")
+        run = subprocess.run([sys.executable, str(script), "--connection", str(broken.data_dir / "connection.json")],
+                             cwd=ROOT, capture_output=True, text=True, timeout=300,
+                             env={**os.environ, "PYTHONPATH": str(ROOT)})
+        assert run.returncode == 1, run.stdout + run.stderr
+        assert "SEVIS should answer S0002" in run.stdout, run.stdout + run.stderr
+    finally:
+        broken.stop()
