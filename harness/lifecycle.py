@@ -98,6 +98,7 @@ def status_refusal(kind: str, event: str, status: str) -> str | None:
 
 
 def letters(n: int) -> str:
+    """A distinct run of letters A-Z for each number (names must hold letters only): 0 -> "A", 27 -> "BB"."""
     out = ""
     while True:
         n, r = divmod(n, 26)

@@ -48,6 +48,8 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from lxml import etree
 from lxml import html as lhtml
 
+from .lifecycle import letters
+
 CLOCK = datetime(2027, 1, 20, 9, 0, 0)  # [i] the mock clock at the start of every walk (as harness.lifecycle)
 HOUR, DAY = 3600.0, 86400.0
 LINK_LIFETIME = 72 * HOUR  # API.md: Set Password links expire after 72 mock hours
@@ -71,15 +73,6 @@ PROGRESS_WEIGHT = 40  # copies of the progress rule among 20 others: about 2/3 o
 
 class ProcedureMismatch(AssertionError):
     """The mock answered otherwise than SEVIS should."""
-
-
-def letters(n: int) -> str:
-    out = ""
-    while True:
-        n, r = divmod(n, 26)
-        out = chr(ord("A") + r) + out
-        if n == 0:
-            return out
 
 
 # --- where the mock is ------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from lxml import etree
 
 from fixtures import fixtures_root, load_catalog, read_fixture, render_template
 from harness.validate import State, Validator, hints, validate_command
+from harness.lifecycle import letters
 from mockserver.catalog import catalogue
 from mockserver.validation import SchemaSet
 
@@ -212,10 +213,10 @@ def test_five_hundred_records(tmp_path, capsys):
     for n in range(250):
         student = copy.deepcopy(template)
         student.set("requestID", f"C{n:04d}")
-        student.find("PersonalInfo/FullName/LastName").text = f"STUDENT {_letters(n)}"
+        student.find("PersonalInfo/FullName/LastName").text = f"STUDENT {letters(n)}"
         create.append(student)
         sevis_id = f"N{2_000_000_000 + n:010d}"
-        states.append(student_state(sevis_id, f"EXISTING {_letters(n)}"))
+        states.append(student_state(sevis_id, f"EXISTING {letters(n)}"))
         upd = copy.deepcopy(event)
         upd.set("sevisID", sevis_id)
         upd.set("requestID", f"U{n:04d}")
@@ -233,15 +234,6 @@ def test_five_hundred_records(tmp_path, capsys):
     assert len(verdict["records"]) == 500 and result.exit_code == 0
     with capsys.disabled():
         print(f"\nvalidate --rules --state on 500 records: {elapsed:.2f} s wall")
-
-
-def _letters(n: int) -> str:
-    out = ""
-    while True:
-        n, r = divmod(n, 26)
-        out += chr(ord("A") + r)
-        if n == 0:
-            return out
 
 
 def test_records_api_data_turns_back_into_the_same_xml():

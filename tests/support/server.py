@@ -14,6 +14,7 @@ import requests
 from lxml import etree
 
 from harness import launch
+from harness.lifecycle import letters
 
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = ROOT.parent / "shared" / "sevis-reference"
@@ -169,15 +170,6 @@ def new_batch_id(prefix: str = "T") -> str:
     return (prefix + stamp)[:14].ljust(14, "0")
 
 
-def _letters(n: int) -> str:
-    out = ""
-    while True:
-        n, r = divmod(n, 26)
-        out += chr(ord("A") + r)
-        if n == 0:
-            return out
-
-
 def with_batch_id(xml: bytes, batch_id: str, fresh_people: bool = True) -> bytes:
     """``xml`` with a new header BatchID and, unless told otherwise, new last names for every person
     in it, so that uploading a fixture again is not a duplicate student (S1004)."""
@@ -185,7 +177,7 @@ def with_batch_id(xml: bytes, batch_id: str, fresh_people: bool = True) -> bytes
     doc.find("BatchHeader/BatchID").text = batch_id
     if fresh_people:
         _counter[0] += 1
-        suffix = _letters(_counter[0] * 7919 + os.getpid())
+        suffix = letters(_counter[0] * 7919 + os.getpid())
         for last in doc.iter("LastName"):
             last.text = f"{last.text} {suffix}"[:40]
     return etree.tostring(doc, xml_declaration=True, encoding="UTF-8")
