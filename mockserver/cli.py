@@ -42,14 +42,19 @@ def _clock(ctx, param, value):
 @click.option("--auto-approve", "auto_approve", type=click.FloatRange(min=0), default=None, metavar="SECONDS",
               help="SEVP approves each submitted I-17 after SECONDS of mock-clock time (0 = at once), for unattended runs.")
 @click.option("--smtp", default=None, metavar="HOST:PORT", help="Also deliver every e-mail of the outbox to this SMTP server.")
-def serve(data_dir, host, port, profile, processing_delay, clock, trust, schemas, workers, auto_approve, smtp) -> None:
+@click.option("--fast-passwords", "fast_passwords", is_flag=True, default=None,
+              help="Hash RTI passwords with PBKDF2-SHA256 (1,000 rounds) instead of scrypt: about 100 times faster, for "
+                   "throwaway test servers (CI). Never with passwords you use anywhere else.")
+def serve(data_dir, host, port, profile, processing_delay, clock, trust, schemas, workers, auto_approve, smtp,
+          fast_passwords) -> None:
     """Run the mock over mutual TLS; prints how to reach it and writes DATA_DIR/connection.json."""
     from .serve import serve as run
     from .validation import SchemaFolderError, SchemaSet
 
     settings = Settings.from_env(data_dir=data_dir, host=host, port=port, profile=profile,
                                  processing_delay=processing_delay, clock=clock, trust=list(trust),
-                                 schemas=list(schemas), workers=workers, auto_approve=auto_approve, smtp=smtp)
+                                 schemas=list(schemas), workers=workers, auto_approve=auto_approve, smtp=smtp,
+                                 fast_passwords=fast_passwords)
     if smtp:
         from .rti.mail import parse_smtp
 

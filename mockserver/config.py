@@ -40,6 +40,7 @@ class Settings:
     run_worker: bool = True
     auto_approve: float | None = None  # seconds of mock-clock time before SEVP approves a submitted I-17
     smtp: str | None = None  # HOST:PORT that also receives every e-mail of the outbox
+    fast_passwords: bool = False  # RTI passwords hashed with cheap PBKDF2 instead of scrypt (throwaway test servers)
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).resolve()
@@ -73,6 +74,8 @@ class Settings:
             values["processing_delay"] = float(env["SEVIS_MOCK_PROCESSING_DELAY"])
         if "SEVIS_MOCK_CLOCK" in env:
             values["clock"] = parse_iso(env["SEVIS_MOCK_CLOCK"])
+        if env.get("SEVIS_MOCK_FAST_PASSWORDS", "").lower() in ("1", "true", "yes"):
+            values["fast_passwords"] = True
         if "SEVIS_MOCK_DATABASE_URL" in env:
             values["database_url"] = env["SEVIS_MOCK_DATABASE_URL"]
         values.update({k: v for k, v in overrides.items() if v is not None})

@@ -19,14 +19,16 @@ from harness.pytest_plugin import start_mock
 from harness.rehearsal.explore import explore, write_script
 from tests.support.server import ROOT, TRANSLOG_XSD
 
-WALKS = 60  # [i] the brief asks >= 100 walks of 25 steps: ~1.4 s a walk here (RTI password hashing dominates), so 60 keep it under 90 s
+WALKS = 100
 STEPS = 25
 PROCESSING_DELAY = "86400"  # batches wait for process-now (or for a 45-day jump, processed before it)
 
 
 @pytest.fixture(scope="module")
 def mock(tmp_path_factory):
-    server = start_mock(tmp_path_factory.mktemp("procedure"), processing_delay=float(PROCESSING_DELAY), workers=1)
+    # --fast-passwords: scrypt (~0.1 s a hash or check, ~9 per walk) would be two thirds of the run time
+    server = start_mock(tmp_path_factory.mktemp("procedure"), processing_delay=float(PROCESSING_DELAY), workers=1,
+                        extra=("--fast-passwords",))
     yield server
     server.stop()
 
@@ -124,8 +126,11 @@ def test_a_wrong_answer_is_reported(machine):
 BROKEN = '''
 """Test-only fault: the batch endpoints forget to compare the certificate's registered org with orgid."""
 import inspect
+import sys
 import textwrap
+from pathlib import Path
 
+sys.path.insert(0, {root!r})  # site runs before `-m` puts the working folder on sys.path
 import mockserver.batch.intake as intake
 
 source = textwrap.dedent(inspect.getsource(intake.check_identity))
@@ -140,10 +145,14 @@ def test_a_mock_without_the_certificate_to_org_check_is_caught(tmp_path, monkeyp
     script replays the failure against that mock."""
     site = tmp_path / "fault"
     site.mkdir()
-    (site / "sitecustomize.py").write_text(textwrap.dedent(BROKEN))
+    (site / "sitecustomize.py").write_text(textwrap.dedent(BROKEN).replace("{root!r}", repr(str(ROOT))) +
+                                           f"Path({str(site / 'injected')!r}).touch()\n")
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])))
-    broken = start_mock(tmp_path / "broken", processing_delay=float(PROCESSING_DELAY), workers=1)
+    broken = start_mock(tmp_path / "broken", processing_delay=float(PROCESSING_DELAY), workers=1,
+                        extra=("--fast-passwords",))
     try:
+        assert (site / "injected").exists(), "the fault was not injected into the server: " + \
+            (broken.data_dir / "serve.log").read_text(errors="replace")[-2000:]
         cls = procedure_machine(Target.from_connection(broken.info), translog_schema(), tmp_path / "pool")
         try:
             result = explore(cls, WALKS, STEPS, derandomize=True, shrink_budget=60)

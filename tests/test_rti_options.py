@@ -7,7 +7,7 @@ from email import message_from_bytes
 
 import pytest
 
-from tests.test_rti import api, mail_of, outbox, sevp, submitted_petition
+from tests.test_rti import PASSWORD, api, mail_of, outbox, set_password, sevp, submitted_petition
 
 
 class _SMTPHandler(socketserver.StreamRequestHandler):
@@ -106,7 +106,7 @@ def test_auto_approve_zero_approves_at_once(server_factory):
 def test_an_rti_login_reactivates_a_batch_user_after_45_days(server_factory):
     from fixtures import read_fixture
     from tests.support.server import new_batch_id, with_batch_id
-    from tests.test_rti import login, set_password
+    from tests.test_rti import login
 
     server = server_factory("--workers", "1", "--processing-delay", "0")
     fm = server.org("F/M")
@@ -124,3 +124,22 @@ def test_an_rti_login_reactivates_a_batch_user_after_45_days(server_factory):
     assert login(server, fm["user_id"]).status_code == 200
     batch_id = new_batch_id("I")
     assert server.upload(with_batch_id(doc, batch_id), org=fm, batch_id=batch_id).upload_code == "S0000"
+
+
+@pytest.mark.parametrize("flag, method", [((), "scrypt:"), (("--fast-passwords",), "pbkdf2:sha256:1000$")])
+def test_passwords_are_stored_salted_and_fast_passwords_only_cheapens_the_hash(server_factory, flag, method):
+    """By default RTI stores scrypt hashes; `--fast-passwords` (throwaway CI servers) stores PBKDF2 with
+    1,000 rounds. Either way the password itself is never stored, and logins check it."""
+    import sqlite3
+
+    from tests.test_rti import login
+
+    server = server_factory("--workers", "1", *flag)
+    fm = server.org("F/M")
+    email = sevp(server, "POST", f"accounts/{fm['user_id']}/password-link").json()["email"]
+    assert set_password(server, email, fm["user_id"]).status_code == 200
+    with sqlite3.connect(server.data_dir / "sevis-mock.db") as db:
+        (stored,) = db.execute("SELECT password_hash FROM rti_accounts WHERE user_id = ?", (fm["user_id"],)).fetchone()
+    assert stored.startswith(method) and PASSWORD not in stored
+    assert login(server, fm["user_id"]).status_code == 200
+    assert login(server, fm["user_id"], password=PASSWORD + "x").status_code == 401

@@ -159,7 +159,8 @@ def target_from_connection(connection: Path) -> Target:
 def embedded(data_dir: Path | None = None):
     from .embedded import EmbeddedMock
 
-    return EmbeddedMock(data_dir, environment_args=["--processing-delay", PROCESSING_DELAY])
+    # a throwaway server: cheap password hashing keeps the walks fast (scrypt would be most of their time)
+    return EmbeddedMock(data_dir, environment_args=["--processing-delay", PROCESSING_DELAY, "--fast-passwords"])
 
 
 def bind(target: Target, work: Path, processing_owned: bool):
