@@ -231,7 +231,8 @@ def pytest_configure(config) -> None:
 def sevis_mock_server(tmp_path_factory, pytestconfig):
     """The session's sevis-mock process (not reset; most tests want ``sevis_mock``)."""
     delay = float(pytestconfig.getini("sevis_mock_processing_delay") or 0)
-    extra = tuple(shlex.split(pytestconfig.getini("sevis_mock_serve_args") or ""))
+    # a throwaway server: cheap password hashing (tests that log in to RTI would spend most time in scrypt)
+    extra = ("--fast-passwords", *shlex.split(pytestconfig.getini("sevis_mock_serve_args") or ""))
     server = start_mock(tmp_path_factory.mktemp("sevis-mock"), processing_delay=delay, extra=extra)
     yield server
     server.stop()

@@ -99,3 +99,22 @@ def test_explore_option_usage_errors(tmp_path, monkeypatch, args, message):
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(rehearse_command, args)
     assert result.exit_code == 2 and message in result.output, result.output
+
+
+def test_explore_option_runs_walks_against_a_running_server(tmp_path, monkeypatch):
+    """--server with --connection: the walks reset a running mock (which processes batches on its own,
+    here at once) and issue certificates from its CA; the mock is still answering afterwards."""
+    from harness.pytest_plugin import start_mock
+
+    server = start_mock(tmp_path / "running", processing_delay=0, extra=("--fast-passwords",))
+    try:
+        monkeypatch.chdir(tmp_path)
+        connection = server.data_dir / "connection.json"
+        result = CliRunner().invoke(rehearse_command, ["--explore", "3", "--server", server.info["base_url"],
+                                                       "--connection", str(connection)])
+        assert result.exit_code == 0, result.output
+        assert f"exploring the running mock {server.info['base_url']}" in result.output
+        assert "3 walks of up to 25 steps" in result.output and "every answer was the one SEVIS would give" in result.output
+        assert server.alive() and server.clock()
+    finally:
+        server.stop()
