@@ -946,6 +946,38 @@ class ProcedureMachine(RuleBasedStateMachine):
             self._seen("review", "pages agree")
         finally:
             pages.close()
+        self._review_i17()
+
+    def _review_i17(self) -> None:
+        """The college that filed the newest I-17 reads its petitions: JSON, the I-17 page and the model agree."""
+        m, d = self.model, self.driver
+        owners = [p.owner for p in m.petitions if p.owner.password]
+        if not owners:
+            return
+        u = owners[-1]
+        self.act_login(self._ref(u), True)
+        if not m.token_ok(u):
+            return
+        status, body = d.call("GET", f"{d.t.rti_url}/api/petitions", token=u.token)
+        expect(status == 200, f"RTI petitions answered {status}")
+        listed = sorted((p["petition_id"], p.get("school_name") or "", p["state"], p.get("school_code") or "")
+                        for p in body["petitions"])
+        expected = sorted((p.pid, p.body.get("school_name") or "", p.state, p.codes[0] if p.codes else "")
+                          for p in m.petitions if p.owner is u)
+        expect(listed == expected, f"RTI lists the I-17s of {u.user_id} as {listed}; the model {expected}")
+        pages, status = d.page_session(f"{d.t.rti_url}/login", {"user_id": u.user_id, "password": u.password})
+        want = self._login_outcome(u, True)
+        expect((status in (302, 303)) == (want == 200), f"page login of {u.user_id} answered {status}; "
+                                                         f"the JSON model says {want}")
+        try:
+            if want != 200:
+                return
+            shown = sorted((int(r[0].split()[-1]), "" if r[1] == "(no name yet)" else r[1], r[2], r[3])
+                           for r in self._table(pages, f"{d.t.rti_url}/i17", "petitions"))
+            expect(shown == listed, f"the Form I-17 page shows {shown}; the JSON API {listed}")
+            self._seen("review I-17", "pages agree")
+        finally:
+            pages.close()
 
     @staticmethod
     def _table(session: requests.Session, url: str, table: str) -> list[list[str]]:

@@ -52,7 +52,8 @@ def test_the_mock_answers_every_walk_as_sevis_would(machine):
     # the walks reached the end of the procedure, and refusals of every kind the issue names
     # (which rarer refusals a fixed seed reaches also depends on the IDs the mock draws, so those have
     # scripted walks of their own below)
-    for needed in [("upload good", "S0000"), ("process good", "S0000"), ("review", "pages agree")]:
+    for needed in [("upload good", "S0000"), ("process good", "S0000"), ("review", "pages agree"),
+                   ("review I-17", "pages agree")]:
         assert stats[needed] > 0, f"no walk exercised {needed}; seen: {sorted(stats)}"
     outcomes = {outcome for _, outcome in stats}
     assert {"S0002", "S0003", "400", "401", "403", "404", "409", "410"} <= outcomes, sorted(outcomes)
@@ -110,6 +111,43 @@ def test_approving_an_approved_petition_is_refused(machine):
             probe.do(name, args)
             probe.check_all()
         assert machine.stats[key] == before + 1
+    finally:
+        probe.teardown()
+
+
+def test_after_the_procedure_every_batch_refusal_is_reached(machine):
+    """A scripted walk through the procedure to the first upload, then the refusals a fixed seed may not
+    reach: the batch ID again (S0010), a malformed document (S0012), a download before processing (S0030),
+    five wrong passwords (429), 45 days without an RTI login (S0003), and back to S0000 after a login."""
+    probe = machine()
+    try:
+        for _ in range(40):
+            name, args = probe.next_step()
+            probe.do(name, args)
+            probe.check_all()
+            if name == "upload":
+                break
+        assert name == "upload", "the procedure did not reach an upload"
+        pdso = probe._ref(probe.model.batches[0].user)
+        upload = dict(args, user=pdso, cert="own")
+        script = [("download", {"batch": 0, "never_sent": False}),
+                  ("upload", dict(upload, doc="good", reuse=True, variant=0)),
+                  ("upload", dict(upload, doc="malformed", reuse=False)),
+                  *[("login", {"user": pdso, "right": False})] * 5,
+                  ("login", {"user": pdso, "right": True}),
+                  ("advance_clock", {}),
+                  ("upload", dict(upload, doc="good", reuse=False)),
+                  ("login", {"user": pdso, "right": True}),
+                  ("upload", dict(upload, doc="good", reuse=False))]
+        before = dict(machine.stats)
+        for name, args in script:
+            probe.do(name, args)
+            probe.check_all()
+        seen = {key: n - before.get(key, 0) for key, n in machine.stats.items() if n > before.get(key, 0)}
+        for key in [("download", "S0030"), ("upload good", "S0010"), ("upload malformed", "S0012"),
+                    ("login (wrong password)", "429"), ("login (right password)", "429"),
+                    ("upload refused: user inactive 45 days", "S0003"), ("upload good", "S0000")]:
+            assert key in seen, f"{key} not reached; the walk gave {sorted(seen)}"
     finally:
         probe.teardown()
 
