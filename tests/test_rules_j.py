@@ -476,6 +476,26 @@ def test_every_j_code_is_a_rule_or_accounted_for():
     assert sum(len(a) for a in accounted) + len(registered) == len(codes)  # each code in exactly one place
 
 
+@pytest.mark.parametrize("folder", ["official", "project"])
+def test_no_j_element_carries_a_student_intern_field(folder):
+    """S2237/S2238 are counted as undecidable because no 6.27 element can carry the Student Intern fields
+    they speak of: StudentInternType is defined in Common.xsd and used by no element or attribute."""
+    from schemas import schema_for_root
+    from tests.support.server import OFFICIAL_XSD
+
+    base = OFFICIAL_XSD / "6.27-j" if folder == "official" else schema_for_root("SEVISBatchCreateUpdateEV").parent
+    if not (base / "Common.xsd").is_file():
+        pytest.skip(f"no Common.xsd in {base}")
+    documents = {name: etree.parse(str(base / name)) for name in ("Common.xsd", "Create-UpdateExchangeVisitor.xsd")}
+    xs = {"xs": "http://www.w3.org/2001/XMLSchema"}
+    assert documents["Common.xsd"].xpath("//xs:simpleType[@name='StudentInternType']", namespaces=xs)
+    users = [(name, node.get("name")) for name, doc in documents.items()
+             for node in doc.xpath("//*[@type or @base or @memberTypes]", namespaces=xs)
+             if "StudentInternType" in " ".join(filter(None, (node.get("type"), node.get("base"), node.get("memberTypes"))))]
+    assert users == [], users
+    assert "StudentInternType" in UNDECIDABLE["S2237"] and UNDECIDABLE["S2237"] == UNDECIDABLE["S2238"]
+
+
 def test_every_j_rule_has_a_failing_case_here():
     tested = set(CREATE_CASES) | set(UPDATE_CASES) | {"S2141"}
     assert registered_j_codes() & j_catalogue_codes() <= tested

@@ -1,6 +1,8 @@
 """Facts and small helpers shared by the F/M rule modules (nothing here registers a rule).
 
-The F/M code tables in the schema carry codes without names; meanings used here are marked [i].
+The F/M code tables in the schema carry codes without names; meanings used here are marked [i], or [c] with
+their public source: the NIEM immigration domain publishes some SEVIS code lists with their names
+(im:StudentEducationLevelCodeSimpleType, im:StudentTerminationCodeSimpleType).
 """
 from __future__ import annotations
 
@@ -12,15 +14,16 @@ from . import RuleContext, as_date, history_actions, student, text
 
 F1, M1 = "01", "02"  # StudentVisaCodeType [c for the codes, i for the order F-1 then M-1]
 DEPENDENT_VISA = {F1: "04", M1: "05"}  # F-2 for F-1, M-2 for M-1 [i]
-SPOUSE, CHILD = "01", "02"  # DependentCodeType [i]
-# EduLevelCodeType [i]: 01 primary, 02 secondary, 03 associate, 04 bachelor's, 05 master's,
+SPOUSE, CHILD = "01", "02"  # DependentCodeType [i] (a vendor's SEVIS table lists 01 spouse, 02 child)
+# EduLevelCodeType [c: NIEM im:StudentEducationLevelCodeSimpleType]: 01 primary, 02 secondary, 03 associate, 04 bachelor's, 05 master's,
 # 06 doctorate, 07 language training, 08 high school, 09 flight training, 10 vocational, 11 other.
 K12_LEVELS = {"01", "02", "08"}
 LANGUAGE_TRAINING = "07"
 OTHER_LEVEL = "11"
 M1_ONLY_LEVELS = {"09", "10"}  # flight training and vocational school are M-1 programs [i]
 FULL_TIME, PART_TIME = "01", "02"  # EmploymentTimeType [i]
-OTHERWISE_FAILING = "16"  # StudentTerminationReasonType: Otherwise failing to maintain status [i]
+OTHERWISE_FAILING = "16"  # StudentTerminationReasonType: Otherwise failing to maintain status [c: NIEM
+# im:StudentTerminationCodeSimpleType, which names all 25 codes]
 ACTIVE_STATES = ("Initial", "Active")
 FM_UPDATE_EVENTS = (
     "fm.AuthDropBelowFC", "fm.CPTEmployment", "fm.Dependent", "fm.DisciplinaryAction", "fm.EducationLevel",

@@ -7,7 +7,7 @@ from .fm_facts import OTHERWISE_FAILING
 
 @rule("S1059", "fm.Status")
 def otherwise_failing_needs_other_remarks(ctx: RuleContext) -> Violation | None:
-    """Terminate with reason 16 (otherwise failing to maintain status) [i] has no OtherRemarks."""
+    """Terminate with reason 16 (otherwise failing to maintain status) has no OtherRemarks."""
     terminate = action(ctx, "Terminate")
     if terminate is not None and text(terminate, "Reason") == OTHERWISE_FAILING and not text(terminate, "OtherRemarks"):
         return Violation.of("S1059")
@@ -16,7 +16,7 @@ def otherwise_failing_needs_other_remarks(ctx: RuleContext) -> Violation | None:
 
 @rule("S1104", "fm.Status")
 def other_remarks_only_when_otherwise_failing(ctx: RuleContext) -> Violation | None:
-    """Terminate gives OtherRemarks with a reason other than 16 (otherwise failing to maintain status) [i]."""
+    """Terminate gives OtherRemarks with a reason other than 16 (otherwise failing to maintain status)."""
     terminate = action(ctx, "Terminate")
     if terminate is not None and text(terminate, "OtherRemarks") and text(terminate, "Reason") != OTHERWISE_FAILING:
         return Violation.of("S1104")

@@ -73,9 +73,10 @@ IMPLEMENTED_ELSEWHERE = {
 UNPUBLISHED = {
     "S2003": "generic 'contains invalid data': SEVIS does not say for which elements; the mock answers with the specific codes",
     "S2211": "SEVIS does not say which statuses refuse which site type beyond S2216's Active-only rule",
-    "S2237": "the catalogue does not name the Student Intern field, and 6.27 has none beyond the T/IPP (S2260)",
-    "S2238": "the catalogue does not name the Student Intern field, and 6.27 has none beyond the T/IPP (S2260)",
 }
+
+STUDENT_INTERN_FIELDS = ("no 6.27 element carries a Student Intern field: Common.xsd still defines StudentInternType "
+                         "but no element uses it (a Student Intern's placement goes in the T/IPP: S2260)")
 
 # Codes whose condition depends on data SEVIS holds that a batch cannot carry (or the schema excludes).
 UNDECIDABLE = {
@@ -93,6 +94,8 @@ UNDECIDABLE = {
     "S2213": "the 6.27 create schema admits only SOA and EXEMPT sites, so no valid batch carries it",
     "S2231": "visa issuance is Department of State (consular) data no batch carries",
     "S2235": "the occupational categories a sponsor is designated for are Department of State data",
+    "S2237": STUDENT_INTERN_FIELDS,
+    "S2238": STUDENT_INTERN_FIELDS,
     "S2250": "which sponsors run the Korea WEST program is Department of State designation data",
     "S2257": "which sponsors run the Korea WEST program is Department of State designation data",
 }

@@ -12,9 +12,11 @@ from . import RuleContext, as_date, text
 
 XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"
 
-# EV category codes (SEVISTable EVCategoryCodeType) -> category. [i] The schema lists the codes without
-# names; this mapping follows the order of SEVIS's category list (students 1A-1G, trainees 2A/2B, then the
-# numbered categories; 08 Research Scholar as in the project's fixtures). One table, easy to correct.
+# EV category codes (SEVISTable EVCategoryCodeType) -> category. The schema lists the codes without names.
+# [c] 1A-1F, 2A/2B and 03-13 as named by the NIEM immigration domain (im:ExchangeVisitorCategoryCodeSimpleType,
+# NIEM 2.0). [i] 1G Student Intern: NIEM 2.0 predates it; SEVIS added the Student Intern category in release
+# 6.0 (2009) and 1G is the one student code NIEM lacks. [i] 14/15 Intern: NIEM names them "NOT AVAILABLE" and
+# "NOT AVAILABLE (INTERN)". One table, easy to correct.
 CATEGORIES = {
     "1A": "Secondary School Student", "1B": "Student Associate", "1C": "Student Bachelors",
     "1D": "Student Masters", "1E": "Student Doctorate", "1F": "Student Non-Degree", "1G": "Student Intern",
