@@ -194,10 +194,16 @@ class Store:
         """A unit of work that holds the write lock from its first statement."""
         with self.engine.connect() as conn:
             conn.info["immediate"] = True
-            with Session(bind=conn, expire_on_commit=False) as session:
-                with session.begin():
-                    yield session
-            conn.commit()
+            try:
+                with Session(bind=conn, expire_on_commit=False) as session:
+                    with session.begin():
+                        yield session
+                conn.commit()
+            finally:
+                # a unit of work refused before its first statement never began: the flag must not stay on
+                # the pooled connection, or a later read would take the write lock (and, inside another
+                # write of the same thread, wait for itself until the busy timeout)
+                conn.info.pop("immediate", None)
 
     def get_setting(self, key: str, default: str | None = None) -> str | None:
         with self.session() as s:

@@ -1,0 +1,53 @@
+"""The store's units of work (mockserver/db.py): a write refused before its first statement leaves
+nothing behind on the pooled connection."""
+from __future__ import annotations
+
+import time
+
+import pytest
+from sqlalchemy import event, text
+
+from mockserver.db import Store
+
+
+@pytest.fixture
+def store(tmp_path):
+    st = Store(f"sqlite:///{tmp_path / 'store.db'}")
+
+    @event.listens_for(st.engine, "connect")
+    def _short_busy_timeout(dbapi_connection, _record):  # runs after the store's own pragmas
+        dbapi_connection.execute("PRAGMA busy_timeout=3000")
+
+    st.create_all()
+    yield st
+    st.engine.dispose()
+
+
+def test_a_write_refused_before_any_statement_does_not_turn_later_reads_into_writes(store):
+    """A request refused inside ``write()`` before it ran SQL (e.g. a 400 on bad input) used to leave the
+    BEGIN IMMEDIATE flag on its pooled connection; a read that later got that connection inside another
+    write of the same thread waited for its own lock until the busy timeout, stalling every writer."""
+    with store.engine.connect(), store.engine.connect():
+        pass  # two pooled connections, so the next write and the read inside it get different ones
+    with pytest.raises(ValueError):
+        with store.write():
+            raise ValueError("refused before any SQL")
+    started = time.monotonic()
+    with store.write() as s:
+        s.execute(text("SELECT 1"))
+        with store.session() as r:
+            assert r.execute(text("SELECT 1")).scalar() == 1
+    assert time.monotonic() - started < 2, "a read inside a write waited for the write lock"
+    with store.engine.connect() as c:
+        assert "immediate" not in c.info
+
+
+def test_reads_never_take_the_write_lock(store):
+    """While one connection holds the write lock, reads on others still answer at once (WAL)."""
+    with store.write() as s:
+        s.execute(text("SELECT 1"))
+        started = time.monotonic()
+        for _ in range(3):
+            with store.session() as r:
+                r.execute(text("SELECT 1"))
+        assert time.monotonic() - started < 2
