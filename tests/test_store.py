@@ -51,3 +51,29 @@ def test_reads_never_take_the_write_lock(store):
             with store.session() as r:
                 r.execute(text("SELECT 1"))
         assert time.monotonic() - started < 2
+
+
+def test_concurrent_clock_advances_are_never_lost(tmp_path):
+    """Control-API clock jumps from several clients at once add up (read and write in one transaction)."""
+    import threading
+    from datetime import timedelta
+
+    from mockserver.clock import MockClock
+
+    st = Store(f"sqlite:///{tmp_path / 'clock.db'}")
+    st.create_all()
+    clock = MockClock(st)
+    start = threading.Barrier(6)
+
+    def jump():
+        start.wait()
+        for _ in range(10):
+            clock.advance(timedelta(seconds=1))
+
+    threads = [threading.Thread(target=jump) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert clock.offset() == timedelta(seconds=60)
+    st.engine.dispose()
