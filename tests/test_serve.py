@@ -9,6 +9,7 @@ import sys
 from fixtures import read_fixture
 from tests.support.server import OFFICIAL_XSD, ROOT, new_batch_id, with_batch_id
 
+pytest_plugins = ["pytester"]
 
 
 def control(server, method, path, body=None, token=None):
@@ -85,3 +86,20 @@ def test_schema_file_name_case_mismatch_is_named(tmp_path):
 def test_bad_clock_is_a_usage_error(tmp_path):
     result = run_cli("serve", "--data-dir", str(tmp_path), "--clock", "tomorrow")
     assert result.returncode == 2 and "ISO-8601" in result.stderr
+
+
+def test_a_server_traceback_fails_the_run_even_if_every_test_passed(pytester):
+    """The session-end invariant of tests/support/server.py: any serve.log holding a traceback fails the run."""
+    pytester.syspathinsert(str(ROOT))
+    pytester.makeconftest('pytest_plugins = ["tests.support.server"]')
+    pytester.makepyfile(test_logs='''
+def test_clean(tmp_path):
+    (tmp_path / "serve.log").write_text("127.0.0.1 - - GET /ping 200\\n")
+
+def test_crashed(tmp_path):
+    (tmp_path / "serve.log").write_text("ERROR in app\\nTraceback (most recent call last):\\n  boom\\n")
+''')
+    result = pytester.runpytest("-p", "no:sevis_mock", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["*servers that logged an unhandled exception*", "*test_crashed*serve.log:*"])

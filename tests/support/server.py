@@ -188,3 +188,40 @@ def open_store(server: "RunningServer"):
     from mockserver.db import Store
 
     return Store(f"sqlite:///{server.data_dir / 'sevis-mock.db'}")
+
+
+# --- an invariant over the whole run: no server answered with an unhandled exception -----------------------
+
+UNHANDLED = "Traceback (most recent call last)"
+
+
+def servers_with_unhandled_errors(base: Path) -> list[tuple[Path, str]]:
+    """Every serve.log under ``base`` holding a traceback, with the lines around the first one."""
+    found = []
+    for log in sorted(base.rglob("serve.log")):
+        if "basetemp" in log.relative_to(base).parts:  # a pytester run inside this one: judged by its own session
+            continue
+        text = log.read_text(errors="replace")
+        at = text.find(UNHANDLED)
+        if at >= 0:
+            start = text.rfind("\n", 0, max(0, at - 300)) + 1
+            found.append((log, text[start:at + 2500]))
+    return found
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Bad input must never crash the server: a traceback in any test server's log fails the run, even
+    when the test that provoked it passed (the client may have accepted a 500 or given up waiting)."""
+    factory = getattr(session.config, "_tmp_path_factory", None)
+    base = getattr(factory, "_basetemp", None) if factory is not None else None
+    if base is None or not Path(base).is_dir():
+        return
+    found = servers_with_unhandled_errors(Path(base))
+    if not found:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.section("servers that logged an unhandled exception", sep="=", red=True, bold=True)
+        for log, excerpt in found:
+            reporter.write_line(f"{log}:\n{excerpt}\n")
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
