@@ -87,6 +87,8 @@ def test_explore_option_runs_walks_against_an_embedded_mock(tmp_path, monkeypatc
     assert result.exit_code == 0, result.output
     assert "2 walks of up to 25 steps" in result.output
     assert "every answer was the one SEVIS would give" in result.output
+    refusals = result.output.split("refusals exercised: ", 1)[1].splitlines()[0].split(", ")
+    assert all(r == "none" or r.isdigit() or (r.startswith("S") and r[1:].isdigit()) for r in refusals), refusals
     assert not (tmp_path / "sevis-explore-failure.py").exists()
 
 

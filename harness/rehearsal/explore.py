@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import tempfile
 import time
 from collections import Counter
@@ -186,7 +187,9 @@ def run(walks: int, *, connection: Path | None, data_dir: Path | None, script: P
             result = explore(machine_class, walks, derandomize=derandomize)
         finally:
             machine_class.driver.close()
-        refusals = sorted({outcome for (_, outcome) in result.stats if outcome not in ("200", "201", "S0000")})
+        refusals = sorted({outcome for (_, outcome) in result.stats
+                           if (outcome.isdigit() and int(outcome) >= 400) or re.fullmatch(r"S\d{4}", outcome)
+                           and outcome != "S0000"})
         echo(f"{result.walks} walks of up to {result.steps_per_walk} steps in {result.seconds:.0f} s; "
              f"{sum(result.stats.values())} actions; refusals exercised: {', '.join(refusals) or 'none'}")
         if result.failure is None:
