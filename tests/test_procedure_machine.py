@@ -211,3 +211,17 @@ def test_a_mock_without_the_certificate_to_org_check_is_caught(tmp_path, monkeyp
         assert "SEVIS should answer S0002" in run.stdout, run.stdout + run.stderr
     finally:
         broken.stop()
+
+
+def test_a_derandomized_exploration_repeats_itself(machine):
+    """The same walks, step for step, on a second run: the choices depend on the model, never on the user IDs,
+    tokens or school codes the mock draws at random (so a CI failure replays on any machine)."""
+    def run() -> dict:
+        before = dict(machine.stats)
+        result = explore(machine, 8, STEPS, derandomize=True)
+        assert result.failure is None, result.failure.message
+        return {k: n - before.get(k, 0) for k, n in machine.stats.items() if n > before.get(k, 0)}
+
+    first, second = run(), run()
+    assert first == second
+    assert sum(first.values()) > 8 * 10, first  # the walks did go somewhere
