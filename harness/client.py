@@ -347,6 +347,9 @@ def _child(el: etree._Element, name: str) -> etree._Element | None:
 _XSI_NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"
 
 
+XML_SPACE = " \t\r\n"  # XML's whitespace; str.strip() would also eat a no-break space a value may hold
+
+
 def _text(el: etree._Element | None, name: str | None = None, *, strip: bool = True) -> str | None:
     """Text of `el` (or of its child `name`); None when absent or xsi:nil."""
     if el is not None and name is not None:
@@ -354,12 +357,12 @@ def _text(el: etree._Element | None, name: str | None = None, *, strip: bool = T
     if el is None or el.get(_XSI_NIL, "").strip() in ("true", "1"):
         return None
     text = el.text or ""
-    return text.strip() if strip else text
+    return text.strip(XML_SPACE) if strip else text
 
 
 def _attr(el: etree._Element, name: str) -> str | None:
     value = el.get(name)
-    return value.strip() if value is not None else None
+    return value.strip(XML_SPACE) if value is not None else None
 
 
 def _bool(value: str | None, where: str) -> bool | None:

@@ -23,3 +23,8 @@ def parse(data: bytes) -> etree._ElementTree:
     if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
         raise UnsafeXML("the document has a DOCTYPE declaration; SEVIS batch documents may not declare a DTD or entities")
     return tree
+
+
+# XML's whitespace (XML 1.0 production S). Values are trimmed of these only: str.strip() would also remove a
+# no-break space or other Unicode spaces, which SEVIS keeps (and its name rules then refuse).
+XML_SPACE = " \t\r\n"

@@ -198,6 +198,16 @@ def test_canned_logs_comply_with_the_official_schema(name):
     assert_valid(CANNED_LOGS[name])
 
 
+def test_values_lose_only_xml_whitespace():
+    """A requestID may hold a no-break space (the schema allows it, SEVIS echoes it): parsing trims XML's
+    whitespace (space, tab, CR, LF) and nothing else."""
+    log = processed_log().replace(b'requestID="REQ-1"', 'requestID=" \u00a0REQ-1\u00a0\t"'.encode())
+    log = log.replace(b"<UserDefinedA>STU1</UserDefinedA>", "<UserDefinedA>\u00a0STU1 </UserDefinedA>".encode())
+    record = parse_transaction_log(log).records[0]
+    assert record.request_id == "\u00a0REQ-1\u00a0"
+    assert record.user_defined_a == "\u00a0STU1 "  # the college's own data comes back exactly as sent
+
+
 # --------------------------------------------------------------------------------------------
 # PKI and the fake SEVIS server
 # --------------------------------------------------------------------------------------------

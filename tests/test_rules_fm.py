@@ -163,6 +163,9 @@ def test_dependent_actions_check_the_named_dependent():
 @pytest.mark.parametrize(("first", "code"), [
     ("FNU", "S1142"), ("not  applicable", "S1142"), ("Unknown", "S1142"), ("ANNA-MARIA", "S1148"),
     ("ZOË", "S1148"), ("Mary Ann", None), ("NONEY", None),
+    ("\u00a0ANNA", "S1148"),  # a no-break space is not a blank: SEVIS keeps it, and the name standard refuses it
+    ("\tANNA\n", None),  # XML whitespace around a value is not part of it
+    ("\u00a0FNU", "S1148"),
 ])
 def test_name_standard(first, code):
     assert code_of(create_ctx(set_text(baseline(), "PersonalInfo/FullName/FirstName", first))) == code

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from ..db import Batch, Certificate, Official, Organization
 from ..tls import fingerprint
 from ..validation import DOCUMENTS, SchemaSet
-from ..xmlsafe import UnsafeXML, parse
+from ..xmlsafe import XML_SPACE, UnsafeXML, parse
 
 INACTIVE_AFTER = timedelta(days=45)
 KIND_OF_ROOT = {root: kind for root, (kind, _) in DOCUMENTS.items() if kind != "log"}
@@ -92,10 +92,10 @@ def check_document(data: bytes, org: Organization, batch_id: str, schemas: Schem
         raise Refusal("S0013", [f"{org.org_id} is a{'n' if org.kind == 'F/M' else ''} {org.kind} organization: its batches have root element {expected}, not {root.tag}"])
     header_batch, header_org = root.findtext("BatchHeader/BatchID"), root.findtext("BatchHeader/OrgID")
     mismatches = []
-    if header_batch is not None and header_batch.strip() != batch_id:
-        mismatches.append(f"BatchHeader/BatchID {header_batch.strip()!r} differs from the batchid field {batch_id!r}")
-    if header_org is not None and header_org.strip() != org.org_id:
-        mismatches.append(f"BatchHeader/OrgID {header_org.strip()!r} differs from the orgid field {org.org_id!r}")
+    if header_batch is not None and header_batch.strip(XML_SPACE) != batch_id:
+        mismatches.append(f"BatchHeader/BatchID {header_batch.strip(XML_SPACE)!r} differs from the batchid field {batch_id!r}")
+    if header_org is not None and header_org.strip(XML_SPACE) != org.org_id:
+        mismatches.append(f"BatchHeader/OrgID {header_org.strip(XML_SPACE)!r} differs from the orgid field {org.org_id!r}")
     if mismatches:
         raise Refusal("S0012", mismatches)
     problems = schemas.validate(tree)

@@ -22,7 +22,7 @@ from ..records import events, lifecycle
 from ..records.events import DependentRecord, Refused, Target
 from ..rules import RuleContext, Violation, first_violation
 from ..rules.fm import duplicate_key
-from ..xmlsafe import parse
+from ..xmlsafe import XML_SPACE, parse
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ def _ud(element: etree._Element, tag: str) -> str | None:
 
 def _text(element: etree._Element, path: str) -> str:
     child = element.find(path)
-    return "" if child is None else (child.text or "").strip()
+    return "" if child is None else (child.text or "").strip(XML_SPACE)
 
 
 class BatchProcessor:

@@ -11,6 +11,8 @@ import copy
 
 from lxml import etree
 
+from ..xmlsafe import XML_SPACE
+
 # Groups replaced whole when sent (an empty one clears the group). [i]
 WHOLE = frozenset({
     "USAddress", "MailingAddress", "MailAddress", "ForeignAddress", "Telephone", "EngProficiency", "EduLevel",
@@ -52,7 +54,7 @@ ORDER["FinancialInfo"] = ("AcademicTerm", "Expense", "Funding", "ReceivedUSGovtF
 
 def is_blank(element: etree._Element) -> bool:
     """An element sent empty: no text and no child elements (the blank tag that clears a value)."""
-    return not (element.text or "").strip() and not any(isinstance(c.tag, str) for c in element)
+    return not (element.text or "").strip(XML_SPACE) and not any(isinstance(c.tag, str) for c in element)
 
 
 def children(element: etree._Element) -> list[etree._Element]:
@@ -124,7 +126,7 @@ def merge(target: etree._Element, sent: etree._Element, *, skip: tuple[str, ...]
             if is_blank(group) and not group.attrib:  # every field cleared: the group goes too
                 target.remove(group)
         else:
-            ensure(target, child.tag).text = (child.text or "").strip()
+            ensure(target, child.tag).text = (child.text or "").strip(XML_SPACE)
     return changed
 
 

@@ -27,6 +27,7 @@ from typing import Callable, Iterator
 from lxml import etree
 
 from ..rules import Violation
+from ..xmlsafe import XML_SPACE
 from . import lifecycle
 from .amend import children, copy_as, ensure, is_blank, merge, place, remove, replace, set_text
 
@@ -143,7 +144,7 @@ def _t(element: etree._Element | None, path: str) -> str:
     if element is None:
         return ""
     found = element.find(path)
-    return "" if found is None else (found.text or "").strip()
+    return "" if found is None else (found.text or "").strip(XML_SPACE)
 
 
 def _record(target: Target, tag: str, sent: etree._Element, *, skip: tuple[str, ...] = (), **attrs: str) -> etree._Element:
@@ -177,7 +178,7 @@ def _rename_into(entry: etree._Element, sent: etree._Element, renames: dict[str,
     for sent_tag, stored_tag in renames.items():
         found = sent.find(sent_tag)
         if found is not None:
-            set_text(entry, stored_tag, (found.text or "").strip())
+            set_text(entry, stored_tag, (found.text or "").strip(XML_SPACE))
 
 
 # ================================ F/M ==============================================================
@@ -538,7 +539,7 @@ def j_biographical(t: Target, sub, _event) -> None:
         if child.tag in J_BIO:
             merge(bio, _wrap(child))
         elif child.tag == "PositionCode":
-            set_text(t.doc, "PositionCode", (child.text or "").strip())
+            set_text(t.doc, "PositionCode", (child.text or "").strip(XML_SPACE))
         elif child.tag in ("USAddress", "MailAddress", "ResidentialAddress", "Remarks"):
             replace(t.doc, child)
 
@@ -656,8 +657,8 @@ def _tipp(t: Target) -> etree._Element:
 
 def _numbers(doc: etree._Element) -> Iterator[int]:
     for el in doc.iterfind("AddTIPP//*"):
-        if el.tag in ("SiteId", "PhaseId") and (el.text or "").strip().isdigit():
-            yield int(el.text.strip())
+        if el.tag in ("SiteId", "PhaseId") and (el.text or "").strip(XML_SPACE).isdigit():
+            yield int(el.text.strip(XML_SPACE))
 
 
 def number_tipp(doc: etree._Element) -> None:
@@ -666,7 +667,7 @@ def number_tipp(doc: etree._Element) -> None:
     for site in doc.iterfind("AddTIPP/TippSite"):
         for el, tag in [(site, "SiteId")] + [(p, "PhaseId") for p in site.iterfind("TippPhase")]:
             found = el.find(tag)
-            if found is None or not (found.text or "").strip():
+            if found is None or not (found.text or "").strip(XML_SPACE):
                 if found is None:
                     found = etree.Element(tag)
                     el.insert(0, found)
@@ -792,7 +793,7 @@ def j_tipp_participant_info(t: Target, sub, _event) -> None:
     if info is None:
         raise Refused("S2219")  # [i] an exempt plan has no participant to update
     for child in children(sub):
-        set_text(info, child.tag, (child.text or "").strip())
+        set_text(info, child.tag, (child.text or "").strip(XML_SPACE))
 
 
 @applies("J", "Reprint7002")
@@ -810,7 +811,7 @@ def j_reprint_7002(t: Target, sub, _event) -> None:
 def j_status_correct_infraction(t: Target, sub, _event) -> None:
     found = sub.find("NewEndDate")
     if found is not None and not is_blank(found):
-        set_text(t.doc, "PrgEndDate", (found.text or "").strip())
+        set_text(t.doc, "PrgEndDate", (found.text or "").strip(XML_SPACE))
     _phase_dates(t, sub)
     _record(t, "Infraction", sub, date=t.today, corrected="true", skip=("TippPhaseDates",))
 

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..db import Batch, Record, RecordEvent
+from ..xmlsafe import XML_SPACE
 
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 
@@ -32,7 +33,7 @@ def xml_data(element: etree._Element) -> dict | str:
             out[child.tag].append(value)
         else:
             out[child.tag] = value
-    text = (element.text or "").strip()
+    text = (element.text or "").strip(XML_SPACE)
     if not out:
         return text
     if text:

@@ -13,6 +13,7 @@ from typing import Callable
 from lxml import etree
 
 from ..catalog import message
+from ..xmlsafe import XML_SPACE
 
 
 @dataclass(frozen=True)
@@ -127,7 +128,7 @@ def text(element: etree._Element | None, path: str) -> str | None:
     found = element.find(path)
     if found is None:
         return None
-    return (found.text or "").strip()
+    return (found.text or "").strip(XML_SPACE)
 
 
 def as_date(value: str | None) -> date | None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from . import RuleContext, Violation, rule, student, text
+from ..xmlsafe import XML_SPACE
 
 # (path under FinancialInfo, the name SEVIS's message gives it) [i: names follow the I-20's wording]
 PAIRS = (("Expense/Other", "Other expense"), ("Funding/School", "School funding"), ("Funding/Other", "Other funding"))
@@ -20,7 +21,7 @@ def _pairs(ctx: RuleContext):
         values = []
         for part in ("Amount", "Remarks"):
             element = pair.find(part)
-            values.append((element.text or "").strip() if element is not None else text(stored, f"{path}/{part}") or "")
+            values.append((element.text or "").strip(XML_SPACE) if element is not None else text(stored, f"{path}/{part}") or "")
         amount, remarks = values
         yield label, amount, remarks
 

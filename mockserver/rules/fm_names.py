@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 
 from . import RuleContext, Violation, rule
+from ..xmlsafe import XML_SPACE
 
 EVENTS = ("fm.create", "fm.PersonalInfo", "fm.Dependent")
 # [c] PROTOCOL.md §5: FNU/LNU/Unknown are refused; None and Not Applicable too [i].
@@ -19,11 +20,11 @@ def _names(ctx: RuleContext):
         return
     for full in scope.iter("FullName"):
         for child in full:
-            if isinstance(child.tag, str) and (child.text or "").strip():
-                yield child.tag, child.text.strip()
+            if isinstance(child.tag, str) and (child.text or "").strip(XML_SPACE):
+                yield child.tag, child.text.strip(XML_SPACE)
 
 def _unacceptable(value: str) -> bool:
-    return " ".join(value.upper().split()) in UNACCEPTABLE
+    return " ".join(re.split(f"[{XML_SPACE}]+", value.upper().strip(XML_SPACE))) in UNACCEPTABLE
 
 @rule("S1142", *EVENTS)
 def no_placeholder_names(ctx: RuleContext) -> Violation | None:

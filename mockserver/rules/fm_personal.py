@@ -7,6 +7,7 @@ from lxml import etree
 
 from . import RuleContext, Violation, as_date, rule, student, text
 from .fm_facts import K12_LEVELS, M1, age_on, edu_level, visa_type
+from ..xmlsafe import XML_SPACE
 
 PERSON_EVENTS = ("fm.create", "fm.PersonalInfo", "fm.Dependent", "fm.Registration")
 COMMUTER_COUNTRIES = {"CA", "MX"}  # border commuters are Canadian or Mexican nationals (8 CFR 214.2(f)(18)) [i]
@@ -27,7 +28,7 @@ def birth_date_not_future(ctx: RuleContext) -> Violation | None:
     """A birth date (student or dependent) is after today."""
     scope = _scope(ctx)
     for born in ([] if scope is None else scope.iter("BirthDate")):
-        day = as_date((born.text or "").strip())
+        day = as_date((born.text or "").strip(XML_SPACE))
         if day and day > ctx.today:
             return Violation.of("S1067")
     return None
@@ -59,7 +60,7 @@ def email_well_formed(ctx: RuleContext) -> Violation | None:
     scope = _scope(ctx)
     for tag in ("Email", "SupervisorEmail"):
         for email in ([] if scope is None else scope.iter(tag)):
-            value = (email.text or "").strip()
+            value = (email.text or "").strip(XML_SPACE)
             if value and _email_malformed(value):
                 return Violation.of("S1160")
     return None

@@ -8,6 +8,7 @@ from .j_common import (
     AU_PAIR, DURATIONS, J_ALL_EVENTS, SECONDARY, age_on, category, persons, program_dates, sub_event,
     us_date,
 )
+from ..xmlsafe import XML_SPACE
 
 EARLIEST = date(1900, 1, 2)
 VALIDATION_WINDOW = timedelta(days=30)
@@ -17,8 +18,8 @@ UPDATE_WINDOW = timedelta(days=120)
 def _dates(ctx: RuleContext):
     scope = ctx.element if ctx.event == "create" else ctx.event_element
     for el in scope.iter():
-        if isinstance(el.tag, str) and "Date" in el.tag and el.text and el.text.strip():
-            yield el.tag, as_date(el.text.strip())
+        if isinstance(el.tag, str) and "Date" in el.tag and el.text and el.text.strip(XML_SPACE):
+            yield el.tag, as_date(el.text.strip(XML_SPACE))
 
 
 @rule("S2271", *J_ALL_EVENTS)

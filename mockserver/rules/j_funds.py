@@ -5,6 +5,7 @@ from lxml import etree
 
 from . import RuleContext, Violation, rule, text
 from .j_common import is_yes
+from ..xmlsafe import XML_SPACE
 
 AMOUNTS = (
     "ProgramSponsorFunds", "OtherFunds/USGovt/Amount1", "OtherFunds/USGovt/Amount2",
@@ -21,7 +22,7 @@ def _financial(ctx: RuleContext) -> etree._Element | None:
 def _value(element: etree._Element | None, path: str) -> str | None:
     """The text at ``path`` ("" for an empty tag), or None when the tag is absent."""
     found = element.find(path) if element is not None else None
-    return None if found is None else (found.text or "").strip()
+    return None if found is None else (found.text or "").strip(XML_SPACE)
 
 
 def _number(value: str | None) -> int:

@@ -7,6 +7,7 @@ from . import RuleContext, Violation, as_date, rule, text
 from .j_common import (
     ACTIVE_STATES, CHILD, SPOUSE, US_AND_TERRITORIES, add_years, dependent_ref, persons, sub_event, us_date,
 )
+from ..xmlsafe import XML_SPACE
 
 NAME_FIELDS = ("LastName", "FirstName", "PassportName")
 ALLOWED_NAME = re.compile(r"[A-Za-z ]*")
@@ -20,7 +21,7 @@ EMAIL = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{
 def _names(person):
     for field in NAME_FIELDS:
         value = person.findtext(f"FullName/{field}")
-        if value is not None and value.strip():
+        if value is not None and value.strip(XML_SPACE):
             yield field, value
 
 
@@ -50,14 +51,14 @@ def preferred_name_pattern(ctx: RuleContext) -> Violation | None:
     """A preferred name holds characters other than A-Z and spaces, or one letter repeated three times. [i]"""
     for person in persons(ctx):
         value = person.findtext("FullName/PreferredName") or ""
-        if value.strip() and (not ALLOWED_NAME.fullmatch(value) or re.search(r"([A-Za-z])\1\1", value)):
+        if value.strip(XML_SPACE) and (not ALLOWED_NAME.fullmatch(value) or re.search(r"([A-Za-z])\1\1", value)):
             return Violation.of("S2246")
     return None
 
 
 def _birth_reason(person):
     element = person.find("BirthCountryReason")
-    return element, (element.text or "").strip() if element is not None else ""
+    return element, (element.text or "").strip(XML_SPACE) if element is not None else ""
 
 
 @rule("S2102", "j.create", "j.Dependent")
@@ -97,7 +98,7 @@ def email_well_formed(ctx: RuleContext) -> Violation | None:
     scope = ctx.element if ctx.event == "create" else ctx.event_element
     for element in scope.iter():
         if isinstance(element.tag, str) and element.tag.endswith(("Email", "EmailAddress")):
-            value = (element.text or "").strip()
+            value = (element.text or "").strip(XML_SPACE)
             if value and not EMAIL.fullmatch(value):
                 return Violation.of("S2010")
     return None

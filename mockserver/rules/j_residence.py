@@ -5,6 +5,7 @@ from lxml import etree
 
 from . import RuleContext, Violation, rule, text
 from .j_common import AU_PAIR, SECONDARY, category
+from ..xmlsafe import XML_SPACE
 
 
 def _residence(ctx: RuleContext) -> etree._Element | None:
@@ -14,7 +15,7 @@ def _residence(ctx: RuleContext) -> etree._Element | None:
 
 def _filled(element: etree._Element | None) -> bool:
     """True when ``element`` or any element inside it has a value (empty tags are blank)."""
-    return element is not None and any((e.text or "").strip() for e in element.iter() if isinstance(e.tag, str))
+    return element is not None and any((e.text or "").strip(XML_SPACE) for e in element.iter() if isinstance(e.tag, str))
 
 
 @rule("S2239", "j.create", "j.Biographical")

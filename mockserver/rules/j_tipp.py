@@ -15,6 +15,7 @@ from .j_common import (
     program_dates, sub_event, tipp_exempt, us_date,
 )
 from ..catalog import message
+from ..xmlsafe import XML_SPACE
 
 ADDING = ("AddTIPP", "AddSite", "AddPhase")
 
@@ -157,8 +158,8 @@ def phases_cover_program(ctx: RuleContext) -> Violation | None:
 def _official_names(ctx: RuleContext):
     scope = ctx.element if ctx.event == "create" else ctx.event_element
     for el in scope.iter("OfficialUserName", "UserName"):
-        if el.text and el.text.strip():
-            yield el.text.strip()
+        if el.text and el.text.strip(XML_SPACE):
+            yield el.text.strip(XML_SPACE)
 
 
 @rule("S2259", "j.create", "j.TIPP", "j.Validate")
@@ -195,7 +196,7 @@ def _sent_for(ctx: RuleContext, site_id: str) -> etree._Element | None:
 
 
 def _same_id(a: str | None, b: str | None) -> bool:
-    return a is not None and b is not None and a.strip().lstrip("0") == b.strip().lstrip("0")
+    return a is not None and b is not None and a.strip(XML_SPACE).lstrip("0") == b.strip(XML_SPACE).lstrip("0")
 
 
 SITE_SIGNATURES = (  # (stored element, element in Validate's TippSignatureDates, name in the message)
