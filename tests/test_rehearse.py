@@ -180,8 +180,7 @@ def test_a_bad_school_file_is_a_usage_error(tmp_path):
     assert result.exit_code == 2 and "give 1 to 3 campuses" in result.output
 
 
-def test_against_a_server_without_a_certificate_to_register_is_a_usage_error(tmp_path):
-    runner = CliRunner()
-    with runner.isolated_filesystem(temp_dir=tmp_path):  # no ./.sevis-mock/connection.json here
-        result = runner.invoke(rehearse_command, ["--server", "https://127.0.0.1:9"])
+def test_against_a_server_without_a_certificate_to_register_is_a_usage_error(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no ./.sevis-mock/connection.json here
+    result = CliRunner().invoke(rehearse_command, ["--server", "https://127.0.0.1:9"])
     assert result.exit_code == 2 and "give --cert/--key or --p12" in result.output
