@@ -13,12 +13,11 @@ from urllib.parse import quote
 
 import lxml.html as lhtml
 import pytest
-import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from harness.pytest_plugin import start_mock
-from tests.test_rti import PASSWORD
+from tests.support.server import start_server
+from tests.test_rti import PASSWORD, api, login_token, register_account, set_password, web
 
 SKIPPED = {"/control/reset"}  # it would wipe the accounts the signed-in examples use (tests/test_control.py has it)
 FIELDS = ["user_id", "password", "token", "email", "first_name", "last_name", "phone", "purpose", "school_name",
@@ -46,38 +45,27 @@ def routes(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def mock(tmp_path_factory):
-    server = start_mock(tmp_path_factory.mktemp("any-request"), processing_delay=0, extra=("--fast-passwords",))
+    server = start_server(tmp_path_factory.mktemp("any-request"), "--processing-delay", "0", "--fast-passwords")
     yield server
     server.stop()
-
-
-def _session(info: dict, cert=None) -> requests.Session:
-    s = requests.Session()
-    s.trust_env, s.verify, s.cert = False, info["ca_cert"], cert
-    return s
 
 
 @pytest.fixture(scope="module")
 def signed_in(mock):
     """A college with an RTI token and a draft I-17, SEVP's token, and a logged-in RTI page session."""
-    info, base = mock.info, mock.info["base_url"].rstrip("/")
-    fm = next(o for o in info["organizations"] if o["kind"] == "F/M")
-    s, email = _session(info), "any-request@example.edu"
-    temp = s.post(f"{base}/sbtsevis/api/accounts", json={"first_name": "Pat", "last_name": "Fuzz", "email": email,
-                                                          "phone": "703-555-0100", "purpose": "certification"}).json()
-    messages = _session(info, (fm["client_cert"], fm["client_key"])).get(
-        f"{base}/outbox/api/messages", params={"to": email}).json()["messages"]
-    link = next(u for m in messages for u in m.get("links") or [] if "/set-password/" in u)
-    user_id = temp["temporary_user_id"]
-    assert s.post(f"{base}/sbtsevis/api/set-password", json={"token": link.rsplit("/", 1)[1],
-                                                             "password": PASSWORD}).status_code == 200
-    token = s.post(f"{base}/sbtsevis/api/login", json={"user_id": user_id, "password": PASSWORD}).json()["token"]
-    assert s.post(f"{base}/sbtsevis/api/petitions", json={}, headers={"Authorization": f"Bearer {token}"}).ok
-    sevp = s.post(f"{base}/sevp/api/login", json={"user": info["sevp"]["user"],
-                                                  "password": info["sevp"]["password"]}).json()["token"]
-    page = _session(info)
-    csrf = lhtml.fromstring(page.get(f"{base}/sbtsevis/login").content).xpath("//input[@name='csrf_token']/@value")
-    page.post(f"{base}/sbtsevis/login", data={"user_id": user_id, "password": PASSWORD, "csrf_token": csrf[0]})
+    email = "any-request@example.edu"
+    user_id = register_account(mock, email)
+    assert set_password(mock, email).status_code == 200
+    token = login_token(mock, user_id)
+    assert api(mock, "POST", "petitions", token, json={}).status_code == 201
+    creds = mock.info["sevp"]
+    with web(mock) as s:
+        sevp = s.post(f"{creds['url']}/api/login", json={"user": creds["user"], "password": creds["password"]},
+                      timeout=30).json()["token"]
+    page, login = web(mock), f"{mock.info['rti']['beta']}/login"
+    csrf = lhtml.fromstring(page.get(login, timeout=30).content).xpath("//input[@name='csrf_token']/@value")
+    page.post(login, data={"user_id": user_id, "password": PASSWORD, "csrf_token": csrf[0]}, timeout=30)
+    fm = mock.org("F/M")
     return {"cert": (fm["client_cert"], fm["client_key"]), "rti": token, "sevp": sevp, "page": page}
 
 
@@ -109,8 +97,8 @@ def _path(rule: str, number: int, segment: str) -> str:
 def test_any_request_is_answered_below_500(mock, routes, signed_in, data, number, segment, body, form, kind, auth):
     method, rule = data.draw(st.sampled_from(routes), label="route")
     info = mock.info
-    session = signed_in["page"] if auth == "page" else _session(info, signed_in["cert"] if auth in ("cert", "control")
-                                                                else None)
+    session = signed_in["page"] if auth == "page" else mock.session(signed_in["cert"] if auth in ("cert", "control")
+                                                                    else None)
     headers = {"junk-token": {"Authorization": "Bearer " + quote(segment, safe="")},
                "control": {"Authorization": f"Bearer {info['control']['token']}"},
                "rti": {"Authorization": f"Bearer {signed_in['rti']}"},
