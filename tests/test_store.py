@@ -53,16 +53,14 @@ def test_reads_never_take_the_write_lock(store):
         assert time.monotonic() - started < 2
 
 
-def test_concurrent_clock_advances_are_never_lost(tmp_path):
+def test_concurrent_clock_advances_are_never_lost(store):
     """Control-API clock jumps from several clients at once add up (read and write in one transaction)."""
     import threading
     from datetime import timedelta
 
     from mockserver.clock import MockClock
 
-    st = Store(f"sqlite:///{tmp_path / 'clock.db'}")
-    st.create_all()
-    clock = MockClock(st)
+    clock = MockClock(store)
     start = threading.Barrier(6)
 
     def jump():
@@ -76,4 +74,3 @@ def test_concurrent_clock_advances_are_never_lost(tmp_path):
     for t in threads:
         t.join()
     assert clock.offset() == timedelta(seconds=60)
-    st.engine.dispose()
