@@ -26,13 +26,9 @@ class MockClock:
         self._store.set_setting("clock_offset_seconds", repr((when - real_now()).total_seconds()))
 
     def advance(self, delta: timedelta) -> None:
-        """Move the clock on, read and written in one write transaction (two advances never lose one)."""
-        from .db import Setting
-
-        with self._store.write() as s:
-            row = s.get(Setting, "clock_offset_seconds")
-            offset = float(row.value) if row else 0.0
-            s.merge(Setting(key="clock_offset_seconds", value=repr(offset + delta.total_seconds())))
+        """Move the clock on; concurrent advances all count (one read-and-write transaction)."""
+        self._store.update_setting("clock_offset_seconds",
+                                   lambda old: repr(float(old or 0) + delta.total_seconds()))
 
 
 def parse_iso(value: str) -> datetime:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Iterator
+from typing import Callable, Iterator
 
 from sqlalchemy import (
     Boolean,
@@ -213,6 +213,15 @@ class Store:
     def set_setting(self, key: str, value: str) -> None:
         with self.write() as s:
             s.merge(Setting(key=key, value=value))
+
+    def update_setting(self, key: str, change: Callable[[str | None], str]) -> str:
+        """Read one setting and write ``change(old value)`` in a single write transaction, so that two
+        concurrent updates never lose one. Returns the new value."""
+        with self.write() as s:
+            row = s.get(Setting, key)
+            value = change(row.value if row else None)
+            s.merge(Setting(key=key, value=value))
+            return value
 
     def next_sevis_ids(self, session: Session, count: int) -> list[str]:
         """Reserve ``count`` new SEVIS IDs (``N`` + 10 digits) inside the caller's write transaction."""

@@ -230,8 +230,7 @@ def login_page():
 @bp.post("/logout")
 def logout_page():
     if _page_operator():
-        store = mock().store
-        store.set_setting(GENERATION, str(int(store.get_setting(GENERATION, "0")) + 1))
+        mock().store.update_setting(GENERATION, lambda old: str(int(old or "0") + 1))
     session.clear()
     flash("You are logged out of the SEVP console.")
     return redirect(url_for("sevp.login_page"))
