@@ -188,8 +188,8 @@ def run(walks: int, *, connection: Path | None, data_dir: Path | None, script: P
         finally:
             machine_class.driver.close()
         refusals = sorted({outcome for (_, outcome) in result.stats
-                           if (outcome.isdigit() and int(outcome) >= 400) or re.fullmatch(r"S\d{4}", outcome)
-                           and outcome != "S0000"})
+                           if (outcome.isdigit() and int(outcome) >= 400)
+                           or (re.fullmatch(r"S\d{4}", outcome) and outcome != "S0000")})
         echo(f"{result.walks} walks of up to {result.steps_per_walk} steps in {result.seconds:.0f} s; "
              f"{sum(result.stats.values())} actions; refusals exercised: {', '.join(refusals) or 'none'}")
         if result.failure is None:

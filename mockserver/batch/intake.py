@@ -90,12 +90,11 @@ def check_document(data: bytes, org: Organization, batch_id: str, schemas: Schem
     if kind is not None and kind != org.kind:
         expected = next(r for r, k in KIND_OF_ROOT.items() if k == org.kind)
         raise Refusal("S0013", [f"{org.org_id} is a{'n' if org.kind == 'F/M' else ''} {org.kind} organization: its batches have root element {expected}, not {root.tag}"])
-    header_batch, header_org = root.findtext("BatchHeader/BatchID"), root.findtext("BatchHeader/OrgID")
     mismatches = []
-    if header_batch is not None and header_batch.strip(XML_SPACE) != batch_id:
-        mismatches.append(f"BatchHeader/BatchID {header_batch.strip(XML_SPACE)!r} differs from the batchid field {batch_id!r}")
-    if header_org is not None and header_org.strip(XML_SPACE) != org.org_id:
-        mismatches.append(f"BatchHeader/OrgID {header_org.strip(XML_SPACE)!r} differs from the orgid field {org.org_id!r}")
+    for path, field, sent in (("BatchHeader/BatchID", "batchid", batch_id), ("BatchHeader/OrgID", "orgid", org.org_id)):
+        header = root.findtext(path)
+        if header is not None and header.strip(XML_SPACE) != sent:
+            mismatches.append(f"{path} {header.strip(XML_SPACE)!r} differs from the {field} field {sent!r}")
     if mismatches:
         raise Refusal("S0012", mismatches)
     problems = schemas.validate(tree)

@@ -15,8 +15,8 @@ from . import RuleContext, as_date, history_actions, student, text
 F1, M1 = "01", "02"  # StudentVisaCodeType [c for the codes, i for the order F-1 then M-1]
 DEPENDENT_VISA = {F1: "04", M1: "05"}  # F-2 for F-1, M-2 for M-1 [i]
 SPOUSE, CHILD = "01", "02"  # DependentCodeType [i] (a vendor's SEVIS table lists 01 spouse, 02 child)
-# EduLevelCodeType [c: NIEM im:StudentEducationLevelCodeSimpleType]: 01 primary, 02 secondary, 03 associate, 04 bachelor's, 05 master's,
-# 06 doctorate, 07 language training, 08 high school, 09 flight training, 10 vocational, 11 other.
+# EduLevelCodeType [c: NIEM im:StudentEducationLevelCodeSimpleType]: 01 primary, 02 secondary, 03 associate,
+# 04 bachelor's, 05 master's, 06 doctorate, 07 language training, 08 high school, 09 flight training, 10 vocational, 11 other.
 K12_LEVELS = {"01", "02", "08"}
 LANGUAGE_TRAINING = "07"
 OTHER_LEVEL = "11"
