@@ -1,6 +1,8 @@
 """Hardened XML parsing for everything that comes over the wire: no DTD, no entities, no network."""
 from __future__ import annotations
 
+import re
+
 from lxml import etree
 
 
@@ -28,3 +30,29 @@ def parse(data: bytes) -> etree._ElementTree:
 # XML's whitespace (XML 1.0 production S). Values are trimmed of these only: str.strip() would also remove a
 # no-break space or other Unicode spaces, which SEVIS keeps (and its name rules then refuse).
 XML_SPACE = " \t\r\n"
+
+
+# Characters XML 1.0 cannot carry at all (C0 controls but tab/CR/LF, surrogates, U+FFFE/U+FFFF).
+_NOT_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_DASH_PAIR = re.compile("-(?=-)")
+_NOT_HEADER = re.compile("[^\u0020-\u007e]")
+HEADER_MAX = 2000
+
+
+def xml_text(value: str) -> str:
+    """``value`` with the characters XML 1.0 cannot carry replaced by U+FFFD (an echoed value may hold any)."""
+    return _NOT_XML.sub("\ufffd", value)
+
+
+def comment_text(value: str) -> str:
+    """``value`` made safe inside ``<!-- ... -->`` for any input: XML characters only, no ``--`` anywhere
+    (every dash that a dash follows gets a space after it, so ``----`` reads ``- - - -``), and no dash at
+    either end (the comment is padded with spaces)."""
+    return " " + _DASH_PAIR.sub("- ", xml_text(value)) + " "
+
+
+def header_value(value: str, limit: int = HEADER_MAX) -> str:
+    """``value`` made safe as an HTTP header value for any input: printable ASCII only (CR, LF, tabs and
+    other controls become spaces, other characters ``?``), runs of spaces folded, at most ``limit``."""
+    cleaned = _NOT_HEADER.sub(lambda m: " " if m.group() <= "\u0020" or m.group() == "\u007f" else "?", value)
+    return re.sub(" {2,}", " ", cleaned).strip()[:limit]

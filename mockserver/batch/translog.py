@@ -1,13 +1,13 @@
 """Transaction logs (root ``TransactionLog``, no namespace), as SevisTransLog.xsd lays them out."""
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 
 from lxml import etree
 
 from ..clock import sevis_timestamp
+from ..xmlsafe import comment_text, xml_text
 
 FILE_NAME_MAX = 30
 
@@ -17,14 +17,6 @@ class UploadPart:
     code: str
     at: datetime
     file_name: str | None
-
-
-_NOT_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-
-
-def xml_text(value: str) -> str:
-    """``value`` with the characters XML 1.0 cannot carry replaced (echoed form fields may hold any)."""
-    return _NOT_XML.sub("\ufffd", value)
 
 
 def _sub(parent: etree._Element, tag: str, text: str | None = None, **attrs: str) -> etree._Element:
@@ -65,9 +57,7 @@ def build(
     if download_code is not None:
         _sub(detail, "Download", resultCode=download_code)
     if explanation:
-        comment = " ".join(line.replace("--", "- -") for line in explanation)
-        comment = xml_text(comment).rstrip("-")
-        root.insert(0, etree.Comment(f" sevis-mock: {comment} "))
+        root.insert(0, etree.Comment(comment_text("sevis-mock: " + " ".join(explanation))))
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
 
 

@@ -14,6 +14,7 @@ from ..config import ENVIRONMENTS
 from ..db import Batch
 from ..forms.store import plan_pdfs
 from ..tls import peer_certificate
+from ..xmlsafe import header_value
 from . import translog
 from .intake import Refusal, check_batch_id, check_document, check_identity
 
@@ -29,7 +30,7 @@ def mock():
 
 def _explained(resp: Response, reasons: list[str] | None) -> Response:
     if reasons:
-        resp.headers[DETAIL_HEADER] = "; ".join(reasons).encode("ascii", "replace").decode()[:2000]
+        resp.headers[DETAIL_HEADER] = header_value("; ".join(reasons))
     return resp
 
 
@@ -44,7 +45,7 @@ def _reply_zip(log_xml: bytes, pdfs: dict[str, bytes], batch_id: str, reasons: l
         for sevis_id, pdf in sorted(pdfs.items()):
             zf.writestr(f"{sevis_id}.pdf", pdf)
     resp = Response(buf.getvalue(), status=200, mimetype="application/zip")
-    resp.headers["Content-Disposition"] = f'attachment; filename="{batch_id or "batch"}.zip"'
+    resp.headers.set("Content-Disposition", "attachment", filename=header_value(f"{batch_id or 'batch'}.zip", 100))
     return _explained(resp, reasons)
 
 

@@ -1,0 +1,123 @@
+"""No echoed value can break a reply: the log, its explanation comment and the detail header are safe for
+any input string, and a real client's dash-padded batch IDs (PROTOCOL §3a) get SEVIS codes, never a 500."""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from lxml import etree
+from werkzeug.datastructures import Headers
+
+from fixtures import read_fixture
+from mockserver.batch import translog
+from mockserver.xmlsafe import comment_text, header_value
+from schemas import schema_for_root
+from tests.support.server import with_batch_id
+
+HOSTILE = st.one_of(
+    st.text(),
+    st.text(alphabet="-\n\r\x00 ]>", max_size=40),
+    st.from_regex(r"-{2,20}[A-Za-z0-9]{0,12}-*", fullmatch=True),
+    st.sampled_from(["----kynEn47azQ", "-", "--", "a-", "]]>", "-->", "\r\n", "\x00", "x" * 10_000]),
+)
+
+_own_translog = etree.XMLSchema(etree.parse(str(schema_for_root("TransactionLog"))))
+
+
+@given(HOSTILE)
+def test_a_comment_made_of_any_string_is_a_valid_comment(value):
+    text = comment_text(value)
+    assert "--" not in text and not text.endswith("-") and not text.startswith("-")
+    doc = etree.Element("TransactionLog")
+    doc.append(etree.Comment(text))
+    assert etree.fromstring(etree.tostring(doc)).tag == "TransactionLog"
+
+
+@given(HOSTILE)
+def test_a_header_made_of_any_string_is_a_valid_header(value):
+    text = header_value(value)
+    assert all(" " <= c <= "~" for c in text) and len(text) <= 2000
+    Headers().set("X-Sevis-Mock-Detail", text)  # Werkzeug refuses CR/LF; this must not raise
+
+
+@given(batch_id=HOSTILE, org_id=HOSTILE, file_name=HOSTILE, reason=HOSTILE, user_defined=HOSTILE, request_id=HOSTILE)
+def test_a_log_echoing_any_values_is_well_formed_and_keeps_its_structure(batch_id, org_id, file_name, reason,
+                                                                       user_defined, request_id):
+    at = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
+    record = {"request_id": request_id, "user_id": org_id, "sevis_id": None, "ok": False,
+              "error_code": "S1004", "error_message": reason, "user_defined_a": user_defined,
+              "user_defined_b": user_defined}
+    xml = translog.build(batch_id=batch_id, org_id=org_id, system="PROD-SBT",
+                         upload=translog.UploadPart("S0000", at, file_name),
+                         process={"code": "S0020", "at": "2026-12-07T07:00:01.000-05:00", "records": [record]},
+                         download_code="S0000", explanation=["S0012:", reason, batch_id])
+    log = etree.fromstring(xml)
+    assert log.findtext("BatchHeader/BatchID") is not None
+    assert log.find("BatchDetail/Process/Record/Result/ErrorCode").text == "S1004"
+
+
+def test_a_dash_padded_log_is_valid_against_the_project_translog_schema():
+    at = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
+    xml = translog.build(batch_id="----kynEn47azQ", org_id="P-1-12345", system="PROD-SBT",
+                         upload=translog.UploadPart("S0010", at, "batchfile3.xml"),
+                         explanation=["S0010:", "batch ID ----kynEn47azQ was already used by P-1-12345"])
+    assert _own_translog.validate(etree.fromstring(xml).getroottree()), _own_translog.error_log
+
+
+# --- a real J client's dash-padded IDs, over TLS -------------------------------------------------------------
+
+DASHED = "----kynEn47azQ"
+
+
+@pytest.fixture(scope="module")
+def queued_server(server_factory_module):
+    return server_factory_module("--processing-delay", "3600", "--workers", "1")
+
+
+@pytest.fixture(scope="module")
+def server_factory_module(tmp_path_factory):
+    from tests.support.server import start_server
+
+    started = []
+
+    def start(*extra):
+        srv = start_server(tmp_path_factory.mktemp("dashes"), *extra)
+        started.append(srv)
+        return srv
+
+    yield start
+    for srv in started:
+        srv.stop()
+
+
+def j_doc(batch_id: str, header_batch_id: str | None = None) -> bytes:
+    return with_batch_id(read_fixture("j/create-with-dependent-and-site.xml"), header_batch_id or batch_id)
+
+
+def test_dash_padded_batch_ids_get_sevis_codes_not_500s(queued_server):
+    srv, j = queued_server, queued_server.org("J")
+    assert srv.download(org=j, batch_id=DASHED).download_code == "S0031"
+    assert srv.upload(j_doc(DASHED), org=j, batch_id=DASHED).upload_code == "S0000"
+    queued = srv.download(org=j, batch_id=DASHED)
+    assert queued.download_code == "S0030" and "----" not in queued.raw.decode().split("-->")[0].split("<!--")[1]
+    assert srv.upload(j_doc(DASHED), org=j, batch_id=DASHED).upload_code == "S0010"
+    other = "---" + DASHED[3:].upper()
+    mismatch = srv.upload(j_doc(other, header_batch_id="--" + DASHED[2:].lower()), org=j, batch_id=other)
+    assert mismatch.upload_code == "S0012" and "BatchID" in mismatch.detail
+
+
+@pytest.mark.parametrize("field, code", [("org_id", "S0002"), ("user_id", "S0003")])
+def test_dash_runs_in_org_and_user_ids_get_sevis_codes(queued_server, field, code):
+    srv, j = queued_server, queued_server.org("J")
+    kw = {field: "P---" + "-" * 6}
+    assert srv.upload(j_doc("---DASHES-----"), org=j, batch_id="---DASHES-----", **kw).upload_code == code
+    assert srv.download(org=j, batch_id="---DASHES-----", **kw).download_code == code
+
+
+def test_a_newline_in_the_download_batchid_is_answered_not_crashed(queued_server):
+    srv, j = queued_server, queued_server.org("J")
+    reply = srv.download(org=j, batch_id="ABC\r\nSet-Cookie: x=1")
+    assert reply.download_code == "S0031"
+    assert "\n" not in reply.detail
