@@ -74,7 +74,7 @@ def wait_for_emails(ctx: Context, to: str, kinds: list[str]) -> dict[str, dict]:
         ctx.state.seen_emails.add(message.get("id"))
         ctx.evidence.emails.append(Email(to=message.get("to", to), subject=message.get("subject", ""),
                                          kind=message.get("kind"), user_id=message.get("user_id"),
-                                         links=[_hide_token(l) for l in message.get("links") or []],
+                                         links=[_hide_token(link) for link in message.get("links") or []],
                                          sent_at=message.get("sent_at")))
     missing = [kind for kind in kinds if kind not in found]
     expect(not missing, f"no {' / '.join(missing)} e-mail reached {to} within {EMAIL_WAIT:g} s "
@@ -87,7 +87,7 @@ def _hide_token(link: str) -> str:
 
 
 def _set_password_link(message: dict, to: str) -> str:
-    links = [l for l in message.get("links") or [] if "/set-password/" in l]
+    links = [link for link in message.get("links") or [] if "/set-password/" in link]
     expect(links, f"the set-password e-mail to {to} holds no Set Password link")
     return links[0]
 

@@ -91,10 +91,10 @@ def check_document(data: bytes, org: Organization, batch_id: str, schemas: Schem
         expected = next(r for r, k in KIND_OF_ROOT.items() if k == org.kind)
         raise Refusal("S0013", [f"{org.org_id} is a{'n' if org.kind == 'F/M' else ''} {org.kind} organization: its batches have root element {expected}, not {root.tag}"])
     mismatches = []
-    for path, field, sent in (("BatchHeader/BatchID", "batchid", batch_id), ("BatchHeader/OrgID", "orgid", org.org_id)):
+    for path, form_field, sent in (("BatchHeader/BatchID", "batchid", batch_id), ("BatchHeader/OrgID", "orgid", org.org_id)):
         header = root.findtext(path)
         if header is not None and header.strip(XML_SPACE) != sent:
-            mismatches.append(f"{path} {header.strip(XML_SPACE)!r} differs from the {field} field {sent!r}")
+            mismatches.append(f"{path} {header.strip(XML_SPACE)!r} differs from the {form_field} field {sent!r}")
     if mismatches:
         raise Refusal("S0012", mismatches)
     problems = schemas.validate(tree)
