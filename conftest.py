@@ -1,4 +1,5 @@
 """Shared test set-up: the reference folder and a real `sevis-mock serve` over mutual TLS."""
+
 from __future__ import annotations
 
 import os
@@ -6,8 +7,9 @@ import os
 from hypothesis import HealthCheck, settings
 
 # Hypothesis: a derandomized profile for CI, the default locally, a thorough one on request.
-settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True,
-                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile(
+    "ci", derandomize=True, deadline=None, print_blob=True, suppress_health_check=[HealthCheck.too_slow]
+)
 settings.register_profile("dev", deadline=None)
 settings.register_profile("thorough", deadline=None, max_examples=5000)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))

@@ -12,6 +12,7 @@ and repeated up to 250 of each. Two timings on the same bytes, interleaved, medi
 
 Prints both medians and intake/raw; the target is a ratio <= 1.5.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,8 +42,7 @@ def sample_records() -> tuple[etree._Element, etree._Element]:
     """The richest generated create and update records (same ones every run)."""
     found = {"create": None, "update": None}
 
-    @settings(max_examples=60, derandomize=True, database=None, deadline=None,
-              suppress_health_check=list(HealthCheck))
+    @settings(max_examples=60, derandomize=True, database=None, deadline=None, suppress_health_check=list(HealthCheck))
     @given(trees(OFFICIAL, ROOT, max_repeats=3, max_elements=400))
     def collect(tree):
         for kind, path in (("create", "CreateStudent/Student"), ("update", "UpdateStudent/Student")):

@@ -41,17 +41,16 @@ DEFAULT_ENVIRONMENT = "sbtsevisbatch"
 #: What to do about a failed batch disposition.
 ADVICE = {
     "S0001": "General failure: check the client certificate, the multipart body and the server; "
-             "if all look right, retry later.",
+    "if all look right, retry later.",
     "S0002": "The organization was refused: the certificate must be registered in RTI for this "
-             "OrgID by its PDSO/RO, the organization registered for batch, and a customer "
-             "agreement on file.",
+    "OrgID by its PDSO/RO, the organization registered for batch, and a customer "
+    "agreement on file.",
     "S0003": "The user ID was refused: it must be an official of this organization, registered for "
-             "batch, whose RTI account is active (logged in within 45 days).",
+    "batch, whose RTI account is active (logged in within 45 days).",
     "S0010": "Batch IDs are unique per organization forever; send the file again with a new one "
-             "(--batch-id rewrites the header).",
+    "(--batch-id rewrites the header).",
     "S0011": "The document name was refused; use a short file name ending in .xml.",
-    "S0012": "The XML is not well-formed, or its header BatchID/OrgID differ from the form fields "
-             "(--batch-id, --org).",
+    "S0012": "The XML is not well-formed, or its header BatchID/OrgID differ from the form fields (--batch-id, --org).",
     "S0013": "The document does not comply with the SEVIS schema; validate it against the XSD.",
     "S0020": "Some records failed business rules (listed above); the others were applied.",
     "S0030": "Not processed yet: wait and download again (--wait SECONDS polls for you).",
@@ -110,13 +109,20 @@ class Target:
     org_name: str | None = None
 
     def client(self, timeout: float) -> SevisClient:
-        return SevisClient(self.base_url, cert=self.cert, p12=self.p12,
-                           p12_password=self.p12_password, ca_bundle=self.ca,
-                           environment=self.environment, timeout=timeout)
+        return SevisClient(
+            self.base_url,
+            cert=self.cert,
+            p12=self.p12,
+            p12_password=self.p12_password,
+            ca_bundle=self.ca,
+            environment=self.environment,
+            timeout=timeout,
+        )
 
 
-def _pick_org(orgs: list[dict[str, Any]], org_id: str | None, doc_org: str | None,
-              doc_kind: str | None, *, need_choice: bool) -> dict[str, Any] | None:
+def _pick_org(
+    orgs: list[dict[str, Any]], org_id: str | None, doc_org: str | None, doc_kind: str | None, *, need_choice: bool
+) -> dict[str, Any] | None:
     if org_id:
         return next((o for o in orgs if o.get("org_id") == org_id), None)
     if doc_org:
@@ -133,16 +139,19 @@ def _pick_org(orgs: list[dict[str, Any]], org_id: str | None, doc_org: str | Non
     return orgs[0] if orgs else None
 
 
-def resolve_target(opts: dict[str, Any], *, doc_org: str | None = None,
-                   doc_kind: str | None = None, doc_user: str | None = None) -> Target:
+def resolve_target(
+    opts: dict[str, Any], *, doc_org: str | None = None, doc_kind: str | None = None, doc_user: str | None = None
+) -> Target:
     conn = load_connection(opts["connection"])
     orgs = [o for o in conn.get("organizations") or [] if isinstance(o, dict)]
     org = _pick_org(orgs, opts["org_id"], doc_org, doc_kind, need_choice=doc_kind is None)
 
     base_url = opts["server"] or conn.get("base_url")
     if not base_url:
-        raise click.UsageError("no server: pass --server URL or a connection file "
-                               f"(--connection, ${CONNECTION_ENV}, ./{DEFAULT_CONNECTION})")
+        raise click.UsageError(
+            "no server: pass --server URL or a connection file "
+            f"(--connection, ${CONNECTION_ENV}, ./{DEFAULT_CONNECTION})"
+        )
     env_name = opts["environment"] or DEFAULT_ENVIRONMENT
     environments = {**ENVIRONMENTS, **(conn.get("environments") or {})}
     environment = environments.get(env_name, env_name)
@@ -168,9 +177,17 @@ def resolve_target(opts: dict[str, Any], *, doc_org: str | None = None,
         elif org.get("client_p12"):
             p12 = org["client_p12"]
     ca: str | bool = opts["ca"] or conn.get("ca_cert") or True
-    return Target(base_url=base_url, environment=environment, org_id=org_id, user_id=user_id,
-                  cert=cert, p12=p12, p12_password=opts["p12_password"], ca=ca,
-                  org_name=(org or {}).get("name"))
+    return Target(
+        base_url=base_url,
+        environment=environment,
+        org_id=org_id,
+        user_id=user_id,
+        cert=cert,
+        p12=p12,
+        p12_password=opts["p12_password"],
+        ca=ca,
+        org_name=(org or {}).get("name"),
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -190,8 +207,7 @@ def _code_words(code: str | None) -> str:
 def _address_words(addr: dict[str, Any] | None) -> str:
     if not addr:
         return "-"
-    parts = [addr.get("address1"), addr.get("address2"), addr.get("city"), addr.get("state"),
-             addr.get("postal_code")]
+    parts = [addr.get("address1"), addr.get("address2"), addr.get("city"), addr.get("state"), addr.get("postal_code")]
     return ", ".join(p for p in parts if p)
 
 
@@ -200,11 +216,12 @@ def _echo_record(record: RecordResult) -> None:
     if record.ok:
         click.echo(f"  OK     request {record.request_id:<20} SEVIS ID {sevis_id}")
     else:
-        click.echo(f"  ERROR  request {record.request_id:<20} SEVIS ID {sevis_id}  "
-                   f"{record.error_code or '?'}: {record.error_message or ''}".rstrip())
+        click.echo(
+            f"  ERROR  request {record.request_id:<20} SEVIS ID {sevis_id}  "
+            f"{record.error_code or '?'}: {record.error_message or ''}".rstrip()
+        )
     for dep in record.dependents:
-        extra = ", ".join(f"{k} {v}" for k, v in (("A", dep.user_defined_a),
-                                                 ("B", dep.user_defined_b)) if v)
+        extra = ", ".join(f"{k} {v}" for k, v in (("A", dep.user_defined_a), ("B", dep.user_defined_b)) if v)
         click.echo(f"         dependent {dep.sevis_id or '-'}" + (f" ({extra})" if extra else ""))
     for site in record.sites:
         label = " ".join(p for p in (site.get("site_id"), site.get("site_name")) if p) or "-"
@@ -226,11 +243,15 @@ def _echo_record(record: RecordResult) -> None:
 
 def echo_log(log: TransactionLog) -> None:
     """Print a transaction log in words."""
-    click.echo(f"Batch {log.batch_id or '-'} of {log.org_id or '-'}"
-               f" (system {log.system or '-'}, status {'OK' if log.status else 'NOT OK'})")
+    click.echo(
+        f"Batch {log.batch_id or '-'} of {log.org_id or '-'}"
+        f" (system {log.system or '-'}, status {'OK' if log.status else 'NOT OK'})"
+    )
     if log.upload:
-        click.echo(f"  Upload    {_code_words(log.upload.code)} at {_when(log.upload.timestamp)}"
-                   + (f", file {log.upload.file_name}" if log.upload.file_name else ""))
+        click.echo(
+            f"  Upload    {_code_words(log.upload.code)} at {_when(log.upload.timestamp)}"
+            + (f", file {log.upload.file_name}" if log.upload.file_name else "")
+        )
     if log.process:
         p = log.process
         click.echo(f"  Process   {_code_words(p.code)} at {_when(p.timestamp)}")
@@ -289,32 +310,55 @@ def _echo_json(data: Any) -> None:
 # --------------------------------------------------------------------------------------------
 def _target_options(func: Callable[..., Any]) -> Callable[..., Any]:
     options = [
-        click.option("--org", "org_id", metavar="ORGID",
-                     help="School code or program number (default: from the document / connection)."),
-        click.option("--user", "user_id", metavar="USERID",
-                     help="Batch user ID of an official (default: the organization's in the connection)."),
-        click.option("--cert", type=click.Path(exists=True, dir_okay=False),
-                     help="Client certificate (PEM)."),
-        click.option("--key", type=click.Path(exists=True, dir_okay=False),
-                     help="Private key of --cert (PEM)."),
-        click.option("--p12", type=click.Path(exists=True, dir_okay=False),
-                     help="Client certificate and key as PKCS#12 instead of --cert/--key."),
-        click.option("--p12-password", envvar="SEVIS_P12_PASSWORD",
-                     help="Password of --p12 (or $SEVIS_P12_PASSWORD)."),
-        click.option("--ca", type=click.Path(exists=True, dir_okay=False),
-                     help="CA bundle that signed the server certificate (default: connection ca_cert, "
-                          "else the system store)."),
-        click.option("--server", metavar="URL",
-                     help="Base URL, e.g. https://egov.ice.gov (default: connection base_url)."),
-        click.option("--env", "environment", metavar="PREFIX",
-                     help="sevisbatch, sbtsevisbatch (default) or alphasevisbatch; "
-                          "or production, beta, alpha."),
-        click.option("--connection", metavar="PATH",
-                     help=f"Connection file (default: ${CONNECTION_ENV} or ./{DEFAULT_CONNECTION})."),
-        click.option("--timeout", type=float, default=60.0, show_default=True,
-                     help="HTTP timeout per request, in seconds."),
-        click.option("--interval", type=float, default=2.0, show_default=True,
-                     help="Seconds between downloads while waiting (--wait)."),
+        click.option(
+            "--org",
+            "org_id",
+            metavar="ORGID",
+            help="School code or program number (default: from the document / connection).",
+        ),
+        click.option(
+            "--user",
+            "user_id",
+            metavar="USERID",
+            help="Batch user ID of an official (default: the organization's in the connection).",
+        ),
+        click.option("--cert", type=click.Path(exists=True, dir_okay=False), help="Client certificate (PEM)."),
+        click.option("--key", type=click.Path(exists=True, dir_okay=False), help="Private key of --cert (PEM)."),
+        click.option(
+            "--p12",
+            type=click.Path(exists=True, dir_okay=False),
+            help="Client certificate and key as PKCS#12 instead of --cert/--key.",
+        ),
+        click.option("--p12-password", envvar="SEVIS_P12_PASSWORD", help="Password of --p12 (or $SEVIS_P12_PASSWORD)."),
+        click.option(
+            "--ca",
+            type=click.Path(exists=True, dir_okay=False),
+            help="CA bundle that signed the server certificate (default: connection ca_cert, else the system store).",
+        ),
+        click.option(
+            "--server", metavar="URL", help="Base URL, e.g. https://egov.ice.gov (default: connection base_url)."
+        ),
+        click.option(
+            "--env",
+            "environment",
+            metavar="PREFIX",
+            help="sevisbatch, sbtsevisbatch (default) or alphasevisbatch; or production, beta, alpha.",
+        ),
+        click.option(
+            "--connection",
+            metavar="PATH",
+            help=f"Connection file (default: ${CONNECTION_ENV} or ./{DEFAULT_CONNECTION}).",
+        ),
+        click.option(
+            "--timeout", type=float, default=60.0, show_default=True, help="HTTP timeout per request, in seconds."
+        ),
+        click.option(
+            "--interval",
+            type=float,
+            default=2.0,
+            show_default=True,
+            help="Seconds between downloads while waiting (--wait).",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -322,17 +366,31 @@ def _target_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _pick_opts(kwargs: dict[str, Any]) -> dict[str, Any]:
-    keys = ("org_id", "user_id", "cert", "key", "p12", "p12_password", "ca", "server",
-            "environment", "connection")
+    keys = ("org_id", "user_id", "cert", "key", "p12", "p12_password", "ca", "server", "environment", "connection")
     return {k: kwargs.get(k) for k in keys}
 
 
 def _next_download_command(target: Target, batch_id: str, kwargs: dict[str, Any]) -> str:
-    parts = ["sevis-mock", "download", "--batch-id", batch_id, "--org", target.org_id,
-             "--out", f"./{_safe_name(batch_id)}"]
-    for option, key in (("--connection", "connection"), ("--server", "server"), ("--env", "environment"),
-                        ("--user", "user_id"), ("--cert", "cert"), ("--key", "key"),
-                        ("--p12", "p12"), ("--ca", "ca")):
+    parts = [
+        "sevis-mock",
+        "download",
+        "--batch-id",
+        batch_id,
+        "--org",
+        target.org_id,
+        "--out",
+        f"./{_safe_name(batch_id)}",
+    ]
+    for option, key in (
+        ("--connection", "connection"),
+        ("--server", "server"),
+        ("--env", "environment"),
+        ("--user", "user_id"),
+        ("--cert", "cert"),
+        ("--key", "key"),
+        ("--p12", "p12"),
+        ("--ca", "ca"),
+    ):
         if kwargs.get(key):
             parts += [option, str(kwargs[key])]
     return " ".join(parts + ["--wait", "120"])
@@ -343,15 +401,28 @@ def _next_download_command(target: Target, batch_id: str, kwargs: dict[str, Any]
 # --------------------------------------------------------------------------------------------
 @click.command("upload")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--batch-id", metavar="ID",
-              help="Batch ID to send; REWRITES the document's header BatchID (14 characters).")
+@click.option(
+    "--batch-id", metavar="ID", help="Batch ID to send; REWRITES the document's header BatchID (14 characters)."
+)
 @_target_options
-@click.option("--wait", type=float, metavar="SECONDS",
-              help="After a successful upload, poll downloads until processed (at most SECONDS).")
+@click.option(
+    "--wait",
+    type=float,
+    metavar="SECONDS",
+    help="After a successful upload, poll downloads until processed (at most SECONDS).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the parsed result as JSON.")
 @click.pass_context
-def upload_command(ctx: click.Context, file: Path, batch_id: str | None, wait: float | None,
-                   as_json: bool, timeout: float, interval: float, **kwargs: Any) -> None:
+def upload_command(
+    ctx: click.Context,
+    file: Path,
+    batch_id: str | None,
+    wait: float | None,
+    as_json: bool,
+    timeout: float,
+    interval: float,
+    **kwargs: Any,
+) -> None:
     """Upload a batch FILE to SEVIS Batch (or sevis-mock) and report the Upload result.
 
     Exit code 0 when the upload is accepted (S0000) and, with --wait, processed without
@@ -362,8 +433,9 @@ def upload_command(ctx: click.Context, file: Path, batch_id: str | None, wait: f
         info = read_document_info(data)
     except SevisProtocolError as exc:
         info = None
-        click.echo(f"Warning: {file} cannot be read as XML ({exc}); sending it unchanged "
-                   "(SEVIS will answer S0012).", err=True)
+        click.echo(
+            f"Warning: {file} cannot be read as XML ({exc}); sending it unchanged (SEVIS will answer S0012).", err=True
+        )
     if batch_id:
         if info is not None:
             data = replace_batch_id(data, batch_id)
@@ -372,19 +444,26 @@ def upload_command(ctx: click.Context, file: Path, batch_id: str | None, wait: f
         if not batch_id:
             raise click.UsageError(f"{file} has no readable BatchHeader/BatchID; pass --batch-id")
 
-    target = resolve_target(_pick_opts(kwargs), doc_org=info.org_id if info else None,
-                            doc_kind=info.kind if info else None,
-                            doc_user=info.user_id if info else None)
+    target = resolve_target(
+        _pick_opts(kwargs),
+        doc_org=info.org_id if info else None,
+        doc_kind=info.kind if info else None,
+        doc_user=info.user_id if info else None,
+    )
     if info and info.org_id and info.org_id != target.org_id:
-        click.echo(f"Warning: the document's header OrgID is {info.org_id} but the upload is sent "
-                   f"for {target.org_id}; SEVIS rejects such a batch (S0012).", err=True)
+        click.echo(
+            f"Warning: the document's header OrgID is {info.org_id} but the upload is sent "
+            f"for {target.org_id}; SEVIS rejects such a batch (S0012).",
+            err=True,
+        )
 
     processed: DownloadResult | None = None
     timed_out: SevisTimeout | None = None
     try:
         with target.client(timeout) as client:
-            result = client.upload(data, org_id=target.org_id, user_id=target.user_id,
-                                   batch_id=batch_id, filename=file.name)
+            result = client.upload(
+                data, org_id=target.org_id, user_id=target.user_id, batch_id=batch_id, filename=file.name
+            )
             if not as_json:
                 _echo_upload(result, target)
             if result.ok and wait is not None:
@@ -392,17 +471,20 @@ def upload_command(ctx: click.Context, file: Path, batch_id: str | None, wait: f
                     click.echo(f"Waiting up to {wait:g} s for SEVIS to process batch {batch_id}...")
                 try:
                     processed = client.wait_for_processing(
-                        org_id=target.org_id, user_id=target.user_id, batch_id=batch_id,
-                        timeout=wait, interval=interval,
-                        on_poll=None if as_json else _echo_poll)
+                        org_id=target.org_id,
+                        user_id=target.user_id,
+                        batch_id=batch_id,
+                        timeout=wait,
+                        interval=interval,
+                        on_poll=None if as_json else _echo_poll,
+                    )
                 except SevisTimeout as exc:
                     timed_out = exc
     except SevisError as exc:
         raise click.ClickException(str(exc)) from exc
 
     if as_json:
-        data_out: dict[str, Any] = {"upload": result.to_dict(),
-                                    "download": processed.to_dict() if processed else None}
+        data_out: dict[str, Any] = {"upload": result.to_dict(), "download": processed.to_dict() if processed else None}
         if timed_out is not None:
             data_out["error"] = str(timed_out)
         _echo_json(data_out)
@@ -417,8 +499,9 @@ def upload_command(ctx: click.Context, file: Path, batch_id: str | None, wait: f
         if timed_out is not None:
             click.echo(f"Not processed yet: {timed_out}")
         else:
-            click.echo("SEVIS processes the records next (alpha: seconds, beta: about 20 minutes, "
-                       "production: overnight).")
+            click.echo(
+                "SEVIS processes the records next (alpha: seconds, beta: about 20 minutes, production: overnight)."
+            )
         click.echo(f"Next: {_next_download_command(target, batch_id, kwargs)}")
     ok = result.ok and timed_out is None
     if processed is not None:
@@ -427,23 +510,28 @@ def upload_command(ctx: click.Context, file: Path, batch_id: str | None, wait: f
 
 
 def _echo_poll(result: DownloadResult, remaining: float) -> None:
-    click.echo(f"  still {result.code or 'S0030'} (not yet processed); {remaining:.0f} s left",
-               err=True)
+    click.echo(f"  still {result.code or 'S0030'} (not yet processed); {remaining:.0f} s left", err=True)
 
 
 def _echo_upload(result: UploadResult, target: Target) -> None:
     org = f"{target.org_id}" + (f" ({target.org_name})" if target.org_name else "")
     where = f"{target.base_url}/{target.environment}"
     if result.ok:
-        click.echo(f"Upload {_code_words(result.code)}: batch {result.batch_id} accepted for {org}, "
-                   f"user {result.user_id}, at {where}.")
+        click.echo(
+            f"Upload {_code_words(result.code)}: batch {result.batch_id} accepted for {org}, "
+            f"user {result.user_id}, at {where}."
+        )
     else:
-        click.echo(f"Upload {_code_words(result.code)}: batch {result.batch_id} REJECTED for {org}, "
-                   f"user {result.user_id}, at {where}.")
+        click.echo(
+            f"Upload {_code_words(result.code)}: batch {result.batch_id} REJECTED for {org}, "
+            f"user {result.user_id}, at {where}."
+        )
     upload = result.log.upload
     if upload:
-        click.echo(f"  file {upload.file_name or result.file_name}, logged at {_when(upload.timestamp)}, "
-                   f"system {result.log.system or '-'}")
+        click.echo(
+            f"  file {upload.file_name or result.file_name}, logged at {_when(upload.timestamp)}, "
+            f"system {result.log.system or '-'}"
+        )
     if not result.ok:
         advice = ADVICE.get(result.code or "")
         if advice:
@@ -458,17 +546,35 @@ def _echo_upload(result: UploadResult, target: Target) -> None:
 @click.command("download")
 @click.option("--batch-id", required=True, metavar="ID", help="Batch ID of the upload.")
 @_target_options
-@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Directory for the zip, the transaction log and the PDFs.")
-@click.option("--wait", type=float, metavar="SECONDS",
-              help="Poll while SEVIS answers S0030 (not yet processed), at most SECONDS.")
-@click.option("--method", type=click.Choice(["GET", "POST", "FORM"], case_sensitive=False),
-              default="GET", show_default=True,
-              help="GET query string, POST multipart, or POST urlencoded (FORM).")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory for the zip, the transaction log and the PDFs.",
+)
+@click.option(
+    "--wait", type=float, metavar="SECONDS", help="Poll while SEVIS answers S0030 (not yet processed), at most SECONDS."
+)
+@click.option(
+    "--method",
+    type=click.Choice(["GET", "POST", "FORM"], case_sensitive=False),
+    default="GET",
+    show_default=True,
+    help="GET query string, POST multipart, or POST urlencoded (FORM).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the parsed result as JSON.")
 @click.pass_context
-def download_command(ctx: click.Context, batch_id: str, out: Path, wait: float | None, method: str,
-                     as_json: bool, timeout: float, interval: float, **kwargs: Any) -> None:
+def download_command(
+    ctx: click.Context,
+    batch_id: str,
+    out: Path,
+    wait: float | None,
+    method: str,
+    as_json: bool,
+    timeout: float,
+    interval: float,
+    **kwargs: Any,
+) -> None:
     """Download a batch's transaction log and forms into --out and summarize them.
 
     Exit code 0 when the Download result is S0000, 1 otherwise.
@@ -478,12 +584,16 @@ def download_command(ctx: click.Context, batch_id: str, out: Path, wait: float |
         with target.client(timeout) as client:
             if wait is not None:
                 result = client.wait_for_processing(
-                    org_id=target.org_id, user_id=target.user_id, batch_id=batch_id,
-                    timeout=wait, interval=interval, method=method,
-                    on_poll=None if as_json else _echo_poll)
+                    org_id=target.org_id,
+                    user_id=target.user_id,
+                    batch_id=batch_id,
+                    timeout=wait,
+                    interval=interval,
+                    method=method,
+                    on_poll=None if as_json else _echo_poll,
+                )
             else:
-                result = client.download(org_id=target.org_id, user_id=target.user_id,
-                                         batch_id=batch_id, method=method)
+                result = client.download(org_id=target.org_id, user_id=target.user_id, batch_id=batch_id, method=method)
     except SevisTimeout as exc:
         click.echo(str(exc), err=True)
         if exc.last is not None and not as_json:
@@ -514,8 +624,7 @@ def download_command(ctx: click.Context, batch_id: str, out: Path, wait: float |
     ctx.exit(0 if result.ok else 1)
 
 
-__all__ = ["upload_command", "download_command", "echo_log", "load_connection", "resolve_target",
-           "save_download"]
+__all__ = ["upload_command", "download_command", "echo_log", "load_connection", "resolve_target", "save_download"]
 
 if __name__ == "__main__":  # pragma: no cover - `python -m harness.cli upload ...`
     group = click.Group("sevis-mock", commands=[upload_command, download_command])

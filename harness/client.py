@@ -103,11 +103,10 @@ class SevisError(Exception):
 class SevisHTTPError(SevisError):
     """The server answered, but not with the SEVIS protocol (non-200 status, not a TransactionLog)."""
 
-    def __init__(self, message: str, *, status: int | None = None, body: bytes = b"",
-                 url: str | None = None):
+    def __init__(self, message: str, *, status: int | None = None, body: bytes = b"", url: str | None = None):
         self.status = status
         self.url = url
-        self.body = body[:_BODY_START * 8]
+        self.body = body[: _BODY_START * 8]
         self.body_start = body[:_BODY_START].decode("utf-8", "replace")
         detail = f"{message} (HTTP {status})" if status is not None else message
         if self.body_start.strip():
@@ -287,8 +286,11 @@ class DownloadResult:
 def _jsonable(value: Any) -> Any:
     """Plain JSON-ready data: dataclasses and named tuples as dicts, datetimes as ISO strings."""
     if is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _jsonable(getattr(value, f.name)) for f in fields(value)
-                if f.repr and not isinstance(getattr(value, f.name), bytes)}
+        return {
+            f.name: _jsonable(getattr(value, f.name))
+            for f in fields(value)
+            if f.repr and not isinstance(getattr(value, f.name), bytes)
+        }
     if isinstance(value, tuple) and hasattr(value, "_asdict"):
         return {k: _jsonable(v) for k, v in value._asdict().items()}
     if isinstance(value, dict):
@@ -307,8 +309,14 @@ def _jsonable(value: Any) -> Any:
 # --------------------------------------------------------------------------------------------
 def _xml_parser() -> etree.XMLParser:
     # One parser per call: lxml parsers are not thread-safe.
-    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
-                           dtd_validation=False, huge_tree=False, collect_ids=False)
+    return etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        collect_ids=False,
+    )
 
 
 def _parse_xml(data: bytes, what: str) -> etree._Element:
@@ -319,8 +327,9 @@ def _parse_xml(data: bytes, what: str) -> etree._Element:
         root = etree.fromstring(data.lstrip(b" \t\r\n"), parser=_xml_parser())
     except (etree.XMLSyntaxError, ValueError) as exc:
         if b"<!DOCTYPE" in data:
-            raise SevisProtocolError(f"{what} carries a DOCTYPE, which is refused "
-                                     f"(no DTDs, no entities): {exc}") from exc
+            raise SevisProtocolError(
+                f"{what} carries a DOCTYPE, which is refused (no DTDs, no entities): {exc}"
+            ) from exc
         raise SevisProtocolError(f"{what} is not well-formed XML: {exc}") from exc
     if root is None:
         raise SevisProtocolError(f"{what} is empty")
@@ -443,8 +452,9 @@ def _site(el: etree._Element) -> dict[str, Any]:
         "corrected_address": _address(_child(el, "CorrectedAddress")),
         "address_result": _text(el, "AddressResult"),
         "address_message": _text(el, "AddressMessage"),
-        "phases": [{"phase_id": _text(p, "PhaseId"), "phase_name": _text(p, "PhaseName")}
-                   for p in _children(el, "Phase")],
+        "phases": [
+            {"phase_id": _text(p, "PhaseId"), "phase_name": _text(p, "PhaseName")} for p in _children(el, "Phase")
+        ],
     }
 
 
@@ -478,9 +488,11 @@ def _record(el: etree._Element) -> RecordResult:
         error_code=error_code,
         error_message=error_message,
         dependents=[
-            DependentResult(_attr(d, "dependentSevisID") or None,
-                            _text(d, "UserDefinedA", strip=False),
-                            _text(d, "UserDefinedB", strip=False))
+            DependentResult(
+                _attr(d, "dependentSevisID") or None,
+                _text(d, "UserDefinedA", strip=False),
+                _text(d, "UserDefinedB", strip=False),
+            )
             for d in _children(el, "Dependent")
         ],
         sites=[_site(s) for s in _children(el, "SiteOfActivity")],
@@ -588,8 +600,7 @@ def replace_batch_id(xml: bytes, batch_id: str) -> bytes:
     declaration = re.match(rb"\s*<\?xml[^>]*?standalone\s*=\s*[\"'](yes|no)[\"']", xml)
     if declaration:  # keep a declared standalone flag, add none
         kwargs["standalone"] = declaration.group(1) == b"yes"
-    return etree.tostring(tree, xml_declaration=True, encoding=tree.docinfo.encoding or "UTF-8",
-                          **kwargs)
+    return etree.tostring(tree, xml_declaration=True, encoding=tree.docinfo.encoding or "UTF-8", **kwargs)
 
 
 def _encode_text(text: str) -> bytes:
@@ -613,9 +624,12 @@ def _log_from_reply(response: requests.Response, body: bytes) -> TransactionLog:
     except SevisProtocolError:
         root = None
     if root is None or _local(root) != "TransactionLog":
-        raise SevisHTTPError(f"{response.url} answered with something that is not a SEVIS "
-                             "TransactionLog", status=response.status_code, body=body,
-                             url=response.url)
+        raise SevisHTTPError(
+            f"{response.url} answered with something that is not a SEVIS TransactionLog",
+            status=response.status_code,
+            body=body,
+            url=response.url,
+        )
     return _log_from_root(root, body.lstrip(b" \t\r\n"))
 
 
@@ -639,8 +653,10 @@ def _read_zip(body: bytes) -> tuple[TransactionLog, dict[str, bytes]]:
         if not logs and len(xml_members) == 1:
             logs = xml_members
         if not logs:
-            raise SevisProtocolError(f"the zip holds no {TRANSACTION_LOG_NAME} (it holds: "
-                                     f"{', '.join(i.filename for i in members) or 'nothing'})")
+            raise SevisProtocolError(
+                f"the zip holds no {TRANSACTION_LOG_NAME} (it holds: "
+                f"{', '.join(i.filename for i in members) or 'nothing'})"
+            )
         try:
             log_xml = archive.read(logs[0])
             pdfs: dict[str, bytes] = {}
@@ -664,8 +680,7 @@ def _read_zip(body: bytes) -> tuple[TransactionLog, dict[str, bytes]]:
 # --------------------------------------------------------------------------------------------
 # The client
 # --------------------------------------------------------------------------------------------
-def _pkcs12_to_pem(p12_path: str | os.PathLike[str], password: bytes | str | None,
-                   directory: str) -> tuple[str, str]:
+def _pkcs12_to_pem(p12_path: str | os.PathLike[str], password: bytes | str | None, directory: str) -> tuple[str, str]:
     """Write the key and certificate chain of a PKCS#12 file as PEM files in `directory`."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.serialization import pkcs12
@@ -686,8 +701,9 @@ def _pkcs12_to_pem(p12_path: str | os.PathLike[str], password: bytes | str | Non
     if key is None or cert is None:
         raise SevisError(f"PKCS#12 file {p12_path} must hold a private key and its certificate")
 
-    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     chain_pem = b"".join(c.public_bytes(serialization.Encoding.PEM) for c in [cert, *(extra or [])])
     cert_path = os.path.join(directory, "client-cert.pem")
     key_path = os.path.join(directory, "client-key.pem")
@@ -708,10 +724,17 @@ class SevisClient:
     names production/beta/alpha are accepted too.
     """
 
-    def __init__(self, base_url: str, *, cert: tuple[str, str] | None = None,
-                 p12: str | os.PathLike[str] | None = None,
-                 p12_password: bytes | str | None = None, ca_bundle: str | bool = True,
-                 environment: str = "sbtsevisbatch", timeout: float = 60):
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        cert: tuple[str, str] | None = None,
+        p12: str | os.PathLike[str] | None = None,
+        p12_password: bytes | str | None = None,
+        ca_bundle: str | bool = True,
+        environment: str = "sbtsevisbatch",
+        timeout: float = 60,
+    ):
         if cert is not None and p12 is not None:
             raise ValueError("give either cert=(cert, key) or p12=..., not both")
         self.base_url = base_url.rstrip("/")
@@ -772,33 +795,46 @@ class SevisClient:
         try:
             for attempt in range(attempts):
                 try:
-                    response = self._session.request(method, url, timeout=self.timeout, verify=self.verify,
-                                                     cert=self.cert, **kwargs)
+                    response = self._session.request(
+                        method, url, timeout=self.timeout, verify=self.verify, cert=self.cert, **kwargs
+                    )
                     break
                 except requests.exceptions.ConnectionError as exc:
-                    if isinstance(exc, (requests.exceptions.SSLError, requests.exceptions.Timeout)) \
-                            or attempt + 1 == attempts:
+                    if (
+                        isinstance(exc, (requests.exceptions.SSLError, requests.exceptions.Timeout))
+                        or attempt + 1 == attempts
+                    ):
                         raise
             body = response.content
         except requests.exceptions.SSLError as exc:
-            given = ("a client certificate was given: check that the server trusts its issuer"
-                     if self.cert else "no client certificate was given, and SEVIS requires one")
+            given = (
+                "a client certificate was given: check that the server trusts its issuer"
+                if self.cert
+                else "no client certificate was given, and SEVIS requires one"
+            )
             raise SevisConnectionError(
                 f"TLS failure talking to {url}: {exc}. Check that the server certificate is "
-                f"trusted (CA bundle); {given}") from exc
+                f"trusted (CA bundle); {given}"
+            ) from exc
         except requests.exceptions.Timeout as exc:
             raise SevisConnectionError(f"no answer from {url} within {self.timeout:g} s: {exc}") from exc
         except requests.exceptions.RequestException as exc:
             hint = "" if self.cert else " (no client certificate was given; SEVIS requires one)"
             raise SevisConnectionError(f"cannot talk to {url}: {exc}{hint}") from exc
         if response.status_code != 200:
-            raise SevisHTTPError(f"{method} {url} failed", status=response.status_code, body=body,
-                                 url=url)
+            raise SevisHTTPError(f"{method} {url} failed", status=response.status_code, body=body, url=url)
         return response, body
 
     # -- upload ----------------------------------------------------------------------------------
-    def upload(self, xml: bytes | str | os.PathLike[str], *, org_id: str, user_id: str,
-               batch_id: str | None = None, filename: str | None = None) -> UploadResult:
+    def upload(
+        self,
+        xml: bytes | str | os.PathLike[str],
+        *,
+        org_id: str,
+        user_id: str,
+        batch_id: str | None = None,
+        filename: str | None = None,
+    ) -> UploadResult:
         """POST a batch document. `batch_id` defaults to the document's BatchHeader/BatchID.
 
         `xml` is the document as bytes, as XML text (str), or a Path to a file. The reply's
@@ -819,21 +855,26 @@ class SevisClient:
             try:
                 batch_id = read_document_info(data).batch_id
             except SevisProtocolError as exc:
-                raise SevisError(f"cannot read the BatchID of the document ({exc}); "
-                                 "pass batch_id=") from exc
+                raise SevisError(f"cannot read the BatchID of the document ({exc}); pass batch_id=") from exc
             if not batch_id:
                 raise SevisError("the document has no BatchHeader/BatchID; pass batch_id=")
         response, body = self._send(
-            "POST", "batchUpload",
+            "POST",
+            "batchUpload",
             data={"orgid": org_id, "userid": user_id, "batchid": batch_id},
             files={"xml": (filename, data, "text/xml")},
         )
-        return UploadResult(log=_log_from_reply(response, body), batch_id=batch_id, org_id=org_id,
-                            user_id=user_id, file_name=filename, http_status=response.status_code)
+        return UploadResult(
+            log=_log_from_reply(response, body),
+            batch_id=batch_id,
+            org_id=org_id,
+            user_id=user_id,
+            file_name=filename,
+            http_status=response.status_code,
+        )
 
     # -- download --------------------------------------------------------------------------------
-    def download(self, *, org_id: str, user_id: str, batch_id: str,
-                 method: str = "GET") -> DownloadResult:
+    def download(self, *, org_id: str, user_id: str, batch_id: str, method: str = "GET") -> DownloadResult:
         """Fetch a batch's transaction log and PDFs.
 
         `method`: "GET" (query string), "POST" (multipart/form-data) or "FORM" (POST
@@ -844,22 +885,27 @@ class SevisClient:
         if how == "GET":
             response, body = self._send("GET", "batchDownload", params=fields_)
         elif how == "POST":
-            response, body = self._send("POST", "batchDownload",
-                                        files={k: (None, v) for k, v in fields_.items()})
+            response, body = self._send("POST", "batchDownload", files={k: (None, v) for k, v in fields_.items()})
         elif how == "FORM":
             response, body = self._send("POST", "batchDownload", data=fields_)
         else:
             raise ValueError(f"method must be GET, POST or FORM, not {method!r}")
         if body[:4] == b"PK\x03\x04" or body[:4] == b"PK\x05\x06":
             log, pdfs = _read_zip(body)
-            return DownloadResult(log=log, pdfs=pdfs, zip_bytes=body,
-                                  http_status=response.status_code)
+            return DownloadResult(log=log, pdfs=pdfs, zip_bytes=body, http_status=response.status_code)
         return DownloadResult(log=_log_from_reply(response, body), http_status=response.status_code)
 
-    def wait_for_processing(self, *, org_id: str, user_id: str, batch_id: str,
-                            timeout: float = 120, interval: float = 2.0, method: str = "GET",
-                            on_poll: Callable[[DownloadResult, float], None] | None = None,
-                            ) -> DownloadResult:
+    def wait_for_processing(
+        self,
+        *,
+        org_id: str,
+        user_id: str,
+        batch_id: str,
+        timeout: float = 120,
+        interval: float = 2.0,
+        method: str = "GET",
+        on_poll: Callable[[DownloadResult, float], None] | None = None,
+    ) -> DownloadResult:
         """Download until the batch is no longer "not yet processed" (S0030), at most `timeout` s.
 
         Returns the first reply that is not S0030 (whatever its code). `on_poll(result, remaining)`
@@ -874,7 +920,9 @@ class SevisClient:
             if remaining <= 0:
                 raise SevisTimeout(
                     f"batch {batch_id} of {org_id} was still not processed (S0030) after "
-                    f"{timeout:g} s; download it again later", last=result)
+                    f"{timeout:g} s; download it again later",
+                    last=result,
+                )
             if on_poll is not None:
                 on_poll(result, remaining)
             time.sleep(min(max(interval, 0.0), remaining))

@@ -4,6 +4,7 @@ and the rehearsal's embedded mock.
 ``serve`` writes ``connection.json`` into its data dir once the listener is bound (so ``--port 0``
 works); :func:`launch` waits for that file and returns the running process with its contents.
 """
+
 from __future__ import annotations
 
 import json

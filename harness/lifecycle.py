@@ -30,6 +30,7 @@ reported is a dependent record of that log's principal in the records API, and t
 other dependents; no accepted record is lost or applied twice (exactly the model's records, each with the
 model's number of applied events).
 """
+
 from __future__ import annotations
 
 import copy
@@ -65,26 +66,50 @@ LAYOUT = {
 
 # Principal events: name -> status after. Dependent events: name -> the named dependent's status after.
 PRINCIPAL_EVENTS = {
-    FM: {"Registration": "Active", "Status/Cancel": "Canceled", "Status/Complete": "Completed",
-         "Status/Terminate": "Terminated"},
-    J: {"Validate": "Active", "Status/Invalid": "Invalid", "Status/NoShow": "No Show",
-        "Status/Terminate": "Terminated"},
+    FM: {
+        "Registration": "Active",
+        "Status/Cancel": "Canceled",
+        "Status/Complete": "Completed",
+        "Status/Terminate": "Terminated",
+    },
+    J: {
+        "Validate": "Active",
+        "Status/Invalid": "Invalid",
+        "Status/NoShow": "No Show",
+        "Status/Terminate": "Terminated",
+    },
 }
 DEPENDENT_EVENTS = {
-    FM: {"Dependent/Add": "Initial", "Dependent/Cancel": "Canceled", "Dependent/Terminate": "Terminated",
-         "Dependent/Reactivate": None},  # None: back to the principal's status
-    J: {"Dependent/Add": "Initial", "Dependent/Terminate": "Terminated", "Dependent/Delete": "Invalid",
-        "Dependent/EndStatus": "Inactive"},
+    FM: {
+        "Dependent/Add": "Initial",
+        "Dependent/Cancel": "Canceled",
+        "Dependent/Terminate": "Terminated",
+        "Dependent/Reactivate": None,
+    },  # None: back to the principal's status
+    J: {
+        "Dependent/Add": "Initial",
+        "Dependent/Terminate": "Terminated",
+        "Dependent/Delete": "Invalid",
+        "Dependent/EndStatus": "Inactive",
+    },
 }
 ACTIVATING = {FM: "Registration", J: "Validate"}  # also activate Initial dependents of an Active principal
 
 # Statuses each event may act on, and the code refusing it in any other ([c] catalogue S1054 "active only",
 # S1057 "initial only", S1106 "initial or active", S2124 "cannot update ... when status type is").
 STATUS_TABLE = {
-    FM: {"Registration": (OPEN, "S1106"), "Status/Cancel": (("Initial",), "S1057"),
-         "Status/Complete": (("Active",), "S1054"), "Status/Terminate": (("Active",), "S1054")},
-    J: {"Validate": (("Initial",), "S2124"), "Status/Invalid": (("Initial",), "S2124"),
-        "Status/NoShow": (OPEN, "S2124"), "Status/Terminate": (("Active",), "S2124")},
+    FM: {
+        "Registration": (OPEN, "S1106"),
+        "Status/Cancel": (("Initial",), "S1057"),
+        "Status/Complete": (("Active",), "S1054"),
+        "Status/Terminate": (("Active",), "S1054"),
+    },
+    J: {
+        "Validate": (("Initial",), "S2124"),
+        "Status/Invalid": (("Initial",), "S2124"),
+        "Status/NoShow": (OPEN, "S2124"),
+        "Status/Terminate": (("Active",), "S2124"),
+    },
 }
 STATUS_DEFAULT = {FM: (OPEN, "S1106"), J: (OPEN, "S2124")}  # every dependent event
 UNKNOWN_DEPENDENT = {FM: "S1113", J: "S2232"}
@@ -108,6 +133,7 @@ def letters(n: int) -> str:
 
 
 # --- the model ---------------------------------------------------------------------------------
+
 
 @dataclass
 class Dependent:
@@ -185,7 +211,8 @@ class Model:
     def create_codes(self, person: Person, seen_in_batch: set[str]) -> set[str]:
         codes = set()
         if person.identity in seen_in_batch or any(
-                p.identity == person.identity and p.status in OPEN for p in self.created(person.kind)):
+            p.identity == person.identity and p.status in OPEN for p in self.created(person.kind)
+        ):
             codes.add(DUPLICATE[person.kind])
         if person.kind == FM and person.program_start < self.today:
             codes.add("S1010")  # program start date before today
@@ -246,6 +273,7 @@ def move_principal(person: Person, after: str, activating: bool) -> None:
 
 # --- documents -------------------------------------------------------------------------------------
 
+
 def _e(tag: str, text: str | None = None, **attrs: str) -> etree._Element:
     el = etree.Element(tag, **attrs)
     el.text = text
@@ -259,8 +287,9 @@ def _tree(tag: str, *kids: etree._Element, **attrs: str) -> etree._Element:
 
 
 def us_address(address1: str, city: str, state: str, zip_code: str) -> etree._Element:
-    return _tree("USAddress", _e("Address1", address1), _e("City", city), _e("State", state),
-                 _e("PostalCode", zip_code))
+    return _tree(
+        "USAddress", _e("Address1", address1), _e("City", city), _e("State", state), _e("PostalCode", zip_code)
+    )
 
 
 class Documents:
@@ -310,8 +339,9 @@ class Documents:
         root = self._skeleton(kind, batch_id)
         wrapper = etree.SubElement(root, update_tag)
         for op in ops:
-            element = etree.SubElement(wrapper, tag, sevisID=op.person.sevis_id, requestID=op.request_id,
-                                       userID=self.user_ids[kind])
+            element = etree.SubElement(
+                wrapper, tag, sevisID=op.person.sevis_id, requestID=op.request_id, userID=self.user_ids[kind]
+            )
             element.append(event_element(kind, op, today))
         return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
@@ -326,9 +356,11 @@ def event_element(kind: str, op: Op, today: date) -> etree._Element:
     action, day = op.action, today.isoformat()
     if action == "Registration":
         reg = op.registration
-        parts = [_e("LastSession", "true" if reg.last_session else "false"),
-                 _e("CurrentSessionStartDate", reg.start.isoformat()),
-                 _e("CurrentSessionEndDate", reg.end.isoformat())]
+        parts = [
+            _e("LastSession", "true" if reg.last_session else "false"),
+            _e("CurrentSessionStartDate", reg.start.isoformat()),
+            _e("CurrentSessionEndDate", reg.end.isoformat()),
+        ]
         if reg.next_start is not None:
             parts.append(_e("NextSessionStartDate", reg.next_start.isoformat()))
         parts.append(_e("Email", "student@example.com"))
@@ -336,8 +368,11 @@ def event_element(kind: str, op: Op, today: date) -> etree._Element:
             parts.append(us_address("305 Memorial Drive", "Cambridge", "MA", "02139"))
         return _tree("Registration", *parts, printForm="false")
     if action == "Validate":
-        return _tree("Validate", us_address("2400 M Street NW", "Washington", "DC", "20037"),
-                     _e("EmailAddress", "visitor@example.org"))
+        return _tree(
+            "Validate",
+            us_address("2400 M Street NW", "Washington", "DC", "20037"),
+            _e("EmailAddress", "visitor@example.org"),
+        )
     if action.startswith("Status/"):
         return _tree("Status", status_action(kind, action.partition("/")[2], day))
     return _tree("Dependent", dependent_action(kind, op, day))
@@ -354,8 +389,9 @@ def status_action(kind: str, name: str, day: str) -> etree._Element:
         return _e("NoShow")
     if kind == FM:  # Terminate
         return _tree("Terminate", _e("Reason", "02"), _e("Remarks", "Unauthorized withdrawal"))
-    return _tree("Terminate", _e("Reason", "OTHER"), _e("EffectiveDate", day),
-                 _e("OtherRemarks", "Left the program early"))
+    return _tree(
+        "Terminate", _e("Reason", "OTHER"), _e("EffectiveDate", day), _e("OtherRemarks", "Left the program early")
+    )
 
 
 def dependent_action(kind: str, op: Op, day: str) -> etree._Element:
@@ -378,17 +414,36 @@ def dependent_action(kind: str, op: Op, day: str) -> etree._Element:
 
 def added_dependent(kind: str, op: Op) -> etree._Element:
     spouse = op.relationship == SPOUSE
-    name = _tree("FullName", _e("LastName", f"DEPENDENT {op.person.identity}"),
-                 _e("FirstName", "SAM" if spouse else "MEERA"))
+    name = _tree(
+        "FullName", _e("LastName", f"DEPENDENT {op.person.identity}"), _e("FirstName", "SAM" if spouse else "MEERA")
+    )
     born = "1996-04-02" if spouse else "2021-06-30"
     if kind == FM:
-        return _tree("Add", name, _e("BirthDate", born), _e("Gender", "M" if spouse else "F"),
-                     _e("BirthCity", "Chennai"), _e("BirthCountryCode", "IN"), _e("CitizenshipCountryCode", "IN"),
-                     _e("VisaType", "04"), _e("Relationship", op.relationship), printForm="false")
-    return _tree("Add", name, _e("BirthDate", born), _e("Gender", "M" if spouse else "F"),
-                 _e("BirthCity", "Heidelberg"), _e("BirthCountryCode", "GM"), _e("CitizenshipCountryCode", "GM"),
-                 _e("PermanentResidenceCountryCode", "GM"), _e("Relationship", op.relationship),
-                 _e("FormPurpose", "06"), printForm="false")
+        return _tree(
+            "Add",
+            name,
+            _e("BirthDate", born),
+            _e("Gender", "M" if spouse else "F"),
+            _e("BirthCity", "Chennai"),
+            _e("BirthCountryCode", "IN"),
+            _e("CitizenshipCountryCode", "IN"),
+            _e("VisaType", "04"),
+            _e("Relationship", op.relationship),
+            printForm="false",
+        )
+    return _tree(
+        "Add",
+        name,
+        _e("BirthDate", born),
+        _e("Gender", "M" if spouse else "F"),
+        _e("BirthCity", "Heidelberg"),
+        _e("BirthCountryCode", "GM"),
+        _e("CitizenshipCountryCode", "GM"),
+        _e("PermanentResidenceCountryCode", "GM"),
+        _e("Relationship", op.relationship),
+        _e("FormPurpose", "06"),
+        printForm="false",
+    )
 
 
 # --- strategies --------------------------------------------------------------------------------------
@@ -411,8 +466,12 @@ def registration(person: Person, today: date, flaw: str) -> Registration:
     elif flaw == "S1085":
         start = end
     elif flaw == "S1116":
-        start, end, last, next_start = (person.program_end - timedelta(days=20),
-                                        person.program_end + timedelta(days=10), True, None)
+        start, end, last, next_start = (
+            person.program_end - timedelta(days=20),
+            person.program_end + timedelta(days=10),
+            True,
+            None,
+        )
     elif flaw == "S1068":
         next_start = None  # not the last session, yet no next session
     elif flaw == "S1103":
@@ -434,6 +493,7 @@ PRINCIPAL_CHOICES = {
 
 # --- the machine -----------------------------------------------------------------------------------
 
+
 def lifecycle_machine(server, translog_schema: etree.XMLSchema, *, on_step: Callable[[], None] | None = None):
     """A RuleBasedStateMachine class driving ``server``; every log is checked against ``translog_schema``."""
     orgs = {kind: server.org(kind) for kind in (FM, J)}
@@ -448,8 +508,9 @@ def lifecycle_machine(server, translog_schema: etree.XMLSchema, *, on_step: Call
 
     def valid_log(log) -> None:
         doc = etree.fromstring(log.xml)
-        assert translog_schema.validate(doc.getroottree()), \
+        assert translog_schema.validate(doc.getroottree()), (
             f"transaction log invalid against the TransLog XSD: {translog_schema.error_log}\n{log.xml.decode()}"
+        )
 
     def count(kind: str, action: str, outcome: str) -> None:
         stats[(kind, action, outcome)] += 1
@@ -479,14 +540,12 @@ def lifecycle_machine(server, translog_schema: etree.XMLSchema, *, on_step: Call
             self.model.queued.append(QueuedBatch(kind, batch_id, document, ops))
             note(f"queued {batch_id}: {[(op.action, op.person.sevis_id or op.person.identity) for op in ops]}")
 
-        def _new_person(self, kind: str, identity: str, request_id: str, with_dependent: bool,
-                        offset: int) -> Person:
+        def _new_person(self, kind: str, identity: str, request_id: str, with_dependent: bool, offset: int) -> Person:
             start = self.model.today + timedelta(days=offset)
             end = start + timedelta(days=700 if kind == FM else 364)
             return Person(kind, identity, request_id, with_dependent, start, end, projected="Initial")
 
-        @rule(kind=st.sampled_from([FM, J]), dependents=st.lists(st.booleans(), min_size=1, max_size=2),
-              data=st.data())
+        @rule(kind=st.sampled_from([FM, J]), dependents=st.lists(st.booleans(), min_size=1, max_size=2), data=st.data())
         def create(self, kind, dependents, data):
             self._step()
             self._create(kind, dependents, data)
@@ -503,8 +562,11 @@ def lifecycle_machine(server, translog_schema: etree.XMLSchema, *, on_step: Call
             people = []
             for n, with_dependent in enumerate(dependents):
                 offset = data.draw(st.sampled_from(START_OFFSETS[kind]), label="program start offset")
-                people.append(self._new_person(kind, letters(counter[0] * 7 + n + 1000), f"{batch_id[-6:]}-{n}",
-                                               with_dependent, offset))
+                people.append(
+                    self._new_person(
+                        kind, letters(counter[0] * 7 + n + 1000), f"{batch_id[-6:]}-{n}", with_dependent, offset
+                    )
+                )
             ops = [Op(p, p.request_id, "create") for p in people]
             self._queue(kind, documents.create(kind, batch_id, people), batch_id, ops)
 
@@ -517,10 +579,16 @@ def lifecycle_machine(server, translog_schema: etree.XMLSchema, *, on_step: Call
             original = data.draw(st.sampled_from(self.model.people))
             copies = data.draw(st.sampled_from([1, 1, 2]), label="copies in the batch")
             batch_id = fresh("LD")
-            people = [self._new_person(original.kind, original.identity, f"{batch_id[-6:]}-{n}",
-                                       original.with_dependent, 7) for n in range(copies)]
-            self._queue(original.kind, documents.create(original.kind, batch_id, people), batch_id,
-                        [Op(p, p.request_id, "create") for p in people])
+            people = [
+                self._new_person(original.kind, original.identity, f"{batch_id[-6:]}-{n}", original.with_dependent, 7)
+                for n in range(copies)
+            ]
+            self._queue(
+                original.kind,
+                documents.create(original.kind, batch_id, people),
+                batch_id,
+                [Op(p, p.request_id, "create") for p in people],
+            )
 
         @precondition(lambda self: self.model.people)
         @rule(data=st.data())
@@ -531,8 +599,9 @@ def lifecycle_machine(server, translog_schema: etree.XMLSchema, *, on_step: Call
             in_use = [p for p in people if p.projected in OPEN]
             # Mostly records still in use (so they go on to be activated and ended); any record otherwise.
             pool = in_use if in_use and data.draw(MOSTLY, label="records in use?") else people
-            picked = data.draw(st.lists(st.integers(0, len(pool) - 1), min_size=1, max_size=4, unique=True),
-                               label="records")
+            picked = data.draw(
+                st.lists(st.integers(0, len(pool) - 1), min_size=1, max_size=4, unique=True), label="records"
+            )
             chosen = [pool[i] for i in picked]
             if not data.draw(MOSTLY, label="each record once?"):
                 chosen.append(chosen[0])  # two events for one record in one batch, applied in order
@@ -586,9 +655,11 @@ def lifecycle_machine(server, translog_schema: etree.XMLSchema, *, on_step: Call
         # Updates are the heart of the walk: more rules for them (and a second one for processing) make them
         # drawn more often, and keep them in the walk when Hypothesis's swarm testing leaves some rules out.
         more_updates = precondition(lambda self: self.model.people)(
-            rule(data=st.data())(lambda self, data: self.update(data)))
+            rule(data=st.data())(lambda self, data: self.update(data))
+        )
         even_more_updates = precondition(lambda self: self.model.people)(
-            rule(data=st.data())(lambda self, data: self.update(data)))
+            rule(data=st.data())(lambda self, data: self.update(data))
+        )
 
         @precondition(lambda self: self.model.advanced < MAX_ADVANCE_DAYS)
         @rule(days=st.sampled_from([1, 5, 12]))
@@ -681,11 +752,14 @@ def lifecycle_machine(server, translog_schema: etree.XMLSchema, *, on_step: Call
             sent = [op.request_id for op in batch.ops]
             answered = [r.request_id for r in process.records]
             assert Counter(answered) == Counter(sent), f"requestIDs sent {sent}, answered {answered}"
-            assert process.total == len(sent) and process.success + process.failure == process.total, \
+            assert process.total == len(sent) and process.success + process.failure == process.total, (
                 f"RecordCount {process.success}/{process.failure}/{process.total} for {len(sent)} records sent"
+            )
             assert process.code == ("S0000" if process.failure == 0 else "S0020")
-            return {r.request_id: (r.ok, r.error_code, r.sevis_id, tuple(d.sevis_id for d in r.dependents))
-                    for r in process.records}
+            return {
+                r.request_id: (r.ok, r.error_code, r.sevis_id, tuple(d.sevis_id for d in r.dependents))
+                for r in process.records
+            }
 
         def _apply(self, batch: QueuedBatch) -> None:
             """Predict each request's outcome at today's date, compare it with the log, then apply it."""
@@ -699,11 +773,14 @@ def lifecycle_machine(server, translog_schema: etree.XMLSchema, *, on_step: Call
                 else:
                     expected = self.model.event_codes(op)
                 what = f"{batch.batch_id} {person.kind} {op.action} {op.request_id} on {person.status} ({op})"
-                note(f"{batch.batch_id} {op.request_id} {op.action} on {person.sevis_id} ({person.status}): "
-                     f"model {sorted(expected) or 'success'}, mock {code or 'success'}")
+                note(
+                    f"{batch.batch_id} {op.request_id} {op.action} on {person.sevis_id} ({person.status}): "
+                    f"model {sorted(expected) or 'success'}, mock {code or 'success'}"
+                )
                 if expected:
-                    assert not ok and code in expected, \
+                    assert not ok and code in expected, (
                         f"{what}: expected refusal {sorted(expected)}, got {code or 'success'}"
+                    )
                     assert not dependent_ids, f"{what}: a refused request reported dependents {dependent_ids}"
                     count(person.kind, op.action, code)
                     continue
@@ -716,8 +793,9 @@ def lifecycle_machine(server, translog_schema: etree.XMLSchema, *, on_step: Call
                     self._applied(op, dependent_ids)
 
         def _created(self, person: Person, sevis_id: str, dependent_ids: tuple) -> None:
-            assert sevis_id and len(dependent_ids) == int(person.with_dependent), \
+            assert sevis_id and len(dependent_ids) == int(person.with_dependent), (
                 f"create {person.request_id}: SEVIS ID {sevis_id}, dependents {dependent_ids}"
+            )
             person.sevis_id, person.status, person.projected = sevis_id, "Initial", "Initial"
             person.dependents = {d: Dependent(d, sevis_id, SPOUSE) for d in dependent_ids}  # the fixtures' spouse
             self.model.people.append(person)
@@ -751,11 +829,16 @@ def lifecycle_machine(server, translog_schema: etree.XMLSchema, *, on_step: Call
             touched = {op.person.sevis_id: op.person for b in batches for op in b.ops if op.person.sevis_id}
             for sevis_id, person in touched.items():
                 view = server.record(sevis_id)
-                assert view["status"] == person.status, f"{sevis_id}: records API {view['status']}, model {person.status}"
-                assert dependents_of(view) == expected_dependents(person), \
+                assert view["status"] == person.status, (
+                    f"{sevis_id}: records API {view['status']}, model {person.status}"
+                )
+                assert dependents_of(view) == expected_dependents(person), (
                     f"{sevis_id}: records API dependents {dependents_of(view)}, model {expected_dependents(person)}"
+                )
                 applied = [h for h in view["history"] if h["event"] != "Create"]
-                assert len(applied) == person.events, f"{sevis_id}: {len(applied)} events applied, model {person.events}"
+                assert len(applied) == person.events, (
+                    f"{sevis_id}: {len(applied)} events applied, model {person.events}"
+                )
 
         # --- invariants ------------------------------------------------------------------------
         @invariant()
@@ -766,27 +849,32 @@ def lifecycle_machine(server, translog_schema: etree.XMLSchema, *, on_step: Call
         def records_api_equals_model(self):
             """Every created record and dependent (no more, no fewer) as the model and the logs have them."""
             for kind, org in orgs.items():
-                held = {r["sevis_id"]: r for r in server.records(org=org.org_id, principals_only="false",
-                                                                 limit="5000")}
+                held = {r["sevis_id"]: r for r in server.records(org=org.org_id, principals_only="false", limit="5000")}
                 principals = {s: r for s, r in held.items() if r["principal_sevis_id"] is None}
                 expected = {p.sevis_id: p for p in self.model.created(kind)}
-                assert set(principals) == set(expected), f"{kind}: records API {sorted(principals)}, model {sorted(expected)}"
+                assert set(principals) == set(expected), (
+                    f"{kind}: records API {sorted(principals)}, model {sorted(expected)}"
+                )
                 for sevis_id, person in expected.items():
-                    assert principals[sevis_id]["status"] == person.status, \
+                    assert principals[sevis_id]["status"] == person.status, (
                         f"{sevis_id}: records API {principals[sevis_id]['status']}, model {person.status}"
-                    assert dependents_of(principals[sevis_id]) == expected_dependents(person), \
-                        f"{sevis_id}: records API dependents {dependents_of(principals[sevis_id])}, " \
+                    )
+                    assert dependents_of(principals[sevis_id]) == expected_dependents(person), (
+                        f"{sevis_id}: records API dependents {dependents_of(principals[sevis_id])}, "
                         f"model {expected_dependents(person)}"
+                    )
                 # Every dependent SEVIS ID a log reported is a dependent record of that log's principal.
                 logged = {d: p for d, (k, p) in self.model.logged_dependents.items() if k == kind}
                 dependents = {s: r for s, r in held.items() if r["principal_sevis_id"] is not None}
-                assert set(dependents) == set(logged), \
+                assert set(dependents) == set(logged), (
                     f"{kind}: dependent records {sorted(dependents)}, dependents in the logs {sorted(logged)}"
+                )
                 for dep_id, principal in logged.items():
                     record = dependents[dep_id]
-                    assert record["principal_sevis_id"] == principal and record["kind"] == kind, \
-                        f"dependent {dep_id}: principal {record['principal_sevis_id']} ({record['kind']}), " \
+                    assert record["principal_sevis_id"] == principal and record["kind"] == kind, (
+                        f"dependent {dep_id}: principal {record['principal_sevis_id']} ({record['kind']}), "
                         f"the log reported it for {principal} ({kind})"
+                    )
 
     SevisLifecycle.clients = clients
     SevisLifecycle.stats = stats
@@ -812,7 +900,9 @@ def summary(stats: Counter) -> str:
     for (kind, action), outcomes in sorted(rows.items()):
         refused = ", ".join(f"{code} x{n}" for code, n in sorted(outcomes.items()) if code != "ok")
         applied, total = outcomes["ok"], sum(outcomes.values())
-        lines.append(f"  {kind:3} {action:22} applied {applied:3}  refused {total - applied:3}"
-                     + (f" ({refused})" if refused else ""))
+        lines.append(
+            f"  {kind:3} {action:22} applied {applied:3}  refused {total - applied:3}"
+            + (f" ({refused})" if refused else "")
+        )
     other = ", ".join(f"{k} {n}" for k, n in sorted(stats.items(), key=str) if not isinstance(k, tuple))
     return "\n".join(lines + [f"  {other}"])

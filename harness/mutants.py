@@ -19,6 +19,7 @@ the content model and no other branch could take its place). Value faults are bu
 question and double-checked with xmlschema's own reading of the simple type; a fault that xmlschema
 would accept is never offered. Whether libxml2 agrees is for the tests to prove.
 """
+
 from __future__ import annotations
 
 import copy
@@ -44,8 +45,17 @@ from .strategies import XSI, documents_and_trees, load_schema, serialize, value_
 __all__ = ["KINDS", "Mutant", "Mutation", "mutants", "mutations", "valid_and_mutant"]
 
 KINDS = (
-    "missing-element", "missing-attribute", "too-many", "wrong-order", "unknown-element",
-    "unknown-attribute", "enumeration", "pattern", "length", "range", "date",
+    "missing-element",
+    "missing-attribute",
+    "too-many",
+    "wrong-order",
+    "unknown-element",
+    "unknown-attribute",
+    "enumeration",
+    "pattern",
+    "length",
+    "range",
+    "date",
 )
 UNKNOWN = "SevisMockUnexpected"
 
@@ -125,6 +135,7 @@ def mutations(xsd, document) -> list[Mutation]:
 
 # -- walking a valid document alongside its schema -------------------------------------------------
 
+
 def _tree(document) -> etree._ElementTree:
     if isinstance(document, (bytes, str)):
         return etree.fromstring(document.encode() if isinstance(document, str) else document).getroottree()
@@ -178,8 +189,7 @@ def _attribute_mutations(node, xsd_type: XsdComplexType, path, readable, found) 
         if name not in node.attrib:
             continue
         if getattr(attribute, "use", None) == "required":
-            found.append(Mutation("missing-attribute", f"{readable}/@{name}",
-                                  _drop_attribute(path, name)))
+            found.append(Mutation("missing-attribute", f"{readable}/@{name}", _drop_attribute(path, name)))
         if attribute.fixed is None:
             _value_mutations(attribute.type, path, name, f"{readable}/@{name}", found)
     if None not in xsd_type.attributes:  # no attribute wildcard
@@ -191,6 +201,7 @@ def _drop_attribute(path, name):
         tree = copy.deepcopy(tree)
         del _locate(tree, path).attrib[name]
         return tree, f"required attribute {name} removed"
+
     return apply
 
 
@@ -199,6 +210,7 @@ def _add_attribute(path):
         tree = copy.deepcopy(tree)
         _locate(tree, path).set("unexpected", "x")
         return tree, "undeclared attribute 'unexpected' added"
+
     return apply
 
 
@@ -225,8 +237,12 @@ def _content_mutations(schema, node, content: XsdGroup, path, readable, found) -
         if isinstance(decl, XsdElement):
             for name in _names(decl, schema):
                 name_count[name] = name_count.get(name, 0) + 1
-    by_name = {name: (decl, chain) for decl, chain in particles if isinstance(decl, XsdElement)
-               for name in _names(decl, schema)}
+    by_name = {
+        name: (decl, chain)
+        for decl, chain in particles
+        if isinstance(decl, XsdElement)
+        for name in _names(decl, schema)
+    }
     children = [c for c in node if isinstance(c.tag, str)]
     if not has_wildcard:
         found.append(Mutation("unknown-element", f"{readable}/{UNKNOWN}", _insert_unknown(path)))
@@ -249,19 +265,29 @@ def _content_mutations(schema, node, content: XsdGroup, path, readable, found) -
         first = all(c.tag != child.tag for c in children[:index])
         if first and n == decl.min_occurs >= 1 and _required_everywhere(decl, chain):
             found.append(Mutation("missing-element", child_readable, _drop_all(path, child.tag)))
-        if first and decl.max_occurs is not None and n == decl.max_occurs and all(
-                g.max_occurs == 1 for g in chain):
+        if first and decl.max_occurs is not None and n == decl.max_occurs and all(g.max_occurs == 1 for g in chain):
             found.append(Mutation("too-many", child_readable, _duplicate(child_path)))
         if index + 1 < len(children):
             after = children[index + 1]
             other = by_name.get(after.tag)
-            if (other and after.tag != child.tag and name_count.get(after.tag) == 1
-                    and len(_names(other[0], schema)) == 1
-                    and other[1] == chain and chain[-1].model == "sequence"
-                    and all(g.max_occurs == 1 for g in chain)
-                    and counts[after.tag] == 1 and n == 1):
-                found.append(Mutation("wrong-order", f"{child_readable} <-> {readable_path(after)}",
-                                      _swap(child_path, _position(after))))
+            if (
+                other
+                and after.tag != child.tag
+                and name_count.get(after.tag) == 1
+                and len(_names(other[0], schema)) == 1
+                and other[1] == chain
+                and chain[-1].model == "sequence"
+                and all(g.max_occurs == 1 for g in chain)
+                and counts[after.tag] == 1
+                and n == 1
+            ):
+                found.append(
+                    Mutation(
+                        "wrong-order",
+                        f"{child_readable} <-> {readable_path(after)}",
+                        _swap(child_path, _position(after)),
+                    )
+                )
 
 
 def _required_everywhere(decl: XsdElement, chain) -> bool:
@@ -284,6 +310,7 @@ def _drop_all(parent_path, tag):
         for child in [c for c in parent if c.tag == tag]:
             parent.remove(child)
         return tree, f"required element {etree.QName(tag).localname} removed"
+
     return apply
 
 
@@ -293,6 +320,7 @@ def _duplicate(path):
         node = _locate(tree, path)
         node.addnext(copy.deepcopy(node))
         return tree, f"{etree.QName(node).localname} repeated beyond its maxOccurs"
+
     return apply
 
 
@@ -302,6 +330,7 @@ def _swap(first_path, second_path):
         first, second = _locate(tree, first_path), _locate(tree, second_path)
         second.addnext(first)  # moves first after second
         return tree, f"{etree.QName(first).localname} moved after {etree.QName(second).localname}"
+
     return apply
 
 
@@ -311,6 +340,7 @@ def _insert_unknown(path):
         node = _locate(tree, path)
         node.insert(0, etree.Element(UNKNOWN))
         return tree, f"undeclared element {UNKNOWN} inserted"
+
     return apply
 
 
@@ -338,6 +368,7 @@ def _set_value(simple_type, path, attribute, kind, maker):
         else:
             node.text = bad
         return tree, f"{kind}: {current!r} replaced by {bad!r}"
+
     return apply
 
 
@@ -399,7 +430,7 @@ def _pattern_fault(simple_type, current):
     # same length, one character changed: breaks the pattern without touching length facets
     for position in range(len(current)):
         for char in "!#~A0a ":
-            candidate = current[:position] + char + current[position + 1:]
+            candidate = current[:position] + char + current[position + 1 :]
             if candidate != current and not value_checker(simple_type)(candidate) and _lengths_ok(members, candidate):
                 return candidate
     for candidate in ("!", "~~", "#0"):
@@ -444,9 +475,17 @@ def _range_fault(simple_type, current):
         if facet is not None:
             limits.append((facet.value, step))
     builtin = next((t.local_name for t in _chain(member) if isinstance(t, XsdAtomicBuiltin)), "")
-    bounds = {"int": (-2**31, 2**31 - 1), "short": (-2**15, 2**15 - 1), "byte": (-128, 127),
-              "long": (-2**63, 2**63 - 1), "nonNegativeInteger": (0, None), "positiveInteger": (1, None),
-              "unsignedInt": (0, 2**32 - 1), "unsignedShort": (0, 2**16 - 1), "unsignedByte": (0, 255)}
+    bounds = {
+        "int": (-(2**31), 2**31 - 1),
+        "short": (-(2**15), 2**15 - 1),
+        "byte": (-128, 127),
+        "long": (-(2**63), 2**63 - 1),
+        "nonNegativeInteger": (0, None),
+        "positiveInteger": (1, None),
+        "unsignedInt": (0, 2**32 - 1),
+        "unsignedShort": (0, 2**16 - 1),
+        "unsignedByte": (0, 255),
+    }
     if builtin in bounds:
         low, high = bounds[builtin]
         if high is not None:
@@ -481,5 +520,10 @@ def _date_fault(simple_type, current):
     return _DATE.sub(lambda m: f"{m.group(1)}-02-30", current, count=1)
 
 
-_VALUE_KINDS = [("enumeration", _enumeration_fault), ("pattern", _pattern_fault), ("length", _length_fault),
-                ("range", _range_fault), ("date", _date_fault)]
+_VALUE_KINDS = [
+    ("enumeration", _enumeration_fault),
+    ("pattern", _pattern_fault),
+    ("length", _length_fault),
+    ("range", _range_fault),
+    ("date", _date_fault),
+]

@@ -32,6 +32,7 @@ Start the mock with a long processing delay (the machine processes with ``POST /
 e.g. ``--processing-delay 86400``: [i] batches then never become due by themselves, except across a
 45-day clock jump, before which the machine processes everything.
 """
+
 from __future__ import annotations
 
 import copy
@@ -77,6 +78,7 @@ class ProcedureMismatch(AssertionError):
 
 # --- where the mock is ------------------------------------------------------------------------------------
 
+
 @dataclass
 class Target:
     base_url: str
@@ -93,11 +95,18 @@ class Target:
     @classmethod
     def from_connection(cls, info: dict, environment: str = "beta") -> "Target":
         seeded = next(o for o in info["organizations"] if o["kind"] == "F/M")
-        return cls(base_url=info["base_url"].rstrip("/"), ca_cert=info["ca_cert"],
-                   rti_url=info["rti"][environment].rstrip("/"), sevp_url=info["sevp"]["url"].rstrip("/"),
-                   sevp_user=info["sevp"]["user"], sevp_password=info["sevp"]["password"],
-                   outbox_url=info["outbox"].rstrip("/"), control_url=info["control"]["url"].rstrip("/"),
-                   control_token=info["control"]["token"], seeded=seeded)
+        return cls(
+            base_url=info["base_url"].rstrip("/"),
+            ca_cert=info["ca_cert"],
+            rti_url=info["rti"][environment].rstrip("/"),
+            sevp_url=info["sevp"]["url"].rstrip("/"),
+            sevp_user=info["sevp"]["user"],
+            sevp_password=info["sevp"]["password"],
+            outbox_url=info["outbox"].rstrip("/"),
+            control_url=info["control"]["url"].rstrip("/"),
+            control_token=info["control"]["token"],
+            seeded=seeded,
+        )
 
     @property
     def ca_dir(self) -> Path:
@@ -105,6 +114,7 @@ class Target:
 
 
 # --- certificates --------------------------------------------------------------------------------------------
+
 
 @dataclass
 class PoolCert:
@@ -139,17 +149,28 @@ def issue_pool(ca_dir: Path, out: Path, seeded: dict) -> dict[str, PoolCert]:
     pool = {}
     for n, (name, plan) in enumerate(plans.items()):
         issued = ca.issue_client(out, org_id=f"PM{n:013d}", user_id=f"PMUSER{n:04d}", **plan)
-        pool[name] = PoolCert(name, str(issued.cert_path), str(issued.key_path), issued.cert_path.read_text(),
-                              fingerprint(issued.certificate))
+        pool[name] = PoolCert(
+            name,
+            str(issued.cert_path),
+            str(issued.key_path),
+            issued.cert_path.read_text(),
+            fingerprint(issued.certificate),
+        )
     pem = Path(seeded["client_cert"]).read_text()
-    pool["seeded"] = PoolCert("seeded", seeded["client_cert"], seeded["client_key"], pem,
-                              fingerprint(x509.load_pem_x509_certificate(pem.encode())))
+    pool["seeded"] = PoolCert(
+        "seeded",
+        seeded["client_cert"],
+        seeded["client_key"],
+        pem,
+        fingerprint(x509.load_pem_x509_certificate(pem.encode())),
+    )
     key = Path(pool["c0"].key_path).read_text()
     pool["private-key"] = PoolCert("private-key", "", "", key, "")
     return pool
 
 
 # --- HTTP -----------------------------------------------------------------------------------------------------
+
 
 class Driver:
     """The calls the college (and SEVP) make, over real TLS."""
@@ -198,15 +219,19 @@ class Driver:
     def valid_log(self, xml: bytes) -> etree._Element:
         doc = etree.fromstring(xml)
         if not self.schema.validate(doc.getroottree()):
-            raise ProcedureMismatch(f"transaction log invalid against the TransLog XSD: {self.schema.error_log}\n"
-                                    f"{xml.decode(errors='replace')[:3000]}")
+            raise ProcedureMismatch(
+                f"transaction log invalid against the TransLog XSD: {self.schema.error_log}\n"
+                f"{xml.decode(errors='replace')[:3000]}"
+            )
         return doc
 
     def upload(self, pair, org_id: str, user_id: str, batch_id: str, xml: bytes) -> tuple[str, str]:
         r = self._cert_session(pair).post(
-            f"{self.t.base_url}/sbtsevisbatch/action/batchUpload", data={"orgid": org_id, "userid": user_id,
-                                                                         "batchid": batch_id},
-            files={"xml": ("batch.xml", xml, "text/xml")}, timeout=120)
+            f"{self.t.base_url}/sbtsevisbatch/action/batchUpload",
+            data={"orgid": org_id, "userid": user_id, "batchid": batch_id},
+            files={"xml": ("batch.xml", xml, "text/xml")},
+            timeout=120,
+        )
         if r.status_code != 200:
             raise ProcedureMismatch(f"batchUpload answered HTTP {r.status_code}, not 200: {r.text[:300]}")
         log = self.valid_log(r.content)
@@ -216,8 +241,11 @@ class Driver:
         import io
         import zipfile
 
-        r = self._cert_session(pair).get(f"{self.t.base_url}/sbtsevisbatch/action/batchDownload",
-                                         params={"orgid": org_id, "userid": user_id, "batchid": batch_id}, timeout=120)
+        r = self._cert_session(pair).get(
+            f"{self.t.base_url}/sbtsevisbatch/action/batchDownload",
+            params={"orgid": org_id, "userid": user_id, "batchid": batch_id},
+            timeout=120,
+        )
         if r.status_code != 200 or not r.headers.get("Content-Type", "").startswith("application/zip"):
             raise ProcedureMismatch(f"batchDownload answered HTTP {r.status_code} {r.headers.get('Content-Type')}")
         with zipfile.ZipFile(io.BytesIO(r.content)) as zf:
@@ -229,12 +257,14 @@ class Driver:
         s = self._session(None)
         page = s.get(login_url, timeout=60)
         token = lhtml.fromstring(page.content).xpath("//input[@name='csrf_token']/@value")
-        r = s.post(login_url, data={**fields, "csrf_token": token[0] if token else ""}, allow_redirects=False,
-                   timeout=60)
+        r = s.post(
+            login_url, data={**fields, "csrf_token": token[0] if token else ""}, allow_redirects=False, timeout=60
+        )
         return s, r.status_code
 
 
 # --- the model ------------------------------------------------------------------------------------------------
+
 
 @dataclass
 class Link:
@@ -357,6 +387,7 @@ class Model:
 
 # --- documents --------------------------------------------------------------------------------------------------
 
+
 class Documents:
     """Batch documents for the uploads, each addressed to the org, user and batch ID of the upload."""
 
@@ -434,8 +465,9 @@ class Documents:
         broken, _ = chosen.apply(tree)
         root = broken.getroot()
         header_batch, header_org = root.findtext("BatchHeader/BatchID"), root.findtext("BatchHeader/OrgID")
-        mismatch = (header_batch is not None and header_batch.strip() != batch_id) or \
-                   (header_org is not None and header_org.strip() != org_id)
+        mismatch = (header_batch is not None and header_batch.strip() != batch_id) or (
+            header_org is not None and header_org.strip() != org_id
+        )
         return etree.tostring(broken, xml_declaration=True, encoding="UTF-8"), "S0012" if mismatch else "S0013"
 
 
@@ -444,8 +476,13 @@ def generated_documents():
     from harness.strategies import trees
     from schemas import schema_for_root
 
-    return trees(schema_for_root("SEVISBatchCreateUpdateStudent"), "SEVISBatchCreateUpdateStudent",
-                 max_repeats=1, max_elements=60, max_text=12)
+    return trees(
+        schema_for_root("SEVISBatchCreateUpdateStudent"),
+        "SEVISBatchCreateUpdateStudent",
+        max_repeats=1,
+        max_elements=60,
+        max_text=12,
+    )
 
 
 def expect(condition: Any, message: str) -> None:
@@ -454,6 +491,7 @@ def expect(condition: Any, message: str) -> None:
 
 
 # --- the machine ---------------------------------------------------------------------------------------------------
+
 
 class ProcedureMachine(RuleBasedStateMachine):
     """Bound to a target by :func:`procedure_machine`; see the module docstring."""
@@ -478,8 +516,16 @@ class ProcedureMachine(RuleBasedStateMachine):
         d = self.driver
         d.control("POST", "clock", {"now": CLOCK.isoformat()})
         d.control("POST", "reset", {"keep_clock": True})  # seeded officials logged in at CLOCK
-        seeded = User("seeded PDSO", "", "PDSO", user_id=d.t.seeded["user_id"], org_id=d.t.seeded["org_id"],
-                      last_login=0.0, batch_registered=True, has_account=False)
+        seeded = User(
+            "seeded PDSO",
+            "",
+            "PDSO",
+            user_id=d.t.seeded["user_id"],
+            org_id=d.t.seeded["org_id"],
+            last_login=0.0,
+            batch_registered=True,
+            has_account=False,
+        )
         self.model.users.append(seeded)
         self.model.orgs[seeded.org_id] = Org(seeded.org_id, registered=True)
         self.model.certs["seeded"] = (seeded.org_id, seeded.user_id)
@@ -532,9 +578,17 @@ class ProcedureMachine(RuleBasedStateMachine):
         m = self.model
         m.colleges += 1
         email = f"college{m.colleges}@rehearsal.example.edu"
-        status, body = self.driver.call("POST", f"{self.driver.t.rti_url}/api/accounts", {
-            "first_name": "Pat", "last_name": f"Tester {letters(m.colleges)}", "email": email, "phone": "703-555-0100",
-            "purpose": "certification"})
+        status, body = self.driver.call(
+            "POST",
+            f"{self.driver.t.rti_url}/api/accounts",
+            {
+                "first_name": "Pat",
+                "last_name": f"Tester {letters(m.colleges)}",
+                "email": email,
+                "phone": "703-555-0100",
+                "purpose": "certification",
+            },
+        )
         self._answer("register_account", status, 201, body)
         user_id = body.get("temporary_user_id") or ""
         expect(len(user_id) == 10, f"temporary user ID {user_id!r} is not 10 characters")
@@ -558,12 +612,16 @@ class ProcedureMachine(RuleBasedStateMachine):
         self._sync_links()
         password = STRONG_PASSWORD if strong else WEAK_PASSWORD
         if not u.links:
-            status, body = self.driver.call("POST", f"{self.driver.t.rti_url}/api/set-password",
-                                            {"token": "never-issued-link-token", "password": password})
+            status, body = self.driver.call(
+                "POST",
+                f"{self.driver.t.rti_url}/api/set-password",
+                {"token": "never-issued-link-token", "password": password},
+            )
             return self._answer("set_password unknown link", status, 404, body)
         link = u.links[-1 if newest else 0]
-        status, body = self.driver.call("POST", f"{self.driver.t.rti_url}/api/set-password",
-                                        {"token": link.token, "password": password})
+        status, body = self.driver.call(
+            "POST", f"{self.driver.t.rti_url}/api/set-password", {"token": link.token, "password": password}
+        )
         if link.used:
             return self._answer("set_password used link", status, 410, body)
         if m.now >= link.issued + LINK_LIFETIME:
@@ -578,8 +636,9 @@ class ProcedureMachine(RuleBasedStateMachine):
     def act_login(self, user: int, right: bool) -> None:
         u, m = self._user(user, lambda u: (u.password is None, self.model.token_ok(u))), self.model
         password = (u.password or STRONG_PASSWORD) if right else "Wrong#Pass99"
-        status, body = self.driver.call("POST", f"{self.driver.t.rti_url}/api/login",
-                                        {"user_id": u.user_id, "password": password})
+        status, body = self.driver.call(
+            "POST", f"{self.driver.t.rti_url}/api/login", {"user_id": u.user_id, "password": password}
+        )
         want = self._login_outcome(u, right)
         self._answer(f"login ({'right' if right else 'wrong'} password)", status, want, body)
         if status == 200:
@@ -609,12 +668,30 @@ class ProcedureMachine(RuleBasedStateMachine):
     # --- steps 5-8: Form I-17, Response Center ------------------------------------------------------------------
     def _i17(self, p: Petition, category: str, campuses: int, officials: int, fault: str) -> tuple[dict, set]:
         tag = p.name.split()[0].lower()
-        body_campuses = [{"name": "Main" if i == 0 else f"Campus {letters(i)}", "main": i == 0,
-                          "address": {"address1": f"{100 + i} College Road", "address2": "", "city": "Fairfax",
-                                      "state": "VA", "zip": "22030"}} for i in range(campuses)]
-        body_officials = [{"role": "PDSO" if j < campuses else "DSO", "first_name": "Alex",
-                           "last_name": f"Official {letters(j)}", "email": f"o{j}.p{p.pid}.{tag}@school.example.edu",
-                           "campus": j if j < campuses else 0} for j in range(officials)]
+        body_campuses = [
+            {
+                "name": "Main" if i == 0 else f"Campus {letters(i)}",
+                "main": i == 0,
+                "address": {
+                    "address1": f"{100 + i} College Road",
+                    "address2": "",
+                    "city": "Fairfax",
+                    "state": "VA",
+                    "zip": "22030",
+                },
+            }
+            for i in range(campuses)
+        ]
+        body_officials = [
+            {
+                "role": "PDSO" if j < campuses else "DSO",
+                "first_name": "Alex",
+                "last_name": f"Official {letters(j)}",
+                "email": f"o{j}.p{p.pid}.{tag}@school.example.edu",
+                "campus": j if j < campuses else 0,
+            }
+            for j in range(officials)
+        ]
         school_name = p.name
         missing = set()
         if fault == "no-school-name":
@@ -627,18 +704,23 @@ class ProcedureMachine(RuleBasedStateMachine):
             body_officials[0]["role"] = "DSO"
         for i, c in enumerate(body_campuses):
             if not any(o["role"] == "PDSO" and o["campus"] == i for o in body_officials):
-                missing.add("officials: a PDSO for the main campus" if i == 0 else
-                            f"officials: a PDSO for campus {i} ({c['name']})")
-        return {"school_name": school_name, "category": category, "campuses": body_campuses,
-                "officials": body_officials}, missing
+                missing.add(
+                    "officials: a PDSO for the main campus"
+                    if i == 0
+                    else f"officials: a PDSO for campus {i} ({c['name']})"
+                )
+        return {
+            "school_name": school_name,
+            "category": category,
+            "campuses": body_campuses,
+            "officials": body_officials,
+        }, missing
 
-    def act_fill_i17(self, owner: int, category: str, campuses: int, officials: int, fault: str,
-                     revise: bool) -> None:
+    def act_fill_i17(self, owner: int, category: str, campuses: int, officials: int, fault: str, revise: bool) -> None:
         u, m, d = self._user(owner, lambda u: (u.role != "TEMP", not self.model.token_ok(u))), self.model, self.driver
         p = m.latest_petition(u)
         if p is not None and p.state != "draft" and revise:
-            status, body = d.call("PUT", f"{d.t.rti_url}/api/petitions/{p.pid}", {"school_name": p.name},
-                                  token=u.token)
+            status, body = d.call("PUT", f"{d.t.rti_url}/api/petitions/{p.pid}", {"school_name": p.name}, token=u.token)
             want = 401 if not m.token_ok(u) else 409
             return self._answer(f"fill_i17 of a {p.state} petition", status, want, body)
         draft = p if p is not None and p.state == "draft" else Petition(u, "", 0)
@@ -675,8 +757,9 @@ class ProcedureMachine(RuleBasedStateMachine):
             self._answer("submit_i17 incomplete", status, 400, body)
             p.refused = True
             got = set(body.get("missing") or [])
-            return expect(got == p.missing, f"submit refused naming missing {sorted(got)}; SEVIS should name "
-                                            f"{sorted(p.missing)}")
+            return expect(
+                got == p.missing, f"submit refused naming missing {sorted(got)}; SEVIS should name {sorted(p.missing)}"
+            )
         self._answer("submit_i17", status, 200, body)
         p.state = "submitted"
 
@@ -687,9 +770,18 @@ class ProcedureMachine(RuleBasedStateMachine):
         category = (p.body.get("category") if p else "F") or "F"
         if wrong_category:
             category = {"F": "M", "M": "FM", "FM": "F"}[category]
-        status, body = d.call("POST", f"{d.t.rti_url}/api/response-center", {
-            "organization_name": name, "contact_name": "Pat Tester", "email": "contact@rehearsal.example.edu",
-            "phone": "703-555-0100", "school_category": category, "school_name": name})
+        status, body = d.call(
+            "POST",
+            f"{d.t.rti_url}/api/response-center",
+            {
+                "organization_name": name,
+                "contact_name": "Pat Tester",
+                "email": "contact@rehearsal.example.edu",
+                "phone": "703-555-0100",
+                "school_category": category,
+                "school_name": name,
+            },
+        )
         matched = p is not None and not unknown_name and p.state in ("submitted", "approved")
         if not matched:
             return self._answer("response_center: no submitted I-17 of that name", status, 400, body)
@@ -703,8 +795,9 @@ class ProcedureMachine(RuleBasedStateMachine):
     def _sevp(self) -> str:
         m, d = self.model, self.driver
         if self._sevp_token is None or m.now >= self._sevp_token_at + TOKEN_LIFETIME:
-            status, body = d.call("POST", f"{d.t.sevp_url}/api/login", {"user": d.t.sevp_user,
-                                                                         "password": d.t.sevp_password})
+            status, body = d.call(
+                "POST", f"{d.t.sevp_url}/api/login", {"user": d.t.sevp_user, "password": d.t.sevp_password}
+            )
             expect(status == 200, f"SEVP console login answered {status}")
             self._sevp_token, self._sevp_token_at = body["token"], m.now
         return self._sevp_token
@@ -715,8 +808,12 @@ class ProcedureMachine(RuleBasedStateMachine):
             return
         p = m.petitions[petition % len(m.petitions)]
         verb = "approve" if approve else "reject"
-        status, body = d.call("POST", f"{d.t.sevp_url}/api/petitions/{p.pid}/{verb}",
-                              None if approve else {"reason": "The rehearsal rejects this I-17"}, token=self._sevp())
+        status, body = d.call(
+            "POST",
+            f"{d.t.sevp_url}/api/petitions/{p.pid}/{verb}",
+            None if approve else {"reason": "The rehearsal rejects this I-17"},
+            token=self._sevp(),
+        )
         if p.state != "submitted":
             return self._answer(f"SEVP {verb} a {p.state} petition", status, 409, body)
         self._answer(f"SEVP {verb}", status, 200, body)
@@ -728,8 +825,10 @@ class ProcedureMachine(RuleBasedStateMachine):
     def _approved(self, p: Petition, reply: dict) -> None:
         m = self.model
         campuses = reply.get("campuses") or []
-        expect(len(campuses) == len(p.body["campuses"]), f"approval lists {len(campuses)} campuses, the I-17 "
-                                                         f"{len(p.body['campuses'])}")
+        expect(
+            len(campuses) == len(p.body["campuses"]),
+            f"approval lists {len(campuses)} campuses, the I-17 {len(p.body['campuses'])}",
+        )
         main = reply.get("school_code") or ""
         expect(SCHOOL_CODE.match(main) and main.endswith("000"), f"school code {main!r} is not AAA214F########000")
         for k, c in enumerate(campuses):
@@ -739,11 +838,22 @@ class ProcedureMachine(RuleBasedStateMachine):
         officials = reply.get("officials") or []
         expect(len(officials) == len(p.body["officials"]), "approval lists another number of officials")
         for o, wanted in zip(officials, p.body["officials"]):
-            expect(o["email"] == wanted["email"] and o["role"] == wanted["role"] and
-                   o["campus_code"] == p.codes[wanted["campus"]], f"approved official {o} differs from the I-17's "
-                                                                  f"{wanted}")
-            m.users.append(User(f"{wanted['role']} {o['user_id']}", o["email"], o["role"], user_id=o["user_id"],
-                                org_id=o["campus_code"], links=[Link(m.now)]))
+            expect(
+                o["email"] == wanted["email"]
+                and o["role"] == wanted["role"]
+                and o["campus_code"] == p.codes[wanted["campus"]],
+                f"approved official {o} differs from the I-17's {wanted}",
+            )
+            m.users.append(
+                User(
+                    f"{wanted['role']} {o['user_id']}",
+                    o["email"],
+                    o["role"],
+                    user_id=o["user_id"],
+                    org_id=o["campus_code"],
+                    links=[Link(m.now)],
+                )
+            )
             m.emails[(o["email"], "set-password")] += 1
 
     def act_sevp_new_link(self, user: int) -> None:
@@ -765,10 +875,18 @@ class ProcedureMachine(RuleBasedStateMachine):
         return codes[n % len(codes)]
 
     def act_register_batch(self, user: int, org: int, cert: str, agree: bool) -> None:
-        u, m, d = self._user(user, lambda u: (u.role != "PDSO", not self.model.token_ok(u), u.batch_registered)), self.model, self.driver
+        u, m, d = (
+            self._user(user, lambda u: (u.role != "PDSO", not self.model.token_ok(u), u.batch_registered)),
+            self.model,
+            self.driver,
+        )
         org_id = self._org_choice(org, u)
-        status, body = d.call("POST", f"{d.t.rti_url}/api/batch-registration", {
-            "org_id": org_id, "certificate": self.pool[cert].pem, "accept_agreement": agree}, token=u.token)
+        status, body = d.call(
+            "POST",
+            f"{d.t.rti_url}/api/batch-registration",
+            {"org_id": org_id, "certificate": self.pool[cert].pem, "accept_agreement": agree},
+            token=u.token,
+        )
         action = f"register_batch ({cert}{'' if agree else ', agreement refused'})"
         if not m.token_ok(u):
             return self._answer(action + " without login", status, 401, body)
@@ -778,8 +896,9 @@ class ProcedureMachine(RuleBasedStateMachine):
             return self._answer(action + " by someone not its PDSO", status, 403, body)
         if cert in BAD_CERTS:
             self._answer(action, status, 400, body)
-            return expect(body.get("field") == "certificate", f"the refusal names {body.get('field')!r}, "
-                                                              "not the certificate")
+            return expect(
+                body.get("field") == "certificate", f"the refusal names {body.get('field')!r}, not the certificate"
+            )
         if not agree:
             return self._answer(action, status, 400, body)
         held = m.certs.get(cert)
@@ -803,8 +922,9 @@ class ProcedureMachine(RuleBasedStateMachine):
         order = {"own": [own, other, free], "other-org": [other, free], "unregistered": [free, other]}[choice]
         return next(options[0] for options in order if options) if any(order) else "seeded"
 
-    def act_upload(self, user: int, org: int, cert: str, doc: str, reuse: bool, variant: int,
-                   generated: str | None = None) -> None:
+    def act_upload(
+        self, user: int, org: int, cert: str, doc: str, reuse: bool, variant: int, generated: str | None = None
+    ) -> None:
         m, d = self.model, self.driver
         u = self._user(user, lambda u: (not u.batch_registered, u.user_id is None))
         org_id = self._org_choice(org, u)
@@ -814,7 +934,11 @@ class ProcedureMachine(RuleBasedStateMachine):
         n = m.fresh()
         principals, creates, doc_code = 0, set(), "S0000"
         if doc == "good":
-            xml, principals, creates = self.documents.good(org_id, u.user_id, batch_id, n, self.now_date), 1, {"FMDEP-0001"}
+            xml, principals, creates = (
+                self.documents.good(org_id, u.user_id, batch_id, n, self.now_date),
+                1,
+                {"FMDEP-0001"},
+            )
         elif doc == "rule-failure":
             xml, principals = self.documents.rule_failure(org_id, u.user_id, batch_id, n), 2
             creates = {"S1009-0001", "S1009-0002"}
@@ -833,9 +957,12 @@ class ProcedureMachine(RuleBasedStateMachine):
         self._seen(f"upload {doc}", code)
         if refusal:
             self._seen(f"upload refused: {refusal[1]}", code)
-        expect(code == want, f"upload of a {doc} batch {batch_id} to {org_id} by {u.label} with certificate "
-                             f"{presented} ({'registered to ' + str(m.certs[presented]) if presented in m.certs else 'unregistered'}) "
-                             f"answered {code} ({detail}); SEVIS should answer {want}")
+        expect(
+            code == want,
+            f"upload of a {doc} batch {batch_id} to {org_id} by {u.label} with certificate "
+            f"{presented} ({'registered to ' + str(m.certs[presented]) if presented in m.certs else 'unregistered'}) "
+            f"answered {code} ({detail}); SEVIS should answer {want}",
+        )
         if code == "S0000":
             m.used_ids.add((org_id, batch_id))
             m.batches.append(Batch(org_id, batch_id, u, presented, doc, principals, creates))
@@ -848,17 +975,22 @@ class ProcedureMachine(RuleBasedStateMachine):
         else:
             b = m.batches[batch % len(m.batches)]
         code, log, detail = d.download(self.pool[b.cert].pair, b.org_id, b.user.user_id, b.batch_id)
-        want = m.identity_code(b.org_id, b.user, b.cert) or \
-            ("S0031" if b.kind == "none" else "S0030" if not b.processed else "S0000")
+        want = m.identity_code(b.org_id, b.user, b.cert) or (
+            "S0031" if b.kind == "none" else "S0030" if not b.processed else "S0000"
+        )
         self._seen("download", code)
         if want == "S0030" and code == "S0000" and not self.processing_owned:
             return self._processed(b, log)  # a server with its own processing delay got there first
-        expect(code == want, f"download of {b.batch_id} ({b.org_id}) answered {code} ({detail}); SEVIS should "
-                             f"answer {want}")
+        expect(
+            code == want,
+            f"download of {b.batch_id} ({b.org_id}) answered {code} ({detail}); SEVIS should answer {want}",
+        )
         if code == "S0000":
             results = self._results(b, log)
-            expect(results == b.results, f"{b.batch_id}: a second download gives other results ({results} "
-                                         f"after {b.results}): processed twice?")
+            expect(
+                results == b.results,
+                f"{b.batch_id}: a second download gives other results ({results} after {b.results}): processed twice?",
+            )
 
     def _results(self, b: Batch, log: etree._Element) -> tuple:
         process = log.find("BatchDetail/Process")
@@ -866,25 +998,39 @@ class ProcedureMachine(RuleBasedStateMachine):
         counts = process.find("RecordCount")
         records = process.findall("Record")
         if counts is None:  # the TransLog XSD makes the count optional: only a batch with no records may leave it out
-            expect(b.principals == 0 and not records, f"{b.batch_id}: no RecordCount in the log of a batch of "
-                                                      f"{b.principals} principals ({len(records)} Records)")
-            expect(process.get("resultCode") == "S0000", f"{b.batch_id}: an empty batch processed with "
-                                                         f"{process.get('resultCode')}")
+            expect(
+                b.principals == 0 and not records,
+                f"{b.batch_id}: no RecordCount in the log of a batch of "
+                f"{b.principals} principals ({len(records)} Records)",
+            )
+            expect(
+                process.get("resultCode") == "S0000",
+                f"{b.batch_id}: an empty batch processed with {process.get('resultCode')}",
+            )
             return ()
         success, failure, total = (int(counts.findtext(k)) for k in ("Success", "Failure", "Total"))
-        expect(total == b.principals == len(records) and success + failure == total,
-               f"{b.batch_id}: RecordCount {success}/{failure}/{total} and {len(records)} Records for "
-               f"{b.principals} principals sent")
-        expect(process.get("resultCode") == ("S0000" if failure == 0 else "S0020"),
-               f"{b.batch_id}: process {process.get('resultCode')} with {failure} failures")
-        outcome = tuple(sorted((r.get("requestID"), r.find("Result").get("status"), r.findtext("Result/ErrorCode"))
-                               for r in records))
+        expect(
+            total == b.principals == len(records) and success + failure == total,
+            f"{b.batch_id}: RecordCount {success}/{failure}/{total} and {len(records)} Records for "
+            f"{b.principals} principals sent",
+        )
+        expect(
+            process.get("resultCode") == ("S0000" if failure == 0 else "S0020"),
+            f"{b.batch_id}: process {process.get('resultCode')} with {failure} failures",
+        )
+        outcome = tuple(
+            sorted(
+                (r.get("requestID"), r.find("Result").get("status"), r.findtext("Result/ErrorCode")) for r in records
+            )
+        )
         if b.kind == "good":
             expect(failure == 0, f"{b.batch_id}: a valid create failed: {outcome}")
         if b.kind == "rule-failure":
-            expect(dict((r, (s, c)) for r, s, c in outcome) ==
-                   {"S1009-0001": ("true", None), "S1009-0002": ("false", "S1009")},
-                   f"{b.batch_id}: the S1009 batch gave {outcome}")
+            expect(
+                dict((r, (s, c)) for r, s, c in outcome)
+                == {"S1009-0001": ("true", None), "S1009-0002": ("false", "S1009")},
+                f"{b.batch_id}: the S1009 batch gave {outcome}",
+            )
         return outcome
 
     def act_process_now(self) -> None:
@@ -927,7 +1073,9 @@ class ProcedureMachine(RuleBasedStateMachine):
             visible = m.visible_orgs(u)
             status, body = d.call("GET", f"{d.t.rti_url}/api/batches", token=u.token)
             expect(status == 200, f"RTI batches answered {status}")
-            listed = sorted((b["batch_id"], b["org_id"], b["state"], b.get("process_code") or "") for b in body["batches"])
+            listed = sorted(
+                (b["batch_id"], b["org_id"], b["state"], b.get("process_code") or "") for b in body["batches"]
+            )
             expected = sorted((b.batch_id, b.org_id) for b in m.batches if b.org_id in visible)
             expect([x[:2] for x in listed] == expected, f"RTI batches {listed}; model {expected}")
             rows = self._table(pages, f"{d.t.rti_url}/batches", "batches")
@@ -936,8 +1084,10 @@ class ProcedureMachine(RuleBasedStateMachine):
             status, body = d.call("GET", f"{d.t.rti_url}/api/records", token=u.token)
             expect(status == 200, f"RTI records answered {status}")
             records = sorted((r["sevis_id"], r["status"]) for r in body["records"])
-            expect(len(records) == sum(m.records[o] for o in visible),
-                   f"RTI lists {len(records)} records for {sorted(visible)}; the model {dict(m.records)}")
+            expect(
+                len(records) == sum(m.records[o] for o in visible),
+                f"RTI lists {len(records)} records for {sorted(visible)}; the model {dict(m.records)}",
+            )
             shown = sorted((r[0], r[2]) for r in self._table(pages, f"{d.t.rti_url}/records", "records"))
             expect(shown == records, f"the Records page shows {shown}; the JSON API {records}")
             self._seen("review", "pages agree")
@@ -957,17 +1107,24 @@ class ProcedureMachine(RuleBasedStateMachine):
             return
         status, body = d.call("GET", f"{d.t.rti_url}/api/petitions", token=u.token)
         expect(status == 200, f"RTI petitions answered {status}")
-        listed = sorted((p["petition_id"], p.get("school_name") or "", p["state"], p.get("school_code") or "")
-                        for p in body["petitions"])
-        expected = sorted((p.pid, p.body.get("school_name") or "", p.state, p.codes[0] if p.codes else "")
-                          for p in m.petitions if p.owner is u)
+        listed = sorted(
+            (p["petition_id"], p.get("school_name") or "", p["state"], p.get("school_code") or "")
+            for p in body["petitions"]
+        )
+        expected = sorted(
+            (p.pid, p.body.get("school_name") or "", p.state, p.codes[0] if p.codes else "")
+            for p in m.petitions
+            if p.owner is u
+        )
         expect(listed == expected, f"RTI lists the I-17s of {u.user_id} as {listed}; the model {expected}")
         pages, logged_in = self._page_login(u)
         try:
             if not logged_in:
                 return
-            shown = sorted((int(r[0].split()[-1]), "" if r[1] == "(no name yet)" else r[1], r[2], r[3])
-                           for r in self._table(pages, f"{d.t.rti_url}/i17", "petitions"))
+            shown = sorted(
+                (int(r[0].split()[-1]), "" if r[1] == "(no name yet)" else r[1], r[2], r[3])
+                for r in self._table(pages, f"{d.t.rti_url}/i17", "petitions")
+            )
             expect(shown == listed, f"the Form I-17 page shows {shown}; the JSON API {listed}")
             self._seen("review I-17", "pages agree")
         finally:
@@ -979,8 +1136,10 @@ class ProcedureMachine(RuleBasedStateMachine):
         d = self.driver
         pages, status = d.page_session(f"{d.t.rti_url}/login", {"user_id": u.user_id, "password": u.password})
         want = self._login_outcome(u, True)
-        expect((status in (302, 303)) == (want == 200), f"page login of {u.user_id} answered {status}; "
-                                                         f"the JSON model says {want}")
+        expect(
+            (status in (302, 303)) == (want == 200),
+            f"page login of {u.user_id} answered {status}; the JSON model says {want}",
+        )
         return pages, want == 200
 
     @staticmethod
@@ -988,14 +1147,19 @@ class ProcedureMachine(RuleBasedStateMachine):
         r = session.get(url, timeout=60)
         expect(r.status_code == 200, f"{url} answered {r.status_code}")
         doc = lhtml.fromstring(r.content)
-        return [[" ".join(td.text_content().split()) for td in tr.findall("td")]
-                for tr in doc.xpath(f"//table[@id='{table}']/tbody/tr")]
+        return [
+            [" ".join(td.text_content().split()) for td in tr.findall("td")]
+            for tr in doc.xpath(f"//table[@id='{table}']/tbody/tr")
+        ]
 
     # --- the progress rule: the next step of the procedure for the oldest college still in it --------------
     def next_step(self) -> tuple[str, dict]:
         m = self.model
-        temps = [i for i, u in enumerate(m.users) if u.role == "TEMP" and
-                 getattr(m.latest_petition(u), "state", None) != "rejected"]
+        temps = [
+            i
+            for i, u in enumerate(m.users)
+            if u.role == "TEMP" and getattr(m.latest_petition(u), "state", None) != "rejected"
+        ]
         if not temps:
             return "register_account", {}
         t = temps[0]  # the oldest college still in the procedure
@@ -1006,14 +1170,23 @@ class ProcedureMachine(RuleBasedStateMachine):
             return "login", {"user": self._ref(owner), "right": True}
         p = m.latest_petition(owner)
         if p is None or (p.state == "draft" and p.missing and p.refused):
-            return "fill_i17", {"owner": self._ref(owner), "category": "FM", "campuses": 2, "officials": 2,
-                                "fault": "none", "revise": False}
+            return "fill_i17", {
+                "owner": self._ref(owner),
+                "category": "FM",
+                "campuses": 2,
+                "officials": 2,
+                "fault": "none",
+                "revise": False,
+            }
         if p.state == "draft":
             return "submit_i17", {"owner": self._ref(owner)}
         if p.state == "submitted":
             if p.tickets == 0:
-                return "response_center", {"petition": m.petitions.index(p), "wrong_category": False,
-                                           "unknown_name": False}
+                return "response_center", {
+                    "petition": m.petitions.index(p),
+                    "wrong_category": False,
+                    "unknown_name": False,
+                }
             return "sevp_decide", {"petition": m.petitions.index(p), "approve": True}
         for i, u in enumerate(m.users):
             if u.official and u.org_id in p.codes:
@@ -1029,14 +1202,19 @@ class ProcedureMachine(RuleBasedStateMachine):
             if u.role == "PDSO" and u.org_id in p.codes and not u.batch_registered and m.token_ok(u):
                 free = [c for c in VALID_CERTS if c not in m.certs]
                 if free:
-                    return "register_batch", {"user": self._ref(u), "org": 0, "cert": free[0],
-                                              "agree": True}
+                    return "register_batch", {"user": self._ref(u), "org": 0, "cert": free[0], "agree": True}
         if any(not b.processed for b in m.batches):
             return "process_now", {}
         for u in m.users:
             if u.role == "PDSO" and u.org_id in p.codes and u.batch_registered:
-                return "upload", {"user": self._ref(u), "org": 0, "cert": "own",
-                                  "doc": "rule-failure", "reuse": False, "variant": 0}
+                return "upload", {
+                    "user": self._ref(u),
+                    "org": 0,
+                    "cert": "own",
+                    "doc": "rule-failure",
+                    "reuse": False,
+                    "variant": 0,
+                }
         return "register_account", {}
 
     def procedure_done(self) -> bool:
@@ -1061,13 +1239,18 @@ class ProcedureMachine(RuleBasedStateMachine):
             self.act_process_now()  # a server processing on its own: settle before counting records
         messages = self._outbox()
         held = Counter((msg["to"], msg["kind"]) for msg in messages)
-        expect(held == m.emails, f"the outbox holds {dict(held - m.emails)} more and {dict(m.emails - held)} fewer "
-                                 "e-mails than SEVIS sends")
+        expect(
+            held == m.emails,
+            f"the outbox holds {dict(held - m.emails)} more and {dict(m.emails - held)} fewer e-mails than SEVIS sends",
+        )
         self._sync_links(messages)
         records = d.control("GET", "records")["records"]
         per_org = Counter(r["org_id"] for r in records)
-        expect(+per_org == +m.records, f"records per organization {dict(per_org)}; the model (created by accepted, "
-                                       f"processed batches) {dict(+m.records)}")
+        expect(
+            +per_org == +m.records,
+            f"records per organization {dict(per_org)}; the model (created by accepted, "
+            f"processed batches) {dict(+m.records)}",
+        )
         if m.petitions:
             status, body = d.call("GET", f"{d.t.sevp_url}/api/petitions", token=self._sevp())
             expect(status == 200, f"SEVP petitions answered {status}")
@@ -1077,16 +1260,18 @@ class ProcedureMachine(RuleBasedStateMachine):
             for p in m.petitions:
                 if self.pages_seen.get(p.pid) != p.state:
                     shown = self._sevp_page_state(p.pid)
-                    expect(shown == p.state, f"the SEVP page of I-17 {p.pid} shows {shown!r}; JSON and model "
-                                             f"{p.state!r}")
+                    expect(
+                        shown == p.state, f"the SEVP page of I-17 {p.pid} shows {shown!r}; JSON and model {p.state!r}"
+                    )
                     self.pages_seen[p.pid] = p.state
 
     def _sevp_page_state(self, pid: int) -> str:
         d = self.driver
         for _ in range(2):
             if self._sevp_pages is None:
-                self._sevp_pages, _ = d.page_session(f"{d.t.sevp_url}/login", {"user": d.t.sevp_user,
-                                                                                "password": d.t.sevp_password})
+                self._sevp_pages, _ = d.page_session(
+                    f"{d.t.sevp_url}/login", {"user": d.t.sevp_user, "password": d.t.sevp_password}
+                )
             r = self._sevp_pages.get(f"{d.t.sevp_url}/petitions/{pid}", timeout=60, allow_redirects=False)
             if r.status_code == 200:
                 heading = " ".join(lhtml.fromstring(r.content).findtext(".//h1").split())
@@ -1113,55 +1298,127 @@ def _rules(cls) -> None:
         setattr(cls, name, fn)
 
     add("register_account", rule()(lambda self: self.do("register_account")))
-    add("set_password", precondition(lambda self: len(self.model.users) > 1)(
-        rule(user=ints, newest=st.booleans(), strong=st.booleans())(
-            lambda self, user, newest, strong: self.do("set_password", user=user, newest=newest, strong=strong))))
-    add("login", rule(user=ints, right=st.booleans())(
-        lambda self, user, right: self.do("login", user=user, right=right)))
-    add("fill_i17", rule(owner=ints, category=st.sampled_from(["F", "FM", "M"]), campuses=st.integers(1, 3),
-                         officials=st.integers(1, 4),
-                         fault=st.sampled_from(["none", "none", "no-pdso", "no-school-name", "no-zip"]),
-                         revise=st.booleans())(
-        lambda self, owner, category, campuses, officials, fault, revise: self.do(
-            "fill_i17", owner=owner, category=category, campuses=campuses, officials=officials, fault=fault,
-            revise=revise)))
+    add(
+        "set_password",
+        precondition(lambda self: len(self.model.users) > 1)(
+            rule(user=ints, newest=st.booleans(), strong=st.booleans())(
+                lambda self, user, newest, strong: self.do("set_password", user=user, newest=newest, strong=strong)
+            )
+        ),
+    )
+    add(
+        "login",
+        rule(user=ints, right=st.booleans())(lambda self, user, right: self.do("login", user=user, right=right)),
+    )
+    add(
+        "fill_i17",
+        rule(
+            owner=ints,
+            category=st.sampled_from(["F", "FM", "M"]),
+            campuses=st.integers(1, 3),
+            officials=st.integers(1, 4),
+            fault=st.sampled_from(["none", "none", "no-pdso", "no-school-name", "no-zip"]),
+            revise=st.booleans(),
+        )(
+            lambda self, owner, category, campuses, officials, fault, revise: self.do(
+                "fill_i17",
+                owner=owner,
+                category=category,
+                campuses=campuses,
+                officials=officials,
+                fault=fault,
+                revise=revise,
+            )
+        ),
+    )
     add("submit_i17", rule(owner=ints)(lambda self, owner: self.do("submit_i17", owner=owner)))
-    add("response_center", rule(petition=ints, wrong_category=st.booleans(), unknown_name=st.booleans())(
-        lambda self, petition, wrong_category, unknown_name: self.do(
-            "response_center", petition=petition, wrong_category=wrong_category, unknown_name=unknown_name)))
-    add("sevp_decide", precondition(lambda self: bool(self.model.petitions))(
-        rule(petition=ints, approve=st.booleans())(
-            lambda self, petition, approve: self.do("sevp_decide", petition=petition, approve=approve))))
+    add(
+        "response_center",
+        rule(petition=ints, wrong_category=st.booleans(), unknown_name=st.booleans())(
+            lambda self, petition, wrong_category, unknown_name: self.do(
+                "response_center", petition=petition, wrong_category=wrong_category, unknown_name=unknown_name
+            )
+        ),
+    )
+    add(
+        "sevp_decide",
+        precondition(lambda self: bool(self.model.petitions))(
+            rule(petition=ints, approve=st.booleans())(
+                lambda self, petition, approve: self.do("sevp_decide", petition=petition, approve=approve)
+            )
+        ),
+    )
     add("sevp_new_link", rule(user=ints)(lambda self, user: self.do("sevp_new_link", user=user)))
-    add("register_batch", rule(user=ints, org=ints, cert=st.sampled_from([*VALID_CERTS[:3], "seeded", *BAD_CERTS]),
-                               agree=st.booleans())(
-        lambda self, user, org, cert, agree: self.do("register_batch", user=user, org=org, cert=cert, agree=agree)))
-    add("upload", rule(user=ints, org=ints, cert=st.sampled_from(CERT_CHOICES), doc=st.sampled_from(DOCS),
-                       reuse=st.booleans(), variant=st.integers(0, 50), data=st.data())(
-        lambda self, user, org, cert, doc, reuse, variant, data: self.do(
-            "upload", user=user, org=org, cert=cert, doc=doc, reuse=reuse, variant=variant,
-            **({"generated": etree.tostring(data.draw(generated_documents(), label="generated document"),
-                                            encoding="unicode")} if doc == "generated" else {}))))
-    add("download", rule(batch=ints, never_sent=st.booleans())(
-        lambda self, batch, never_sent: self.do("download", batch=batch, never_sent=never_sent)))
+    add(
+        "register_batch",
+        rule(user=ints, org=ints, cert=st.sampled_from([*VALID_CERTS[:3], "seeded", *BAD_CERTS]), agree=st.booleans())(
+            lambda self, user, org, cert, agree: self.do("register_batch", user=user, org=org, cert=cert, agree=agree)
+        ),
+    )
+    add(
+        "upload",
+        rule(
+            user=ints,
+            org=ints,
+            cert=st.sampled_from(CERT_CHOICES),
+            doc=st.sampled_from(DOCS),
+            reuse=st.booleans(),
+            variant=st.integers(0, 50),
+            data=st.data(),
+        )(
+            lambda self, user, org, cert, doc, reuse, variant, data: self.do(
+                "upload",
+                user=user,
+                org=org,
+                cert=cert,
+                doc=doc,
+                reuse=reuse,
+                variant=variant,
+                **(
+                    {
+                        "generated": etree.tostring(
+                            data.draw(generated_documents(), label="generated document"), encoding="unicode"
+                        )
+                    }
+                    if doc == "generated"
+                    else {}
+                ),
+            )
+        ),
+    )
+    add(
+        "download",
+        rule(batch=ints, never_sent=st.booleans())(
+            lambda self, batch, never_sent: self.do("download", batch=batch, never_sent=never_sent)
+        ),
+    )
     add("process_now", rule()(lambda self: self.do("process_now")))
-    add("advance_clock", precondition(lambda self: self.model.advances < MAX_ADVANCES)(
-        rule()(lambda self: self.do("advance_clock"))))
-    add("review", precondition(lambda self: any(u.official and u.password for u in self.model.users))(
-        rule(user=ints)(lambda self, user: self.do("review", user=user))))
+    add(
+        "advance_clock",
+        precondition(lambda self: self.model.advances < MAX_ADVANCES)(rule()(lambda self: self.do("advance_clock"))),
+    )
+    add(
+        "review",
+        precondition(lambda self: any(u.official and u.password for u in self.model.users))(
+            rule(user=ints)(lambda self, user: self.do("review", user=user))
+        ),
+    )
     # the procedure's next step, drawn about as often as all the other rules together
     # once a college's batch was processed, the walk goes on with the other rules only
     for k in range(PROGRESS_WEIGHT):
-        add(f"progress_{k}", precondition(lambda self: not self.procedure_done())(
-            rule()(lambda self: self.do(*self.next_step()))))
+        add(
+            f"progress_{k}",
+            precondition(lambda self: not self.procedure_done())(rule()(lambda self: self.do(*self.next_step()))),
+        )
     for k in range(1, 4):  # uploads and registrations are where most refusals are: drawn more often
         setattr(cls, f"upload_{k}", cls.upload)
         setattr(cls, f"register_batch_{k}", cls.register_batch)
     add("invariants", invariant()(lambda self: self.check_all()))
 
 
-def procedure_machine(target: Target, translog_schema: etree.XMLSchema, work_dir: Path, *,
-                      processing_owned: bool = True) -> type[ProcedureMachine]:
+def procedure_machine(
+    target: Target, translog_schema: etree.XMLSchema, work_dir: Path, *, processing_owned: bool = True
+) -> type[ProcedureMachine]:
     """A machine class bound to ``target`` (its data dir's CA must be readable: certificates are issued).
     ``processing_owned``: the mock runs with a long processing delay, so only process-now processes."""
     driver = Driver(target, translog_schema)
@@ -1194,7 +1451,11 @@ def translog_schema(reference: Path | None = None) -> etree.XMLSchema:
     """The official TransLog XSD when the reference folder is there, else the project's copy."""
     from schemas import schema_for_root
 
-    official = (reference or Path(__file__).resolve().parents[2] / "shared" / "sevis-reference") / "xsd" / "6.27-j" / \
-        "SevisTransLog.xsd"
+    official = (
+        (reference or Path(__file__).resolve().parents[2] / "shared" / "sevis-reference")
+        / "xsd"
+        / "6.27-j"
+        / "SevisTransLog.xsd"
+    )
     path = official if official.is_file() else schema_for_root("TransactionLog")
     return etree.XMLSchema(etree.parse(str(path)))

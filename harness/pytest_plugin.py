@@ -13,6 +13,7 @@ Installed with sevis-mock (entry point ``pytest11``: ``sevis_mock``), it gives e
 ini options: ``sevis_mock_processing_delay`` (seconds, default 0) and ``sevis_mock_serve_args``
 (more ``sevis-mock serve`` arguments, e.g. ``--schemas path/to/official/xsd``).
 """
+
 from __future__ import annotations
 
 import shlex
@@ -76,8 +77,10 @@ class MockServer:
 
     @property
     def orgs(self) -> list[SevisOrg]:
-        return [SevisOrg(o["org_id"], o["kind"], o["name"], o["user_id"], o["client_cert"], o["client_key"],
-                         self.ca_cert) for o in self.info["organizations"]]
+        return [
+            SevisOrg(o["org_id"], o["kind"], o["name"], o["user_id"], o["client_cert"], o["client_key"], self.ca_cert)
+            for o in self.info["organizations"]
+        ]
 
     def org(self, kind: str = "F/M") -> SevisOrg:
         """The seeded school (``"F/M"``) or sponsor (``"J"``)."""
@@ -111,8 +114,15 @@ class MockServer:
         """A further approved, batch-registered organization with one official and a client certificate."""
         made = self.control("POST", "seed", json={"kind": kind, **fields})
         official = made["officials"][0]
-        return SevisOrg(made["org_id"], made["kind"], made["name"], official["user_id"], official["client_cert"],
-                        official["client_key"], self.ca_cert)
+        return SevisOrg(
+            made["org_id"],
+            made["kind"],
+            made["name"],
+            official["user_id"],
+            official["client_cert"],
+            official["client_key"],
+            self.ca_cert,
+        )
 
     def process_now(self) -> int:
         return self.control("POST", "process-now")["processed"]
@@ -145,13 +155,23 @@ class MockServer:
         launch.stop(self.proc)
 
 
-def start_mock(data_dir: Path, *, processing_delay: float = 0, workers: int = 1, extra: tuple[str, ...] = (),
-               timeout: float = 90) -> MockServer:
+def start_mock(
+    data_dir: Path, *, processing_delay: float = 0, workers: int = 1, extra: tuple[str, ...] = (), timeout: float = 90
+) -> MockServer:
     """Start ``sevis-mock serve`` on a free port of 127.0.0.1 and wait until it has written connection.json."""
     data_dir = Path(data_dir)
     deadline = time.monotonic() + timeout
-    proc, info = launch.launch(data_dir, "--host", "127.0.0.1", "--processing-delay", str(processing_delay),
-                               "--workers", str(workers), *extra, timeout=timeout)
+    proc, info = launch.launch(
+        data_dir,
+        "--host",
+        "127.0.0.1",
+        "--processing-delay",
+        str(processing_delay),
+        "--workers",
+        str(workers),
+        *extra,
+        timeout=timeout,
+    )
     server = MockServer(data_dir, proc, info)
     _wait_answering(server, deadline)
     return server
@@ -173,6 +193,7 @@ def _wait_answering(server: MockServer, deadline: float) -> None:
 
 # --- assertions on a transaction log ------------------------------------------------------------
 
+
 def _records(log) -> list:
     from .client import TransactionLog, parse_transaction_log
 
@@ -182,8 +203,10 @@ def _records(log) -> list:
     if not isinstance(log, TransactionLog):
         raise TypeError(f"expected a transaction log (DownloadResult, TransactionLog or XML), not {type(log).__name__}")
     if log.process is None:
-        raise AssertionError(f"batch {log.batch_id} has no Process result yet (download code {log.download_code}); "
-                             "wait for processing before asserting on records")
+        raise AssertionError(
+            f"batch {log.batch_id} has no Process result yet (download code {log.download_code}); "
+            "wait for processing before asserting on records"
+        )
     return log.records
 
 
@@ -208,18 +231,24 @@ def assert_record_failed(log, request_id: str, *, code: str | None = None):
     """The record sent with ``request_id`` failed (with result ``code`` when given); returns it."""
     record = _find(log, request_id)
     if record.ok:
-        raise AssertionError(f"record {request_id} succeeded (SEVIS ID {record.sevis_id}); expected "
-                             f"{'failure ' + code if code else 'a failure'}")
+        raise AssertionError(
+            f"record {request_id} succeeded (SEVIS ID {record.sevis_id}); expected "
+            f"{'failure ' + code if code else 'a failure'}"
+        )
     if code is not None and record.error_code != code:
-        raise AssertionError(f"record {request_id} failed with {record.error_code} ({record.error_message}), not {code}")
+        raise AssertionError(
+            f"record {request_id} failed with {record.error_code} ({record.error_message}), not {code}"
+        )
     return record
 
 
 # --- pytest hooks and fixtures ------------------------------------------------------------------
 
+
 def pytest_addoption(parser) -> None:
-    parser.addini("sevis_mock_processing_delay", "seconds between upload and processing in the sevis_mock server",
-                  default="0")
+    parser.addini(
+        "sevis_mock_processing_delay", "seconds between upload and processing in the sevis_mock server", default="0"
+    )
     parser.addini("sevis_mock_serve_args", "more `sevis-mock serve` arguments for the sevis_mock server", default="")
 
 

@@ -33,6 +33,7 @@ What is covered, from the schema alone (nothing here knows about SEVIS):
 Every simple value is finally checked with xmlschema (``is_valid``) so that AND-ed facets across
 derivation steps hold; text comes from an alphabet of XML-safe characters.
 """
+
 from __future__ import annotations
 
 import decimal
@@ -56,7 +57,16 @@ from xmlschema.validators import (
     XsdUnion,
 )
 
-__all__ = ["Limits", "documents", "documents_and_trees", "load_schema", "simple_values", "trees", "value_checker", "xsd_regex"]
+__all__ = [
+    "Limits",
+    "documents",
+    "documents_and_trees",
+    "load_schema",
+    "simple_values",
+    "trees",
+    "value_checker",
+    "xsd_regex",
+]
 
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 XS = "http://www.w3.org/2001/XMLSchema"
@@ -65,8 +75,7 @@ XS = "http://www.w3.org/2001/XMLSchema"
 def _printable(low: int, high: int) -> str:
     import unicodedata
 
-    return "".join(chr(c) for c in range(low, high + 1)
-                   if unicodedata.category(chr(c)) not in ("Cc", "Cs", "Co", "Cn"))
+    return "".join(chr(c) for c in range(low, high + 1) if unicodedata.category(chr(c)) not in ("Cc", "Cs", "Co", "Cn"))
 
 
 #: characters for values that must match a pattern: printable ASCII, Latin-1 and Latin Extended-A.
@@ -79,8 +88,15 @@ def _printable(low: int, high: int) -> str:
 PATTERN_ALPHABET = "".join(c for c in _printable(0x20, 0x17F) if c not in "\u0132\u0133\u013f\u0140\u0149\u017f")
 #: free text: the above plus Greek, Cyrillic, CJK, a right-to-left script and characters outside the
 #: Basic Multilingual Plane (XML-safe: no controls, surrogates, private use or unassigned code points)
-TEXT_ALPHABET = PATTERN_ALPHABET + _printable(0x391, 0x3C9) + _printable(0x410, 0x44F) + \
-    _printable(0x5D0, 0x5EA) + "\t\n" + "中文字漢語日本한국" + "😀𝟘𐐀🎓"
+TEXT_ALPHABET = (
+    PATTERN_ALPHABET
+    + _printable(0x391, 0x3C9)
+    + _printable(0x410, 0x44F)
+    + _printable(0x5D0, 0x5EA)
+    + "\t\n"
+    + "中文字漢語日本한국"
+    + "😀𝟘𐐀🎓"
+)
 XML_CHARACTERS = st.sampled_from(TEXT_ALPHABET)
 
 
@@ -146,6 +162,7 @@ def simple_values(simple_type, **limits) -> st.SearchStrategy[str]:
 
 # -- the walker ------------------------------------------------------------------------------------
 
+
 class _Walker:
     def __init__(self, schema: xmlschema.XMLSchema10, limits: Limits) -> None:
         self.schema = schema
@@ -153,9 +170,13 @@ class _Walker:
         self._simple: dict[int, st.SearchStrategy[str]] = {}
         self._derived: dict[int, list[XsdComplexType]] = {}
         # prefixes (declared on the root) for the namespaces xsi:type values may need
-        abstract_derived = {t.target_namespace for t in schema.maps.types.values()
-                            if isinstance(t, XsdComplexType) and t.target_namespace not in ("", XS)
-                            and any(isinstance(b, XsdComplexType) and b.abstract for b in _bases(t))}
+        abstract_derived = {
+            t.target_namespace
+            for t in schema.maps.types.values()
+            if isinstance(t, XsdComplexType)
+            and t.target_namespace not in ("", XS)
+            and any(isinstance(b, XsdComplexType) and b.abstract for b in _bases(t))
+        }
         self.prefixes = {ns: f"t{i}" for i, ns in enumerate(sorted(abstract_derived))}
 
     # documents and elements
@@ -210,10 +231,17 @@ class _Walker:
         key = id(xsd_type)
         if key not in self._derived:
             self._derived[key] = sorted(
-                (t for t in self.schema.maps.types.values()
-                 if isinstance(t, XsdComplexType) and not t.abstract and t.name and t is not xsd_type
-                 and t.is_derived(xsd_type)),
-                key=lambda t: t.name)
+                (
+                    t
+                    for t in self.schema.maps.types.values()
+                    if isinstance(t, XsdComplexType)
+                    and not t.abstract
+                    and t.name
+                    and t is not xsd_type
+                    and t.is_derived(xsd_type)
+                ),
+                key=lambda t: t.name,
+            )
         return self._derived[key]
 
     def attributes(self, draw, node: etree._Element, xsd_type: XsdComplexType) -> None:
@@ -284,8 +312,9 @@ class _Walker:
         enumeration = _enumeration(xsd_type)
         if enumeration:
             return st.sampled_from(enumeration).filter(check)
-        if isinstance(xsd_type, XsdUnion) or (isinstance(xsd_type, XsdAtomicRestriction)
-                                              and isinstance(xsd_type.base_type, XsdUnion)):
+        if isinstance(xsd_type, XsdUnion) or (
+            isinstance(xsd_type, XsdAtomicRestriction) and isinstance(xsd_type.base_type, XsdUnion)
+        ):
             union = xsd_type if isinstance(xsd_type, XsdUnion) else xsd_type.base_type
             return st.one_of([self.simple(m) for m in union.member_types]).filter(check)
         listed = xsd_type if isinstance(xsd_type, XsdList) else getattr(xsd_type, "base_type", None)
@@ -294,15 +323,31 @@ class _Walker:
             low = _facet(xsd_type, "minLength") or _facet(xsd_type, "length") or 0
             high = _facet(xsd_type, "maxLength") or _facet(xsd_type, "length")
             high = high if high is not None else low + self.limits.max_repeats
-            return st.lists(item.filter(lambda v: v and " " not in v), min_size=low, max_size=high) \
-                .map(" ".join).filter(check)
+            return (
+                st.lists(item.filter(lambda v: v and " " not in v), min_size=low, max_size=high)
+                .map(" ".join)
+                .filter(check)
+            )
         patterns = getattr(xsd_type, "patterns", None)
         if patterns:
             options = [_from_pattern(p.pattern) for p in patterns.patterns]
             return st.one_of(options).map(lambda v: _normalize(v, xsd_type)).filter(check)
         primitive = _primitive(xsd_type)
-        if primitive in ("string", "normalizedString", "token", "anyURI", "NMTOKEN", "Name", "NCName",
-                         "language", "ID", "IDREF", "ENTITY", "QName", "NOTATION"):
+        if primitive in (
+            "string",
+            "normalizedString",
+            "token",
+            "anyURI",
+            "NMTOKEN",
+            "Name",
+            "NCName",
+            "language",
+            "ID",
+            "IDREF",
+            "ENTITY",
+            "QName",
+            "NOTATION",
+        ):
             return self._text(xsd_type)
         builder = _PRIMITIVES.get(primitive)
         if builder is None:
@@ -323,8 +368,9 @@ class _Walker:
         return st.one_of(options).map(lambda v: _normalize(v, xsd_type)).filter(check)
 
 
-_STRING_FACETS = {f"{{{XS}}}{name}" for name in
-                  ("enumeration", "pattern", "length", "minLength", "maxLength", "whiteSpace")}
+_STRING_FACETS = {
+    f"{{{XS}}}{name}" for name in ("enumeration", "pattern", "length", "minLength", "maxLength", "whiteSpace")
+}
 
 
 def value_checker(xsd_type):
@@ -342,8 +388,7 @@ def _checker(xsd_type):
     steps = []
     for step in [xsd_type, *_bases(xsd_type)]:
         if isinstance(step, XsdAtomicBuiltin):
-            if step.local_name not in ("string", "normalizedString", "token", "anySimpleType",
-                                       "anyAtomicType"):
+            if step.local_name not in ("string", "normalizedString", "token", "anySimpleType", "anyAtomicType"):
                 return xsd_type.is_valid
             break
         if not isinstance(step, XsdAtomicRestriction) or set(step.facets) - _STRING_FACETS - {None}:
@@ -443,7 +488,7 @@ def _within_alphabet(pattern: str) -> str:
     while i < len(pattern):
         char = pattern[i]
         if char == "\\":
-            escape = pattern[i:i + 2]
+            escape = pattern[i : i + 2]
             out.append(f"[{_xsd_escape(escape[1])}]" if escape[1:] and escape[1] in "wWsSdD" else escape)
             i += 2
             continue
@@ -458,7 +503,7 @@ def _within_alphabet(pattern: str) -> str:
             j += 1
         while pattern[j] != "]":
             j += 2 if pattern[j] == "\\" else 1
-        out.append(_narrow_class(pattern[i:j + 1]))
+        out.append(_narrow_class(pattern[i : j + 1]))
         i = j + 1
     return "".join(out)
 
@@ -469,11 +514,11 @@ def _narrow_class(text: str) -> str:
     class holding a range wholly outside the alphabet, and ``\\i`` translates to ranges up to U+FFFD)."""
     body, i = [], 0
     while i < len(text):
-        if text[i] == "\\" and text[i + 1:i + 2] in tuple("wWsSdD"):
+        if text[i] == "\\" and text[i + 1 : i + 2] in tuple("wWsSdD"):
             body.append(_xsd_escape(text[i + 1]))
             i += 2
         elif text[i] == "\\":
-            body.append(text[i:i + 2])
+            body.append(text[i : i + 2])
             i += 2
         else:
             body.append(text[i])
@@ -503,10 +548,18 @@ def _facet(xsd_type, name: str):
 
 
 _INTEGER_BOUNDS = {
-    "integer": (None, None), "long": (-2**63, 2**63 - 1), "int": (-2**31, 2**31 - 1),
-    "short": (-2**15, 2**15 - 1), "byte": (-128, 127), "nonNegativeInteger": (0, None),
-    "positiveInteger": (1, None), "nonPositiveInteger": (None, 0), "negativeInteger": (None, -1),
-    "unsignedLong": (0, 2**64 - 1), "unsignedInt": (0, 2**32 - 1), "unsignedShort": (0, 2**16 - 1),
+    "integer": (None, None),
+    "long": (-(2**63), 2**63 - 1),
+    "int": (-(2**31), 2**31 - 1),
+    "short": (-(2**15), 2**15 - 1),
+    "byte": (-128, 127),
+    "nonNegativeInteger": (0, None),
+    "positiveInteger": (1, None),
+    "nonPositiveInteger": (None, 0),
+    "negativeInteger": (None, -1),
+    "unsignedLong": (0, 2**64 - 1),
+    "unsignedInt": (0, 2**32 - 1),
+    "unsignedShort": (0, 2**16 - 1),
     "unsignedByte": (0, 255),
 }
 
@@ -524,8 +577,14 @@ def _bounds(xsd_type, low, high):
 
 
 def _integers(xsd_type) -> st.SearchStrategy[str]:
-    builtin = next((t.local_name for t in [xsd_type, *_bases(xsd_type)]
-                    if isinstance(t, XsdAtomicBuiltin) and t.local_name in _INTEGER_BOUNDS), "integer")
+    builtin = next(
+        (
+            t.local_name
+            for t in [xsd_type, *_bases(xsd_type)]
+            if isinstance(t, XsdAtomicBuiltin) and t.local_name in _INTEGER_BOUNDS
+        ),
+        "integer",
+    )
     low, high = _INTEGER_BOUNDS[builtin]
     low, high, ex_low, ex_high = _bounds(xsd_type, low, high)
     if ex_low is not None:
@@ -553,9 +612,13 @@ def _decimals(xsd_type) -> st.SearchStrategy[str]:
         limit = decimal.Decimal(10) ** (digits - places) - decimal.Decimal(1).scaleb(-places)
         low = -limit if low is None else max(decimal.Decimal(low), -limit)
         high = limit if high is None else min(decimal.Decimal(high), limit)
-    values = st.decimals(min_value=low if low is None else decimal.Decimal(low),
-                         max_value=high if high is None else decimal.Decimal(high),
-                         places=places, allow_nan=False, allow_infinity=False)
+    values = st.decimals(
+        min_value=low if low is None else decimal.Decimal(low),
+        max_value=high if high is None else decimal.Decimal(high),
+        places=places,
+        allow_nan=False,
+        allow_infinity=False,
+    )
     if ex_low is not None:
         values = values.filter(lambda v: v > ex_low)
     if ex_high is not None:
@@ -587,7 +650,8 @@ def _floats(xsd_type) -> st.SearchStrategy[str]:
 
 def _durations(xsd_type) -> st.SearchStrategy[str]:
     return st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=3650)).map(
-        lambda d: f"P{d.days}DT{d.seconds}S")
+        lambda d: f"P{d.days}DT{d.seconds}S"
+    )
 
 
 def _binary(xsd_type) -> st.SearchStrategy[str]:
@@ -599,8 +663,16 @@ def _binary(xsd_type) -> st.SearchStrategy[str]:
 
 
 _PRIMITIVES = {
-    "decimal": _decimals, "boolean": _booleans, "date": _dates, "dateTime": _datetimes, "time": _times,
-    "float": _floats, "double": _floats, "duration": _durations, "hexBinary": _binary,
-    "base64Binary": _binary, **{name: _integers for name in _INTEGER_BOUNDS},
+    "decimal": _decimals,
+    "boolean": _booleans,
+    "date": _dates,
+    "dateTime": _datetimes,
+    "time": _times,
+    "float": _floats,
+    "double": _floats,
+    "duration": _durations,
+    "hexBinary": _binary,
+    "base64Binary": _binary,
+    **{name: _integers for name in _INTEGER_BOUNDS},
     "gYear": lambda t: st.integers(1900, 2099).map(str),
 }

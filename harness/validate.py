@@ -10,6 +10,7 @@ rules registry, against an in-memory database that holds a described record stat
 JSON of ``GET /control/records`` or of ``GET /control/records/<sevis_id>``), inside a transaction that
 is rolled back, so every document is judged against the same state.
 """
+
 from __future__ import annotations
 
 import csv
@@ -45,6 +46,7 @@ _LINE = re.compile(r"\bline (\d+)")
 
 
 # --- results -------------------------------------------------------------------------------------
+
 
 @dataclass
 class Problem:
@@ -98,6 +100,7 @@ def hint_for(code: str) -> str:
 
 # --- the validator -------------------------------------------------------------------------------
 
+
 class HeaderOrg:
     """The organization a document names for itself (stands in for the upload's orgid field)."""
 
@@ -107,10 +110,18 @@ class HeaderOrg:
 
 
 class Validator:
-    def __init__(self, schemas: SchemaSet, *, rules: bool = False, state: "State | None" = None,
-                 now: datetime | None = None, environment: str = "beta",
-                 max_body_bytes: int = DEFAULT_MAX_BODY, orgid: str | None = None,
-                 batchid: str | None = None) -> None:
+    def __init__(
+        self,
+        schemas: SchemaSet,
+        *,
+        rules: bool = False,
+        state: "State | None" = None,
+        now: datetime | None = None,
+        environment: str = "beta",
+        max_body_bytes: int = DEFAULT_MAX_BODY,
+        orgid: str | None = None,
+        batchid: str | None = None,
+    ) -> None:
         if environment not in ENVIRONMENTS:
             raise ValueError(f"environment must be one of {', '.join(ENVIRONMENTS)}, not {environment!r}")
         self.schemas = schemas
@@ -143,12 +154,17 @@ class Validator:
             org = HeaderOrg(self.orgid, _kind_of_org_id(self.orgid) or root_kind)
         else:
             org = HeaderOrg((root.findtext("BatchHeader/OrgID") or "").strip() if root is not None else "", root_kind)
-        batch_id = self.batchid if self.batchid is not None else \
-            ((root.findtext("BatchHeader/BatchID") or "").strip() if root is not None else "")
+        batch_id = (
+            self.batchid
+            if self.batchid is not None
+            else ((root.findtext("BatchHeader/BatchID") or "").strip() if root is not None else "")
+        )
         try:
             check_document(data, org, batch_id, self.schemas)
         except Refusal as refusal:
-            return Verdict(name, refusal.code, problems=self._refusal_problems(refusal, tree, parse_error, org.kind)), tree
+            return Verdict(
+                name, refusal.code, problems=self._refusal_problems(refusal, tree, parse_error, org.kind)
+            ), tree
         return Verdict(name, "S0000"), tree
 
     def _refusal_problems(self, refusal: Refusal, tree, parse_error, org_kind: str | None) -> list[Problem]:
@@ -157,11 +173,14 @@ class Validator:
         if refusal.code == "S0013" and not structured and tree is not None and kinds_agree:
             structured = self.schemas.validate(tree)  # the same call intake made, for line and path
         if structured:
-            return [_problem(refusal.code, _reason(p), line=getattr(p, "line", None), path=getattr(p, "path", ""))
-                    for p in structured]
+            return [
+                _problem(refusal.code, _reason(p), line=getattr(p, "line", None), path=getattr(p, "path", ""))
+                for p in structured
+            ]
         line = getattr(parse_error, "lineno", None)
-        return [_problem(refusal.code, reason, line=line or _line_in(reason)) for reason in refusal.reasons] \
-            or [_problem(refusal.code, catalogue_message(refusal.code))]
+        return [_problem(refusal.code, reason, line=line or _line_in(reason)) for reason in refusal.reasons] or [
+            _problem(refusal.code, catalogue_message(refusal.code))
+        ]
 
     # process ----------------------------------------------------------------------------------------
     def _process(self, verdict: Verdict, data: bytes, tree: etree._ElementTree) -> None:
@@ -177,8 +196,13 @@ class Validator:
                     batch = self._arrange(session, root, kind, org_id, data, verdict.file, now)
                     outcome = BatchProcessor(session, store, batch, now, org_id, None).run()
             except Exception as exc:  # the server's processor would retry this batch forever: S0030
-                verdict.problems.append(_problem("S0030", f"the mock's processor fails on this document "
-                                                          f"({type(exc).__name__}: {exc}); the server would keep it queued"))
+                verdict.problems.append(
+                    _problem(
+                        "S0030",
+                        f"the mock's processor fails on this document "
+                        f"({type(exc).__name__}: {exc}); the server would keep it queued",
+                    )
+                )
                 return
             finally:
                 outer.rollback()
@@ -188,27 +212,51 @@ class Validator:
             verdict.records[request_id] = None if result["ok"] else result.get("error_code")
             if not result["ok"]:
                 element = _record_element(root, request_id)
-                verdict.problems.append(Problem(
-                    code=result["error_code"], message=catalogue_message(result["error_code"]),
-                    reason=result.get("error_message") or "", request_id=request_id,
-                    line=element.sourceline if element is not None else None,
-                    path=readable_path(element) if element is not None else "", hint=hint_for(result["error_code"]),
-                ))
+                verdict.problems.append(
+                    Problem(
+                        code=result["error_code"],
+                        message=catalogue_message(result["error_code"]),
+                        reason=result.get("error_message") or "",
+                        request_id=request_id,
+                        line=element.sourceline if element is not None else None,
+                        path=readable_path(element) if element is not None else "",
+                        hint=hint_for(result["error_code"]),
+                    )
+                )
 
     def _arrange(self, session, root, kind: str, org_id: str, data: bytes, file_name: str, now: datetime) -> Batch:
         """The organization, its officials and the batch row, as the server would hold them at upload."""
         if session.get(Organization, org_id) is None:
-            session.add(Organization(org_id=org_id, kind=kind, name=org_id, batch_registered=True,
-                                     agreement_on_file=True, created_at=now))
+            session.add(
+                Organization(
+                    org_id=org_id, kind=kind, name=org_id, batch_registered=True, agreement_on_file=True, created_at=now
+                )
+            )
             session.flush()
         for user_id, role in self.state.officials_for(org_id, kind, _user_ids(root)):
             if session.get(Official, user_id) is None:
-                session.add(Official(user_id=user_id, org_id=org_id, name=user_id, role=role,
-                                     batch_registered=True, last_login_at=now))
-        batch = Batch(org_id=org_id, batch_id=(root.findtext("BatchHeader/BatchID") or "").strip(),
-                      user_id=root.get("userID", ""), kind=kind, environment=self.environment,
-                      file_name=Path(file_name).name[:255], document=data, uploaded_at=now, due_at=now,
-                      state="queued")
+                session.add(
+                    Official(
+                        user_id=user_id,
+                        org_id=org_id,
+                        name=user_id,
+                        role=role,
+                        batch_registered=True,
+                        last_login_at=now,
+                    )
+                )
+        batch = Batch(
+            org_id=org_id,
+            batch_id=(root.findtext("BatchHeader/BatchID") or "").strip(),
+            user_id=root.get("userID", ""),
+            kind=kind,
+            environment=self.environment,
+            file_name=Path(file_name).name[:255],
+            document=data,
+            uploaded_at=now,
+            due_at=now,
+            state="queued",
+        )
         session.add(batch)
         session.flush()
         return batch
@@ -248,13 +296,16 @@ def _line_in(text: str) -> int | None:
 
 
 def _problem(code: str, reason: str, *, line: int | None = None, path: str = "") -> Problem:
-    return Problem(code=code, message=catalogue_message(code), reason=reason, line=line, path=path,
-                   hint=hint_for(code))
+    return Problem(code=code, message=catalogue_message(code), reason=reason, line=line, path=path, hint=hint_for(code))
 
 
 def _record_element(root: etree._Element, request_id: str) -> etree._Element | None:
     for element in root.iter():
-        if isinstance(element.tag, str) and element.get("requestID") == request_id and element.tag in PRINCIPAL_TAG.values():
+        if (
+            isinstance(element.tag, str)
+            and element.get("requestID") == request_id
+            and element.tag in PRINCIPAL_TAG.values()
+        ):
             return element
     return None
 
@@ -265,6 +316,7 @@ def _user_ids(root: etree._Element) -> list[str]:
 
 
 # --- the described record state ------------------------------------------------------------------
+
 
 class StateError(ValueError):
     """A --state file that cannot be used, with what to fix."""
@@ -291,10 +343,14 @@ class State:
         elif isinstance(data, list):
             records = data
         else:
-            raise StateError(f'{path}: expected {{"records": [...]}} (GET /control/records), a list of records, '
-                             "or one record (GET /control/records/<sevis_id>)")
+            raise StateError(
+                f'{path}: expected {{"records": [...]}} (GET /control/records), a list of records, '
+                "or one record (GET /control/records/<sevis_id>)"
+            )
         for n, record in enumerate(records):
-            missing = [k for k in ("sevis_id", "org_id", "kind", "status") if not isinstance(record, dict) or not record.get(k)]
+            missing = [
+                k for k in ("sevis_id", "org_id", "kind", "status") if not isinstance(record, dict) or not record.get(k)
+            ]
             if missing:
                 raise StateError(f"{path}: record {n} lacks {', '.join(missing)}")
             if record["kind"] not in PRINCIPAL_TAG:
@@ -306,8 +362,7 @@ class State:
     def officials_for(self, org_id: str, kind: str, named: Iterable[str]) -> list[tuple[str, str]]:
         if self.officials is None:
             return [(u, ROLES[kind]) for u in named]
-        return [(o["user_id"], o.get("role", ROLES[kind])) for o in self.officials
-                if o.get("org_id", org_id) == org_id]
+        return [(o["user_id"], o.get("role", ROLES[kind])) for o in self.officials if o.get("org_id", org_id) == org_id]
 
     def load_into(self, session, environment: str) -> None:
         numbers = [0]
@@ -323,12 +378,21 @@ class State:
         for record in self.records:
             for n, event in enumerate(record.get("history") or []):
                 if event.get("event") and event.get("event") != "Create":
-                    session.add(RecordEvent(sevis_id=record["sevis_id"], batch_pk=None, event=event["event"],
-                                            detail=event.get("detail") or "", at=_when(event.get("at"))))
+                    session.add(
+                        RecordEvent(
+                            sevis_id=record["sevis_id"],
+                            batch_pk=None,
+                            event=event["event"],
+                            detail=event.get("detail") or "",
+                            at=_when(event.get("at")),
+                        )
+                    )
         session.merge(Setting(key="next_sevis_number", value=str(max(numbers) + 1 if max(numbers) else 1_000_001)))
 
     @staticmethod
-    def _add(session, record: dict, environment: str, principal: str | None, seen: set[str], numbers: list[int]) -> None:
+    def _add(
+        session, record: dict, environment: str, principal: str | None, seen: set[str], numbers: list[int]
+    ) -> None:
         sevis_id = record["sevis_id"]
         if sevis_id in seen:
             return
@@ -340,16 +404,27 @@ class State:
         element = _document(record, tag)
         key = dependent_key(element) if principal else duplicate_key_for(kind, element)
         surname, given, birth_date, country, gender = key
-        session.add(Record(
-            sevis_id=sevis_id, org_id=record["org_id"], environment=environment, kind=kind,
-            principal_sevis_id=principal, status=record["status"],
-            surname=surname or (record.get("surname") or "").upper(),
-            given_name=given or (record.get("given_name") or "").upper(),
-            birth_date=birth_date or record.get("birth_date") or "", birth_country=country, gender=gender,
-            relationship_code=record.get("relationship") or "", request_id=record.get("request_id") or "",
-            created_batch_pk=None, document=etree.tostring(element, encoding="unicode"),
-            created_at=_when(record.get("created_at")), updated_at=_when(record.get("updated_at")),
-        ))
+        session.add(
+            Record(
+                sevis_id=sevis_id,
+                org_id=record["org_id"],
+                environment=environment,
+                kind=kind,
+                principal_sevis_id=principal,
+                status=record["status"],
+                surname=surname or (record.get("surname") or "").upper(),
+                given_name=given or (record.get("given_name") or "").upper(),
+                birth_date=birth_date or record.get("birth_date") or "",
+                birth_country=country,
+                gender=gender,
+                relationship_code=record.get("relationship") or "",
+                request_id=record.get("request_id") or "",
+                created_batch_pk=None,
+                document=etree.tostring(element, encoding="unicode"),
+                created_at=_when(record.get("created_at")),
+                updated_at=_when(record.get("updated_at")),
+            )
+        )
 
 
 def _when(value) -> datetime:
@@ -372,8 +447,9 @@ def _document(record: dict, tag: str) -> etree._Element:
             data = data[tag]
         return _element(tag, data)
     element = etree.Element(tag)
-    names = etree.SubElement(etree.SubElement(element, "PersonalInfo" if tag == "Student" else "Biographical"),
-                             "FullName")
+    names = etree.SubElement(
+        etree.SubElement(element, "PersonalInfo" if tag == "Student" else "Biographical"), "FullName"
+    )
     etree.SubElement(names, "LastName").text = record.get("surname") or ""
     etree.SubElement(names, "FirstName").text = record.get("given_name") or ""
     return element
@@ -400,6 +476,7 @@ def _element(tag: str, value) -> etree._Element:
 
 
 # --- files and the command -----------------------------------------------------------------------
+
 
 def collect(paths: Iterable[Path]) -> list[Path]:
     files: list[Path] = []
@@ -430,7 +507,7 @@ def _summary_table(verdicts: list[Verdict], out) -> None:
     click.echo("", file=out)
     click.echo(f"{'file':<{width}}  upload  process  problems", file=out)
     for v in verdicts:
-        name = v.file if len(v.file) <= width else "..." + v.file[-(width - 3):]
+        name = v.file if len(v.file) <= width else "..." + v.file[-(width - 3) :]
         click.echo(f"{name:<{width}}  {v.upload:<6}  {v.process or '-':<7}  {len(v.problems)}", file=out)
     clean = sum(v.clean for v in verdicts)
     click.echo(f"{len(verdicts)} files: {clean} clean, {len(verdicts) - clean} with problems", file=out)
@@ -439,15 +516,30 @@ def _summary_table(verdicts: list[Verdict], out) -> None:
 @click.command("validate")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--rules", is_flag=True, help="Also apply the business rules, as processing would.")
-@click.option("--state", "state_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Records the updates apply to (JSON of GET /control/records or /control/records/<id>); implies --rules.")
-@click.option("--schemas", type=click.Path(exists=True, file_okay=False, path_type=Path), multiple=True,
-              help="Validate with an official XSD release folder instead of the project's own (as serve). Repeatable.")
+@click.option(
+    "--state",
+    "state_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Records the updates apply to (JSON of GET /control/records or /control/records/<id>); implies --rules.",
+)
+@click.option(
+    "--schemas",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    multiple=True,
+    help="Validate with an official XSD release folder instead of the project's own (as serve). Repeatable.",
+)
 @click.option("--clock", default=None, help="The mock clock's 'now' for the rules (ISO-8601); default the real time.")
-@click.option("--environment", type=click.Choice(list(ENVIRONMENTS)), default="beta", show_default=True,
-              help="The environment the records of --state live in when they do not say.")
+@click.option(
+    "--environment",
+    type=click.Choice(list(ENVIRONMENTS)),
+    default="beta",
+    show_default=True,
+    help="The environment the records of --state live in when they do not say.",
+)
 @click.option("--orgid", default=None, help="The orgid upload field (default: each document's BatchHeader/OrgID).")
-@click.option("--batchid", default=None, help="The batchid upload field (default: each document's BatchHeader/BatchID).")
+@click.option(
+    "--batchid", default=None, help="The batchid upload field (default: each document's BatchHeader/BatchID)."
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout instead of text.")
 def validate_command(paths, rules, state_file, schemas, clock, environment, orgid, batchid, as_json) -> None:
     """The verdict sevis-mock's server would give each batch FILE (or every .xml under DIR).
@@ -470,14 +562,27 @@ def validate_command(paths, rules, state_file, schemas, clock, environment, orgi
     files = collect(paths)
     if not files:
         raise click.UsageError(f"no .xml files under {', '.join(map(str, paths))}")
-    validator = Validator(schema_set, rules=rules or state is not None, state=state, now=now, environment=environment,
-                          orgid=orgid, batchid=batchid)
+    validator = Validator(
+        schema_set,
+        rules=rules or state is not None,
+        state=state,
+        now=now,
+        environment=environment,
+        orgid=orgid,
+        batchid=batchid,
+    )
     verdicts = _run(validator, files, show_progress=len(files) > 1 and not as_json)
     if as_json:
         clean = sum(v.clean for v in verdicts)
-        click.echo(json.dumps({"files": [v.to_dict() for v in verdicts],
-                               "summary": {"files": len(verdicts), "clean": clean, "with_problems": len(verdicts) - clean}},
-                              indent=2))
+        click.echo(
+            json.dumps(
+                {
+                    "files": [v.to_dict() for v in verdicts],
+                    "summary": {"files": len(verdicts), "clean": clean, "with_problems": len(verdicts) - clean},
+                },
+                indent=2,
+            )
+        )
     else:
         for v in verdicts:
             if not v.clean or len(verdicts) == 1:
@@ -489,8 +594,13 @@ def validate_command(paths, rules, state_file, schemas, clock, environment, orgi
 
 def _run(validator: Validator, files: list[Path], *, show_progress: bool) -> list[Verdict]:
     verdicts = []
-    with click.progressbar(files, label="validating", file=sys.stderr, show_pos=True,
-                           item_show_func=lambda p: p.name if p else "") if show_progress else nullcontext(files) as items:
+    with (
+        click.progressbar(
+            files, label="validating", file=sys.stderr, show_pos=True, item_show_func=lambda p: p.name if p else ""
+        )
+        if show_progress
+        else nullcontext(files) as items
+    ):
         for path in items:
             try:
                 data = path.read_bytes()

@@ -1,4 +1,5 @@
 """sevis-mock: an offline stand-in for SEVIS Batch."""
+
 from __future__ import annotations
 
 import logging

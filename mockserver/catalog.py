@@ -2,6 +2,7 @@
 
 Messages are SEVIS's own; some carry placeholders such as ``[last name]`` that a rule fills.
 """
+
 from __future__ import annotations
 
 import csv

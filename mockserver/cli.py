@@ -1,4 +1,5 @@
 """The `sevis-mock` command."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -25,36 +26,87 @@ def _clock(ctx, param, value):
 
 
 @main.command()
-@click.option("--data-dir", type=click.Path(path_type=Path), default=Path(".sevis-mock"), show_default=True,
-              help="Where certificates, the database and connection.json live.")
+@click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path),
+    default=Path(".sevis-mock"),
+    show_default=True,
+    help="Where certificates, the database and connection.json live.",
+)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(0, 65535), default=8443, show_default=True, help="0 picks a free port.")
-@click.option("--profile", type=click.Choice(PROFILES), default="alpha", show_default=True,
-              help="Processing latency: alpha seconds, beta about 20 minutes, production overnight.")
-@click.option("--processing-delay", type=click.FloatRange(min=0), default=None,
-              help="Seconds between upload and processing; overrides --profile (0 = at once).")
-@click.option("--clock", callback=_clock, default=None, help="The mock's 'now' at start (ISO-8601); it then advances in real time.")
-@click.option("--trust", type=click.Path(exists=True, dir_okay=False, path_type=Path), multiple=True,
-              help="Extra CA certificate (PEM) whose client certificates are accepted. Repeatable.")
-@click.option("--schemas", type=click.Path(exists=True, file_okay=False, path_type=Path), multiple=True,
-              help="Validate with an official XSD release folder instead of the project's own. Repeatable.")
+@click.option(
+    "--profile",
+    type=click.Choice(PROFILES),
+    default="alpha",
+    show_default=True,
+    help="Processing latency: alpha seconds, beta about 20 minutes, production overnight.",
+)
+@click.option(
+    "--processing-delay",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Seconds between upload and processing; overrides --profile (0 = at once).",
+)
+@click.option(
+    "--clock",
+    callback=_clock,
+    default=None,
+    help="The mock's 'now' at start (ISO-8601); it then advances in real time.",
+)
+@click.option(
+    "--trust",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    multiple=True,
+    help="Extra CA certificate (PEM) whose client certificates are accepted. Repeatable.",
+)
+@click.option(
+    "--schemas",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    multiple=True,
+    help="Validate with an official XSD release folder instead of the project's own. Repeatable.",
+)
 @click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True)
-@click.option("--auto-approve", "auto_approve", type=click.FloatRange(min=0), default=None, metavar="SECONDS",
-              help="SEVP approves each submitted I-17 after SECONDS of mock-clock time (0 = at once), for unattended runs.")
-@click.option("--smtp", default=None, metavar="HOST:PORT", help="Also deliver every e-mail of the outbox to this SMTP server.")
-@click.option("--fast-passwords", "fast_passwords", is_flag=True, default=None,
-              help="Hash RTI passwords with PBKDF2-SHA256 (1,000 rounds) instead of scrypt: about 100 times faster, for "
-                   "throwaway test servers (CI). Never with passwords you use anywhere else.")
-def serve(data_dir, host, port, profile, processing_delay, clock, trust, schemas, workers, auto_approve, smtp,
-          fast_passwords) -> None:
+@click.option(
+    "--auto-approve",
+    "auto_approve",
+    type=click.FloatRange(min=0),
+    default=None,
+    metavar="SECONDS",
+    help="SEVP approves each submitted I-17 after SECONDS of mock-clock time (0 = at once), for unattended runs.",
+)
+@click.option(
+    "--smtp", default=None, metavar="HOST:PORT", help="Also deliver every e-mail of the outbox to this SMTP server."
+)
+@click.option(
+    "--fast-passwords",
+    "fast_passwords",
+    is_flag=True,
+    default=None,
+    help="Hash RTI passwords with PBKDF2-SHA256 (1,000 rounds) instead of scrypt: about 100 times faster, for "
+    "throwaway test servers (CI). Never with passwords you use anywhere else.",
+)
+def serve(
+    data_dir, host, port, profile, processing_delay, clock, trust, schemas, workers, auto_approve, smtp, fast_passwords
+) -> None:
     """Run the mock over mutual TLS; prints how to reach it and writes DATA_DIR/connection.json."""
     from .serve import serve as run
     from .validation import SchemaFolderError, SchemaSet
 
-    settings = Settings.from_env(data_dir=data_dir, host=host, port=port, profile=profile,
-                                 processing_delay=processing_delay, clock=clock, trust=list(trust),
-                                 schemas=list(schemas), workers=workers, auto_approve=auto_approve, smtp=smtp,
-                                 fast_passwords=fast_passwords)
+    settings = Settings.from_env(
+        data_dir=data_dir,
+        host=host,
+        port=port,
+        profile=profile,
+        processing_delay=processing_delay,
+        clock=clock,
+        trust=list(trust),
+        schemas=list(schemas),
+        workers=workers,
+        auto_approve=auto_approve,
+        smtp=smtp,
+        fast_passwords=fast_passwords,
+    )
     if smtp:
         from .rti.mail import parse_smtp
 
@@ -83,8 +135,12 @@ def certs() -> None:
 @click.option("--user", "user_id", required=True, help="The official's 10-character user ID.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
 @click.option("--data-dir", type=click.Path(path_type=Path), default=Path(".sevis-mock"), show_default=True)
-@click.option("--register/--no-register", default=True, show_default=True,
-              help="Also register the certificate for batch with ORG and USER (as RTI batch registration does).")
+@click.option(
+    "--register/--no-register",
+    default=True,
+    show_default=True,
+    help="Also register the certificate for batch with ORG and USER (as RTI batch registration does).",
+)
 def certs_issue(org_id, user_id, out, data_dir, register) -> None:
     """Issue a client certificate for ORG and USER into OUT."""
     from .clock import MockClock
@@ -95,7 +151,9 @@ def certs_issue(org_id, user_id, out, data_dir, register) -> None:
     settings = Settings(data_dir=data_dir)
     d = DataDir(settings)
     if not d.ca_cert.exists():
-        raise click.ClickException(f"{data_dir} has no development CA yet; run `sevis-mock serve --data-dir {data_dir}` once")
+        raise click.ClickException(
+            f"{data_dir} has no development CA yet; run `sevis-mock serve --data-dir {data_dir}` once"
+        )
     ca = CertificateAuthority.load_or_create(d.certs)
     issued = ca.issue_client(out, org_id=org_id, user_id=user_id)
     click.echo(f"certificate {issued.cert_path}\nkey         {issued.key_path}")

@@ -1,4 +1,5 @@
 """The mock's clock: SEVIS "now" as an offset from real time, shared by every worker through the database."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
@@ -27,8 +28,7 @@ class MockClock:
 
     def advance(self, delta: timedelta) -> None:
         """Move the clock on; concurrent advances all count (one read-and-write transaction)."""
-        self._store.update_setting("clock_offset_seconds",
-                                   lambda old: repr(float(old or 0) + delta.total_seconds()))
+        self._store.update_setting("clock_offset_seconds", lambda old: repr(float(old or 0) + delta.total_seconds()))
 
 
 def parse_iso(value: str) -> datetime:

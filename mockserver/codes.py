@@ -7,6 +7,7 @@ batch cannot decide it), ``UNPUBLISHED`` (decidable, but SEVIS does not say on w
 ``IMPLEMENTED_ELSEWHERE`` (code -> the processor or event applier that answers it). Only the batch
 dispositions (S00xx) have a small table here saying which check produces them.
 """
+
 from __future__ import annotations
 
 import json
@@ -22,24 +23,43 @@ RULE_FIXTURE_TEST = "tests/test_rule_fixtures.py"
 
 # Batch dispositions: where the mock produces each one, and a test that provokes it.
 DISPOSITIONS = {
-    "S0000": ("upload, process and download succeeded", "tests/test_dispositions.py::test_accepted_upload_is_stored_before_the_reply"),
-    "S0001": ("upload/download: a missing or garbled multipart part, or no client certificate (batch/views.py)",
-              "tests/test_dispositions.py::test_missing_part_is_S0001"),
-    "S0002": ("upload/download: org unknown, not batch-registered, no agreement, or certificate not registered to it (batch/intake.py)",
-              "tests/test_dispositions.py::test_unknown_org_is_S0002"),
-    "S0003": ("upload/download: user unknown, not an official of the org, not batch-registered or inactive (batch/intake.py)",
-              "tests/test_dispositions.py::test_unknown_user_is_S0003"),
-    "S0010": ("upload: the BatchID was already used by the org (batch/intake.py)",
-              "tests/test_dispositions.py::test_reused_batch_id_is_S0010"),
-    "S0012": ("upload: not well-formed, a DOCTYPE, too large, or header BatchID/OrgID differ from the form fields",
-              "tests/test_dispositions.py::test_header_batch_id_differing_from_field_is_S0012"),
-    "S0013": ("upload: the document does not validate against the SEVIS schema (validation.py)",
-              "tests/test_dispositions.py::test_schema_error_names_line_and_element"),
+    "S0000": (
+        "upload, process and download succeeded",
+        "tests/test_dispositions.py::test_accepted_upload_is_stored_before_the_reply",
+    ),
+    "S0001": (
+        "upload/download: a missing or garbled multipart part, or no client certificate (batch/views.py)",
+        "tests/test_dispositions.py::test_missing_part_is_S0001",
+    ),
+    "S0002": (
+        "upload/download: org unknown, not batch-registered, no agreement, or certificate not registered to it (batch/intake.py)",
+        "tests/test_dispositions.py::test_unknown_org_is_S0002",
+    ),
+    "S0003": (
+        "upload/download: user unknown, not an official of the org, not batch-registered or inactive (batch/intake.py)",
+        "tests/test_dispositions.py::test_unknown_user_is_S0003",
+    ),
+    "S0010": (
+        "upload: the BatchID was already used by the org (batch/intake.py)",
+        "tests/test_dispositions.py::test_reused_batch_id_is_S0010",
+    ),
+    "S0012": (
+        "upload: not well-formed, a DOCTYPE, too large, or header BatchID/OrgID differ from the form fields",
+        "tests/test_dispositions.py::test_header_batch_id_differing_from_field_is_S0012",
+    ),
+    "S0013": (
+        "upload: the document does not validate against the SEVIS schema (validation.py)",
+        "tests/test_dispositions.py::test_schema_error_names_line_and_element",
+    ),
     "S0020": ("process: one or more records failed a business rule (batch/processing.py)", RULE_FIXTURE_TEST),
-    "S0030": ("download: the batch is queued, not yet processed (batch/views.py)",
-              "tests/test_dispositions.py::test_accepted_upload_is_stored_before_the_reply"),
-    "S0031": ("download: no batch with this BatchID was accepted for the org (batch/views.py)",
-              "tests/test_dispositions.py::test_unknown_batch_is_S0031"),
+    "S0030": (
+        "download: the batch is queued, not yet processed (batch/views.py)",
+        "tests/test_dispositions.py::test_accepted_upload_is_stored_before_the_reply",
+    ),
+    "S0031": (
+        "download: no batch with this BatchID was accepted for the org (batch/views.py)",
+        "tests/test_dispositions.py::test_unknown_batch_is_S0031",
+    ),
 }
 # Dispositions the mock never answers, and why.
 DISPOSITIONS_NOT_PRODUCED = {
@@ -68,7 +88,9 @@ def _module_tables(name: str) -> dict[str, str]:
 
     merged: dict[str, str] = {}
     for module_name in rules.rule_modules():
-        module = sys.modules.get(f"{rules.__name__}.{module_name}") or importlib.import_module(f"{rules.__name__}.{module_name}")
+        module = sys.modules.get(f"{rules.__name__}.{module_name}") or importlib.import_module(
+            f"{rules.__name__}.{module_name}"
+        )
         merged.update(getattr(module, name, {}) or {})
     return merged
 
@@ -109,14 +131,21 @@ def build_rows() -> list[CodeRow]:
         family = FAMILY_NAMES.get(entry.family, entry.family)
         provoked = rule_cases.get(code, []) + catalog_cases.get(code, [])
         if entry.reserved:
-            rows.append(CodeRow(code, family, "reserved", "reserved (***) in the SEVIS catalogue: no message, never answered", []))
+            rows.append(
+                CodeRow(
+                    code, family, "reserved", "reserved (***) in the SEVIS catalogue: no message, never answered", []
+                )
+            )
         elif entry.family == "batch":
             if code in DISPOSITIONS:
                 where, test = DISPOSITIONS[code]
                 rows.append(CodeRow(code, family, "disposition", where, [test, *catalog_cases.get(code, [])[:3]]))
             else:
-                rows.append(CodeRow(code, family, "not implemented",
-                                    DISPOSITIONS_NOT_PRODUCED.get(code, "no check produces it"), []))
+                rows.append(
+                    CodeRow(
+                        code, family, "not implemented", DISPOSITIONS_NOT_PRODUCED.get(code, "no check produces it"), []
+                    )
+                )
         elif code in conditions:
             tests = [RULE_FIXTURE_TEST] if rule_cases.get(code) else []
             rows.append(CodeRow(code, family, "implemented", " / ".join(conditions[code]), provoked + tests))
@@ -125,8 +154,16 @@ def build_rows() -> list[CodeRow]:
         elif code in undecidable:
             rows.append(CodeRow(code, family, "not implemented", undecidable[code], provoked))
         elif code in unpublished:
-            rows.append(CodeRow(code, family, "not implemented", "decidable, but the condition is not published: "
-                                + unpublished[code], provoked, decidable=True))
+            rows.append(
+                CodeRow(
+                    code,
+                    family,
+                    "not implemented",
+                    "decidable, but the condition is not published: " + unpublished[code],
+                    provoked,
+                    decidable=True,
+                )
+            )
         else:
             rows.append(CodeRow(code, family, "unclassified", "no rule and no recorded reason", provoked))
     return rows
@@ -156,18 +193,22 @@ def _text_table(rows: list[CodeRow]) -> str:
 
 
 def summary_line(rows: list[CodeRow]) -> str:
-    parts = [f"{family}: {s['implemented']} implemented / {s['decidable']} decidable / {s['catalogue']} in catalogue"
-             for family, s in summary(rows).items()]
+    parts = [
+        f"{family}: {s['implemented']} implemented / {s['decidable']} decidable / {s['catalogue']} in catalogue"
+        for family, s in summary(rows).items()
+    ]
     return "; ".join(parts)
 
 
 @click.command("codes")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable: {\"codes\": [...], \"summary\": {...}}.")
+@click.option("--json", "as_json", is_flag=True, help='Machine-readable: {"codes": [...], "summary": {...}}.')
 def codes_command(as_json: bool) -> None:
     """Every SEVIS result code: implemented or not (and why), its condition, and what provokes it."""
     rows = build_rows()
     if as_json:
-        click.echo(json.dumps({"codes": [asdict(r) for r in rows], "summary": summary(rows)}, indent=2, ensure_ascii=False))
+        click.echo(
+            json.dumps({"codes": [asdict(r) for r in rows], "summary": summary(rows)}, indent=2, ensure_ascii=False)
+        )
         return
     click.echo(_text_table(rows))
     click.echo(summary_line(rows))

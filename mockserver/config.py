@@ -1,4 +1,5 @@
 """One settings object for the mock; `SEVIS_MOCK_*` environment variables fill what flags leave out."""
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """The data dir: development CA, server certificate, seeded organizations and connection.json."""
+
 from __future__ import annotations
 
 import json
@@ -93,12 +94,28 @@ class DataDir:
             for seed in SEEDS:
                 if s.get(Organization, seed.org_id) is not None:
                     continue
-                s.add(Organization(org_id=seed.org_id, kind=seed.kind, name=seed.name, batch_registered=True,
-                                   agreement_on_file=True, created_at=now))
+                s.add(
+                    Organization(
+                        org_id=seed.org_id,
+                        kind=seed.kind,
+                        name=seed.name,
+                        batch_registered=True,
+                        agreement_on_file=True,
+                        created_at=now,
+                    )
+                )
                 s.flush()
-                s.add(Official(user_id=seed.user_id, org_id=seed.org_id, name=seed.official_name,
-                               email=f"{seed.user_id.lower()}@example.edu", role=seed.role,
-                               batch_registered=True, last_login_at=now))
+                s.add(
+                    Official(
+                        user_id=seed.user_id,
+                        org_id=seed.org_id,
+                        name=seed.official_name,
+                        email=f"{seed.user_id.lower()}@example.edu",
+                        role=seed.role,
+                        batch_registered=True,
+                        last_login_at=now,
+                    )
+                )
                 s.flush()
                 cert = self.client_certificate(ca, seed.org_id, seed.user_id)
                 s.add(registration(cert, seed.org_id, seed.user_id, now))
@@ -122,16 +139,22 @@ class DataDir:
         orgs = []
         with store.session() as s:
             for org in s.scalars(select(Organization).order_by(Organization.kind, Organization.org_id)):
-                official = s.scalars(select(Official).where(Official.org_id == org.org_id)
-                                     .order_by(Official.user_id)).first()
+                official = s.scalars(
+                    select(Official).where(Official.org_id == org.org_id).order_by(Official.user_id)
+                ).first()
                 stem = self.clients / f"{org.org_id}-{official.user_id}" if official else None
                 if stem is None or not stem.with_name(stem.name + ".pem").exists():
                     continue  # e.g. a school approved in RTI: its PDSO brings their own certificate
-                orgs.append({
-                    "org_id": org.org_id, "kind": org.kind, "name": org.name, "user_id": official.user_id,
-                    "client_cert": str(stem.with_name(stem.name + ".pem")),
-                    "client_key": str(stem.with_name(stem.name + ".key.pem")),
-                })
+                orgs.append(
+                    {
+                        "org_id": org.org_id,
+                        "kind": org.kind,
+                        "name": org.name,
+                        "user_id": official.user_id,
+                        "client_cert": str(stem.with_name(stem.name + ".pem")),
+                        "client_key": str(stem.with_name(stem.name + ".key.pem")),
+                    }
+                )
         info = {
             "base_url": base_url,
             "ca_cert": str(self.ca_cert),
@@ -148,9 +171,14 @@ class DataDir:
 
 def registration(cert, org_id: str, user_id: str, now: datetime) -> Certificate:
     return Certificate(
-        fingerprint=fingerprint(cert), org_id=org_id, user_id=user_id, subject=cert.subject.rfc4514_string(),
-        not_before=cert.not_valid_before_utc, not_after=cert.not_valid_after_utc,
-        pem=cert_pem(cert).decode(), registered_at=now,
+        fingerprint=fingerprint(cert),
+        org_id=org_id,
+        user_id=user_id,
+        subject=cert.subject.rfc4514_string(),
+        not_before=cert.not_valid_before_utc,
+        not_after=cert.not_valid_after_utc,
+        pem=cert_pem(cert).decode(),
+        registered_at=now,
     )
 
 

@@ -1,4 +1,5 @@
 """Tables and the store: SQLAlchemy 2 over SQLite (WAL) in the data dir, or any database URL."""
+
 from __future__ import annotations
 
 from contextlib import contextmanager

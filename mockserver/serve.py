@@ -1,5 +1,6 @@
 """`sevis-mock serve`: the Flask app under gunicorn (gthread) with TLS; a client certificate is verified when
 presented and required by the batch and control endpoints (RTI and SEVP pages need none)."""
+
 from __future__ import annotations
 
 import ssl
@@ -15,12 +16,16 @@ def describe(info: dict, settings: Settings) -> str:
     if settings.processing_delay is not None:
         latency = f"{settings.processing_delay:g} s after upload"
     else:
-        latency = {"alpha": "about 5 s after upload", "beta": "about 20 minutes after upload",
-                   "production": "overnight (03:00 on the mock clock)"}[settings.profile]
+        latency = {
+            "alpha": "about 5 s after upload",
+            "beta": "about 20 minutes after upload",
+            "production": "overnight (03:00 on the mock clock)",
+        }[settings.profile]
     lines = [
         f"sevis-mock is ready at {info['base_url']}  (profile {settings.profile}: batches are processed {latency})",
         f"  CA certificate (trust it as the server's CA): {info['ca_cert']}",
-        "  environments: " + ", ".join(f"{name} /{prefix}/action/batchUpload" for name, prefix in info["environments"].items()),
+        "  environments: "
+        + ", ".join(f"{name} /{prefix}/action/batchUpload" for name, prefix in info["environments"].items()),
     ]
     for org in info["organizations"]:
         label = "F/M school" if org["kind"] == "F/M" else "J sponsor"
@@ -38,13 +43,19 @@ def describe(info: dict, settings: Settings) -> str:
             f"           -F orgid={fm['org_id']} -F userid={fm['user_id']} -F batchid=<BatchID of the file> \\",
             f"           -F xml=@<file> {info['base_url']}/{ENVIRONMENTS['beta'][0]}/action/batchUpload",
         ]
-    lines += ["  RTI (web, no client certificate needed): " + ", ".join(f"{k} {v}" for k, v in info["rti"].items()),
-              f"  SEVP operator console: {info['sevp']['url']}  user {info['sevp']['user']}  password {info['sevp']['password']}",
-              f"  e-mail outbox: {info['outbox']}" + (f" (also delivered to SMTP {settings.smtp})" if settings.smtp else ""),
-              ] + ([f"  SEVP approves submitted I-17s after {settings.auto_approve:g} s (mock clock)"]
-                   if settings.auto_approve is not None else [])
-    lines += [f"  control API: {info['control']['url']} (token in connection.json)",
-              f"  connection details for scripts: {settings.data_dir / 'connection.json'}"]
+    lines += [
+        "  RTI (web, no client certificate needed): " + ", ".join(f"{k} {v}" for k, v in info["rti"].items()),
+        f"  SEVP operator console: {info['sevp']['url']}  user {info['sevp']['user']}  password {info['sevp']['password']}",
+        f"  e-mail outbox: {info['outbox']}" + (f" (also delivered to SMTP {settings.smtp})" if settings.smtp else ""),
+    ] + (
+        [f"  SEVP approves submitted I-17s after {settings.auto_approve:g} s (mock clock)"]
+        if settings.auto_approve is not None
+        else []
+    )
+    lines += [
+        f"  control API: {info['control']['url']} (token in connection.json)",
+        f"  connection details for scripts: {settings.data_dir / 'connection.json'}",
+    ]
     return "\n".join(lines)
 
 

@@ -4,6 +4,7 @@ and reading the client's certificate from a request.
 Transport checks (chain to a trusted CA, validity dates) fail in the TLS handshake; registration checks
 (certificate <-> org <-> user) are application checks answered with SEVIS codes (see batch.intake).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -85,9 +86,7 @@ class CertificateAuthority:
             .not_valid_before(now - BACKDATE)
             .not_valid_after(now + timedelta(days=CA_DAYS))
             .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(
-                x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
-            )
+            .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
             .sign(key, hashes.SHA256())
         )
@@ -111,13 +110,9 @@ class CertificateAuthority:
             .not_valid_before(not_before)
             .not_valid_after(not_after)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(
-                x509.KeyUsage(True, False, True, False, False, False, False, False, False), critical=True
-            )
+            .add_extension(x509.KeyUsage(True, False, True, False, False, False, False, False, False), critical=True)
             .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
-            .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(self.cert.public_key()), critical=False
-            )
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(self.cert.public_key()), critical=False)
         )
         if sans:
             builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
@@ -134,8 +129,11 @@ class CertificateAuthority:
             if host not in ("localhost", ""):
                 sans.append(x509.DNSName(host))
         cert, key = self._leaf(
-            _name(host or "localhost", "sevis-mock"), ExtendedKeyUsageOID.SERVER_AUTH,
-            now - BACKDATE, now + timedelta(days=LEAF_DAYS), sans,
+            _name(host or "localhost", "sevis-mock"),
+            ExtendedKeyUsageOID.SERVER_AUTH,
+            now - BACKDATE,
+            now + timedelta(days=LEAF_DAYS),
+            sans,
         )
         return self._save(directory / "server.pem", directory / "server.key.pem", cert, key)
 

@@ -11,6 +11,7 @@ A document's own schema hints (``xsi:noNamespaceSchemaLocation``, ``xsi:schemaLo
 declarations pointing at the alpha or production copies on ice.gov) are never followed: SEVIS validates
 against its own copy, and so does the mock.
 """
+
 from __future__ import annotations
 
 import re
@@ -123,8 +124,9 @@ class SchemaSet:
         schema = self.schema(tree.getroot().tag)
         if schema is None:
             known = " or ".join(r for r in DOCUMENTS if r != "TransactionLog")
-            reason = f"root element must be {known}" + (f", without a namespace (found {tree.getroot().tag})"
-                                                         if tree.getroot().tag[:1] == "{" else "")
+            reason = f"root element must be {known}" + (
+                f", without a namespace (found {tree.getroot().tag})" if tree.getroot().tag[:1] == "{" else ""
+            )
             return [SchemaProblem(tree.getroot().sourceline or 1, f"/{root}", reason, reason)]
         if schema.validate(tree):
             return []
@@ -195,7 +197,7 @@ def _problem(tree: etree._ElementTree, error) -> SchemaProblem:
         pass
     reason = message
     if match:
-        reason = message[match.end():]
+        reason = message[match.end() :]
         if match.group(2):
             path += f"/@{match.group(2)}"
     return SchemaProblem(error.line, path, message, _plain(reason))
@@ -231,6 +233,7 @@ def readable_path(elem: etree._Element) -> str:
 
 
 # -- folders ---------------------------------------------------------------------------------------
+
 
 def _project_folders() -> list[Path]:
     from schemas import schema_root
@@ -281,24 +284,32 @@ def check_imports(path: Path, seen: set[Path] | None = None) -> None:
         if not location:
             continue
         if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", location):
-            raise SchemaFolderError(f"{path}: {kind}s {location!r} from the network; the mock never fetches "
-                                    "schemas -- put the file next to it and use a relative schemaLocation")
-        target = (path.parent / location)
+            raise SchemaFolderError(
+                f"{path}: {kind}s {location!r} from the network; the mock never fetches "
+                "schemas -- put the file next to it and use a relative schemaLocation"
+            )
+        target = path.parent / location
         if not target.is_file():
-            near = [p for p in target.parent.glob("*") if p.name.lower() == target.name.lower()] \
-                if target.parent.is_dir() else []
+            near = (
+                [p for p in target.parent.glob("*") if p.name.lower() == target.name.lower()]
+                if target.parent.is_dir()
+                else []
+            )
             if near:
                 raise SchemaFolderError(
                     f"{path}: {kind}s {location!r} but the folder holds {near[0].name!r}; "
-                    f"rename it to {target.name} (file names are case-sensitive)")
-            raise SchemaFolderError(f"{path}: {kind}s {location!r}, which is missing from {target.parent}; "
-                                    "copy the complete release folder")
+                    f"rename it to {target.name} (file names are case-sensitive)"
+                )
+            raise SchemaFolderError(
+                f"{path}: {kind}s {location!r}, which is missing from {target.parent}; copy the complete release folder"
+            )
         wanted = directive.get("namespace") if kind == "import" else doc.getroot().get("targetNamespace")
         declared = _parse_schema_file(target, path).getroot().get("targetNamespace")
         if (wanted or None) != (declared or None):
             raise SchemaFolderError(
                 f"{path}: {kind}s {location!r} for namespace {wanted or '(none)'!r}, but {target.name} declares "
-                f"targetNamespace {declared or '(none)'!r}; the files come from different releases or were edited")
+                f"targetNamespace {declared or '(none)'!r}; the files come from different releases or were edited"
+            )
         check_imports(target.resolve(), seen)
 
 

@@ -1,4 +1,5 @@
 """Hardened XML parsing for everything that comes over the wire: no DTD, no entities, no network."""
+
 from __future__ import annotations
 
 import re
@@ -12,8 +13,12 @@ class UnsafeXML(ValueError):
 
 def _parser() -> etree.XMLParser:
     return etree.XMLParser(
-        resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
-        huge_tree=False, remove_comments=False,
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        remove_comments=False,
     )
 
 
@@ -23,7 +28,9 @@ def parse(data: bytes) -> etree._ElementTree:
     root = etree.fromstring(data, _parser())
     tree = root.getroottree()
     if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
-        raise UnsafeXML("the document has a DOCTYPE declaration; SEVIS batch documents may not declare a DTD or entities")
+        raise UnsafeXML(
+            "the document has a DOCTYPE declaration; SEVIS batch documents may not declare a DTD or entities"
+        )
     return tree
 
 

@@ -1,4 +1,5 @@
 """The address doctor: deterministic USPS-style corrections, their result codes, and logs that stay valid."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime
@@ -8,7 +9,15 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from mockserver.addresses import (
-    BAD_CSZ, J_MAIL, J_SITE, J_US, NO_EXPLANATION, OVERRIDDEN, VALID, doctor, standardize,
+    BAD_CSZ,
+    J_MAIL,
+    J_SITE,
+    J_US,
+    NO_EXPLANATION,
+    OVERRIDDEN,
+    VALID,
+    doctor,
+    standardize,
 )
 from mockserver.batch import translog
 from mockserver.rules import RuleContext
@@ -33,8 +42,13 @@ def test_a_valid_address_is_upper_cased_abbreviated_and_gets_zip_plus_4():
     found = doctor(element(**WHITE_HOUSE, Address2="Suite 100"))
     assert found["result"] == "S0000" and found["message"] == "Valid"
     assert found["provided"] == {**WHITE_HOUSE, "Address2": "Suite 100"}
-    assert found["corrected"] == {"Address1": "1600 PENNSYLVANIA AVE NW", "Address2": "STE 100", "City": "WASHINGTON",
-                                  "State": "DC", "PostalCode": "20500-0001"}
+    assert found["corrected"] == {
+        "Address1": "1600 PENNSYLVANIA AVE NW",
+        "Address2": "STE 100",
+        "City": "WASHINGTON",
+        "State": "DC",
+        "PostalCode": "20500-0001",
+    }
 
 
 def test_the_state_department_zip_gets_its_own_plus_4_as_in_the_real_log():
@@ -45,7 +59,9 @@ def test_the_state_department_zip_gets_its_own_plus_4_as_in_the_real_log():
 def test_plus_4_follows_the_house_number_and_street_and_never_changes():
     one = standardize({"Address1": "305 Memorial Drive", "City": "Cambridge", "State": "MA", "PostalCode": "02139"})
     again = standardize({"Address1": "305  memorial drive.", "City": "CAMBRIDGE", "State": "ma", "PostalCode": "02139"})
-    other = standardize({"Address1": "77 Massachusetts Avenue", "City": "Cambridge", "State": "MA", "PostalCode": "02139"})
+    other = standardize(
+        {"Address1": "77 Massachusetts Avenue", "City": "Cambridge", "State": "MA", "PostalCode": "02139"}
+    )
     assert one == again and one.status == VALID
     assert one.corrected["PostalCode"].startswith("02139-03")  # block 3 of the street
     assert other.corrected["PostalCode"] != one.corrected["PostalCode"]
@@ -68,16 +84,25 @@ def test_a_zip_of_another_state_is_an_invalid_city_state_zip():
 def test_unassigned_zip_prefixes_and_military_zips_are_invalid():
     assert standardize({"Address1": "1 Main St", "PostalCode": "00012"}).status == BAD_CSZ
     assert standardize({"Address1": "1 Main St", "City": "Springfield", "PostalCode": "21300"}).status == BAD_CSZ
-    assert standardize({"Address1": "Unit 2050 Box 4190", "City": "APO", "State": "NY", "PostalCode": "09021"}).status == BAD_CSZ
+    assert (
+        standardize({"Address1": "Unit 2050 Box 4190", "City": "APO", "State": "NY", "PostalCode": "09021"}).status
+        == BAD_CSZ
+    )
 
 
 def test_unknown_cities_are_invalid():
     assert standardize({**WHITE_HOUSE, "City": "Springfield"}).status == BAD_CSZ  # 20500 is Washington
     assert standardize({**WHITE_HOUSE, "City": "Springfield 2"}).status == BAD_CSZ  # not a city name
     assert standardize({"Address1": "1 Main St", "City": "N/A", "State": "OH", "PostalCode": "43210"}).status == BAD_CSZ
-    assert standardize({"Address1": "1 Main St", "City": "Columbus", "State": "OH", "PostalCode": "43210"}).status == VALID
-    assert standardize({"Address1": "1 Main St", "City": "St. Louis", "State": "MO", "PostalCode": "63101"}).corrected[
-        "City"] == "SAINT LOUIS"
+    assert (
+        standardize({"Address1": "1 Main St", "City": "Columbus", "State": "OH", "PostalCode": "43210"}).status == VALID
+    )
+    assert (
+        standardize({"Address1": "1 Main St", "City": "St. Louis", "State": "MO", "PostalCode": "63101"}).corrected[
+            "City"
+        ]
+        == "SAINT LOUIS"
+    )
 
 
 def test_a_street_without_house_number_needs_an_explanation_code():
@@ -107,8 +132,10 @@ def test_freely_associated_states_come_back_without_a_state():
         found = doctor(element(Address1="1 Main Street", City=city, State=state, PostalCode=zip5))
         assert found["result"] == "S0000" and "State" not in found["corrected"], found
         assert found["provided"]["State"] == state
-    assert "State" in doctor(element(Address1="1 Marine Drive", City="Hagatna", State="GU", PostalCode="96910"))[
-        "corrected"]
+    assert (
+        "State"
+        in doctor(element(Address1="1 Marine Drive", City="Hagatna", State="GU", PostalCode="96910"))["corrected"]
+    )
 
 
 def test_guam_and_american_samoa_zips_know_their_territory():
@@ -118,22 +145,32 @@ def test_guam_and_american_samoa_zips_know_their_territory():
 
 
 def _log(*, sites=(), physical=None, mailing=None) -> bytes:
-    record = {"request_id": "R1", "user_id": "MCKRO00001", "sevis_id": "N0001000001", "ok": True,
-              "sites": [dict(s, site_id=f"SOA0000000{n:02d}", site_name="Main Lab") for n, s in enumerate(sites, 1)]}
+    record = {
+        "request_id": "R1",
+        "user_id": "MCKRO00001",
+        "sevis_id": "N0001000001",
+        "ok": True,
+        "sites": [dict(s, site_id=f"SOA0000000{n:02d}", site_name="Main Lab") for n, s in enumerate(sites, 1)],
+    }
     if physical:
         record["physical_address"] = physical
     if mailing:
         record["mailing_address"] = mailing
-    return translog.build(batch_id="JADDRESS000001", org_id="P-1-12345", system="alpha",
-                          process={"code": "S0000", "at": "2027-01-15T09:00:00", "records": [record]})
+    return translog.build(
+        batch_id="JADDRESS000001",
+        org_id="P-1-12345",
+        system="alpha",
+        process={"code": "S0000", "at": "2027-01-15T09:00:00", "records": [record]},
+    )
 
 
 def test_every_kind_of_result_makes_a_valid_log():
     stateless = doctor(element(Address1="1 Main Street", City="Koror", State="PW", PostalCode="96940"))
     bad = doctor(element(**{**WHITE_HOUSE, "State": "CA"}))
     overridden = doctor(element(**{**WHITE_HOUSE, "Address1": "Pennsylvania Avenue"}, ExplanationCode="ON"))
-    log = assert_valid_log(_log(sites=[stateless, bad, overridden], physical=doctor(element(**WHITE_HOUSE), J_US),
-                                mailing=stateless))
+    log = assert_valid_log(
+        _log(sites=[stateless, bad, overridden], physical=doctor(element(**WHITE_HOUSE), J_US), mailing=stateless)
+    )
     sites = log.findall(".//SiteOfActivity")
     assert sites[0].find("CorrectedAddress/State") is None and sites[0].findtext("AddressResult") == "S0000"
     assert sites[1].find("CorrectedAddress") is None and sites[1].findtext("AddressMessage") == "Not Validated"
@@ -143,21 +180,33 @@ def test_every_kind_of_result_makes_a_valid_log():
 TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=70)
 
 
-@given(address1=TEXT.filter(str.strip), city=st.one_of(st.none(), TEXT.filter(str.strip)),
-       state=st.sampled_from([None, "DC", "CA", "PW", "NY", "TX"]), zip5=st.from_regex(r"[0-9]{5}", fullmatch=True),
-       code=st.sampled_from([None, "OB", "OO"]))
+@given(
+    address1=TEXT.filter(str.strip),
+    city=st.one_of(st.none(), TEXT.filter(str.strip)),
+    state=st.sampled_from([None, "DC", "CA", "PW", "NY", "TX"]),
+    zip5=st.from_regex(r"[0-9]{5}", fullmatch=True),
+    code=st.sampled_from([None, "OB", "OO"]),
+)
 def test_any_input_gives_a_log_valid_correction(address1, city, state, zip5, code):
-    el = element(Address1=" ".join(address1.split())[:64] or "1", City=" ".join(city.split())[:60] if city else None,
-                 State=state, PostalCode=zip5, ExplanationCode=code)
+    el = element(
+        Address1=" ".join(address1.split())[:64] or "1",
+        City=" ".join(city.split())[:60] if city else None,
+        State=state,
+        PostalCode=zip5,
+        ExplanationCode=code,
+    )
     found = doctor(el)
     assert found == doctor(el)  # deterministic
     assert found["result"] in ("S0000", J_SITE.invalid_csz, J_SITE.invalid_street, J_SITE.explanation_missing)
     assert_valid_log(_log(sites=[found]))
 
 
-@given(number=st.integers(1, 99999), name=st.sampled_from(["Main", "Oak", "Elm", "Martin Luther King Jr"]),
-       suffix=st.sampled_from(["Street", "Avenue", "Boulevard", "Road", "Lane"]),
-       place=st.sampled_from([("Columbus", "OH", "43210"), ("Washington", "DC", "20001"), ("Austin", "TX", "78712")]))
+@given(
+    number=st.integers(1, 99999),
+    name=st.sampled_from(["Main", "Oak", "Elm", "Martin Luther King Jr"]),
+    suffix=st.sampled_from(["Street", "Avenue", "Boulevard", "Road", "Lane"]),
+    place=st.sampled_from([("Columbus", "OH", "43210"), ("Washington", "DC", "20001"), ("Austin", "TX", "78712")]),
+)
 def test_a_correction_standardizes_to_itself(number, name, suffix, place):
     city, state, zip5 = place
     first = standardize({"Address1": f"{number} {name} {suffix}", "City": city, "State": state, "PostalCode": zip5})
@@ -167,29 +216,40 @@ def test_a_correction_standardizes_to_itself(number, name, suffix, place):
 
 # --- the F/M address rules (the J ones are in tests/test_rules_j.py) ---------------------------------
 
+
 def fm_ctx(xml: str) -> RuleContext:
     el = etree.fromstring(xml)
     return RuleContext(kind="F/M", event="create", element=el, event_element=None, now=NOW)
 
 
 def test_fm_us_and_mailing_addresses():
-    bad = fm_ctx("<Student><USAddress><Address1>1 Main St</Address1><City>Boston</City><State>NY</State>"
-                 "<PostalCode>02110</PostalCode></USAddress></Student>")
+    bad = fm_ctx(
+        "<Student><USAddress><Address1>1 Main St</Address1><City>Boston</City><State>NY</State>"
+        "<PostalCode>02110</PostalCode></USAddress></Student>"
+    )
     assert student_city_state_zip(bad).code == "S1145"
-    unfound = fm_ctx("<Student><MailingAddress><Address1>Main Street</Address1><City>Boston</City><State>MA</State>"
-                     "<PostalCode>02110</PostalCode></MailingAddress></Student>")
+    unfound = fm_ctx(
+        "<Student><MailingAddress><Address1>Main Street</Address1><City>Boston</City><State>MA</State>"
+        "<PostalCode>02110</PostalCode></MailingAddress></Student>"
+    )
     assert student_city_state_zip(unfound) is None and student_street(unfound).code == "S1146"
-    foreign = fm_ctx("<Student><ForeignAddress><Address1>Rue 1</Address1><City>Paris</City>"
-                     "<PostalCode>75001</PostalCode></ForeignAddress></Student>")
+    foreign = fm_ctx(
+        "<Student><ForeignAddress><Address1>Rue 1</Address1><City>Paris</City>"
+        "<PostalCode>75001</PostalCode></ForeignAddress></Student>"
+    )
     assert student_city_state_zip(foreign) is None and student_street(foreign) is None
 
 
 def test_fm_employer_addresses():
-    ctx = fm_ctx("<Student><EmployerAddress><Address1>1 Main St</Address1><City>Austin</City><State>OK</State>"
-                 "<PostalCode>78712</PostalCode></EmployerAddress></Student>")
+    ctx = fm_ctx(
+        "<Student><EmployerAddress><Address1>1 Main St</Address1><City>Austin</City><State>OK</State>"
+        "<PostalCode>78712</PostalCode></EmployerAddress></Student>"
+    )
     assert employer_city_state_zip(ctx).code == "S1154" and student_city_state_zip(ctx) is None
-    ctx = fm_ctx("<Student><EmployerAddress><Address1>Campus</Address1><City>Austin</City><State>TX</State>"
-                 "<PostalCode>78712</PostalCode></EmployerAddress></Student>")
+    ctx = fm_ctx(
+        "<Student><EmployerAddress><Address1>Campus</Address1><City>Austin</City><State>TX</State>"
+        "<PostalCode>78712</PostalCode></EmployerAddress></Student>"
+    )
     assert employer_street(ctx).code == "S1155"
 
 

@@ -1,4 +1,5 @@
 """The batch interface over real sockets and real mutual TLS, against `sevis-mock serve` (gunicorn)."""
+
 from __future__ import annotations
 
 import io
@@ -19,8 +20,9 @@ def org_of(server, entry):
 @pytest.mark.parametrize("entry", CATALOG, ids=[e["file"] for e in CATALOG])
 def test_every_fixture_gets_its_catalogued_outcome(mock_server, entry):
     org = org_of(mock_server, entry)
-    reply = mock_server.upload(read_fixture(entry["file"]), org=org, batch_id=entry["batch_id"],
-                               filename=entry["file"].split("/")[-1])
+    reply = mock_server.upload(
+        read_fixture(entry["file"]), org=org, batch_id=entry["batch_id"], filename=entry["file"].split("/")[-1]
+    )
     assert reply.upload_code == entry["upload"], reply.detail
     header = reply.log.find("BatchHeader")
     assert header.findtext("BatchID") == entry["batch_id"]
@@ -51,8 +53,12 @@ def test_every_fixture_gets_its_catalogued_outcome(mock_server, entry):
 def test_fm_round_trip_with_dependent_and_i20(mock_server):
     org = mock_server.org("F/M")
     batch_id = new_batch_id("F")
-    up = mock_server.upload(with_batch_id(read_fixture("fm/create-with-dependent.xml"), batch_id), org=org,
-                            batch_id=batch_id, filename="create-with-dependent.xml")
+    up = mock_server.upload(
+        with_batch_id(read_fixture("fm/create-with-dependent.xml"), batch_id),
+        org=org,
+        batch_id=batch_id,
+        filename="create-with-dependent.xml",
+    )
     assert up.upload_code == "S0000"
     assert up.log.findtext("BatchDetail/Upload/FileName") == "create-with-dependent.xml"
     assert up.log.find("BatchDetail").get("system") == "PROD-SBT"
@@ -74,8 +80,12 @@ def test_fm_round_trip_with_dependent_and_i20(mock_server):
 def test_j_round_trip_with_dependent_site_and_ds2019(mock_server):
     org = mock_server.org("J")
     batch_id = new_batch_id("J")
-    up = mock_server.upload(with_batch_id(read_fixture("j/create-with-dependent-and-site.xml"), batch_id),
-                            org=org, batch_id=batch_id, env="alphasevisbatch")
+    up = mock_server.upload(
+        with_batch_id(read_fixture("j/create-with-dependent-and-site.xml"), batch_id),
+        org=org,
+        batch_id=batch_id,
+        env="alphasevisbatch",
+    )
     assert up.upload_code == "S0000"
     assert up.log.find("BatchDetail").get("system") == "PROD-ALPHA"
     done = mock_server.wait_processed(org=org, batch_id=batch_id, env="alphasevisbatch")
@@ -101,7 +111,9 @@ def test_j_round_trip_with_dependent_site_and_ds2019(mock_server):
 def test_download_accepts_get_multipart_and_urlencoded(mock_server, method):
     org = mock_server.org("F/M")
     batch_id = new_batch_id("D")
-    mock_server.upload(with_batch_id(read_fixture("fm/create-three-students.xml"), batch_id), org=org, batch_id=batch_id)
+    mock_server.upload(
+        with_batch_id(read_fixture("fm/create-three-students.xml"), batch_id), org=org, batch_id=batch_id
+    )
     done = mock_server.wait_processed(org=org, batch_id=batch_id, method=method)
     assert done.download_code == "S0000" and done.process_code == "S0000"
     assert len(done.pdfs) == 2  # one of the three is printForm="false"
@@ -112,14 +124,17 @@ def test_update_events_change_status_and_refuse_when_not_allowed(mock_server):
     batch_id = new_batch_id("C")
     # The templates are written for the student of fm/create-with-dependent.xml (their session dates lie
     # inside that program).
-    mock_server.upload(with_batch_id(read_fixture("fm/create-with-dependent.xml"), batch_id), org=org, batch_id=batch_id)
+    mock_server.upload(
+        with_batch_id(read_fixture("fm/create-with-dependent.xml"), batch_id), org=org, batch_id=batch_id
+    )
     done = mock_server.wait_processed(org=org, batch_id=batch_id)
     sevis_id = done.record("FMDEP-0001").get("sevisID")
 
     # Completing an Initial record is refused (S1054: status must be active)
     complete_id = new_batch_id("C")
-    reply = mock_server.upload(render_template("fm/template-status-complete.xml", sevis_id, complete_id), org=org,
-                               batch_id=complete_id)
+    reply = mock_server.upload(
+        render_template("fm/template-status-complete.xml", sevis_id, complete_id), org=org, batch_id=complete_id
+    )
     assert reply.upload_code == "S0000"
     refused = mock_server.wait_processed(org=org, batch_id=complete_id)
     result = refused.record("TPL-COMPLETE-0001").find("Result")
@@ -155,8 +170,9 @@ def test_duplicate_student_against_the_database(mock_server):
 def test_update_of_another_orgs_sevis_id_is_not_found(mock_server):
     fm, j = mock_server.org("F/M"), mock_server.org("J")
     batch_id = new_batch_id("X")
-    mock_server.upload(with_batch_id(read_fixture("j/create-with-dependent-and-site.xml"), batch_id), org=j,
-                       batch_id=batch_id)
+    mock_server.upload(
+        with_batch_id(read_fixture("j/create-with-dependent-and-site.xml"), batch_id), org=j, batch_id=batch_id
+    )
     j_id = mock_server.wait_processed(org=j, batch_id=batch_id).record("JDEP-0001").get("sevisID")
     reg_id = new_batch_id("X")
     mock_server.upload(render_template("fm/template-registration.xml", j_id, reg_id), org=fm, batch_id=reg_id)

@@ -60,16 +60,27 @@ PDF = b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n"
 
 @pytest.fixture(autouse=True)
 def _no_proxies(monkeypatch):
-    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy",
-                 "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SEVIS_MOCK_CONNECTION", "SEVIS_P12_PASSWORD"):
+    for name in (
+        "HTTPS_PROXY",
+        "https_proxy",
+        "HTTP_PROXY",
+        "http_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+        "REQUESTS_CA_BUNDLE",
+        "CURL_CA_BUNDLE",
+        "SEVIS_MOCK_CONNECTION",
+        "SEVIS_P12_PASSWORD",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
 # --------------------------------------------------------------------------------------------
 # Canned transaction logs (hand-written, validated against the official schema)
 # --------------------------------------------------------------------------------------------
-def upload_log(batch_id: str = BATCH_ID, org_id: str = FM_ORG, code: str = "S0000",
-               file_name: str = "batch.xml") -> bytes:
+def upload_log(
+    batch_id: str = BATCH_ID, org_id: str = FM_ORG, code: str = "S0000", file_name: str = "batch.xml"
+) -> bytes:
     status = "true" if code == "S0000" else "false"
     return f"""<?xml version="1.0" encoding="UTF-8"?>
 <TransactionLog>
@@ -237,15 +248,26 @@ def pki(tmp_path_factory) -> Pki:
     key = serialization.load_pem_private_key(client.private_key_pem.bytes(), None)
     cert = x509.load_pem_x509_certificate(client.cert_chain_pems[0].bytes())
     password = "s3cret"
-    (directory / "client.p12").write_bytes(pkcs12.serialize_key_and_certificates(
-        b"mck", key, cert, None, serialization.BestAvailableEncryption(password.encode())))
+    (directory / "client.p12").write_bytes(
+        pkcs12.serialize_key_and_certificates(
+            b"mck", key, cert, None, serialization.BestAvailableEncryption(password.encode())
+        )
+    )
 
     stranger = trustme.CA().issue_cert("stranger@example.org", common_name="STRANGER01")
     stranger.cert_chain_pems[0].write_to_path(str(directory / "stranger.pem"))
     stranger.private_key_pem.write_to_path(str(directory / "stranger.key.pem"))
-    return Pki(ca, server_cert, directory / "ca.pem", directory / "client.pem",
-               directory / "client.key.pem", directory / "client.p12", password,
-               directory / "stranger.pem", directory / "stranger.key.pem")
+    return Pki(
+        ca,
+        server_cert,
+        directory / "ca.pem",
+        directory / "client.pem",
+        directory / "client.key.pem",
+        directory / "client.p12",
+        password,
+        directory / "stranger.pem",
+        directory / "stranger.key.pem",
+    )
 
 
 @dataclass
@@ -277,10 +299,14 @@ class FakeSevis:
     def __call__(self, environ, start_response):
         request = Request(environ)
         received = Received(
-            method=request.method, path=request.path, mimetype=request.mimetype,
-            args=dict(request.args), form=dict(request.form),
+            method=request.method,
+            path=request.path,
+            mimetype=request.mimetype,
+            args=dict(request.args),
+            form=dict(request.form),
             files={name: (f.filename, f.mimetype, f.read()) for name, f in request.files.items()},
-            client_cert=environ.get("SSL_CLIENT_CERT"))
+            client_cert=environ.get("SSL_CLIENT_CERT"),
+        )
         request.close()  # closes the spooled files of the multipart parser
         self.received.append(received)
         handler = self.routes.get(request.path)
@@ -296,8 +322,7 @@ def sevis(pki) -> FakeSevis:
     context.load_verify_locations(cafile=str(pki.ca_pem))
     pki.server_cert.configure_cert(context)
     server = make_server("127.0.0.1", 0, fake, threaded=True, ssl_context=context)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     fake.url = f"https://127.0.0.1:{server.port}"
     yield fake
@@ -326,8 +351,9 @@ def zip_reply(log: bytes, pdfs: dict[str, bytes] | None = None) -> Response:
 
 
 def fm_client(sevis: FakeSevis, pki: Pki, **kwargs: Any) -> SevisClient:
-    return SevisClient(sevis.url, cert=(str(pki.cert_pem), str(pki.key_pem)),
-                       ca_bundle=str(pki.ca_pem), timeout=10, **kwargs)
+    return SevisClient(
+        sevis.url, cert=(str(pki.cert_pem), str(pki.key_pem)), ca_bundle=str(pki.ca_pem), timeout=10, **kwargs
+    )
 
 
 FM_DOCUMENT = f"""<?xml version="1.0" encoding="UTF-8"?>
@@ -356,8 +382,7 @@ def test_upload_posts_multipart_fields_and_xml_file_part(sevis, pki):
         result = client.upload(FM_DOCUMENT, org_id=FM_ORG, user_id=FM_USER, batch_id=BATCH_ID)
 
     [request] = sevis.received
-    assert (request.method, request.path, request.mimetype) == ("POST", UPLOAD_PATH,
-                                                               "multipart/form-data")
+    assert (request.method, request.path, request.mimetype) == ("POST", UPLOAD_PATH, "multipart/form-data")
     assert request.form == {"orgid": FM_ORG, "userid": FM_USER, "batchid": BATCH_ID}
     assert request.files == {"xml": ("batch.xml", "text/xml", FM_DOCUMENT)}
     assert request.client_common_name == FM_USER
@@ -371,8 +396,9 @@ def test_upload_posts_multipart_fields_and_xml_file_part(sevis, pki):
 
 
 def test_upload_of_a_path_sends_its_name_and_reads_batch_id_from_the_header(sevis, pki, tmp_path):
-    sevis.routes[UPLOAD_PATH] = lambda r: xml_reply(upload_log(r.form["batchid"], r.form["orgid"],
-                                                               file_name=r.files["xml"][0]))
+    sevis.routes[UPLOAD_PATH] = lambda r: xml_reply(
+        upload_log(r.form["batchid"], r.form["orgid"], file_name=r.files["xml"][0])
+    )
     path = tmp_path / "fm-create.xml"
     path.write_bytes(FM_DOCUMENT)
     with fm_client(sevis, pki) as client:
@@ -395,8 +421,9 @@ def test_upload_without_a_batch_id_anywhere_is_refused_before_sending(sevis, pki
 
 def test_upload_with_pkcs12_authenticates_and_cleans_up_its_pem_files(sevis, pki):
     sevis.routes[UPLOAD_PATH] = lambda r: xml_reply(upload_log())
-    client = SevisClient(sevis.url, p12=str(pki.p12), p12_password=pki.p12_password,
-                         ca_bundle=str(pki.ca_pem), environment="beta")
+    client = SevisClient(
+        sevis.url, p12=str(pki.p12), p12_password=pki.p12_password, ca_bundle=str(pki.ca_pem), environment="beta"
+    )
     private_dir = Path(client._p12_dir)
     assert stat.S_IMODE(private_dir.stat().st_mode) == 0o700
     assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in private_dir.iterdir())
@@ -421,8 +448,9 @@ def test_client_without_a_certificate_is_refused_by_the_server(sevis, pki):
 
 def test_client_certificate_from_an_unknown_ca_is_refused(sevis, pki):
     sevis.routes[UPLOAD_PATH] = lambda r: xml_reply(upload_log())
-    with SevisClient(sevis.url, cert=(str(pki.stranger_cert), str(pki.stranger_key)),
-                     ca_bundle=str(pki.ca_pem), timeout=10) as client:
+    with SevisClient(
+        sevis.url, cert=(str(pki.stranger_cert), str(pki.stranger_key)), ca_bundle=str(pki.ca_pem), timeout=10
+    ) as client:
         with pytest.raises(SevisConnectionError):
             client.upload(FM_DOCUMENT, org_id=FM_ORG, user_id=FM_USER)
     assert sevis.received == []
@@ -443,8 +471,9 @@ def test_upload_rejection_is_a_result_not_an_exception(sevis, pki):
 
 
 def test_non_200_reply_raises_http_error_with_status_and_body(sevis, pki):
-    sevis.routes[UPLOAD_PATH] = lambda r: Response("<html>403 Forbidden: certificate not registered"
-                                                   "</html>", 403, content_type="text/html")
+    sevis.routes[UPLOAD_PATH] = lambda r: Response(
+        "<html>403 Forbidden: certificate not registered</html>", 403, content_type="text/html"
+    )
     with fm_client(sevis, pki) as client, pytest.raises(SevisHTTPError) as caught:
         client.upload(FM_DOCUMENT, org_id=FM_ORG, user_id=FM_USER)
     assert caught.value.status == 403
@@ -452,8 +481,9 @@ def test_non_200_reply_raises_http_error_with_status_and_body(sevis, pki):
 
 
 def test_200_reply_that_is_not_a_transaction_log_raises_http_error(sevis, pki):
-    sevis.routes[UPLOAD_PATH] = lambda r: Response("<html><body>Maintenance</body></html>", 200,
-                                                   content_type="text/html")
+    sevis.routes[UPLOAD_PATH] = lambda r: Response(
+        "<html><body>Maintenance</body></html>", 200, content_type="text/html"
+    )
     with fm_client(sevis, pki) as client, pytest.raises(SevisHTTPError) as caught:
         client.upload(FM_DOCUMENT, org_id=FM_ORG, user_id=FM_USER)
     assert caught.value.status == 200 and "Maintenance" in caught.value.body_start
@@ -462,11 +492,14 @@ def test_200_reply_that_is_not_a_transaction_log_raises_http_error(sevis, pki):
 # --------------------------------------------------------------------------------------------
 # Download
 # --------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("method, verb, mimetype", [
-    ("GET", "GET", ""),
-    ("POST", "POST", "multipart/form-data"),
-    ("FORM", "POST", "application/x-www-form-urlencoded"),
-])
+@pytest.mark.parametrize(
+    "method, verb, mimetype",
+    [
+        ("GET", "GET", ""),
+        ("POST", "POST", "multipart/form-data"),
+        ("FORM", "POST", "application/x-www-form-urlencoded"),
+    ],
+)
 def test_download_sends_fields_by_each_method(sevis, pki, method, verb, mimetype):
     sevis.routes[DOWNLOAD_PATH] = lambda r: zip_reply(processed_log())
     with fm_client(sevis, pki) as client:
@@ -480,11 +513,14 @@ def test_download_sends_fields_by_each_method(sevis, pki, method, verb, mimetype
     assert result.log.process.records[0].sevis_id == "N0001234567"
 
 
-@pytest.mark.parametrize(("names", "keys"), [
-    (["N0001234567.pdf", "N0001234567-7002.pdf"], ["N0001234567", "N0001234567-7002"]),
-    (["N0001234567-7002.pdf"], ["N0001234567-7002"]),  # a DS-7002 alone is not taken for the DS-2019
-    (["I20_N0001234567.pdf"], ["N0001234567"]),
-])
+@pytest.mark.parametrize(
+    ("names", "keys"),
+    [
+        (["N0001234567.pdf", "N0001234567-7002.pdf"], ["N0001234567", "N0001234567-7002"]),
+        (["N0001234567-7002.pdf"], ["N0001234567-7002"]),  # a DS-7002 alone is not taken for the DS-2019
+        (["I20_N0001234567.pdf"], ["N0001234567"]),
+    ],
+)
 def test_download_files_a_second_form_of_a_record_under_its_own_name(sevis, pki, names, keys):
     sevis.routes[DOWNLOAD_PATH] = lambda r: zip_reply(processed_log(), {n: PDF + n.encode() for n in names})
     with fm_client(sevis, pki) as client:
@@ -501,12 +537,10 @@ def test_download_zip_with_pdfs_keyed_by_sevis_id(sevis, pki):
 
     assert result.pdfs == {"N0001234567": PDF + b"student", "N0001234568": PDF + b"dependent"}
     with zipfile.ZipFile(io.BytesIO(result.zip_bytes)) as archive:
-        assert sorted(archive.namelist()) == ["N0001234567.pdf", "N0001234568.pdf",
-                                              "sevis_transaction_log.xml"]
+        assert sorted(archive.namelist()) == ["N0001234567.pdf", "N0001234568.pdf", "sevis_transaction_log.xml"]
     process = result.log.process
     assert (process.code, process.success, process.failure, process.total) == ("S0000", 1, 0, 1)
-    assert process.timestamp == datetime(2024, 5, 1, 10, 11, 18, 250000,
-                                         tzinfo=timezone(timedelta(hours=-4)))
+    assert process.timestamp == datetime(2024, 5, 1, 10, 11, 18, 250000, tzinfo=timezone(timedelta(hours=-4)))
     assert process.records[0].dependents == [DependentResult("N0001234568", "DEP1", None)]
 
 
@@ -536,9 +570,14 @@ def test_wait_for_processing_polls_through_s0030(sevis, pki):
     sevis.routes[DOWNLOAD_PATH] = lambda r: zip_reply(next(replies))
     polls: list[str | None] = []
     with fm_client(sevis, pki) as client:
-        result = client.wait_for_processing(org_id=FM_ORG, user_id=FM_USER, batch_id=BATCH_ID,
-                                            timeout=10, interval=0.01,
-                                            on_poll=lambda r, left: polls.append(r.code))
+        result = client.wait_for_processing(
+            org_id=FM_ORG,
+            user_id=FM_USER,
+            batch_id=BATCH_ID,
+            timeout=10,
+            interval=0.01,
+            on_poll=lambda r, left: polls.append(r.code),
+        )
     assert result.code == "S0000" and result.log.process.code == "S0000"
     assert polls == ["S0030", "S0030"]
     assert len(sevis.received) == 3
@@ -548,8 +587,7 @@ def test_wait_for_processing_times_out(sevis, pki):
     sevis.routes[DOWNLOAD_PATH] = lambda r: zip_reply(pending_log())
     started = time.monotonic()
     with fm_client(sevis, pki) as client, pytest.raises(SevisTimeout) as caught:
-        client.wait_for_processing(org_id=FM_ORG, user_id=FM_USER, batch_id=BATCH_ID,
-                                   timeout=0.3, interval=0.05)
+        client.wait_for_processing(org_id=FM_ORG, user_id=FM_USER, batch_id=BATCH_ID, timeout=0.3, interval=0.05)
     assert time.monotonic() - started < 5
     assert caught.value.last.code == "S0030"
     assert len(sevis.received) >= 2
@@ -560,63 +598,79 @@ def test_wait_for_processing_times_out(sevis, pki):
 # --------------------------------------------------------------------------------------------
 def test_parse_log_with_failures_dependents_sites_and_addresses():
     log = parse_transaction_log(partial_failure_log())
-    assert (log.batch_id, log.org_id, log.system, log.status) == ("EVBATCH0000042", J_ORG,
-                                                                  "PROD-ALPHA", False)
+    assert (log.batch_id, log.org_id, log.system, log.status) == ("EVBATCH0000042", J_ORG, "PROD-ALPHA", False)
     assert log.upload.timestamp == datetime(2024, 5, 1, 10, 11, 12, tzinfo=timezone.utc)
     assert log.process.timestamp == datetime(2024, 5, 1, 10, 11, 18, 123456, tzinfo=timezone.utc)
-    assert (log.process.code, log.process.success, log.process.failure, log.process.total) == (
-        "S0020", 1, 1, 2)
+    assert (log.process.code, log.process.success, log.process.failure, log.process.total) == ("S0020", 1, 1, 2)
     assert not log.process.ok and log.download_code == "S0000"
 
     applied, failed = log.records
-    assert applied.ok and (applied.request_id, applied.sevis_id, applied.user_id) == (
-        "EV-1", "N0009876543", J_USER)
+    assert applied.ok and (applied.request_id, applied.sevis_id, applied.user_id) == ("EV-1", "N0009876543", J_USER)
     assert (applied.user_defined_a, applied.user_defined_b) == ("A-1", "B-1")
     assert applied.process_date == datetime(2024, 5, 1, 10, 11, 17)
     assert applied.dependents == [("N0009876544", "SPOUSE", "D-1"), ("N0009876545", None, None)]
     [site] = applied.sites
     assert site["site_id"] == "4711" and site["site_name"] == "Main Lab"
     assert site["provided_address"]["postal_code"] == "20522"
-    assert site["corrected_address"] == {"address1": "2201 C ST NW", "address2": None,
-                                         "city": "WASHINGTON", "state": "DC",
-                                         "postal_code": "20522-0001"}
+    assert site["corrected_address"] == {
+        "address1": "2201 C ST NW",
+        "address2": None,
+        "city": "WASHINGTON",
+        "state": "DC",
+        "postal_code": "20522-0001",
+    }
     assert site["address_result"] == "S0000" and site["address_message"] == "Valid"
     assert site["phases"] == [{"phase_id": "1", "phase_name": "Orientation"}]
-    assert applied.employers == [{"employer_name": "ACME LABS", "start_date": date(2024, 6, 1),
-                                  "provided_address": None, "corrected_address": None,
-                                  "address_result": None, "address_message": None}]
+    assert applied.employers == [
+        {
+            "employer_name": "ACME LABS",
+            "start_date": date(2024, 6, 1),
+            "provided_address": None,
+            "corrected_address": None,
+            "address_result": None,
+            "address_message": None,
+        }
+    ]
     # a corrected address without city or state must not break the parser
     assert applied.physical_address["corrected"]["state"] is None
     assert applied.physical_address["corrected"]["postal_code"] == "62701-1234"
     assert applied.physical_address["result"] == "S0000"
-    assert applied.mailing_address == {"provided": None, "corrected": None, "result": None,
-                                       "message": "Not Validated"}
+    assert applied.mailing_address == {"provided": None, "corrected": None, "result": None, "message": "Not Validated"}
 
     assert not failed.ok and failed.sevis_id is None
-    assert (failed.error_code, failed.error_message) == (
-        "S2282", "Program End Date must be after Program Start Date.")
+    assert (failed.error_code, failed.error_message) == ("S2282", "Program End Date must be after Program Start Date.")
     assert log.failures == [failed]
     assert json.loads(json.dumps(log.to_dict()))["process"]["records"][1]["error_code"] == "S2282"
 
 
-@pytest.mark.parametrize("value, expected", [("true", True), ("1", True), ("false", False),
-                                             ("0", False), (" true ", True)])
+@pytest.mark.parametrize(
+    "value, expected", [("true", True), ("1", True), ("false", False), ("0", False), (" true ", True)]
+)
 def test_xsd_booleans(value, expected):
     document = upload_log().replace(b'status="true"', f'status="{value}"'.encode())
     assert parse_transaction_log(document).status is expected
 
 
-@pytest.mark.parametrize("document, message", [
-    (b"<html><body>Service unavailable</body></html>", "expected a TransactionLog"),
-    (b"not xml at all", "not well-formed"),
-    (b"""<?xml version="1.0"?><!DOCTYPE TransactionLog [<!ENTITY x "boom">]>
+@pytest.mark.parametrize(
+    "document, message",
+    [
+        (b"<html><body>Service unavailable</body></html>", "expected a TransactionLog"),
+        (b"not xml at all", "not well-formed"),
+        (
+            b"""<?xml version="1.0"?><!DOCTYPE TransactionLog [<!ENTITY x "boom">]>
 <TransactionLog><BatchHeader><BatchID>&x;</BatchID><OrgID/></BatchHeader>
-<BatchDetail status="true"/></TransactionLog>""", "DOCTYPE"),
-    (b"""<?xml version="1.0"?><!DOCTYPE TransactionLog SYSTEM "http://127.0.0.1:9/evil.dtd">
-<TransactionLog/>""", "DOCTYPE"),
-    (upload_log().replace(b'status="true"', b'status="yes"'), "xsd:boolean"),
-    (b"<TransactionLog><BatchHeader/></TransactionLog>", "BatchDetail"),
-])
+<BatchDetail status="true"/></TransactionLog>""",
+            "DOCTYPE",
+        ),
+        (
+            b"""<?xml version="1.0"?><!DOCTYPE TransactionLog SYSTEM "http://127.0.0.1:9/evil.dtd">
+<TransactionLog/>""",
+            "DOCTYPE",
+        ),
+        (upload_log().replace(b'status="true"', b'status="yes"'), "xsd:boolean"),
+        (b"<TransactionLog><BatchHeader/></TransactionLog>", "BatchDetail"),
+    ],
+)
 def test_parse_refuses_bad_or_hostile_documents(document, message):
     with pytest.raises(SevisProtocolError, match=message):
         parse_transaction_log(document)
@@ -631,7 +685,12 @@ def test_garbled_upload_log_with_empty_batch_id_still_parses():
 def test_document_helpers_read_and_rewrite_the_batch_header():
     info = read_document_info(FM_DOCUMENT)
     assert (info.root, info.kind, info.batch_id, info.org_id, info.user_id) == (
-        "SEVISBatchCreateUpdateStudent", "F/M", BATCH_ID, FM_ORG, FM_USER)
+        "SEVISBatchCreateUpdateStudent",
+        "F/M",
+        BATCH_ID,
+        FM_ORG,
+        FM_USER,
+    )
     rewritten = replace_batch_id(FM_DOCUMENT, "NEWBATCH000002")
     assert read_document_info(rewritten).batch_id == "NEWBATCH000002"
     assert rewritten.startswith(b"<?xml version='1.0' encoding='UTF-8'?>")
@@ -681,8 +740,7 @@ def connection(tmp_path, sevis, pki) -> Path:
     data = {
         "base_url": sevis.url,
         "ca_cert": str(pki.ca_pem),
-        "environments": {"production": "sevisbatch", "beta": "sbtsevisbatch",
-                         "alpha": "alphasevisbatch"},
+        "environments": {"production": "sevisbatch", "beta": "sbtsevisbatch", "alpha": "alphasevisbatch"},
         "organizations": [
             {"org_id": FM_ORG, "kind": "F/M", "name": "Mock University", "user_id": FM_USER, **cert},
             {"org_id": FM_ORG_2, "kind": "F/M", "name": "Mock College", "user_id": FM_USER_2, **cert},
@@ -703,8 +761,7 @@ def test_cli_upload_uses_connection_defaults_and_rewrites_the_batch_id(sevis, co
     service = BatchService(sevis)
     batch = tmp_path / "fm.xml"
     batch.write_bytes(FM_DOCUMENT)
-    result = run(upload_command, [str(batch), "--connection", str(connection),
-                                  "--batch-id", "FRESHBATCH0001"])
+    result = run(upload_command, [str(batch), "--connection", str(connection), "--batch-id", "FRESHBATCH0001"])
     assert result.exit_code == 0, result.output
 
     [request] = sevis.received
@@ -723,8 +780,8 @@ def test_cli_upload_picks_the_organization_from_the_document(sevis, connection, 
     ev = tmp_path / "ev.xml"
     ev.write_bytes(ev_document(org_id="P-4-99999"))
 
-    assert run(upload_command, [str(second)]).exit_code == 0       # header OrgID matches an org
-    result = run(upload_command, [str(ev)])                         # unknown OrgID: first J org
+    assert run(upload_command, [str(second)]).exit_code == 0  # header OrgID matches an org
+    result = run(upload_command, [str(ev)])  # unknown OrgID: first J org
     assert result.exit_code == 0, result.output
     assert [r.form["orgid"] for r in sevis.received] == [FM_ORG_2, J_ORG]
     assert [r.form["userid"] for r in sevis.received] == [FM_USER_2, J_USER]
@@ -734,8 +791,7 @@ def test_cli_upload_wait_prints_record_results_and_fails_on_record_errors(sevis,
     BatchService(sevis, pending_polls=1, make_log=partial_failure_log, pdfs={})
     ev = tmp_path / "ev.xml"
     ev.write_bytes(ev_document())
-    result = run(upload_command, [str(ev), "--connection", str(connection), "--wait", "10",
-                                  "--interval", "0.01"])
+    result = run(upload_command, [str(ev), "--connection", str(connection), "--wait", "10", "--interval", "0.01"])
     assert result.exit_code == 1, result.output
     assert "S0020" in result.output
     assert "EV-2" in result.output and "S2282" in result.output
@@ -748,8 +804,9 @@ def test_cli_upload_wait_json_success(sevis, connection, tmp_path):
     BatchService(sevis, pending_polls=1)
     batch = tmp_path / "fm.xml"
     batch.write_bytes(FM_DOCUMENT)
-    result = CliRunner().invoke(upload_command, [str(batch), "--connection", str(connection),
-                                                 "--wait", "10", "--interval", "0.01", "--json"])
+    result = CliRunner().invoke(
+        upload_command, [str(batch), "--connection", str(connection), "--wait", "10", "--interval", "0.01", "--json"]
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["upload"]["code"] == "S0000" and data["upload"]["log"]["batch_id"] == BATCH_ID
@@ -773,9 +830,22 @@ def test_cli_upload_with_explicit_p12_and_server(sevis, pki, tmp_path, monkeypat
     monkeypatch.chdir(tmp_path)  # no ./.sevis-mock/connection.json here: options only
     batch = tmp_path / "fm.xml"
     batch.write_bytes(FM_DOCUMENT)
-    result = run(upload_command, [str(batch), "--server", sevis.url, "--ca", str(pki.ca_pem),
-                                  "--p12", str(pki.p12), "--p12-password", pki.p12_password,
-                                  "--env", "beta"])
+    result = run(
+        upload_command,
+        [
+            str(batch),
+            "--server",
+            sevis.url,
+            "--ca",
+            str(pki.ca_pem),
+            "--p12",
+            str(pki.p12),
+            "--p12-password",
+            pki.p12_password,
+            "--env",
+            "beta",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert sevis.received[0].form == {"orgid": FM_ORG, "userid": FM_USER, "batchid": BATCH_ID}
     assert sevis.received[0].client_common_name == FM_USER
@@ -785,11 +855,28 @@ def test_cli_download_saves_zip_log_and_pdfs(sevis, connection, tmp_path):
     service = BatchService(sevis, pdfs={"N0001234567.pdf": PDF, "N0001234568.pdf": PDF})
     service.uploads[BATCH_ID] = (FM_ORG, FM_DOCUMENT)
     out = tmp_path / "out"
-    result = run(download_command, ["--batch-id", BATCH_ID, "--org", FM_ORG, "--out", str(out),
-                                    "--connection", str(connection), "--method", "post"])
+    result = run(
+        download_command,
+        [
+            "--batch-id",
+            BATCH_ID,
+            "--org",
+            FM_ORG,
+            "--out",
+            str(out),
+            "--connection",
+            str(connection),
+            "--method",
+            "post",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in out.iterdir()) == [
-        f"{BATCH_ID}.zip", "N0001234567.pdf", "N0001234568.pdf", "sevis_transaction_log.xml"]
+        f"{BATCH_ID}.zip",
+        "N0001234567.pdf",
+        "N0001234568.pdf",
+        "sevis_transaction_log.xml",
+    ]
     assert parse_transaction_log((out / "sevis_transaction_log.xml").read_bytes()).download_code == "S0000"
     assert "REQ-1" in result.output and "N0001234567" in result.output
     assert "dependent N0001234568" in result.output and "N0001234568.pdf" in result.output
@@ -798,8 +885,19 @@ def test_cli_download_saves_zip_log_and_pdfs(sevis, connection, tmp_path):
 
 def test_cli_download_of_an_unknown_batch_exits_1(sevis, connection, tmp_path):
     BatchService(sevis)
-    result = run(download_command, ["--batch-id", "NOSUCHBATCH001", "--org", J_ORG,
-                                    "--out", str(tmp_path / "out"), "--connection", str(connection)])
+    result = run(
+        download_command,
+        [
+            "--batch-id",
+            "NOSUCHBATCH001",
+            "--org",
+            J_ORG,
+            "--out",
+            str(tmp_path / "out"),
+            "--connection",
+            str(connection),
+        ],
+    )
     assert result.exit_code == 1
     assert "S0031" in result.output
 
@@ -807,17 +905,31 @@ def test_cli_download_of_an_unknown_batch_exits_1(sevis, connection, tmp_path):
 def test_cli_download_wait_times_out_with_exit_1(sevis, connection, tmp_path):
     service = BatchService(sevis, pending_polls=1000)
     service.uploads[BATCH_ID] = (FM_ORG, FM_DOCUMENT)
-    result = run(download_command, ["--batch-id", BATCH_ID, "--org", FM_ORG, "--out",
-                                    str(tmp_path / "out"), "--connection", str(connection),
-                                    "--wait", "0.2", "--interval", "0.05"])
+    result = run(
+        download_command,
+        [
+            "--batch-id",
+            BATCH_ID,
+            "--org",
+            FM_ORG,
+            "--out",
+            str(tmp_path / "out"),
+            "--connection",
+            str(connection),
+            "--wait",
+            "0.2",
+            "--interval",
+            "0.05",
+        ],
+    )
     assert result.exit_code == 1
     assert "still not processed" in result.output
 
 
 def test_cli_download_needs_org_when_the_connection_has_several(sevis, connection, tmp_path):
-    result = CliRunner().invoke(download_command, ["--batch-id", BATCH_ID, "--out",
-                                                   str(tmp_path / "o"), "--connection",
-                                                   str(connection)])
+    result = CliRunner().invoke(
+        download_command, ["--batch-id", BATCH_ID, "--out", str(tmp_path / "o"), "--connection", str(connection)]
+    )
     assert result.exit_code == 2
     assert "--org" in result.output and sevis.received == []
 
@@ -826,8 +938,7 @@ def test_cli_upload_wait_that_times_out_exits_1_and_says_what_next(sevis, connec
     BatchService(sevis, pending_polls=1000)
     batch = tmp_path / "fm.xml"
     batch.write_bytes(FM_DOCUMENT)
-    result = run(upload_command, [str(batch), "--connection", str(connection), "--wait", "0.2",
-                                  "--interval", "0.05"])
+    result = run(upload_command, [str(batch), "--connection", str(connection), "--wait", "0.2", "--interval", "0.05"])
     assert result.exit_code == 1
     assert "Upload S0000" in result.output and "still not processed" in result.output
     assert "Next: sevis-mock download --batch-id " + BATCH_ID in result.output

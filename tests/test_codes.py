@@ -1,5 +1,6 @@
 """`sevis-mock codes`: every catalogue code is listed, every implemented rule is provoked by a fixture,
 every fixture provokes an implemented rule, and the project's catalogue matches SEVIS's."""
+
 from __future__ import annotations
 
 import csv

@@ -1,4 +1,5 @@
 """The control API: reset, seed and the request journal, through a real server over mutual TLS."""
+
 from __future__ import annotations
 
 import re
@@ -31,25 +32,34 @@ def upload_and_process(mock, org, xml: bytes):
         up = client.upload(xml, org_id=org.org_id, user_id=org.user_id)
         assert up.code == "S0000", up.log
         mock.process_now()
-        return client.wait_for_processing(org_id=org.org_id, user_id=org.user_id, batch_id=up.batch_id,
-                                          timeout=30, interval=0.1)
+        return client.wait_for_processing(
+            org_id=org.org_id, user_id=org.user_id, batch_id=up.batch_id, timeout=30, interval=0.1
+        )
 
 
 # --- token -----------------------------------------------------------------------------------------
+
 
 def test_every_control_endpoint_requires_the_token(sevis_mock):
     school = sevis_mock.org("F/M")
     with requests.Session() as s:
         s.trust_env = False
         for method, path in (("POST", "reset"), ("POST", "seed"), ("GET", "journal"), ("GET", "clock")):
-            r = s.request(method, f"{sevis_mock.base_url}/control/{path}", verify=sevis_mock.ca_cert,
-                          cert=school.cert, headers={"Authorization": "Bearer wrong"}, timeout=30)
+            r = s.request(
+                method,
+                f"{sevis_mock.base_url}/control/{path}",
+                verify=sevis_mock.ca_cert,
+                cert=school.cert,
+                headers={"Authorization": "Bearer wrong"},
+                timeout=30,
+            )
             assert r.status_code == 401, path
             assert "control.token" in r.json()["error"]
     assert sevis_mock.org("F/M").org_id == "MCK214F00001000"  # nothing was reset by the refused call
 
 
 # --- reset -----------------------------------------------------------------------------------------
+
 
 def test_reset_forgets_batches_and_records_and_keeps_the_seeded_orgs(sevis_mock):
     school = sevis_mock.org("F/M")
@@ -105,6 +115,7 @@ def test_clear_all_empties_every_table_of_the_metadata(tmp_path):
 
 # --- seed ------------------------------------------------------------------------------------------
 
+
 def test_seeded_school_can_upload_with_its_new_certificate(sevis_mock):
     school = sevis_mock.seed("F/M")
     assert re.fullmatch(r"[A-Z]{3}214F\d{8}", school.org_id) and len(school.user_id) == 10
@@ -114,15 +125,21 @@ def test_seeded_school_can_upload_with_its_new_certificate(sevis_mock):
     assert {r["org_id"] for r in sevis_mock.journal(org=school.org_id)} == {school.org_id}
     # The default school's certificate is not this school's.
     with sevis_mock.client(sevis_mock.org("F/M")) as other:
-        refused = other.upload(replace_batch_id(xml, "SEEDOTHER00001"), org_id=school.org_id,
-                               user_id=school.user_id)
+        refused = other.upload(replace_batch_id(xml, "SEEDOTHER00001"), org_id=school.org_id, user_id=school.user_id)
     assert refused.code == "S0002"
 
 
 def test_seed_with_chosen_ids_and_two_officials(sevis_mock):
-    made = sevis_mock.control("POST", "seed", json={
-        "kind": "J", "org_id": "P-3-00042", "name": "Test Sponsor",
-        "officials": [{"user_id": "TESTRO0001"}, {"user_id": "TESTARO001", "role": "ARO"}]})
+    made = sevis_mock.control(
+        "POST",
+        "seed",
+        json={
+            "kind": "J",
+            "org_id": "P-3-00042",
+            "name": "Test Sponsor",
+            "officials": [{"user_id": "TESTRO0001"}, {"user_id": "TESTARO001", "role": "ARO"}],
+        },
+    )
     assert made["org_id"] == "P-3-00042" and made["name"] == "Test Sponsor"
     assert [(o["user_id"], o["role"]) for o in made["officials"]] == [("TESTRO0001", "RO"), ("TESTARO001", "ARO")]
     for official in made["officials"]:
@@ -134,22 +151,26 @@ def test_seed_with_chosen_ids_and_two_officials(sevis_mock):
     assert sevis_mock.reset()["organizations"] == ["MCK214F00001000", "P-1-12345"]
 
 
-@pytest.mark.parametrize("body, message", [
-    ({}, "kind must be"),
-    ({"kind": "M"}, "kind must be"),
-    ({"kind": "F/M", "org_id": "P-1-12345"}, "school code"),
-    ({"kind": "J", "org_id": "MCK214F00001000"}, "program number"),
-    ({"kind": "F/M", "officials": [{"user_id": "SHORT"}]}, "exactly 10"),
-    ({"kind": "F/M", "officials": [{"role": "RO"}]}, "PDSO, DSO"),
-    ({"kind": "F/M", "officials": []}, "list of 1"),
-    ({"kind": "F/M", "officials": [{"user_id": "MCKPDSO001"}]}, "already exists"),
-])
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ({}, "kind must be"),
+        ({"kind": "M"}, "kind must be"),
+        ({"kind": "F/M", "org_id": "P-1-12345"}, "school code"),
+        ({"kind": "J", "org_id": "MCK214F00001000"}, "program number"),
+        ({"kind": "F/M", "officials": [{"user_id": "SHORT"}]}, "exactly 10"),
+        ({"kind": "F/M", "officials": [{"role": "RO"}]}, "PDSO, DSO"),
+        ({"kind": "F/M", "officials": []}, "list of 1"),
+        ({"kind": "F/M", "officials": [{"user_id": "MCKPDSO001"}]}, "already exists"),
+    ],
+)
 def test_seed_says_what_is_wrong(sevis_mock, body, message):
     with pytest.raises(MockControlError, match=message):
         sevis_mock.control("POST", "seed", json=body)
 
 
 # --- journal ---------------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def queued_mock(tmp_path_factory):
@@ -207,11 +228,14 @@ def test_journal_since_is_on_the_mock_clock(sevis_mock):
     assert len(sevis_mock.journal(since="2000-01-01")) == 2
 
 
-@pytest.mark.parametrize("query, message", [
-    ({"since": "yesterday"}, "ISO-8601"),
-    ({"limit": "0"}, "limit must be"),
-    ({"limit": "many"}, "limit must be"),
-])
+@pytest.mark.parametrize(
+    "query, message",
+    [
+        ({"since": "yesterday"}, "ISO-8601"),
+        ({"limit": "0"}, "limit must be"),
+        ({"limit": "many"}, "limit must be"),
+    ],
+)
 def test_journal_filters_say_what_is_wrong(sevis_mock, query, message):
     with pytest.raises(MockControlError, match=message):
         sevis_mock.journal(**query)
@@ -221,9 +245,13 @@ def test_journal_notes_an_unknown_environment(sevis_mock):
     school = sevis_mock.org("F/M")
     with requests.Session() as s:
         s.trust_env = False
-        r = s.get(f"{sevis_mock.base_url}/nosuchenv/action/batchDownload", verify=sevis_mock.ca_cert,
-                  cert=school.cert, params={"orgid": school.org_id, "userid": school.user_id, "batchid": "X"},
-                  timeout=30)
+        r = s.get(
+            f"{sevis_mock.base_url}/nosuchenv/action/batchDownload",
+            verify=sevis_mock.ca_cert,
+            cert=school.cert,
+            params={"orgid": school.org_id, "userid": school.user_id, "batchid": "X"},
+            timeout=30,
+        )
     assert r.status_code == 404
     [entry] = sevis_mock.journal(batch="X")
     assert entry["disposition"] == "HTTP 404" and entry["environment"] == "nosuchenv"

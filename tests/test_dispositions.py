@@ -1,4 +1,5 @@
 """Every upload/download disposition, and the fail-closed certificate matrix, over real mutual TLS."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
@@ -27,10 +28,18 @@ def server(tmp_path_factory, other_ca):
     trusted = tmp_path_factory.mktemp("trust") / "college-ca.pem"
     other_ca.cert_pem.write_to_path(str(trusted))
     # --trust: a CA of the college's own (a "purchased" certificate); its certs still need registration
-    srv = start_server(tmp_path_factory.mktemp("disp"), "--processing-delay", "3600", "--workers", "1",
-                       "--trust", str(trusted),
-                       # --schemas works with the official release folders (all of xsd/, sub-folders found)
-                       "--schemas", str(OFFICIAL_XSD))
+    srv = start_server(
+        tmp_path_factory.mktemp("disp"),
+        "--processing-delay",
+        "3600",
+        "--workers",
+        "1",
+        "--trust",
+        str(trusted),
+        # --schemas works with the official release folders (all of xsd/, sub-folders found)
+        "--schemas",
+        str(OFFICIAL_XSD),
+    )
     yield srv
     srv.stop()
 
@@ -67,6 +76,7 @@ def set_row(server, model, key_col, key, **values):
 
 # --- S0000 and the upload reply -------------------------------------------------------------------
 
+
 def test_accepted_upload_is_stored_before_the_reply(server, fm):
     batch_id = new_batch_id("A")
     reply = server.upload(fm_doc(batch_id), org=fm, batch_id=batch_id, filename="a-very-long-file-name-for-the-log.xml")
@@ -79,14 +89,19 @@ def test_accepted_upload_is_stored_before_the_reply(server, fm):
 
 def test_fields_in_any_order(server, fm):
     batch_id = new_batch_id("O")
-    body_parts = [("xml", ("b.xml", fm_doc(batch_id), "text/xml")), ("batchid", (None, batch_id)),
-                  ("userid", (None, fm["user_id"])), ("orgid", (None, fm["org_id"]))]
+    body_parts = [
+        ("xml", ("b.xml", fm_doc(batch_id), "text/xml")),
+        ("batchid", (None, batch_id)),
+        ("userid", (None, fm["user_id"])),
+        ("orgid", (None, fm["org_id"])),
+    ]
     with server.session((fm["client_cert"], fm["client_key"])) as s:
         r = s.post(f"{server.base_url}/sbtsevisbatch/action/batchUpload", files=body_parts)
     assert b'resultCode="S0000"' in r.content
 
 
 # --- S0001 ---------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("drop", ["orgid", "userid", "batchid", "xml"])
 def test_missing_part_is_S0001(server, fm, drop):
@@ -104,10 +119,13 @@ def test_missing_part_is_S0001(server, fm, drop):
 
 
 def test_garbled_multipart_is_S0001(server, fm):
-    body = b"--wrongboundary\r\nContent-Disposition: form-data; name=\"orgid\"\r\n\r\n" + fm["org_id"].encode() + b"\r\n"
+    body = b'--wrongboundary\r\nContent-Disposition: form-data; name="orgid"\r\n\r\n' + fm["org_id"].encode() + b"\r\n"
     with server.session((fm["client_cert"], fm["client_key"])) as s:
-        r = s.post(f"{server.base_url}/sbtsevisbatch/action/batchUpload", data=body,
-                   headers={"Content-Type": "multipart/form-data; boundary=expected"})
+        r = s.post(
+            f"{server.base_url}/sbtsevisbatch/action/batchUpload",
+            data=body,
+            headers={"Content-Type": "multipart/form-data; boundary=expected"},
+        )
     from tests.support.server import assert_valid_log
 
     log = assert_valid_log(r.content)
@@ -117,14 +135,16 @@ def test_garbled_multipart_is_S0001(server, fm):
 
 # --- S0002 ---------------------------------------------------------------------------------------
 
+
 def test_unknown_org_is_S0002(server, fm):
     batch_id = new_batch_id("K")
     reply = server.upload(fm_doc(batch_id), org=fm, batch_id=batch_id, org_id="ZZZ214F99999999")
     assert reply.upload_code == "S0002" and "not a school code or program number" in reply.detail
 
 
-@pytest.mark.parametrize("column,phrase", [("batch_registered", "not registered for batch"),
-                                           ("agreement_on_file", "customer agreement")])
+@pytest.mark.parametrize(
+    "column,phrase", [("batch_registered", "not registered for batch"), ("agreement_on_file", "customer agreement")]
+)
 def test_org_not_registered_or_without_agreement_is_S0002(server, fm, column, phrase):
     set_row(server, Organization, Organization.org_id, fm["org_id"], **{column: False})
     try:
@@ -146,7 +166,9 @@ def test_certificate_of_another_org_is_S0002(server, fm, j):
 def test_valid_but_unregistered_certificate_is_S0002(server, fm, tmp_path):
     issued = dev_ca(server).issue_client(tmp_path, org_id=fm["org_id"], user_id=fm["user_id"])
     batch_id = new_batch_id("N")
-    reply = server.upload(fm_doc(batch_id), org=fm, batch_id=batch_id, cert=(str(issued.cert_path), str(issued.key_path)))
+    reply = server.upload(
+        fm_doc(batch_id), org=fm, batch_id=batch_id, cert=(str(issued.cert_path), str(issued.key_path))
+    )
     assert reply.upload_code == "S0002" and "not registered" in reply.detail
 
 
@@ -165,6 +187,7 @@ def test_trusted_college_ca_certificate_needs_registration_then_works(server, fm
 
 # --- S0003 ---------------------------------------------------------------------------------------
 
+
 def test_unknown_user_is_S0003(server, fm):
     batch_id = new_batch_id("Y")
     reply = server.upload(fm_doc(batch_id), org=fm, batch_id=batch_id, user_id="NOBODY0001")
@@ -181,18 +204,29 @@ def test_another_officials_user_id_is_S0003(server, fm):
     store = open_store(server)
     with store.write() as s:
         if s.get(Official, "MCKDSO0002") is None:
-            s.add(Official(user_id="MCKDSO0002", org_id=fm["org_id"], name="Dana Mock", role="DSO",
-                           batch_registered=True, last_login_at=datetime.now(UTC)))
+            s.add(
+                Official(
+                    user_id="MCKDSO0002",
+                    org_id=fm["org_id"],
+                    name="Dana Mock",
+                    role="DSO",
+                    batch_registered=True,
+                    last_login_at=datetime.now(UTC),
+                )
+            )
     batch_id = new_batch_id("Y")
     reply = server.upload(fm_doc(batch_id), org=fm, batch_id=batch_id, user_id="MCKDSO0002")
     assert reply.upload_code == "S0003" and "registered to user" in reply.detail
 
 
-@pytest.mark.parametrize("values,phrase", [
-    ({"batch_registered": False}, "not registered for batch"),
-    ({"last_login_at": datetime.now(UTC) - timedelta(days=46)}, "inactive"),
-    ({"last_login_at": None}, "inactive"),
-])
+@pytest.mark.parametrize(
+    "values,phrase",
+    [
+        ({"batch_registered": False}, "not registered for batch"),
+        ({"last_login_at": datetime.now(UTC) - timedelta(days=46)}, "inactive"),
+        ({"last_login_at": None}, "inactive"),
+    ],
+)
 def test_user_not_batch_registered_or_inactive_is_S0003(server, fm, values, phrase):
     set_row(server, Official, Official.user_id, fm["user_id"], **values)
     try:
@@ -200,8 +234,9 @@ def test_user_not_batch_registered_or_inactive_is_S0003(server, fm, values, phra
         reply = server.upload(fm_doc(batch_id), org=fm, batch_id=batch_id)
         assert reply.upload_code == "S0003" and phrase in reply.detail
     finally:
-        set_row(server, Official, Official.user_id, fm["user_id"], batch_registered=True,
-                last_login_at=datetime.now(UTC))
+        set_row(
+            server, Official, Official.user_id, fm["user_id"], batch_registered=True, last_login_at=datetime.now(UTC)
+        )
 
 
 def test_login_44_days_ago_is_still_active(server, fm):
@@ -215,6 +250,7 @@ def test_login_44_days_ago_is_still_active(server, fm):
 
 # --- S0010, S0012, S0013 -------------------------------------------------------------------------
 
+
 def test_reused_batch_id_is_S0010(server, fm):
     batch_id = new_batch_id("R")
     assert server.upload(fm_doc(batch_id), org=fm, batch_id=batch_id).upload_code == "S0000"
@@ -224,8 +260,10 @@ def test_reused_batch_id_is_S0010(server, fm):
 
 def test_body_over_the_limit_is_S0012(server, fm):
     batch_id = new_batch_id("L")
-    huge = fm_doc(batch_id).replace(b"</SEVISBatchCreateUpdateStudent>",
-                                    b"<!--" + b"x" * (17 * 1024 * 1024) + b"--></SEVISBatchCreateUpdateStudent>")
+    huge = fm_doc(batch_id).replace(
+        b"</SEVISBatchCreateUpdateStudent>",
+        b"<!--" + b"x" * (17 * 1024 * 1024) + b"--></SEVISBatchCreateUpdateStudent>",
+    )
     reply = server.upload(huge, org=fm, batch_id=batch_id)
     assert reply.upload_code == "S0012" and "larger than" in reply.detail
 
@@ -256,6 +294,7 @@ def test_schema_error_names_line_and_element(server, fm):
 
 # --- downloads ------------------------------------------------------------------------------------
 
+
 def test_unknown_batch_is_S0031(server, fm):
     reply = server.download(org=fm, batch_id="NEVERSENT00001")
     assert reply.download_code == "S0031" and reply.process_code is None
@@ -275,11 +314,15 @@ def test_unknown_path_is_404(server, fm):
 
 # --- transport: no certificate, another CA, expired, not yet valid --------------------------------
 
+
 def _refused_at_tls(server, cert):
     with server.session(cert) as s:
         with pytest.raises((requests.exceptions.SSLError, requests.exceptions.ConnectionError)):
-            s.get(f"{server.base_url}/sbtsevisbatch/action/batchDownload",
-                  params={"orgid": "x", "userid": "y", "batchid": "z"}, timeout=20)
+            s.get(
+                f"{server.base_url}/sbtsevisbatch/action/batchDownload",
+                params={"orgid": "x", "userid": "y", "batchid": "z"},
+                timeout=20,
+            )
 
 
 @pytest.mark.parametrize("action", ["batchUpload", "batchDownload"])
@@ -288,8 +331,12 @@ def test_no_certificate_is_refused_with_403_and_s0001_saying_what_to_do(server, 
     fields = {"orgid": fm["org_id"], "userid": fm["user_id"], "batchid": "NOCERT00000001"}
     with server.session(None) as s:
         if action == "batchUpload":
-            r = s.post(f"{server.base_url}/sbtsevisbatch/action/{action}", data=fields,
-                       files={"xml": ("b.xml", fm_doc("NOCERT00000001"), "text/xml")}, timeout=20)
+            r = s.post(
+                f"{server.base_url}/sbtsevisbatch/action/{action}",
+                data=fields,
+                files={"xml": ("b.xml", fm_doc("NOCERT00000001"), "text/xml")},
+                timeout=20,
+            )
         else:
             r = s.get(f"{server.base_url}/sbtsevisbatch/action/{action}", params=fields, timeout=20)
     assert r.status_code == 403
@@ -318,19 +365,25 @@ def test_certificate_of_an_untrusted_ca_is_refused(server, fm, tmp_path):
 @pytest.mark.parametrize("when", ["expired", "not yet valid"])
 def test_out_of_date_certificate_is_refused_even_if_registered(server, fm, tmp_path, when):
     now = datetime.now(UTC)
-    span = (now - timedelta(days=30), now - timedelta(days=1)) if when == "expired" else \
-        (now + timedelta(days=1), now + timedelta(days=30))
-    issued = dev_ca(server).issue_client(tmp_path, org_id=fm["org_id"], user_id=fm["user_id"],
-                                         not_before=span[0], not_after=span[1])
+    span = (
+        (now - timedelta(days=30), now - timedelta(days=1))
+        if when == "expired"
+        else (now + timedelta(days=1), now + timedelta(days=30))
+    )
+    issued = dev_ca(server).issue_client(
+        tmp_path, org_id=fm["org_id"], user_id=fm["user_id"], not_before=span[0], not_after=span[1]
+    )
     register(server, issued.certificate, fm["org_id"], fm["user_id"])
     _refused_at_tls(server, (str(issued.cert_path), str(issued.key_path)))
 
 
 def test_control_characters_in_fields_are_answered_not_crashed(server, fm):
     with server.session((fm["client_cert"], fm["client_key"])) as s:
-        r = s.post(f"{server.base_url}/sbtsevisbatch/action/batchUpload",
-                   data={"orgid": "MCK\x00214F\x1b", "userid": "U\x01", "batchid": "B\x02-"},
-                   files={"xml": ("bad\x07name.xml", b"<x/>", "text/xml")})
+        r = s.post(
+            f"{server.base_url}/sbtsevisbatch/action/batchUpload",
+            data={"orgid": "MCK\x00214F\x1b", "userid": "U\x01", "batchid": "B\x02-"},
+            files={"xml": ("bad\x07name.xml", b"<x/>", "text/xml")},
+        )
     from tests.support.server import assert_valid_log
 
     log = assert_valid_log(r.content)

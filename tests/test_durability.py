@@ -1,4 +1,5 @@
 """State survives restarts; every batch is processed exactly once, with several workers and across restarts."""
+
 from __future__ import annotations
 
 import json
@@ -10,7 +11,6 @@ from sqlalchemy import func, select
 from fixtures import read_fixture
 from mockserver.db import Batch, Record, RecordEvent
 from tests.support.server import new_batch_id, open_store, with_batch_id
-
 
 
 def test_restart_keeps_orgs_batches_records_and_queued_work(server_factory, tmp_path):
@@ -32,10 +32,15 @@ def test_restart_keeps_orgs_batches_records_and_queued_work(server_factory, tmp_
     third = server_factory("--processing-delay", "2", data_dir=data_dir)
     after = third.download(org=fm, batch_id=done_id)
     assert after.raw.replace(b'<Download resultCode="S0000"/>', b"") == before.raw.replace(
-        b'<Download resultCode="S0000"/>', b"")
+        b'<Download resultCode="S0000"/>', b""
+    )
     assert after.pdfs == before.pdfs
-    assert third.upload(with_batch_id(read_fixture("fm/create-with-dependent.xml"), done_id), org=fm,
-                        batch_id=done_id).upload_code == "S0010"
+    assert (
+        third.upload(
+            with_batch_id(read_fixture("fm/create-with-dependent.xml"), done_id), org=fm, batch_id=done_id
+        ).upload_code
+        == "S0010"
+    )
     late = third.wait_processed(org=fm, batch_id=queued_id, timeout=30)
     assert late.process_code == "S0000" and len(late.log.findall("BatchDetail/Process/Record")) == 3
     store = open_store(third)
@@ -48,8 +53,9 @@ def test_each_batch_processed_exactly_once_with_two_workers(server_factory):
     fm = server.org("F/M")
     batch_ids = [new_batch_id("E") for _ in range(16)]
     for batch_id in batch_ids:
-        reply = server.upload(with_batch_id(read_fixture("fm/create-three-students.xml"), batch_id), org=fm,
-                              batch_id=batch_id)
+        reply = server.upload(
+            with_batch_id(read_fixture("fm/create-three-students.xml"), batch_id), org=fm, batch_id=batch_id
+        )
         assert reply.upload_code == "S0000"
     logs = [server.wait_processed(org=fm, batch_id=b, timeout=60) for b in batch_ids]
     assert all(log.process_code == "S0000" for log in logs)

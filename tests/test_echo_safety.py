@@ -1,5 +1,6 @@
 """No echoed value can break a reply: the log, its explanation comment and the detail header are safe for
 any input string, and a real client's dash-padded batch IDs (PROTOCOL §3a) get SEVIS codes, never a 500."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime
@@ -43,16 +44,29 @@ def test_a_header_made_of_any_string_is_a_valid_header(value):
 
 
 @given(batch_id=HOSTILE, org_id=HOSTILE, file_name=HOSTILE, reason=HOSTILE, user_defined=HOSTILE, request_id=HOSTILE)
-def test_a_log_echoing_any_values_is_well_formed_and_keeps_its_structure(batch_id, org_id, file_name, reason,
-                                                                       user_defined, request_id):
+def test_a_log_echoing_any_values_is_well_formed_and_keeps_its_structure(
+    batch_id, org_id, file_name, reason, user_defined, request_id
+):
     at = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
-    record = {"request_id": request_id, "user_id": org_id, "sevis_id": None, "ok": False,
-              "error_code": "S1004", "error_message": reason, "user_defined_a": user_defined,
-              "user_defined_b": user_defined}
-    xml = translog.build(batch_id=batch_id, org_id=org_id, system="PROD-SBT",
-                         upload=translog.UploadPart("S0000", at, file_name),
-                         process={"code": "S0020", "at": "2026-12-07T07:00:01.000-05:00", "records": [record]},
-                         download_code="S0000", explanation=["S0012:", reason, batch_id])
+    record = {
+        "request_id": request_id,
+        "user_id": org_id,
+        "sevis_id": None,
+        "ok": False,
+        "error_code": "S1004",
+        "error_message": reason,
+        "user_defined_a": user_defined,
+        "user_defined_b": user_defined,
+    }
+    xml = translog.build(
+        batch_id=batch_id,
+        org_id=org_id,
+        system="PROD-SBT",
+        upload=translog.UploadPart("S0000", at, file_name),
+        process={"code": "S0020", "at": "2026-12-07T07:00:01.000-05:00", "records": [record]},
+        download_code="S0000",
+        explanation=["S0012:", reason, batch_id],
+    )
     log = etree.fromstring(xml)
     assert log.findtext("BatchHeader/BatchID") is not None
     assert log.find("BatchDetail/Process/Record/Result/ErrorCode").text == "S1004"
@@ -60,9 +74,13 @@ def test_a_log_echoing_any_values_is_well_formed_and_keeps_its_structure(batch_i
 
 def test_a_dash_padded_log_is_valid_against_the_project_translog_schema():
     at = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
-    xml = translog.build(batch_id="----kynEn47azQ", org_id="P-1-12345", system="PROD-SBT",
-                         upload=translog.UploadPart("S0010", at, "batchfile3.xml"),
-                         explanation=["S0010:", "batch ID ----kynEn47azQ was already used by P-1-12345"])
+    xml = translog.build(
+        batch_id="----kynEn47azQ",
+        org_id="P-1-12345",
+        system="PROD-SBT",
+        upload=translog.UploadPart("S0010", at, "batchfile3.xml"),
+        explanation=["S0010:", "batch ID ----kynEn47azQ was already used by P-1-12345"],
+    )
     assert _own_translog.validate(etree.fromstring(xml).getroottree()), _own_translog.error_log
 
 

@@ -3,6 +3,7 @@
 The walks in fixtures/events/*.steps create records, then upload update batches; after each batch the
 stored record (read through /control/records) must show the change and a history entry per event.
 """
+
 from __future__ import annotations
 
 import io
@@ -34,6 +35,7 @@ UPDATE_CLOCK = "2027-01-20T09:00:00"
 
 # --- the walk files ---------------------------------------------------------------------------------
 
+
 @dataclass
 class Step:
     batch: int
@@ -50,29 +52,47 @@ def load_walk(name: str) -> tuple[str, list[Step]]:
     steps = []
     for el in root.iterfind("Step"):
         event = next(c for c in el if isinstance(c.tag, str))
-        steps.append(Step(int(el.get("batch")), el.get("record"), el.get("event"), el.get("status"),
-                          [c for c in el.get("check", "").split(";") if c],
-                          etree.tostring(event, encoding="unicode", with_tail=False), el.get("clock")))
+        steps.append(
+            Step(
+                int(el.get("batch")),
+                el.get("record"),
+                el.get("event"),
+                el.get("status"),
+                [c for c in el.get("check", "").split(";") if c],
+                etree.tostring(event, encoding="unicode", with_tail=False),
+                el.get("clock"),
+            )
+        )
     return root.get("kind"), steps
 
 
 def update_batch(kind: str, org: dict, batch_id: str, updates: list[tuple[str, str, str]]) -> bytes:
     """An update document: ``updates`` are (sevisID, requestID, event element XML)."""
     root, update, principal, xsd = ROOTS[kind]
-    records = "\n".join(f'<{principal} sevisID="{sid}" requestID="{rid}" userID="{org["user_id"]}">{xml}</{principal}>'
-                        for sid, rid, xml in updates)
-    return (f'<?xml version="1.0" encoding="UTF-8"?>\n<{root} xmlns:xsi="{XSI}" xsi:noNamespaceSchemaLocation="{xsd}" '
-            f'userID="{org["user_id"]}"><BatchHeader><BatchID>{batch_id}</BatchID><OrgID>{org["org_id"]}</OrgID>'
-            f'</BatchHeader><{update}>{records}</{update}></{root}>').encode()
+    records = "\n".join(
+        f'<{principal} sevisID="{sid}" requestID="{rid}" userID="{org["user_id"]}">{xml}</{principal}>'
+        for sid, rid, xml in updates
+    )
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<{root} xmlns:xsi="{XSI}" xsi:noNamespaceSchemaLocation="{xsd}" '
+        f'userID="{org["user_id"]}"><BatchHeader><BatchID>{batch_id}</BatchID><OrgID>{org["org_id"]}</OrgID>'
+        f"</BatchHeader><{update}>{records}</{update}></{root}>"
+    ).encode()
 
 
 # --- talking to the server ----------------------------------------------------------------------------
 
+
 def control(server, method: str, path: str, **kw):
     org = server.org("F/M")
     with server.session((org["client_cert"], org["client_key"])) as s:
-        r = s.request(method, f"{server.base_url}/control/{path}", timeout=60,
-                      headers={"Authorization": f"Bearer {server.info['control']['token']}"}, **kw)
+        r = s.request(
+            method,
+            f"{server.base_url}/control/{path}",
+            timeout=60,
+            headers={"Authorization": f"Bearer {server.info['control']['token']}"},
+            **kw,
+        )
     return r
 
 
@@ -124,6 +144,7 @@ def create(server, kind: str, fixture: str) -> tuple[str, list[str], str]:
 
 
 # --- checks on the stored record ------------------------------------------------------------------------
+
 
 def resolve(data, path: str):
     """Follow ``path`` (tags, "@attr") through record data; a repeated element means its last entry."""
@@ -198,16 +219,21 @@ def run_walk(server, walk: str, creates: dict[str, str]) -> set[str]:
             result = rec.find("Result")
             assert result.get("status") == "true", (
                 f"batch {number} step {step.event} on {step.record} refused: "
-                f"{result.findtext('ErrorCode')} {result.findtext('ErrorMessage')}")
+                f"{result.findtext('ErrorCode')} {result.findtext('ErrorMessage')}"
+            )
             if step.event == "Dependent/Add":
                 names["dep2"] = names[f"{step.record}.dep2"] = rec.find("Dependent").get("dependentSevisID")
         assert reply.process_code == "S0000"
         count = reply.log.find("BatchDetail/Process/RecordCount")
-        assert [count.findtext(t) for t in ("Success", "Failure", "Total")] == ["%d" % len(batch), "0", "%d" % len(batch)]
+        assert [count.findtext(t) for t in ("Success", "Failure", "Total")] == [
+            "%d" % len(batch),
+            "0",
+            "%d" % len(batch),
+        ]
         for alias in {s.record for s in batch}:
             view = record(server, ids[alias])
             mine = [s for s in batch if s.record == alias]
-            new = [h["event"] for h in view["history"][history_len[alias]:]]
+            new = [h["event"] for h in view["history"][history_len[alias] :]]
             assert new == [s.event for s in mine], f"{alias}: history grew by {new}"
             history_len[alias] = len(view["history"])
             assert view["status"] == mine[-1].status
@@ -224,26 +250,39 @@ def sub_actions(kind: str) -> set[str]:
 
 # --- the walks -------------------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def walk_server(server_factory):
     return server_factory("--processing-delay", "0", "--workers", "1")
 
 
 def test_every_fm_event_and_sub_action_changes_the_stored_record(walk_server):
-    walked = run_walk(walk_server, "fm-walk.steps", {
-        "A": "fm/create-with-dependent.xml", "B": "fm/create-with-dependent.xml", "C": "fm/create-with-dependent.xml"})
+    walked = run_walk(
+        walk_server,
+        "fm-walk.steps",
+        {"A": "fm/create-with-dependent.xml", "B": "fm/create-with-dependent.xml", "C": "fm/create-with-dependent.xml"},
+    )
     assert walked == sub_actions("F/M")
 
 
 def test_every_j_event_and_sub_action_changes_the_stored_record(walk_server):
-    walked = run_walk(walk_server, "j-walk.steps", {
-        "A": "j/create-with-dependent-and-site.xml", "B": "j/create-with-dependent-and-site.xml",
-        "C": "j/create-with-dependent-and-site.xml", "D": "j/create-with-dependent-and-site.xml",
-        "T": "events/j-create-trainee.tmpl", "K": "events/j-create-korea-west.tmpl"})
+    walked = run_walk(
+        walk_server,
+        "j-walk.steps",
+        {
+            "A": "j/create-with-dependent-and-site.xml",
+            "B": "j/create-with-dependent-and-site.xml",
+            "C": "j/create-with-dependent-and-site.xml",
+            "D": "j/create-with-dependent-and-site.xml",
+            "T": "events/j-create-trainee.tmpl",
+            "K": "events/j-create-korea-west.tmpl",
+        },
+    )
     assert walked == sub_actions("J")
 
 
 # --- one batch, some records refused ------------------------------------------------------------------------
+
 
 def _pdf_text(pdf: bytes) -> str:
     return " ".join(" ".join(page.extract_text().split()) for page in PdfReader(io.BytesIO(pdf)).pages)
@@ -255,13 +294,26 @@ def test_partial_success_applies_the_good_records_and_counts_all(mock_server):
     second, _, _ = create(server, "F/M", "fm/create-with-dependent.xml")
     before = record(server, second)
     batch_id = new_batch_id("P")
-    xml = update_batch("F/M", server.org("F/M"), batch_id, [
-        (first, "P-OK", f'<PersonalInfo printForm="false"><FullName><LastName>{surname}</LastName>'
-                        f'<FirstName>PRIYANKA</FirstName></FullName></PersonalInfo>'),
-        (second, "P-NODEP", '<Dependent><Edit printForm="false" dependentSevisID="N0999999999">'
-                            '<Email>x@example.com</Email></Edit></Dependent>'),
-        ("N0999999998", "P-NOREC", '<Reprint><Reason>03</Reason></Reprint>'),
-    ])
+    xml = update_batch(
+        "F/M",
+        server.org("F/M"),
+        batch_id,
+        [
+            (
+                first,
+                "P-OK",
+                f'<PersonalInfo printForm="false"><FullName><LastName>{surname}</LastName>'
+                f"<FirstName>PRIYANKA</FirstName></FullName></PersonalInfo>",
+            ),
+            (
+                second,
+                "P-NODEP",
+                '<Dependent><Edit printForm="false" dependentSevisID="N0999999999">'
+                "<Email>x@example.com</Email></Edit></Dependent>",
+            ),
+            ("N0999999998", "P-NOREC", "<Reprint><Reason>03</Reason></Reprint>"),
+        ],
+    )
     reply = upload_and_process(server, "F/M", xml, batch_id)
     assert reply.process_code == "S0020"
     assert reply.log.find("BatchDetail").get("status") == "false"
@@ -280,11 +332,20 @@ def test_print_form_on_an_update_renders_the_amended_record(mock_server):
     server = mock_server
     sevis_id, _, surname = create(server, "F/M", "fm/create-with-dependent.xml")
     batch_id = new_batch_id("F")
-    xml = update_batch("F/M", server.org("F/M"), batch_id, [
-        (sevis_id, "F-PRINT", f'<PersonalInfo printForm="true"><FullName><LastName>{surname}</LastName>'
-                              f'<FirstName>PRIYAMVADA</FirstName></FullName><Remarks>Name corrected at the '
-                              f'student request</Remarks></PersonalInfo>'),
-    ])
+    xml = update_batch(
+        "F/M",
+        server.org("F/M"),
+        batch_id,
+        [
+            (
+                sevis_id,
+                "F-PRINT",
+                f'<PersonalInfo printForm="true"><FullName><LastName>{surname}</LastName>'
+                f"<FirstName>PRIYAMVADA</FirstName></FullName><Remarks>Name corrected at the "
+                f"student request</Remarks></PersonalInfo>",
+            ),
+        ],
+    )
     reply = upload_and_process(server, "F/M", xml, batch_id)
     assert reply.process_code == "S0000", reply.raw.decode()
     text = _pdf_text(reply.pdfs[sevis_id])
@@ -296,11 +357,20 @@ def test_j_print_form_on_an_update_renders_the_amended_program(mock_server):
     server = mock_server
     sevis_id, _, _ = create(server, "J", "j/create-with-dependent-and-site.xml")
     batch_id = new_batch_id("F")
-    xml = update_batch("J", server.org("J"), batch_id, [
-        (sevis_id, "F-JPRINT", '<Program><EditSubject printForm="true"><SubjectFieldCode>26.0202</SubjectFieldCode>'
-                               '<SubjectFieldRemarks>Biochemistry of membrane transport</SubjectFieldRemarks>'
-                               '<Remarks>Refined</Remarks></EditSubject></Program>'),
-    ])
+    xml = update_batch(
+        "J",
+        server.org("J"),
+        batch_id,
+        [
+            (
+                sevis_id,
+                "F-JPRINT",
+                '<Program><EditSubject printForm="true"><SubjectFieldCode>26.0202</SubjectFieldCode>'
+                "<SubjectFieldRemarks>Biochemistry of membrane transport</SubjectFieldRemarks>"
+                "<Remarks>Refined</Remarks></EditSubject></Program>",
+            ),
+        ],
+    )
     reply = upload_and_process(server, "J", xml, batch_id)
     assert reply.process_code == "S0000", reply.raw.decode()
     text = _pdf_text(reply.pdfs[sevis_id])
@@ -312,18 +382,31 @@ def test_update_logs_report_added_dependents_sites_and_addresses(mock_server):
     visitor, _, surname = create(server, "J", "j/create-with-dependent-and-site.xml")
     student, _, _ = create(server, "F/M", "fm/create-with-dependent.xml")
     batch_id = new_batch_id("L")
-    xml = update_batch("J", server.org("J"), batch_id, [
-        (visitor, "L-DEP", f'<Dependent><UserDefinedA>KID-0001</UserDefinedA><Add printForm="false"><FullName>'
-                           f'<LastName>{surname}</LastName><FirstName>LENA</FirstName></FullName><BirthDate>2021-06-30'
-                           f'</BirthDate><Gender>F</Gender><BirthCity>Heidelberg</BirthCity><BirthCountryCode>GM'
-                           f'</BirthCountryCode><CitizenshipCountryCode>GM</CitizenshipCountryCode>'
-                           f'<PermanentResidenceCountryCode>GM</PermanentResidenceCountryCode><Relationship>02'
-                           f'</Relationship><FormPurpose>06</FormPurpose></Add></Dependent>'),
-        (visitor, "L-SITE", f'<SiteOfActivity><Add xmlns:xsi="{XSI}" xsi:type="AddSOA" printForm="false">'
-                            '<Address1>3700 O Street NW</Address1><City>Washington</City><State>DC</State>'
-                            '<PostalCode>20057</PostalCode><SiteName>Georgetown Lab</SiteName>'
-                            '<PrimarySite>false</PrimarySite></Add></SiteOfActivity>'),
-    ])
+    xml = update_batch(
+        "J",
+        server.org("J"),
+        batch_id,
+        [
+            (
+                visitor,
+                "L-DEP",
+                f'<Dependent><UserDefinedA>KID-0001</UserDefinedA><Add printForm="false"><FullName>'
+                f"<LastName>{surname}</LastName><FirstName>LENA</FirstName></FullName><BirthDate>2021-06-30"
+                f"</BirthDate><Gender>F</Gender><BirthCity>Heidelberg</BirthCity><BirthCountryCode>GM"
+                f"</BirthCountryCode><CitizenshipCountryCode>GM</CitizenshipCountryCode>"
+                f"<PermanentResidenceCountryCode>GM</PermanentResidenceCountryCode><Relationship>02"
+                f"</Relationship><FormPurpose>06</FormPurpose></Add></Dependent>",
+            ),
+            (
+                visitor,
+                "L-SITE",
+                f'<SiteOfActivity><Add xmlns:xsi="{XSI}" xsi:type="AddSOA" printForm="false">'
+                "<Address1>3700 O Street NW</Address1><City>Washington</City><State>DC</State>"
+                "<PostalCode>20057</PostalCode><SiteName>Georgetown Lab</SiteName>"
+                "<PrimarySite>false</PrimarySite></Add></SiteOfActivity>",
+            ),
+        ],
+    )
     reply = upload_and_process(server, "J", xml, batch_id)
     assert reply.process_code == "S0000", reply.raw.decode()
     dep = reply.record("L-DEP").find("Dependent")
@@ -332,19 +415,33 @@ def test_update_logs_report_added_dependents_sites_and_addresses(mock_server):
     assert site.findtext("SiteName") == "Georgetown Lab" and site.findtext("SiteId")
     view = record(server, visitor)
     added = next(d for d in view["dependents"] if d["sevis_id"] == dep.get("dependentSevisID"))
-    assert added == {"sevis_id": dep.get("dependentSevisID"), "status": "Initial", "relationship": "02",
-                     "surname": surname, "given_name": "LENA"}
+    assert added == {
+        "sevis_id": dep.get("dependentSevisID"),
+        "status": "Initial",
+        "relationship": "02",
+        "surname": surname,
+        "given_name": "LENA",
+    }
     stored_sites = view["data"]["ExchangeVisitor"]["AddSiteOfActivity"]["SiteOfActivity"]
     assert stored_sites[-1]["@siteId"] == site.findtext("SiteId")
     dep_view = record(server, dep.get("dependentSevisID"))
     assert dep_view["principal_sevis_id"] == visitor and dep_view["history"][0]["event"] == "Dependent/Add"
 
     batch_id = new_batch_id("L")
-    xml = update_batch("F/M", server.org("F/M"), batch_id, [
-        (student, "L-ADDR", '<PersonalInfo printForm="false"><USAddress><Address1>77 Massachusetts Avenue</Address1>'
-                            '<City>Cambridge</City><State>MA</State><PostalCode>02139</PostalCode></USAddress>'
-                            '</PersonalInfo>'),
-    ])
+    xml = update_batch(
+        "F/M",
+        server.org("F/M"),
+        batch_id,
+        [
+            (
+                student,
+                "L-ADDR",
+                '<PersonalInfo printForm="false"><USAddress><Address1>77 Massachusetts Avenue</Address1>'
+                "<City>Cambridge</City><State>MA</State><PostalCode>02139</PostalCode></USAddress>"
+                "</PersonalInfo>",
+            ),
+        ],
+    )
     reply = upload_and_process(server, "F/M", xml, batch_id)
     rec = reply.record("L-ADDR")
     assert rec.findtext("PhysicalProvidedAddress/Address1") == "77 Massachusetts Avenue"

@@ -1,4 +1,5 @@
 """`sevis-mock rehearse --explore N` and the replay scripts it writes (harness/rehearsal/explore.py)."""
+
 from __future__ import annotations
 
 import ast
@@ -28,8 +29,14 @@ HAPPY = [
 
 
 def run_script(path, *args):
-    return subprocess.run([sys.executable, str(path), *args], cwd=path.parent, capture_output=True, text=True,
-                          timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    return subprocess.run(
+        [sys.executable, str(path), *args],
+        cwd=path.parent,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
 
 
 def test_the_script_holds_the_steps_as_plain_data(tmp_path):
@@ -72,6 +79,7 @@ def test_shorten_keeps_only_what_the_failure_needs(monkeypatch):
             seen.add(name)
             if name == "e" and {"b", "d"} <= seen:
                 from harness.procedure_machine import ProcedureMismatch
+
                 raise ProcedureMismatch("e failed")
         calls.append(len(steps))
         return machine
@@ -92,11 +100,14 @@ def test_explore_option_runs_walks_against_an_embedded_mock(tmp_path, monkeypatc
     assert not (tmp_path / "sevis-explore-failure.py").exists()
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--explore", "1", "--server", "https://127.0.0.1:9", "--data-dir", "x"], "--data-dir configures"),
-    (["--explore", "1", "--server", "https://127.0.0.1:9"], "needs the mock's connection.json"),
-    (["--explore", "0"], "0 is not in the range"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--explore", "1", "--server", "https://127.0.0.1:9", "--data-dir", "x"], "--data-dir configures"),
+        (["--explore", "1", "--server", "https://127.0.0.1:9"], "needs the mock's connection.json"),
+        (["--explore", "0"], "0 is not in the range"),
+    ],
+)
 def test_explore_option_usage_errors(tmp_path, monkeypatch, args, message):
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(rehearse_command, args)
@@ -112,11 +123,15 @@ def test_explore_option_runs_walks_against_a_running_server(tmp_path, monkeypatc
     try:
         monkeypatch.chdir(tmp_path)
         connection = server.data_dir / "connection.json"
-        result = CliRunner().invoke(rehearse_command, ["--explore", "3", "--server", server.info["base_url"],
-                                                       "--connection", str(connection)])
+        result = CliRunner().invoke(
+            rehearse_command, ["--explore", "3", "--server", server.info["base_url"], "--connection", str(connection)]
+        )
         assert result.exit_code == 0, result.output
         assert f"exploring the running mock {server.info['base_url']}" in result.output
-        assert "3 walks of up to 25 steps" in result.output and "every answer was the one SEVIS would give" in result.output
+        assert (
+            "3 walks of up to 25 steps" in result.output
+            and "every answer was the one SEVIS would give" in result.output
+        )
         assert server.alive() and server.clock()
     finally:
         server.stop()

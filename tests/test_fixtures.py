@@ -93,8 +93,11 @@ def amount(element: etree._Element, path: str) -> int:
 
 def test_catalog_lists_exactly_the_fixture_documents():
     # The rule cases under rules/ describe themselves (each folder's case.json; tests/test_rule_fixtures.py).
-    on_disk = {p.relative_to(fixtures_root()).as_posix() for p in fixtures_root().rglob("*.xml")
-               if p.relative_to(fixtures_root()).parts[0] != "rules"}
+    on_disk = {
+        p.relative_to(fixtures_root()).as_posix()
+        for p in fixtures_root().rglob("*.xml")
+        if p.relative_to(fixtures_root()).parts[0] != "rules"
+    }
     listed = [e["file"] for e in CATALOG]
     assert len(listed) == len(set(listed)), "a file is listed twice"
     assert set(listed) == on_disk

@@ -327,8 +327,10 @@ def test_i20_shows_expenses_and_funding_with_totals(i20):
 def test_i20_lists_dependents_with_their_sevis_ids(i20):
     text = flat(i20)
     assert "DEPENDENTS (2)" in text
-    for sevis_id, name, relationship, birth in (("N9000000001", "Jorge", "Spouse", "1999-11-30"),
-                                                ("N9000000002", "Lucia", "Child", "2023-02-14")):
+    for sevis_id, name, relationship, birth in (
+        ("N9000000001", "Jorge", "Spouse", "1999-11-30"),
+        ("N9000000002", "Lucia", "Child", "2023-02-14"),
+    ):
         assert sevis_id in text and name in text and relationship in text and birth in text
     assert "F-2" in text
 

@@ -77,6 +77,7 @@ SECOND_SITE = """
 
 # --- the renderer ------------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def visitor() -> etree._Element:
     """The trainee fixture with a second phase at site 1 and a signed second site, numbered by the mock:
@@ -151,8 +152,11 @@ def test_plan_shows_every_site_with_name_address_and_site_id(plan):
 
 def test_plan_shows_every_phase_with_dates_supervisor_and_signature(plan):
     text = flat(plan)
-    for heading in ("SITE 1, PHASE 2: FIRMWARE FOUNDATIONS", "SITE 1, PHASE 3: POWER PROFILING",
-                    "SITE 4, PHASE 5: SENSOR INTEGRATION"):
+    for heading in (
+        "SITE 1, PHASE 2: FIRMWARE FOUNDATIONS",
+        "SITE 1, PHASE 3: POWER PROFILING",
+        "SITE 4, PHASE 5: SENSOR INTEGRATION",
+    ):
         assert heading in text
     assert "Phase name Sensor integration PhaseId 5 Starts 2027-06-01 Ends 2027-12-15" in text
     assert "Phase supervisor DANA K MORROW" in text and "Supervisor signed 2027-01-17" in text
@@ -188,16 +192,19 @@ def test_an_exempt_plan_and_a_bare_record_still_render():
     assert all(TEST_MARK in page for page in bare) and VISITOR_ID in bare[0]
 
 
-@pytest.mark.parametrize("event, expected", [
-    ('<Reprint7002 print7002="true"/>', (True, None)),
-    ('<Reprint7002 print7002="true"><SiteId>3</SiteId></Reprint7002>', (True, "3")),
-    ('<TIPP><AddSite print7002="true"><SiteName>X</SiteName></AddSite></TIPP>', (True, None)),
-    ('<TIPP><EditSite print7002="1"><SiteId>3</SiteId></EditSite></TIPP>', (True, None)),
-    ('<TIPP><AddTIPP print7002="true"/></TIPP>', (True, None)),
-    ('<TIPP><AddSite print7002="false"><SiteName>X</SiteName></AddSite></TIPP>', (False, None)),
-    ('<TIPP><DeleteSite><SiteId>3</SiteId></DeleteSite></TIPP>', (False, None)),
-    ('<Program><EditSubject printForm="true"/></Program>', (False, None)),
-])
+@pytest.mark.parametrize(
+    "event, expected",
+    [
+        ('<Reprint7002 print7002="true"/>', (True, None)),
+        ('<Reprint7002 print7002="true"><SiteId>3</SiteId></Reprint7002>', (True, "3")),
+        ('<TIPP><AddSite print7002="true"><SiteName>X</SiteName></AddSite></TIPP>', (True, None)),
+        ('<TIPP><EditSite print7002="1"><SiteId>3</SiteId></EditSite></TIPP>', (True, None)),
+        ('<TIPP><AddTIPP print7002="true"/></TIPP>', (True, None)),
+        ('<TIPP><AddSite print7002="false"><SiteName>X</SiteName></AddSite></TIPP>', (False, None)),
+        ("<TIPP><DeleteSite><SiteId>3</SiteId></DeleteSite></TIPP>", (False, None)),
+        ('<Program><EditSubject printForm="true"/></Program>', (False, None)),
+    ],
+)
 def test_which_update_events_ask_for_the_ds7002(event, expected):
     assert plan_request(etree.fromstring(event)) == expected
 
@@ -228,9 +235,21 @@ def test_rti_batch_detail_lists_and_serves_both_forms_of_a_record(tmp_path):
     store.create_all()
     now = datetime(2027, 1, 20, 9, 0, tzinfo=UTC)
     with store.write() as s:
-        b = Batch(org_id="P-1-12345", batch_id="JPLANBATCH0001", user_id="MCKRO00001", kind="J",
-                  environment="beta", file_name="plan.xml", document=b"<x/>", uploaded_at=now, due_at=now,
-                  state="processed", processed_at=now, process_code="S0000", results='{"records": []}')
+        b = Batch(
+            org_id="P-1-12345",
+            batch_id="JPLANBATCH0001",
+            user_id="MCKRO00001",
+            kind="J",
+            environment="beta",
+            file_name="plan.xml",
+            document=b"<x/>",
+            uploaded_at=now,
+            due_at=now,
+            state="processed",
+            processed_at=now,
+            process_code="S0000",
+            results='{"records": []}',
+        )
         s.add(b)
         s.flush()
         s.add(BatchForm(batch_pk=b.id, sevis_id="N0001000001", pdf=b"%PDF ds2019"))
@@ -246,6 +265,7 @@ def test_rti_batch_detail_lists_and_serves_both_forms_of_a_record(tmp_path):
 
 
 # --- through a real server ---------------------------------------------------------------------------------
+
 
 def upload_and_process(server, xml: bytes, batch_id: str):
     org = server.org("J")
@@ -269,12 +289,14 @@ def create_trainee(server, *, print_form: bool, print_7002: bool):
 def update(server, sevis_id: str, event_xml: str):
     org = server.org("J")
     batch_id = new_batch_id("U")
-    xml = (f'<?xml version="1.0" encoding="UTF-8"?>\n<SEVISBatchCreateUpdateEV '
-           f'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
-           f'xsi:noNamespaceSchemaLocation="Create-UpdateExchangeVisitor.xsd" userID="{org["user_id"]}">'
-           f'<BatchHeader><BatchID>{batch_id}</BatchID><OrgID>{org["org_id"]}</OrgID></BatchHeader><UpdateEV>'
-           f'<ExchangeVisitor sevisID="{sevis_id}" requestID="U-7002" userID="{org["user_id"]}">{event_xml}'
-           f'</ExchangeVisitor></UpdateEV></SEVISBatchCreateUpdateEV>')
+    xml = (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<SEVISBatchCreateUpdateEV '
+        f'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+        f'xsi:noNamespaceSchemaLocation="Create-UpdateExchangeVisitor.xsd" userID="{org["user_id"]}">'
+        f"<BatchHeader><BatchID>{batch_id}</BatchID><OrgID>{org['org_id']}</OrgID></BatchHeader><UpdateEV>"
+        f'<ExchangeVisitor sevisID="{sevis_id}" requestID="U-7002" userID="{org["user_id"]}">{event_xml}'
+        f"</ExchangeVisitor></UpdateEV></SEVISBatchCreateUpdateEV>"
+    )
     return upload_and_process(server, xml.encode(), batch_id)
 
 
@@ -325,13 +347,20 @@ def test_tipp_updates_and_reprint7002_print_the_plan_as_it_stands(mock_server):
     sevis_id, created = create_trainee(mock_server, print_form=False, print_7002=False)
     assert created.pdfs == {}
 
-    added = update(mock_server, sevis_id, f'<TIPP><AddSite print7002="false">{BROADWAY.format(title="Lead Engineer")}'
-                                          f'{BROADWAY_PHASE}</AddSite></TIPP>')
+    added = update(
+        mock_server,
+        sevis_id,
+        f'<TIPP><AddSite print7002="false">{BROADWAY.format(title="Lead Engineer")}{BROADWAY_PHASE}</AddSite></TIPP>',
+    )
     assert added.process_code == "S0000", added.raw.decode()
     assert added.pdfs == {}  # print7002="false": nothing printed
 
-    edited = update(mock_server, sevis_id, f'<TIPP><EditSite print7002="true"><SiteId>3</SiteId>'
-                                           f'{BROADWAY.format(title="Principal Engineer")}</EditSite></TIPP>')
+    edited = update(
+        mock_server,
+        sevis_id,
+        f'<TIPP><EditSite print7002="true"><SiteId>3</SiteId>'
+        f"{BROADWAY.format(title='Principal Engineer')}</EditSite></TIPP>",
+    )
     assert edited.process_code == "S0000", edited.raw.decode()
     assert set(edited.pdfs) == {f"{sevis_id}-7002"}
     text = flat(edited.pdfs[f"{sevis_id}-7002"])

@@ -1,4 +1,5 @@
 """Stateful properties of the whole exchange (harness.lifecycle) against a real mock over mutual TLS."""
+
 from __future__ import annotations
 
 import pytest
@@ -29,8 +30,7 @@ def test_random_batch_sequences_keep_every_invariant(queued_server):
 
     machine = lifecycle_machine(queued_server, official_translog_schema(), on_step=count)
     try:
-        run_state_machine_as_test(machine, settings=settings(max_examples=16, stateful_step_count=45,
-                                                             deadline=None))
+        run_state_machine_as_test(machine, settings=settings(max_examples=16, stateful_step_count=45, deadline=None))
     finally:
         for client in machine.clients.values():
             client.close()
@@ -47,9 +47,16 @@ def test_random_batch_sequences_keep_every_invariant(queued_server):
         return {key[2] for key in seen if isinstance(key, tuple) and key[:2] == (kind, action)}
 
     # Records are activated and then completed, terminated or shown as no-shows.
-    for kind, action in [("F/M", "Registration"), ("J", "Validate"), ("F/M", "Status/Complete"),
-                         ("F/M", "Status/Terminate"), ("J", "Status/Terminate"), ("J", "Status/NoShow"),
-                         ("F/M", "Dependent/Add"), ("J", "Dependent/Add")]:
+    for kind, action in [
+        ("F/M", "Registration"),
+        ("J", "Validate"),
+        ("F/M", "Status/Complete"),
+        ("F/M", "Status/Terminate"),
+        ("J", "Status/Terminate"),
+        ("J", "Status/NoShow"),
+        ("F/M", "Dependent/Add"),
+        ("J", "Dependent/Add"),
+    ]:
         assert "ok" in outcomes(kind, action), f"{kind} {action} never applied"
     # Refusals by their exact code: the status tables and the dependent and date rules.
     refused = {key[2] for key in seen if isinstance(key, tuple) and key[2] != "ok"}

@@ -1,5 +1,6 @@
 """README's walk-through against a real server: the `upload`/`download` commands, curl-like raw posts,
 the protocol client, and `certs issue`."""
+
 from __future__ import annotations
 
 import os
@@ -10,11 +11,11 @@ from harness.client import SevisClient
 from tests.support.server import ROOT, new_batch_id
 
 
-
 def cli(server, *args):
     env = {**os.environ, "SEVIS_MOCK_CONNECTION": str(server.data_dir / "connection.json")}
-    return subprocess.run([sys.executable, "-m", "mockserver", *args], capture_output=True, text=True, cwd=ROOT,
-                          env=env, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "mockserver", *args], capture_output=True, text=True, cwd=ROOT, env=env, timeout=120
+    )
 
 
 def test_readme_upload_then_download(server_factory, tmp_path):
@@ -36,13 +37,15 @@ def test_readme_upload_then_download(server_factory, tmp_path):
 def test_protocol_client_against_the_mock(server_factory):
     server = server_factory("--processing-delay", "0")
     j = server.org("J")
-    with SevisClient(server.base_url, cert=(j["client_cert"], j["client_key"]), ca_bundle=server.ca,
-                     environment="alphasevisbatch") as client:
+    with SevisClient(
+        server.base_url, cert=(j["client_cert"], j["client_key"]), ca_bundle=server.ca, environment="alphasevisbatch"
+    ) as client:
         xml = (ROOT / "fixtures/j/create-with-dependent-and-site.xml").read_bytes()
         up = client.upload(xml, org_id=j["org_id"], user_id=j["user_id"])
         assert up.ok and up.code == "S0000"
-        done = client.wait_for_processing(org_id=j["org_id"], user_id=j["user_id"], batch_id=up.log.batch_id,
-                                          timeout=30, interval=0.2)
+        done = client.wait_for_processing(
+            org_id=j["org_id"], user_id=j["user_id"], batch_id=up.log.batch_id, timeout=30, interval=0.2
+        )
         assert done.ok and done.log.process.code == "S0000"
         record = done.log.records[0]
         assert record.ok and record.sevis_id in done.pdfs
@@ -52,8 +55,19 @@ def test_protocol_client_against_the_mock(server_factory):
 def test_certs_issue_registers_a_working_certificate(server_factory, tmp_path):
     server = server_factory("--processing-delay", "0")
     fm = server.org("F/M")
-    issued = cli(server, "certs", "issue", "--org", fm["org_id"], "--user", fm["user_id"], "--out",
-                 str(tmp_path / "mine"), "--data-dir", str(server.data_dir))
+    issued = cli(
+        server,
+        "certs",
+        "issue",
+        "--org",
+        fm["org_id"],
+        "--user",
+        fm["user_id"],
+        "--out",
+        str(tmp_path / "mine"),
+        "--data-dir",
+        str(server.data_dir),
+    )
     assert issued.returncode == 0, issued.stderr
     cert = tmp_path / "mine" / f"{fm['org_id']}-{fm['user_id']}.pem"
     key = tmp_path / "mine" / f"{fm['org_id']}-{fm['user_id']}.key.pem"
@@ -61,6 +75,17 @@ def test_certs_issue_registers_a_working_certificate(server_factory, tmp_path):
     xml = (ROOT / "fixtures/fm/create-three-students.xml").read_bytes().replace(b"FMCREATE3STU01", batch_id.encode())
     reply = server.upload(xml, org=fm, batch_id=batch_id, cert=(str(cert), str(key)))
     assert reply.upload_code == "S0000"
-    refused = cli(server, "certs", "issue", "--org", fm["org_id"], "--user", "NOBODY0001", "--out",
-                  str(tmp_path / "x"), "--data-dir", str(server.data_dir))
+    refused = cli(
+        server,
+        "certs",
+        "issue",
+        "--org",
+        fm["org_id"],
+        "--user",
+        "NOBODY0001",
+        "--out",
+        str(tmp_path / "x"),
+        "--data-dir",
+        str(server.data_dir),
+    )
     assert refused.returncode != 0 and "not an official" in refused.stderr

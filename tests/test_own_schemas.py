@@ -278,8 +278,10 @@ def diff(ours, official, path: str = "") -> list[str]:
                 missing = sorted(set(official) - set(ours))
                 extra = sorted(set(ours) - set(official))
                 if missing or extra:
-                    return [f"{path}: missing {missing[:10]}{'...' if len(missing) > 10 else ''}"
-                            f" extra {extra[:10]}{'...' if len(extra) > 10 else ''}"]
+                    return [
+                        f"{path}: missing {missing[:10]}{'...' if len(missing) > 10 else ''}"
+                        f" extra {extra[:10]}{'...' if len(extra) > 10 else ''}"
+                    ]
                 return [f"{path}: order {ours} != official {official}"]
             return []
         out = []
@@ -365,13 +367,103 @@ def test_same_components_with_the_same_meaning(release, official, top):
 
 
 _PROBES = [
-    "", " ", "  x  ", "x", "abc", "ABC", "Y", "N", "E", "true", "false", "1", "0", "-1", "01", "12", "13",
-    "100", "213", "0213", "99999999", "100000000", "1.5", "12345", "1234", "123456789", "0123456789",
-    "12345-6789", "202-555-0100", "2024-02-29", "2023-02-29", "2024-03-01T10:00:00", "N0001234567",
-    "N000123456", "P-1-12345", "G-7-12345", "G-8-12345", "BOS214F00123000", "S0000", "R/1", "a@b.co",
-    "a@b", "AB", "US", "ZZ", "00.0000", "11.0701", "90.0101", "\u00e9t\u00e9", "O'Neil", "x1",
-] + ["a" * n for n in (4, 5, 9, 10, 11, 14, 15, 20, 21, 25, 30, 31, 39, 40, 41, 60, 61, 64, 65, 80, 81, 100, 101,
-                       121, 122, 145, 146, 180, 181, 200, 201, 250, 251, 255, 256, 300, 301, 500, 501, 1000, 1001)]
+    "",
+    " ",
+    "  x  ",
+    "x",
+    "abc",
+    "ABC",
+    "Y",
+    "N",
+    "E",
+    "true",
+    "false",
+    "1",
+    "0",
+    "-1",
+    "01",
+    "12",
+    "13",
+    "100",
+    "213",
+    "0213",
+    "99999999",
+    "100000000",
+    "1.5",
+    "12345",
+    "1234",
+    "123456789",
+    "0123456789",
+    "12345-6789",
+    "202-555-0100",
+    "2024-02-29",
+    "2023-02-29",
+    "2024-03-01T10:00:00",
+    "N0001234567",
+    "N000123456",
+    "P-1-12345",
+    "G-7-12345",
+    "G-8-12345",
+    "BOS214F00123000",
+    "S0000",
+    "R/1",
+    "a@b.co",
+    "a@b",
+    "AB",
+    "US",
+    "ZZ",
+    "00.0000",
+    "11.0701",
+    "90.0101",
+    "\u00e9t\u00e9",
+    "O'Neil",
+    "x1",
+] + [
+    "a" * n
+    for n in (
+        4,
+        5,
+        9,
+        10,
+        11,
+        14,
+        15,
+        20,
+        21,
+        25,
+        30,
+        31,
+        39,
+        40,
+        41,
+        60,
+        61,
+        64,
+        65,
+        80,
+        81,
+        100,
+        101,
+        121,
+        122,
+        145,
+        146,
+        180,
+        181,
+        200,
+        201,
+        250,
+        251,
+        255,
+        256,
+        300,
+        301,
+        500,
+        501,
+        1000,
+        1001,
+    )
+]
 
 
 @pytest.mark.parametrize("release, official, top", _params(TOP_SCHEMAS[:2]))
@@ -400,9 +492,7 @@ def test_comparison_notices_a_difference(tmp_path):
     )
     (tmp_path / source.name).write_text(text, encoding="utf-8")
     problems = equivalence_report(tmp_path / source.name, _official("6.55-fm", source.name))
-    assert problems == [
-        "type SEVISStudentBatchType/CreateStudent:type/Student/maxOccurs: ours 251 != official 250"
-    ]
+    assert problems == ["type SEVISStudentBatchType/CreateStudent:type/Student/maxOccurs: ours 251 != official 250"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -553,13 +643,21 @@ FM_CASES = {
     "bad school code": (_mutate(FM_VALID, "BOS214F00123000", "BOS215F00123000"), False),
     "program number as org": (_mutate(FM_VALID, "BOS214F00123000", "P-1-12345"), True),
     "unknown country": (_mutate(FM_VALID, "<BirthCountryCode>FR", "<BirthCountryCode>QQ"), False),
-    "digit in last name": (_mutate(FM_VALID, "<LastName>Doe</LastName><FirstName>Jane", "<LastName>Doe2</LastName><FirstName>Jane"), False),
-    "two events in one update": (_mutate(FM_VALID, "<Status><Verify/></Status>", "<Status><Verify/></Status><Reprint><Reason>01</Reason></Reprint>"), False),
+    "digit in last name": (
+        _mutate(FM_VALID, "<LastName>Doe</LastName><FirstName>Jane", "<LastName>Doe2</LastName><FirstName>Jane"),
+        False,
+    ),
+    "two events in one update": (
+        _mutate(
+            FM_VALID, "<Status><Verify/></Status>", "<Status><Verify/></Status><Reprint><Reason>01</Reason></Reprint>"
+        ),
+        False,
+    ),
     "missing requestID": (_mutate(FM_VALID, ' requestID="R2"', ""), False),
     "request id with slash": (_mutate(FM_VALID, 'requestID="R2"', 'requestID="R/2"'), False),
     "money too large": (_mutate(FM_VALID, "<Tuition>30000", "<Tuition>100000000"), False),
     "negative money": (_mutate(FM_VALID, "<Tuition>30000", "<Tuition>-1"), False),
-    "nil on non-nillable": (_mutate(FM_VALID, "<Address2 xsi:nil=\"true\"/>", "<Address1 xsi:nil=\"true\"/>"), False),
+    "nil on non-nillable": (_mutate(FM_VALID, '<Address2 xsi:nil="true"/>', '<Address1 xsi:nil="true"/>'), False),
     "bad explanation code": (_mutate(FM_VALID, "<ExplanationCode>OO", "<ExplanationCode>OX"), False),
     "student-only major": (_mutate(FM_VALID, "<MajorCode1>11.0701", "<MajorCode1>90.0101"), True),
     "blank major not first": (_mutate(FM_VALID, "<MajorCode1>11.0701", "<MajorCode1>00.0000"), False),
@@ -570,11 +668,39 @@ FM_CASES = {
     "bad date": (_mutate(FM_VALID, "<BirthDate>2001-02-03", "<BirthDate>2001-02-30"), False),
     "status code": (_mutate(FM_VALID, 'statusCode="ACTIVE"', 'statusCode="A"'), False),
     "print form yes": (_mutate(FM_VALID, 'printForm="false"', 'printForm="Y"'), False),
-    "empty remarks where a value is required": (_mutate(FM_VALID, "</CreateDependent>", "</CreateDependent><Remarks></Remarks>"), False),
-    "cap-gap request": (_mutate(FM_VALID, "<Status><Verify/></Status>", '<Request><CapGapExtension printForm="true"><Status>C</Status></CapGapExtension></Request>'), True),
+    "empty remarks where a value is required": (
+        _mutate(FM_VALID, "</CreateDependent>", "</CreateDependent><Remarks></Remarks>"),
+        False,
+    ),
+    "cap-gap request": (
+        _mutate(
+            FM_VALID,
+            "<Status><Verify/></Status>",
+            '<Request><CapGapExtension printForm="true"><Status>C</Status></CapGapExtension></Request>',
+        ),
+        True,
+    ),
     "verify with content": (_mutate(FM_VALID, "<Verify/>", "<Verify>yes</Verify>"), False),
-    "251 updates": (_mutate(FM_VALID, "<UpdateStudent>", "<UpdateStudent>" + '<Student sevisID="N0000000001" requestID="V" userID="JSMITH1234"><Status><Verify/></Status></Student>' * 246), False),
-    "250 updates": (_mutate(FM_VALID, "<UpdateStudent>", "<UpdateStudent>" + '<Student sevisID="N0000000001" requestID="V" userID="JSMITH1234"><Status><Verify/></Status></Student>' * 245), True),
+    "251 updates": (
+        _mutate(
+            FM_VALID,
+            "<UpdateStudent>",
+            "<UpdateStudent>"
+            + '<Student sevisID="N0000000001" requestID="V" userID="JSMITH1234"><Status><Verify/></Status></Student>'
+            * 246,
+        ),
+        False,
+    ),
+    "250 updates": (
+        _mutate(
+            FM_VALID,
+            "<UpdateStudent>",
+            "<UpdateStudent>"
+            + '<Student sevisID="N0000000001" requestID="V" userID="JSMITH1234"><Status><Verify/></Status></Student>'
+            * 245,
+        ),
+        True,
+    ),
 }
 
 
@@ -657,20 +783,53 @@ J_VALID = """\
 
 J_CASES = {
     "valid": (J_VALID, True),
-    "abstract site without xsi:type": (_mutate(J_VALID, '<SiteOfActivity xsi:type="EXEMPT">', "<SiteOfActivity>"), False),
-    "abstract add without xsi:type": (_mutate(J_VALID, '<Add xsi:type="AddSOA" printForm="true">', '<Add printForm="true">'), False),
+    "abstract site without xsi:type": (
+        _mutate(J_VALID, '<SiteOfActivity xsi:type="EXEMPT">', "<SiteOfActivity>"),
+        False,
+    ),
+    "abstract add without xsi:type": (
+        _mutate(J_VALID, '<Add xsi:type="AddSOA" printForm="true">', '<Add printForm="true">'),
+        False,
+    ),
     "add type not derived from AbstractAdd": (_mutate(J_VALID, 'xsi:type="AddSOA"', 'xsi:type="SOA"'), False),
-    "seeking employment add": (_mutate(J_VALID, '<Add xsi:type="AddSOA" printForm="true"><Address1>2 Lab Rd</Address1><PostalCode>14850</PostalCode>\n        <SiteName>Lab</SiteName><PrimarySite>false</PrimarySite></Add>', '<Add xsi:type="AddSEEKINGEMP" printForm="true"/>'), True),
-    "no site and no plan": (_mutate(J_VALID, '<AddTIPP print7002="false"><TippExemptProgram>IWT</TippExemptProgram></AddTIPP>', ""), True),
+    "seeking employment add": (
+        _mutate(
+            J_VALID,
+            '<Add xsi:type="AddSOA" printForm="true"><Address1>2 Lab Rd</Address1><PostalCode>14850</PostalCode>\n        <SiteName>Lab</SiteName><PrimarySite>false</PrimarySite></Add>',
+            '<Add xsi:type="AddSEEKINGEMP" printForm="true"/>',
+        ),
+        True,
+    ),
+    "no site and no plan": (
+        _mutate(J_VALID, '<AddTIPP print7002="false"><TippExemptProgram>IWT</TippExemptProgram></AddTIPP>', ""),
+        True,
+    ),
     "position code not in table": (_mutate(J_VALID, "<PositionCode>213", "<PositionCode>999"), False),
     "position code with leading zero": (_mutate(J_VALID, "<PositionCode>213", "<PositionCode>0213"), True),
     "gender U not for J": (_mutate(J_VALID, "<Gender>M</Gender>", "<Gender>U</Gender>"), False),
     "program number G-8": (_mutate(J_VALID, "P-1-12345", "G-8-12345"), False),
-    "family name over 40": (_mutate(J_VALID, "<LastName>Lee</LastName>", "<LastName>" + "L" * 41 + "</LastName>"), False),
+    "family name over 40": (
+        _mutate(J_VALID, "<LastName>Lee</LastName>", "<LastName>" + "L" * 41 + "</LastName>"),
+        False,
+    ),
     "reprint7002 false": (_mutate(J_VALID, 'print7002="true"', 'print7002="false"'), False),
     "host phone without dashes": (_mutate(J_VALID, "<Phone>202-555-0100</Phone>", "<Phone>2025550100</Phone>"), False),
-    "site delete by name and id": (_mutate(J_VALID, "<Delete><SiteId>17</SiteId></Delete>", "<Delete><SiteId>17</SiteId><SiteName>Lab</SiteName></Delete>"), True),
-    "26 sites": (_mutate(J_VALID, '<SiteOfActivity xsi:type="EXEMPT"><Remarks>Field work</Remarks></SiteOfActivity>', '<SiteOfActivity xsi:type="EXEMPT"/>' * 25), False),
+    "site delete by name and id": (
+        _mutate(
+            J_VALID,
+            "<Delete><SiteId>17</SiteId></Delete>",
+            "<Delete><SiteId>17</SiteId><SiteName>Lab</SiteName></Delete>",
+        ),
+        True,
+    ),
+    "26 sites": (
+        _mutate(
+            J_VALID,
+            '<SiteOfActivity xsi:type="EXEMPT"><Remarks>Field work</Remarks></SiteOfActivity>',
+            '<SiteOfActivity xsi:type="EXEMPT"/>' * 25,
+        ),
+        False,
+    ),
     "phase id not an int": (_mutate(J_VALID, "<PhaseId>3</PhaseId>", "<PhaseId>three</PhaseId>"), False),
 }
 
@@ -701,15 +860,38 @@ TRANSLOG_VALID = """\
 
 TRANSLOG_CASES = {
     "valid": (TRANSLOG_VALID, True),
-    "upload only": (TRANSLOG_VALID[: TRANSLOG_VALID.index("    <Process")] + "  </BatchDetail>\n</TransactionLog>\n", True),
+    "upload only": (
+        TRANSLOG_VALID[: TRANSLOG_VALID.index("    <Process")] + "  </BatchDetail>\n</TransactionLog>\n",
+        True,
+    ),
     "missing status": (_mutate(TRANSLOG_VALID, ' status="true" system="ALPHA"', ""), False),
-    "bad result code": (_mutate(TRANSLOG_VALID, 'resultCode="S0000" dateTimeStamp="2024-03-01T10:00:00"', 'resultCode="E0000" dateTimeStamp="2024-03-01T10:00:00"'), False),
+    "bad result code": (
+        _mutate(
+            TRANSLOG_VALID,
+            'resultCode="S0000" dateTimeStamp="2024-03-01T10:00:00"',
+            'resultCode="E0000" dateTimeStamp="2024-03-01T10:00:00"',
+        ),
+        False,
+    ),
     "record count of six digits": (_mutate(TRANSLOG_VALID, "<Total>2</Total>", "<Total>100000</Total>"), False),
     "record without requestID": (_mutate(TRANSLOG_VALID, ' requestID="R2"', ""), False),
-    "error code without message": (_mutate(TRANSLOG_VALID, "<ErrorMessage>Student not found</ErrorMessage>", ""), False),
+    "error code without message": (
+        _mutate(TRANSLOG_VALID, "<ErrorMessage>Student not found</ErrorMessage>", ""),
+        False,
+    ),
     "file name too long": (_mutate(TRANSLOG_VALID, "batch.xml", "b" * 31), False),
-    "date instead of dateTime": (_mutate(TRANSLOG_VALID, "<ProcessDate>2024-03-01T10:04:00", "<ProcessDate>2024-03-01"), False),
-    "zip+4 only in responses": (_mutate(TRANSLOG_VALID, "<PostalCode>02110</PostalCode></PhysicalProvidedAddress>", "<PostalCode>0211</PostalCode></PhysicalProvidedAddress>"), False),
+    "date instead of dateTime": (
+        _mutate(TRANSLOG_VALID, "<ProcessDate>2024-03-01T10:04:00", "<ProcessDate>2024-03-01"),
+        False,
+    ),
+    "zip+4 only in responses": (
+        _mutate(
+            TRANSLOG_VALID,
+            "<PostalCode>02110</PostalCode></PhysicalProvidedAddress>",
+            "<PostalCode>0211</PostalCode></PhysicalProvidedAddress>",
+        ),
+        False,
+    ),
 }
 
 
@@ -727,8 +909,10 @@ def test_transaction_logs_get_the_official_verdict(case):
 
 def test_documents_of_one_kind_are_rejected_by_the_other_schema():
     """The root element picks the schema: an F/M batch is not a J batch, and neither is a log."""
-    fm, j, log = (lxml_schema(schema_for_root(root)) for root in (
-        "SEVISBatchCreateUpdateStudent", "SEVISBatchCreateUpdateEV", "TransactionLog"))
+    fm, j, log = (
+        lxml_schema(schema_for_root(root))
+        for root in ("SEVISBatchCreateUpdateStudent", "SEVISBatchCreateUpdateEV", "TransactionLog")
+    )
     assert fm.validate(etree.fromstring(FM_VALID.encode()))
     assert not j.validate(etree.fromstring(FM_VALID.encode()))
     assert not log.validate(etree.fromstring(J_VALID.encode()))
@@ -753,5 +937,7 @@ def test_build_writes_into_a_fresh_tree(tmp_path, monkeypatch):
     monkeypatch.setattr(build, "schema_root", lambda: tmp_path)
     assert build.main([]) == 0
     for release in build.RELEASES:
-        assert (tmp_path / release.folder / "SEVISTable.xsd").read_bytes() == build.output_path(release, schema_root()).read_bytes()
+        assert (tmp_path / release.folder / "SEVISTable.xsd").read_bytes() == build.output_path(
+            release, schema_root()
+        ).read_bytes()
     assert build.main(["--check"]) == 0

@@ -1,4 +1,5 @@
 """The pytest plugin: registered once, declared as a pytest11 entry point, usable by another project."""
+
 from __future__ import annotations
 
 import importlib.metadata
@@ -41,15 +42,17 @@ def test_another_project_gets_the_fixtures(pytester, monkeypatch):
 
 def test_sevis_mock_is_reset_for_each_test_first(sevis_mock, sevis_client, sevis_org):
     """Together with the next test: what one test uploads, the next one does not see."""
-    sevis_client.upload(ROOT / "fixtures" / "fm" / "create-three-students.xml", org_id=sevis_org.org_id,
-                        user_id=sevis_org.user_id)
+    sevis_client.upload(
+        ROOT / "fixtures" / "fm" / "create-three-students.xml", org_id=sevis_org.org_id, user_id=sevis_org.user_id
+    )
     assert len(sevis_mock.journal()) == 1
 
 
 def test_sevis_mock_is_reset_for_each_test_second(sevis_mock, sevis_client, sevis_org):
     assert sevis_mock.journal() == []
-    again = sevis_client.upload(ROOT / "fixtures" / "fm" / "create-three-students.xml", org_id=sevis_org.org_id,
-                                user_id=sevis_org.user_id)
+    again = sevis_client.upload(
+        ROOT / "fixtures" / "fm" / "create-three-students.xml", org_id=sevis_org.org_id, user_id=sevis_org.user_id
+    )
     assert again.code == "S0000"  # the batch ID is new again
 
 
@@ -68,14 +71,28 @@ def _log() -> bytes:
 
     now = datetime(2027, 1, 20, 9, tzinfo=UTC)
     common = {"user_id": "MCKPDSO001", "user_defined_a": None, "user_defined_b": None}
-    outcome = {"code": "S0020", "at": "2027-01-20T09:00:05", "records": [
-        {**common, "request_id": "A-1", "ok": True, "sevis_id": "N0001000001", "dependents": []},
-        {**common, "request_id": "A-2", "ok": False, "error_code": "S1009",
-         "error_message": "Program start date must be prior to program end date"},
-    ]}
-    return translog.build(batch_id="FMRULES1009001", org_id="MCK214F00001000", system="PROD-SBT",
-                          upload=translog.UploadPart("S0000", now, "batch.xml"), process=outcome,
-                          download_code="S0000")
+    outcome = {
+        "code": "S0020",
+        "at": "2027-01-20T09:00:05",
+        "records": [
+            {**common, "request_id": "A-1", "ok": True, "sevis_id": "N0001000001", "dependents": []},
+            {
+                **common,
+                "request_id": "A-2",
+                "ok": False,
+                "error_code": "S1009",
+                "error_message": "Program start date must be prior to program end date",
+            },
+        ],
+    }
+    return translog.build(
+        batch_id="FMRULES1009001",
+        org_id="MCK214F00001000",
+        system="PROD-SBT",
+        upload=translog.UploadPart("S0000", now, "batch.xml"),
+        process=outcome,
+        download_code="S0000",
+    )
 
 
 def test_assert_helpers_pass_and_fail_with_the_reason():

@@ -4,6 +4,7 @@ One server for the module (a long processing delay: the machine processes with `
 at the start of every walk. The ``ci`` profile runs a fixed number of walks (derandomized); a broken mock
 (the certificate-to-org check removed, in a subprocess only) must be caught with a short walk.
 """
+
 from __future__ import annotations
 
 import os
@@ -27,8 +28,12 @@ PROCESSING_DELAY = "86400"  # batches wait for process-now (or for a 45-day jump
 @pytest.fixture(scope="module")
 def mock(tmp_path_factory):
     # --fast-passwords: scrypt (~0.1 s a hash or check, ~9 per walk) would be two thirds of the run time
-    server = start_mock(tmp_path_factory.mktemp("procedure"), processing_delay=float(PROCESSING_DELAY), workers=1,
-                        extra=("--fast-passwords",))
+    server = start_mock(
+        tmp_path_factory.mktemp("procedure"),
+        processing_delay=float(PROCESSING_DELAY),
+        workers=1,
+        extra=("--fast-passwords",),
+    )
     yield server
     server.stop()
 
@@ -45,15 +50,21 @@ def test_the_mock_answers_every_walk_as_sevis_would(machine):
     """The ci profile (derandomized): WALKS walks of STEPS steps, every answer and invariant checked."""
     result = explore(machine, WALKS, STEPS, derandomize=settings.default.derandomize)
     failure = result.failure
-    assert failure is None, (f"the mock answered otherwise than SEVIS would at {failure.action}:\n{failure.message}\n"
-                             "walk:\n" + "\n".join(f"  {name} {args}" for name, args in failure.steps))
+    assert failure is None, (
+        f"the mock answered otherwise than SEVIS would at {failure.action}:\n{failure.message}\n"
+        "walk:\n" + "\n".join(f"  {name} {args}" for name, args in failure.steps)
+    )
     stats = machine.stats
     print(f"\n{WALKS} walks x {STEPS} steps in {result.seconds:.0f} s:", sorted(stats.items()))
     # the walks reached the end of the procedure, and refusals of every kind the issue names
     # (which rarer refusals a fixed seed reaches also depends on the IDs the mock draws, so those have
     # scripted walks of their own below)
-    for needed in [("upload good", "S0000"), ("process good", "S0000"), ("review", "pages agree"),
-                   ("review I-17", "pages agree")]:
+    for needed in [
+        ("upload good", "S0000"),
+        ("process good", "S0000"),
+        ("review", "pages agree"),
+        ("review I-17", "pages agree"),
+    ]:
         assert stats[needed] > 0, f"no walk exercised {needed}; seen: {sorted(stats)}"
     outcomes = {outcome for _, outcome in stats}
     assert {"S0002", "S0003", "400", "401", "403", "404", "409", "410"} <= outcomes, sorted(outcomes)
@@ -84,11 +95,13 @@ def test_an_incomplete_i17_is_refused_naming_what_is_missing(machine, fault):
     before = machine.stats[key]
     probe = machine()
     try:
-        for name, args in [("register_account", {}), ("set_password", {"user": 0, "newest": True, "strong": True}),
-                           ("login", {"user": 0, "right": True}),
-                           ("fill_i17", {"owner": 0, "category": "F", "campuses": 2, "officials": 2, "fault": fault,
-                                          "revise": False}),
-                           ("submit_i17", {"owner": 0})]:
+        for name, args in [
+            ("register_account", {}),
+            ("set_password", {"user": 0, "newest": True, "strong": True}),
+            ("login", {"user": 0, "right": True}),
+            ("fill_i17", {"owner": 0, "category": "F", "campuses": 2, "officials": 2, "fault": fault, "revise": False}),
+            ("submit_i17", {"owner": 0}),
+        ]:
             probe.do(name, args)
             probe.check_all()
         assert machine.stats[key] == before + 1
@@ -102,12 +115,18 @@ def test_approving_an_approved_petition_is_refused(machine):
     before = machine.stats[key]
     probe = machine()
     try:
-        for name, args in [("register_account", {}), ("set_password", {"user": 0, "newest": True, "strong": True}),
-                           ("login", {"user": 0, "right": True}),
-                           ("fill_i17", {"owner": 0, "category": "F", "campuses": 1, "officials": 1, "fault": "none",
-                                          "revise": False}),
-                           ("submit_i17", {"owner": 0}), ("sevp_decide", {"petition": 0, "approve": True}),
-                           ("sevp_decide", {"petition": 0, "approve": True})]:
+        for name, args in [
+            ("register_account", {}),
+            ("set_password", {"user": 0, "newest": True, "strong": True}),
+            ("login", {"user": 0, "right": True}),
+            (
+                "fill_i17",
+                {"owner": 0, "category": "F", "campuses": 1, "officials": 1, "fault": "none", "revise": False},
+            ),
+            ("submit_i17", {"owner": 0}),
+            ("sevp_decide", {"petition": 0, "approve": True}),
+            ("sevp_decide", {"petition": 0, "approve": True}),
+        ]:
             probe.do(name, args)
             probe.check_all()
         assert machine.stats[key] == before + 1
@@ -130,23 +149,31 @@ def test_after_the_procedure_every_batch_refusal_is_reached(machine):
         assert name == "upload", "the procedure did not reach an upload"
         pdso = probe._ref(probe.model.batches[0].user)
         upload = dict(args, user=pdso, cert="own")
-        script = [("download", {"batch": 0, "never_sent": False}),
-                  ("upload", dict(upload, doc="good", reuse=True, variant=0)),
-                  ("upload", dict(upload, doc="malformed", reuse=False)),
-                  *[("login", {"user": pdso, "right": False})] * 5,
-                  ("login", {"user": pdso, "right": True}),
-                  ("advance_clock", {}),
-                  ("upload", dict(upload, doc="good", reuse=False)),
-                  ("login", {"user": pdso, "right": True}),
-                  ("upload", dict(upload, doc="good", reuse=False))]
+        script = [
+            ("download", {"batch": 0, "never_sent": False}),
+            ("upload", dict(upload, doc="good", reuse=True, variant=0)),
+            ("upload", dict(upload, doc="malformed", reuse=False)),
+            *[("login", {"user": pdso, "right": False})] * 5,
+            ("login", {"user": pdso, "right": True}),
+            ("advance_clock", {}),
+            ("upload", dict(upload, doc="good", reuse=False)),
+            ("login", {"user": pdso, "right": True}),
+            ("upload", dict(upload, doc="good", reuse=False)),
+        ]
         before = dict(machine.stats)
         for name, args in script:
             probe.do(name, args)
             probe.check_all()
         seen = {key: n - before.get(key, 0) for key, n in machine.stats.items() if n > before.get(key, 0)}
-        for key in [("download", "S0030"), ("upload good", "S0010"), ("upload malformed", "S0012"),
-                    ("login (wrong password)", "429"), ("login (right password)", "429"),
-                    ("upload refused: user inactive 45 days", "S0003"), ("upload good", "S0000")]:
+        for key in [
+            ("download", "S0030"),
+            ("upload good", "S0010"),
+            ("upload malformed", "S0012"),
+            ("login (wrong password)", "429"),
+            ("login (right password)", "429"),
+            ("upload refused: user inactive 45 days", "S0003"),
+            ("upload good", "S0000"),
+        ]:
             assert key in seen, f"{key} not reached; the walk gave {sorted(seen)}"
     finally:
         probe.teardown()
@@ -183,14 +210,18 @@ def test_a_mock_without_the_certificate_to_org_check_is_caught(tmp_path, monkeyp
     script replays the failure against that mock."""
     site = tmp_path / "fault"
     site.mkdir()
-    (site / "sitecustomize.py").write_text(textwrap.dedent(BROKEN).replace("{root!r}", repr(str(ROOT))) +
-                                           f"Path({str(site / 'injected')!r}).touch()\n")
+    (site / "sitecustomize.py").write_text(
+        textwrap.dedent(BROKEN).replace("{root!r}", repr(str(ROOT))) + f"Path({str(site / 'injected')!r}).touch()\n"
+    )
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])))
-    broken = start_mock(tmp_path / "broken", processing_delay=float(PROCESSING_DELAY), workers=1,
-                        extra=("--fast-passwords",))
+    broken = start_mock(
+        tmp_path / "broken", processing_delay=float(PROCESSING_DELAY), workers=1, extra=("--fast-passwords",)
+    )
     try:
-        assert (site / "injected").exists(), "the fault was not injected into the server: " + \
-            (broken.data_dir / "serve.log").read_text(errors="replace")[-2000:]
+        assert (site / "injected").exists(), (
+            "the fault was not injected into the server: "
+            + (broken.data_dir / "serve.log").read_text(errors="replace")[-2000:]
+        )
         cls = procedure_machine(Target.from_connection(broken.info), translog_schema(), tmp_path / "pool")
         try:
             result = explore(cls, WALKS, STEPS, derandomize=True, shrink_budget=60)
@@ -198,15 +229,24 @@ def test_a_mock_without_the_certificate_to_org_check_is_caught(tmp_path, monkeyp
             cls.driver.close()
         failure = result.failure
         assert failure is not None, "the broken mock passed every walk"
-        print(f"\nfound with {failure.found_length} steps, shortened to {len(failure.steps)}:",
-              *failure.steps, failure.message, sep="\n  ")
+        print(
+            f"\nfound with {failure.found_length} steps, shortened to {len(failure.steps)}:",
+            *failure.steps,
+            failure.message,
+            sep="\n  ",
+        )
         assert "SEVIS should answer S0002" in failure.message, failure.message
         assert failure.action == "upload" and len(failure.steps) <= 16, failure.steps
         script = write_script(failure, tmp_path / "replay.py", WALKS)
         monkeypatch.delenv("PYTHONPATH")
-        run = subprocess.run([sys.executable, str(script), "--connection", str(broken.data_dir / "connection.json")],
-                             cwd=ROOT, capture_output=True, text=True, timeout=300,
-                             env={**os.environ, "PYTHONPATH": str(ROOT)})
+        run = subprocess.run(
+            [sys.executable, str(script), "--connection", str(broken.data_dir / "connection.json")],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
         assert run.returncode == 1, run.stdout + run.stderr
         assert "SEVIS should answer S0002" in run.stdout, run.stdout + run.stderr
     finally:
@@ -216,6 +256,7 @@ def test_a_mock_without_the_certificate_to_org_check_is_caught(tmp_path, monkeyp
 def test_a_derandomized_exploration_repeats_itself(machine):
     """The same walks, step for step, on a second run: the choices depend on the model, never on the user IDs,
     tokens or school codes the mock draws at random (so a CI failure replays on any machine)."""
+
     def run() -> dict:
         before = dict(machine.stats)
         result = explore(machine, 8, STEPS, derandomize=True)

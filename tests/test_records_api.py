@@ -1,4 +1,5 @@
 """The records read API: queries over a store, and /control/records over a real server."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime
@@ -22,20 +23,48 @@ def store(tmp_path):
     s.engine.dispose()
 
 
-def _row(sevis_id, *, kind="F/M", org="MCK214F00001000", status="Initial", principal=None, surname="DOE",
-         document="<Student><PersonalInfo><FullName><LastName>DOE</LastName></FullName></PersonalInfo></Student>",
-         at=T0):
-    return Record(sevis_id=sevis_id, org_id=org, environment="production", kind=kind, principal_sevis_id=principal,
-                  status=status, surname=surname, given_name="JANE", birth_date="2000-01-01", request_id="R1",
-                  document=document, created_at=at, updated_at=at, relationship_code="01" if principal else "")
+def _row(
+    sevis_id,
+    *,
+    kind="F/M",
+    org="MCK214F00001000",
+    status="Initial",
+    principal=None,
+    surname="DOE",
+    document="<Student><PersonalInfo><FullName><LastName>DOE</LastName></FullName></PersonalInfo></Student>",
+    at=T0,
+):
+    return Record(
+        sevis_id=sevis_id,
+        org_id=org,
+        environment="production",
+        kind=kind,
+        principal_sevis_id=principal,
+        status=status,
+        surname=surname,
+        given_name="JANE",
+        birth_date="2000-01-01",
+        request_id="R1",
+        document=document,
+        created_at=at,
+        updated_at=at,
+        relationship_code="01" if principal else "",
+    )
 
 
 def test_xml_data_nests_children_lists_repeats_and_keeps_attributes():
     el = etree.fromstring(
         '<Student xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><A>1</A><B x="y">t</B><C><D>2</D></C>'
-        '<E>3</E><E>4</E><S xsi:type="SOA" siteId="9"><N>n</N></S><Empty/></Student>')
-    assert xml_data(el) == {"A": "1", "B": {"@x": "y", "#text": "t"}, "C": {"D": "2"}, "E": ["3", "4"],
-                            "S": {"@xsi:type": "SOA", "@siteId": "9", "N": "n"}, "Empty": ""}
+        '<E>3</E><E>4</E><S xsi:type="SOA" siteId="9"><N>n</N></S><Empty/></Student>'
+    )
+    assert xml_data(el) == {
+        "A": "1",
+        "B": {"@x": "y", "#text": "t"},
+        "C": {"D": "2"},
+        "E": ["3", "4"],
+        "S": {"@xsi:type": "SOA", "@siteId": "9", "N": "n"},
+        "Empty": "",
+    }
 
 
 def test_record_view_has_the_contract_keys_dependents_and_history(store):
@@ -43,21 +72,45 @@ def test_record_view_has_the_contract_keys_dependents_and_history(store):
         s.add(_row("N0000000001"))
         s.add(_row("N0000000002", principal="N0000000001", status="Active", surname="DOE"))
         s.add(RecordEvent(sevis_id="N0000000001", batch_pk=None, event="Create", detail="", at=T0))
-        s.add(RecordEvent(sevis_id="N0000000001", batch_pk=None, event="Status/Complete",
-                          detail="<Status><Complete/></Status>", at=T0))
+        s.add(
+            RecordEvent(
+                sevis_id="N0000000001",
+                batch_pk=None,
+                event="Status/Complete",
+                detail="<Status><Complete/></Status>",
+                at=T0,
+            )
+        )
     with store.session() as s:
         view = record_view(s, "N0000000001")
         assert record_view(s, "N0000000009") is None
         assert record_view(s, "N0000000001", environment="beta") is None
-    assert set(view) == {"sevis_id", "org_id", "environment", "kind", "status", "principal_sevis_id", "surname",
-                         "given_name", "birth_date", "request_id", "created_at", "updated_at", "dependents",
-                         "data", "history"}
+    assert set(view) == {
+        "sevis_id",
+        "org_id",
+        "environment",
+        "kind",
+        "status",
+        "principal_sevis_id",
+        "surname",
+        "given_name",
+        "birth_date",
+        "request_id",
+        "created_at",
+        "updated_at",
+        "dependents",
+        "data",
+        "history",
+    }
     assert view["principal_sevis_id"] is None and view["created_at"] == "2027-01-20T09:00:00+00:00"
-    assert view["dependents"] == [{"sevis_id": "N0000000002", "status": "Active", "relationship": "01",
-                                   "surname": "DOE", "given_name": "JANE"}]
+    assert view["dependents"] == [
+        {"sevis_id": "N0000000002", "status": "Active", "relationship": "01", "surname": "DOE", "given_name": "JANE"}
+    ]
     assert view["data"] == {"Student": {"PersonalInfo": {"FullName": {"LastName": "DOE"}}}}
     assert [(h["event"], h["batch_id"], h["detail"]) for h in view["history"]] == [
-        ("Create", None, ""), ("Status/Complete", None, "<Status><Complete/></Status>")]
+        ("Create", None, ""),
+        ("Status/Complete", None, "<Status><Complete/></Status>"),
+    ]
 
 
 def test_list_records_filters_and_leaves_out_data_and_history(store):
@@ -79,12 +132,16 @@ def test_list_records_filters_and_leaves_out_data_and_history(store):
 
 # --- over HTTP ---------------------------------------------------------------------------------------------
 
+
 def test_records_api_requires_the_control_token(mock_server):
     org = mock_server.org("F/M")
     with mock_server.session((org["client_cert"], org["client_key"])) as s:
         r = s.get(f"{mock_server.base_url}/control/records", timeout=30)
-        wrong = s.get(f"{mock_server.base_url}/control/records/N0000000001", timeout=30,
-                      headers={"Authorization": "Bearer not-the-token"})
+        wrong = s.get(
+            f"{mock_server.base_url}/control/records/N0000000001",
+            timeout=30,
+            headers={"Authorization": "Bearer not-the-token"},
+        )
     assert r.status_code == 401 and "control.token" in r.json()["error"]
     assert wrong.status_code == 401
 
@@ -105,8 +162,17 @@ def test_records_api_lists_and_shows_records_as_the_batch_left_them(mock_server)
     assert dependent["principal_sevis_id"] == sevis_id and dependent["status"] == "Initial"
 
     batch_id = new_batch_id("R")
-    upload_and_process(mock_server, "J", update_batch("J", mock_server.org("J"), batch_id, [
-        (sevis_id, "R-INV", "<Status><Invalid><Remarks>Created in error</Remarks></Invalid></Status>")]), batch_id)
+    upload_and_process(
+        mock_server,
+        "J",
+        update_batch(
+            "J",
+            mock_server.org("J"),
+            batch_id,
+            [(sevis_id, "R-INV", "<Status><Invalid><Remarks>Created in error</Remarks></Invalid></Status>")],
+        ),
+        batch_id,
+    )
     invalid = control(mock_server, "GET", "records", params={"status": "Invalid", "kind": "J"}).json()["records"]
     assert sevis_id in [r["sevis_id"] for r in invalid]
     view = record(mock_server, sevis_id)

@@ -1,4 +1,5 @@
 """`sevis-mock rehearse` end to end: a real CLI run against a real mock (embedded, or a running one)."""
+
 from __future__ import annotations
 
 import json
@@ -21,8 +22,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def rehearse(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mockserver", "rehearse", *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=180)
+    return subprocess.run(
+        [sys.executable, "-m", "mockserver", "rehearse", *args], cwd=cwd, capture_output=True, text=True, timeout=180
+    )
 
 
 def reports(tmp_path: Path) -> tuple[list[str], dict]:
@@ -50,10 +52,12 @@ def test_clean_rehearsal_passes_the_15_steps_and_every_report_says_so(tmp_path):
     assert len(school_code) == 15 and school_code[3:7] == "214F" and school_code.endswith("000")
     assert any("development CA certificate" in n for n in steps["RTI-11"]["evidence"]["notes"])
     assert steps["BATCH-12"]["evidence"]["uploads"][0]["code"] == "S0000"
-    assert all(s["evidence"]["exchanges"] or s["evidence"]["uploads"] or s["id"] == "BATCH-14"
-               for s in data["steps"])
-    assert not any("set-password/" in e["url"] and "<token>" not in e["url"]
-                   for s in data["steps"] for e in s["evidence"]["exchanges"])  # secrets stay out of reports
+    assert all(s["evidence"]["exchanges"] or s["evidence"]["uploads"] or s["id"] == "BATCH-14" for s in data["steps"])
+    assert not any(
+        "set-password/" in e["url"] and "<token>" not in e["url"]
+        for s in data["steps"]
+        for e in s["evidence"]["exchanges"]
+    )  # secrets stay out of reports
     records = data["records"]
     assert [(r["request_id"], r["ok"]) for r in records] == [("SAMPLE-0001", True), ("SAMPLE-0002", True)]
     assert all(r["sevis_id"] and r["forms"] == [f"{r['sevis_id']}.pdf"] for r in records)
@@ -92,8 +96,11 @@ def college_p12(tmp_path: Path) -> tuple[Path, Path, x509.Certificate]:
     cert = x509.load_pem_x509_certificate(leaf.cert_chain_pems[0].bytes())
     key = serialization.load_pem_private_key(leaf.private_key_pem.bytes(), password=None)
     p12 = tmp_path / "college.p12"
-    p12.write_bytes(pkcs12.serialize_key_and_certificates(
-        b"college", key, cert, None, serialization.BestAvailableEncryption(b"s3cret")))
+    p12.write_bytes(
+        pkcs12.serialize_key_and_certificates(
+            b"college", key, cert, None, serialization.BestAvailableEncryption(b"s3cret")
+        )
+    )
     ca_file = tmp_path / "commercial-ca.pem"
     ca.cert_pem.write_to_path(str(ca_file))
     return p12, ca_file, cert
@@ -106,8 +113,19 @@ def test_a_college_batch_with_a_bad_record_fails_naming_the_record_code_and_fix(
     school.write_text("school_name: Lakeside Community College\ncategory: FM\n")
     p12, ca_file, cert = college_p12(tmp_path)
     args, files = reports(tmp_path)
-    run = rehearse("--batch", str(batch), "--school", str(school), "--p12", str(p12), "--p12-password", "s3cret",
-                   "--trust", str(ca_file), *args)
+    run = rehearse(
+        "--batch",
+        str(batch),
+        "--school",
+        str(school),
+        "--p12",
+        str(p12),
+        "--p12-password",
+        "s3cret",
+        "--trust",
+        str(ca_file),
+        *args,
+    )
     assert run.returncode == 1, run.stdout + run.stderr
     lines = step_lines(run.stdout)
     assert [" PASS " in line for line in lines] == [True] * 14 + [False], run.stdout
@@ -132,7 +150,9 @@ def test_a_college_batch_with_a_bad_record_fails_naming_the_record_code_and_fix(
     changes = data["batches"][0]["changes"]
     assert f"BatchHeader/OrgID XYZ214F99999000 -> {school_code}" in changes
     assert any(c.startswith("userID PSOFTUSER1 -> ") and "(3 attributes)" in c for c in changes)
-    assert any(f"college certificate {cert.subject.rfc4514_string()}" in n for n in steps["RTI-11"]["evidence"]["notes"])
+    assert any(
+        f"college certificate {cert.subject.rfc4514_string()}" in n for n in steps["RTI-11"]["evidence"]["notes"]
+    )
     assert steps["BATCH-15"]["status"] == "fail" and "SAMPLE-0002 S1024" in steps["BATCH-15"]["summary"]
 
     root = etree.parse(str(files["junit"])).getroot()
@@ -149,8 +169,9 @@ def test_a_college_batch_with_a_bad_record_fails_naming_the_record_code_and_fix(
 def test_against_a_running_server_processing_later_the_steps_wait(server_factory, tmp_path):
     server = server_factory("--processing-delay", "3600")
     args, files = reports(tmp_path)
-    run = rehearse("--server", server.base_url, "--connection", str(server.data_dir / "connection.json"),
-                   "--timeout", "1", *args)
+    run = rehearse(
+        "--server", server.base_url, "--connection", str(server.data_dir / "connection.json"), "--timeout", "1", *args
+    )
     assert run.returncode == 1, run.stdout + run.stderr
     data = json.loads(files["json"].read_text())
     assert [s["status"] for s in data["steps"]] == ["pass"] * 12 + ["wait", "skip", "skip"]
@@ -159,14 +180,17 @@ def test_against_a_running_server_processing_later_the_steps_wait(server_factory
     assert etree.parse(str(files["junit"])).getroot().find("testsuite").get("failures") == "1"
 
 
-@pytest.mark.parametrize("args, complaint", [
-    (["--batch", str(ROOT / "fixtures" / "j" / "create-with-dependent-and-site.xml")], "J exchange-visitor"),
-    (["--batch", str(ROOT / "fixtures" / "bad" / "not-well-formed.xml")], "not well-formed"),
-    (["--cert", str(ROOT / "pyproject.toml")], "--cert and --key go together"),
-    (["--server", "https://127.0.0.1:1", "--data-dir", "x"], "configure the embedded mock"),
-    (["--environment", "gamma"], "gamma"),
-    (["--html", "/nonexistent-folder/r.html"], "the folder /nonexistent-folder does not exist"),
-])
+@pytest.mark.parametrize(
+    "args, complaint",
+    [
+        (["--batch", str(ROOT / "fixtures" / "j" / "create-with-dependent-and-site.xml")], "J exchange-visitor"),
+        (["--batch", str(ROOT / "fixtures" / "bad" / "not-well-formed.xml")], "not well-formed"),
+        (["--cert", str(ROOT / "pyproject.toml")], "--cert and --key go together"),
+        (["--server", "https://127.0.0.1:1", "--data-dir", "x"], "configure the embedded mock"),
+        (["--environment", "gamma"], "gamma"),
+        (["--html", "/nonexistent-folder/r.html"], "the folder /nonexistent-folder does not exist"),
+    ],
+)
 def test_usage_errors_exit_2_and_say_what_to_fix(args, complaint):
     result = CliRunner().invoke(rehearse_command, args)
     assert result.exit_code == 2, result.output

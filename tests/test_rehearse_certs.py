@@ -1,4 +1,5 @@
 """The certificate a college brings to the rehearsal: PEM or PKCS#12, usable for client auth, trusted by the mock."""
+
 from __future__ import annotations
 
 import datetime
@@ -22,14 +23,22 @@ def _self_signed(tmp_path, usage=ExtendedKeyUsageOID.CLIENT_AUTH):
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "registrar@college.example.edu")])
     now = datetime.datetime.now(datetime.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
-            .not_valid_after(now + datetime.timedelta(days=30))
-            .add_extension(x509.ExtendedKeyUsage([usage]), critical=False).sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
     cert_file, key_file = tmp_path / "c.pem", tmp_path / "k.pem"
     cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_file.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     return cert, cert_file, key_file
 
 
@@ -53,8 +62,9 @@ def test_pem_certificate_with_its_chain_makes_the_chain_the_trust_anchor(tmp_pat
 
 def test_self_signed_certificate_trusts_itself_and_a_bare_leaf_trusts_nothing(tmp_path):
     cert, cert_file, key_file = _self_signed(tmp_path)
-    assert trust_anchors(from_pem(cert_file, key_file), tmp_path)[0].read_bytes() == \
-        cert.public_bytes(serialization.Encoding.PEM)
+    assert trust_anchors(from_pem(cert_file, key_file), tmp_path)[0].read_bytes() == cert.public_bytes(
+        serialization.Encoding.PEM
+    )
     leaf = trustme.CA().issue_cert("x.example.edu")
     leaf.cert_chain_pems[0].write_to_path(str(tmp_path / "leaf.pem"))
     leaf.private_key_pem.write_to_path(str(tmp_path / "leaf.key"))
@@ -80,8 +90,9 @@ def test_pkcs12_needs_its_password_and_becomes_pem(tmp_path):
     cert, cert_file, key_file = _self_signed(tmp_path)
     key = serialization.load_pem_private_key(key_file.read_bytes(), None)
     p12 = tmp_path / "c.p12"
-    p12.write_bytes(pkcs12.serialize_key_and_certificates(b"c", key, cert, None,
-                                                          serialization.BestAvailableEncryption(b"pw")))
+    p12.write_bytes(
+        pkcs12.serialize_key_and_certificates(b"c", key, cert, None, serialization.BestAvailableEncryption(b"pw"))
+    )
     with pytest.raises(CertificateError, match="needs --p12-password"):
         from_p12(p12, None, tmp_path / "out")
     with pytest.raises(CertificateError, match="wrong --p12-password"):
@@ -106,9 +117,12 @@ def test_readdressing_changes_only_the_address(org_id, user_id, batch_id):
         assert old.tag == new.tag
         if old.tag not in ("OrgID", "BatchID"):
             assert (old.text or "").strip() == (new.text or "").strip()
-        assert {k: v for k, v in old.attrib.items() if k != "userID"} == \
-               {k: v for k, v in new.attrib.items() if k != "userID"}
-    expected = [f"BatchHeader/BatchID SAMPLEBATCH001 -> {batch_id}"] * (batch_id != "SAMPLEBATCH001") + \
-               [f"BatchHeader/OrgID AAA214F00000000 -> {org_id}"] * (org_id != "AAA214F00000000") + \
-               [f"userID SAMPLEUSER -> {user_id} (3 attributes)"] * (user_id != "SAMPLEUSER")
+        assert {k: v for k, v in old.attrib.items() if k != "userID"} == {
+            k: v for k, v in new.attrib.items() if k != "userID"
+        }
+    expected = (
+        [f"BatchHeader/BatchID SAMPLEBATCH001 -> {batch_id}"] * (batch_id != "SAMPLEBATCH001")
+        + [f"BatchHeader/OrgID AAA214F00000000 -> {org_id}"] * (org_id != "AAA214F00000000")
+        + [f"userID SAMPLEUSER -> {user_id} (3 attributes)"] * (user_id != "SAMPLEUSER")
+    )
     assert changes == expected

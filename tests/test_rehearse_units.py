@@ -1,4 +1,5 @@
 """Unit tests of the rehearsal's parts: procedure file, re-addressing, school file, hints, runner, reports."""
+
 from __future__ import annotations
 
 import json
@@ -34,12 +35,17 @@ def test_packaged_procedure_has_the_15_steps_each_with_an_existing_check():
     assert steps[11].id == "BATCH-12" and steps[11].needs == ("RTI-11",)
 
 
-@pytest.mark.parametrize("text, complaint", [
-    ("steps: []", "non-empty"),
-    ("steps:\n  - {id: A, number: 1}", "missing title"),
-    ("steps:\n  - {id: A, number: 1, title: t, college: c, mock: m, check: x, needs: [B], required: true}",
-     "needs B"),
-])
+@pytest.mark.parametrize(
+    "text, complaint",
+    [
+        ("steps: []", "non-empty"),
+        ("steps:\n  - {id: A, number: 1}", "missing title"),
+        (
+            "steps:\n  - {id: A, number: 1, title: t, college: c, mock: m, check: x, needs: [B], required: true}",
+            "needs B",
+        ),
+    ],
+)
 def test_a_malformed_procedure_names_what_is_wrong(text, complaint):
     with pytest.raises(ProcedureError, match=complaint):
         parse_procedure(text)
@@ -56,19 +62,23 @@ def test_readdress_rewrites_header_user_ids_and_batch_id_and_lists_each_change()
     assert doc.findtext("BatchHeader/OrgID") == "ABC214F12345000"
     assert doc.findtext("BatchHeader/BatchID") == "RNEWBATCH00001"
     assert {el.get("userID") for el in doc.iter() if el.get("userID")} == {"ABCD123456"}
-    assert changes == ["BatchHeader/BatchID FMCREATE3STU01 -> RNEWBATCH00001",
-                       "BatchHeader/OrgID MCK214F00001000 -> ABC214F12345000",
-                       "userID MCKPDSO001 -> ABCD123456 (4 attributes)"]
+    assert changes == [
+        "BatchHeader/BatchID FMCREATE3STU01 -> RNEWBATCH00001",
+        "BatchHeader/OrgID MCK214F00001000 -> ABC214F12345000",
+        "userID MCKPDSO001 -> ABCD123456 (4 attributes)",
+    ]
     # nothing else changed: the records are the college's own
     before = etree.fromstring(xml)
-    assert [s.findtext("PersonalInfo/FullName/LastName") for s in doc.iter("Student")] == \
-           [s.findtext("PersonalInfo/FullName/LastName") for s in before.iter("Student")]
+    assert [s.findtext("PersonalInfo/FullName/LastName") for s in doc.iter("Student")] == [
+        s.findtext("PersonalInfo/FullName/LastName") for s in before.iter("Student")
+    ]
 
 
 def test_readdressed_file_is_still_valid_against_the_official_schema():
     schema = etree.XMLSchema(etree.parse(str(OFFICIAL_FM_XSD)))
-    out, _ = readdress(COLLEGE_FILE.read_bytes(), org_id="ABC214F12345000", user_id="ABCD123456",
-                       batch_id=fresh_batch_id())
+    out, _ = readdress(
+        COLLEGE_FILE.read_bytes(), org_id="ABC214F12345000", user_id="ABCD123456", batch_id=fresh_batch_id()
+    )
     assert schema.validate(etree.fromstring(out)), schema.error_log
 
 
@@ -83,13 +93,16 @@ def test_fresh_batch_ids_are_14_characters_and_distinct():
     assert all(len(i) == 14 for i in ids) and len(set(ids)) == 50
 
 
-@pytest.mark.parametrize("xml, complaint", [
-    (b"<SEVISBatchCreateUpdateStudent><BatchHeader>", "not well-formed"),
-    (b'<!DOCTYPE x [<!ENTITY e "x">]><SEVISBatchCreateUpdateStudent/>', "DOCTYPE"),
-    ((ROOT / "fixtures" / "j" / "create-with-dependent-and-site.xml").read_bytes(), "J exchange-visitor"),
-    (b"<SEVISBatchCreateUpdateStudent userID='X'/>", "no BatchHeader"),
-    (b"<Other/>", "not a SEVIS F/M batch"),
-])
+@pytest.mark.parametrize(
+    "xml, complaint",
+    [
+        (b"<SEVISBatchCreateUpdateStudent><BatchHeader>", "not well-formed"),
+        (b'<!DOCTYPE x [<!ENTITY e "x">]><SEVISBatchCreateUpdateStudent/>', "DOCTYPE"),
+        ((ROOT / "fixtures" / "j" / "create-with-dependent-and-site.xml").read_bytes(), "J exchange-visitor"),
+        (b"<SEVISBatchCreateUpdateStudent userID='X'/>", "no BatchHeader"),
+        (b"<Other/>", "not a SEVIS F/M batch"),
+    ],
+)
 def test_readdress_refuses_files_it_cannot_use_and_says_why(xml, complaint):
     with pytest.raises(BatchFileError, match=complaint):
         readdress(xml, org_id="ABC214F12345000", user_id="ABCD123456", batch_id="RNEWBATCH00001")
@@ -105,13 +118,19 @@ def test_school_file_overrides_the_sample(tmp_path):
     assert school["contact"]["first_name"] == "Alex"  # the rest from the sample
 
 
-@pytest.mark.parametrize("text, complaint", [
-    ("colour: blue\n", "unknown key"),
-    ("category: J\n", "not one of F, FM, M"),
-    ("officials: [{role: DSO, first_name: A, last_name: B, email: a@b.edu, campus: 0}]\n", "exactly one PDSO"),
-    ("campuses: [{name: X, main: false, address: {address1: a, city: c, state: IL, zip: '1'}}]\n", "exactly one campus"),
-    ("campuses: [{name: X, main: true, address: {city: c}}]\n", "address: missing address1"),
-])
+@pytest.mark.parametrize(
+    "text, complaint",
+    [
+        ("colour: blue\n", "unknown key"),
+        ("category: J\n", "not one of F, FM, M"),
+        ("officials: [{role: DSO, first_name: A, last_name: B, email: a@b.edu, campus: 0}]\n", "exactly one PDSO"),
+        (
+            "campuses: [{name: X, main: false, address: {address1: a, city: c, state: IL, zip: '1'}}]\n",
+            "exactly one campus",
+        ),
+        ("campuses: [{name: X, main: true, address: {city: c}}]\n", "address: missing address1"),
+    ],
+)
 def test_bad_school_file_names_the_key(tmp_path, text, complaint):
     path = tmp_path / "school.yaml"
     path.write_text(text)
@@ -171,8 +190,9 @@ def fake_checks(monkeypatch):
 
 
 def _context(tmp_path) -> Context:
-    target = Target("https://mock", True, "https://mock/sbtsevis", "https://mock/sevp", "u", "p",
-                    "https://mock/outbox", "beta")
+    target = Target(
+        "https://mock", True, "https://mock/sbtsevis", "https://mock/sevp", "u", "p", "https://mock/outbox", "beta"
+    )
     return Context(target=target, api=None, school={}, batch_sources=[], work_dir=tmp_path)
 
 
@@ -210,19 +230,50 @@ def test_rehearsal_passes_only_with_all_required_steps_and_no_rejected_record(tm
 # ---- reports --------------------------------------------------------------------------------
 def _record(ok: bool) -> RecordOutcome:
     if ok:
-        return RecordOutcome("mine.xml", "R2633400000001", "ABC214F12345000", "REQ-1", "N0001000001", True, None,
-                             None, None, ["N0001000001.pdf"])
-    return RecordOutcome("mine.xml", "R2633400000001", "ABC214F12345000", "REQ-2", None, False, "S1024",
-                         "Financial expense must be less than financial funding", hint("S1024"))
+        return RecordOutcome(
+            "mine.xml",
+            "R2633400000001",
+            "ABC214F12345000",
+            "REQ-1",
+            "N0001000001",
+            True,
+            None,
+            None,
+            None,
+            ["N0001000001.pdf"],
+        )
+    return RecordOutcome(
+        "mine.xml",
+        "R2633400000001",
+        "ABC214F12345000",
+        "REQ-2",
+        None,
+        False,
+        "S1024",
+        "Financial expense must be less than financial funding",
+        hint("S1024"),
+    )
 
 
 def _finished(tmp_path, fake_checks_used=True) -> Rehearsal:
     rehearsal = _run(tmp_path)
     rehearsal.records = [_record(True), _record(False)]
-    rehearsal.batches = [BatchFile("mine.xml", "R2633400000001", "ABC214F12345000", "ABCD123456", b"<x/>",
-                                   ["BatchHeader/OrgID MCK214F00001000 -> ABC214F12345000"], False, "S0000", "S0020",
-                                   "S0000", b"<TransactionLog><BatchHeader/></TransactionLog>",
-                                   {"N0001000001": b"%PDF-1.4 test"})]
+    rehearsal.batches = [
+        BatchFile(
+            "mine.xml",
+            "R2633400000001",
+            "ABC214F12345000",
+            "ABCD123456",
+            b"<x/>",
+            ["BatchHeader/OrgID MCK214F00001000 -> ABC214F12345000"],
+            False,
+            "S0000",
+            "S0020",
+            "S0000",
+            b"<TransactionLog><BatchHeader/></TransactionLog>",
+            {"N0001000001": b"%PDF-1.4 test"},
+        )
+    ]
     rehearsal.seconds = 1.5
     return rehearsal
 
@@ -264,7 +315,7 @@ def test_html_report_is_self_contained_and_escapes(tmp_path, fake_checks):
     assert 'download="N0001000001.pdf" href="data:application/pdf;base64,' in page
     assert "https://mock/x" in page  # the HTTP transaction log
     assert "S1024" in page and "funding" in page
-    for external in ('src="http', "href=\"http", "<link", "@import"):
+    for external in ('src="http', 'href="http', "<link", "@import"):
         assert external not in page
     path = tmp_path / "r.html"
     write_html(rehearsal, path)
@@ -272,8 +323,10 @@ def test_html_report_is_self_contained_and_escapes(tmp_path, fake_checks):
 
 
 def test_mock_detail_reads_the_mocks_explanation_from_a_refusal():
-    log = (b"<?xml version='1.0'?><TransactionLog><!-- sevis-mock: S0013: line 18: Gender: not expected -->"
-           b"<BatchHeader/></TransactionLog>")
+    log = (
+        b"<?xml version='1.0'?><TransactionLog><!-- sevis-mock: S0013: line 18: Gender: not expected -->"
+        b"<BatchHeader/></TransactionLog>"
+    )
     assert mock_detail(log) == "line 18: Gender: not expected"
     assert mock_detail(b"<TransactionLog><!-- something else --></TransactionLog>") is None
     assert mock_detail(b"not xml") is None

@@ -1,6 +1,7 @@
 """RTI emulation, web side, through a real `sevis-mock serve` over HTTPS WITHOUT a client certificate:
 account -> e-mails -> set password -> login -> I-17 -> Response Center -> SEVP approval -> officials
 activate -> PDSO registers a certificate -> an upload with it is S0000 and processed; and each refusal."""
+
 from __future__ import annotations
 
 import re
@@ -21,6 +22,7 @@ _seq = [0]
 
 
 # --- helpers: what a college's person (or script) does -----------------------------------------------------
+
 
 def web(server: RunningServer) -> requests.Session:
     """A browser-like session: verifies the mock's server certificate, presents NO client certificate."""
@@ -60,21 +62,43 @@ def api(server, method: str, path: str, token: str | None = None, env: str = "be
 def sevp(server, method: str, path: str, **kw) -> requests.Response:
     creds = server.info["sevp"]
     with web(server) as s:
-        login = s.post(f"{creds['url']}/api/login", json={"user": creds["user"], "password": creds["password"]}, timeout=30)
+        login = s.post(
+            f"{creds['url']}/api/login", json={"user": creds["user"], "password": creds["password"]}, timeout=30
+        )
         assert login.status_code == 200, login.text
-        return s.request(method, f"{creds['url']}/api/{path}", timeout=60,
-                         headers={"Authorization": f"Bearer {login.json()['token']}"}, **kw)
+        return s.request(
+            method,
+            f"{creds['url']}/api/{path}",
+            timeout=60,
+            headers={"Authorization": f"Bearer {login.json()['token']}"},
+            **kw,
+        )
 
 
 def register_account(server, email: str, env: str = "beta") -> str:
-    r = api(server, "POST", "accounts", env=env, json={"first_name": "Ada", "last_name": "Tester", "email": email,
-                                                       "phone": "703-555-0100", "purpose": "certification"})
+    r = api(
+        server,
+        "POST",
+        "accounts",
+        env=env,
+        json={
+            "first_name": "Ada",
+            "last_name": "Tester",
+            "email": email,
+            "phone": "703-555-0100",
+            "purpose": "certification",
+        },
+    )
     assert r.status_code == 201, r.text
     return r.json()["temporary_user_id"]
 
 
 def set_password(server, email: str, kind_user: str | None = None, password: str = PASSWORD, env: str = "beta"):
-    msgs = [m for m in outbox(server, email) if m["kind"] == "set-password" and (kind_user is None or m["user_id"] == kind_user)]
+    msgs = [
+        m
+        for m in outbox(server, email)
+        if m["kind"] == "set-password" and (kind_user is None or m["user_id"] == kind_user)
+    ]
     return api(server, "POST", "set-password", env=env, json={"token": token_of(msgs[-1]), "password": password})
 
 
@@ -91,12 +115,31 @@ def login_token(server, user_id: str, env: str = "beta") -> str:
 def i17(name: str, campuses: int = 2) -> dict:
     body = {"school_name": name, "category": "FM", "campuses": [], "officials": []}
     for n in range(campuses):
-        body["campuses"].append({"name": "Main" if n == 0 else f"Campus {n}", "main": n == 0,
-                                 "address": {"address1": f"{n + 1} University Dr", "city": "Fairfax", "state": "VA", "zip": "22030"}})
-        body["officials"].append({"role": "PDSO", "first_name": "Pat", "last_name": f"Campus{n}",
-                                  "email": f"pdso{n}-{name.replace(' ', '').lower()}@example.edu", "campus": n})
-    body["officials"].append({"role": "DSO", "first_name": "Dee", "last_name": "Tech",
-                              "email": f"dso-{name.replace(' ', '').lower()}@example.edu", "campus": 0})
+        body["campuses"].append(
+            {
+                "name": "Main" if n == 0 else f"Campus {n}",
+                "main": n == 0,
+                "address": {"address1": f"{n + 1} University Dr", "city": "Fairfax", "state": "VA", "zip": "22030"},
+            }
+        )
+        body["officials"].append(
+            {
+                "role": "PDSO",
+                "first_name": "Pat",
+                "last_name": f"Campus{n}",
+                "email": f"pdso{n}-{name.replace(' ', '').lower()}@example.edu",
+                "campus": n,
+            }
+        )
+    body["officials"].append(
+        {
+            "role": "DSO",
+            "first_name": "Dee",
+            "last_name": "Tech",
+            "email": f"dso-{name.replace(' ', '').lower()}@example.edu",
+            "campus": 0,
+        }
+    )
     return body
 
 
@@ -143,8 +186,13 @@ def issue(server, tmp_path: Path, org_id: str, user_id: str, **kw):
 
 
 def register_cert(server, token: str, org_id: str, certificate: str, accept: bool = True) -> requests.Response:
-    return api(server, "POST", "batch-registration", token,
-               json={"org_id": org_id, "certificate": certificate, "accept_agreement": accept})
+    return api(
+        server,
+        "POST",
+        "batch-registration",
+        token,
+        json={"org_id": org_id, "certificate": certificate, "accept_agreement": accept},
+    )
 
 
 def retarget(xml: bytes, org_id: str, user_id: str) -> bytes:
@@ -152,6 +200,7 @@ def retarget(xml: bytes, org_id: str, user_id: str) -> bytes:
 
 
 # --- fixtures --------------------------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
@@ -167,6 +216,7 @@ def school(server):
 
 # --- the whole path ------------------------------------------------------------------------------------------------
 
+
 def test_whole_path_from_new_account_to_a_processed_batch(server, tmp_path):
     assert "sevp" in server.info and server.info["outbox"].endswith("/outbox")
     email = f"{unique('ada')}@example.edu"
@@ -174,7 +224,9 @@ def test_whole_path_from_new_account_to_a_processed_batch(server, tmp_path):
     assert len(temp) == 10
     first, second = outbox(server, email)
     assert first["kind"] == "temporary-user-id" and first["user_id"] == temp and temp in first["body"]
-    assert second["kind"] == "set-password" and second["links"][0].startswith(server.info["rti"]["beta"] + "/set-password/")
+    assert second["kind"] == "set-password" and second["links"][0].startswith(
+        server.info["rti"]["beta"] + "/set-password/"
+    )
     assert set_password(server, email).json() == {"user_id": temp}
     r = login(server, temp)
     assert r.json()["user"] == {**r.json()["user"], "user_id": temp, "role": "TEMP", "org_id": None}
@@ -188,9 +240,19 @@ def test_whole_path_from_new_account_to_a_processed_batch(server, tmp_path):
     assert api(server, "GET", f"petitions/{pid}", token).json()["campuses"][1]["name"] == "Campus 1"
     assert api(server, "POST", f"petitions/{pid}/submit", token).json()["state"] == "submitted"
 
-    r = api(server, "POST", "response-center", json={
-        "organization_name": name, "contact_name": "Ada Tester", "email": email, "phone": "703-555-0100",
-        "school_category": "F and M", "school_name": name})
+    r = api(
+        server,
+        "POST",
+        "response-center",
+        json={
+            "organization_name": name,
+            "contact_name": "Ada Tester",
+            "email": email,
+            "phone": "703-555-0100",
+            "school_category": "F and M",
+            "school_name": name,
+        },
+    )
     assert r.status_code == 201 and r.json()["petition_id"] == pid and r.json()["ticket"].startswith("SRC")
     listed = sevp(server, "GET", "petitions", params={"state": "submitted"}).json()["petitions"]
     mine = next(p for p in listed if p["petition_id"] == pid)
@@ -220,8 +282,12 @@ def test_whole_path_from_new_account_to_a_processed_batch(server, tmp_path):
 
     batch_id = new_batch_id("R")
     doc = retarget(with_batch_id(read_fixture("fm/create-three-students.xml"), batch_id), main_code, pdso["user_id"])
-    org = {"org_id": main_code, "user_id": pdso["user_id"], "client_cert": str(issued.cert_path),
-           "client_key": str(issued.key_path)}
+    org = {
+        "org_id": main_code,
+        "user_id": pdso["user_id"],
+        "client_cert": str(issued.cert_path),
+        "client_key": str(issued.key_path),
+    }
     assert server.upload(doc, org=org, batch_id=batch_id).upload_code == "S0000"
     reply = server.wait_processed(org=org, batch_id=batch_id)
     assert reply.download_code == "S0000" and reply.process_code == "S0000", reply.raw.decode()
@@ -251,6 +317,7 @@ def test_whole_path_from_new_account_to_a_processed_batch(server, tmp_path):
 
 # --- refusals: accounts --------------------------------------------------------------------------------------------
 
+
 def test_weak_password_is_400_naming_each_rule_broken(server):
     email = f"{unique('weak')}@example.edu"
     register_account(server, email)
@@ -275,9 +342,14 @@ def test_expired_link_is_410_after_72_hours_of_mock_time(server):
     fm = server.org("F/M")
     control = server.info["control"]
     with server.session((fm["client_cert"], fm["client_key"])) as s:
+
         def advance(seconds):
-            r = s.post(f"{control['url']}/clock", json={"advance_seconds": seconds},
-                       headers={"Authorization": f"Bearer {control['token']}"}, timeout=30)
+            r = s.post(
+                f"{control['url']}/clock",
+                json={"advance_seconds": seconds},
+                headers={"Authorization": f"Bearer {control['token']}"},
+                timeout=30,
+            )
             assert r.status_code == 200, r.text
 
         advance(73 * 3600)
@@ -312,8 +384,12 @@ def test_unknown_user_and_wrong_environment_are_401(server):
 def test_registration_refuses_missing_fields_and_bad_email(server):
     r = api(server, "POST", "accounts", json={"first_name": "A", "email": "x@example.edu", "purpose": "certification"})
     assert r.status_code == 400 and r.json()["missing"] == ["last_name", "phone"]
-    r = api(server, "POST", "accounts", json={"first_name": "A", "last_name": "B", "email": "not-an-email",
-                                              "phone": "1", "purpose": "certification"})
+    r = api(
+        server,
+        "POST",
+        "accounts",
+        json={"first_name": "A", "last_name": "B", "email": "not-an-email", "phone": "1", "purpose": "certification"},
+    )
     assert r.status_code == 400 and r.json()["field"] == "email"
 
 
@@ -323,6 +399,7 @@ def test_api_without_a_token_is_401(server):
 
 
 # --- refusals: I-17 and SEVP -------------------------------------------------------------------------------------
+
 
 def test_submit_without_a_pdso_is_400_naming_it(server):
     email = f"{unique('nopdso')}@example.edu"
@@ -350,9 +427,19 @@ def test_submit_twice_is_409_and_a_submitted_i17_cannot_change(server):
 
 
 def test_response_center_needs_a_submitted_i17_of_that_name(server):
-    r = api(server, "POST", "response-center", json={
-        "organization_name": "X", "contact_name": "Y", "email": "y@example.edu", "phone": "1",
-        "school_category": "F only", "school_name": "Never Petitioned College"})
+    r = api(
+        server,
+        "POST",
+        "response-center",
+        json={
+            "organization_name": "X",
+            "contact_name": "Y",
+            "email": "y@example.edu",
+            "phone": "1",
+            "school_category": "F only",
+            "school_name": "Never Petitioned College",
+        },
+    )
     assert r.status_code == 400 and "no submitted I-17" in r.json()["error"]
     r = api(server, "POST", "response-center", json={"organization_name": "X"})
     assert r.status_code == 400 and "school_name" in r.json()["missing"]
@@ -366,11 +453,14 @@ def test_approve_twice_is_409(server, school):
 def test_sevp_api_needs_the_operator_login(server):
     with web(server) as s:
         assert s.get(f"{server.info['sevp']['url']}/api/petitions", timeout=30).status_code == 401
-        r = s.post(f"{server.info['sevp']['url']}/api/login", json={"user": "SEVPADMIN1", "password": "guess"}, timeout=30)
+        r = s.post(
+            f"{server.info['sevp']['url']}/api/login", json={"user": "SEVPADMIN1", "password": "guess"}, timeout=30
+        )
     assert r.status_code == 401
 
 
 # --- refusals: batch registration ----------------------------------------------------------------------------------
+
 
 def _pdso_token(server, school: School, campus: int = 0) -> tuple[str, str, str]:
     code = school.approval["campuses"][campus]["school_code"]
@@ -395,8 +485,11 @@ def test_private_key_instead_of_certificate_is_400(server, school, tmp_path):
 def test_out_of_date_certificate_is_400(server, school, tmp_path, when, words):
     token, code, user = _pdso_token(server, school)
     now = datetime.now(UTC)
-    span = (now - timedelta(days=30), now - timedelta(days=1)) if when == "expired" else \
-        (now + timedelta(days=10), now + timedelta(days=40))
+    span = (
+        (now - timedelta(days=30), now - timedelta(days=1))
+        if when == "expired"
+        else (now + timedelta(days=10), now + timedelta(days=40))
+    )
     issued = issue(server, tmp_path, code, user, not_before=span[0], not_after=span[1])
     r = register_cert(server, token, code, issued.cert_path.read_text())
     assert r.status_code == 400 and words in r.json()["error"]
@@ -458,14 +551,26 @@ def test_officials_see_only_their_own_organizations(server, school):
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-_json = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20),
-                     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=5),
-                     max_leaves=12)
-_i17_like = st.fixed_dictionaries({}, optional={
-    "school_name": _json, "category": st.sampled_from(["F", "FM", "M", "X", ""]) | _json,
-    "campuses": st.lists(st.fixed_dictionaries({}, optional={"name": _json, "main": _json, "address": _json}), max_size=4) | _json,
-    "officials": st.lists(st.fixed_dictionaries({}, optional={"role": _json, "campus": _json, "email": _json}), max_size=5) | _json,
-})
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=5),
+    max_leaves=12,
+)
+_i17_like = st.fixed_dictionaries(
+    {},
+    optional={
+        "school_name": _json,
+        "category": st.sampled_from(["F", "FM", "M", "X", ""]) | _json,
+        "campuses": st.lists(
+            st.fixed_dictionaries({}, optional={"name": _json, "main": _json, "address": _json}), max_size=4
+        )
+        | _json,
+        "officials": st.lists(
+            st.fixed_dictionaries({}, optional={"role": _json, "campus": _json, "email": _json}), max_size=5
+        )
+        | _json,
+    },
+)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -498,12 +603,27 @@ def fresh_temp_token(server):
     return [token, api(server, "POST", "petitions", token, json={}).json()["petition_id"]]
 
 
-@pytest.mark.parametrize("path,body", [
-    ("accounts", {"first_name": "A", "last_name": "B", "email": {"x": 1}, "phone": [1], "purpose": "certification"}),
-    ("response-center", {"organization_name": 1, "contact_name": 2, "email": ["a@b.cd"], "phone": 3,
-                         "school_category": {"F": 1}, "school_name": None}),
-    ("login", {"user_id": {"a": 1}, "password": 7}),
-])
+@pytest.mark.parametrize(
+    "path,body",
+    [
+        (
+            "accounts",
+            {"first_name": "A", "last_name": "B", "email": {"x": 1}, "phone": [1], "purpose": "certification"},
+        ),
+        (
+            "response-center",
+            {
+                "organization_name": 1,
+                "contact_name": 2,
+                "email": ["a@b.cd"],
+                "phone": 3,
+                "school_category": {"F": 1},
+                "school_name": None,
+            },
+        ),
+        ("login", {"user_id": {"a": 1}, "password": 7}),
+    ],
+)
 def test_wrongly_typed_fields_are_400_or_401(server, path, body):
     r = api(server, "POST", path, json=body)
     assert r.status_code in (400, 401) and r.json()["error"], r.text

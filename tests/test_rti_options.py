@@ -1,4 +1,5 @@
 """`serve --auto-approve SECONDS` (mock clock) and `serve --smtp HOST:PORT` (real delivery)."""
+
 from __future__ import annotations
 
 import socketserver
@@ -65,8 +66,12 @@ def test_unreachable_smtp_is_recorded_not_fatal(server_factory):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     server = server_factory("--workers", "1", "--smtp", f"127.0.0.1:{port}")
-    r = api(server, "POST", "accounts", json={"first_name": "A", "last_name": "B", "email": "b@example.edu",
-                                              "phone": "1", "purpose": "certification"})
+    r = api(
+        server,
+        "POST",
+        "accounts",
+        json={"first_name": "A", "last_name": "B", "email": "b@example.edu", "phone": "1", "purpose": "certification"},
+    )
     assert r.status_code == 201
     assert all(m["smtp"].startswith("failed: ") for m in outbox(server, "b@example.edu"))
 
@@ -75,8 +80,12 @@ def test_bad_smtp_option_is_a_usage_error(tmp_path):
     import subprocess
     import sys
 
-    r = subprocess.run([sys.executable, "-m", "mockserver", "serve", "--data-dir", str(tmp_path), "--smtp", "nohostport"],
-                       capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-m", "mockserver", "serve", "--data-dir", str(tmp_path), "--smtp", "nohostport"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 2 and "HOST:PORT" in r.stderr
 
 
@@ -88,8 +97,12 @@ def test_auto_approve_waits_for_mock_clock_seconds(server_factory):
     fm = server.org("F/M")
     control = server.info["control"]
     with server.session((fm["client_cert"], fm["client_key"])) as s:
-        r = s.post(f"{control['url']}/clock", json={"advance_seconds": 3601},
-                   headers={"Authorization": f"Bearer {control['token']}"}, timeout=30)
+        r = s.post(
+            f"{control['url']}/clock",
+            json={"advance_seconds": 3601},
+            headers={"Authorization": f"Bearer {control['token']}"},
+            timeout=30,
+        )
         assert r.status_code == 200
     approved = mail_of(server, email, "approved")  # any RTI / SEVP / outbox request runs the sweep
     petition = api(server, "GET", f"petitions/{pid}", token).json()
@@ -114,8 +127,12 @@ def test_an_rti_login_reactivates_a_batch_user_after_45_days(server_factory):
     assert set_password(server, email, fm["user_id"]).status_code == 200
     control = server.info["control"]
     with server.session((fm["client_cert"], fm["client_key"])) as s:
-        r = s.post(f"{control['url']}/clock", json={"advance_seconds": 46 * 86400},
-                   headers={"Authorization": f"Bearer {control['token']}"}, timeout=30)
+        r = s.post(
+            f"{control['url']}/clock",
+            json={"advance_seconds": 46 * 86400},
+            headers={"Authorization": f"Bearer {control['token']}"},
+            timeout=30,
+        )
         assert r.status_code == 200
     doc = read_fixture("fm/create-three-students.xml")
     batch_id = new_batch_id("I")

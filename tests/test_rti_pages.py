@@ -1,5 +1,6 @@
 """RTI and SEVP console as a person uses them: HTML pages and plain forms over HTTPS, no client certificate.
 Every POST form needs the session's CSRF token; refusals show next to the field they concern."""
+
 from __future__ import annotations
 
 import re
@@ -28,8 +29,12 @@ class Browser:
         assert page.status_code == 200, page.text
         token = CSRF.search(page.text).group(1)
         target = form_url or page_url
-        return self.s.post(target if target.startswith("http") else self.root + target,
-                           data={**(data or {}), "csrf_token": token}, files=files, timeout=60)
+        return self.s.post(
+            target if target.startswith("http") else self.root + target,
+            data={**(data or {}), "csrf_token": token},
+            files=files,
+            timeout=60,
+        )
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +60,10 @@ def test_post_without_csrf_token_is_refused(server):
 
 def test_register_form_shows_errors_next_to_fields(server):
     b = Browser(server)
-    r = b.submit("/register", data={"first_name": "Ada", "last_name": "", "email": "nope", "phone": "1",
-                                    "purpose": "certification"})
+    r = b.submit(
+        "/register",
+        data={"first_name": "Ada", "last_name": "", "email": "nope", "phone": "1", "purpose": "certification"},
+    )
     assert r.status_code == 400
     assert 'id="e-last_name"' in r.text and 'aria-invalid="true"' in r.text and 'value="Ada"' in r.text
 
@@ -66,8 +73,16 @@ def test_the_whole_path_through_the_pages(server, tmp_path):
     email = f"{unique('page')}@example.edu"
     home = b.get("/")
     assert "Register for New Account" in home.text
-    r = b.submit("/register", data={"first_name": "Ada", "last_name": "Page", "email": email, "phone": "703-555-0101",
-                                    "purpose": "certification"})
+    r = b.submit(
+        "/register",
+        data={
+            "first_name": "Ada",
+            "last_name": "Page",
+            "email": email,
+            "phone": "703-555-0101",
+            "purpose": "certification",
+        },
+    )
     assert r.status_code == 200 and "Two e-mails were sent" in r.text
     page = b.get(f"{server.info['outbox']}?to={email}")
     assert "temporary user ID" in page.text and "/set-password/" in page.text
@@ -104,13 +119,24 @@ def test_the_whole_path_through_the_pages(server, tmp_path):
     r = b.submit(edit_url, data={**form, "action": "submit"})
     assert r.status_code == 200 and "is submitted" in r.text
 
-    r = b.submit("/response-center", data={"organization_name": name, "contact_name": "Ada Page", "email": email,
-                                           "phone": "703-555-0101", "school_category": "FM", "school_name": name})
+    r = b.submit(
+        "/response-center",
+        data={
+            "organization_name": name,
+            "contact_name": "Ada Page",
+            "email": email,
+            "phone": "703-555-0101",
+            "school_category": "FM",
+            "school_name": name,
+        },
+    )
     assert r.status_code == 200 and "ticket SRC" in r.text
 
     console = Browser(server)
     sevp_url = server.info["sevp"]["url"]
-    r = console.submit(f"{sevp_url}/login", data={"user": server.info["sevp"]["user"], "password": server.info["sevp"]["password"]})
+    r = console.submit(
+        f"{sevp_url}/login", data={"user": server.info["sevp"]["user"], "password": server.info["sevp"]["password"]}
+    )
     assert r.status_code == 200 and name in r.text
     pid = re.search(rf'/sevp/petitions/(\d+)">I-17 \d+</a></td><td>beta</td>\s*<td>{re.escape(name)}', r.text).group(1)
     r = console.submit(f"{sevp_url}/petitions/{pid}", f"{sevp_url}/petitions/{pid}/approve")
@@ -125,14 +151,20 @@ def test_the_whole_path_through_the_pages(server, tmp_path):
     assert r.status_code == 200 and code in r.text
 
     issued = issue(server, tmp_path, code, pdso_mail["user_id"], client_auth=False)
-    r = pdso.submit("/batch-registration", data={"org_id": code, "accept_agreement": "yes"},
-                    files={"certificate_file": ("client.pem", issued.cert_path.read_bytes())})
+    r = pdso.submit(
+        "/batch-registration",
+        data={"org_id": code, "accept_agreement": "yes"},
+        files={"certificate_file": ("client.pem", issued.cert_path.read_bytes())},
+    )
     assert r.status_code == 400 and 'id="e-certificate"' in r.text and "clientAuth" in r.text
     issued = issue(server, tmp_path, code, pdso_mail["user_id"])
     r = pdso.submit("/batch-registration", data={"org_id": code, "certificate": issued.cert_path.read_text()})
     assert r.status_code == 400 and 'id="e-accept_agreement"' in r.text
-    r = pdso.submit("/batch-registration", data={"org_id": code, "accept_agreement": "yes"},
-                    files={"certificate_file": ("client.pem", issued.cert_path.read_bytes())})
+    r = pdso.submit(
+        "/batch-registration",
+        data={"org_id": code, "accept_agreement": "yes"},
+        files={"certificate_file": ("client.pem", issued.cert_path.read_bytes())},
+    )
     assert r.status_code == 200 and "Registered for batch processing" in r.text
     assert pdso.get("/batches").status_code == 200 and pdso.get("/records").status_code == 200
     assert "batch-registered" in {m["kind"] for m in outbox(server, body["officials"][0]["email"])}

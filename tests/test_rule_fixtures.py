@@ -5,6 +5,7 @@ in order; earlier steps must succeed entirely; the last step's records must end 
 code and exactly the catalogue's message (placeholders filled), in a log valid against the
 official TransLog XSD.
 """
+
 from __future__ import annotations
 
 import re
@@ -22,8 +23,9 @@ CASES = load_cases()
 
 @pytest.fixture(scope="module")
 def rule_server(tmp_path_factory):
-    server = start_server(tmp_path_factory.mktemp("rules"), "--clock", RULE_FIXTURE_CLOCK,
-                          "--processing-delay", "0", "--workers", "2")
+    server = start_server(
+        tmp_path_factory.mktemp("rules"), "--clock", RULE_FIXTURE_CLOCK, "--processing-delay", "0", "--workers", "2"
+    )
     server.clock = MockClock(open_store(server))
     server.clock_at = RULE_FIXTURE_CLOCK
     yield server
@@ -89,8 +91,11 @@ def test_rule_fixture(rule_server, case: RuleCase):
     site_ids: dict[str, list[str]] = {}
     for n in range(len(case.steps) - 1):
         reply = _run_step(rule_server, case, n, sevis_ids, dependent_ids, site_ids)
-        failed = {r.get("requestID"): _outcome(r) for r in reply.log.iterfind("BatchDetail/Process/Record")
-                  if _outcome(r)[0] is not None}
+        failed = {
+            r.get("requestID"): _outcome(r)
+            for r in reply.log.iterfind("BatchDetail/Process/Record")
+            if _outcome(r)[0] is not None
+        }
         assert not failed, f"{case.case_id}: setup step {case.steps[n]} must succeed, got {failed}"
     reply = _run_step(rule_server, case, len(case.steps) - 1, sevis_ids, dependent_ids, site_ids)
     for request_id, expected in case.expect.items():

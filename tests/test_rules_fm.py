@@ -1,5 +1,6 @@
 """F/M business rules, fast: RuleContext built directly, no server (the server runs the fixtures in
 tests/test_rule_fixtures.py). Boundaries, the valid baseline, placeholders and history handling."""
+
 from __future__ import annotations
 
 import copy
@@ -41,19 +42,39 @@ def baseline() -> etree._Element:
 
 
 def create_ctx(student: etree._Element, **kw) -> RuleContext:
-    return RuleContext(kind="F/M", event="create", element=student, event_element=None, now=kw.pop("now", NOW),
-                       lookup_official=OFFICIALS.get, org_id="MCK214F00001000", **kw)
+    return RuleContext(
+        kind="F/M",
+        event="create",
+        element=student,
+        event_element=None,
+        now=kw.pop("now", NOW),
+        lookup_official=OFFICIALS.get,
+        org_id="MCK214F00001000",
+        **kw,
+    )
 
 
-def update_ctx(event_xml: str, *, stored: etree._Element | None = None, status: str = "Initial",
-               history=(), dependents=(), now=NOW) -> RuleContext:
-    element = etree.fromstring(f'<Student sevisID="N0000000001" requestID="R1" userID="MCKPDSO001">{event_xml}</Student>')
+def update_ctx(
+    event_xml: str, *, stored: etree._Element | None = None, status: str = "Initial", history=(), dependents=(), now=NOW
+) -> RuleContext:
+    element = etree.fromstring(
+        f'<Student sevisID="N0000000001" requestID="R1" userID="MCKPDSO001">{event_xml}</Student>'
+    )
     event_element = element[0]
     record = SimpleNamespace(status=status, document=etree.tostring(stored if stored is not None else baseline()))
     parsed = [(name, etree.fromstring(xml)) for name, xml in history]
-    return RuleContext(kind="F/M", event=event_element.tag, element=element, event_element=event_element, now=now,
-                       record=record, lookup_official=OFFICIALS.get, org_id="MCK214F00001000",
-                       load_dependents=lambda: list(dependents), load_history=lambda: parsed)
+    return RuleContext(
+        kind="F/M",
+        event=event_element.tag,
+        element=element,
+        event_element=event_element,
+        now=now,
+        record=record,
+        lookup_official=OFFICIALS.get,
+        org_id="MCK214F00001000",
+        load_dependents=lambda: list(dependents),
+        load_history=lambda: parsed,
+    )
 
 
 def code_of(ctx: RuleContext) -> str | None:
@@ -68,11 +89,14 @@ def set_text(element: etree._Element, path: str, value: str) -> etree._Element:
 
 # --- the baseline passes, every fixture's record fails with its own code ---------------------------
 
+
 def test_baseline_create_passes_every_rule():
     assert first_violation(create_ctx(baseline())) is None
 
 
-CREATE_ONLY = sorted(c for c, case in CASES.items() if len(case.steps) == 1 and all(s.get("sevisID") is None for s in _students(c)))
+CREATE_ONLY = sorted(
+    c for c, case in CASES.items() if len(case.steps) == 1 and all(s.get("sevisID") is None for s in _students(c))
+)
 
 
 @pytest.mark.parametrize("code", CREATE_ONLY)
@@ -89,10 +113,16 @@ def test_create_fixture_gives_its_expected_codes_without_a_server(code):
 
 # --- dates -----------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("start", "months", "expected"), [
-    (date(2027, 1, 31), 1, date(2027, 2, 28)), (date(2028, 1, 31), 1, date(2028, 2, 29)),
-    (date(2027, 12, 15), 14, date(2029, 2, 15)), (date(2027, 1, 15), -252, date(2006, 1, 15)),
-])
+
+@pytest.mark.parametrize(
+    ("start", "months", "expected"),
+    [
+        (date(2027, 1, 31), 1, date(2027, 2, 28)),
+        (date(2028, 1, 31), 1, date(2028, 2, 29)),
+        (date(2027, 12, 15), 14, date(2029, 2, 15)),
+        (date(2027, 1, 15), -252, date(2006, 1, 15)),
+    ],
+)
 def test_add_months_clamps_to_month_end(start, months, expected):
     assert add_months(start, months) == expected
 
@@ -115,19 +145,26 @@ def _m1(end: str) -> etree._Element:
     return set_text(student, "EducationalInfo/PrgEndDate", end)
 
 
-@pytest.mark.parametrize(("end", "code"), [
-    ("2027-03-17", "S1042"),  # 61 days ahead: the window opens tomorrow
-    ("2027-03-16", None),  # exactly 60 days ahead
-    ("2027-01-30", None),  # exactly 15 days ahead
-    ("2027-01-29", "S1042"),  # 14 days ahead: too late
-])
+@pytest.mark.parametrize(
+    ("end", "code"),
+    [
+        ("2027-03-17", "S1042"),  # 61 days ahead: the window opens tomorrow
+        ("2027-03-16", None),  # exactly 60 days ahead
+        ("2027-01-30", None),  # exactly 15 days ahead
+        ("2027-01-29", "S1042"),  # 14 days ahead: too late
+    ],
+)
 def test_m1_extension_window_is_sixty_to_fifteen_days(end, code):
-    ctx = update_ctx('<Program><Extension printForm="false"><NewPrgEndDate>2027-06-01</NewPrgEndDate>'
-                     '<Explanation>x</Explanation></Extension></Program>', stored=_m1(end))
+    ctx = update_ctx(
+        '<Program><Extension printForm="false"><NewPrgEndDate>2027-06-01</NewPrgEndDate>'
+        "<Explanation>x</Explanation></Extension></Program>",
+        stored=_m1(end),
+    )
     assert code_of(ctx) == code
 
 
 # --- dependents ------------------------------------------------------------------------------------
+
 
 def _with_child(birth: str) -> etree._Element:
     student = baseline()
@@ -160,13 +197,22 @@ def test_dependent_actions_check_the_named_dependent():
 
 # --- names -----------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("first", "code"), [
-    ("FNU", "S1142"), ("not  applicable", "S1142"), ("Unknown", "S1142"), ("ANNA-MARIA", "S1148"),
-    ("ZOË", "S1148"), ("Mary Ann", None), ("NONEY", None),
-    ("\u00a0ANNA", "S1148"),  # a no-break space is not a blank: SEVIS keeps it, and the name standard refuses it
-    ("\tANNA\n", None),  # XML whitespace around a value is not part of it
-    ("\u00a0FNU", "S1148"),
-])
+
+@pytest.mark.parametrize(
+    ("first", "code"),
+    [
+        ("FNU", "S1142"),
+        ("not  applicable", "S1142"),
+        ("Unknown", "S1142"),
+        ("ANNA-MARIA", "S1148"),
+        ("ZOË", "S1148"),
+        ("Mary Ann", None),
+        ("NONEY", None),
+        ("\u00a0ANNA", "S1148"),  # a no-break space is not a blank: SEVIS keeps it, and the name standard refuses it
+        ("\tANNA\n", None),  # XML whitespace around a value is not part of it
+        ("\u00a0FNU", "S1148"),
+    ],
+)
 def test_name_standard(first, code):
     assert code_of(create_ctx(set_text(baseline(), "PersonalInfo/FullName/FirstName", first))) == code
 
@@ -178,10 +224,18 @@ def test_name_message_names_the_field():
 
 # --- e-mail and telephone ----------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("email", "code"), [
-    ("a.b@example.edu", None), (".ab@example.edu", "S1160"), ("ab.@example.edu", "S1160"),
-    ("a..b@example.edu", "S1160"), ("ab@-example.edu", "S1160"), ("ab@example..edu", "S1160"),
-])
+
+@pytest.mark.parametrize(
+    ("email", "code"),
+    [
+        ("a.b@example.edu", None),
+        (".ab@example.edu", "S1160"),
+        ("ab.@example.edu", "S1160"),
+        ("a..b@example.edu", "S1160"),
+        ("ab@-example.edu", "S1160"),
+        ("ab@example..edu", "S1160"),
+    ],
+)
 def test_email_shape(email, code):
     assert code_of(create_ctx(set_text(baseline(), "PersonalInfo/Email", email))) == code
 
@@ -198,24 +252,38 @@ def test_k12_and_young_m1_need_no_email():
 
 # --- history: segments ------------------------------------------------------------------------------
 
+
 def test_live_segments_follow_cancel_and_edit():
     add = "<AuthDropBelowFC><Add printForm='false'><Reason>01</Reason><StartDate>2027-02-01</StartDate><EndDate>2027-04-30</EndDate></Add></AuthDropBelowFC>"
-    edit = ("<AuthDropBelowFC><Edit printForm='false'><Reason>01</Reason><StartDate>2027-02-01</StartDate><EndDate>2027-04-30</EndDate>"
-            "<NewEndDate>2027-03-31</NewEndDate></Edit></AuthDropBelowFC>")
+    edit = (
+        "<AuthDropBelowFC><Edit printForm='false'><Reason>01</Reason><StartDate>2027-02-01</StartDate><EndDate>2027-04-30</EndDate>"
+        "<NewEndDate>2027-03-31</NewEndDate></Edit></AuthDropBelowFC>"
+    )
     cancel = "<AuthDropBelowFC><Cancel printForm='false'><Reason>01</Reason><StartDate>2027-02-01</StartDate><EndDate>2027-03-31</EndDate></Cancel></AuthDropBelowFC>"
-    ctx = update_ctx("<Reprint><Reason>01</Reason></Reprint>", history=[("AuthDropBelowFC", add), ("AuthDropBelowFC", edit)])
+    ctx = update_ctx(
+        "<Reprint><Reason>01</Reason></Reprint>", history=[("AuthDropBelowFC", add), ("AuthDropBelowFC", edit)]
+    )
     live = live_segments(ctx, "AuthDropBelowFC")
     assert [s.findtext("EndDate") for s in live] == ["2027-03-31"]
-    ctx = update_ctx("<Reprint><Reason>01</Reason></Reprint>",
-                     history=[("AuthDropBelowFC", add), ("AuthDropBelowFC", edit), ("AuthDropBelowFC", cancel)])
+    ctx = update_ctx(
+        "<Reprint><Reason>01</Reason></Reprint>",
+        history=[("AuthDropBelowFC", add), ("AuthDropBelowFC", edit), ("AuthDropBelowFC", cancel)],
+    )
     assert live_segments(ctx, "AuthDropBelowFC") == []
 
 
 def test_overlap_is_checked_against_live_segments_only():
-    cpt = ("<CPTEmployment><{a} printForm='false'><StartDate>2027-02-01</StartDate><EndDate>2027-05-31</EndDate>"
-           "<FullPartTimeIndicator>02</FullPartTimeIndicator><EmployerName>ACME</EmployerName>{tail}</{a}></CPTEmployment>")
+    cpt = (
+        "<CPTEmployment><{a} printForm='false'><StartDate>2027-02-01</StartDate><EndDate>2027-05-31</EndDate>"
+        "<FullPartTimeIndicator>02</FullPartTimeIndicator><EmployerName>ACME</EmployerName>{tail}</{a}></CPTEmployment>"
+    )
     addr = "<EmployerAddress><Address1>1 Main Street</Address1><City>Cambridge</City><State>MA</State><PostalCode>02139</PostalCode></EmployerAddress>"
-    other = cpt.format(a="Add", tail=addr).replace("ACME", "HARBOR").replace("2027-02-01", "2027-05-01").replace("2027-05-31", "2027-08-31")
+    other = (
+        cpt.format(a="Add", tail=addr)
+        .replace("ACME", "HARBOR")
+        .replace("2027-02-01", "2027-05-01")
+        .replace("2027-05-31", "2027-08-31")
+    )
     added = ("CPTEmployment", cpt.format(a="Add", tail=addr))
     cancelled = ("CPTEmployment", cpt.format(a="Cancel", tail=""))
     assert code_of(update_ctx(other, history=[added])) == "S1044"
@@ -224,6 +292,7 @@ def test_overlap_is_checked_against_live_segments_only():
 
 # --- authority and status ---------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(("user", "code"), [("MCKPDSO001", None), ("MCKNOBODY1", "S1001"), ("MCKRO00001", "S1002")])
 def test_acting_official(user, code):
     student = baseline()
@@ -231,13 +300,16 @@ def test_acting_official(user, code):
     assert code_of(create_ctx(student)) == code
 
 
-@pytest.mark.parametrize(("event", "status", "code"), [
-    ("<Status><Complete/></Status>", "Initial", "S1054"),
-    ("<Status><Complete/></Status>", "Active", None),
-    ("<Status><Cancel><Reason>01</Reason></Cancel></Status>", "Active", "S1057"),
-    ("<Reprint><Reason>01</Reason></Reprint>", "Completed", "S1106"),
-    ("<Reprint><Reason>01</Reason></Reprint>", "Active", None),
-])
+@pytest.mark.parametrize(
+    ("event", "status", "code"),
+    [
+        ("<Status><Complete/></Status>", "Initial", "S1054"),
+        ("<Status><Complete/></Status>", "Active", None),
+        ("<Status><Cancel><Reason>01</Reason></Cancel></Status>", "Active", "S1057"),
+        ("<Reprint><Reason>01</Reason></Reprint>", "Completed", "S1106"),
+        ("<Reprint><Reason>01</Reason></Reprint>", "Active", None),
+    ],
+)
 def test_status_table(event, status, code):
     assert code_of(update_ctx(event, status=status)) == code
 
@@ -249,6 +321,7 @@ def test_authority_is_checked_before_status():
 
 
 # --- the registry itself ----------------------------------------------------------------------------
+
 
 def test_every_fm_rule_has_a_catalogue_code_and_a_condition():
     for r in RULES:
@@ -289,7 +362,9 @@ def _check_every_rule(ctx: RuleContext) -> None:
 
 
 @settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(tree=trees(FM_XSD, "SEVISBatchCreateUpdateStudent", max_repeats=2, max_text=12), status=st.sampled_from(STATUSES))
+@given(
+    tree=trees(FM_XSD, "SEVISBatchCreateUpdateStudent", max_repeats=2, max_text=12), status=st.sampled_from(STATUSES)
+)
 def test_rules_answer_any_schema_valid_document(tree, status):
     """Generated documents (any element combination the schema allows) get a catalogue answer or none."""
     root = tree.getroot()
@@ -306,12 +381,14 @@ def test_rules_answer_any_schema_valid_document(tree, status):
     dependents = [SimpleNamespace(sevis_id="N0000000002", status=status, relationship_code="01")]
     for update in updates:
         event = next(c for c in update if c.tag not in ("UserDefinedA", "UserDefinedB"))
-        ctx = update_ctx(etree.tostring(event).decode(), stored=stored, status=status, history=history,
-                         dependents=dependents)
+        ctx = update_ctx(
+            etree.tostring(event).decode(), stored=stored, status=status, history=history, dependents=dependents
+        )
         _check_every_rule(ctx)
 
 
 # --- OPT employer edits --------------------------------------------------------------------------
+
 
 def _opt_history() -> list[tuple[str, str]]:
     setup = CASES["S1162"].folder.joinpath("setup2.xml").read_text(encoding="utf-8")
@@ -329,12 +406,22 @@ def _employer_edit(name: str, start: str, new_employer: str) -> str:
 def test_editing_an_employer_is_not_a_repeat_of_itself():
     from mockserver.rules.fm_employment import employer_not_repeated
 
-    same = update_ctx(_employer_edit("ACME ANALYTICS", "2027-04-01", "<EmployerName>ACME ANALYTICS</EmployerName>"
-                                     "<StudentsJobTitle>Analyst</StudentsJobTitle><StartDate>2027-04-01</StartDate>"),
-                      status="Active", history=_opt_history())
+    same = update_ctx(
+        _employer_edit(
+            "ACME ANALYTICS",
+            "2027-04-01",
+            "<EmployerName>ACME ANALYTICS</EmployerName>"
+            "<StudentsJobTitle>Analyst</StudentsJobTitle><StartDate>2027-04-01</StartDate>",
+        ),
+        status="Active",
+        history=_opt_history(),
+    )
     assert employer_not_repeated(same) is None
-    renamed = update_ctx(_employer_edit("ACME ANALYTICS", "2027-04-01", "<EmployerName>Acme Data</EmployerName>"),
-                         status="Active", history=_opt_history())
+    renamed = update_ctx(
+        _employer_edit("ACME ANALYTICS", "2027-04-01", "<EmployerName>Acme Data</EmployerName>"),
+        status="Active",
+        history=_opt_history(),
+    )
     assert employer_not_repeated(renamed) is None
 
 
@@ -346,28 +433,42 @@ def test_editing_an_employer_into_another_recorded_one_is_a_repeat():
       <EmploymentIdentifier><StartDate>2027-04-01</StartDate><EndDate>2028-03-31</EndDate></EmploymentIdentifier>
       <Employer><EmployerName>BETA LABS</EmployerName><StartDate>2027-05-01</StartDate></Employer></Add></OPTEmployer>"""
     history.append(("OPTEmployer/Add", second))
-    clash = update_ctx(_employer_edit("ACME ANALYTICS", "2027-04-01",
-                                      "<EmployerName>Beta Labs</EmployerName><StartDate>2027-05-01</StartDate>"),
-                       status="Active", history=history)
+    clash = update_ctx(
+        _employer_edit(
+            "ACME ANALYTICS", "2027-04-01", "<EmployerName>Beta Labs</EmployerName><StartDate>2027-05-01</StartDate>"
+        ),
+        status="Active",
+        history=history,
+    )
     found = employer_not_repeated(clash)
     assert found is not None and found.code == "S1153"
 
 
 # --- one spouse at a time --------------------------------------------------------------------------
 
+
 def _dep(sevis_id: str, relationship: str, status: str) -> SimpleNamespace:
     return SimpleNamespace(sevis_id=sevis_id, relationship_code=relationship, status=status)
 
 
-@pytest.mark.parametrize(("dependents", "code"), [
-    ([_dep("N0000000002", "01", "Canceled"), _dep("N0000000003", "01", "Active")], "S1006"),  # another spouse active
-    ([_dep("N0000000002", "01", "Canceled"), _dep("N0000000003", "01", "Terminated")], None),
-    ([_dep("N0000000002", "01", "Canceled"), _dep("N0000000003", "02", "Active")], None),  # a child is no spouse
-])
+@pytest.mark.parametrize(
+    ("dependents", "code"),
+    [
+        (
+            [_dep("N0000000002", "01", "Canceled"), _dep("N0000000003", "01", "Active")],
+            "S1006",
+        ),  # another spouse active
+        ([_dep("N0000000002", "01", "Canceled"), _dep("N0000000003", "01", "Terminated")], None),
+        ([_dep("N0000000002", "01", "Canceled"), _dep("N0000000003", "02", "Active")], None),  # a child is no spouse
+    ],
+)
 def test_reactivating_a_spouse_next_to_an_active_spouse_is_refused(dependents, code):
     from mockserver.rules.fm_dependents import spouse_not_already_active
 
-    ctx = update_ctx('<Dependent><Reactivate printForm="false" dependentSevisID="N0000000002"/></Dependent>',
-                     status="Active", dependents=dependents)
+    ctx = update_ctx(
+        '<Dependent><Reactivate printForm="false" dependentSevisID="N0000000002"/></Dependent>',
+        status="Active",
+        dependents=dependents,
+    )
     found = spouse_not_already_active(ctx)
     assert (found.code if found else None) == code

@@ -3,6 +3,7 @@
 Every case starts from a record that passes every J rule and changes one thing; the first violation must
 be the case's code. The mock clock is 2027-01-15 as in the rule fixtures.
 """
+
 from __future__ import annotations
 
 import csv
@@ -44,9 +45,12 @@ class Record:
     relationship_code: str = ""
 
 
-OFFICIALS = {RO: Official(RO), "MCKARO0001": Official("MCKARO0001", role="ARO"),
-             "MCKPDSO001": Official("MCKPDSO001", org_id="MCK214F00001000", role="PDSO"),
-             "MCKSTAFF01": Official("MCKSTAFF01", role="STAFF")}
+OFFICIALS = {
+    RO: Official(RO),
+    "MCKARO0001": Official("MCKARO0001", role="ARO"),
+    "MCKPDSO001": Official("MCKPDSO001", org_id="MCK214F00001000", role="PDSO"),
+    "MCKSTAFF01": Official("MCKSTAFF01", role="STAFF"),
+}
 
 SOA = """<SiteOfActivity xsi:type="SOA"><Address1>2201 C Street NW</Address1><City>Washington</City>
   <State>DC</State><PostalCode>20522</PostalCode><SiteName>Main Lab</SiteName><PrimarySite>true</PrimarySite>
@@ -70,24 +74,37 @@ TIPP_SITE = """<TippSite>{site_id}<Address1>2201 C Street NW</Address1><City>Was
 
 
 def phase(start="2027-02-01", end="2028-01-31", n=1, phase_id=None, signed=False) -> str:
-    return PHASE.format(start=start, end=end, n=n, phase_id=f"<PhaseId>{phase_id}</PhaseId>" if phase_id else "",
-                        signed="<SuperSignatureDate>2027-01-10</SuperSignatureDate>" if signed else "")
+    return PHASE.format(
+        start=start,
+        end=end,
+        n=n,
+        phase_id=f"<PhaseId>{phase_id}</PhaseId>" if phase_id else "",
+        signed="<SuperSignatureDate>2027-01-10</SuperSignatureDate>" if signed else "",
+    )
 
 
 def tipp_site(phases=None, primary="true", official=RO, site_id=None, signed=False) -> str:
     signature = (f"<OfficialUserName>{official}</OfficialUserName>" if official else "") + (
         "<OfficialSignatureDate>2027-01-10</OfficialSignatureDate><EvSignatureDate>2027-01-10</EvSignatureDate>"
-        if signed else "")
-    return TIPP_SITE.format(site_id=f"<SiteId>{site_id}</SiteId>" if site_id else "", primary=primary,
-                            official=signature, phases="".join(phases or [phase()]))
+        if signed
+        else ""
+    )
+    return TIPP_SITE.format(
+        site_id=f"<SiteId>{site_id}</SiteId>" if site_id else "",
+        primary=primary,
+        official=signature,
+        phases="".join(phases or [phase()]),
+    )
 
 
 def tipp(sites=None, iwt=None) -> str:
     flag = f"<IsIWT>{iwt}</IsIWT>" if iwt is not None else ""
-    return (f'<AddTIPP print7002="false"><ParticipantInfo>{flag}<EmailAddress>ev@example.com</EmailAddress>'
-            "<FieldOfStudy>Engineering</FieldOfStudy><TypeOfDegree>Bachelor</TypeOfDegree>"
-            "<DateAwardedOrExpected>2026-06-01</DateAwardedOrExpected></ParticipantInfo>"
-            f"{''.join(sites or [tipp_site()])}</AddTIPP>")
+    return (
+        f'<AddTIPP print7002="false"><ParticipantInfo>{flag}<EmailAddress>ev@example.com</EmailAddress>'
+        "<FieldOfStudy>Engineering</FieldOfStudy><TypeOfDegree>Bachelor</TypeOfDegree>"
+        "<DateAwardedOrExpected>2026-06-01</DateAwardedOrExpected></ParticipantInfo>"
+        f"{''.join(sites or [tipp_site()])}</AddTIPP>"
+    )
 
 
 def exempt_tipp(program: str) -> str:
@@ -95,21 +112,46 @@ def exempt_tipp(program: str) -> str:
 
 
 def dependent(last="WEBER", first="TOBIAS", born="1993-10-09", relationship="01", country="GM", reason="") -> str:
-    return (f"<Dependent><FullName><LastName>{last}</LastName><FirstName>{first}</FirstName></FullName>"
-            f"<BirthDate>{born}</BirthDate><Gender>M</Gender><BirthCity>Mannheim</BirthCity>"
-            f"<BirthCountryCode>{country}</BirthCountryCode><CitizenshipCountryCode>GM</CitizenshipCountryCode>"
-            f"<PermanentResidenceCountryCode>GM</PermanentResidenceCountryCode>{reason}"
-            f"<Relationship>{relationship}</Relationship></Dependent>")
+    return (
+        f"<Dependent><FullName><LastName>{last}</LastName><FirstName>{first}</FirstName></FullName>"
+        f"<BirthDate>{born}</BirthDate><Gender>M</Gender><BirthCity>Mannheim</BirthCity>"
+        f"<BirthCountryCode>{country}</BirthCountryCode><CitizenshipCountryCode>GM</CitizenshipCountryCode>"
+        f"<PermanentResidenceCountryCode>GM</PermanentResidenceCountryCode>{reason}"
+        f"<Relationship>{relationship}</Relationship></Dependent>"
+    )
 
 
-def create(*, last="SCHNEIDER", first="ANNA", preferred="", born="1994-05-27", birth_country="GM", reason="",
-           citizenship="GM", email="anna.schneider@example.org", start="2027-02-01", end="2028-01-31",
-           category="08", us_address="", mail_address="", funds=None, dependents=None, sites=None, tipp_xml="",
-           residence="", user=RO) -> etree._Element:
+def create(
+    *,
+    last="SCHNEIDER",
+    first="ANNA",
+    preferred="",
+    born="1994-05-27",
+    birth_country="GM",
+    reason="",
+    citizenship="GM",
+    email="anna.schneider@example.org",
+    start="2027-02-01",
+    end="2028-01-31",
+    category="08",
+    us_address="",
+    mail_address="",
+    funds=None,
+    dependents=None,
+    sites=None,
+    tipp_xml="",
+    residence="",
+    user=RO,
+) -> etree._Element:
     """An ExchangeVisitor create element; the defaults pass every J rule."""
-    funds = funds if funds is not None else (
-        "<ReceivedUSGovtFunds>false</ReceivedUSGovtFunds><ProgramSponsorFunds>48000</ProgramSponsorFunds>"
-        "<OtherFunds><Personal>6000</Personal></OtherFunds>")
+    funds = (
+        funds
+        if funds is not None
+        else (
+            "<ReceivedUSGovtFunds>false</ReceivedUSGovtFunds><ProgramSponsorFunds>48000</ProgramSponsorFunds>"
+            "<OtherFunds><Personal>6000</Personal></OtherFunds>"
+        )
+    )
     deps = "".join(dependents if dependents is not None else [dependent()])
     site_block = "".join(sites if sites is not None else [SOA])
     preferred_xml = f"<PreferredName>{preferred}</PreferredName>" if preferred else ""
@@ -124,28 +166,47 @@ def create(*, last="SCHNEIDER", first="ANNA", preferred="", born="1994-05-27", b
       <SubjectField><SubjectFieldCode>26.0101</SubjectFieldCode><Remarks>Research</Remarks></SubjectField>
       {us_address}{mail_address}
       <FinancialInfo>{funds}</FinancialInfo>
-      {f'<CreateDependent>{deps}</CreateDependent>' if deps else ''}
-      {f'<AddSiteOfActivity>{site_block}</AddSiteOfActivity>' if site_block else ''}{tipp_xml}{residence}
+      {f"<CreateDependent>{deps}</CreateDependent>" if deps else ""}
+      {f"<AddSiteOfActivity>{site_block}</AddSiteOfActivity>" if site_block else ""}{tipp_xml}{residence}
     </ExchangeVisitor>"""
     return etree.fromstring(xml)
 
 
 def create_ctx(element: etree._Element, seen: set | None = None, existing: bool = False) -> RuleContext:
-    return RuleContext(kind="J", event="create", element=element, event_element=None, now=NOW,
-                       duplicate_keys_seen=seen or set(), existing_duplicate=lambda key: existing,
-                       lookup_official=OFFICIALS.get, org_id=ORG)
+    return RuleContext(
+        kind="J",
+        event="create",
+        element=element,
+        event_element=None,
+        now=NOW,
+        duplicate_keys_seen=seen or set(),
+        existing_duplicate=lambda key: existing,
+        lookup_official=OFFICIALS.get,
+        org_id=ORG,
+    )
 
 
-def update_ctx(event_xml: str, *, stored: etree._Element | None = None, status="Initial", dependents=(),
-               user=RO) -> RuleContext:
+def update_ctx(
+    event_xml: str, *, stored: etree._Element | None = None, status="Initial", dependents=(), user=RO
+) -> RuleContext:
     stored = stored if stored is not None else create()
-    holder = etree.fromstring(f'<ExchangeVisitor xmlns:xsi="{XSI}" sevisID="N0000000001" requestID="U-1" '
-                              f'userID="{user}">{event_xml}</ExchangeVisitor>')
+    holder = etree.fromstring(
+        f'<ExchangeVisitor xmlns:xsi="{XSI}" sevisID="N0000000001" requestID="U-1" '
+        f'userID="{user}">{event_xml}</ExchangeVisitor>'
+    )
     event_element = holder[0]
     record = Record(etree.tostring(stored, encoding="unicode"), status=status)
-    return RuleContext(kind="J", event=event_element.tag, element=holder, event_element=event_element, now=NOW,
-                       record=record, load_dependents=lambda: list(dependents), lookup_official=OFFICIALS.get,
-                       org_id=ORG)
+    return RuleContext(
+        kind="J",
+        event=event_element.tag,
+        element=holder,
+        event_element=event_element,
+        now=NOW,
+        record=record,
+        load_dependents=lambda: list(dependents),
+        lookup_official=OFFICIALS.get,
+        org_id=ORG,
+    )
 
 
 def code_of(ctx: RuleContext) -> str | None:
@@ -167,15 +228,18 @@ def stored(**kw) -> etree._Element:
 ADDR = "<{tag}><Address1>{street}</Address1><City>{city}</City><State>{state}</State><PostalCode>{zip}</PostalCode>{extra}</{tag}>"
 
 
-def address(tag="USAddress", street="1600 Pennsylvania Avenue NW", city="Washington", state="DC", zip="20500",
-            extra="") -> str:
+def address(
+    tag="USAddress", street="1600 Pennsylvania Avenue NW", city="Washington", state="DC", zip="20500", extra=""
+) -> str:
     return ADDR.format(tag=tag, street=street, city=city, state=state, zip=zip, extra=extra)
 
 
 def site(street="2201 C Street NW", city="Washington", state="DC", zip="20522", extra="") -> str:
-    return (f'<SiteOfActivity xsi:type="SOA"><Address1>{street}</Address1><City>{city}</City><State>{state}</State>'
-            f"<PostalCode>{zip}</PostalCode>{extra}<SiteName>Main Lab</SiteName><PrimarySite>true</PrimarySite>"
-            "</SiteOfActivity>")
+    return (
+        f'<SiteOfActivity xsi:type="SOA"><Address1>{street}</Address1><City>{city}</City><State>{state}</State>'
+        f"<PostalCode>{zip}</PostalCode>{extra}<SiteName>Main Lab</SiteName><PrimarySite>true</PrimarySite>"
+        "</SiteOfActivity>"
+    )
 
 
 TRAINEE_TIPP = dict(category="2A", sites=[], tipp_xml=tipp())
@@ -205,28 +269,55 @@ CREATE_CASES = {
     "S2114": lambda: create(category="1A", born="2008-01-01", end="2027-12-01", dependents=[]),
     "S2115": lambda: create(category="04", end="2027-02-10"),
     "S2116": lambda: create(category="12", end="2027-12-31"),
-    "S2151": lambda: create(funds="<ReceivedUSGovtFunds>false</ReceivedUSGovtFunds><ProgramSponsorFunds>0</ProgramSponsorFunds>"),
+    "S2151": lambda: create(
+        funds="<ReceivedUSGovtFunds>false</ReceivedUSGovtFunds><ProgramSponsorFunds>0</ProgramSponsorFunds>"
+    ),
     "S2152": lambda: create(funds="<ReceivedUSGovtFunds>false</ReceivedUSGovtFunds>"),
-    "S2012": lambda: create(funds="<ReceivedUSGovtFunds>true</ReceivedUSGovtFunds><ProgramSponsorFunds>100</ProgramSponsorFunds>"),
-    "S2223": lambda: create(funds="<ReceivedUSGovtFunds>true</ReceivedUSGovtFunds><OtherFunds><USGovt><Org1>OTHER</Org1>"
-                                  "<Amount1>500</Amount1></USGovt></OtherFunds>"),
-    "S2224": lambda: create(funds="<ReceivedUSGovtFunds>true</ReceivedUSGovtFunds><OtherFunds><USGovt><Org1>DOS</Org1>"
-                                  "<OtherName1>State</OtherName1><Amount1>500</Amount1></USGovt></OtherFunds>"),
-    "S2227": lambda: create(funds="<ReceivedUSGovtFunds>true</ReceivedUSGovtFunds><OtherFunds><USGovt><Org1>DOS</Org1>"
-                                  "<Amount1>500</Amount1><Org2>NSF</Org2></USGovt></OtherFunds>"),
-    "S2228": lambda: create(funds="<ReceivedUSGovtFunds>true</ReceivedUSGovtFunds><OtherFunds><USGovt><Org1>DOS</Org1>"
-                                  "<Amount1>500</Amount1><Amount2>100</Amount2></USGovt></OtherFunds>"),
+    "S2012": lambda: create(
+        funds="<ReceivedUSGovtFunds>true</ReceivedUSGovtFunds><ProgramSponsorFunds>100</ProgramSponsorFunds>"
+    ),
+    "S2223": lambda: create(
+        funds="<ReceivedUSGovtFunds>true</ReceivedUSGovtFunds><OtherFunds><USGovt><Org1>OTHER</Org1>"
+        "<Amount1>500</Amount1></USGovt></OtherFunds>"
+    ),
+    "S2224": lambda: create(
+        funds="<ReceivedUSGovtFunds>true</ReceivedUSGovtFunds><OtherFunds><USGovt><Org1>DOS</Org1>"
+        "<OtherName1>State</OtherName1><Amount1>500</Amount1></USGovt></OtherFunds>"
+    ),
+    "S2227": lambda: create(
+        funds="<ReceivedUSGovtFunds>true</ReceivedUSGovtFunds><OtherFunds><USGovt><Org1>DOS</Org1>"
+        "<Amount1>500</Amount1><Org2>NSF</Org2></USGovt></OtherFunds>"
+    ),
+    "S2228": lambda: create(
+        funds="<ReceivedUSGovtFunds>true</ReceivedUSGovtFunds><OtherFunds><USGovt><Org1>DOS</Org1>"
+        "<Amount1>500</Amount1><Amount2>100</Amount2></USGovt></OtherFunds>"
+    ),
     "S2239": lambda: create(residence=RESIDENCE_HST),
     "S2240": lambda: create(category="13", born="2005-01-01", dependents=[], residence=RESIDENCE_HST),
-    "S2241": lambda: create(category="1A", born="2010-06-01", end="2027-12-01", dependents=[],
-                            residence="<ResidentialAddress><HostFamily><HostFamilyInd>PERM</HostFamilyInd></HostFamily>"
-                                      "</ResidentialAddress>"),
-    "S2242": lambda: create(category="1A", born="2010-06-01", end="2027-12-01", dependents=[],
-                            residence="<ResidentialAddress><ResidentialType>HST</ResidentialType><BoardingSchool>"
-                                      "<Name>Hill School</Name></BoardingSchool></ResidentialAddress>"),
-    "S2243": lambda: create(category="1A", born="2010-06-01", end="2027-12-01", dependents=[],
-                            residence="<ResidentialAddress><ResidentialType>BRD</ResidentialType><HostFamily>"
-                                      "<HostFamilyInd>PERM</HostFamilyInd></HostFamily></ResidentialAddress>"),
+    "S2241": lambda: create(
+        category="1A",
+        born="2010-06-01",
+        end="2027-12-01",
+        dependents=[],
+        residence="<ResidentialAddress><HostFamily><HostFamilyInd>PERM</HostFamilyInd></HostFamily>"
+        "</ResidentialAddress>",
+    ),
+    "S2242": lambda: create(
+        category="1A",
+        born="2010-06-01",
+        end="2027-12-01",
+        dependents=[],
+        residence="<ResidentialAddress><ResidentialType>HST</ResidentialType><BoardingSchool>"
+        "<Name>Hill School</Name></BoardingSchool></ResidentialAddress>",
+    ),
+    "S2243": lambda: create(
+        category="1A",
+        born="2010-06-01",
+        end="2027-12-01",
+        dependents=[],
+        residence="<ResidentialAddress><ResidentialType>BRD</ResidentialType><HostFamily>"
+        "<HostFamilyInd>PERM</HostFamilyInd></HostFamily></ResidentialAddress>",
+    ),
     "S2205": lambda: create(sites=[EXEMPT, EXEMPT]),
     "S2206": lambda: create(sites=[SOA, EXEMPT]),
     "S2218": lambda: create(tipp_xml=tipp()),
@@ -238,8 +329,9 @@ CREATE_CASES = {
     "S2261": lambda: create(category="14", citizenship="EI", sites=[], tipp_xml=tipp()),
     "S2265": lambda: create(sites=[], category="2A", tipp_xml=tipp(iwt="false")),
     "S2262": lambda: create(sites=[], category="2A", tipp_xml=tipp([tipp_site(primary="false")])),
-    "S2254": lambda: create(sites=[], category="2A", tipp_xml=tipp([tipp_site([phase(end="2027-06-30"),
-                                                                                phase("2027-08-01", n=2)])])),
+    "S2254": lambda: create(
+        sites=[], category="2A", tipp_xml=tipp([tipp_site([phase(end="2027-06-30"), phase("2027-08-01", n=2)])])
+    ),
     "S2259": lambda: create(sites=[], category="2A", tipp_xml=tipp([tipp_site(official="NOBODY0001")])),
     "S2247": lambda: create(sites=[site(zip="90210")]),
     "S2248": lambda: create(sites=[site(street="C Street NW")]),
@@ -272,157 +364,325 @@ def test_duplicate_exchange_visitor_in_batch_and_in_database():
 # --- update cases ---------------------------------------------------------------------------------
 SPOUSE = Record("<Dependent/>", status="Active", sevis_id="N0000000002", relationship_code="01")
 ENDED_CHILD = Record("<Dependent/>", status="Terminated", sevis_id="N0000000003", relationship_code="02")
-STORED_TIPP = dict(category="2A", sites=[], tipp_xml=tipp([tipp_site([phase(phase_id=7, start="2027-02-01",
-                                                                             end="2027-06-30"),
-                                                                       phase(phase_id=8, start="2027-07-01", n=2)],
-                                                                      site_id=5)]))
-SIGNED_TIPP = dict(category="2A", sites=[], tipp_xml=tipp([tipp_site([phase(phase_id=7, signed=True)], site_id=5,
-                                                                     signed=True)]))
+STORED_TIPP = dict(
+    category="2A",
+    sites=[],
+    tipp_xml=tipp(
+        [
+            tipp_site(
+                [phase(phase_id=7, start="2027-02-01", end="2027-06-30"), phase(phase_id=8, start="2027-07-01", n=2)],
+                site_id=5,
+            )
+        ]
+    ),
+)
+SIGNED_TIPP = dict(
+    category="2A", sites=[], tipp_xml=tipp([tipp_site([phase(phase_id=7, signed=True)], site_id=5, signed=True)])
+)
 
 
 def program(inner: str) -> str:
-    return f'<Program>{inner}</Program>'
+    return f"<Program>{inner}</Program>"
 
 
 UPDATE_CASES = {
-    "S2124": lambda: update_ctx('<Validate><USAddress><Address1>1 Main St</Address1><PostalCode>20500</PostalCode>'
-                                '</USAddress></Validate>', status="Active"),
-    "S2276": lambda: update_ctx('<TIPP><DeleteSite><SiteId>5</SiteId></DeleteSite></TIPP>', status="Terminated"),
+    "S2124": lambda: update_ctx(
+        "<Validate><USAddress><Address1>1 Main St</Address1><PostalCode>20500</PostalCode></USAddress></Validate>",
+        status="Active",
+    ),
+    "S2276": lambda: update_ctx("<TIPP><DeleteSite><SiteId>5</SiteId></DeleteSite></TIPP>", status="Terminated"),
     "S2155": lambda: update_ctx('<Reprint printForm="true"><Reason>12</Reason></Reprint>', user="MCKPDSO001"),
-    "S2004": lambda: update_ctx(program('<Amend printForm="false"><PrgStartDate>2027-03-01</PrgStartDate>'
-                                        '<PrgEndDate>2027-02-15</PrgEndDate></Amend>')),
-    "S2011": lambda: update_ctx(program('<Amend printForm="false"><PrgStartDate>2026-03-01</PrgStartDate>'
-                                        '<PrgEndDate>2027-01-01</PrgEndDate></Amend>')),
-    "S2128": lambda: update_ctx(program('<Extension printForm="false"><NewPrgEndDate>2027-06-01</NewPrgEndDate>'
-                                        '</Extension>'), stored=stored(start="2025-08-01", end="2026-08-01"),
-                                status="Active"),
-    "S2236": lambda: update_ctx(program('<Extension printForm="false"><NewPrgEndDate>2027-12-31</NewPrgEndDate>'
-                                        '</Extension>'), status="Active"),
-    "S2229": lambda: update_ctx(program('<Matriculate printForm="false"><NewPrgEndDate>2028-01-01</NewPrgEndDate>'
-                                        '<MatriculationCode>M</MatriculationCode></Matriculate>'), status="Active"),
-    "S2233": lambda: update_ctx(program('<Shorten printForm="false"><NewPrgEndDate>2027-01-20</NewPrgEndDate>'
-                                        '<ShortenReason>OTHR</ShortenReason><Remarks>x</Remarks></Shorten>')),
-    "S2234": lambda: update_ctx(program('<Shorten printForm="false"><NewPrgEndDate>2028-06-01</NewPrgEndDate>'
-                                        '<ShortenReason>OTHR</ShortenReason><Remarks>x</Remarks></Shorten>')),
-    "S2283": lambda: update_ctx(program('<Shorten printForm="false"><NewPrgEndDate>2028-01-31</NewPrgEndDate>'
-                                        '<ShortenReason>OTHR</ShortenReason><Remarks>x</Remarks></Shorten>')),
-    "S2116": lambda: update_ctx(program('<Extension printForm="false"><NewPrgEndDate>2027-09-01</NewPrgEndDate>'
-                                        '</Extension>'), stored=stored(**SWT), status="Active"),
-    "S2115": lambda: update_ctx(program('<Amend printForm="false"><PrgStartDate>2027-02-01</PrgStartDate>'
-                                        '<PrgEndDate>2027-02-05</PrgEndDate></Amend>'), stored=stored(category="04")),
-    "S2284": lambda: update_ctx('<Validate><USAddress><Address1>1600 Pennsylvania Ave NW</Address1>'
-                                '<PostalCode>20500</PostalCode></USAddress></Validate>',
-                                stored=stored(start="2027-03-01")),
-    "S2104": lambda: update_ctx('<Biographical printForm="false"><BirthCountryCode>GM</BirthCountryCode></Biographical>',
-                                stored=stored(birth_country="US",
-                                              reason="<BirthCountryReason>01</BirthCountryReason>")),
-    "S2103": lambda: update_ctx('<Biographical printForm="false"><BirthCountryCode>GM</BirthCountryCode>'
-                                '<BirthCountryReason>02</BirthCountryReason></Biographical>'),
-    "S2244": lambda: update_ctx('<Biographical printForm="false"><FullName><LastName>SMITH-JONES</LastName>'
-                                '</FullName></Biographical>'),
-    "S2119": lambda: update_ctx(f'<Dependent><Add printForm="false">{dependent(first="MAX")[11:-12]}'
-                                '<FormPurpose>06</FormPurpose></Add></Dependent>', dependents=[SPOUSE]),
-    "S2121": lambda: update_ctx(f'<Dependent><Add printForm="false">'
-                                f'{dependent(first="MAX", relationship="02", born="2000-01-01")[11:-12]}'
-                                '<FormPurpose>06</FormPurpose></Add></Dependent>', dependents=[SPOUSE]),
-    "S2230": lambda: update_ctx('<Dependent><Reprint dependentSevisID="N0000000003"><Reason>12</Reason></Reprint>'
-                                '</Dependent>', dependents=[SPOUSE, ENDED_CHILD]),
+    "S2004": lambda: update_ctx(
+        program(
+            '<Amend printForm="false"><PrgStartDate>2027-03-01</PrgStartDate>'
+            "<PrgEndDate>2027-02-15</PrgEndDate></Amend>"
+        )
+    ),
+    "S2011": lambda: update_ctx(
+        program(
+            '<Amend printForm="false"><PrgStartDate>2026-03-01</PrgStartDate>'
+            "<PrgEndDate>2027-01-01</PrgEndDate></Amend>"
+        )
+    ),
+    "S2128": lambda: update_ctx(
+        program('<Extension printForm="false"><NewPrgEndDate>2027-06-01</NewPrgEndDate></Extension>'),
+        stored=stored(start="2025-08-01", end="2026-08-01"),
+        status="Active",
+    ),
+    "S2236": lambda: update_ctx(
+        program('<Extension printForm="false"><NewPrgEndDate>2027-12-31</NewPrgEndDate></Extension>'), status="Active"
+    ),
+    "S2229": lambda: update_ctx(
+        program(
+            '<Matriculate printForm="false"><NewPrgEndDate>2028-01-01</NewPrgEndDate>'
+            "<MatriculationCode>M</MatriculationCode></Matriculate>"
+        ),
+        status="Active",
+    ),
+    "S2233": lambda: update_ctx(
+        program(
+            '<Shorten printForm="false"><NewPrgEndDate>2027-01-20</NewPrgEndDate>'
+            "<ShortenReason>OTHR</ShortenReason><Remarks>x</Remarks></Shorten>"
+        )
+    ),
+    "S2234": lambda: update_ctx(
+        program(
+            '<Shorten printForm="false"><NewPrgEndDate>2028-06-01</NewPrgEndDate>'
+            "<ShortenReason>OTHR</ShortenReason><Remarks>x</Remarks></Shorten>"
+        )
+    ),
+    "S2283": lambda: update_ctx(
+        program(
+            '<Shorten printForm="false"><NewPrgEndDate>2028-01-31</NewPrgEndDate>'
+            "<ShortenReason>OTHR</ShortenReason><Remarks>x</Remarks></Shorten>"
+        )
+    ),
+    "S2116": lambda: update_ctx(
+        program('<Extension printForm="false"><NewPrgEndDate>2027-09-01</NewPrgEndDate></Extension>'),
+        stored=stored(**SWT),
+        status="Active",
+    ),
+    "S2115": lambda: update_ctx(
+        program(
+            '<Amend printForm="false"><PrgStartDate>2027-02-01</PrgStartDate>'
+            "<PrgEndDate>2027-02-05</PrgEndDate></Amend>"
+        ),
+        stored=stored(category="04"),
+    ),
+    "S2284": lambda: update_ctx(
+        "<Validate><USAddress><Address1>1600 Pennsylvania Ave NW</Address1>"
+        "<PostalCode>20500</PostalCode></USAddress></Validate>",
+        stored=stored(start="2027-03-01"),
+    ),
+    "S2104": lambda: update_ctx(
+        '<Biographical printForm="false"><BirthCountryCode>GM</BirthCountryCode></Biographical>',
+        stored=stored(birth_country="US", reason="<BirthCountryReason>01</BirthCountryReason>"),
+    ),
+    "S2103": lambda: update_ctx(
+        '<Biographical printForm="false"><BirthCountryCode>GM</BirthCountryCode>'
+        "<BirthCountryReason>02</BirthCountryReason></Biographical>"
+    ),
+    "S2244": lambda: update_ctx(
+        '<Biographical printForm="false"><FullName><LastName>SMITH-JONES</LastName></FullName></Biographical>'
+    ),
+    "S2119": lambda: update_ctx(
+        f'<Dependent><Add printForm="false">{dependent(first="MAX")[11:-12]}'
+        "<FormPurpose>06</FormPurpose></Add></Dependent>",
+        dependents=[SPOUSE],
+    ),
+    "S2121": lambda: update_ctx(
+        f'<Dependent><Add printForm="false">'
+        f"{dependent(first='MAX', relationship='02', born='2000-01-01')[11:-12]}"
+        "<FormPurpose>06</FormPurpose></Add></Dependent>",
+        dependents=[SPOUSE],
+    ),
+    "S2230": lambda: update_ctx(
+        '<Dependent><Reprint dependentSevisID="N0000000003"><Reason>12</Reason></Reprint></Dependent>',
+        dependents=[SPOUSE, ENDED_CHILD],
+    ),
     "S2130": lambda: update_ctx('<Reprint printForm="true"><Reason>05</Reason></Reprint>'),
-    "S2222": lambda: update_ctx('<Status><Terminate><Reason>OTHER</Reason><EffectiveDate>2027-01-15</EffectiveDate>'
-                                '</Terminate></Status>', status="Active"),
-    "S2127": lambda: update_ctx('<Status><CorrectInfraction><InfractionType>OTH</InfractionType></CorrectInfraction>'
-                                '</Status>', status="Terminated"),
-    "S2009": lambda: update_ctx('<Status><CorrectInfraction><InfractionType>EXT</InfractionType><Remarks>late</Remarks>'
-                                '</CorrectInfraction></Status>', status="Terminated"),
-    "S2151": lambda: update_ctx('<FinancialInfo printForm="false"><ProgramSponsorFunds>0</ProgramSponsorFunds>'
-                                '</FinancialInfo>'),
-    "S2152": lambda: update_ctx('<FinancialInfo printForm="false"><ProgramSponsorFunds></ProgramSponsorFunds>'
-                                '<OtherFunds><Personal></Personal></OtherFunds></FinancialInfo>'),
-    "S2225": lambda: update_ctx('<FinancialInfo printForm="false"><OtherFunds><USGovt><Org1>DOS</Org1>'
-                                '<OtherName1>State</OtherName1><Amount1>10</Amount1></USGovt></OtherFunds>'
-                                '</FinancialInfo>'),
-    "S2226": lambda: update_ctx('<FinancialInfo printForm="false"><OtherFunds><Other><Name></Name><Amount>100</Amount>'
-                                '</Other></OtherFunds></FinancialInfo>'),
-    "S2209": lambda: update_ctx('<SiteOfActivity><Add xsi:type="AddONTRAVEL" printForm="false"/></SiteOfActivity>',
-                                status="Active"),
-    "S2210": lambda: update_ctx('<SiteOfActivity><Add xsi:type="AddEXEMPT" printForm="false"/></SiteOfActivity>',
-                                stored=stored(sites=[EXEMPT])),
-    "S2216": lambda: update_ctx('<SiteOfActivity><Add xsi:type="AddSEEKINGEMP" printForm="false"/></SiteOfActivity>',
-                                stored=stored(**SWT)),
+    "S2222": lambda: update_ctx(
+        "<Status><Terminate><Reason>OTHER</Reason><EffectiveDate>2027-01-15</EffectiveDate></Terminate></Status>",
+        status="Active",
+    ),
+    "S2127": lambda: update_ctx(
+        "<Status><CorrectInfraction><InfractionType>OTH</InfractionType></CorrectInfraction></Status>",
+        status="Terminated",
+    ),
+    "S2009": lambda: update_ctx(
+        "<Status><CorrectInfraction><InfractionType>EXT</InfractionType><Remarks>late</Remarks>"
+        "</CorrectInfraction></Status>",
+        status="Terminated",
+    ),
+    "S2151": lambda: update_ctx(
+        '<FinancialInfo printForm="false"><ProgramSponsorFunds>0</ProgramSponsorFunds></FinancialInfo>'
+    ),
+    "S2152": lambda: update_ctx(
+        '<FinancialInfo printForm="false"><ProgramSponsorFunds></ProgramSponsorFunds>'
+        "<OtherFunds><Personal></Personal></OtherFunds></FinancialInfo>"
+    ),
+    "S2225": lambda: update_ctx(
+        '<FinancialInfo printForm="false"><OtherFunds><USGovt><Org1>DOS</Org1>'
+        "<OtherName1>State</OtherName1><Amount1>10</Amount1></USGovt></OtherFunds>"
+        "</FinancialInfo>"
+    ),
+    "S2226": lambda: update_ctx(
+        '<FinancialInfo printForm="false"><OtherFunds><Other><Name></Name><Amount>100</Amount>'
+        "</Other></OtherFunds></FinancialInfo>"
+    ),
+    "S2209": lambda: update_ctx(
+        '<SiteOfActivity><Add xsi:type="AddONTRAVEL" printForm="false"/></SiteOfActivity>', status="Active"
+    ),
+    "S2210": lambda: update_ctx(
+        '<SiteOfActivity><Add xsi:type="AddEXEMPT" printForm="false"/></SiteOfActivity>', stored=stored(sites=[EXEMPT])
+    ),
+    "S2216": lambda: update_ctx(
+        '<SiteOfActivity><Add xsi:type="AddSEEKINGEMP" printForm="false"/></SiteOfActivity>', stored=stored(**SWT)
+    ),
     "S2215": lambda: update_ctx('<SiteOfActivity><Add xsi:type="AddEXEMPT" printForm="false"/></SiteOfActivity>'),
-    "S2217": lambda: update_ctx('<SiteOfActivity><Add xsi:type="AddSOA" printForm="false"><Address1>1 Main St</Address1>'
-                                '<PostalCode>20500</PostalCode><SiteName>Annex</SiteName><PrimarySite>false</PrimarySite>'
-                                '</Add></SiteOfActivity>', stored=stored(sites=[EXEMPT])),
-    "S2273": lambda: update_ctx('<SiteOfActivity><Add xsi:type="AddSOA" printForm="false"><Address1>1 Main St</Address1>'
-                                '<PostalCode>20500</PostalCode><SiteName>Annex</SiteName><PrimarySite>true</PrimarySite>'
-                                '</Add></SiteOfActivity>',
-                                stored=stored(category="14", citizenship="EI", sites=[],
-                                              tipp_xml=exempt_tipp("IWT"))),
-    "S2274": lambda: update_ctx('<SiteOfActivity><Add xsi:type="AddSOA" printForm="false"><Address1>1 Main St</Address1>'
-                                '<PostalCode>20500</PostalCode><SiteName>Annex</SiteName><PrimarySite>true</PrimarySite>'
-                                '</Add></SiteOfActivity>', stored=stored(**STORED_TIPP)),
-    "S2201": lambda: update_ctx('<SiteOfActivity><Edit printForm="false"><SiteName>Main Lab</SiteName>'
-                                '<Address1>2201 C Street NW</Address1><PostalCode>20522</PostalCode>'
-                                '<PrimarySite>false</PrimarySite></Edit></SiteOfActivity>'),
-    "S2207": lambda: update_ctx('<SiteOfActivity><Edit printForm="false"><SiteId>SOA000000001</SiteId>'
-                                '<Address1>2201 C Street NW</Address1><PostalCode>20522</PostalCode></Edit>'
-                                '</SiteOfActivity>', stored=stored(sites=[EXEMPT])),
-    "S2214": lambda: update_ctx('<SiteOfActivity><Delete printForm="false"><SiteId>SOA000000001</SiteId></Delete>'
-                                '</SiteOfActivity>', stored=stored(sites=[EXEMPT])),
-    "S2252": lambda: update_ctx(f'<TIPP><AddSite print7002="false">{tipp_site()[10:-11]}</AddSite></TIPP>',
-                                stored=stored(category="2A", sites=[SOA], tipp_xml=exempt_tipp("KW"))),
-    "S2253": lambda: update_ctx(f'<TIPP><AddSite print7002="false">{tipp_site()[10:-11]}</AddSite></TIPP>',
-                                stored=stored(category="14", citizenship="EI", sites=[],
-                                              tipp_xml=exempt_tipp("IWT"))),
-    "S2278": lambda: update_ctx(f'<TIPP>{tipp()}</TIPP>', stored=stored(**STORED_TIPP)),
-    "S2277": lambda: update_ctx(f'<TIPP>{tipp()}</TIPP>', stored=stored(category="2A")),
-    "S2266": lambda: update_ctx('<TIPP><UpdateSignatureDates><TippSite><SiteId>5</SiteId></TippSite>'
-                                '</UpdateSignatureDates></TIPP>', stored=stored(**STORED_TIPP)),
-    "S2263": lambda: update_ctx('<Validate><USAddress><Address1>1600 Pennsylvania Ave NW</Address1>'
-                                '<PostalCode>20500</PostalCode></USAddress></Validate>', stored=stored(**STORED_TIPP)),
-    "S2264": lambda: update_ctx('<Validate><USAddress><Address1>1600 Pennsylvania Ave NW</Address1>'
-                                '<PostalCode>20500</PostalCode></USAddress><TippSignatureDates><TippSite>'
-                                '<SiteId>5</SiteId><ProgramOfficial><UserName>MCKRO00001</UserName>'
-                                '<SignatureDate>2027-01-10</SignatureDate></ProgramOfficial>'
-                                '<EvSignatureDate>2027-01-10</EvSignatureDate><Supervisors><TippPhase>'
-                                '<PhaseId>7</PhaseId><SignatureDate>2027-01-10</SignatureDate></TippPhase>'
-                                '</Supervisors></TippSite></TippSignatureDates></Validate>',
-                                stored=stored(**STORED_TIPP)),
-    "S2259": lambda: update_ctx('<TIPP><UpdateSignatureDates><TippSite><SiteId>5</SiteId><ProgramOfficial>'
-                                '<UserName>NOBODY0001</UserName><SignatureDate>2027-01-10</SignatureDate>'
-                                '</ProgramOfficial></TippSite></UpdateSignatureDates></TIPP>',
-                                stored=stored(**STORED_TIPP)),
+    "S2217": lambda: update_ctx(
+        '<SiteOfActivity><Add xsi:type="AddSOA" printForm="false"><Address1>1 Main St</Address1>'
+        "<PostalCode>20500</PostalCode><SiteName>Annex</SiteName><PrimarySite>false</PrimarySite>"
+        "</Add></SiteOfActivity>",
+        stored=stored(sites=[EXEMPT]),
+    ),
+    "S2273": lambda: update_ctx(
+        '<SiteOfActivity><Add xsi:type="AddSOA" printForm="false"><Address1>1 Main St</Address1>'
+        "<PostalCode>20500</PostalCode><SiteName>Annex</SiteName><PrimarySite>true</PrimarySite>"
+        "</Add></SiteOfActivity>",
+        stored=stored(category="14", citizenship="EI", sites=[], tipp_xml=exempt_tipp("IWT")),
+    ),
+    "S2274": lambda: update_ctx(
+        '<SiteOfActivity><Add xsi:type="AddSOA" printForm="false"><Address1>1 Main St</Address1>'
+        "<PostalCode>20500</PostalCode><SiteName>Annex</SiteName><PrimarySite>true</PrimarySite>"
+        "</Add></SiteOfActivity>",
+        stored=stored(**STORED_TIPP),
+    ),
+    "S2201": lambda: update_ctx(
+        '<SiteOfActivity><Edit printForm="false"><SiteName>Main Lab</SiteName>'
+        "<Address1>2201 C Street NW</Address1><PostalCode>20522</PostalCode>"
+        "<PrimarySite>false</PrimarySite></Edit></SiteOfActivity>"
+    ),
+    "S2207": lambda: update_ctx(
+        '<SiteOfActivity><Edit printForm="false"><SiteId>SOA000000001</SiteId>'
+        "<Address1>2201 C Street NW</Address1><PostalCode>20522</PostalCode></Edit>"
+        "</SiteOfActivity>",
+        stored=stored(sites=[EXEMPT]),
+    ),
+    "S2214": lambda: update_ctx(
+        '<SiteOfActivity><Delete printForm="false"><SiteId>SOA000000001</SiteId></Delete></SiteOfActivity>',
+        stored=stored(sites=[EXEMPT]),
+    ),
+    "S2252": lambda: update_ctx(
+        f'<TIPP><AddSite print7002="false">{tipp_site()[10:-11]}</AddSite></TIPP>',
+        stored=stored(category="2A", sites=[SOA], tipp_xml=exempt_tipp("KW")),
+    ),
+    "S2253": lambda: update_ctx(
+        f'<TIPP><AddSite print7002="false">{tipp_site()[10:-11]}</AddSite></TIPP>',
+        stored=stored(category="14", citizenship="EI", sites=[], tipp_xml=exempt_tipp("IWT")),
+    ),
+    "S2278": lambda: update_ctx(f"<TIPP>{tipp()}</TIPP>", stored=stored(**STORED_TIPP)),
+    "S2277": lambda: update_ctx(f"<TIPP>{tipp()}</TIPP>", stored=stored(category="2A")),
+    "S2266": lambda: update_ctx(
+        "<TIPP><UpdateSignatureDates><TippSite><SiteId>5</SiteId></TippSite></UpdateSignatureDates></TIPP>",
+        stored=stored(**STORED_TIPP),
+    ),
+    "S2263": lambda: update_ctx(
+        "<Validate><USAddress><Address1>1600 Pennsylvania Ave NW</Address1>"
+        "<PostalCode>20500</PostalCode></USAddress></Validate>",
+        stored=stored(**STORED_TIPP),
+    ),
+    "S2264": lambda: update_ctx(
+        "<Validate><USAddress><Address1>1600 Pennsylvania Ave NW</Address1>"
+        "<PostalCode>20500</PostalCode></USAddress><TippSignatureDates><TippSite>"
+        "<SiteId>5</SiteId><ProgramOfficial><UserName>MCKRO00001</UserName>"
+        "<SignatureDate>2027-01-10</SignatureDate></ProgramOfficial>"
+        "<EvSignatureDate>2027-01-10</EvSignatureDate><Supervisors><TippPhase>"
+        "<PhaseId>7</PhaseId><SignatureDate>2027-01-10</SignatureDate></TippPhase>"
+        "</Supervisors></TippSite></TippSignatureDates></Validate>",
+        stored=stored(**STORED_TIPP),
+    ),
+    "S2259": lambda: update_ctx(
+        "<TIPP><UpdateSignatureDates><TippSite><SiteId>5</SiteId><ProgramOfficial>"
+        "<UserName>NOBODY0001</UserName><SignatureDate>2027-01-10</SignatureDate>"
+        "</ProgramOfficial></TippSite></UpdateSignatureDates></TIPP>",
+        stored=stored(**STORED_TIPP),
+    ),
     "S2279": lambda: update_ctx('<Reprint7002 print7002="true"/>'),
-    "S2280": lambda: update_ctx('<Reprint7002 print7002="true"/>',
-                                stored=stored(category="2A", tipp_xml=exempt_tipp("KW"))),
-    "S2281": lambda: update_ctx('<TIPP><DeletePhase><PhaseId>7</PhaseId></DeletePhase></TIPP>',
-                                stored=stored(category="2A", sites=[], start="2027-01-10", tipp_xml=tipp([tipp_site(
-                                    [phase(phase_id=7, start="2027-01-10", end="2027-06-30"),
-                                     phase(phase_id=8, start="2027-07-01", n=2)], site_id=5)])), status="Active"),
-    "S2270": lambda: update_ctx('<TIPP><DeletePhase><PhaseId>8</PhaseId></DeletePhase></TIPP>',
-                                stored=stored(**STORED_TIPP)),
-    "S2248": lambda: update_ctx('<SiteOfActivity><Add xsi:type="AddSOA" printForm="false"><Address1>C Street NW</Address1>'
-                                '<PostalCode>20522</PostalCode><SiteName>Annex</SiteName><PrimarySite>false</PrimarySite>'
-                                '</Add></SiteOfActivity>'),
-    "S2267": lambda: update_ctx('<Validate><USAddress><Address1>1 Main St</Address1><State>CA</State>'
-                                '<PostalCode>20500</PostalCode></USAddress></Validate>'),
+    "S2280": lambda: update_ctx(
+        '<Reprint7002 print7002="true"/>', stored=stored(category="2A", tipp_xml=exempt_tipp("KW"))
+    ),
+    "S2281": lambda: update_ctx(
+        "<TIPP><DeletePhase><PhaseId>7</PhaseId></DeletePhase></TIPP>",
+        stored=stored(
+            category="2A",
+            sites=[],
+            start="2027-01-10",
+            tipp_xml=tipp(
+                [
+                    tipp_site(
+                        [
+                            phase(phase_id=7, start="2027-01-10", end="2027-06-30"),
+                            phase(phase_id=8, start="2027-07-01", n=2),
+                        ],
+                        site_id=5,
+                    )
+                ]
+            ),
+        ),
+        status="Active",
+    ),
+    "S2270": lambda: update_ctx(
+        "<TIPP><DeletePhase><PhaseId>8</PhaseId></DeletePhase></TIPP>", stored=stored(**STORED_TIPP)
+    ),
+    "S2248": lambda: update_ctx(
+        '<SiteOfActivity><Add xsi:type="AddSOA" printForm="false"><Address1>C Street NW</Address1>'
+        "<PostalCode>20522</PostalCode><SiteName>Annex</SiteName><PrimarySite>false</PrimarySite>"
+        "</Add></SiteOfActivity>"
+    ),
+    "S2267": lambda: update_ctx(
+        "<Validate><USAddress><Address1>1 Main St</Address1><State>CA</State>"
+        "<PostalCode>20500</PostalCode></USAddress></Validate>"
+    ),
 }
 
 
 def test_plain_updates_pass_every_j_rule():
-    assert code_of(update_ctx(program('<Extension printForm="false"><NewPrgEndDate>2028-06-30</NewPrgEndDate>'
-                                      '</Extension>'), status="Active")) is None
-    assert code_of(update_ctx('<Validate><USAddress><Address1>1600 Pennsylvania Ave NW</Address1>'
-                              '<PostalCode>20500</PostalCode></USAddress></Validate>')) is None
-    assert code_of(update_ctx('<Validate><USAddress><Address1>1600 Pennsylvania Ave NW</Address1>'
-                              '<PostalCode>20500</PostalCode></USAddress></Validate>',
-                              stored=stored(**SIGNED_TIPP))) is None
+    assert (
+        code_of(
+            update_ctx(
+                program('<Extension printForm="false"><NewPrgEndDate>2028-06-30</NewPrgEndDate></Extension>'),
+                status="Active",
+            )
+        )
+        is None
+    )
+    assert (
+        code_of(
+            update_ctx(
+                "<Validate><USAddress><Address1>1600 Pennsylvania Ave NW</Address1>"
+                "<PostalCode>20500</PostalCode></USAddress></Validate>"
+            )
+        )
+        is None
+    )
+    assert (
+        code_of(
+            update_ctx(
+                "<Validate><USAddress><Address1>1600 Pennsylvania Ave NW</Address1>"
+                "<PostalCode>20500</PostalCode></USAddress></Validate>",
+                stored=stored(**SIGNED_TIPP),
+            )
+        )
+        is None
+    )
     assert code_of(update_ctx('<Reprint7002 print7002="true"/>', stored=stored(**STORED_TIPP))) is None
-    assert code_of(update_ctx('<Status><Terminate><Reason>OTHER</Reason><EffectiveDate>2027-01-15</EffectiveDate>'
-                              '<OtherRemarks>left</OtherRemarks></Terminate></Status>', status="Active")) is None
-    assert code_of(update_ctx('<TIPP><DeletePhase><PhaseId>8</PhaseId></DeletePhase></TIPP>',
-                              stored=stored(**{**STORED_TIPP, "tipp_xml": tipp([tipp_site(
-                                  [phase(phase_id=7), phase(phase_id=8, start="2027-07-01", n=2)], site_id=5)])}))) is None
+    assert (
+        code_of(
+            update_ctx(
+                "<Status><Terminate><Reason>OTHER</Reason><EffectiveDate>2027-01-15</EffectiveDate>"
+                "<OtherRemarks>left</OtherRemarks></Terminate></Status>",
+                status="Active",
+            )
+        )
+        is None
+    )
+    assert (
+        code_of(
+            update_ctx(
+                "<TIPP><DeletePhase><PhaseId>8</PhaseId></DeletePhase></TIPP>",
+                stored=stored(
+                    **{
+                        **STORED_TIPP,
+                        "tipp_xml": tipp(
+                            [tipp_site([phase(phase_id=7), phase(phase_id=8, start="2027-07-01", n=2)], site_id=5)]
+                        ),
+                    }
+                ),
+            )
+        )
+        is None
+    )
 
 
 @pytest.mark.parametrize("code", sorted(UPDATE_CASES))
@@ -432,20 +692,28 @@ def test_update_rule(code):
 
 # --- messages --------------------------------------------------------------------------------------
 
+
 def test_messages_fill_their_placeholders():
     child = first_violation(create_ctx(CREATE_CASES["S2121"]()))
     assert child.message == "Dependent must be born on or after 01/15/2006 – invalid dependent record ‘WEBER, TOBIAS’"
-    assert first_violation(UPDATE_CASES["S2124"]()).message == "Cannot update exchange visitor when status type is Active"
+    assert (
+        first_violation(UPDATE_CASES["S2124"]()).message == "Cannot update exchange visitor when status type is Active"
+    )
     assert first_violation(create_ctx(CREATE_CASES["S2111"]())).message == (
-        "Exchange visitor’s age is under 18 years on 02/01/2027")
+        "Exchange visitor’s age is under 18 years on 02/01/2027"
+    )
     assert first_violation(create_ctx(CREATE_CASES["S2116"]())).message == (
-        "Exchange visitor’s maximum duration must not exceed 4 months")
+        "Exchange visitor’s maximum duration must not exceed 4 months"
+    )
     assert first_violation(create_ctx(CREATE_CASES["S2254"]())).message.startswith(
-        "There is a gap in your phases between 07/01/2027 and 08/01/2027.")
+        "There is a gap in your phases between 07/01/2027 and 08/01/2027."
+    )
     assert first_violation(create_ctx(CREATE_CASES["S2267"]())).message == (
-        "Provided U.S. address has an invalid city-state-zip combination")
+        "Provided U.S. address has an invalid city-state-zip combination"
+    )
     assert first_violation(create_ctx(CREATE_CASES["S2245"]())).message == (
-        "You entered an unacceptable name for FirstName.")
+        "You entered an unacceptable name for FirstName."
+    )
     for factory in (*CREATE_CASES.values(),):
         found = first_violation(create_ctx(factory()))
         assert "[" not in found.message and "{" not in found.message, found
@@ -458,6 +726,7 @@ def test_update_messages_have_no_unfilled_placeholders():
 
 
 # --- coverage of the catalogue ---------------------------------------------------------------------
+
 
 def j_catalogue_codes() -> set[str]:
     with (REFERENCE / "result-codes.csv").open(encoding="utf-8") as handle:
@@ -489,9 +758,12 @@ def test_no_j_element_carries_a_student_intern_field(folder):
     documents = {name: etree.parse(str(base / name)) for name in ("Common.xsd", "Create-UpdateExchangeVisitor.xsd")}
     xs = {"xs": "http://www.w3.org/2001/XMLSchema"}
     assert documents["Common.xsd"].xpath("//xs:simpleType[@name='StudentInternType']", namespaces=xs)
-    users = [(name, node.get("name")) for name, doc in documents.items()
-             for node in doc.xpath("//*[@type or @base or @memberTypes]", namespaces=xs)
-             if "StudentInternType" in " ".join(filter(None, (node.get("type"), node.get("base"), node.get("memberTypes"))))]
+    users = [
+        (name, node.get("name"))
+        for name, doc in documents.items()
+        for node in doc.xpath("//*[@type or @base or @memberTypes]", namespaces=xs)
+        if "StudentInternType" in " ".join(filter(None, (node.get("type"), node.get("base"), node.get("memberTypes"))))
+    ]
     assert users == [], users
     assert "StudentInternType" in UNDECIDABLE["S2237"] and UNDECIDABLE["S2237"] == UNDECIDABLE["S2238"]
 
@@ -509,14 +781,15 @@ def test_every_j_rule_has_one_condition_line_and_one_code():
 
 # Rules whose end-to-end fixture waits on another part of the mock (each says what); their unit cases above
 # still run. Remove an entry when its fixture folder is added.
-FIXTURE_PENDING = {
-}
+FIXTURE_PENDING = {}
 
 
 def test_every_j_rule_has_a_fixture_case():
     folders = {p.name.split("-", 1)[0]: p for p in FIXTURES.iterdir() if p.is_dir()} if FIXTURES.exists() else {}
     missing = registered_j_codes() & j_catalogue_codes() - set(folders)
-    assert missing <= set(FIXTURE_PENDING), f"no fixtures/rules/j/<CODE>-… folder for {sorted(missing - set(FIXTURE_PENDING))}"
+    assert missing <= set(FIXTURE_PENDING), (
+        f"no fixtures/rules/j/<CODE>-… folder for {sorted(missing - set(FIXTURE_PENDING))}"
+    )
     for code, folder in folders.items():
         case = json.loads((folder / "case.json").read_text(encoding="utf-8"))
         assert case["code"] == code and case["kind"] == "J"
@@ -537,8 +810,11 @@ def _j_trees():
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(tree=st.deferred(_j_trees), status=st.sampled_from(["Initial", "Active", "Terminated"]),
-       stored_tree=st.deferred(_j_trees))
+@given(
+    tree=st.deferred(_j_trees),
+    status=st.sampled_from(["Initial", "Active", "Terminated"]),
+    stored_tree=st.deferred(_j_trees),
+)
 def test_no_j_rule_raises_on_any_schema_valid_document(tree, status, stored_tree):
     """A rule that raised would cost the record an S2000; every J rule must answer any valid input."""
     creates = tree.getroot().findall("CreateEV/ExchangeVisitor")
@@ -546,11 +822,21 @@ def test_no_j_rule_raises_on_any_schema_valid_document(tree, status, stored_tree
     for element in creates:
         every_rule(create_ctx(element))
     for element in tree.getroot().findall("UpdateEV/ExchangeVisitor"):
-        event_element = next(c for c in element if isinstance(c.tag, str) and c.tag not in ("UserDefinedA", "UserDefinedB"))
+        event_element = next(
+            c for c in element if isinstance(c.tag, str) and c.tag not in ("UserDefinedA", "UserDefinedB")
+        )
         record = Record(etree.tostring(stored_records[0], encoding="unicode"), status=status)
-        ctx = RuleContext(kind="J", event=event_element.tag, element=element, event_element=event_element, now=NOW,
-                          record=record, load_dependents=lambda: [SPOUSE, ENDED_CHILD],
-                          lookup_official=OFFICIALS.get, org_id=ORG)
+        ctx = RuleContext(
+            kind="J",
+            event=event_element.tag,
+            element=element,
+            event_element=event_element,
+            now=NOW,
+            record=record,
+            load_dependents=lambda: [SPOUSE, ENDED_CHILD],
+            lookup_official=OFFICIALS.get,
+            org_id=ORG,
+        )
         every_rule(ctx)
 
 

@@ -1,4 +1,5 @@
 """`sevis-mock serve`: flags, connection.json, the clock, the control API, schema folders."""
+
 from __future__ import annotations
 
 import re
@@ -65,13 +66,15 @@ def test_process_now(server_factory):
 
 
 def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "mockserver", *args], capture_output=True, text=True, cwd=ROOT,
-                          timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "mockserver", *args], capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
 
 
 def test_broken_schema_folder_is_named_not_a_traceback(tmp_path):
     (tmp_path / "Create-UpdateStudent.xsd").write_text(
-        (OFFICIAL_XSD / "6.55-fm" / "Create-UpdateStudent.xsd").read_text())  # its imports are missing here
+        (OFFICIAL_XSD / "6.55-fm" / "Create-UpdateStudent.xsd").read_text()
+    )  # its imports are missing here
     result = run_cli("serve", "--data-dir", str(tmp_path / "d"), "--port", "0", "--schemas", str(tmp_path))
     assert result.returncode != 0
     assert "Create-UpdateStudent.xsd" in result.stderr and "Traceback" not in result.stderr
@@ -92,13 +95,15 @@ def test_a_server_traceback_fails_the_run_even_if_every_test_passed(pytester):
     """The session-end invariant of tests/support/server.py: any serve.log holding a traceback fails the run."""
     pytester.syspathinsert(str(ROOT))
     pytester.makeconftest('pytest_plugins = ["tests.support.server"]')
-    pytester.makepyfile(test_logs='''
+    pytester.makepyfile(
+        test_logs="""
 def test_clean(tmp_path):
     (tmp_path / "serve.log").write_text("127.0.0.1 - - GET /ping 200\\n")
 
 def test_crashed(tmp_path):
     (tmp_path / "serve.log").write_text("ERROR in app\\nTraceback (most recent call last):\\n  boom\\n")
-''')
+"""
+    )
     result = pytester.runpytest("-p", "no:sevis_mock", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=2)
     assert result.ret == 1

@@ -1,4 +1,5 @@
 """The SEVP operator console's decisions: reject with a reason, filters, and its own login."""
+
 from __future__ import annotations
 
 import pytest
@@ -18,7 +19,9 @@ def test_reject_needs_a_reason_then_tells_the_petitioner(server):
     email, temp, pid, name = submitted_petition(server)
     r = sevp(server, "POST", f"petitions/{pid}/reject", json={"reason": ""})
     assert r.status_code == 400 and r.json()["field"] == "reason"
-    r = sevp(server, "POST", f"petitions/{pid}/reject", json={"reason": "The main campus address is a post office box."})
+    r = sevp(
+        server, "POST", f"petitions/{pid}/reject", json={"reason": "The main campus address is a post office box."}
+    )
     assert r.status_code == 200 and r.json()["state"] == "rejected"
     told = mail_of(server, email, "rejected")
     assert "post office box" in told["body"] and name in told["subject"]
@@ -55,8 +58,11 @@ def test_console_pages_need_the_operator_login(server):
         import re
 
         token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
-        r = s.post(f"{server.info['sevp']['url']}/login", data={"user": "SEVPADMIN1", "password": "wrong", "csrf_token": token},
-                   timeout=30)
+        r = s.post(
+            f"{server.info['sevp']['url']}/login",
+            data={"user": "SEVPADMIN1", "password": "wrong", "csrf_token": token},
+            timeout=30,
+        )
         assert r.status_code == 401 and "connection.json" in r.text
 
 
@@ -100,12 +106,18 @@ def test_operator_login_locks_after_five_failures_until_30_minutes_pass(tmp_path
 
         def login(password):
             with web(own) as s:
-                return s.post(f"{creds['url']}/api/login", json={"user": creds["user"], "password": password}, timeout=30)
+                return s.post(
+                    f"{creds['url']}/api/login", json={"user": creds["user"], "password": password}, timeout=30
+                )
 
         def advance(seconds):
             with own.session((fm["client_cert"], fm["client_key"])) as s:
-                r = s.post(f"{control['url']}/clock", json={"advance_seconds": seconds},
-                           headers={"Authorization": f"Bearer {control['token']}"}, timeout=30)
+                r = s.post(
+                    f"{control['url']}/clock",
+                    json={"advance_seconds": seconds},
+                    headers={"Authorization": f"Bearer {control['token']}"},
+                    timeout=30,
+                )
                 assert r.status_code == 200, r.text
 
         assert [login("wrong").status_code for _ in range(4)] == [401] * 4

@@ -1,5 +1,6 @@
 """The store's units of work (mockserver/db.py): a write refused before its first statement leaves
 nothing behind on the pooled connection."""
+
 from __future__ import annotations
 
 import time

@@ -1,4 +1,5 @@
 """`sevis-mock validate` offline: verdicts, problems with line/path/code/message/hint, exit codes, state."""
+
 from __future__ import annotations
 
 import copy
@@ -33,13 +34,25 @@ def student_state(sevis_id: str, last_name: str, status: str = "Initial") -> dic
     student.find("PersonalInfo/FullName/LastName").text = last_name
     for dep in student.findall("CreateDependent"):
         student.remove(dep)
-    return {"sevis_id": sevis_id, "org_id": "MCK214F00001000", "environment": "beta", "kind": "F/M",
-            "status": status, "principal_sevis_id": None, "surname": last_name, "given_name": "PRIYA LAKSHMI",
-            "birth_date": "1999-03-14", "request_id": "FMDEP-0001", "dependents": [],
-            "data": etree.tostring(student, encoding="unicode"), "history": []}
+    return {
+        "sevis_id": sevis_id,
+        "org_id": "MCK214F00001000",
+        "environment": "beta",
+        "kind": "F/M",
+        "status": status,
+        "principal_sevis_id": None,
+        "surname": last_name,
+        "given_name": "PRIYA LAKSHMI",
+        "birth_date": "1999-03-14",
+        "request_id": "FMDEP-0001",
+        "dependents": [],
+        "data": etree.tostring(student, encoding="unicode"),
+        "history": [],
+    }
 
 
 # --- upload verdicts ------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("entry", [e for e in load_catalog() if not e["template"]], ids=lambda e: e["file"])
 def test_fixture_verdicts_match_the_catalog(entry):
@@ -75,7 +88,10 @@ def test_upload_fields_other_than_the_header_are_posting_errors():
     assert Validator(SCHEMAS).check(data).upload == "S0000"  # by default the header is the upload's fields
     verdict = Validator(SCHEMAS, orgid="MCK214F00001000").check(data)
     assert verdict.upload == "S0012" and "MCK214F00009999" in verdict.problems[0].reason
-    assert Validator(SCHEMAS, batchid="SOMEOTHERBATCH").check(read_fixture("fm/create-three-students.xml")).upload == "S0012"
+    assert (
+        Validator(SCHEMAS, batchid="SOMEOTHERBATCH").check(read_fixture("fm/create-three-students.xml")).upload
+        == "S0012"
+    )
     kind = Validator(SCHEMAS, orgid="P-1-12345").check(read_fixture("fm/create-three-students.xml"))
     assert kind.upload == "S0013" and "SEVISBatchCreateUpdateEV" in kind.problems[0].reason
 
@@ -92,6 +108,7 @@ def test_without_rules_there_is_no_process_verdict():
 
 # --- rules against a described state ----------------------------------------------------------------
 
+
 def test_updates_are_judged_against_the_state():
     registration = render_template("fm/template-registration.xml", "N0000000007")
     complete = render_template("fm/template-status-complete.xml", "N0000000007")
@@ -105,7 +122,10 @@ def test_updates_are_judged_against_the_state():
     unknown = Validator(SCHEMAS, rules=True).check(registration)
     assert unknown.records == {"TPL-REGISTER-0001": "S1003"}
     [problem] = unknown.problems
-    assert problem.request_id == "TPL-REGISTER-0001" and problem.path == "/SEVISBatchCreateUpdateStudent/UpdateStudent/Student"
+    assert (
+        problem.request_id == "TPL-REGISTER-0001"
+        and problem.path == "/SEVISBatchCreateUpdateStudent/UpdateStudent/Student"
+    )
     lines = registration.decode().splitlines()
     assert 'requestID="TPL-REGISTER-0001"' in lines[problem.line - 1] and problem.hint == hints()["S1003"]
 
@@ -129,13 +149,20 @@ def test_state_files_in_every_documented_shape(tmp_path):
 def test_state_given_as_nested_element_data(tmp_path):
     """`data` as a nested dict of element names (the records API's shape) works like the XML."""
     record = student_state("N0000000007", "RAGHAVAN", "Active")
-    record["data"] = {"PersonalInfo": {"FullName": {"LastName": "RAGHAVAN", "FirstName": "PRIYA LAKSHMI"},
-                                       "BirthDate": "1999-03-14", "Gender": "F", "BirthCountryCode": "IN"}}
+    record["data"] = {
+        "PersonalInfo": {
+            "FullName": {"LastName": "RAGHAVAN", "FirstName": "PRIYA LAKSHMI"},
+            "BirthDate": "1999-03-14",
+            "Gender": "F",
+            "BirthCountryCode": "IN",
+        }
+    }
     verdict = Validator(SCHEMAS, state=State([record]), rules=True).check(read_fixture("fm/create-with-dependent.xml"))
     assert verdict.records == {"FMDEP-0001": "S1004"}
 
 
 # --- the command ------------------------------------------------------------------------------------
+
 
 def test_exit_codes():
     assert run(fixture_path("fm/create-three-students.xml")).exit_code == 0
@@ -176,8 +203,11 @@ def test_json_output_for_a_directory():
     assert by_file["bad/schema-invalid-fm.xml"]["problems"][0]["line"] > 1
     assert by_file["j/create-with-dependent-and-site.xml"]["clean"] is True
     assert by_file["j/rule-S2282-program-end-before-start.xml"]["records"] == {"JVR-0001": None, "JVR-0002": "S2282"}
-    assert report["summary"] == {"files": len(by_file), "clean": sum(v["clean"] for v in by_file.values()),
-                                 "with_problems": sum(not v["clean"] for v in by_file.values())}
+    assert report["summary"] == {
+        "files": len(by_file),
+        "clean": sum(v["clean"] for v in by_file.values()),
+        "with_problems": sum(not v["clean"] for v in by_file.values()),
+    }
 
 
 def test_directory_summary_table():
@@ -185,7 +215,7 @@ def test_directory_summary_table():
     lines = result.output.splitlines()
     header = lines.index(next(line for line in lines if line.startswith("file ")))
     assert "upload  process  problems" in lines[header]
-    rows = lines[header + 1:-1]
+    rows = lines[header + 1 : -1]
     assert any("create-three-students.xml" in r and "S0000   S0000" in r for r in rows)
     assert lines[-1].endswith("with problems") and lines[-1].startswith(f"{len(rows)} files:")
 
@@ -198,6 +228,7 @@ def test_hint_table_covers_the_batch_dispositions_and_is_catalogued():
 
 
 # --- a 500-record document (time reported, not asserted) ------------------------------------------
+
 
 def test_five_hundred_records(tmp_path, capsys):
     """250 creates and 250 Registration updates against 250 records of state, with the rules."""
@@ -247,7 +278,9 @@ def test_records_api_data_turns_back_into_the_same_xml():
         el.tail = None
         if el.text is not None and not el.text.strip():
             el.text = None
-    assert etree.tostring(rebuilt, method="c14n", exclusive=True) == etree.tostring(student, method="c14n", exclusive=True)
+    assert etree.tostring(rebuilt, method="c14n", exclusive=True) == etree.tostring(
+        student, method="c14n", exclusive=True
+    )
 
 
 def test_a_processor_failure_is_reported_not_raised(monkeypatch):

@@ -4,6 +4,7 @@ The server is a real `sevis-mock serve` over mutual TLS that processes only when
 before each document; validate runs with the server's state (its officials, and for updates the records
 the server holds, exported through GET /control/records/<sevis_id>).
 """
+
 from __future__ import annotations
 
 import pytest
@@ -57,6 +58,7 @@ def validate_verdict(server, kind: str, data: bytes, org_id: str, batch_id: str,
 
 # --- every fixture ----------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("entry", load_catalog(), ids=lambda e: e["file"])
 def test_fixture_verdicts_agree(server, entry):
     server.reset()
@@ -74,6 +76,7 @@ def test_fixture_verdicts_agree(server, entry):
 
 
 # --- generated documents ----------------------------------------------------------------------------
+
 
 @st.composite
 def variants(draw, kind: str):
@@ -102,8 +105,11 @@ def test_generated_documents_agree(server, kind):
     org = server.org(kind)
     dirty = [True]
 
-    @settings(max_examples=GENERATED_EXAMPLES, deadline=None,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])
+    @settings(
+        max_examples=GENERATED_EXAMPLES,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
+    )
     @given(variants(kind))
     def agree(documents):
         for how, data in documents:

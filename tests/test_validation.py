@@ -3,6 +3,7 @@ plug-ins and the clear refusal of broken schema folders.
 
 Official files are only ever copied into ``tmp_path`` during a test.
 """
+
 from __future__ import annotations
 
 import re
@@ -49,6 +50,7 @@ def j_batch_id(text: str) -> str:
 
 # -- readable schema errors ------------------------------------------------------------------------
 
+
 def test_valid_documents_have_no_problems(project):
     assert project.validate(tree(FM_VALID)) == []
     assert project.validate(tree(J_VALID)) == []
@@ -71,7 +73,7 @@ def test_paths_number_repeated_siblings_and_name_attributes(project):
     update = text.index("<UpdateStudent>")
     first = text.index('sevisID="', update)
     second = text.index('sevisID="', first + 1)
-    broken = text[:second] + 'sevisID="X123"' + text[text.index('"', second + 9) + 1:]
+    broken = text[:second] + 'sevisID="X123"' + text[text.index('"', second + 9) + 1 :]
     problem = project.validate(tree(broken))[0]
     assert problem.path == "/SEVISBatchCreateUpdateStudent/UpdateStudent/Student[2]/@sevisID"
     assert "X123" in problem.reason
@@ -134,8 +136,9 @@ HINTS = {
 
 def with_hints(text: str, base: str, top: str) -> str:
     root_end = text.index(">")
-    declarations = (f' xsi:noNamespaceSchemaLocation="{base}/{top}"'
-                    f' xmlns:common="{base}/Common" xmlns:table="{base}/Table"')
+    declarations = (
+        f' xsi:noNamespaceSchemaLocation="{base}/{top}" xmlns:common="{base}/Common" xmlns:table="{base}/Table"'
+    )
     if "xmlns:xsi" not in text[:root_end]:
         declarations += ' xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"'
     return text[:root_end] + declarations + text[root_end:]
@@ -156,8 +159,9 @@ def test_documents_pointing_at_alpha_or_production_schemas_validate_the_same(pro
     hinted = [(p.path, p.reason) for p in project.validate(tree(with_hints(bad, HINTS[site], "x.xsd")))]
     assert plain == hinted and plain
     with pytest.raises(Refusal) as refused:
-        check_document(with_hints(bad, HINTS[site], "Create-UpdateStudent.xsd").encode(), FM_ORG,
-                       "B2024000000001", project)
+        check_document(
+            with_hints(bad, HINTS[site], "Create-UpdateStudent.xsd").encode(), FM_ORG, "B2024000000001", project
+        )
     assert refused.value.code == "S0013"
 
 
@@ -170,6 +174,7 @@ def test_official_release_validates_hinted_documents_too(tmp_path):
 
 
 # -- official releases as plug-ins -----------------------------------------------------------------
+
 
 def copy_release(tmp_path: Path, folder: str, *skip: str) -> Path:
     target = tmp_path / folder
@@ -238,9 +243,14 @@ def test_namespace_that_does_not_match_its_import_is_named(tmp_path):
     folder = copy_release(tmp_path, "6.55-fm")
     common = folder / "Common.xsd"
     text = common.read_text(encoding="utf-8")
-    common.write_text(text.replace('targetNamespace="http://www.ice.gov/xmlschema/sevisbatch/Common"',
-                                   'targetNamespace="http://www.ice.gov/xmlschema/sevisbatch/alpha/Common"', 1),
-                      encoding="utf-8")
+    common.write_text(
+        text.replace(
+            'targetNamespace="http://www.ice.gov/xmlschema/sevisbatch/Common"',
+            'targetNamespace="http://www.ice.gov/xmlschema/sevisbatch/alpha/Common"',
+            1,
+        ),
+        encoding="utf-8",
+    )
     with pytest.raises(SchemaFolderError) as error:
         SchemaSet.discover([folder])
     message = str(error.value)

@@ -4,6 +4,7 @@ The steps are data (`procedure.yaml`); each names a check in `checks.py` that dr
 web application, SEVP console, e-mail outbox and batch interface, and records evidence. Reports are
 written by `reports/` (terminal, JSON, JUnit XML, self-contained HTML).
 """
+
 from __future__ import annotations
 
 from .model import Rehearsal, RecordOutcome, StepResult

@@ -3,6 +3,7 @@
 Either the college's own (`--cert/--key` PEM or `--p12`), or one issued by the mock's development CA
 when the rehearsal can reach that CA (the embedded mock, or a local data dir).
 """
+
 from __future__ import annotations
 
 import os
@@ -44,8 +45,10 @@ def _check_client_auth(cert: x509.Certificate, source: str) -> None:
     except x509.ExtensionNotFound:
         return  # no EKU extension: any use allowed
     if ExtendedKeyUsageOID.CLIENT_AUTH not in usages:
-        raise CertificateError(f"{source}: the certificate has no clientAuth extended key usage; SEVIS batch "
-                               "needs a TLS client certificate")
+        raise CertificateError(
+            f"{source}: the certificate has no clientAuth extended key usage; SEVIS batch "
+            "needs a TLS client certificate"
+        )
 
 
 def from_pem(cert_file: Path, key_file: Path) -> ClientCertificate:
@@ -53,13 +56,16 @@ def from_pem(cert_file: Path, key_file: Path) -> ClientCertificate:
     try:
         certs = x509.load_pem_x509_certificates(data)
     except ValueError as exc:
-        raise CertificateError(f"{cert_file} holds no PEM certificate ({exc}); give the certificate as PEM "
-                               "(-----BEGIN CERTIFICATE-----) or use --p12") from exc
+        raise CertificateError(
+            f"{cert_file} holds no PEM certificate ({exc}); give the certificate as PEM "
+            "(-----BEGIN CERTIFICATE-----) or use --p12"
+        ) from exc
     try:
         serialization.load_pem_private_key(Path(key_file).read_bytes(), password=None)
     except (ValueError, TypeError) as exc:
-        raise CertificateError(f"{key_file} is not an unencrypted PEM private key ({exc}); "
-                               "decrypt it or use --p12 with --p12-password") from exc
+        raise CertificateError(
+            f"{key_file} is not an unencrypted PEM private key ({exc}); decrypt it or use --p12 with --p12-password"
+        ) from exc
     leaf = certs[0]
     _check_client_auth(leaf, str(cert_file))
     subject, not_after = _describe(leaf)
@@ -89,11 +95,21 @@ def from_p12(p12_file: Path, password: str | None, directory: Path) -> ClientCer
     cert_path.write_bytes(b"".join(c.public_bytes(serialization.Encoding.PEM) for c in [leaf, *chain]))
     fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as handle:
-        handle.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                       serialization.NoEncryption()))
+        handle.write(
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
     subject, not_after = _describe(leaf)
-    return ClientCertificate(cert_path, key_path, leaf.public_bytes(serialization.Encoding.PEM).decode(),
-                             subject, not_after, "college", chain)
+    return ClientCertificate(
+        cert_path,
+        key_path,
+        leaf.public_bytes(serialization.Encoding.PEM).decode(),
+        subject,
+        not_after,
+        "college",
+        chain,
+    )
 
 
 def trust_anchors(cert: ClientCertificate, directory: Path) -> list[Path]:

@@ -3,6 +3,7 @@
 A check returns a one-line summary when the step passed, or raises `StepFailed` (with what was wrong
 and what to do) or `StepWaiting` (the mock has not finished yet, e.g. processing still S0030).
 """
+
 from __future__ import annotations
 
 import re
@@ -40,6 +41,7 @@ def check(name: str):
     def register(fn: Callable[[Context], str]) -> Callable[[Context], str]:
         CHECKS[name] = fn
         return fn
+
     return register
 
 
@@ -53,8 +55,10 @@ def expect(condition: Any, message: str) -> None:
 # --------------------------------------------------------------------------------------------
 def _messages(ctx: Context, to: str) -> list[dict]:
     body = ctx.api.call("GET", f"{ctx.target.outbox_url}/api/messages", params={"to": to})
-    expect(isinstance(body, dict) and isinstance(body.get("messages"), list),
-           f"the outbox answered without a `messages` list for {to}")
+    expect(
+        isinstance(body, dict) and isinstance(body.get("messages"), list),
+        f"the outbox answered without a `messages` list for {to}",
+    )
     return body["messages"]
 
 
@@ -72,13 +76,22 @@ def wait_for_emails(ctx: Context, to: str, kinds: list[str]) -> dict[str, dict]:
         ctx.sleep(0.2)
     for message in found.values():
         ctx.state.seen_emails.add(message.get("id"))
-        ctx.evidence.emails.append(Email(to=message.get("to", to), subject=message.get("subject", ""),
-                                         kind=message.get("kind"), user_id=message.get("user_id"),
-                                         links=[_hide_token(link) for link in message.get("links") or []],
-                                         sent_at=message.get("sent_at")))
+        ctx.evidence.emails.append(
+            Email(
+                to=message.get("to", to),
+                subject=message.get("subject", ""),
+                kind=message.get("kind"),
+                user_id=message.get("user_id"),
+                links=[_hide_token(link) for link in message.get("links") or []],
+                sent_at=message.get("sent_at"),
+            )
+        )
     missing = [kind for kind in kinds if kind not in found]
-    expect(not missing, f"no {' / '.join(missing)} e-mail reached {to} within {EMAIL_WAIT:g} s "
-                        f"(the outbox at {ctx.target.outbox_url}?to={to} shows what was sent)")
+    expect(
+        not missing,
+        f"no {' / '.join(missing)} e-mail reached {to} within {EMAIL_WAIT:g} s "
+        f"(the outbox at {ctx.target.outbox_url}?to={to} shows what was sent)",
+    )
     return found
 
 
@@ -104,8 +117,10 @@ def open_registration(ctx: Context) -> str:
     page = ctx.api.page(f"{ctx.target.rti_url}/")
     expect(page.status_code == 200, f"the RTI home page {ctx.target.rti_url}/ answered HTTP {page.status_code}")
     expect("text/html" in page.headers.get("Content-Type", ""), "the RTI home page is not an HTML page")
-    expect(re.search(r"Register\s+for\s+New\s+Account", page.text, re.I),
-           "the RTI home page does not offer \"Register for New Account\"")
+    expect(
+        re.search(r"Register\s+for\s+New\s+Account", page.text, re.I),
+        'the RTI home page does not offer "Register for New Account"',
+    )
     ctx.note("RTI home page reached over TLS without a client certificate")
     return f"RTI home page {ctx.target.rti_url}/ offers Register for New Account"
 
@@ -115,12 +130,20 @@ def apply_for_certification(ctx: Context) -> str:
     contact = ctx.school["contact"]
     for message in _messages(ctx, contact["email"]):  # older mail to the same address is not evidence
         ctx.state.seen_emails.add(message.get("id"))
-    body = ctx.api.call("POST", f"{ctx.target.rti_url}/api/accounts", json_body={
-        "first_name": contact["first_name"], "last_name": contact["last_name"], "email": contact["email"],
-        "phone": contact["phone"], "purpose": "certification"}, expect=(201,))
+    body = ctx.api.call(
+        "POST",
+        f"{ctx.target.rti_url}/api/accounts",
+        json_body={
+            "first_name": contact["first_name"],
+            "last_name": contact["last_name"],
+            "email": contact["email"],
+            "phone": contact["phone"],
+            "purpose": "certification",
+        },
+        expect=(201,),
+    )
     user_id = body.get("temporary_user_id") or ""
-    expect(len(user_id) == USER_ID_LENGTH,
-           f"the temporary user ID {user_id!r} is not {USER_ID_LENGTH} characters")
+    expect(len(user_id) == USER_ID_LENGTH, f"the temporary user ID {user_id!r} is not {USER_ID_LENGTH} characters")
     ctx.state.temporary_user_id = user_id
     ctx.evidence.ids["temporary_user_id"] = user_id
     return f"temporary user ID {user_id} issued for {contact['email']}"
@@ -131,23 +154,31 @@ def account_emails(ctx: Context) -> str:
     to = ctx.school["contact"]["email"]
     found = wait_for_emails(ctx, to, ["temporary-user-id", "set-password"])
     announced = found["temporary-user-id"].get("user_id")
-    expect(announced == ctx.state.temporary_user_id,
-           f"the temporary-user-id e-mail announces {announced!r}, not {ctx.state.temporary_user_id}")
+    expect(
+        announced == ctx.state.temporary_user_id,
+        f"the temporary-user-id e-mail announces {announced!r}, not {ctx.state.temporary_user_id}",
+    )
     ctx.state.set_password_link = _set_password_link(found["set-password"], to)
     return f"2 e-mails to {to}: user ID {announced}, Set Password link"
 
 
 def set_password(ctx: Context, link: str, password: str, user_id: str) -> None:
     token = _token_of(link)
-    body = ctx.api.call("POST", f"{link.split('/set-password/')[0]}/api/set-password",
-                        json_body={"token": token, "password": password})
+    body = ctx.api.call(
+        "POST", f"{link.split('/set-password/')[0]}/api/set-password", json_body={"token": token, "password": password}
+    )
     expect(body.get("user_id") == user_id, f"Set Password answered for user {body.get('user_id')!r}, not {user_id}")
     try:
-        ctx.api.call("POST", f"{link.split('/set-password/')[0]}/api/set-password",
-                     json_body={"token": token, "password": password}, expect=(410,))
+        ctx.api.call(
+            "POST",
+            f"{link.split('/set-password/')[0]}/api/set-password",
+            json_body={"token": token, "password": password},
+            expect=(410,),
+        )
     except ApiError as exc:
-        raise StepFailed(f"the Set Password link worked twice; it must be single-use (HTTP 410 the second "
-                         f"time): {exc}") from exc
+        raise StepFailed(
+            f"the Set Password link worked twice; it must be single-use (HTTP 410 the second time): {exc}"
+        ) from exc
 
 
 def login(ctx: Context, user_id: str, password: str) -> dict:
@@ -179,28 +210,43 @@ def _petition_url(ctx: Context, suffix: str = "") -> str:
 
 def _i17_body(ctx: Context, with_officials: bool) -> dict:
     school = ctx.school
-    body: dict[str, Any] = {"school_name": school["school_name"], "category": school["category"],
-                            "campuses": school["campuses"]}
+    body: dict[str, Any] = {
+        "school_name": school["school_name"],
+        "category": school["category"],
+        "campuses": school["campuses"],
+    }
     if with_officials:
-        body["officials"] = [{k: o[k] for k in ("role", "first_name", "last_name", "email", "campus")}
-                             for o in school["officials"]]
+        body["officials"] = [
+            {k: o[k] for k in ("role", "first_name", "last_name", "email", "campus")} for o in school["officials"]
+        ]
     return body
 
 
 @check("fill_i17")
 def fill_i17(ctx: Context) -> str:
-    body = ctx.api.call("POST", f"{ctx.target.rti_url}/api/petitions", json_body=_i17_body(ctx, False),
-                        token=ctx.state.temporary_token, expect=(201,))
+    body = ctx.api.call(
+        "POST",
+        f"{ctx.target.rti_url}/api/petitions",
+        json_body=_i17_body(ctx, False),
+        token=ctx.state.temporary_token,
+        expect=(201,),
+    )
     expect(body.get("petition_id") is not None, "the new I-17 has no petition_id")
     expect(body.get("state") == "draft", f"a new I-17 should be a draft, not {body.get('state')!r}")
     ctx.state.petition_id = body["petition_id"]
     ctx.evidence.ids["petition_id"] = str(body["petition_id"])
     stored = ctx.api.call("GET", _petition_url(ctx), token=ctx.state.temporary_token)
-    expect(stored.get("school_name") == ctx.school["school_name"],
-           f"the draft reads back school_name {stored.get('school_name')!r}")
-    expect(len(stored.get("campuses") or []) == len(ctx.school["campuses"]),
-           f"the draft reads back {len(stored.get('campuses') or [])} campuses, not {len(ctx.school['campuses'])}")
-    return f"draft I-17 {body['petition_id']} for {ctx.school['school_name']} ({len(ctx.school['campuses'])} campus(es))"
+    expect(
+        stored.get("school_name") == ctx.school["school_name"],
+        f"the draft reads back school_name {stored.get('school_name')!r}",
+    )
+    expect(
+        len(stored.get("campuses") or []) == len(ctx.school["campuses"]),
+        f"the draft reads back {len(stored.get('campuses') or [])} campuses, not {len(ctx.school['campuses'])}",
+    )
+    return (
+        f"draft I-17 {body['petition_id']} for {ctx.school['school_name']} ({len(ctx.school['campuses'])} campus(es))"
+    )
 
 
 @check("add_officials")
@@ -225,11 +271,20 @@ def submit_i17(ctx: Context) -> str:
 def contact_response_center(ctx: Context) -> str:
     contact = ctx.school["contact"]
     category = {"F": "F only", "FM": "F and M", "M": "M only"}[ctx.school["category"]]
-    body = ctx.api.call("POST", f"{ctx.target.rti_url}/api/response-center", json_body={
-        "organization_name": ctx.school["organization_name"],
-        "contact_name": f"{contact['first_name']} {contact['last_name']}", "email": contact["email"],
-        "phone": contact["phone"], "school_category": ctx.school["category"],
-        "school_name": ctx.school["school_name"]}, token=ctx.state.temporary_token, expect=(201,))
+    body = ctx.api.call(
+        "POST",
+        f"{ctx.target.rti_url}/api/response-center",
+        json_body={
+            "organization_name": ctx.school["organization_name"],
+            "contact_name": f"{contact['first_name']} {contact['last_name']}",
+            "email": contact["email"],
+            "phone": contact["phone"],
+            "school_category": ctx.school["category"],
+            "school_name": ctx.school["school_name"],
+        },
+        token=ctx.state.temporary_token,
+        expect=(201,),
+    )
     expect(body.get("ticket") is not None, "the Response Center answered without a ticket")
     ctx.state.ticket = body["ticket"]
     ctx.evidence.ids["ticket"] = str(body["ticket"])
@@ -242,22 +297,35 @@ def contact_response_center(ctx: Context) -> str:
 @check("sevp_approves")
 def sevp_approves(ctx: Context) -> str:
     t = ctx.target
-    expect(t.sevp_user and t.sevp_password,
-           "no SEVP operator credentials: give --sevp-user/--sevp-password or a connection file with `sevp`")
+    expect(
+        t.sevp_user and t.sevp_password,
+        "no SEVP operator credentials: give --sevp-user/--sevp-password or a connection file with `sevp`",
+    )
     body = ctx.api.call("POST", f"{t.sevp_url}/api/login", json_body={"user": t.sevp_user, "password": t.sevp_password})
     ctx.state.sevp_token = body.get("token")
     expect(ctx.state.sevp_token, "the SEVP console login answered without a token")
-    listed = ctx.api.call("GET", f"{t.sevp_url}/api/petitions", params={"state": "submitted"}, token=ctx.state.sevp_token)
+    listed = ctx.api.call(
+        "GET", f"{t.sevp_url}/api/petitions", params={"state": "submitted"}, token=ctx.state.sevp_token
+    )
     petitions = listed.get("petitions", listed) if isinstance(listed, dict) else listed
     ids = [str(p.get("petition_id", p.get("id"))) for p in petitions or []]
-    expect(str(ctx.state.petition_id) in ids, f"I-17 {ctx.state.petition_id} is not listed as submitted in the SEVP console")
-    approved = ctx.api.call("POST", f"{t.sevp_url}/api/petitions/{ctx.state.petition_id}/approve", token=ctx.state.sevp_token)
+    expect(
+        str(ctx.state.petition_id) in ids,
+        f"I-17 {ctx.state.petition_id} is not listed as submitted in the SEVP console",
+    )
+    approved = ctx.api.call(
+        "POST", f"{t.sevp_url}/api/petitions/{ctx.state.petition_id}/approve", token=ctx.state.sevp_token
+    )
     code = approved.get("school_code") or ""
-    expect(SCHOOL_CODE.match(code) and code.endswith("000"),
-           f"the school code {code!r} is not <AAA>214F<8 digits> ending in 000")
+    expect(
+        SCHOOL_CODE.match(code) and code.endswith("000"),
+        f"the school code {code!r} is not <AAA>214F<8 digits> ending in 000",
+    )
     campuses = approved.get("campuses") or []
-    expect(len(campuses) == len(ctx.school["campuses"]),
-           f"approval gave {len(campuses)} campus code(s) for {len(ctx.school['campuses'])} campus(es)")
+    expect(
+        len(campuses) == len(ctx.school["campuses"]),
+        f"approval gave {len(campuses)} campus code(s) for {len(ctx.school['campuses'])} campus(es)",
+    )
     ctx.state.school_code = code
     ctx.state.campus_codes = [c.get("school_code") for c in campuses]
     officials = approved.get("officials") or []
@@ -266,12 +334,21 @@ def sevp_approves(ctx: Context) -> str:
     for given in ctx.school["officials"]:
         issued = by_email.get(given["email"])
         expect(issued, f"approval issued no user ID for official {given['email']}")
-        expect(len(issued.get("user_id") or "") == USER_ID_LENGTH,
-               f"official {given['email']} got user ID {issued.get('user_id')!r}, not 10 characters")
-        ctx.state.officials.append(Official(role=given["role"], first_name=given["first_name"],
-                                            last_name=given["last_name"], email=given["email"],
-                                            campus=given["campus"], user_id=issued["user_id"],
-                                            campus_code=issued.get("campus_code")))
+        expect(
+            len(issued.get("user_id") or "") == USER_ID_LENGTH,
+            f"official {given['email']} got user ID {issued.get('user_id')!r}, not 10 characters",
+        )
+        ctx.state.officials.append(
+            Official(
+                role=given["role"],
+                first_name=given["first_name"],
+                last_name=given["last_name"],
+                email=given["email"],
+                campus=given["campus"],
+                user_id=issued["user_id"],
+                campus_code=issued.get("campus_code"),
+            )
+        )
     ctx.evidence.ids["school_code"] = code
     for i, c in enumerate(ctx.state.campus_codes):
         ctx.evidence.ids[f"campus {i} ({ctx.school['campuses'][i]['name']})"] = c or ""
@@ -290,19 +367,27 @@ def officials_activate(ctx: Context) -> str:
         announced = message.get("user_id")
         if announced is None:  # the user ID may come in its own e-mail
             announced = wait_for_emails(ctx, official.email, ["temporary-user-id"])["temporary-user-id"].get("user_id")
-        expect(announced == official.user_id,
-               f"the e-mail to {official.email} announces user ID {announced!r}, not {official.user_id}")
+        expect(
+            announced == official.user_id,
+            f"the e-mail to {official.email} announces user ID {announced!r}, not {official.user_id}",
+        )
         official.password = password_for(official.user_id)
         set_password(ctx, link, official.password, official.user_id)
         body = login(ctx, official.user_id, official.password)
         official.token = body["token"]
         user = body["user"]
-        expect(user.get("org_id") == official.campus_code,
-               f"{official.user_id} logged in as an official of {user.get('org_id')!r}, not {official.campus_code}")
-        expect(user.get("role") == official.role,
-               f"{official.user_id} logged in with role {user.get('role')!r}, not {official.role}")
-    return (f"approval e-mail received; {len(ctx.state.officials)} official(s) set passwords and logged in: "
-            + ", ".join(f"{o.role} {o.user_id}" for o in ctx.state.officials))
+        expect(
+            user.get("org_id") == official.campus_code,
+            f"{official.user_id} logged in as an official of {user.get('org_id')!r}, not {official.campus_code}",
+        )
+        expect(
+            user.get("role") == official.role,
+            f"{official.user_id} logged in with role {user.get('role')!r}, not {official.role}",
+        )
+    return (
+        f"approval e-mail received; {len(ctx.state.officials)} official(s) set passwords and logged in: "
+        + ", ".join(f"{o.role} {o.user_id}" for o in ctx.state.officials)
+    )
 
 
 def _certificate_for(ctx: Context, official: Official, is_main: bool):
@@ -311,10 +396,13 @@ def _certificate_for(ctx: Context, official: Official, is_main: bool):
     if is_main and ctx.college_certificate is not None:
         return ctx.college_certificate
     if ctx.target.ca_dir is None:
-        raise StepFailed(f"no certificate for {official.campus_code}: give --cert/--key or --p12 (the main campus's "
-                         "PDSO registers it); extra campuses need a mock reachable locally to issue theirs")
-    return issue_from_development_ca(ctx.target.ca_dir, ctx.work_dir / "certs", org_id=official.campus_code,
-                                     user_id=official.user_id)
+        raise StepFailed(
+            f"no certificate for {official.campus_code}: give --cert/--key or --p12 (the main campus's "
+            "PDSO registers it); extra campuses need a mock reachable locally to issue theirs"
+        )
+    return issue_from_development_ca(
+        ctx.target.ca_dir, ctx.work_dir / "certs", org_id=official.campus_code, user_id=official.user_id
+    )
 
 
 @check("register_for_batch")
@@ -327,20 +415,30 @@ def register_for_batch(ctx: Context) -> str:
     for official in [o for o in ctx.state.officials if o.role == "PDSO"]:
         certificate = _certificate_for(ctx, official, official is main)
         official.certificate = certificate
-        body = ctx.api.call("POST", f"{ctx.target.rti_url}/api/batch-registration", token=official.token,
-                            json_body={"org_id": official.campus_code, "certificate": certificate.pem,
-                                       "accept_agreement": True})
+        body = ctx.api.call(
+            "POST",
+            f"{ctx.target.rti_url}/api/batch-registration",
+            token=official.token,
+            json_body={"org_id": official.campus_code, "certificate": certificate.pem, "accept_agreement": True},
+        )
         der = certificate.leaf.public_bytes(serialization.Encoding.DER)
         expected = hashlib.sha256(der).hexdigest()
         got = (body.get("fingerprint") or "").replace(":", "").lower()
-        expect(got == expected, f"batch registration of {official.campus_code} answered fingerprint {got!r}, "
-                                f"not the certificate's SHA-256 {expected}")
-        expect(body.get("org_id") == official.campus_code and body.get("user_id") == official.user_id,
-               f"batch registration bound {body.get('org_id')}/{body.get('user_id')}, "
-               f"not {official.campus_code}/{official.user_id}")
+        expect(
+            got == expected,
+            f"batch registration of {official.campus_code} answered fingerprint {got!r}, "
+            f"not the certificate's SHA-256 {expected}",
+        )
+        expect(
+            body.get("org_id") == official.campus_code and body.get("user_id") == official.user_id,
+            f"batch registration bound {body.get('org_id')}/{body.get('user_id')}, "
+            f"not {official.campus_code}/{official.user_id}",
+        )
         ctx.evidence.ids[f"certificate {official.campus_code}"] = f"{certificate.subject} (SHA-256 {expected[:16]}...)"
-        ctx.note(f"{official.campus_code}: {certificate.source} certificate {certificate.subject}, valid until "
-                 f"{certificate.not_after}, registered for {official.user_id}; customer agreement accepted")
+        ctx.note(
+            f"{official.campus_code}: {certificate.source} certificate {certificate.subject}, valid until "
+            f"{certificate.not_after}, registered for {official.user_id}; customer agreement accepted"
+        )
         done.append(official.campus_code)
     return f"registered for batch: {', '.join(done)}"
 
@@ -351,8 +449,13 @@ def register_for_batch(ctx: Context) -> str:
 def _client(ctx: Context) -> tuple[SevisClient, Official]:
     pdso = ctx.main_pdso()
     cert = pdso.certificate
-    client = SevisClient(ctx.target.base_url, cert=(str(cert.cert_path), str(cert.key_path)),
-                         ca_bundle=ctx.target.ca_cert, environment=ctx.target.environment, timeout=60)
+    client = SevisClient(
+        ctx.target.base_url,
+        cert=(str(cert.cert_path), str(cert.key_path)),
+        ca_bundle=ctx.target.ca_cert,
+        environment=ctx.target.environment,
+        timeout=60,
+    )
     client._session.hooks["response"].append(lambda response, **_: _record_batch_exchange(ctx, response))
     return client, pdso
 
@@ -368,8 +471,11 @@ def _record_batch_exchange(ctx: Context, response) -> None:
     sent = None
     if request.method == "POST" and request.body is not None:
         sent = f"multipart/form-data, {len(request.body)} bytes (orgid, userid, batchid, xml)"
-    ctx.evidence.exchanges.append(Exchange(request.method, request.url, response.status_code, sent, shown,
-                                           int(response.elapsed.total_seconds() * 1000)))
+    ctx.evidence.exchanges.append(
+        Exchange(
+            request.method, request.url, response.status_code, sent, shown, int(response.elapsed.total_seconds() * 1000)
+        )
+    )
 
 
 @check("upload_batches")
@@ -379,25 +485,42 @@ def upload_batches(ctx: Context) -> str:
     with client:
         for name, xml, sample in ctx.batch_sources:
             batch_id = fresh_batch_id()
-            addressed, changes = readdress(xml, org_id=pdso.campus_code, user_id=pdso.user_id, batch_id=batch_id,
-                                           source=name)
-            batch = BatchFile(source=name, batch_id=batch_id, org_id=pdso.campus_code, user_id=pdso.user_id,
-                              xml=addressed, changes=changes, sample=sample)
+            addressed, changes = readdress(
+                xml, org_id=pdso.campus_code, user_id=pdso.user_id, batch_id=batch_id, source=name
+            )
+            batch = BatchFile(
+                source=name,
+                batch_id=batch_id,
+                org_id=pdso.campus_code,
+                user_id=pdso.user_id,
+                xml=addressed,
+                changes=changes,
+                sample=sample,
+            )
             ctx.batches.append(batch)
             ctx.note(f"{name} re-addressed to the test school: " + "; ".join(changes))
             try:
-                result = client.upload(addressed, org_id=batch.org_id, user_id=batch.user_id, batch_id=batch_id,
-                                       filename=_file_name(name))
+                result = client.upload(
+                    addressed, org_id=batch.org_id, user_id=batch.user_id, batch_id=batch_id, filename=_file_name(name)
+                )
             except SevisError as exc:
                 raise StepFailed(f"uploading {name} failed: {exc}") from exc
             batch.upload_code = result.code
-            ctx.evidence.uploads.append({"file": name, "batch_id": batch_id, "code": result.code,
-                                         "meaning": describe_code(result.code),
-                                         "reply": result.log.xml.decode("utf-8", "replace")})
+            ctx.evidence.uploads.append(
+                {
+                    "file": name,
+                    "batch_id": batch_id,
+                    "code": result.code,
+                    "meaning": describe_code(result.code),
+                    "reply": result.log.xml.decode("utf-8", "replace"),
+                }
+            )
             if result.code != "S0000":
                 said = mock_detail(result.log.xml)
-                refused.append(f"{name} (BatchID {batch_id}): {result.code} {describe_code(result.code)}"
-                               f"{f' ({said})' if said else ''}. Fix: {hint(result.code)}")
+                refused.append(
+                    f"{name} (BatchID {batch_id}): {result.code} {describe_code(result.code)}"
+                    f"{f' ({said})' if said else ''}. Fix: {hint(result.code)}"
+                )
     expect(not refused, "upload refused: " + " | ".join(refused))
     return f"{len(ctx.batches)} batch(es) uploaded, each answered S0000: " + ", ".join(b.batch_id for b in ctx.batches)
 
@@ -413,7 +536,7 @@ def mock_detail(log_xml: bytes) -> str | None:
     for comment in root.iter(etree.Comment):
         text = (comment.text or "").strip()
         if text.startswith("sevis-mock:"):
-            return re.sub(r"^S\d{4}:\s*", "", text[len("sevis-mock:"):].strip())
+            return re.sub(r"^S\d{4}:\s*", "", text[len("sevis-mock:") :].strip())
     return None
 
 
@@ -431,15 +554,25 @@ def batches_applied(ctx: Context) -> str:
     with client:
         for batch in accepted:
             try:
-                result = client.wait_for_processing(org_id=batch.org_id, user_id=batch.user_id, batch_id=batch.batch_id,
-                                                    timeout=ctx.process_timeout, interval=ctx.poll_interval)
+                result = client.wait_for_processing(
+                    org_id=batch.org_id,
+                    user_id=batch.user_id,
+                    batch_id=batch.batch_id,
+                    timeout=ctx.process_timeout,
+                    interval=ctx.poll_interval,
+                )
             except SevisTimeout as exc:
-                raise StepWaiting(f"batch {batch.batch_id} not processed after {ctx.process_timeout:g} s (S0030); "
-                                  "download it again later or give --timeout") from exc
+                raise StepWaiting(
+                    f"batch {batch.batch_id} not processed after {ctx.process_timeout:g} s (S0030); "
+                    "download it again later or give --timeout"
+                ) from exc
             except SevisError as exc:
                 raise StepFailed(f"downloading {batch.batch_id} failed: {exc}") from exc
             batch.download_code = result.code
-            expect(result.code == "S0000", f"download of {batch.batch_id} answered {result.code} {describe_code(result.code)}")
+            expect(
+                result.code == "S0000",
+                f"download of {batch.batch_id} answered {result.code} {describe_code(result.code)}",
+            )
             batch.log_xml, batch.pdfs = result.log.xml, result.pdfs
             batch.process_code = result.log.process.code if result.log.process else None
     created = {}
@@ -448,18 +581,26 @@ def batches_applied(ctx: Context) -> str:
             if record.ok and record.sevis_id:
                 created[record.sevis_id] = record.request_id
     for batch in accepted:
-        shown = ctx.api.call("GET", f"{ctx.target.rti_url}/api/batches/{batch.org_id}/{batch.batch_id}", token=pdso.token)
-        expect(shown.get("process_code") == batch.process_code,
-               f"RTI shows batch {batch.batch_id} with process result {shown.get('process_code')!r}, but its log "
-               f"says {batch.process_code}")
-    listed = ctx.api.call("GET", f"{ctx.target.rti_url}/api/records", params={"org": pdso.campus_code}, token=pdso.token)
+        shown = ctx.api.call(
+            "GET", f"{ctx.target.rti_url}/api/batches/{batch.org_id}/{batch.batch_id}", token=pdso.token
+        )
+        expect(
+            shown.get("process_code") == batch.process_code,
+            f"RTI shows batch {batch.batch_id} with process result {shown.get('process_code')!r}, but its log "
+            f"says {batch.process_code}",
+        )
+    listed = ctx.api.call(
+        "GET", f"{ctx.target.rti_url}/api/records", params={"org": pdso.campus_code}, token=pdso.token
+    )
     seen = {r.get("sevis_id") for r in (listed.get("records", []) if isinstance(listed, dict) else listed)}
     absent = sorted(set(created) - seen)
     expect(not absent, f"records applied by the batch but not visible in RTI: {', '.join(absent)}")
     for sevis_id, request_id in created.items():
         ctx.evidence.ids[request_id] = sevis_id
-    return (f"processed ({', '.join(f'{b.batch_id} {b.process_code}' for b in accepted)}); "
-            f"{len(created)} record(s) visible in RTI")
+    return (
+        f"processed ({', '.join(f'{b.batch_id} {b.process_code}' for b in accepted)}); "
+        f"{len(created)} record(s) visible in RTI"
+    )
 
 
 def _log_records(batch: BatchFile, ctx: Context):
@@ -504,17 +645,25 @@ def transaction_log_recorded(ctx: Context) -> str:
         expect(log.process is not None, f"the log of {batch.batch_id} has no Process result")
         p = log.process
         requests = [r for r, _ in _requests_in(batch.xml)]
-        expect(p.total == len(requests), f"{batch.batch_id}: RecordCount Total {p.total}, but the batch has "
-                                         f"{len(requests)} record(s)")
-        expect(p.success + p.failure == p.total, f"{batch.batch_id}: RecordCount Success {p.success} + Failure "
-                                                 f"{p.failure} is not Total {p.total}")
+        expect(
+            p.total == len(requests),
+            f"{batch.batch_id}: RecordCount Total {p.total}, but the batch has {len(requests)} record(s)",
+        )
+        expect(
+            p.success + p.failure == p.total,
+            f"{batch.batch_id}: RecordCount Success {p.success} + Failure {p.failure} is not Total {p.total}",
+        )
         logged = [r.request_id for r in log.records]
         missing = [r for r in requests if r not in logged]
         expect(not missing, f"{batch.batch_id}: no Record in the log for requestID {', '.join(missing)}")
-        expect(p.failure == len(log.failures), f"{batch.batch_id}: RecordCount Failure {p.failure}, but "
-                                               f"{len(log.failures)} Record(s) failed")
-        expect((p.code == "S0000") == (p.failure == 0),
-               f"{batch.batch_id}: process result {p.code} does not agree with {p.failure} failure(s)")
+        expect(
+            p.failure == len(log.failures),
+            f"{batch.batch_id}: RecordCount Failure {p.failure}, but {len(log.failures)} Record(s) failed",
+        )
+        expect(
+            (p.code == "S0000") == (p.failure == 0),
+            f"{batch.batch_id}: process result {p.code} does not agree with {p.failure} failure(s)",
+        )
         ctx.evidence.log_excerpts.append(_excerpt(batch.log_xml))
         totals.append(f"{batch.batch_id}: process {p.code}, {p.success}/{p.failure}/{p.total}")
     return "; ".join(totals)
@@ -533,7 +682,10 @@ def review_results(ctx: Context) -> str:
     with client:
         for batch in _processed(ctx):
             result = client.download(org_id=batch.org_id, user_id=batch.user_id, batch_id=batch.batch_id)
-            expect(result.code == "S0000", f"download of {batch.batch_id} answered {result.code} {describe_code(result.code)}")
+            expect(
+                result.code == "S0000",
+                f"download of {batch.batch_id} answered {result.code} {describe_code(result.code)}",
+            )
             batch.log_xml, batch.pdfs, batch.download_code = result.log.xml, result.pdfs, result.code
     missing_forms = []
     for batch in _processed(ctx):
@@ -542,18 +694,29 @@ def review_results(ctx: Context) -> str:
         for record in log.records:
             forms = sorted(name for name in batch.pdfs if record.sevis_id and record.sevis_id in name)
             code = None if record.ok else (record.error_code or "unknown")
-            ctx.records.append(RecordOutcome(
-                batch_file=batch.source, batch_id=batch.batch_id, org_id=batch.org_id, request_id=record.request_id,
-                sevis_id=record.sevis_id, ok=record.ok, code=code,
-                message=None if record.ok else (record.error_message or catalogue_message(code)),
-                hint=None if record.ok else hint(code), forms=[f"{n}.pdf" if not n.endswith(".pdf") else n for n in forms]))
+            ctx.records.append(
+                RecordOutcome(
+                    batch_file=batch.source,
+                    batch_id=batch.batch_id,
+                    org_id=batch.org_id,
+                    request_id=record.request_id,
+                    sevis_id=record.sevis_id,
+                    ok=record.ok,
+                    code=code,
+                    message=None if record.ok else (record.error_message or catalogue_message(code)),
+                    hint=None if record.ok else hint(code),
+                    forms=[f"{n}.pdf" if not n.endswith(".pdf") else n for n in forms],
+                )
+            )
             if record.ok and printed.get(record.request_id) and not forms:
                 missing_forms.append(f"{record.request_id} ({record.sevis_id})")
     rejected = [r for r in ctx.records if not r.ok]
     ok = len(ctx.records) - len(rejected)
     forms = sum(len(r.forms) for r in ctx.records)
-    expect(not missing_forms, f"printForm=\"true\" but no form in the zip for {', '.join(missing_forms)}")
+    expect(not missing_forms, f'printForm="true" but no form in the zip for {", ".join(missing_forms)}')
     if rejected:
-        raise StepFailed(f"{len(rejected)} of {len(ctx.records)} record(s) rejected: " + "; ".join(
-            f"{r.request_id} {r.code} {r.message}" for r in rejected))
+        raise StepFailed(
+            f"{len(rejected)} of {len(ctx.records)} record(s) rejected: "
+            + "; ".join(f"{r.request_id} {r.code} {r.message}" for r in rejected)
+        )
     return f"{ok} record(s) applied, 0 rejected; {forms} form(s) in the zip"

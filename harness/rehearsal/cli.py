@@ -1,4 +1,5 @@
 """`sevis-mock rehearse`: the 15-step SEVIS beta-testing procedure against an embedded or running mock."""
+
 from __future__ import annotations
 
 import contextlib
@@ -61,8 +62,14 @@ def _college_certificate(cert, key, p12, p12_password, work: Path) -> ClientCert
     return None
 
 
-def _server_target(server: str, connection: Path | None, ca: Path | None, environment: str,
-                   sevp_user: str | None, sevp_password: str | None) -> Target:
+def _server_target(
+    server: str,
+    connection: Path | None,
+    ca: Path | None,
+    environment: str,
+    sevp_user: str | None,
+    sevp_password: str | None,
+) -> Target:
     if connection is None and Path(".sevis-mock/connection.json").is_file():
         connection = Path(".sevis-mock/connection.json")
     base = server.rstrip("/")
@@ -72,9 +79,12 @@ def _server_target(server: str, connection: Path | None, ca: Path | None, enviro
         except (OSError, ValueError) as exc:
             raise UsageError(f"--connection {connection}: cannot read it as JSON ({exc})") from exc
     else:
-        info = {"base_url": base, "rti": {"beta": f"{base}/sbtsevis", "alpha": f"{base}/alphasevis",
-                                          "production": f"{base}/sevis"},
-                "sevp": {"url": f"{base}/sevp"}, "outbox": f"{base}/outbox"}
+        info = {
+            "base_url": base,
+            "rti": {"beta": f"{base}/sbtsevis", "alpha": f"{base}/alphasevis", "production": f"{base}/sevis"},
+            "sevp": {"url": f"{base}/sevp"},
+            "outbox": f"{base}/outbox",
+        }
     try:
         target = Target.from_connection(info, environment, str(ca) if ca else None, base_url=base)
     except (KeyError, ValueError) as exc:
@@ -90,48 +100,126 @@ def _server_target(server: str, connection: Path | None, ca: Path | None, enviro
 
 @click.command("rehearse")
 @click.option("--server", metavar="URL", help="A running sevis-mock (its base URL) instead of an embedded one.")
-@click.option("--connection", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="The running mock's connection.json (CA, RTI/SEVP addresses, operator login). "
-                   "Default with --server: ./.sevis-mock/connection.json if present.")
-@click.option("--ca", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="CA certificate that issued the server's certificate (default: from the connection file).")
+@click.option(
+    "--connection",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The running mock's connection.json (CA, RTI/SEVP addresses, operator login). "
+    "Default with --server: ./.sevis-mock/connection.json if present.",
+)
+@click.option(
+    "--ca",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="CA certificate that issued the server's certificate (default: from the connection file).",
+)
 @click.option("--sevp-user", help="SEVP operator console user (default: from the connection file).")
 @click.option("--sevp-password", help="SEVP operator console password (default: from the connection file).")
-@click.option("--environment", type=click.Choice(ENVIRONMENTS), default="beta", show_default=True,
-              help="The RTI site and batch endpoints rehearsed.")
-@click.option("--cert", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="The client certificate (PEM) the college will register; with --key.")
+@click.option(
+    "--environment",
+    type=click.Choice(ENVIRONMENTS),
+    default="beta",
+    show_default=True,
+    help="The RTI site and batch endpoints rehearsed.",
+)
+@click.option(
+    "--cert",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The client certificate (PEM) the college will register; with --key.",
+)
 @click.option("--key", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Its private key (PEM).")
-@click.option("--p12", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="The certificate and key as a PKCS#12 file instead of --cert/--key.")
+@click.option(
+    "--p12",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The certificate and key as a PKCS#12 file instead of --cert/--key.",
+)
 @click.option("--p12-password", help="Password of the --p12 file.")
-@click.option("--trust", type=click.Path(exists=True, dir_okay=False, path_type=Path), multiple=True,
-              help="CA certificate that issued --cert (the embedded mock then accepts it). Repeatable.")
-@click.option("--batch", "batches", type=click.Path(exists=True, dir_okay=False, path_type=Path), multiple=True,
-              help="A batch file of the college's own (F/M); re-addressed to the test school. Repeatable.")
-@click.option("--school", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="YAML file with the school's details (default: a sample school).")
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Keep the embedded mock's data here (default: a fresh temporary folder, removed afterwards).")
-@click.option("--timeout", type=click.FloatRange(min=0), default=120, show_default=True,
-              help="Seconds to wait for a batch to be processed before the step reports WAIT.")
-@click.option("--procedure", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Another procedure file (default: the packaged 15 steps).")
-@click.option("--json", "json_file", type=click.Path(dir_okay=False, path_type=Path), help="Write the JSON report here.")
-@click.option("--junit", "junit_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write JUnit XML here (one testcase per step and per record).")
-@click.option("--html", "html_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write a self-contained HTML report here (evidence to keep).")
-@click.option("--explore", metavar="N", type=click.IntRange(min=1),
-              help="Instead: N random walks through the procedure, steps done right, wrong or out of order; a "
-                   "failing walk is written as a replay script (--explore-script). With --server, the mock is "
-                   "RESET before each walk.")
-@click.option("--explore-script", type=click.Path(dir_okay=False, path_type=Path),
-              default=Path("sevis-explore-failure.py"), show_default=True,
-              help="Where --explore writes the shortest failing walk (a Python script that replays it).")
-def rehearse_command(server, connection, ca, sevp_user, sevp_password, environment, cert, key, p12, p12_password,
-                     trust, batches, school, data_dir, timeout, procedure, json_file, junit_file, html_file,
-                     explore=None, explore_script=None) -> None:
+@click.option(
+    "--trust",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    multiple=True,
+    help="CA certificate that issued --cert (the embedded mock then accepts it). Repeatable.",
+)
+@click.option(
+    "--batch",
+    "batches",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    multiple=True,
+    help="A batch file of the college's own (F/M); re-addressed to the test school. Repeatable.",
+)
+@click.option(
+    "--school",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="YAML file with the school's details (default: a sample school).",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Keep the embedded mock's data here (default: a fresh temporary folder, removed afterwards).",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0),
+    default=120,
+    show_default=True,
+    help="Seconds to wait for a batch to be processed before the step reports WAIT.",
+)
+@click.option(
+    "--procedure",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Another procedure file (default: the packaged 15 steps).",
+)
+@click.option(
+    "--json", "json_file", type=click.Path(dir_okay=False, path_type=Path), help="Write the JSON report here."
+)
+@click.option(
+    "--junit",
+    "junit_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write JUnit XML here (one testcase per step and per record).",
+)
+@click.option(
+    "--html",
+    "html_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write a self-contained HTML report here (evidence to keep).",
+)
+@click.option(
+    "--explore",
+    metavar="N",
+    type=click.IntRange(min=1),
+    help="Instead: N random walks through the procedure, steps done right, wrong or out of order; a "
+    "failing walk is written as a replay script (--explore-script). With --server, the mock is "
+    "RESET before each walk.",
+)
+@click.option(
+    "--explore-script",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("sevis-explore-failure.py"),
+    show_default=True,
+    help="Where --explore writes the shortest failing walk (a Python script that replays it).",
+)
+def rehearse_command(
+    server,
+    connection,
+    ca,
+    sevp_user,
+    sevp_password,
+    environment,
+    cert,
+    key,
+    p12,
+    p12_password,
+    trust,
+    batches,
+    school,
+    data_dir,
+    timeout,
+    procedure,
+    json_file,
+    junit_file,
+    html_file,
+    explore=None,
+    explore_script=None,
+) -> None:
     """Run SEVIS's 15-step batch beta-testing procedure and report each step.
 
     Exit code: 0 every required step passed and no record was rejected; 1 otherwise; 2 usage errors.
@@ -162,25 +250,41 @@ def rehearse_command(server, connection, ca, sevp_user, sevp_password, environme
     with contextlib.ExitStack() as stack:
         stack.callback(shutil.rmtree, work, True)
         college = _college_certificate(cert, key, p12, p12_password, work)
-        notes = [("school details from " + str(school)) if own_school else
-                 "sample school details (give --school FILE for your own)"]
-        notes.append("batches: " + (", ".join(str(b) for b in batches) + " (re-addressed to the test school)"
-                                    if batches else "the sample batch (give --batch FILE for your own)"))
-        notes.append(f"certificate: {college.subject} ({'--p12' if p12 else '--cert'})" if college else
-                     "certificate: issued by the mock's development CA (give --cert/--key or --p12 for your own)")
+        notes = [
+            ("school details from " + str(school))
+            if own_school
+            else "sample school details (give --school FILE for your own)"
+        ]
+        notes.append(
+            "batches: "
+            + (
+                ", ".join(str(b) for b in batches) + " (re-addressed to the test school)"
+                if batches
+                else "the sample batch (give --batch FILE for your own)"
+            )
+        )
+        notes.append(
+            f"certificate: {college.subject} ({'--p12' if p12 else '--cert'})"
+            if college
+            else "certificate: issued by the mock's development CA (give --cert/--key or --p12 for your own)"
+        )
         if server:
             target = _server_target(server, connection, ca, environment, sevp_user, sevp_password)
             label = target.base_url
             if college is None and target.ca_dir is None:
-                raise UsageError("give --cert/--key or --p12 (the certificate to register in step 11): the mock's "
-                                 "development CA is not readable here, so the rehearsal cannot issue one")
+                raise UsageError(
+                    "give --cert/--key or --p12 (the certificate to register in step 11): the mock's "
+                    "development CA is not readable here, so the rehearsal cannot issue one"
+                )
         else:
             anchors = list(trust)
             if college is not None:
                 anchors += trust_anchors(college, work)
                 if not anchors:
-                    raise UsageError(f"the embedded mock cannot check {college.subject}: give --trust ISSUER.pem "
-                                     "(the CA certificate that issued it), as SEVIS trusts the CA you bought it from")
+                    raise UsageError(
+                        f"the embedded mock cannot check {college.subject}: give --trust ISSUER.pem "
+                        "(the CA certificate that issued it), as SEVIS trusts the CA you bought it from"
+                    )
             mock = EmbeddedMock(data_dir, trust=anchors)
             stack.callback(mock.cleanup)
             try:
@@ -190,15 +294,26 @@ def rehearse_command(server, connection, ca, sevp_user, sevp_password, environme
                 click.echo(f"error: {exc}", err=True)
                 sys.exit(EXIT_FAILED)
             label = f"embedded mock {target.base_url} (data dir {mock.data_dir}{'' if data_dir else ', removed afterwards'})"
-        rehearsal = Rehearsal(target=label, environment=environment,
-                              started_at=datetime.now(UTC).isoformat(timespec="seconds"),
-                              school=school_details, notes=notes)
+        rehearsal = Rehearsal(
+            target=label,
+            environment=environment,
+            started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            school=school_details,
+            notes=notes,
+        )
         holder: list[Context] = []
         api = Api(target.ca_cert, record=lambda exchange: holder[0].evidence.exchanges.append(exchange))
         stack.callback(api.close)
-        ctx = Context(target=target, api=api, school=school_details, batch_sources=sources, work_dir=work,
-                      college_certificate=college, process_timeout=timeout,
-                      server_log=None if server else (lambda: mock.log_excerpt(15)))
+        ctx = Context(
+            target=target,
+            api=api,
+            school=school_details,
+            batch_sources=sources,
+            work_dir=work,
+            college_certificate=college,
+            process_timeout=timeout,
+            server_log=None if server else (lambda: mock.log_excerpt(15)),
+        )
         holder.append(ctx)
         terminal = Terminal(click.echo, len(steps), color=sys.stdout.isatty())
         terminal.header(rehearsal)

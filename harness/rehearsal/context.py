@@ -1,4 +1,5 @@
 """What the steps share: where the mock is, the school being registered, and what earlier steps produced."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -25,21 +26,31 @@ class Target:
     ca_dir: Path | None = None  # the development CA, when readable here
 
     @classmethod
-    def from_connection(cls, info: dict[str, Any], environment: str, ca_cert: str | None = None,
-                        base_url: str | None = None) -> "Target":
+    def from_connection(
+        cls, info: dict[str, Any], environment: str, ca_cert: str | None = None, base_url: str | None = None
+    ) -> "Target":
         from .certs import development_ca_dir
 
         missing = [key for key in ("rti", "sevp", "outbox") if key not in info]
         if missing:
-            raise ValueError(f"the mock's connection details have no {', '.join(missing)}: it predates the RTI "
-                             "web application; update sevis-mock on the server")
+            raise ValueError(
+                f"the mock's connection details have no {', '.join(missing)}: it predates the RTI "
+                "web application; update sevis-mock on the server"
+            )
         base = (base_url or info["base_url"]).rstrip("/")
         sevp = info["sevp"]
         ca = ca_cert or info.get("ca_cert") or True
-        return cls(base_url=base, ca_cert=ca, rti_url=info["rti"][environment].rstrip("/"),
-                   sevp_url=sevp["url"].rstrip("/"), sevp_user=sevp.get("user"),
-                   sevp_password=sevp.get("password"), outbox_url=info["outbox"].rstrip("/"),
-                   environment=environment, ca_dir=development_ca_dir(info.get("ca_cert")))
+        return cls(
+            base_url=base,
+            ca_cert=ca,
+            rti_url=info["rti"][environment].rstrip("/"),
+            sevp_url=sevp["url"].rstrip("/"),
+            sevp_user=sevp.get("user"),
+            sevp_password=sevp.get("password"),
+            outbox_url=info["outbox"].rstrip("/"),
+            environment=environment,
+            ca_dir=development_ca_dir(info.get("ca_cert")),
+        )
 
 
 @dataclass
@@ -91,6 +102,7 @@ class Context:
     def __post_init__(self) -> None:
         if self.sleep is None:
             import time
+
             self.sleep = time.sleep
 
     def note(self, text: str) -> None:

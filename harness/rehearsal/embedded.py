@@ -1,4 +1,5 @@
 """An embedded mock for the rehearsal: `sevis-mock serve` on a free port, fresh data dir, processing at once."""
+
 from __future__ import annotations
 
 import shutil

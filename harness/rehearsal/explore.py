@@ -8,6 +8,7 @@ fails at the same action, and written as a Python script that replays it::
     python sevis-explore-failure.py                      # against a fresh embedded mock
     python sevis-explore-failure.py --connection FILE    # against a running mock (it is RESET)
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,8 +24,14 @@ from pathlib import Path
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis.stateful import run_state_machine_as_test
 
-from harness.procedure_machine import ProcedureMachine, ProcedureMismatch, Target, procedure_machine, replay, \
-    translog_schema
+from harness.procedure_machine import (
+    ProcedureMachine,
+    ProcedureMismatch,
+    Target,
+    procedure_machine,
+    replay,
+    translog_schema,
+)
 
 STEPS_PER_WALK = 25
 PROCESSING_DELAY = "86400"  # the embedded mock processes only when the walk says so (process-now)
@@ -71,10 +78,10 @@ def shorten(machine_class, steps: list, action: str, budget: float = SHRINK_BUDG
     while chunk >= 1 and time.monotonic() < deadline:
         i, removed = 0, False
         while i < len(best) - 1 and time.monotonic() < deadline:  # the failing step itself stays
-            candidate = best[:i] + best[i + chunk:]
+            candidate = best[:i] + best[i + chunk :]
             outcome = _fails(machine_class, candidate)
             if outcome is not None and outcome[0] == action:
-                best, message, removed = candidate[:outcome[2]], outcome[1], True
+                best, message, removed = candidate[: outcome[2]], outcome[1], True
             else:
                 i += chunk
         if not removed:
@@ -85,12 +92,25 @@ def shorten(machine_class, steps: list, action: str, budget: float = SHRINK_BUDG
     return best, message
 
 
-def explore(machine_class, walks: int, steps: int = STEPS_PER_WALK, *, derandomize: bool = False,
-            shrink_budget: float = SHRINK_BUDGET) -> Exploration:
+def explore(
+    machine_class,
+    walks: int,
+    steps: int = STEPS_PER_WALK,
+    *,
+    derandomize: bool = False,
+    shrink_budget: float = SHRINK_BUDGET,
+) -> Exploration:
     started = time.monotonic()
-    chosen = settings(max_examples=walks, stateful_step_count=steps, deadline=None, derandomize=derandomize,
-                      phases=[Phase.explicit, Phase.generate], database=None, print_blob=False,
-                      suppress_health_check=list(HealthCheck))
+    chosen = settings(
+        max_examples=walks,
+        stateful_step_count=steps,
+        deadline=None,
+        derandomize=derandomize,
+        phases=[Phase.explicit, Phase.generate],
+        database=None,
+        print_blob=False,
+        suppress_health_check=list(HealthCheck),
+    )
     result = Exploration(walks, steps, 0.0, stats=machine_class.stats)
     try:
         run_state_machine_as_test(machine_class, settings=chosen)
@@ -131,14 +151,23 @@ if __name__ == "__main__":
 def write_script(failure: Failure, path: Path, walks: int) -> Path:
     steps = "[\n" + "".join(f"    ({name!r}, {args!r}),\n" for name, args in failure.steps) + "]"
     message = "\n".join("    " + line for line in failure.message.replace('"""', "'''").splitlines()[:20])
-    path.write_text(SCRIPT.format(when=datetime.now(UTC).isoformat(timespec="seconds"), walks=walks,
-                                  found=failure.found_length, count=len(failure.steps), message=message,
-                                  name=path.name, steps=steps))
+    path.write_text(
+        SCRIPT.format(
+            when=datetime.now(UTC).isoformat(timespec="seconds"),
+            walks=walks,
+            found=failure.found_length,
+            count=len(failure.steps),
+            message=message,
+            name=path.name,
+            steps=steps,
+        )
+    )
     path.chmod(0o755)
     return path
 
 
 # --- running against a mock --------------------------------------------------------------------------------------
+
 
 class MockUnavailable(RuntimeError):
     """The mock cannot be explored (not started, or its connection details lack what the walks need)."""
@@ -149,11 +178,14 @@ def target_from_connection(connection: Path) -> Target:
         info = json.loads(Path(connection).read_text())
         target = Target.from_connection(info)
     except (OSError, ValueError, KeyError, StopIteration) as exc:
-        raise MockUnavailable(f"{connection}: not the connection.json of a sevis-mock with RTI, SEVP and the "
-                              f"control API ({exc!r})") from exc
+        raise MockUnavailable(
+            f"{connection}: not the connection.json of a sevis-mock with RTI, SEVP and the control API ({exc!r})"
+        ) from exc
     if not (target.ca_dir / "ca.key.pem").is_file():
-        raise MockUnavailable(f"the mock's CA key ({target.ca_dir / 'ca.key.pem'}) is not readable here: the walks "
-                              "issue certificates from it; run the exploration on the mock's host")
+        raise MockUnavailable(
+            f"the mock's CA key ({target.ca_dir / 'ca.key.pem'}) is not readable here: the walks "
+            "issue certificates from it; run the exploration on the mock's host"
+        )
     return target
 
 
@@ -168,8 +200,9 @@ def bind(target: Target, work: Path, processing_owned: bool):
     return procedure_machine(target, translog_schema(), work, processing_owned=processing_owned)
 
 
-def run(walks: int, *, connection: Path | None, data_dir: Path | None, script: Path, echo=print,
-        derandomize: bool = False) -> int:
+def run(
+    walks: int, *, connection: Path | None, data_dir: Path | None, script: Path, echo=print, derandomize: bool = False
+) -> int:
     """The --explore command: 0 no walk failed, 1 a failing walk was written to ``script``."""
     work = Path(tempfile.mkdtemp(prefix="sevis-explore-"))
     mock = None
@@ -187,17 +220,26 @@ def run(walks: int, *, connection: Path | None, data_dir: Path | None, script: P
             result = explore(machine_class, walks, derandomize=derandomize)
         finally:
             machine_class.driver.close()
-        refusals = sorted({outcome for (_, outcome) in result.stats
-                           if (outcome.isdigit() and int(outcome) >= 400)
-                           or (re.fullmatch(r"S\d{4}", outcome) and outcome != "S0000")})
-        echo(f"{result.walks} walks of up to {result.steps_per_walk} steps in {result.seconds:.0f} s; "
-             f"{sum(result.stats.values())} actions; refusals exercised: {', '.join(refusals) or 'none'}")
+        refusals = sorted(
+            {
+                outcome
+                for (_, outcome) in result.stats
+                if (outcome.isdigit() and int(outcome) >= 400)
+                or (re.fullmatch(r"S\d{4}", outcome) and outcome != "S0000")
+            }
+        )
+        echo(
+            f"{result.walks} walks of up to {result.steps_per_walk} steps in {result.seconds:.0f} s; "
+            f"{sum(result.stats.values())} actions; refusals exercised: {', '.join(refusals) or 'none'}"
+        )
         if result.failure is None:
             echo("every answer was the one SEVIS would give")
             return 0
         write_script(result.failure, script, walks)
-        echo(f"FAILED at {result.failure.action} after {len(result.failure.steps)} steps "
-             f"(found with {result.failure.found_length}):\n{result.failure.message}")
+        echo(
+            f"FAILED at {result.failure.action} after {len(result.failure.steps)} steps "
+            f"(found with {result.failure.found_length}):\n{result.failure.message}"
+        )
         echo(f"replay script written: {script}  (python {script})")
         return 1
     finally:
@@ -244,8 +286,7 @@ def replay_main(steps: list, argv: list[str] | None = None) -> int:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def cli_explore(walks: int, server: str | None, connection: Path | None, data_dir: Path | None,
-                script: Path) -> int:
+def cli_explore(walks: int, server: str | None, connection: Path | None, data_dir: Path | None, script: Path) -> int:
     """``rehearse --explore N`` (options checked here so that rehearse's own code stays as it is)."""
     import click
 
@@ -254,14 +295,15 @@ def cli_explore(walks: int, server: str | None, connection: Path | None, data_di
     if server and connection is None:
         default = Path(".sevis-mock/connection.json")
         if not default.is_file():
-            raise click.UsageError("--explore with --server needs the mock's connection.json (--connection): the walks "
-                                   "reset the mock through its control API and issue certificates from its CA")
+            raise click.UsageError(
+                "--explore with --server needs the mock's connection.json (--connection): the walks "
+                "reset the mock through its control API and issue certificates from its CA"
+            )
         connection = default
     if not script.resolve().parent.is_dir():
         raise click.UsageError(f"--explore-script {script}: the folder {script.resolve().parent} does not exist")
     try:
-        return run(walks, connection=connection if server else None, data_dir=data_dir, script=script,
-                   echo=click.echo)
+        return run(walks, connection=connection if server else None, data_dir=data_dir, script=script, echo=click.echo)
     except MockUnavailable as exc:
         click.echo(f"error: {exc}", err=True)
         return 1

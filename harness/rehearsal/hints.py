@@ -1,12 +1,15 @@
 """A plain-language fix hint for each SEVIS result code, beside SEVIS's own catalogue message."""
+
 from __future__ import annotations
 
 import csv
 from functools import cache
 from importlib import resources
 
-FALLBACK = ("Read SEVIS's message: it names what the record breaks. Correct the record in the student "
-            "system and send it again in a new batch (new BatchID).")
+FALLBACK = (
+    "Read SEVIS's message: it names what the record breaks. Correct the record in the student "
+    "system and send it again in a new batch (new BatchID)."
+)
 
 
 @cache

@@ -1,4 +1,5 @@
 """What a rehearsal produces: step results with evidence, record outcomes, the overall verdict."""
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
@@ -139,9 +140,15 @@ class Rehearsal:
 
 def _batch_dict(batch: BatchFile) -> dict[str, Any]:
     return {
-        "source": batch.source, "batch_id": batch.batch_id, "org_id": batch.org_id, "user_id": batch.user_id,
-        "sample": batch.sample, "changes": batch.changes, "upload_code": batch.upload_code,
-        "process_code": batch.process_code, "download_code": batch.download_code,
+        "source": batch.source,
+        "batch_id": batch.batch_id,
+        "org_id": batch.org_id,
+        "user_id": batch.user_id,
+        "sample": batch.sample,
+        "changes": batch.changes,
+        "upload_code": batch.upload_code,
+        "process_code": batch.process_code,
+        "download_code": batch.download_code,
         "transaction_log": batch.log_xml.decode("utf-8", "replace") if batch.log_xml else None,
         "forms": {name: len(data) for name, data in sorted(batch.pdfs.items())},
     }

@@ -1,4 +1,5 @@
 """The procedure file: the 15 steps as data (id, title, what the college does, what the mock verifies)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -37,9 +38,16 @@ def _step(entry: object, index: int, seen: set[str]) -> Step:
         raise ProcedureError(f"step {entry['id']}: needs {', '.join(unknown_needs)}, which is not an earlier step")
     if entry["id"] in seen:
         raise ProcedureError(f"step {entry['id']}: duplicate id")
-    return Step(id=str(entry["id"]), number=int(entry["number"]), title=str(entry["title"]),
-                college=str(entry["college"]), mock=str(entry["mock"]), check=str(entry["check"]),
-                needs=tuple(str(n) for n in entry["needs"]), required=bool(entry["required"]))
+    return Step(
+        id=str(entry["id"]),
+        number=int(entry["number"]),
+        title=str(entry["title"]),
+        college=str(entry["college"]),
+        mock=str(entry["mock"]),
+        check=str(entry["check"]),
+        needs=tuple(str(n) for n in entry["needs"]),
+        required=bool(entry["required"]),
+    )
 
 
 def parse_procedure(text: str) -> list[Step]:

@@ -5,6 +5,7 @@ PDSO. The rehearsal uploads it to the test school, so it rewrites BatchHeader/Or
 attribute (the document's and each record's) and the BatchID (fresh, 14 characters: batch IDs are
 unique per organization forever), and reports each change.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -38,7 +39,9 @@ def fresh_batch_id(now: datetime | None = None) -> str:
     return f"R{now:%y%j%H%M%S}{next(_counter) % 100:02d}"
 
 
-def readdress(xml: bytes, *, org_id: str, user_id: str, batch_id: str, source: str = "batch") -> tuple[bytes, list[str]]:
+def readdress(
+    xml: bytes, *, org_id: str, user_id: str, batch_id: str, source: str = "batch"
+) -> tuple[bytes, list[str]]:
     """Return the document addressed to `org_id` / `user_id` with `batch_id`, and the changes made."""
     if len(batch_id) != BATCH_ID_LENGTH:
         raise BatchFileError(f"BatchID must be exactly {BATCH_ID_LENGTH} characters, not {batch_id!r}")
@@ -47,12 +50,15 @@ def readdress(xml: bytes, *, org_id: str, user_id: str, batch_id: str, source: s
     try:
         root = etree.fromstring(xml, _parser())
     except etree.XMLSyntaxError as exc:
-        raise BatchFileError(f"{source} is not well-formed XML ({exc}); SEVIS would answer S0012. "
-                             "Fix the file before rehearsing") from exc
+        raise BatchFileError(
+            f"{source} is not well-formed XML ({exc}); SEVIS would answer S0012. Fix the file before rehearsing"
+        ) from exc
     name = _local(root)
     if name == J_ROOT:
-        raise BatchFileError(f"{source} is a J exchange-visitor batch ({J_ROOT}); the rehearsal's test school "
-                             "is an F/M school, so give F/M batches (SEVISBatchCreateUpdateStudent)")
+        raise BatchFileError(
+            f"{source} is a J exchange-visitor batch ({J_ROOT}); the rehearsal's test school "
+            "is an F/M school, so give F/M batches (SEVISBatchCreateUpdateStudent)"
+        )
     if name != FM_ROOT:
         raise BatchFileError(f"{source}: root element <{name}> is not a SEVIS F/M batch ({FM_ROOT})")
     header = next((c for c in root if isinstance(c.tag, str) and _local(c) == "BatchHeader"), None)

@@ -1,4 +1,5 @@
 """Run the procedure's steps in order: each step's check, its evidence, and pass / fail / skip / wait."""
+
 from __future__ import annotations
 
 import time
@@ -19,13 +20,26 @@ def unknown_checks(steps: list[Step]) -> list[str]:
     return [f"{s.id}: {s.check}" for s in steps if s.check not in CHECKS]
 
 
-def run_steps(ctx: Context, steps: list[Step], rehearsal: Rehearsal, *, on_start: Listener | None = None,
-              on_done: Listener | None = None) -> Rehearsal:
+def run_steps(
+    ctx: Context,
+    steps: list[Step],
+    rehearsal: Rehearsal,
+    *,
+    on_start: Listener | None = None,
+    on_done: Listener | None = None,
+) -> Rehearsal:
     """Run `steps` against `ctx`, appending a StepResult per step to `rehearsal`."""
     status: dict[str, str] = {}
     for step in steps:
-        result = StepResult(id=step.id, number=step.number, title=step.title, college=step.college, mock=step.mock,
-                            check=step.check, required=step.required)
+        result = StepResult(
+            id=step.id,
+            number=step.number,
+            title=step.title,
+            college=step.college,
+            mock=step.mock,
+            check=step.check,
+            required=step.required,
+        )
         rehearsal.steps.append(result)
         ctx.evidence = result.evidence = Evidence()
         if on_start:

@@ -1,4 +1,5 @@
 """The sample batch a rehearsal uploads when the college brings none, with dates relative to today."""
+
 from __future__ import annotations
 
 from datetime import date, timedelta

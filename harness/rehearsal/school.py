@@ -12,6 +12,7 @@
 
 Keys left out take the sample's values; `campuses` and `officials`, when given, replace the sample's.
 """
+
 from __future__ import annotations
 
 import copy
@@ -39,16 +40,40 @@ def sample_school(tag: str | None = None) -> dict[str, Any]:
         "school_name": "Rehearsal Test College",
         "category": "F",
         "organization_name": "Rehearsal Test College",
-        "contact": {"first_name": "Alex", "last_name": "Rivera", "email": f"alex.rivera+{tag}@example.edu",
-                    "phone": "555-010-0100"},
-        "campuses": [{"name": "Main Campus", "main": True,
-                      "address": {"address1": "100 College Avenue", "address2": "", "city": "Springfield",
-                                  "state": "IL", "zip": "62701"}}],
+        "contact": {
+            "first_name": "Alex",
+            "last_name": "Rivera",
+            "email": f"alex.rivera+{tag}@example.edu",
+            "phone": "555-010-0100",
+        },
+        "campuses": [
+            {
+                "name": "Main Campus",
+                "main": True,
+                "address": {
+                    "address1": "100 College Avenue",
+                    "address2": "",
+                    "city": "Springfield",
+                    "state": "IL",
+                    "zip": "62701",
+                },
+            }
+        ],
         "officials": [
-            {"role": "PDSO", "first_name": "Sam", "last_name": "Lee", "email": f"sam.lee+{tag}@example.edu",
-             "campus": 0},
-            {"role": "DSO", "first_name": "Jordan", "last_name": "Park", "email": f"jordan.park+{tag}@example.edu",
-             "campus": 0},
+            {
+                "role": "PDSO",
+                "first_name": "Sam",
+                "last_name": "Lee",
+                "email": f"sam.lee+{tag}@example.edu",
+                "campus": 0,
+            },
+            {
+                "role": "DSO",
+                "first_name": "Jordan",
+                "last_name": "Park",
+                "email": f"jordan.park+{tag}@example.edu",
+                "campus": 0,
+            },
         ],
     }
 

@@ -1,4 +1,5 @@
 """HTTP to the mock's RTI, SEVP console and outbox, recording every exchange as evidence."""
+
 from __future__ import annotations
 
 import json
@@ -38,8 +39,10 @@ _LINK_TOKEN = re.compile(r"(/set-password/)[A-Za-z0-9_\-.~]{6,}")
 
 def _why(exc: requests.RequestException) -> str:
     if isinstance(exc, requests.exceptions.SSLError):
-        return (f"TLS failure ({exc}); if the server's certificate is not trusted, give --ca with the mock's "
-                "certs/ca.pem or --connection with its connection.json")
+        return (
+            f"TLS failure ({exc}); if the server's certificate is not trusted, give --ca with the mock's "
+            "certs/ca.pem or --connection with its connection.json"
+        )
     return f"no answer ({exc})"
 
 
@@ -61,8 +64,16 @@ class Api:
     def close(self) -> None:
         self.session.close()
 
-    def call(self, method: str, url: str, *, json_body: Any = None, token: str | None = None,
-             params: dict | None = None, expect: tuple[int, ...] = (200, 201)) -> Any:
+    def call(
+        self,
+        method: str,
+        url: str,
+        *,
+        json_body: Any = None,
+        token: str | None = None,
+        params: dict | None = None,
+        expect: tuple[int, ...] = (200, 201),
+    ) -> Any:
         """Send one JSON request; return the decoded JSON body, or raise `ApiError` on another status."""
         headers = {"Accept": "application/json"}
         if token:
@@ -71,14 +82,32 @@ class Api:
         request_text = json.dumps(redact(json_body)) if json_body is not None else None
         shown_url = url + ("?" + "&".join(f"{k}={v}" for k, v in params.items()) if params else "")
         try:
-            response = self.session.request(method, url, json=json_body, params=params, headers=headers,
-                                            timeout=self.timeout)
+            response = self.session.request(
+                method, url, json=json_body, params=params, headers=headers, timeout=self.timeout
+            )
         except requests.RequestException as exc:
-            self.record(Exchange(method, shown_url, None, request_text, None,
-                                 int((time.monotonic() - started) * 1000), error=str(exc)))
+            self.record(
+                Exchange(
+                    method,
+                    shown_url,
+                    None,
+                    request_text,
+                    None,
+                    int((time.monotonic() - started) * 1000),
+                    error=str(exc),
+                )
+            )
             raise ApiError(f"{method} {shown_url}: {_why(exc)}") from exc
-        self.record(Exchange(method, shown_url, response.status_code, request_text, _excerpt(response.text),
-                             int((time.monotonic() - started) * 1000)))
+        self.record(
+            Exchange(
+                method,
+                shown_url,
+                response.status_code,
+                request_text,
+                _excerpt(response.text),
+                int((time.monotonic() - started) * 1000),
+            )
+        )
         try:
             body = response.json()
         except ValueError:
@@ -88,11 +117,17 @@ class Api:
             extra = ""
             if isinstance(body, dict) and body.get("missing"):
                 extra = "; missing: " + ", ".join(map(str, body["missing"]))
-            raise ApiError(f"{method} {shown_url} answered HTTP {response.status_code}: {said}{extra}",
-                           status=response.status_code, body=body)
+            raise ApiError(
+                f"{method} {shown_url} answered HTTP {response.status_code}: {said}{extra}",
+                status=response.status_code,
+                body=body,
+            )
         if body is None and response.status_code != 204:
-            raise ApiError(f"{method} {shown_url} answered HTTP {response.status_code} without JSON "
-                           f"(Content-Type {response.headers.get('Content-Type')!r})", status=response.status_code)
+            raise ApiError(
+                f"{method} {shown_url} answered HTTP {response.status_code} without JSON "
+                f"(Content-Type {response.headers.get('Content-Type')!r})",
+                status=response.status_code,
+            )
         return body
 
     def page(self, url: str) -> requests.Response:
@@ -101,9 +136,18 @@ class Api:
         try:
             response = self.session.get(url, timeout=self.timeout, headers={"Accept": "text/html"})
         except requests.RequestException as exc:
-            self.record(Exchange("GET", url, None, None, None, int((time.monotonic() - started) * 1000),
-                                 error=str(exc)))
+            self.record(
+                Exchange("GET", url, None, None, None, int((time.monotonic() - started) * 1000), error=str(exc))
+            )
             raise ApiError(f"GET {url}: {_why(exc)}") from exc
-        self.record(Exchange("GET", url, response.status_code, None, _excerpt(response.text),
-                             int((time.monotonic() - started) * 1000)))
+        self.record(
+            Exchange(
+                "GET",
+                url,
+                response.status_code,
+                None,
+                _excerpt(response.text),
+                int((time.monotonic() - started) * 1000),
+            )
+        )
         return response

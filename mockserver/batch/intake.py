@@ -4,6 +4,7 @@ Each check answers with the disposition SEVIS would give (PROTOCOL §2) and a se
 to fix. The order is [i]: security (S0002/S0003) before the batch ID (S0010) before the document
 (S0012/S0013), as SEVIS describes S0000 as "security checks passed and the document is schema-valid".
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -29,11 +30,14 @@ class Refusal(Exception):
     reasons: list[str] = field(default_factory=list)
 
 
-def check_identity(session: Session, cert: x509.Certificate | None, org_id: str, user_id: str,
-                   now: datetime) -> tuple[Organization, Official]:
+def check_identity(
+    session: Session, cert: x509.Certificate | None, org_id: str, user_id: str, now: datetime
+) -> tuple[Organization, Official]:
     """The certificate, org and user checks shared by upload and download."""
     if cert is None:  # TLS requires one; this guards a misconfigured front end
-        raise Refusal("S0001", ["no client certificate reached the application; connect with your registered certificate"])
+        raise Refusal(
+            "S0001", ["no client certificate reached the application; connect with your registered certificate"]
+        )
     org = session.get(Organization, org_id)
     if org is None:
         raise Refusal("S0002", [f"orgid {org_id!r} is not a school code or program number known to SEVIS"])
@@ -43,9 +47,12 @@ def check_identity(session: Session, cert: x509.Certificate | None, org_id: str,
         raise Refusal("S0002", [f"no customer agreement is on file for {org_id}; accept it in RTI batch registration"])
     registration = session.get(Certificate, fingerprint(cert))
     if registration is None:
-        raise Refusal("S0002", [
-            f"the client certificate (subject {cert.subject.rfc4514_string()}) is not registered for batch with any organization; register it in RTI"
-        ])
+        raise Refusal(
+            "S0002",
+            [
+                f"the client certificate (subject {cert.subject.rfc4514_string()}) is not registered for batch with any organization; register it in RTI"
+            ],
+        )
     if registration.org_id != org_id:
         raise Refusal("S0002", [f"the client certificate is registered for {registration.org_id}, not for {org_id}"])
     official = session.get(Official, user_id)
@@ -56,12 +63,15 @@ def check_identity(session: Session, cert: x509.Certificate | None, org_id: str,
     if not official.batch_registered:
         raise Refusal("S0003", [f"user {user_id} is not registered for batch processing"])
     if registration.user_id != user_id:
-        raise Refusal("S0003", [f"the client certificate is registered to user {registration.user_id}, not to {user_id}"])
+        raise Refusal(
+            "S0003", [f"the client certificate is registered to user {registration.user_id}, not to {user_id}"]
+        )
     if official.last_login_at is None or now - official.last_login_at > INACTIVE_AFTER:
         last = official.last_login_at.date().isoformat() if official.last_login_at else "never"
-        raise Refusal("S0003", [
-            f"user {user_id} is inactive: no RTI login for 45 days (last login {last}); log in to RTI to reactivate"
-        ])
+        raise Refusal(
+            "S0003",
+            [f"user {user_id} is inactive: no RTI login for 45 days (last login {last}); log in to RTI to reactivate"],
+        )
     return org, official
 
 
@@ -72,10 +82,14 @@ class AcceptedDocument:
 
 
 def check_batch_id(session: Session, environment: str, org_id: str, batch_id: str) -> None:
-    used = session.scalars(select(Batch.id).where(
-        Batch.environment == environment, Batch.org_id == org_id, Batch.batch_id == batch_id)).first()
+    used = session.scalars(
+        select(Batch.id).where(Batch.environment == environment, Batch.org_id == org_id, Batch.batch_id == batch_id)
+    ).first()
     if used is not None:
-        raise Refusal("S0010", [f"batch ID {batch_id} was already used by {org_id}; batch IDs are unique per organization forever"])
+        raise Refusal(
+            "S0010",
+            [f"batch ID {batch_id} was already used by {org_id}; batch IDs are unique per organization forever"],
+        )
 
 
 def check_document(data: bytes, org: Organization, batch_id: str, schemas: SchemaSet) -> AcceptedDocument:
@@ -89,9 +103,17 @@ def check_document(data: bytes, org: Organization, batch_id: str, schemas: Schem
     kind = KIND_OF_ROOT.get(root.tag)
     if kind is not None and kind != org.kind:
         expected = next(r for r, k in KIND_OF_ROOT.items() if k == org.kind)
-        raise Refusal("S0013", [f"{org.org_id} is a{'n' if org.kind == 'F/M' else ''} {org.kind} organization: its batches have root element {expected}, not {root.tag}"])
+        raise Refusal(
+            "S0013",
+            [
+                f"{org.org_id} is a{'n' if org.kind == 'F/M' else ''} {org.kind} organization: its batches have root element {expected}, not {root.tag}"
+            ],
+        )
     mismatches = []
-    for path, form_field, sent in (("BatchHeader/BatchID", "batchid", batch_id), ("BatchHeader/OrgID", "orgid", org.org_id)):
+    for path, form_field, sent in (
+        ("BatchHeader/BatchID", "batchid", batch_id),
+        ("BatchHeader/OrgID", "orgid", org.org_id),
+    ):
         header = root.findtext(path)
         if header is not None and header.strip(XML_SPACE) != sent:
             mismatches.append(f"{path} {header.strip(XML_SPACE)!r} differs from the {form_field} field {sent!r}")

@@ -3,6 +3,7 @@
 One call processes one batch inside the caller's write transaction, so a batch is applied exactly once:
 all of it commits together with ``state = "processed"``, or nothing does.
 """
+
 from __future__ import annotations
 
 import json
@@ -52,8 +53,15 @@ def _text(element: etree._Element, path: str) -> str:
 
 
 class BatchProcessor:
-    def __init__(self, session: Session, store: Store, batch: Batch, now: datetime,
-                 org_name: str, render_form: FormRenderer | None) -> None:
+    def __init__(
+        self,
+        session: Session,
+        store: Store,
+        batch: Batch,
+        now: datetime,
+        org_name: str,
+        render_form: FormRenderer | None,
+    ) -> None:
         self.session = session
         self.store = store
         self.batch = batch
@@ -124,19 +132,22 @@ class BatchProcessor:
         return self.session.get(Official, user_id)
 
     def _dependents(self, sevis_id: str) -> list[Record]:
-        return list(self.session.scalars(select(Record).where(Record.principal_sevis_id == sevis_id)
-                                         .order_by(Record.sevis_id)))
+        return list(
+            self.session.scalars(select(Record).where(Record.principal_sevis_id == sevis_id).order_by(Record.sevis_id))
+        )
 
     def _history(self, sevis_id: str) -> list[tuple[str, etree._Element]]:
-        rows = self.session.scalars(select(RecordEvent).where(RecordEvent.sevis_id == sevis_id)
-                                    .order_by(RecordEvent.id))
+        rows = self.session.scalars(
+            select(RecordEvent).where(RecordEvent.sevis_id == sevis_id).order_by(RecordEvent.id)
+        )
         return [(r.event, etree.fromstring(r.detail) if r.detail else None) for r in rows]
 
     # --- creates -------------------------------------------------------------------------------
     def _existing_duplicate(self, key: tuple) -> bool:
         surname, given, birth_date, country, gender = key
         found = self.session.scalars(
-            select(Record.sevis_id).where(
+            select(Record.sevis_id)
+            .where(
                 Record.org_id == self.batch.org_id,
                 Record.environment == self.batch.environment,
                 Record.principal_sevis_id.is_(None),
@@ -146,15 +157,24 @@ class BatchProcessor:
                 Record.birth_date == birth_date,
                 Record.birth_country == country,
                 Record.gender == gender,
-            ).limit(1)
+            )
+            .limit(1)
         ).first()
         return found is not None
 
     def _create(self, element: etree._Element, base: dict) -> dict:
         kind = self.batch.kind
-        ctx = RuleContext(kind=kind, event="create", element=element, event_element=None, now=self.now,
-                          duplicate_keys_seen=self.seen_keys, existing_duplicate=self._existing_duplicate,
-                          lookup_official=self._official, org_id=self.batch.org_id)
+        ctx = RuleContext(
+            kind=kind,
+            event="create",
+            element=element,
+            event_element=None,
+            now=self.now,
+            duplicate_keys_seen=self.seen_keys,
+            existing_duplicate=self._existing_duplicate,
+            lookup_official=self._official,
+            org_id=self.batch.org_id,
+        )
         violation = first_violation(ctx)
         key = duplicate_key_for(kind, element)
         self.seen_keys.add(key)
@@ -171,14 +191,24 @@ class BatchProcessor:
         dep_results = []
         for dep_id, dep in zip(dependent_ids, dependents):
             self._add_record(dep_id, dep, dependent_key(dep), principal=sevis_id)
-            dep_results.append({"sevis_id": dep_id, "user_defined_a": _ud(dep, "UserDefinedA"),
-                                "user_defined_b": _ud(dep, "UserDefinedB")})
+            dep_results.append(
+                {
+                    "sevis_id": dep_id,
+                    "user_defined_a": _ud(dep, "UserDefinedA"),
+                    "user_defined_b": _ud(dep, "UserDefinedB"),
+                }
+            )
         result = {**base, "sevis_id": sevis_id, "dependents": dep_results}
         result.update(self._addresses(element))
         if is_true(element.get("printForm")) and self.render_form is not None:
             self.forms[sevis_id] = self.render_form(
-                element, kind=kind, sevis_id=sevis_id, org_id=self.batch.org_id, org_name=self.org_name,
-                issue_date=self.now.date(), dependents=list(zip(dependent_ids, dependents)),
+                element,
+                kind=kind,
+                sevis_id=sevis_id,
+                org_id=self.batch.org_id,
+                org_name=self.org_name,
+                issue_date=self.now.date(),
+                dependents=list(zip(dependent_ids, dependents)),
             )
         tipp = element.find("AddTIPP")
         if tipp is not None and is_true(tipp.get("print7002")):
@@ -214,38 +244,72 @@ class BatchProcessor:
         self.sites_numbered += 1
         return f"{base_site_id(self.batch.id)}{self.sites_numbered:02d}"
 
-    def _add_record(self, sevis_id: str, element: etree._Element, key: tuple, principal: str | None, *,
-                    status: str = "Initial", request_id: str | None = None, event: str = "Create",
-                    detail: str = "") -> None:
+    def _add_record(
+        self,
+        sevis_id: str,
+        element: etree._Element,
+        key: tuple,
+        principal: str | None,
+        *,
+        status: str = "Initial",
+        request_id: str | None = None,
+        event: str = "Create",
+        detail: str = "",
+    ) -> None:
         surname, given, birth_date, country, gender = key
-        self.session.add(Record(
-            sevis_id=sevis_id, org_id=self.batch.org_id, environment=self.batch.environment,
-            kind=self.batch.kind, principal_sevis_id=principal, status=status,
-            surname=surname, given_name=given, birth_date=birth_date, birth_country=country, gender=gender,
-            relationship_code=_text(element, "Relationship"),
-            request_id=element.get("requestID", "") if request_id is None else request_id,
-            created_batch_pk=self.batch.id, document=etree.tostring(element, encoding="unicode"),
-            created_at=self.now, updated_at=self.now,
-        ))
-        self.session.add(RecordEvent(sevis_id=sevis_id, batch_pk=self.batch.id, event=event,
-                                     detail=detail, at=self.now))
+        self.session.add(
+            Record(
+                sevis_id=sevis_id,
+                org_id=self.batch.org_id,
+                environment=self.batch.environment,
+                kind=self.batch.kind,
+                principal_sevis_id=principal,
+                status=status,
+                surname=surname,
+                given_name=given,
+                birth_date=birth_date,
+                birth_country=country,
+                gender=gender,
+                relationship_code=_text(element, "Relationship"),
+                request_id=element.get("requestID", "") if request_id is None else request_id,
+                created_batch_pk=self.batch.id,
+                document=etree.tostring(element, encoding="unicode"),
+                created_at=self.now,
+                updated_at=self.now,
+            )
+        )
+        self.session.add(
+            RecordEvent(sevis_id=sevis_id, batch_pk=self.batch.id, event=event, detail=detail, at=self.now)
+        )
 
     # --- updates -------------------------------------------------------------------------------
     def _update(self, element: etree._Element, base: dict) -> dict:
         kind = self.batch.kind
         sevis_id = element.get("sevisID", "")
         base = {**base, "sevis_id": sevis_id}
-        record = self.session.scalars(select(Record).where(
-            Record.sevis_id == sevis_id, Record.org_id == self.batch.org_id,
-            Record.environment == self.batch.environment, Record.principal_sevis_id.is_(None),
-        )).first()
+        record = self.session.scalars(
+            select(Record).where(
+                Record.sevis_id == sevis_id,
+                Record.org_id == self.batch.org_id,
+                Record.environment == self.batch.environment,
+                Record.principal_sevis_id.is_(None),
+            )
+        ).first()
         if record is None:
             return self._failed(base, Violation.of(NOT_FOUND[kind]))
         event_element = next(c for c in element if isinstance(c.tag, str) and c.tag not in USER_DEFINED)
-        ctx = RuleContext(kind=kind, event=event_element.tag, element=element, event_element=event_element,
-                          now=self.now, record=record, lookup_official=self._official, org_id=self.batch.org_id,
-                          load_dependents=lambda: self._dependents(record.sevis_id),
-                          load_history=lambda: self._history(record.sevis_id))
+        ctx = RuleContext(
+            kind=kind,
+            event=event_element.tag,
+            element=element,
+            event_element=event_element,
+            now=self.now,
+            record=record,
+            lookup_official=self._official,
+            org_id=self.batch.org_id,
+            load_dependents=lambda: self._dependents(record.sevis_id),
+            load_history=lambda: self._history(record.sevis_id),
+        )
         violation = first_violation(ctx)
         if violation is not None:
             return self._failed(base, violation)
@@ -257,27 +321,49 @@ class BatchProcessor:
         detail = etree.tostring(event_element, encoding="unicode")
         self._store_target(record, target, action, detail, element.get("requestID", ""))
         if any(is_true(e.get("printForm")) for e in element.iter() if isinstance(e.tag, str)) or (
-                action == "Reprint" and event_element.get("printForm") is None):  # Reprint prints by default
+            action == "Reprint" and event_element.get("printForm") is None
+        ):  # Reprint prints by default
             self._render_stored(record)
         asked, site_id = plan_request(event_element)
         if asked:
             self._render_plan(record.sevis_id, etree.fromstring(record.document), site_id)
         result = {**base, **self._addresses(event_element, sites=target.sites)}
-        result["dependents"] = [{"sevis_id": d.sevis_id, "user_defined_a": d.user_defined_a,
-                                 "user_defined_b": d.user_defined_b} for d in target.added]
+        result["dependents"] = [
+            {"sevis_id": d.sevis_id, "user_defined_a": d.user_defined_a, "user_defined_b": d.user_defined_b}
+            for d in target.added
+        ]
         return result
 
     def _target(self, record: Record) -> Target:
-        dependents = [DependentRecord(d.sevis_id, etree.fromstring(d.document), d.status,
-                                      followed_last=not self._last_event(d.sevis_id).startswith("Dependent/"))
-                      for d in self._dependents(record.sevis_id)]
-        return Target(kind=record.kind, doc=etree.fromstring(record.document), status=record.status, now=self.now,
-                      dependents=dependents, next_site_id=self._next_site_id)
+        dependents = [
+            DependentRecord(
+                d.sevis_id,
+                etree.fromstring(d.document),
+                d.status,
+                followed_last=not self._last_event(d.sevis_id).startswith("Dependent/"),
+            )
+            for d in self._dependents(record.sevis_id)
+        ]
+        return Target(
+            kind=record.kind,
+            doc=etree.fromstring(record.document),
+            status=record.status,
+            now=self.now,
+            dependents=dependents,
+            next_site_id=self._next_site_id,
+        )
 
     def _last_event(self, sevis_id: str) -> str:
         """The name of the newest entry in a record's history ("" when it has none)."""
-        return self.session.scalars(select(RecordEvent.event).where(RecordEvent.sevis_id == sevis_id)
-                                    .order_by(RecordEvent.id.desc()).limit(1)).first() or ""
+        return (
+            self.session.scalars(
+                select(RecordEvent.event)
+                .where(RecordEvent.sevis_id == sevis_id)
+                .order_by(RecordEvent.id.desc())
+                .limit(1)
+            ).first()
+            or ""
+        )
 
     def _store_target(self, record: Record, target: Target, action: str, detail: str, request_id: str) -> None:
         """Write the amended record, its dependents and the history entries back to the store."""
@@ -285,8 +371,9 @@ class BatchProcessor:
         record.status = target.status
         record.updated_at = self.now
         _sync_columns(record, target.doc, "PersonalInfo" if record.kind == "F/M" else "Biographical")
-        self.session.add(RecordEvent(sevis_id=record.sevis_id, batch_pk=self.batch.id, event=action,
-                                     detail=detail, at=self.now))
+        self.session.add(
+            RecordEvent(sevis_id=record.sevis_id, batch_pk=self.batch.id, event=action, detail=detail, at=self.now)
+        )
         rows = {d.sevis_id: d for d in self._dependents(record.sevis_id)}
         for dep in target.dependents:
             row = rows[dep.sevis_id]
@@ -297,26 +384,47 @@ class BatchProcessor:
                 row.updated_at = self.now
                 _sync_columns(row, dep.doc, None)
             if dep.action or dep.changed:
-                self.session.add(RecordEvent(sevis_id=dep.sevis_id, batch_pk=self.batch.id,
-                                             event=dep.action or action, detail=detail, at=self.now))
+                self.session.add(
+                    RecordEvent(
+                        sevis_id=dep.sevis_id,
+                        batch_pk=self.batch.id,
+                        event=dep.action or action,
+                        detail=detail,
+                        at=self.now,
+                    )
+                )
         if target.added:
             ids = self.store.next_sevis_ids(self.session, len(target.added))
             for dep_id, dep in zip(ids, target.added):
                 dep.sevis_id = dep_id
-                self._add_record(dep_id, dep.doc, dependent_key(dep.doc), principal=record.sevis_id,
-                                 status=dep.status, request_id=request_id, event="Dependent/Add", detail=detail)
+                self._add_record(
+                    dep_id,
+                    dep.doc,
+                    dependent_key(dep.doc),
+                    principal=record.sevis_id,
+                    status=dep.status,
+                    request_id=request_id,
+                    event="Dependent/Add",
+                    detail=detail,
+                )
 
     def _render_stored(self, record: Record) -> None:
         """The record's form as it stands now (an update sent with printForm="true")."""
         if self.render_form is None:
             return
-        dependents = self.session.scalars(select(Record).where(Record.principal_sevis_id == record.sevis_id)
-                                          .order_by(Record.sevis_id))
+        dependents = self.session.scalars(
+            select(Record).where(Record.principal_sevis_id == record.sevis_id).order_by(Record.sevis_id)
+        )
         self.forms[record.sevis_id] = self.render_form(
-            etree.fromstring(record.document), kind=record.kind, sevis_id=record.sevis_id,
-            org_id=self.batch.org_id, org_name=self.org_name, issue_date=self.now.date(),
-            dependents=[(d.sevis_id, etree.fromstring(d.document)) for d in dependents
-                        if d.status in lifecycle.OPEN],  # [i] ended dependents leave the form
+            etree.fromstring(record.document),
+            kind=record.kind,
+            sevis_id=record.sevis_id,
+            org_id=self.batch.org_id,
+            org_name=self.org_name,
+            issue_date=self.now.date(),
+            dependents=[
+                (d.sevis_id, etree.fromstring(d.document)) for d in dependents if d.status in lifecycle.OPEN
+            ],  # [i] ended dependents leave the form
         )
 
     def _render_plan(self, sevis_id: str, visitor: etree._Element, site_id: str | None = None) -> None:
@@ -325,8 +433,14 @@ class BatchProcessor:
             return
         from ..forms import render_plan
 
-        self.plans[sevis_id] = render_plan(visitor, sevis_id=sevis_id, org_id=self.batch.org_id,
-                                           org_name=self.org_name, issue_date=self.now.date(), site_id=site_id)
+        self.plans[sevis_id] = render_plan(
+            visitor,
+            sevis_id=sevis_id,
+            org_id=self.batch.org_id,
+            org_name=self.org_name,
+            issue_date=self.now.date(),
+            site_id=site_id,
+        )
 
 
 def plan_request(event_element: etree._Element) -> tuple[bool, str | None]:

@@ -1,4 +1,5 @@
 """Transaction logs (root ``TransactionLog``, no namespace), as SevisTransLog.xsd lays them out."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

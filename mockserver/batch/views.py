@@ -1,4 +1,5 @@
 """The batch endpoints of the three environments: ``/{env}/action/batchUpload`` and ``batchDownload``."""
+
 from __future__ import annotations
 
 import io
@@ -63,8 +64,12 @@ def upload(env_prefix: str):
         form, files = request.form, request.files
     except RequestEntityTooLarge:
         limit = 4 * m.settings.max_body_bytes
-        return Response(f"request body over {limit} bytes refused unread; a batch document may hold at most "
-                        f"{m.settings.max_body_bytes} bytes\n", status=413, mimetype="text/plain")
+        return Response(
+            f"request body over {limit} bytes refused unread; a batch document may hold at most "
+            f"{m.settings.max_body_bytes} bytes\n",
+            status=413,
+            mimetype="text/plain",
+        )
     org_id, user_id, batch_id = (form.get(k, "").strip() for k in ("orgid", "userid", "batchid"))
     part = files.get("xml")
     file_name = part.filename if part is not None else None
@@ -73,7 +78,9 @@ def upload(env_prefix: str):
         missing.append("xml (a file part)")
     if missing:
         garbled = "" if form or files else request.get_data(as_text=True)[:200]
-        reasons = [f"the multipart/form-data body lacks {', '.join(missing)}; send fields orgid, userid, batchid and a file part named xml"]
+        reasons = [
+            f"the multipart/form-data body lacks {', '.join(missing)}; send fields orgid, userid, batchid and a file part named xml"
+        ]
         return _upload_log(batch_id, org_id or garbled, system, now, file_name, "S0001", reasons)
     data = part.read(m.settings.max_body_bytes + 1)
     try:
@@ -85,11 +92,20 @@ def upload(env_prefix: str):
         doc = check_document(data, org, batch_id, m.schemas)
         try:
             with m.store.write() as s:
-                s.add(Batch(
-                    org_id=org_id, batch_id=batch_id, user_id=user_id, kind=doc.kind, environment=env,
-                    file_name=file_name or "", document=data, uploaded_at=now,
-                    due_at=m.settings.due_time(now), state="queued",
-                ))
+                s.add(
+                    Batch(
+                        org_id=org_id,
+                        batch_id=batch_id,
+                        user_id=user_id,
+                        kind=doc.kind,
+                        environment=env,
+                        file_name=file_name or "",
+                        document=data,
+                        uploaded_at=now,
+                        due_at=m.settings.due_time(now),
+                        state="queued",
+                    )
+                )
         except IntegrityError:
             raise Refusal("S0010", [f"batch ID {batch_id} was already used by {org_id}"]) from None
     except Refusal as refusal:
@@ -99,9 +115,13 @@ def upload(env_prefix: str):
 
 
 def _upload_log(batch_id, org_id, system, now, file_name, code, reasons):
-    body = translog.build(batch_id=batch_id, org_id=org_id, system=system,
-                          upload=translog.UploadPart(code, now, file_name),
-                          explanation=[f"{code}:"] + reasons if reasons else None)
+    body = translog.build(
+        batch_id=batch_id,
+        org_id=org_id,
+        system=system,
+        upload=translog.UploadPart(code, now, file_name),
+        explanation=[f"{code}:"] + reasons if reasons else None,
+    )
     return _reply_xml(body, reasons)
 
 
@@ -119,47 +139,63 @@ def download(env_prefix: str):
     org_id, user_id, batch_id = (values.get(k, "").strip() for k in ("orgid", "userid", "batchid"))
     missing = [k for k, v in (("orgid", org_id), ("userid", user_id), ("batchid", batch_id)) if not v]
     if missing:
-        return _download_only(batch_id, org_id, system, "S0001",
-                              [f"the download request lacks {', '.join(missing)}; send orgid, userid and batchid"])
+        return _download_only(
+            batch_id,
+            org_id,
+            system,
+            "S0001",
+            [f"the download request lacks {', '.join(missing)}; send orgid, userid and batchid"],
+        )
     try:
         with m.store.session() as s:
             check_identity(s, peer_certificate(request.environ), org_id, user_id, now)
-            batch = s.scalars(select(Batch).where(
-                Batch.environment == env, Batch.org_id == org_id, Batch.batch_id == batch_id)).first()
+            batch = s.scalars(
+                select(Batch).where(Batch.environment == env, Batch.org_id == org_id, Batch.batch_id == batch_id)
+            ).first()
             if batch is None:
                 raise Refusal("S0031", [f"no batch {batch_id} was accepted for {org_id} on this system ({system})"])
             upload_part = translog.UploadPart("S0000", batch.uploaded_at, batch.file_name)
             if batch.state != "processed":
                 due = batch.due_at.isoformat(timespec="seconds")
-                body = translog.build(batch_id=batch_id, org_id=org_id, system=system, upload=upload_part,
-                                      download_code="S0030",
-                                      explanation=[f"S0030: batch {batch_id} is queued; processing is due at {due} on the mock clock"])
+                body = translog.build(
+                    batch_id=batch_id,
+                    org_id=org_id,
+                    system=system,
+                    upload=upload_part,
+                    download_code="S0030",
+                    explanation=[f"S0030: batch {batch_id} is queued; processing is due at {due} on the mock clock"],
+                )
                 return _reply_zip(body, {}, batch_id, [f"batch {batch_id} is queued; processing is due at {due}"])
             outcome = json.loads(batch.results)
             pdfs = {f.sevis_id: f.pdf for f in batch.forms} | plan_pdfs(s, batch.id)  # DS-7002: "<SEVIS ID>-7002"
     except Refusal as refusal:
         return _download_only(batch_id, org_id, system, refusal.code, refusal.reasons)
-    body = translog.build(batch_id=batch_id, org_id=org_id, system=system, upload=upload_part,
-                          process=outcome, download_code="S0000")
+    body = translog.build(
+        batch_id=batch_id, org_id=org_id, system=system, upload=upload_part, process=outcome, download_code="S0000"
+    )
     return _reply_zip(body, pdfs, batch_id)
 
 
 def _download_only(batch_id, org_id, system, code, reasons):
-    body = translog.build(batch_id=batch_id, org_id=org_id, system=system, download_code=code,
-                          explanation=[f"{code}:"] + reasons)
+    body = translog.build(
+        batch_id=batch_id, org_id=org_id, system=system, download_code=code, explanation=[f"{code}:"] + reasons
+    )
     return _reply_zip(body, {}, batch_id, reasons)
 
 
-NO_CERTIFICATE = ("no client certificate was presented; connect with the client certificate registered for batch "
-                  "in RTI (Register for Batch Processing) and its private key")
+NO_CERTIFICATE = (
+    "no client certificate was presented; connect with the client certificate registered for batch "
+    "in RTI (Register for Batch Processing) and its private key"
+)
 
 
 def _no_certificate(system: str, now, *, upload: bool) -> Response:
     """HTTP 403 with S0001, as SEVIS answers a batch request without a certificate (PROTOCOL §2)."""
     org_id, batch_id = (request.args.get(k, "").strip()[:20] for k in ("orgid", "batchid"))
     part = {"upload": translog.UploadPart("S0001", now, None)} if upload else {"download_code": "S0001"}
-    body = translog.build(batch_id=batch_id, org_id=org_id, system=system, explanation=["S0001:", NO_CERTIFICATE],
-                          **part)
+    body = translog.build(
+        batch_id=batch_id, org_id=org_id, system=system, explanation=["S0001:", NO_CERTIFICATE], **part
+    )
     return _explained(Response(body, status=403, mimetype="text/xml"), [NO_CERTIFICATE])
 
 

@@ -4,6 +4,7 @@ Every worker process runs one of these threads. A batch is claimed and applied i
 ``BEGIN IMMEDIATE`` transaction, so two processes never apply the same batch, and a crash
 mid-batch rolls back to "queued" and the batch is applied after restart.
 """
+
 from __future__ import annotations
 
 import logging
@@ -22,21 +23,23 @@ def process_due(mock, limit: int | None = None) -> int:
     done = 0
     while limit is None or done < limit:
         with mock.store.session() as session:  # a cheap look before taking the write lock
-            waiting = session.scalars(select(Batch.id).where(
-                Batch.state == "queued", Batch.due_at <= mock.clock.now()).limit(1)).first()
+            waiting = session.scalars(
+                select(Batch.id).where(Batch.state == "queued", Batch.due_at <= mock.clock.now()).limit(1)
+            ).first()
         if waiting is None:
             return done
         with mock.store.write() as session:
             now = mock.clock.now()
             batch = session.scalars(
-                select(Batch).where(Batch.state == "queued", Batch.due_at <= now)
-                .order_by(Batch.due_at, Batch.id).limit(1)
+                select(Batch)
+                .where(Batch.state == "queued", Batch.due_at <= now)
+                .order_by(Batch.due_at, Batch.id)
+                .limit(1)
             ).first()
             if batch is None:
                 return done
             org = session.get(Organization, batch.org_id)
-            BatchProcessor(session, mock.store, batch, now, org.name if org else batch.org_id,
-                           mock.render_form).run()
+            BatchProcessor(session, mock.store, batch, now, org.name if org else batch.org_id, mock.render_form).run()
         done += 1
         log.info("processed batch %s of %s", batch.batch_id, batch.org_id)
     return done

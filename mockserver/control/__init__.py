@@ -4,6 +4,7 @@ request journal (``journal.py``, ``reset.py``, ``seed.py``).
 Token-protected (``Authorization: Bearer <token>`` from connection.json); like every endpoint it is
 reached over the same mutual-TLS listener, so the caller also needs a certificate the mock trusts.
 """
+
 from __future__ import annotations
 
 import hmac
@@ -26,8 +27,11 @@ def require_token():
     from ..tls import peer_certificate
 
     if peer_certificate(request.environ) is None:  # the listener lets RTI pages in without one
-        abort(403, description="control API: connect with a client certificate the mock trusts (e.g. one in "
-                               "DATA_DIR/clients) and send Authorization: Bearer <control.token from connection.json>")
+        abort(
+            403,
+            description="control API: connect with a client certificate the mock trusts (e.g. one in "
+            "DATA_DIR/clients) and send Authorization: Bearer <control.token from connection.json>",
+        )
     expected = mock().control_token
     given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
     if not expected or not hmac.compare_digest(given.encode(), expected.encode()):

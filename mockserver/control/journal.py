@@ -4,6 +4,7 @@ integration sent (time, client certificate subject, orgid/userid/batchid, file n
 The batch blueprint calls :func:`record_request` after each request; ``GET /control/journal`` reads
 the entries back, filtered by ``org``, ``batch``, ``user``, ``action``, ``environment`` and ``since``.
 """
+
 from __future__ import annotations
 
 import io
@@ -51,16 +52,27 @@ class JournalEntry(Base):
 
     def to_dict(self) -> dict:
         return {
-            "id": self.id, "at": self.at.isoformat(timespec="seconds"),
-            "received_at": self.received_at.isoformat(timespec="milliseconds"), "action": self.action,
-            "environment": self.environment, "method": self.method, "client_subject": self.client_subject,
-            "org_id": self.org_id, "user_id": self.user_id, "batch_id": self.batch_id,
-            "file_name": self.file_name, "size": self.size, "http_status": self.http_status,
-            "disposition": self.disposition, "process_code": self.process_code or None, "detail": self.detail,
+            "id": self.id,
+            "at": self.at.isoformat(timespec="seconds"),
+            "received_at": self.received_at.isoformat(timespec="milliseconds"),
+            "action": self.action,
+            "environment": self.environment,
+            "method": self.method,
+            "client_subject": self.client_subject,
+            "org_id": self.org_id,
+            "user_id": self.user_id,
+            "batch_id": self.batch_id,
+            "file_name": self.file_name,
+            "size": self.size,
+            "http_status": self.http_status,
+            "disposition": self.disposition,
+            "process_code": self.process_code or None,
+            "detail": self.detail,
         }
 
 
 # --- writing -------------------------------------------------------------------------------------
+
 
 def record_request(response: Response) -> Response:
     """after_request hook of the batch blueprint: journal the request; never changes or breaks the reply."""
@@ -81,10 +93,20 @@ def _record(response: Response) -> None:
     prefix = (request.view_args or {}).get("env_prefix", "")
     environment = next((name for name, (p, _) in ENVIRONMENTS.items() if p == prefix), prefix)
     entry = JournalEntry(
-        at=m.clock.now(), received_at=real_now(), action=action, environment=environment[:16],
-        method=request.method, client_subject=_subject(), org_id=fields.get("orgid", "")[:64],
-        user_id=fields.get("userid", "")[:64], batch_id=fields.get("batchid", "")[:64], file_name=file_name,
-        size=size, http_status=response.status_code, disposition=disposition, process_code=process_code,
+        at=m.clock.now(),
+        received_at=real_now(),
+        action=action,
+        environment=environment[:16],
+        method=request.method,
+        client_subject=_subject(),
+        org_id=fields.get("orgid", "")[:64],
+        user_id=fields.get("userid", "")[:64],
+        batch_id=fields.get("batchid", "")[:64],
+        file_name=file_name,
+        size=size,
+        http_status=response.status_code,
+        disposition=disposition,
+        process_code=process_code,
         detail=response.headers.get("X-Sevis-Mock-Detail", ""),
     )
     with m.store.write() as s:
@@ -130,20 +152,28 @@ def _disposition(action: str, response: Response) -> tuple[str, str]:
     code = part.get("resultCode", "") if part is not None else ""
     if not code:
         return http, ""
-    return (code if response.status_code == 200 else f"{code} ({http})",
-            process.get("resultCode", "") if process is not None and action == "download" else "")
+    return (
+        code if response.status_code == 200 else f"{code} ({http})",
+        process.get("resultCode", "") if process is not None and action == "download" else "",
+    )
 
 
 # --- reading -------------------------------------------------------------------------------------
+
 
 @bp.get("/journal")
 def journal():
     """``?org=&batch=&user=&action=&environment=&since=ISO&limit=N``; oldest first."""
     args = request.args
     query = select(JournalEntry).order_by(JournalEntry.id)
-    for arg, column in (("org", JournalEntry.org_id), ("batch", JournalEntry.batch_id),
-                        ("user", JournalEntry.user_id), ("action", JournalEntry.action),
-                        ("environment", JournalEntry.environment), ("disposition", JournalEntry.disposition)):
+    for arg, column in (
+        ("org", JournalEntry.org_id),
+        ("batch", JournalEntry.batch_id),
+        ("user", JournalEntry.user_id),
+        ("action", JournalEntry.action),
+        ("environment", JournalEntry.environment),
+        ("disposition", JournalEntry.disposition),
+    ):
         if args.get(arg):
             query = query.where(column == args[arg])
     if args.get("since"):
@@ -158,7 +188,10 @@ def _since(value: str) -> datetime:
     try:
         return parse_iso(value).astimezone(UTC)
     except ValueError:
-        abort(400, description=f"since: {value!r} is not an ISO-8601 date or date-time (mock clock, e.g. 2027-01-15T09:00:00)")
+        abort(
+            400,
+            description=f"since: {value!r} is not an ISO-8601 date or date-time (mock clock, e.g. 2027-01-15T09:00:00)",
+        )
 
 
 def _limit(value: str | None) -> int:

@@ -6,6 +6,7 @@ tables other parts of the mock add are covered too), the clock offset is reset u
 seeded again by the same code that seeds a new data dir. The client certificate files in ``clients/``
 are re-registered as they are, so connection.json stays valid.
 """
+
 from __future__ import annotations
 
 from flask import abort, jsonify, request

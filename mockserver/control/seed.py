@@ -10,6 +10,7 @@ Creates the organization (registered for batch, customer agreement on file), its
 issued by the mock's CA into the data dir's ``clients/`` and registered to that org and user. The
 reply carries each certificate's and key's path and PEM. Missing IDs are generated in SEVIS's formats.
 """
+
 from __future__ import annotations
 
 import re
@@ -45,33 +46,62 @@ def seed():
         org_id = _org_id(s, kind, body.get("org_id"))
         name = _string(body, "name", f"Seeded {'School' if kind == 'F/M' else 'Sponsor'} {org_id}", 200)
         officials = _officials(s, kind, body.get("officials"))
-        s.add(Organization(org_id=org_id, kind=kind, name=name, batch_registered=True, agreement_on_file=True,
-                           created_at=now))
+        s.add(
+            Organization(
+                org_id=org_id, kind=kind, name=name, batch_registered=True, agreement_on_file=True, created_at=now
+            )
+        )
         s.flush()
         out = []
         for user_id, official_name, role in officials:
-            s.add(Official(user_id=user_id, org_id=org_id, name=official_name, email=f"{user_id.lower()}@example.edu",
-                           role=role, batch_registered=True, last_login_at=now))
+            s.add(
+                Official(
+                    user_id=user_id,
+                    org_id=org_id,
+                    name=official_name,
+                    email=f"{user_id.lower()}@example.edu",
+                    role=role,
+                    batch_registered=True,
+                    last_login_at=now,
+                )
+            )
             s.flush()
             issued = ca.issue_client(data_dir.clients, org_id=org_id, user_id=user_id)
             s.add(registration(issued.certificate, org_id, user_id, now))
-            out.append({
-                "user_id": user_id, "name": official_name, "role": role,
-                "client_cert": str(issued.cert_path), "client_key": str(issued.key_path),
-                "cert_pem": issued.cert_path.read_text(), "key_pem": issued.key_path.read_text(),
-                "fingerprint": fingerprint(issued.certificate),
-            })
+            out.append(
+                {
+                    "user_id": user_id,
+                    "name": official_name,
+                    "role": role,
+                    "client_cert": str(issued.cert_path),
+                    "client_key": str(issued.key_path),
+                    "cert_pem": issued.cert_path.read_text(),
+                    "key_pem": issued.key_path.read_text(),
+                    "fingerprint": fingerprint(issued.certificate),
+                }
+            )
     refresh_connection_file()
-    return jsonify({"org_id": org_id, "kind": kind, "name": name, "user_id": out[0]["user_id"],
-                    "officials": out, "ca_cert": str(data_dir.ca_cert)}), 201
+    return jsonify(
+        {
+            "org_id": org_id,
+            "kind": kind,
+            "name": name,
+            "user_id": out[0]["user_id"],
+            "officials": out,
+            "ca_cert": str(data_dir.ca_cert),
+        }
+    ), 201
 
 
 def _org_id(session, kind: str, given) -> str:
     pattern = SCHOOL_CODE if kind == "F/M" else PROGRAM_NUMBER
     if given is None:
         for _ in range(100):
-            candidate = (f"SDM214F{secrets.randbelow(10**8):08d}" if kind == "F/M"
-                         else f"P-{1 + secrets.randbelow(4)}-{secrets.randbelow(10**5):05d}")
+            candidate = (
+                f"SDM214F{secrets.randbelow(10**8):08d}"
+                if kind == "F/M"
+                else f"P-{1 + secrets.randbelow(4)}-{secrets.randbelow(10**5):05d}"
+            )
             if session.get(Organization, candidate) is None:
                 return candidate
         abort(409, description="could not find an unused organization ID; pass org_id")
@@ -94,7 +124,10 @@ def _officials(session, kind: str, given) -> list[tuple[str, str, str]]:
             abort(400, description=f"officials[{n}] must be an object with user_id, name, role")
         role = item.get("role", ROLES[kind][0] if n == 0 else ROLES[kind][1])
         if role not in ROLES[kind]:
-            abort(400, description=f"officials[{n}].role must be one of {', '.join(ROLES[kind])} for a {kind} organization")
+            abort(
+                400,
+                description=f"officials[{n}].role must be one of {', '.join(ROLES[kind])} for a {kind} organization",
+            )
         user_id = item.get("user_id") or _new_user_id(session, {c[0] for c in chosen})
         if not isinstance(user_id, str) or not USER_ID.fullmatch(user_id):
             abort(400, description=f"officials[{n}].user_id {user_id!r} must be exactly 10 letters or digits")

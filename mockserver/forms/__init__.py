@@ -31,8 +31,16 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def render_form(record: etree._Element, *, kind: str, sevis_id: str, org_id: str, org_name: str,
-                issue_date: dt.date, dependents: Sequence[tuple[str, etree._Element]] = ()) -> bytes:
+def render_form(
+    record: etree._Element,
+    *,
+    kind: str,
+    sevis_id: str,
+    org_id: str,
+    org_name: str,
+    issue_date: dt.date,
+    dependents: Sequence[tuple[str, etree._Element]] = (),
+) -> bytes:
     """The PDF bytes of the form for one create record.
 
     record      the `Student` (kind "F/M") or `ExchangeVisitor` (kind "J") element as posted
@@ -48,17 +56,26 @@ def render_form(record: etree._Element, *, kind: str, sevis_id: str, org_id: str
     except KeyError:
         raise ValueError(f"unknown form kind {kind!r}: use 'F/M' (Form I-20) or 'J' (DS-2019)") from None
     render = getattr(import_module(module, __name__), func)
-    return render(record, sevis_id=sevis_id, org_id=org_id, org_name=org_name, issue_date=issue_date,
-                  dependents=list(dependents))
+    return render(
+        record, sevis_id=sevis_id, org_id=org_id, org_name=org_name, issue_date=issue_date, dependents=list(dependents)
+    )
 
 
-def render_plan(visitor: etree._Element, *, sevis_id: str, org_id: str, org_name: str, issue_date: dt.date,
-                site_id: str | None = None) -> bytes:
+def render_plan(
+    visitor: etree._Element,
+    *,
+    sevis_id: str,
+    org_id: str,
+    org_name: str,
+    issue_date: dt.date,
+    site_id: str | None = None,
+) -> bytes:
     """The PDF bytes of the DS-7002 look-alike for a stored J `ExchangeVisitor` record.
 
     site_id  print only this T/IPP site (Reprint7002 with a SiteId); None prints the whole plan
     """
     from .ds7002 import render_ds7002
 
-    return render_ds7002(visitor, sevis_id=sevis_id, org_id=org_id, org_name=org_name, issue_date=issue_date,
-                         site_id=site_id)
+    return render_ds7002(
+        visitor, sevis_id=sevis_id, org_id=org_id, org_name=org_name, issue_date=issue_date, site_id=site_id
+    )

@@ -96,7 +96,7 @@ class Person:
 
     @property
     def display_name(self) -> str:
-        """"LAST, First Suffix" as a running head shows it."""
+        """ "LAST, First Suffix" as a running head shows it."""
         given = " ".join(part for part in (self.first_name, self.suffix) if part)
         return f"{self.last_name}, {given}" if given else self.last_name
 

@@ -264,8 +264,15 @@ class Sheet:
             self.y -= leading
         self.y -= 4
 
-    def money_table(self, x: float, width: float, title: str, lines: Sequence[tuple[str, str, str]],
-                    total_label: str, total_value: str) -> float:
+    def money_table(
+        self,
+        x: float,
+        width: float,
+        title: str,
+        lines: Sequence[tuple[str, str, str]],
+        total_label: str,
+        total_value: str,
+    ) -> float:
         """A boxed column of (label, note, amount) lines with a bold total; answers its height.
 
         Drawn from the cursor down without moving it, so two tables can stand side by side.
@@ -296,8 +303,9 @@ class Sheet:
                 if room > 20:
                     c.setFillColor(LABEL)
                     c.setFont(OBLIQUE, 6.5)
-                    c.drawString(x + 10 + stringWidth(label_shown, FONT, 8), y + 4,
-                                 fit(f"({note})", OBLIQUE, 6.5, room, 6.5)[0])
+                    c.drawString(
+                        x + 10 + stringWidth(label_shown, FONT, 8), y + 4, fit(f"({note})", OBLIQUE, 6.5, room, 6.5)[0]
+                    )
             c.setFillColor(INK)
             c.setFont(FONT, 8.5)
             c.drawRightString(x + width - 5, y + 4, value)
@@ -311,16 +319,21 @@ class Sheet:
         c.drawRightString(x + width - 5, y + 4, total_value)
         return height
 
-    def table(self, columns: Sequence[tuple[str, float]], rows: Sequence[Sequence[str]], *, empty: str,
-              title_for_continuation: str = "") -> None:
+    def table(
+        self,
+        columns: Sequence[tuple[str, float]],
+        rows: Sequence[Sequence[str]],
+        *,
+        empty: str,
+        title_for_continuation: str = "",
+    ) -> None:
         """A ruled table that continues on a new page (header repeated) when the page runs out."""
         shares = sum(share for _, share in columns)
         widths = [WIDTH * share / shares for _, share in columns]
         self.ensure(TABLE_ROW * 2)
         self._table_header(columns, widths)
         if not rows:
-            self._table_row([empty] + [""] * (len(columns) - 1), [WIDTH] + [0.0] * (len(columns) - 1),
-                            font=OBLIQUE)
+            self._table_row([empty] + [""] * (len(columns) - 1), [WIDTH] + [0.0] * (len(columns) - 1), font=OBLIQUE)
             return
         for values in rows:
             if self.ensure(TABLE_ROW):

@@ -5,6 +5,7 @@ absent leaves the stored value alone. [i] Groups that describe one thing (an add
 English-proficiency block) are replaced whole when sent, so that a new address does not keep the old
 address's second line; other groups (names, funding) are merged field by field.
 """
+
 from __future__ import annotations
 
 import copy
@@ -14,42 +15,133 @@ from lxml import etree
 from ..xmlsafe import XML_SPACE
 
 # Groups replaced whole when sent (an empty one clears the group). [i]
-WHOLE = frozenset({
-    "USAddress", "MailingAddress", "MailAddress", "ForeignAddress", "Telephone", "EngProficiency", "EduLevel",
-    "EmployerAddress", "ResidentialAddress", "TippPhaseDates", "ParticipantInfo", "LCCoordinator", "PContact",
-    "HostFamily", "BoardingSchool",
-})
+WHOLE = frozenset(
+    {
+        "USAddress",
+        "MailingAddress",
+        "MailAddress",
+        "ForeignAddress",
+        "Telephone",
+        "EngProficiency",
+        "EduLevel",
+        "EmployerAddress",
+        "ResidentialAddress",
+        "TippPhaseDates",
+        "ParticipantInfo",
+        "LCCoordinator",
+        "PContact",
+        "HostFamily",
+        "BoardingSchool",
+    }
+)
 
 # Child order of the stored groups, as the create schemas lay them out, so an element added by an
 # event lands where a client reading the record would look for it. Tags not listed go last.
 ORDER: dict[str, tuple[str, ...]] = {
-    "Student": ("UserDefinedA", "UserDefinedB", "PersonalInfo", "IssueReason", "USAddress", "MailingAddress",
-                "ForeignAddress", "EducationalInfo", "FinancialInfo", "CreateDependent", "Remarks"),
-    "PersonalInfo": ("FullName", "BirthDate", "Gender", "BirthCity", "BirthCountryCode", "CitizenshipStatus",
-                     "CitizenshipCountryCode", "Email", "Commuter", "VisaType", "Telephone"),
+    "Student": (
+        "UserDefinedA",
+        "UserDefinedB",
+        "PersonalInfo",
+        "IssueReason",
+        "USAddress",
+        "MailingAddress",
+        "ForeignAddress",
+        "EducationalInfo",
+        "FinancialInfo",
+        "CreateDependent",
+        "Remarks",
+    ),
+    "PersonalInfo": (
+        "FullName",
+        "BirthDate",
+        "Gender",
+        "BirthCity",
+        "BirthCountryCode",
+        "CitizenshipStatus",
+        "CitizenshipCountryCode",
+        "Email",
+        "Commuter",
+        "VisaType",
+        "Telephone",
+    ),
     "FullName": ("LastName", "FirstName", "PassportName", "PreferredName", "Suffix"),
-    "EducationalInfo": ("EduLevel", "MajorCode1", "MajorCode2", "Minor", "IssDate", "PrgStartDate",
-                        "PrgEndDate", "EngProficiency"),
+    "EducationalInfo": (
+        "EduLevel",
+        "MajorCode1",
+        "MajorCode2",
+        "Minor",
+        "IssDate",
+        "PrgStartDate",
+        "PrgEndDate",
+        "EngProficiency",
+    ),
     "Expense": ("Tuition", "LivingExpense", "DependentExp", "Other"),
     "Funding": ("Personal", "School", "Other", "Employment"),
     "Other": ("Name", "Amount", "Remarks"),
     "School": ("Amount", "Remarks"),
-    "ExchangeVisitor": ("UserDefinedA", "UserDefinedB", "Biographical", "PositionCode", "PrgStartDate",
-                        "PrgEndDate", "CategoryCode", "OccupationCategoryCode", "SubjectField", "USAddress",
-                        "MailAddress", "FinancialInfo", "CreateDependent", "AddSiteOfActivity", "AddTIPP",
-                        "ResidentialAddress"),
-    "Biographical": ("FullName", "BirthDate", "Gender", "BirthCity", "BirthCountryCode", "CitizenshipCountryCode",
-                     "PermanentResidenceCountryCode", "BirthCountryReason", "EmailAddress", "PhoneNumber"),
-    "Dependent": ("FullName", "BirthDate", "Gender", "BirthCity", "BirthCountryCode", "CitizenshipStatus",
-                  "CitizenshipCountryCode", "PermanentResidenceCountryCode", "BirthCountryReason", "Email",
-                  "EmailAddress", "VisaType", "Relationship", "USPhoneNumber", "USAddress", "MailingAddress",
-                  "Remarks", "UserDefinedA", "UserDefinedB"),
+    "ExchangeVisitor": (
+        "UserDefinedA",
+        "UserDefinedB",
+        "Biographical",
+        "PositionCode",
+        "PrgStartDate",
+        "PrgEndDate",
+        "CategoryCode",
+        "OccupationCategoryCode",
+        "SubjectField",
+        "USAddress",
+        "MailAddress",
+        "FinancialInfo",
+        "CreateDependent",
+        "AddSiteOfActivity",
+        "AddTIPP",
+        "ResidentialAddress",
+    ),
+    "Biographical": (
+        "FullName",
+        "BirthDate",
+        "Gender",
+        "BirthCity",
+        "BirthCountryCode",
+        "CitizenshipCountryCode",
+        "PermanentResidenceCountryCode",
+        "BirthCountryReason",
+        "EmailAddress",
+        "PhoneNumber",
+    ),
+    "Dependent": (
+        "FullName",
+        "BirthDate",
+        "Gender",
+        "BirthCity",
+        "BirthCountryCode",
+        "CitizenshipStatus",
+        "CitizenshipCountryCode",
+        "PermanentResidenceCountryCode",
+        "BirthCountryReason",
+        "Email",
+        "EmailAddress",
+        "VisaType",
+        "Relationship",
+        "USPhoneNumber",
+        "USAddress",
+        "MailingAddress",
+        "Remarks",
+        "UserDefinedA",
+        "UserDefinedB",
+    ),
     "OtherFunds": ("USGovt", "International", "EVGovt", "BinationalCommission", "Other", "Personal"),
     "USGovt": ("Org1", "OtherName1", "Amount1", "Org2", "OtherName2", "Amount2"),
     "International": ("Org1", "OtherName1", "Amount1", "Org2", "OtherName2", "Amount2"),
 }
-ORDER["FinancialInfo"] = ("AcademicTerm", "Expense", "Funding", "ReceivedUSGovtFunds", "ProgramSponsorFunds",
-                          "OtherFunds")
+ORDER["FinancialInfo"] = (
+    "AcademicTerm",
+    "Expense",
+    "Funding",
+    "ReceivedUSGovtFunds",
+    "ProgramSponsorFunds",
+    "OtherFunds",
+)
 
 
 def is_blank(element: etree._Element) -> bool:

@@ -1,4 +1,5 @@
 """``/control/records``: the stored records as JSON, behind the control token."""
+
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, jsonify, request
@@ -33,9 +34,14 @@ def list_view():
     principals_only = request.args.get("principals_only", "true").lower() not in ("false", "0", "no")
     with _store().session() as s:
         records = queries.list_records(
-            s, org_id=request.args.get("org") or None, environment=request.args.get("environment") or None,
-            status=request.args.get("status") or None, kind=KINDS[kind.upper()] if kind else None,
-            principals_only=principals_only, limit=limit)
+            s,
+            org_id=request.args.get("org") or None,
+            environment=request.args.get("environment") or None,
+            status=request.args.get("status") or None,
+            kind=KINDS[kind.upper()] if kind else None,
+            principals_only=principals_only,
+            limit=limit,
+        )
     return jsonify({"records": records})
 
 

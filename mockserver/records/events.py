@@ -18,6 +18,7 @@ Dependents are their own records: events that name a ``dependentSevisID`` amend 
 An event whose target (a dependent, an employment period, a site, a phase) is not on the record is
 refused with the catalogue code SEVIS uses for it, so a failed lookup costs one record, never the batch.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -36,8 +37,18 @@ USER_DEFINED = ("UserDefinedA", "UserDefinedB")
 
 # Update events whose element holds a choice of sub-actions (the history names them "Event/SubAction").
 WITH_SUB_ACTIONS = {
-    "F/M": {"AuthDropBelowFC", "CPTEmployment", "Dependent", "EducationLevel", "OffCampusEmployment",
-            "OPTEmployment", "OPTEmployer", "Program", "Request", "Status"},
+    "F/M": {
+        "AuthDropBelowFC",
+        "CPTEmployment",
+        "Dependent",
+        "EducationLevel",
+        "OffCampusEmployment",
+        "OPTEmployment",
+        "OPTEmployer",
+        "Program",
+        "Request",
+        "Status",
+    },
     "J": {"Dependent", "Program", "SiteOfActivity", "TIPP", "Status"},
 }
 
@@ -140,6 +151,7 @@ def apply_event(target: Target, event_element: etree._Element) -> str:
 
 # --- helpers --------------------------------------------------------------------------------------
 
+
 def _t(element: etree._Element | None, path: str) -> str:
     if element is None:
         return ""
@@ -147,7 +159,9 @@ def _t(element: etree._Element | None, path: str) -> str:
     return "" if found is None else (found.text or "").strip(XML_SPACE)
 
 
-def _record(target: Target, tag: str, sent: etree._Element, *, skip: tuple[str, ...] = (), **attrs: str) -> etree._Element:
+def _record(
+    target: Target, tag: str, sent: etree._Element, *, skip: tuple[str, ...] = (), **attrs: str
+) -> etree._Element:
     """Keep a copy of ``sent`` on the record as a ``tag`` element."""
     el = copy_as(sent, tag, skip=skip, **attrs)
     target.doc.append(el)
@@ -161,8 +175,9 @@ def _remarks(target: Target, sent: etree._Element) -> None:
         replace(target.doc, found)
 
 
-def _matching(target: Target, tag: str, sent: etree._Element, keys: tuple[str, ...], code: str,
-              *, live_only: bool = True) -> etree._Element:
+def _matching(
+    target: Target, tag: str, sent: etree._Element, keys: tuple[str, ...], code: str, *, live_only: bool = True
+) -> etree._Element:
     """The stored ``tag`` entry whose ``keys`` equal the sent ones (the event's way of naming it)."""
     wanted = tuple(_t(sent, k) for k in keys)
     for entry in target.doc.findall(tag):
@@ -235,10 +250,15 @@ def dependent_add(t: Target, sub, event) -> None:
         found = event.find(tag)
         if found is not None:
             place(doc, copy_as(found, tag)).text = found.text
-    dep = DependentRecord(None, doc, lifecycle.new_dependent_status(),
-                          user_defined_a=_t(event, "UserDefinedA") if event.find("UserDefinedA") is not None else None,
-                          user_defined_b=_t(event, "UserDefinedB") if event.find("UserDefinedB") is not None else None,
-                          changed=True, action="Dependent/Add")
+    dep = DependentRecord(
+        None,
+        doc,
+        lifecycle.new_dependent_status(),
+        user_defined_a=_t(event, "UserDefinedA") if event.find("UserDefinedA") is not None else None,
+        user_defined_b=_t(event, "UserDefinedB") if event.find("UserDefinedB") is not None else None,
+        changed=True,
+        action="Dependent/Add",
+    )
     t.added.append(dep)
 
 
@@ -347,8 +367,9 @@ def fm_off_campus_cancel(t: Target, sub, _event) -> None:
 @applies("F/M", "OffCampusEmployment/Edit")
 def fm_off_campus_edit(t: Target, sub, _event) -> None:
     entry = _matching(t, "OffCampusEmployment", sub, OFF_CAMPUS_KEYS, "S1069")
-    _rename_into(entry, sub, {"NewStartDate": "StartDate", "NewEndDate": "EndDate",
-                              "NewEmploymentType": "EmploymentType"})
+    _rename_into(
+        entry, sub, {"NewStartDate": "StartDate", "NewEndDate": "EndDate", "NewEmploymentType": "EmploymentType"}
+    )
     found = sub.find("Recommendation")
     if found is not None:
         replace(entry, found)
@@ -370,8 +391,16 @@ def fm_opt_cancel(t: Target, sub, _event) -> None:
 @applies("F/M", "OPTEmployment/Edit")
 def fm_opt_edit(t: Target, sub, _event) -> None:
     entry = _matching(t, "OPTEmployment", sub, OPT_KEYS, "S1069")
-    _rename_into(entry, sub, {"NewFullPartTimeIndicator": "FullPartTimeIndicator", "AcademicYearMet": "AcademicYearMet",
-                              "StudentRemarks": "StudentRemarks", "Remarks": "Remarks"})
+    _rename_into(
+        entry,
+        sub,
+        {
+            "NewFullPartTimeIndicator": "FullPartTimeIndicator",
+            "AcademicYearMet": "AcademicYearMet",
+            "StudentRemarks": "StudentRemarks",
+            "Remarks": "Remarks",
+        },
+    )
 
 
 @applies("F/M", "OPTEmployment/Extend")
@@ -410,8 +439,18 @@ def fm_opt_employer_edit(t: Target, sub, _event) -> None:
     raise Refused("S1069")  # [i] no such employer in that OPT period
 
 
-FM_PERSONAL = ("FullName", "BirthDate", "Gender", "BirthCity", "BirthCountryCode", "CitizenshipStatus",
-               "CitizenshipCountryCode", "Email", "Telephone", "Commuter")
+FM_PERSONAL = (
+    "FullName",
+    "BirthDate",
+    "Gender",
+    "BirthCity",
+    "BirthCountryCode",
+    "CitizenshipStatus",
+    "CitizenshipCountryCode",
+    "Email",
+    "Telephone",
+    "Commuter",
+)
 FM_ADDRESSES = ("USAddress", "MailingAddress", "ForeignAddress")
 
 
@@ -476,8 +515,14 @@ def _holder(tag: str, child: etree._Element) -> etree._Element:
     return holder
 
 
-REGISTRATION = ("LastSession", "CurrentSessionStartDate", "CurrentSessionEndDate", "NextSessionStartDate",
-                "StudyResearchAbroad", "ThesisDissertation")
+REGISTRATION = (
+    "LastSession",
+    "CurrentSessionStartDate",
+    "CurrentSessionEndDate",
+    "NextSessionStartDate",
+    "StudyResearchAbroad",
+    "ThesisDissertation",
+)
 
 
 @applies("F/M", "Registration")
@@ -528,8 +573,18 @@ def fm_status_verify(t: Target, sub, _event) -> None:
 
 # ================================ J ================================================================
 
-J_BIO = ("FullName", "BirthDate", "Gender", "BirthCity", "BirthCountryCode", "CitizenshipCountryCode",
-         "PermanentResidenceCountryCode", "BirthCountryReason", "EmailAddress", "PhoneNumber")
+J_BIO = (
+    "FullName",
+    "BirthDate",
+    "Gender",
+    "BirthCity",
+    "BirthCountryCode",
+    "CitizenshipCountryCode",
+    "PermanentResidenceCountryCode",
+    "BirthCountryReason",
+    "EmailAddress",
+    "PhoneNumber",
+)
 
 
 @applies("J", "Biographical")

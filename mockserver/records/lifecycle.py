@@ -4,6 +4,7 @@ F/M records: Initial -> Active (Registration) -> Completed / Terminated; Initial
 J records:   Initial -> Active (Validate) -> Terminated / Inactive; Initial -> Invalid / No Show.
 Dependents follow their principal, and some dependent events move one dependent on its own.
 """
+
 from __future__ import annotations
 
 FM_STATUSES = ("Initial", "Active", "Completed", "Terminated", "Canceled", "Deactivated")

@@ -1,4 +1,5 @@
 """Reading stored records (the contract in RECORDS-API: used by the control API, RTI pages, rehearsal)."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -62,16 +63,27 @@ def _summary(record: Record, dependents: list[Record]) -> dict:
         "request_id": record.request_id,
         "created_at": _iso(record.created_at),
         "updated_at": _iso(record.updated_at),
-        "dependents": [{"sevis_id": d.sevis_id, "status": d.status, "relationship": d.relationship_code,
-                        "surname": d.surname, "given_name": d.given_name} for d in dependents],
+        "dependents": [
+            {
+                "sevis_id": d.sevis_id,
+                "status": d.status,
+                "relationship": d.relationship_code,
+                "surname": d.surname,
+                "given_name": d.given_name,
+            }
+            for d in dependents
+        ],
     }
 
 
 def _dependents_of(session: Session, sevis_ids: list[str]) -> dict[str, list[Record]]:
     found: dict[str, list[Record]] = {sid: [] for sid in sevis_ids}
     for chunk in range(0, len(sevis_ids), 500):
-        rows = session.scalars(select(Record).where(Record.principal_sevis_id.in_(sevis_ids[chunk:chunk + 500]))
-                               .order_by(Record.sevis_id))
+        rows = session.scalars(
+            select(Record)
+            .where(Record.principal_sevis_id.in_(sevis_ids[chunk : chunk + 500]))
+            .order_by(Record.sevis_id)
+        )
         for row in rows:
             found[row.principal_sevis_id].append(row)
     return found
@@ -87,16 +99,28 @@ def record_view(session: Session, sevis_id: str, *, environment: str | None = No
         return None
     view = _summary(record, _dependents_of(session, [record.sevis_id])[record.sevis_id])
     view["data"] = {etree.fromstring(record.document).tag: xml_data(etree.fromstring(record.document))}
-    rows = session.execute(select(RecordEvent, Batch.batch_id).outerjoin(Batch, RecordEvent.batch_pk == Batch.id)
-                           .where(RecordEvent.sevis_id == sevis_id).order_by(RecordEvent.id))
-    view["history"] = [{"event": ev.event, "at": _iso(ev.at), "batch_id": batch_id, "detail": ev.detail}
-                       for ev, batch_id in rows]
+    rows = session.execute(
+        select(RecordEvent, Batch.batch_id)
+        .outerjoin(Batch, RecordEvent.batch_pk == Batch.id)
+        .where(RecordEvent.sevis_id == sevis_id)
+        .order_by(RecordEvent.id)
+    )
+    view["history"] = [
+        {"event": ev.event, "at": _iso(ev.at), "batch_id": batch_id, "detail": ev.detail} for ev, batch_id in rows
+    ]
     return view
 
 
-def list_records(session: Session, *, org_id: str | None = None, environment: str | None = None,
-                 status: str | None = None, kind: str | None = None, principals_only: bool = True,
-                 limit: int = 500) -> list[dict]:
+def list_records(
+    session: Session,
+    *,
+    org_id: str | None = None,
+    environment: str | None = None,
+    status: str | None = None,
+    kind: str | None = None,
+    principals_only: bool = True,
+    limit: int = 500,
+) -> list[dict]:
     """Record summaries (no data, no history), newest first."""
     query = select(Record)
     if org_id:

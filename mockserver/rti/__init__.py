@@ -5,6 +5,7 @@ every action is also a JSON API. The contract is ``API.md`` beside this file.
 
 Kept import-light: ``mockserver.db`` imports ``.models`` from here at start-up.
 """
+
 from __future__ import annotations
 
 
@@ -20,8 +21,12 @@ def register(app) -> None:
     mock = app.extensions["sevis_mock"]
     app.secret_key = session_secret(mock.settings.data_dir)
     operator_credentials(mock.settings.data_dir)  # created at first start, before anyone asks
-    app.config.update(SESSION_COOKIE_SECURE=True, SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
-                      SESSION_COOKIE_NAME="sevis_mock_session")
+    app.config.update(
+        SESSION_COOKIE_SECURE=True,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_NAME="sevis_mock_session",
+    )
     app.jinja_env.globals["csrf_token"] = csrf_token
     app.register_error_handler(404, _json_for_api)
     app.register_error_handler(405, _json_for_api)
@@ -38,6 +43,10 @@ def _json_for_api(err):
     from flask import jsonify, request
 
     if re.match(r"^/(sbtsevis|alphasevis|sevis)/api/|^/sevp/api/|^/outbox/api/", request.path):
-        return jsonify({"error": f"{request.method} {request.path}: {err.description} "
-                                 "(the endpoints are listed in mockserver/rti/API.md)"}), err.code
+        return jsonify(
+            {
+                "error": f"{request.method} {request.path}: {err.description} "
+                "(the endpoints are listed in mockserver/rti/API.md)"
+            }
+        ), err.code
     return err

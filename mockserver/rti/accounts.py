@@ -1,5 +1,6 @@
 """RTI accounts: new-account registration, Set Password links, password rules, login with a failed-login
 limit, and bearer tokens for the JSON API. Every time comes from the mock clock (``now`` arguments)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -34,8 +35,11 @@ FAST_PASSWORD_METHOD = "pbkdf2:sha256:1000"  # --fast-passwords: salted, but abo
 def hash_password(password: str) -> str:
     """A salted hash for storage: werkzeug's scrypt, or cheap PBKDF2 when the server runs with
     ``--fast-passwords``. Checking reads the method from the stored hash, so either kind keeps working."""
-    fast = has_app_context() and "sevis_mock" in current_app.extensions and \
-        current_app.extensions["sevis_mock"].settings.fast_passwords
+    fast = (
+        has_app_context()
+        and "sevis_mock" in current_app.extensions
+        and current_app.extensions["sevis_mock"].settings.fast_passwords
+    )
     return generate_password_hash(password, method=FAST_PASSWORD_METHOD) if fast else generate_password_hash(password)
 
 
@@ -79,52 +83,92 @@ def check_email(value: str, field: str = "email") -> str:
 def require(body: dict, fields: list[str]) -> None:
     missing = [f for f in fields if not str(body.get(f) or "").strip()]
     if missing:
-        raise RtiError(400, f"fill in every required field; missing: {', '.join(missing)}", field=missing[0],
-                       missing=missing)
+        raise RtiError(
+            400, f"fill in every required field; missing: {', '.join(missing)}", field=missing[0], missing=missing
+        )
 
 
 # --- links and e-mails ---------------------------------------------------------------------------------
 
+
 def issue_link(session: Session, account: RtiAccount, now: datetime) -> str:
     token = secrets.token_urlsafe(24)
-    session.add(PasswordLink(token_hash=digest(token), user_id=account.user_id, created_at=now,
-                             expires_at=now + LINK_LIFETIME))
+    session.add(
+        PasswordLink(token_hash=digest(token), user_id=account.user_id, created_at=now, expires_at=now + LINK_LIFETIME)
+    )
     return token
 
 
-def send_set_password(session: Session, account: RtiAccount, now: datetime, link_base: str, smtp: bool,
-                      intro: str) -> mail.OutboxMessage:
+def send_set_password(
+    session: Session, account: RtiAccount, now: datetime, link_base: str, smtp: bool, intro: str
+) -> mail.OutboxMessage:
     token = issue_link(session, account, now)
     expires = (now + LINK_LIFETIME).isoformat(timespec="minutes")
-    body = (f"Dear {account.name},\n\n{intro}\n\nYour SEVIS user ID: {account.user_id}\n\n"
-            f"Set your password here (the link works once and expires {expires} UTC):\n"
-            f"{link_base}/set-password/{token}\n\n"
-            "Passwords need at least 8 characters with an upper-case letter, a lower-case letter, a digit and a "
-            "special character.\n\n-- SEVIS (sevis-mock, a test system)\n")
-    return mail.send(session, to=account.email, subject="SEVIS: set your password", body=body,
-                     kind="set-password", now=now, user_id=account.user_id, smtp=smtp)
+    body = (
+        f"Dear {account.name},\n\n{intro}\n\nYour SEVIS user ID: {account.user_id}\n\n"
+        f"Set your password here (the link works once and expires {expires} UTC):\n"
+        f"{link_base}/set-password/{token}\n\n"
+        "Passwords need at least 8 characters with an upper-case letter, a lower-case letter, a digit and a "
+        "special character.\n\n-- SEVIS (sevis-mock, a test system)\n"
+    )
+    return mail.send(
+        session,
+        to=account.email,
+        subject="SEVIS: set your password",
+        body=body,
+        kind="set-password",
+        now=now,
+        user_id=account.user_id,
+        smtp=smtp,
+    )
 
 
-def register_account(session: Session, body: dict, environment: str, now: datetime, link_base: str,
-                     smtp: bool) -> tuple[RtiAccount, list[int]]:
+def register_account(
+    session: Session, body: dict, environment: str, now: datetime, link_base: str, smtp: bool
+) -> tuple[RtiAccount, list[int]]:
     """'Register for New Account' with the certification purpose: the temporary I-17 user and two e-mails."""
     require(body, ["first_name", "last_name", "email", "phone", "purpose"])
     if str(body["purpose"]).strip().lower() not in ("certification", PURPOSE_TEXT.lower()):
-        raise RtiError(400, f"purpose: choose 'certification' ({PURPOSE_TEXT}); the mock supports only that purpose",
-                       field="purpose")
+        raise RtiError(
+            400,
+            f"purpose: choose 'certification' ({PURPOSE_TEXT}); the mock supports only that purpose",
+            field="purpose",
+        )
     email = check_email(body["email"])
-    account = RtiAccount(user_id=new_user_id(session), environment=environment, role="TEMP",
-                         first_name=str(body["first_name"]).strip()[:60], last_name=str(body["last_name"]).strip()[:60],
-                         email=email, phone=str(body["phone"]).strip()[:40], created_at=now)
+    account = RtiAccount(
+        user_id=new_user_id(session),
+        environment=environment,
+        role="TEMP",
+        first_name=str(body["first_name"]).strip()[:60],
+        last_name=str(body["last_name"]).strip()[:60],
+        email=email,
+        phone=str(body["phone"]).strip()[:40],
+        created_at=now,
+    )
     session.add(account)
     session.flush()
-    first = mail.send(session, to=email, subject="SEVIS: your temporary user ID for Form I-17", kind="temporary-user-id",
-                      now=now, user_id=account.user_id, smtp=smtp,
-                      body=(f"Dear {account.name},\n\nYou registered to apply for certification by DHS to admit F and/or "
-                            f"M students. Your temporary user ID for preparing Form I-17 is:\n\n    {account.user_id}\n\n"
-                            "A separate e-mail holds the link to set your password.\n\n-- SEVIS (sevis-mock, a test system)\n"))
-    second = send_set_password(session, account, now, link_base, smtp,
-                               "Set the password of your temporary user ID, then log in to prepare Form I-17.")
+    first = mail.send(
+        session,
+        to=email,
+        subject="SEVIS: your temporary user ID for Form I-17",
+        kind="temporary-user-id",
+        now=now,
+        user_id=account.user_id,
+        smtp=smtp,
+        body=(
+            f"Dear {account.name},\n\nYou registered to apply for certification by DHS to admit F and/or "
+            f"M students. Your temporary user ID for preparing Form I-17 is:\n\n    {account.user_id}\n\n"
+            "A separate e-mail holds the link to set your password.\n\n-- SEVIS (sevis-mock, a test system)\n"
+        ),
+    )
+    second = send_set_password(
+        session,
+        account,
+        now,
+        link_base,
+        smtp,
+        "Set the password of your temporary user ID, then log in to prepare Form I-17.",
+    )
     return account, [first.id, second.id]
 
 
@@ -133,11 +177,19 @@ def set_password(session: Session, token: str, password: str, now: datetime) -> 
     if link is None:
         raise RtiError(404, "this Set Password link is not known; use the newest link from your e-mail", field="token")
     if link.used_at is not None:
-        raise RtiError(410, f"this Set Password link was already used ({link.used_at.isoformat(timespec='minutes')} UTC); "
-                            "log in with your password, or ask for a new link", field="token")
+        raise RtiError(
+            410,
+            f"this Set Password link was already used ({link.used_at.isoformat(timespec='minutes')} UTC); "
+            "log in with your password, or ask for a new link",
+            field="token",
+        )
     if now >= link.expires_at:
-        raise RtiError(410, f"this Set Password link expired {link.expires_at.isoformat(timespec='minutes')} UTC; "
-                            "ask SEVP (the operator console) for a new link", field="token")
+        raise RtiError(
+            410,
+            f"this Set Password link expired {link.expires_at.isoformat(timespec='minutes')} UTC; "
+            "ask SEVP (the operator console) for a new link",
+            field="token",
+        )
     account = session.get(RtiAccount, link.user_id)
     problems = password_problems(password or "", account.user_id)
     if problems:
@@ -154,26 +206,38 @@ def login(session: Session, user_id: str, password: str, environment: str, now: 
     A refusal is RETURNED, not raised, so that the caller commits the failure count before answering."""
     user_id = (user_id or "").strip().upper()
     account = session.get(RtiAccount, user_id)
-    bad = RtiError(401, "the user ID or password is wrong (user IDs are 10 characters, from your e-mail)", field="password")
+    bad = RtiError(
+        401, "the user ID or password is wrong (user IDs are 10 characters, from your e-mail)", field="password"
+    )
     if account is None or account.environment != environment:
         return bad
     if account.locked_until is not None:
         if now < account.locked_until:
-            return RtiError(429, f"too many failed logins: user {user_id} is locked until "
-                                f"{account.locked_until.isoformat(timespec='minutes')} UTC (or until SEVP unlocks it)")
+            return RtiError(
+                429,
+                f"too many failed logins: user {user_id} is locked until "
+                f"{account.locked_until.isoformat(timespec='minutes')} UTC (or until SEVP unlocks it)",
+            )
         account.locked_until, account.failed_logins = None, 0
     if account.password_hash is None:
-        return RtiError(401, f"user {user_id} has no password yet; open the Set Password link from your e-mail",
-                       field="password")
+        return RtiError(
+            401, f"user {user_id} has no password yet; open the Set Password link from your e-mail", field="password"
+        )
     if not check_password_hash(account.password_hash, password or ""):
         account.failed_logins += 1
         if account.failed_logins >= MAX_FAILED_LOGINS:
             account.locked_until = now + LOCK_TIME
-            return RtiError(429, f"{MAX_FAILED_LOGINS} failed logins in a row: user {user_id} is locked until "
-                                f"{account.locked_until.isoformat(timespec='minutes')} UTC (or until SEVP unlocks it)")
+            return RtiError(
+                429,
+                f"{MAX_FAILED_LOGINS} failed logins in a row: user {user_id} is locked until "
+                f"{account.locked_until.isoformat(timespec='minutes')} UTC (or until SEVP unlocks it)",
+            )
         left = MAX_FAILED_LOGINS - account.failed_logins
-        return RtiError(401, f"{bad.message}; {left} attempt{'s' if left != 1 else ''} left before the account locks",
-                       field="password")
+        return RtiError(
+            401,
+            f"{bad.message}; {left} attempt{'s' if left != 1 else ''} left before the account locks",
+            field="password",
+        )
     account.failed_logins = 0
     account.last_login_at = now
     official = session.get(Official, user_id)
@@ -202,22 +266,37 @@ def new_link_for(session: Session, user_id: str, now: datetime, host_url: str, s
         if official is None:
             raise RtiError(404, f"no RTI user or official {user_id!r}", field="user_id")
         first, _, last = official.name.partition(" ")
-        account = RtiAccount(user_id=user_id, environment="beta", role=official.role, first_name=first, last_name=last,
-                             email=official.email or f"{user_id.lower()}@example.edu", created_at=now)
+        account = RtiAccount(
+            user_id=user_id,
+            environment="beta",
+            role=official.role,
+            first_name=first,
+            last_name=last,
+            email=official.email or f"{user_id.lower()}@example.edu",
+            created_at=now,
+        )
         session.add(account)
         session.flush()
-    send_set_password(session, account, now, link_base(host_url, account.environment), smtp,
-                      "SEVP sent you a new link to set the password of your SEVIS user ID.")
+    send_set_password(
+        session,
+        account,
+        now,
+        link_base(host_url, account.environment),
+        smtp,
+        "SEVP sent you a new link to set the password of your SEVIS user ID.",
+    )
     return account
 
 
 # --- bearer tokens -------------------------------------------------------------------------------------
 
+
 def issue_token(session: Session, kind: str, subject: str, now: datetime) -> str:
     token = secrets.token_urlsafe(32)
     session.execute(delete(AuthToken).where(AuthToken.expires_at < now))
-    session.add(AuthToken(token_hash=digest(token), kind=kind, subject=subject, created_at=now,
-                          expires_at=now + TOKEN_LIFETIME))
+    session.add(
+        AuthToken(token_hash=digest(token), kind=kind, subject=subject, created_at=now, expires_at=now + TOKEN_LIFETIME)
+    )
     return token
 
 
@@ -234,9 +313,15 @@ def revoke_token(session: Session, token: str) -> None:
 
 def user_json(session: Session, account: RtiAccount) -> dict:
     official = session.get(Official, account.user_id)
-    return {"user_id": account.user_id, "role": account.role, "org_id": official.org_id if official else None,
-            "name": account.name, "email": account.email, "environment": account.environment,
-            "last_login_at": account.last_login_at.isoformat(timespec="seconds") if account.last_login_at else None}
+    return {
+        "user_id": account.user_id,
+        "role": account.role,
+        "org_id": official.org_id if official else None,
+        "name": account.name,
+        "email": account.email,
+        "environment": account.environment,
+        "last_login_at": account.last_login_at.isoformat(timespec="seconds") if account.last_login_at else None,
+    }
 
 
 def find_accounts(session: Session, email: str) -> list[RtiAccount]:

@@ -1,4 +1,5 @@
 """RTI's JSON API (RTI-API.md): every action of the pages, for automation. Bearer tokens, no cookies."""
+
 from __future__ import annotations
 
 from flask import Response, g, jsonify, request
@@ -19,8 +20,9 @@ def _env() -> str:
 def api_register():
     m = mock()
     with m.store.write() as s:
-        account, emails = accounts.register_account(s, json_body(), _env(), m.clock.now(),
-                                                    link_base(request.host_url, _env()), smtp_on())
+        account, emails = accounts.register_account(
+            s, json_body(), _env(), m.clock.now(), link_base(request.host_url, _env()), smtp_on()
+        )
         return jsonify({"temporary_user_id": account.user_id, "emails": emails}), 201
 
 
@@ -38,7 +40,9 @@ def api_login():
     body = json_body()
     m = mock()
     with m.store.write() as s:
-        outcome = accounts.login(s, str(body.get("user_id") or ""), str(body.get("password") or ""), _env(), m.clock.now())
+        outcome = accounts.login(
+            s, str(body.get("user_id") or ""), str(body.get("password") or ""), _env(), m.clock.now()
+        )
         if isinstance(outcome, RtiAccount):
             token = accounts.issue_token(s, "rti", outcome.user_id, m.clock.now())
             reply = {"token": token, "user": accounts.user_json(s, outcome)}
@@ -62,6 +66,7 @@ def api_me():
 
 
 # --- Form I-17 -------------------------------------------------------------------------------------------
+
 
 @bp.post("/api/petitions")
 def api_petition_create():
@@ -121,6 +126,7 @@ def api_response_center():
 
 # --- batch registration ------------------------------------------------------------------------------------
 
+
 @bp.post("/api/batch-registration")
 def api_batch_registration():
     account = api_account(_env())
@@ -128,12 +134,20 @@ def api_batch_registration():
     m = mock()
     with m.store.write() as s:
         accepted = body.get("accept_agreement") in (True, "true", "on", "yes", "1")
-        done = batchreg.register(s, account, str(body.get("org_id") or ""), str(body.get("certificate") or ""),
-                                 accepted, m.clock.now(), smtp_on())
+        done = batchreg.register(
+            s,
+            account,
+            str(body.get("org_id") or ""),
+            str(body.get("certificate") or ""),
+            accepted,
+            m.clock.now(),
+            smtp_on(),
+        )
     return jsonify(done)
 
 
 # --- batches and records ------------------------------------------------------------------------------------
+
 
 @bp.get("/api/batches")
 def api_batches():
@@ -163,7 +177,9 @@ def api_batch(org_id: str, batch_id: str):
 def api_batch_log(org_id: str, batch_id: str):
     account = api_account(_env())
     with mock().store.session() as s:
-        return Response(records.transaction_log(records.get_batch(s, account, org_id, batch_id, _env())), mimetype="text/xml")
+        return Response(
+            records.transaction_log(records.get_batch(s, account, org_id, batch_id, _env())), mimetype="text/xml"
+        )
 
 
 @bp.get("/api/batches/<org_id>/<batch_id>/forms/<sevis_id>.pdf")

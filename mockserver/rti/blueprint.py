@@ -1,4 +1,5 @@
 """The RTI blueprint: one set of routes under each environment's root (/sbtsevis, /alphasevis, /sevis)."""
+
 from __future__ import annotations
 
 from flask import Blueprint, current_app, g, render_template, request

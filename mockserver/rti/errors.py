@@ -1,11 +1,19 @@
 """One exception for every refusal of the RTI / SEVP web side; pages show it next to the field, the JSON
 APIs answer ``{"error", "field"?, "missing"?, "invalid"?}`` with its HTTP status."""
+
 from __future__ import annotations
 
 
 class RtiError(Exception):
-    def __init__(self, status: int, message: str, *, field: str | None = None, missing: list[str] | None = None,
-                 invalid: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        field: str | None = None,
+        missing: list[str] | None = None,
+        invalid: list[str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message

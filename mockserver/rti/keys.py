@@ -3,6 +3,7 @@
 Created once (the first process to get there wins, O_EXCL), readable only by the owner, and reused by
 every worker process and every restart.
 """
+
 from __future__ import annotations
 
 import json
@@ -40,6 +41,7 @@ def session_secret(data_dir: Path) -> str:
 
 def operator_credentials(data_dir: Path) -> dict:
     """``{"user", "password"}`` of the SEVP operator console."""
+
     def make() -> str:
         return json.dumps({"user": OPERATOR_USER, "password": secrets.token_urlsafe(15)}) + "\n"
 
@@ -51,6 +53,8 @@ def connection_info(data_dir: Path, base_url: str) -> dict:
     from .paths import RTI_ROOTS
 
     creds = operator_credentials(data_dir)
-    return {"rti": {env: f"{base_url}/{root}" for env, root in RTI_ROOTS.items()},
-            "sevp": {"url": f"{base_url}/sevp", "user": creds["user"], "password": creds["password"]},
-            "outbox": f"{base_url}/outbox"}
+    return {
+        "rti": {env: f"{base_url}/{root}" for env, root in RTI_ROOTS.items()},
+        "sevp": {"url": f"{base_url}/sevp", "user": creds["user"], "password": creds["password"]},
+        "outbox": f"{base_url}/outbox",
+    }

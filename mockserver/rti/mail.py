@@ -1,5 +1,6 @@
 """The mock's e-mail: every message lands in the outbox table; with ``serve --smtp HOST:PORT`` it is also
 delivered to that SMTP server (after the transaction that wrote it has committed)."""
+
 from __future__ import annotations
 
 import logging
@@ -18,19 +19,43 @@ LINK = re.compile(r"https?://[^\s<>\"']+")
 log = logging.getLogger("mockserver.mail")
 
 
-def send(session: Session, *, to: str, subject: str, body: str, kind: str, now: datetime,
-         user_id: str | None = None, smtp: bool = False) -> OutboxMessage:
-    msg = OutboxMessage(to_address=to.strip(), subject=subject, body=body, kind=kind, user_id=user_id, sent_at=now,
-                        smtp_status="pending" if smtp else "")
+def send(
+    session: Session,
+    *,
+    to: str,
+    subject: str,
+    body: str,
+    kind: str,
+    now: datetime,
+    user_id: str | None = None,
+    smtp: bool = False,
+) -> OutboxMessage:
+    msg = OutboxMessage(
+        to_address=to.strip(),
+        subject=subject,
+        body=body,
+        kind=kind,
+        user_id=user_id,
+        sent_at=now,
+        smtp_status="pending" if smtp else "",
+    )
     session.add(msg)
     session.flush()
     return msg
 
 
 def as_json(msg: OutboxMessage) -> dict:
-    return {"id": msg.id, "to": msg.to_address, "subject": msg.subject, "body": msg.body,
-            "sent_at": msg.sent_at.isoformat(timespec="seconds"), "links": LINK.findall(msg.body),
-            "user_id": msg.user_id, "kind": msg.kind, "smtp": msg.smtp_status or None}
+    return {
+        "id": msg.id,
+        "to": msg.to_address,
+        "subject": msg.subject,
+        "body": msg.body,
+        "sent_at": msg.sent_at.isoformat(timespec="seconds"),
+        "links": LINK.findall(msg.body),
+        "user_id": msg.user_id,
+        "kind": msg.kind,
+        "smtp": msg.smtp_status or None,
+    }
 
 
 def messages(session: Session, to: str | None = None) -> list[OutboxMessage]:
@@ -56,8 +81,9 @@ def deliver_pending(store, smtp: str, timeout: float = 10) -> int:
     sent = 0
     while True:
         with store.write() as s:
-            msg = s.scalars(select(OutboxMessage).where(OutboxMessage.smtp_status == "pending")
-                            .order_by(OutboxMessage.id).limit(1)).first()
+            msg = s.scalars(
+                select(OutboxMessage).where(OutboxMessage.smtp_status == "pending").order_by(OutboxMessage.id).limit(1)
+            ).first()
             if msg is None:
                 return sent
             msg.smtp_status = "sending"

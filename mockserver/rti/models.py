@@ -4,6 +4,7 @@ The batch endpoint keeps reading ``Organization`` / ``Official`` / ``Certificate
 registration write those rows; these tables hold what only the web side needs (passwords, links,
 petitions, e-mails).
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -102,4 +103,6 @@ class OutboxMessage(Base):
     kind: Mapped[str] = mapped_column(String(32))
     user_id: Mapped[str | None] = mapped_column(String(10), nullable=True)
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    smtp_status: Mapped[str] = mapped_column(Text, default="")  # "" (no --smtp) | pending | sending | delivered | failed: ...
+    smtp_status: Mapped[str] = mapped_column(
+        Text, default=""
+    )  # "" (no --smtp) | pending | sending | delivered | failed: ...

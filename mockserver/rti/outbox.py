@@ -3,6 +3,7 @@
 [i] No login: the outbox is the test mailbox of a local mock, read by the people and scripts rehearsing;
 it holds Set Password links, so a mock reachable by others shares them too (bind to 127.0.0.1).
 """
+
 from __future__ import annotations
 
 from flask import Blueprint, jsonify, render_template, request

@@ -1,5 +1,6 @@
 """RTI's HTML pages: plain forms (every POST carries the session's CSRF token), server-rendered templates.
 Each page calls the same functions as the JSON API and shows a refusal next to the field it names."""
+
 from __future__ import annotations
 
 import json
@@ -69,8 +70,9 @@ def register_page():
         m = mock()
         try:
             with m.store.write() as s:
-                account, _ = accounts.register_account(s, form, g.environment, m.clock.now(),
-                                                       link_base(request.host_url, g.environment), smtp_on())
+                account, _ = accounts.register_account(
+                    s, form, g.environment, m.clock.now(), link_base(request.host_url, g.environment), smtp_on()
+                )
             return _page("rti/registered.html", email=account.email)
         except RtiError as err:
             return _page("rti/register.html", err.status, form=form, errors=_errors(err))
@@ -135,21 +137,29 @@ def logout_page():
 
 # --- steps 5-7: Form I-17 --------------------------------------------------------------------------------------
 
+
 def _i17_from_form() -> dict:
     f = request.form
     main = f.get("main_campus", "0")
     campuses, officials = [], []
     for n in range(CAMPUS_SLOTS):
-        c = {"name": f.get(f"campus-{n}-name", ""), "main": str(n) == main,
-             "address": {k: f.get(f"campus-{n}-{k}", "") for k in petitions.ADDRESS_FIELDS}}
+        c = {
+            "name": f.get(f"campus-{n}-name", ""),
+            "main": str(n) == main,
+            "address": {k: f.get(f"campus-{n}-{k}", "") for k in petitions.ADDRESS_FIELDS},
+        }
         if n == 0 or c["name"].strip() or any(v.strip() for v in c["address"].values()):
             campuses.append(c)
     for n in range(OFFICIAL_SLOTS):
         o = {k: f.get(f"official-{n}-{k}", "") for k in ("role", "first_name", "last_name", "email", "campus")}
         if any(o[k].strip() for k in ("first_name", "last_name", "email")):
             officials.append(o)
-    return {"school_name": f.get("school_name", ""), "category": f.get("category", ""), "campuses": campuses,
-            "officials": officials}
+    return {
+        "school_name": f.get("school_name", ""),
+        "category": f.get("category", ""),
+        "campuses": campuses,
+        "officials": officials,
+    }
 
 
 @bp.route("/i17", methods=["GET", "POST"])
@@ -166,8 +176,10 @@ def i17_list():
         except RtiError as err:
             flash(err.message)
     with m.store.session() as s:
-        rows = [petitions.as_json(p) for p in s.scalars(
-            select(Petition).where(Petition.owner_user_id == account.user_id).order_by(Petition.id))]
+        rows = [
+            petitions.as_json(p)
+            for p in s.scalars(select(Petition).where(Petition.owner_user_id == account.user_id).order_by(Petition.id))
+        ]
     return _page("rti/i17_list.html", petitions=rows, user=account)
 
 
@@ -198,11 +210,20 @@ def i17_edit(petition_id: int):
         view = petitions.as_json(p, list(s.scalars(select(ResponseTicket).where(ResponseTicket.petition_id == p.id))))
     if request.method == "POST":
         view.update(_i17_from_form())  # show what was typed, next to its errors
-    return _page("rti/i17_edit.html", status, p=view, errors=errors, campus_slots=CAMPUS_SLOTS,
-                 official_slots=OFFICIAL_SLOTS, categories=petitions.CATEGORIES, user=account)
+    return _page(
+        "rti/i17_edit.html",
+        status,
+        p=view,
+        errors=errors,
+        campus_slots=CAMPUS_SLOTS,
+        official_slots=OFFICIAL_SLOTS,
+        categories=petitions.CATEGORIES,
+        user=account,
+    )
 
 
 # --- step 8 ------------------------------------------------------------------------------------------------------
+
 
 @bp.route("/response-center", methods=["GET", "POST"])
 def response_center_page():
@@ -212,15 +233,19 @@ def response_center_page():
         try:
             with m.store.write() as s:
                 ticket = petitions.contact_response_center(s, form, g.environment, m.clock.now())
-            flash(f"Your message reached the SEVP Response Center: ticket {ticket.ticket} for I-17 {ticket.petition_id}.")
+            flash(
+                f"Your message reached the SEVP Response Center: ticket {ticket.ticket} for I-17 {ticket.petition_id}."
+            )
             return redirect(url_for("rti.response_center_page"))
         except RtiError as err:
-            return _page("rti/response_center.html", err.status, form=form, errors=_errors(err),
-                         categories=petitions.CATEGORIES)
+            return _page(
+                "rti/response_center.html", err.status, form=form, errors=_errors(err), categories=petitions.CATEGORIES
+            )
     return _page("rti/response_center.html", form=form, errors={}, categories=petitions.CATEGORIES)
 
 
 # --- step 11 -----------------------------------------------------------------------------------------------------
+
 
 @bp.route("/batch-registration", methods=["GET", "POST"])
 def batch_registration_page():
@@ -230,21 +255,34 @@ def batch_registration_page():
     m = mock()
     with m.store.session() as s:
         orgs = records.visible_orgs(s, account)
-    form = {"org_id": request.form.get("org_id", orgs[0] if orgs else ""), "certificate": request.form.get("certificate", "")}
+    form = {
+        "org_id": request.form.get("org_id", orgs[0] if orgs else ""),
+        "certificate": request.form.get("certificate", ""),
+    }
     if request.method == "POST":
         upload = request.files.get("certificate_file")
         data = upload.read(1_000_000) if upload is not None and upload.filename else form["certificate"]
         try:
             with m.store.write() as s:
-                done = batchreg.register(s, account, form["org_id"], data, request.form.get("accept_agreement") == "yes",
-                                         m.clock.now(), smtp_on())
+                done = batchreg.register(
+                    s,
+                    account,
+                    form["org_id"],
+                    data,
+                    request.form.get("accept_agreement") == "yes",
+                    m.clock.now(),
+                    smtp_on(),
+                )
             return _page("rti/batch_registered.html", done=done, user=account)
         except RtiError as err:
-            return _page("rti/batch_registration.html", err.status, form=form, orgs=orgs, errors=_errors(err), user=account)
+            return _page(
+                "rti/batch_registration.html", err.status, form=form, orgs=orgs, errors=_errors(err), user=account
+            )
     return _page("rti/batch_registration.html", form=form, orgs=orgs, errors={}, user=account)
 
 
 # --- steps 12-15: records and batches ---------------------------------------------------------------------------
+
 
 @bp.get("/records")
 def records_page():

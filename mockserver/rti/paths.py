@@ -1,4 +1,5 @@
 """Where RTI lives in each environment (RTI-API.md): beta /sbtsevis, alpha /alphasevis, production /sevis."""
+
 from __future__ import annotations
 
 RTI_ROOTS = {"beta": "sbtsevis", "alpha": "alphasevis", "production": "sevis"}

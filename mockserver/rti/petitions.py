@@ -1,5 +1,6 @@
 """Form I-17 petitions: drafts, submission checks, the SEVP Response Center (step 8), and SEVP's decision
 (approval assigns school and campus codes, creates the officials and e-mails them)."""
+
 from __future__ import annotations
 
 import json
@@ -20,8 +21,10 @@ CATEGORY_WORDS = {"f only": "F", "f and m": "FM", "m only": "M", "f": "F", "fm":
 MAX_CAMPUSES = 3  # [i] RTI-API.md: 1-3 campuses, 1-4 officials for a test school
 MAX_OFFICIALS = 4
 ROLES = ("PDSO", "DSO")
-US_STATES = set("""AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM
-NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY AS GU MP PR VI""".split())
+US_STATES = set(
+    """AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM
+NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY AS GU MP PR VI""".split()
+)
 ZIP = re.compile(r"^\d{5}(-\d{4})?$")
 FIRST_SCHOOL_NUMBER = 20001  # [i] school numbers the mock assigns; the seeded college uses 00001
 ADDRESS_FIELDS = ("address1", "address2", "city", "state", "zip")
@@ -46,8 +49,9 @@ def normalize(raw) -> dict:
     if not isinstance(campuses, list) or not all(isinstance(c, dict) for c in campuses):
         raise RtiError(400, "campuses: send a list of objects {name, main, address}", field="campuses")
     if not isinstance(officials, list) or not all(isinstance(o, dict) for o in officials):
-        raise RtiError(400, "officials: send a list of objects {role, first_name, last_name, email, campus}",
-                       field="officials")
+        raise RtiError(
+            400, "officials: send a list of objects {role, first_name, last_name, email, campus}", field="officials"
+        )
     if len(campuses) > MAX_CAMPUSES:
         raise RtiError(400, f"campuses: at most {MAX_CAMPUSES} for a test school", field="campuses")
     if len(officials) > MAX_OFFICIALS:
@@ -57,21 +61,39 @@ def normalize(raw) -> dict:
         address = c.get("address") or {}
         if not isinstance(address, dict):
             raise RtiError(400, f"campuses[{n}].address: send an object", field=f"campuses[{n}].address")
-        out_campuses.append({"name": _text(c.get("name")), "main": c.get("main") in (True, "true", "on", "1", 1),
-                             "address": {k: _text(address.get(k), 60) for k in ADDRESS_FIELDS}})
+        out_campuses.append(
+            {
+                "name": _text(c.get("name")),
+                "main": c.get("main") in (True, "true", "on", "1", 1),
+                "address": {k: _text(address.get(k), 60) for k in ADDRESS_FIELDS},
+            }
+        )
     out_officials = []
     for n, o in enumerate(officials):
         campus = o.get("campus", 0)
         try:
             campus = int(campus) if campus not in (None, "") else 0
         except (TypeError, ValueError):
-            raise RtiError(400, f"officials[{n}].campus: give the campus number (0 = the first campus)",
-                           field=f"officials[{n}].campus") from None
-        out_officials.append({"role": _text(o.get("role")).upper(), "first_name": _text(o.get("first_name"), 60),
-                              "last_name": _text(o.get("last_name"), 60), "email": _text(o.get("email")),
-                              "campus": campus})
-    return {"school_name": _text(raw.get("school_name")), "category": category_code(category) if category else "",
-            "campuses": out_campuses, "officials": out_officials}
+            raise RtiError(
+                400,
+                f"officials[{n}].campus: give the campus number (0 = the first campus)",
+                field=f"officials[{n}].campus",
+            ) from None
+        out_officials.append(
+            {
+                "role": _text(o.get("role")).upper(),
+                "first_name": _text(o.get("first_name"), 60),
+                "last_name": _text(o.get("last_name"), 60),
+                "email": _text(o.get("email")),
+                "campus": campus,
+            }
+        )
+    return {
+        "school_name": _text(raw.get("school_name")),
+        "category": category_code(category) if category else "",
+        "campuses": out_campuses,
+        "officials": out_officials,
+    }
 
 
 def submission_problems(body: dict) -> tuple[list[str], list[str]]:
@@ -123,18 +145,27 @@ def submission_problems(body: dict) -> tuple[list[str], list[str]]:
 
 
 def as_json(p: Petition, tickets: list[ResponseTicket] | None = None) -> dict:
-    out = {"petition_id": p.id, "state": p.state, "environment": p.environment, "owner": p.owner_user_id,
-           **json.loads(p.body), "school_code": p.school_code,
-           "created_at": p.created_at.isoformat(timespec="seconds"), "updated_at": p.updated_at.isoformat(timespec="seconds"),
-           "submitted_at": p.submitted_at.isoformat(timespec="seconds") if p.submitted_at else None,
-           "decided_at": p.decided_at.isoformat(timespec="seconds") if p.decided_at else None}
+    out = {
+        "petition_id": p.id,
+        "state": p.state,
+        "environment": p.environment,
+        "owner": p.owner_user_id,
+        **json.loads(p.body),
+        "school_code": p.school_code,
+        "created_at": p.created_at.isoformat(timespec="seconds"),
+        "updated_at": p.updated_at.isoformat(timespec="seconds"),
+        "submitted_at": p.submitted_at.isoformat(timespec="seconds") if p.submitted_at else None,
+        "decided_at": p.decided_at.isoformat(timespec="seconds") if p.decided_at else None,
+    }
     if p.state == "approved" and p.decision:
         out["approval"] = json.loads(p.decision)
     if p.state == "rejected":
         out["rejection_reason"] = p.decision
     if tickets is not None:
-        out["response_center"] = [{"ticket": t.ticket, **json.loads(t.body),
-                                   "created_at": t.created_at.isoformat(timespec="seconds")} for t in tickets]
+        out["response_center"] = [
+            {"ticket": t.ticket, **json.loads(t.body), "created_at": t.created_at.isoformat(timespec="seconds")}
+            for t in tickets
+        ]
     return out
 
 
@@ -149,8 +180,15 @@ def create(session: Session, account: RtiAccount, raw, now: datetime) -> Petitio
     if account.role != "TEMP":
         raise RtiError(403, "Form I-17 is prepared by the temporary user from 'Register for New Account'")
     body = normalize(raw if raw is not None else {})
-    p = Petition(environment=account.environment, owner_user_id=account.user_id, state="draft", body=json.dumps(body),
-                 created_at=now, updated_at=now, decision="")
+    p = Petition(
+        environment=account.environment,
+        owner_user_id=account.user_id,
+        state="draft",
+        body=json.dumps(body),
+        created_at=now,
+        updated_at=now,
+        decision="",
+    )
     session.add(p)
     session.flush()
     return p
@@ -169,9 +207,15 @@ def submit(p: Petition, now: datetime) -> Petition:
         raise RtiError(409, f"I-17 {p.id} is already {p.state}")
     missing, invalid = submission_problems(json.loads(p.body))
     if missing or invalid:
-        parts = ([f"missing: {'; '.join(missing)}"] if missing else []) + ([f"invalid: {'; '.join(invalid)}"] if invalid else [])
-        raise RtiError(400, "the I-17 cannot be submitted yet; " + " | ".join(parts) + ". Complete it and submit again",
-                       missing=missing, invalid=invalid)
+        parts = ([f"missing: {'; '.join(missing)}"] if missing else []) + (
+            [f"invalid: {'; '.join(invalid)}"] if invalid else []
+        )
+        raise RtiError(
+            400,
+            "the I-17 cannot be submitted yet; " + " | ".join(parts) + ". Complete it and submit again",
+            missing=missing,
+            invalid=invalid,
+        )
     p.state, p.submitted_at, p.updated_at = "submitted", now, now
     return p
 
@@ -186,19 +230,38 @@ def contact_response_center(session: Session, body: dict, environment: str, now:
     email = accounts.check_email(body["email"])
     category = category_code(body["school_category"])
     if not category:
-        raise RtiError(400, f"school_category: {body['school_category']!r} is not F only, F and M or M only",
-                       field="school_category")
+        raise RtiError(
+            400,
+            f"school_category: {body['school_category']!r} is not F only, F and M or M only",
+            field="school_category",
+        )
     name = " ".join(str(body["school_name"]).split())
-    petition = next((p for p in session.scalars(select(Petition).where(
-        Petition.environment == environment, Petition.state.in_(("submitted", "approved"))).order_by(Petition.id.desc()))
-        if " ".join(json.loads(p.body)["school_name"].split()).lower() == name.lower()), None)
+    petition = next(
+        (
+            p
+            for p in session.scalars(
+                select(Petition)
+                .where(Petition.environment == environment, Petition.state.in_(("submitted", "approved")))
+                .order_by(Petition.id.desc())
+            )
+            if " ".join(json.loads(p.body)["school_name"].split()).lower() == name.lower()
+        ),
+        None,
+    )
     if petition is None:
-        raise RtiError(400, f"no submitted I-17 for a school named {name!r} on this system; give the school name "
-                            "exactly as on the I-17 (submit the I-17 first)", field="school_name")
+        raise RtiError(
+            400,
+            f"no submitted I-17 for a school named {name!r} on this system; give the school name "
+            "exactly as on the I-17 (submit the I-17 first)",
+            field="school_name",
+        )
     petition_category = json.loads(petition.body)["category"]
     if petition_category != category:
-        raise RtiError(400, f"school_category: the I-17 of {name!r} says {CATEGORIES[petition_category]}, "
-                            f"not {CATEGORIES[category]}", field="school_category")
+        raise RtiError(
+            400,
+            f"school_category: the I-17 of {name!r} says {CATEGORIES[petition_category]}, not {CATEGORIES[category]}",
+            field="school_category",
+        )
     fields = {k: _text(body[k]) for k in RESPONSE_FIELDS}
     fields.update(email=email, school_category=category)
     ticket = ResponseTicket(environment=environment, petition_id=petition.id, body=json.dumps(fields), created_at=now)
@@ -208,6 +271,7 @@ def contact_response_center(session: Session, body: dict, environment: str, now:
 
 
 # --- steps 9-10: SEVP decides ----------------------------------------------------------------------------
+
 
 def _school_prefix(name: str) -> str:
     letters = re.sub(r"[^A-Z]", "", name.upper())
@@ -238,35 +302,90 @@ def approve(session: Session, p: Petition, now: datetime, host_url: str, smtp: b
     campuses = []  # in the I-17's order, so campuses[i] is the I-17's campus i
     for n, c in enumerate(body["campuses"]):
         name = body["school_name"] if n == main else f"{body['school_name']} - {c['name']}"
-        session.add(Organization(org_id=codes[n], kind="F/M", name=name[:200], batch_registered=False,
-                                 agreement_on_file=False, created_at=now))
+        session.add(
+            Organization(
+                org_id=codes[n],
+                kind="F/M",
+                name=name[:200],
+                batch_registered=False,
+                agreement_on_file=False,
+                created_at=now,
+            )
+        )
         campuses.append({"name": c["name"], "main": n == main, "school_code": codes[n]})
     session.flush()
     officials = []
     for o in body["officials"]:
         user_id = accounts.new_user_id(session)
-        account = RtiAccount(user_id=user_id, environment=p.environment, role=o["role"], first_name=o["first_name"],
-                             last_name=o["last_name"], email=o["email"], phone="", created_at=now)
+        account = RtiAccount(
+            user_id=user_id,
+            environment=p.environment,
+            role=o["role"],
+            first_name=o["first_name"],
+            last_name=o["last_name"],
+            email=o["email"],
+            phone="",
+            created_at=now,
+        )
         session.add(account)
-        session.add(Official(user_id=user_id, org_id=codes[o["campus"]], name=account.name, email=o["email"],
-                             role=o["role"], batch_registered=False, last_login_at=None))
+        session.add(
+            Official(
+                user_id=user_id,
+                org_id=codes[o["campus"]],
+                name=account.name,
+                email=o["email"],
+                role=o["role"],
+                batch_registered=False,
+                last_login_at=None,
+            )
+        )
         session.flush()
-        accounts.send_set_password(session, account, now, link_base(host_url, p.environment), smtp,
-                                   f"SEVP approved the I-17 of {body['school_name']}. You are {o['role']} of school code "
-                                   f"{codes[o['campus']]}. Set your password and log in to activate your account.")
-        officials.append({"user_id": user_id, "role": o["role"], "email": o["email"], "name": account.name,
-                          "campus_code": codes[o["campus"]]})
+        accounts.send_set_password(
+            session,
+            account,
+            now,
+            link_base(host_url, p.environment),
+            smtp,
+            f"SEVP approved the I-17 of {body['school_name']}. You are {o['role']} of school code "
+            f"{codes[o['campus']]}. Set your password and log in to activate your account.",
+        )
+        officials.append(
+            {
+                "user_id": user_id,
+                "role": o["role"],
+                "email": o["email"],
+                "name": account.name,
+                "campus_code": codes[o["campus"]],
+            }
+        )
     decision = {"school_code": codes[main], "campuses": campuses, "officials": officials}
-    p.state, p.school_code, p.decided_at, p.updated_at, p.decision = "approved", codes[main], now, now, json.dumps(decision)
+    p.state, p.school_code, p.decided_at, p.updated_at, p.decision = (
+        "approved",
+        codes[main],
+        now,
+        now,
+        json.dumps(decision),
+    )
     owner = session.get(RtiAccount, p.owner_user_id)
     listing = "\n".join(f"    {c['school_code']}  {c['name']}{' (main campus)' if c['main'] else ''}" for c in campuses)
-    people = "\n".join(f"    {o['user_id']}  {o['role']:4}  {o['name']} <{o['email']}>  {o['campus_code']}" for o in officials)
-    mail.send(session, to=owner.email, subject=f"SEVIS: {body['school_name']} is approved", kind="approved", now=now,
-              user_id=owner.user_id, smtp=smtp,
-              body=(f"Dear {owner.name},\n\nSEVP approved the I-17 of {body['school_name']} (petition {p.id}).\n\n"
-                    f"School code: {codes[main]}\nCampuses:\n{listing}\n\nOfficials (each was e-mailed a user ID and a "
-                    f"Set Password link):\n{people}\n\nNext: each PDSO registers for batch processing in RTI.\n\n"
-                    "-- SEVIS (sevis-mock, a test system)\n"))
+    people = "\n".join(
+        f"    {o['user_id']}  {o['role']:4}  {o['name']} <{o['email']}>  {o['campus_code']}" for o in officials
+    )
+    mail.send(
+        session,
+        to=owner.email,
+        subject=f"SEVIS: {body['school_name']} is approved",
+        kind="approved",
+        now=now,
+        user_id=owner.user_id,
+        smtp=smtp,
+        body=(
+            f"Dear {owner.name},\n\nSEVP approved the I-17 of {body['school_name']} (petition {p.id}).\n\n"
+            f"School code: {codes[main]}\nCampuses:\n{listing}\n\nOfficials (each was e-mailed a user ID and a "
+            f"Set Password link):\n{people}\n\nNext: each PDSO registers for batch processing in RTI.\n\n"
+            "-- SEVIS (sevis-mock, a test system)\n"
+        ),
+    )
     return decision
 
 
@@ -279,18 +398,30 @@ def reject(session: Session, p: Petition, reason: str, now: datetime, smtp: bool
     p.state, p.decided_at, p.updated_at, p.decision = "rejected", now, now, reason
     owner = session.get(RtiAccount, p.owner_user_id)
     name = json.loads(p.body)["school_name"]
-    mail.send(session, to=owner.email, subject=f"SEVIS: the I-17 of {name} was not approved", kind="rejected", now=now,
-              user_id=owner.user_id, smtp=smtp,
-              body=(f"Dear {owner.name},\n\nSEVP did not approve the I-17 of {name} (petition {p.id}).\n\nReason: {reason}\n\n"
-                    "You may register again and submit a corrected I-17.\n\n-- SEVIS (sevis-mock, a test system)\n"))
+    mail.send(
+        session,
+        to=owner.email,
+        subject=f"SEVIS: the I-17 of {name} was not approved",
+        kind="rejected",
+        now=now,
+        user_id=owner.user_id,
+        smtp=smtp,
+        body=(
+            f"Dear {owner.name},\n\nSEVP did not approve the I-17 of {name} (petition {p.id}).\n\nReason: {reason}\n\n"
+            "You may register again and submit a corrected I-17.\n\n-- SEVIS (sevis-mock, a test system)\n"
+        ),
+    )
     return p
 
 
 def auto_approve_due(session: Session, after_seconds: float, now: datetime, host_url: str, smtp: bool) -> list[int]:
     """`serve --auto-approve SECONDS`: approve every I-17 submitted at least SECONDS ago (mock clock)."""
     cutoff = now - timedelta(seconds=after_seconds)
-    due = list(session.scalars(select(Petition).where(Petition.state == "submitted", Petition.submitted_at <= cutoff)
-                               .order_by(Petition.id)))
+    due = list(
+        session.scalars(
+            select(Petition).where(Petition.state == "submitted", Petition.submitted_at <= cutoff).order_by(Petition.id)
+        )
+    )
     for p in due:
         approve(session, p, now, host_url, smtp)
     return [p.id for p in due]

@@ -1,4 +1,5 @@
 """What an official may see on the records and batches pages: their organizations, batches, logs, PDFs."""
+
 from __future__ import annotations
 
 import json
@@ -22,15 +23,22 @@ def visible_orgs(session: Session, account: RtiAccount) -> list[str]:
         return []
     org_id = official.org_id
     if org_id.endswith("000") and len(org_id) == 15:
-        return list(session.scalars(select(Organization.org_id).where(Organization.org_id.like(org_id[:12] + "%"))
-                                    .order_by(Organization.org_id)))
+        return list(
+            session.scalars(
+                select(Organization.org_id)
+                .where(Organization.org_id.like(org_id[:12] + "%"))
+                .order_by(Organization.org_id)
+            )
+        )
     return [org_id]
 
 
 def check_org(session: Session, account: RtiAccount, org_id: str | None) -> list[str]:
     orgs = visible_orgs(session, account)
     if not orgs:
-        raise RtiError(403, f"user {account.user_id} is not a school official; records and batches are shown to officials")
+        raise RtiError(
+            403, f"user {account.user_id} is not a school official; records and batches are shown to officials"
+        )
     if org_id:
         if org_id not in orgs:
             raise RtiError(403, f"{org_id} is not one of your organizations ({', '.join(orgs)})", field="org")
@@ -41,24 +49,38 @@ def check_org(session: Session, account: RtiAccount, org_id: str | None) -> list
 def batch_summary(b: Batch) -> dict:
     outcome = json.loads(b.results) if b.results else None
     records = outcome["records"] if outcome else []
-    return {"org_id": b.org_id, "batch_id": b.batch_id, "user_id": b.user_id, "kind": b.kind,
-            "environment": b.environment, "file_name": b.file_name, "state": b.state, "upload_code": "S0000",
-            "uploaded_at": b.uploaded_at.isoformat(timespec="seconds"), "due_at": b.due_at.isoformat(timespec="seconds"),
-            "processed_at": b.processed_at.isoformat(timespec="seconds") if b.processed_at else None,
-            "process_code": b.process_code, "records": len(records),
-            "failed": sum(1 for r in records if not r.get("ok"))}
+    return {
+        "org_id": b.org_id,
+        "batch_id": b.batch_id,
+        "user_id": b.user_id,
+        "kind": b.kind,
+        "environment": b.environment,
+        "file_name": b.file_name,
+        "state": b.state,
+        "upload_code": "S0000",
+        "uploaded_at": b.uploaded_at.isoformat(timespec="seconds"),
+        "due_at": b.due_at.isoformat(timespec="seconds"),
+        "processed_at": b.processed_at.isoformat(timespec="seconds") if b.processed_at else None,
+        "process_code": b.process_code,
+        "records": len(records),
+        "failed": sum(1 for r in records if not r.get("ok")),
+    }
 
 
 def list_batches(session: Session, orgs: list[str], environment: str) -> list[dict]:
-    rows = session.scalars(select(Batch).where(Batch.org_id.in_(orgs), Batch.environment == environment)
-                           .order_by(Batch.uploaded_at.desc(), Batch.id.desc()))
+    rows = session.scalars(
+        select(Batch)
+        .where(Batch.org_id.in_(orgs), Batch.environment == environment)
+        .order_by(Batch.uploaded_at.desc(), Batch.id.desc())
+    )
     return [batch_summary(b) for b in rows]
 
 
 def get_batch(session: Session, account: RtiAccount, org_id: str, batch_id: str, environment: str) -> Batch:
     check_org(session, account, org_id)
-    b = session.scalars(select(Batch).where(Batch.org_id == org_id, Batch.batch_id == batch_id,
-                                            Batch.environment == environment)).first()
+    b = session.scalars(
+        select(Batch).where(Batch.org_id == org_id, Batch.batch_id == batch_id, Batch.environment == environment)
+    ).first()
     if b is None:
         raise RtiError(404, f"no batch {batch_id} of {org_id} on this system")
     return b
@@ -78,11 +100,25 @@ def transaction_log(b: Batch) -> bytes:
     system = ENVIRONMENTS[b.environment][1]
     upload = translog.UploadPart("S0000", b.uploaded_at, b.file_name)
     if b.state != "processed":
-        return translog.build(batch_id=b.batch_id, org_id=b.org_id, system=system, upload=upload, download_code="S0030",
-                              explanation=[f"S0030: batch {b.batch_id} is queued; processing is due at "
-                                           f"{b.due_at.isoformat(timespec='seconds')} on the mock clock"])
-    return translog.build(batch_id=b.batch_id, org_id=b.org_id, system=system, upload=upload,
-                          process=json.loads(b.results), download_code="S0000")
+        return translog.build(
+            batch_id=b.batch_id,
+            org_id=b.org_id,
+            system=system,
+            upload=upload,
+            download_code="S0030",
+            explanation=[
+                f"S0030: batch {b.batch_id} is queued; processing is due at "
+                f"{b.due_at.isoformat(timespec='seconds')} on the mock clock"
+            ],
+        )
+    return translog.build(
+        batch_id=b.batch_id,
+        org_id=b.org_id,
+        system=system,
+        upload=upload,
+        process=json.loads(b.results),
+        download_code="S0000",
+    )
 
 
 def batch_pdf(session: Session, b: Batch, sevis_id: str) -> bytes:
@@ -94,11 +130,15 @@ def batch_pdf(session: Session, b: Batch, sevis_id: str) -> bytes:
         return plan.pdf
     form = session.get(BatchForm, (b.id, sevis_id))
     if form is None:
-        raise RtiError(404, f"batch {b.batch_id} made no form for {sevis_id} (forms are made for records sent with printForm=\"true\")")
+        raise RtiError(
+            404,
+            f'batch {b.batch_id} made no form for {sevis_id} (forms are made for records sent with printForm="true")',
+        )
     return form.pdf
 
 
 # --- records (the records read API) -------------------------------------------------------------------------------
+
 
 def list_records(session: Session, account: RtiAccount, environment: str, org_id: str | None, status: str | None):
     from ..records.queries import list_records as query
@@ -131,5 +171,12 @@ def printable_form(session: Session, account: RtiAccount, environment: str, sevi
     deps = session.scalars(select(Record).where(Record.principal_sevis_id == sevis_id).order_by(Record.sevis_id))
     element = parse(row.document.encode()).getroot()
     dependents = [(d.sevis_id, parse(d.document.encode()).getroot()) for d in deps]
-    return render_form(element, kind=row.kind, sevis_id=sevis_id, org_id=row.org_id, org_name=org.name if org else "",
-                       issue_date=today, dependents=dependents)
+    return render_form(
+        element,
+        kind=row.kind,
+        sevis_id=sevis_id,
+        org_id=row.org_id,
+        org_name=org.name if org else "",
+        issue_date=today,
+        dependents=dependents,
+    )

@@ -1,5 +1,6 @@
 """What the RTI, SEVP and outbox blueprints share: the mock, the clock, CSRF tokens for HTML forms, bearer
 tokens for JSON, the auto-approve sweep and SMTP delivery after each request."""
+
 from __future__ import annotations
 
 import hmac
@@ -40,8 +41,11 @@ def check_csrf() -> None:
         return
     sent, expected = request.form.get(CSRF_FIELD, ""), session.get("csrf", "")
     if not expected or not sent or not hmac.compare_digest(sent.encode(), expected.encode()):
-        raise RtiError(400, "the form's security token (csrf_token) is missing or out of date: this form was not sent "
-                            "from this site's page, or your session ended. Reload the page and send the form again")
+        raise RtiError(
+            400,
+            "the form's security token (csrf_token) is missing or out of date: this form was not sent "
+            "from this site's page, or your session ended. Reload the page and send the form again",
+        )
 
 
 def bearer() -> str:

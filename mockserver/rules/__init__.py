@@ -4,6 +4,7 @@ A rule receives a :class:`RuleContext` and returns ``None`` when the record pass
 :class:`Violation` carrying the code and the catalogue message (placeholders filled).
 Rules are registered per event ("fm.create", "fm.Registration", "j.Validate", …) with :func:`rule`.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -121,6 +122,7 @@ def first_violation(ctx: RuleContext) -> Violation | None:
 
 # --- helpers shared by rule modules -------------------------------------------------------------
 
+
 def text(element: etree._Element | None, path: str) -> str | None:
     """Text of the first element at ``path`` under ``element`` (None when absent)."""
     if element is None:
@@ -206,4 +208,3 @@ def _register_all() -> None:
 
 
 _register_all()
-

@@ -5,6 +5,7 @@ override it) and ExplanationCode OO without an Explanation each fail the record 
 gives for that kind of address (see :mod:`mockserver.addresses`). The F/M "OO without an Explanation"
 codes S1147 and S1156 are the rules in ``fm_personal.py`` (same condition).
 """
+
 from __future__ import annotations
 
 from typing import Iterator
@@ -19,8 +20,11 @@ from .j_common import J_ALL_EVENTS
 
 FM_ALL_EVENTS = ("fm.create", *FM_UPDATE_EVENTS)
 J_PERSON_ADDRESSES = {"USAddress": addresses.J_US, "MailAddress": addresses.J_MAIL}
-FM_ADDRESSES = {"USAddress": addresses.FM_PERSON, "MailingAddress": addresses.FM_PERSON,
-                "EmployerAddress": addresses.FM_EMPLOYER}
+FM_ADDRESSES = {
+    "USAddress": addresses.FM_PERSON,
+    "MailingAddress": addresses.FM_PERSON,
+    "EmployerAddress": addresses.FM_EMPLOYER,
+}
 
 
 def _scope(ctx: RuleContext) -> etree._Element:

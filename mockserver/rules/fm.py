@@ -1,4 +1,5 @@
 """F/M (student) rules."""
+
 from __future__ import annotations
 
 from . import RuleContext, Violation, action, amount, as_date, event_name, rule, text
@@ -87,11 +88,17 @@ def not_a_duplicate_student(ctx: RuleContext) -> Violation | None:
 
 
 def _expenses(fin) -> int:
-    return sum(amount(fin, p) for p in ("Expense/Tuition", "Expense/LivingExpense", "Expense/DependentExp", "Expense/Other/Amount"))
+    return sum(
+        amount(fin, p)
+        for p in ("Expense/Tuition", "Expense/LivingExpense", "Expense/DependentExp", "Expense/Other/Amount")
+    )
 
 
 def _funding(fin) -> int:
-    return sum(amount(fin, p) for p in ("Funding/Personal", "Funding/School/Amount", "Funding/Other/Amount", "Funding/Employment"))
+    return sum(
+        amount(fin, p)
+        for p in ("Funding/Personal", "Funding/School/Amount", "Funding/Other/Amount", "Funding/Employment")
+    )
 
 
 @rule("S1024", "fm.create")

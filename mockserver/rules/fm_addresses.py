@@ -3,6 +3,7 @@
 The address doctor's own verdicts (S1145/S1146 for U.S. and mailing addresses, S1154/S1155 for employer
 addresses) are registered in ``rules/address.py`` with the J address rules.
 """
+
 from __future__ import annotations
 
 from lxml import etree

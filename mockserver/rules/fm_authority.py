@@ -1,4 +1,5 @@
 """F/M authority rules: who may act (S1001, S1002) and on which record (S1003)."""
+
 from __future__ import annotations
 
 from . import RuleContext, Violation, rule

@@ -1,4 +1,5 @@
 """F/M date rules: program dates, extensions and shortenings, registration session dates."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -16,6 +17,7 @@ def _new_end(ctx: RuleContext, *actions: str):
 
 
 # --- program dates ------------------------------------------------------------------------------
+
 
 @rule("S1010", "fm.create", "fm.Program")
 def program_start_not_past(ctx: RuleContext) -> Violation | None:
@@ -96,6 +98,7 @@ def m1_program_within_three_years(ctx: RuleContext) -> Violation | None:
 
 
 # --- registration (session dates) -----------------------------------------------------------------
+
 
 def _registration(ctx: RuleContext):
     return ctx.event_element if ctx.event_element is not None and ctx.event_element.tag == "Registration" else None

@@ -1,4 +1,5 @@
 """F/M dependent rules: spouse uniqueness, child age, visa type, dependent status and identity."""
+
 from __future__ import annotations
 
 from lxml import etree
@@ -52,8 +53,12 @@ def cancel_initial_dependent(ctx: RuleContext) -> Violation | None:
 def dependent_initial_or_active(ctx: RuleContext) -> Violation | None:
     """Dependent Edit, Reprint or Terminate names a dependent whose status is not Initial or Active."""
     act, dependent = _named_dependent(ctx)
-    if act is not None and act.tag in ("Edit", "Reprint", "Terminate") and dependent is not None \
-            and dependent.status not in ACTIVE_STATES:
+    if (
+        act is not None
+        and act.tag in ("Edit", "Reprint", "Terminate")
+        and dependent is not None
+        and dependent.status not in ACTIVE_STATES
+    ):
         return Violation.of("S1107")
     return None
 
@@ -77,8 +82,7 @@ def spouse_not_already_active(ctx: RuleContext) -> Violation | None:
         other = None
     else:
         return None
-    if any(d.relationship_code == SPOUSE and d.status in ACTIVE_STATES and d.sevis_id != other
-           for d in ctx.dependents):
+    if any(d.relationship_code == SPOUSE and d.status in ACTIVE_STATES and d.sevis_id != other for d in ctx.dependents):
         return Violation.of("S1006")
     return None
 

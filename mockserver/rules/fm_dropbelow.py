@@ -1,4 +1,5 @@
 """F/M rules for AuthDropBelowFC (authorization to drop below a full course of study)."""
+
 from __future__ import annotations
 
 from datetime import date

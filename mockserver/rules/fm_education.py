@@ -1,4 +1,5 @@
 """F/M education rules: level, majors and minors by visa type, change of education level requests."""
+
 from __future__ import annotations
 
 from lxml import etree
@@ -38,8 +39,11 @@ def other_level_explained(ctx: RuleContext) -> Violation | None:
 def m1_education_fixed(ctx: RuleContext) -> Violation | None:
     """Program Edit changes the education level, major or minor of an M-1 student."""
     edit = action(ctx, "Edit")
-    if visa_type(ctx) == M1 and edit is not None and any(
-            edit.find(tag) is not None for tag in ("Level", "MajorCode1", "MajorCode2", "Minor")):
+    if (
+        visa_type(ctx) == M1
+        and edit is not None
+        and any(edit.find(tag) is not None for tag in ("Level", "MajorCode1", "MajorCode2", "Minor"))
+    ):
         return Violation.of("S1097")
     return None
 
@@ -66,8 +70,11 @@ def m1_single_subject(ctx: RuleContext) -> Violation | None:
 def f1_secondary_subjects_sent(ctx: RuleContext) -> Violation | None:
     """An F-1 create or change of education level omits MajorCode2 or Minor (00.0000 stands for none) [i]."""
     education = _education(ctx)
-    if visa_type(ctx) == F1 and education is not None and (
-            education.find("MajorCode2") is None or education.find("Minor") is None):
+    if (
+        visa_type(ctx) == F1
+        and education is not None
+        and (education.find("MajorCode2") is None or education.find("Minor") is None)
+    ):
         return Violation.of("S1138")
     return None
 

@@ -1,4 +1,5 @@
 """F/M employment rules: CPT, OPT (and its employers) and off-campus employment."""
+
 from __future__ import annotations
 
 from datetime import date, timedelta
@@ -6,8 +7,19 @@ from datetime import date, timedelta
 from lxml import etree
 
 from . import RuleContext, Violation, action, add_months, as_date, history_actions, rule, text
-from .fm_facts import (K12_LEVELS, LANGUAGE_TRAINING, M1, PART_TIME, FULL_TIME, dates_of, edu_level, live_segments,
-                       overlaps, program_dates, visa_type)
+from .fm_facts import (
+    K12_LEVELS,
+    LANGUAGE_TRAINING,
+    M1,
+    PART_TIME,
+    FULL_TIME,
+    dates_of,
+    edu_level,
+    live_segments,
+    overlaps,
+    program_dates,
+    visa_type,
+)
 
 CPT, OPT, OFF_CAMPUS, EMPLOYER = "fm.CPTEmployment", "fm.OPTEmployment", "fm.OffCampusEmployment", "fm.OPTEmployer"
 EMPLOYMENT = (CPT, OPT, OFF_CAMPUS)
@@ -65,6 +77,7 @@ def _days(n: int) -> timedelta:
 
 # --- who may ask ------------------------------------------------------------------------------------
 
+
 @rule("S1056", CPT, OFF_CAMPUS, OPT)
 def visa_type_may_work(ctx: RuleContext) -> Violation | None:
     """An M-1 student is sent CPT, off-campus employment or an OPT extension (STEM) [i]."""
@@ -90,6 +103,7 @@ def opt_education_level(ctx: RuleContext) -> Violation | None:
 
 
 # --- the segment named -----------------------------------------------------------------------------
+
 
 @rule("S1069", *EMPLOYMENT, EMPLOYER)
 def named_segment_exists(ctx: RuleContext) -> Violation | None:
@@ -122,6 +136,7 @@ def update_before_end(ctx: RuleContext) -> Violation | None:
 
 
 # --- new segments ------------------------------------------------------------------------------------
+
 
 def _new_dates(ctx: RuleContext) -> tuple[date | None, date | None]:
     act = action(ctx, "Add", "Edit", "Extend") if _tag(ctx) in KEYS else None
@@ -198,6 +213,7 @@ def employment_within_program(ctx: RuleContext) -> Violation | None:
 
 
 # --- OPT ---------------------------------------------------------------------------------------------
+
 
 def _opt_added(ctx: RuleContext):
     return dates_of(_added(ctx, "OPTEmployment"))
@@ -281,6 +297,7 @@ def extension_after_opt_started(ctx: RuleContext) -> Violation | None:
 
 
 # --- OPT employers -----------------------------------------------------------------------------------
+
 
 def _employer_list(ctx: RuleContext):
     """(employers sent, OPT start, OPT end, OPT full/part-time) for OPT Add/Extend and OPTEmployer Add/Edit."""

@@ -4,6 +4,7 @@ The F/M code tables in the schema carry codes without names; meanings used here 
 their public source: the NIEM immigration domain publishes some SEVIS code lists with their names
 (im:StudentEducationLevelCodeSimpleType, im:StudentTerminationCodeSimpleType).
 """
+
 from __future__ import annotations
 
 from datetime import date
@@ -26,9 +27,21 @@ OTHERWISE_FAILING = "16"  # StudentTerminationReasonType: Otherwise failing to m
 # im:StudentTerminationCodeSimpleType, which names all 25 codes]
 ACTIVE_STATES = ("Initial", "Active")
 FM_UPDATE_EVENTS = (
-    "fm.AuthDropBelowFC", "fm.CPTEmployment", "fm.Dependent", "fm.DisciplinaryAction", "fm.EducationLevel",
-    "fm.FinancialInfo", "fm.OffCampusEmployment", "fm.OPTEmployment", "fm.OPTEmployer", "fm.PersonalInfo",
-    "fm.Program", "fm.Registration", "fm.Reprint", "fm.Request", "fm.Status",
+    "fm.AuthDropBelowFC",
+    "fm.CPTEmployment",
+    "fm.Dependent",
+    "fm.DisciplinaryAction",
+    "fm.EducationLevel",
+    "fm.FinancialInfo",
+    "fm.OffCampusEmployment",
+    "fm.OPTEmployment",
+    "fm.OPTEmployer",
+    "fm.PersonalInfo",
+    "fm.Program",
+    "fm.Registration",
+    "fm.Reprint",
+    "fm.Request",
+    "fm.Status",
 )
 
 
@@ -50,7 +63,9 @@ def age_on(birth: date, day: date) -> int:
     return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
 
 
-def dates_of(element: etree._Element | None, start: str = "StartDate", end: str = "EndDate") -> tuple[date | None, date | None]:
+def dates_of(
+    element: etree._Element | None, start: str = "StartDate", end: str = "EndDate"
+) -> tuple[date | None, date | None]:
     if element is None:
         return None, None
     return as_date(text(element, start)), as_date(text(element, end))
@@ -79,8 +94,13 @@ def live_segments(ctx: RuleContext, event_tag: str, key=dates_of) -> list[etree.
 
 def _edited(segment: etree._Element, edit: etree._Element) -> etree._Element:
     copy = etree.fromstring(etree.tostring(segment))
-    for new, old in (("NewStartDate", "StartDate"), ("NewEndDate", "EndDate"), ("NewReason", "Reason"),
-                     ("NewEmploymentType", "EmploymentType"), ("NewFullPartTimeIndicator", "FullPartTimeIndicator")):
+    for new, old in (
+        ("NewStartDate", "StartDate"),
+        ("NewEndDate", "EndDate"),
+        ("NewReason", "Reason"),
+        ("NewEmploymentType", "EmploymentType"),
+        ("NewFullPartTimeIndicator", "FullPartTimeIndicator"),
+    ):
         value = text(edit, new)
         target = copy.find(old)
         if value and target is not None:

@@ -1,4 +1,5 @@
 """F/M financial rules for the FinancialInfo update: amounts and their remarks go together."""
+
 from __future__ import annotations
 
 from . import RuleContext, Violation, rule, student, text
@@ -21,7 +22,9 @@ def _pairs(ctx: RuleContext):
         values = []
         for part in ("Amount", "Remarks"):
             element = pair.find(part)
-            values.append((element.text or "").strip(XML_SPACE) if element is not None else text(stored, f"{path}/{part}") or "")
+            values.append(
+                (element.text or "").strip(XML_SPACE) if element is not None else text(stored, f"{path}/{part}") or ""
+            )
         amount, remarks = values
         yield label, amount, remarks
 

@@ -1,4 +1,5 @@
 """F/M name standardization (SEVIS release 6.21): letters A-Z and blanks only, no placeholder names."""
+
 from __future__ import annotations
 
 import re
@@ -23,8 +24,10 @@ def _names(ctx: RuleContext):
             if isinstance(child.tag, str) and (child.text or "").strip(XML_SPACE):
                 yield child.tag, child.text.strip(XML_SPACE)
 
+
 def _unacceptable(value: str) -> bool:
     return " ".join(re.split(f"[{XML_SPACE}]+", value.upper().strip(XML_SPACE))) in UNACCEPTABLE
+
 
 @rule("S1142", *EVENTS)
 def no_placeholder_names(ctx: RuleContext) -> Violation | None:
@@ -34,6 +37,7 @@ def no_placeholder_names(ctx: RuleContext) -> Violation | None:
             return Violation.of("S1142", lastname_firstname_passportname_preferredname=field)
     return None
 
+
 @rule("S1148", *EVENTS)
 def names_letters_only(ctx: RuleContext) -> Violation | None:
     """A last, first or passport name holds characters other than the letters A-Z and blanks."""
@@ -41,6 +45,7 @@ def names_letters_only(ctx: RuleContext) -> Violation | None:
         if field in CHECKED and not LETTERS.fullmatch(value):
             return Violation.of("S1148", lastname_firstname_passportname=field)
     return None
+
 
 @rule("S1143", *EVENTS)
 def preferred_name_letters_only(ctx: RuleContext) -> Violation | None:

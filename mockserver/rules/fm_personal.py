@@ -1,4 +1,5 @@
 """F/M personal-information rules: birth date, commuter status, e-mail and telephone."""
+
 from __future__ import annotations
 
 import re
@@ -27,7 +28,7 @@ def _yes(value: str | None) -> bool:
 def birth_date_not_future(ctx: RuleContext) -> Violation | None:
     """A birth date (student or dependent) is after today."""
     scope = _scope(ctx)
-    for born in ([] if scope is None else scope.iter("BirthDate")):
+    for born in [] if scope is None else scope.iter("BirthDate"):
         day = as_date((born.text or "").strip(XML_SPACE))
         if day and day > ctx.today:
             return Violation.of("S1067")
@@ -50,8 +51,11 @@ def commuter_citizenship(ctx: RuleContext) -> Violation | None:
 def _email_malformed(value: str) -> bool:
     local, _, domain = value.partition("@")
     labels = domain.split(".")
-    return ".." in value or not LOCAL.fullmatch(local) or any(
-        not label or label.startswith("-") or label.endswith("-") for label in labels)
+    return (
+        ".." in value
+        or not LOCAL.fullmatch(local)
+        or any(not label or label.startswith("-") or label.endswith("-") for label in labels)
+    )
 
 
 @rule("S1160", "fm.create", "fm.PersonalInfo", "fm.Dependent", "fm.Registration", "fm.OPTEmployment", "fm.OPTEmployer")
@@ -59,7 +63,7 @@ def email_well_formed(ctx: RuleContext) -> Violation | None:
     """An e-mail address has a dot at the start or end of its local part, two dots in a row, or an empty or hyphen-edged domain label [i]."""
     scope = _scope(ctx)
     for tag in ("Email", "SupervisorEmail"):
-        for email in ([] if scope is None else scope.iter(tag)):
+        for email in [] if scope is None else scope.iter(tag):
             value = (email.text or "").strip(XML_SPACE)
             if value and _email_malformed(value):
                 return Violation.of("S1160")
@@ -68,13 +72,20 @@ def email_well_formed(ctx: RuleContext) -> Violation | None:
 
 # --- contact details on create ----------------------------------------------------------------------
 
+
 def _contact(ctx: RuleContext) -> dict:
     info = ctx.element.find("PersonalInfo")
     born = as_date(text(info, "BirthDate"))
     return {
         "email": bool(text(info, "Email")),
-        "numbers": any(text(info, p) for p in ("Telephone/Phone/USNumber", "Telephone/Phone/Foreign/CountryNumber",
-                                                   "Telephone/Phone/Foreign/PhoneNumber")),
+        "numbers": any(
+            text(info, p)
+            for p in (
+                "Telephone/Phone/USNumber",
+                "Telephone/Phone/Foreign/CountryNumber",
+                "Telephone/Phone/Foreign/PhoneNumber",
+            )
+        ),
         "phone": any(text(info, p) for p in ("Telephone/Phone/USNumber", "Telephone/Phone/Foreign/PhoneNumber")),
         "telephone_sent": info.find("Telephone") is not None,
         "exempt": text(info, "Telephone/TelephoneExemptInd") == "Y",
@@ -105,9 +116,10 @@ def young_m1_without_contact(ctx: RuleContext) -> Violation | None:
 def exempt_without_numbers(ctx: RuleContext) -> Violation | None:
     """TelephoneExemptInd is Y and a U.S. or foreign telephone number is given."""
     scope = _scope(ctx)
-    for tel in ([] if scope is None else scope.iter("Telephone")):
+    for tel in [] if scope is None else scope.iter("Telephone"):
         if text(tel, "TelephoneExemptInd") == "Y" and any(
-                text(tel, p) for p in ("Phone/USNumber", "Phone/Foreign/CountryNumber", "Phone/Foreign/PhoneNumber")):
+            text(tel, p) for p in ("Phone/USNumber", "Phone/Foreign/CountryNumber", "Phone/Foreign/PhoneNumber")
+        ):
             return Violation.of("S1167")
     return None
 

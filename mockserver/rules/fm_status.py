@@ -1,4 +1,5 @@
 """F/M Status and Request event rules (beyond the status table in ``fm``): termination remarks, cap-gap."""
+
 from __future__ import annotations
 
 from . import RuleContext, Violation, action, history_actions, rule, text
@@ -27,7 +28,8 @@ def other_remarks_only_when_otherwise_failing(ctx: RuleContext) -> Violation | N
 def cap_gap_status_once(ctx: RuleContext) -> Violation | None:
     """Request CapGapExtension names a status (C, F or T) already requested for the student."""
     wanted = text(action(ctx, "CapGapExtension"), "Status")
-    if wanted and any(act.tag == "CapGapExtension" and text(act, "Status") == wanted
-                      for act in history_actions(ctx, "Request")):
+    if wanted and any(
+        act.tag == "CapGapExtension" and text(act, "Status") == wanted for act in history_actions(ctx, "Request")
+    ):
         return Violation.of("S1134", c_f_or_t=wanted)
     return None

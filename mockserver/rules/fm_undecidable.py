@@ -6,6 +6,7 @@ cannot be reached at all because the schema refuses the input first (the upload 
 code values or fields it concerns (the F/M code tables carry no descriptions); guessing would refuse
 records SEVIS accepts, so the mock does not answer them.
 """
+
 from __future__ import annotations
 
 SEVIS_DATA = "depends on data SEVIS holds that a batch cannot carry: "

@@ -4,6 +4,7 @@ The rules live in ``j_*`` modules by family and register in the order they are i
 the order SEVIS-like checks run: who acts, the record's status, then people, dates, funds, events,
 residence, sites, T/IPP and addresses. Codes no batch can decide are listed in :data:`UNDECIDABLE`.
 """
+
 from __future__ import annotations
 
 from . import RuleContext, Violation, as_date, event_name, rule, text
@@ -75,8 +76,10 @@ UNPUBLISHED = {
     "S2211": "SEVIS does not say which statuses refuse which site type beyond S2216's Active-only rule",
 }
 
-STUDENT_INTERN_FIELDS = ("no 6.27 element carries a Student Intern field: Common.xsd still defines StudentInternType "
-                         "but no element uses it (a Student Intern's placement goes in the T/IPP: S2260)")
+STUDENT_INTERN_FIELDS = (
+    "no 6.27 element carries a Student Intern field: Common.xsd still defines StudentInternType "
+    "but no element uses it (a Student Intern's placement goes in the T/IPP: S2260)"
+)
 
 # Codes whose condition depends on data SEVIS holds that a batch cannot carry (or the schema excludes).
 UNDECIDABLE = {

@@ -1,6 +1,7 @@
 """J rules on who may act: the record's userID must be a Responsible or Alternate Responsible Officer
 of this sponsor. [i] "invalid" (S2154) is a user SEVIS does not know; "prohibited" (S2155) is a known
 official who may not act for this sponsor (another organization's official, or not an RO/ARO)."""
+
 from __future__ import annotations
 
 from . import RuleContext, Violation, rule

@@ -2,6 +2,7 @@
 
 Nothing here registers a rule; the ``j_*`` modules do. Values marked [i] are inferred (see PROTOCOL.md).
 """
+
 from __future__ import annotations
 
 from datetime import date
@@ -18,15 +19,36 @@ XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"
 # 6.0 (2009) and 1G is the one student code NIEM lacks. [i] 14/15 Intern: NIEM names them "NOT AVAILABLE" and
 # "NOT AVAILABLE (INTERN)". One table, easy to correct.
 CATEGORIES = {
-    "1A": "Secondary School Student", "1B": "Student Associate", "1C": "Student Bachelors",
-    "1D": "Student Masters", "1E": "Student Doctorate", "1F": "Student Non-Degree", "1G": "Student Intern",
-    "2A": "Trainee", "2B": "Trainee",
-    "03": "Teacher", "04": "Professor", "05": "International Visitor", "06": "Alien Physician",
-    "07": "Government Visitor", "08": "Research Scholar", "09": "Short-term Scholar", "10": "Specialist",
-    "11": "Camp Counselor", "12": "Summer Work Travel", "13": "Au Pair", "14": "Intern", "15": "Intern",
+    "1A": "Secondary School Student",
+    "1B": "Student Associate",
+    "1C": "Student Bachelors",
+    "1D": "Student Masters",
+    "1E": "Student Doctorate",
+    "1F": "Student Non-Degree",
+    "1G": "Student Intern",
+    "2A": "Trainee",
+    "2B": "Trainee",
+    "03": "Teacher",
+    "04": "Professor",
+    "05": "International Visitor",
+    "06": "Alien Physician",
+    "07": "Government Visitor",
+    "08": "Research Scholar",
+    "09": "Short-term Scholar",
+    "10": "Specialist",
+    "11": "Camp Counselor",
+    "12": "Summer Work Travel",
+    "13": "Au Pair",
+    "14": "Intern",
+    "15": "Intern",
 }
 AU_PAIR, SECONDARY, STUDENT_INTERN, TRAINEE, INTERN = (
-    "Au Pair", "Secondary School Student", "Student Intern", "Trainee", "Intern")
+    "Au Pair",
+    "Secondary School Student",
+    "Student Intern",
+    "Trainee",
+    "Intern",
+)
 TIPP_CATEGORIES = {TRAINEE, INTERN, STUDENT_INTERN}
 
 # Program length limits by category (22 CFR 62): (minimum days, minimum label, maximum days, maximum label).
@@ -126,7 +148,7 @@ def is_yes(value: str | None) -> bool:
 
 
 def tipp_exempt(source: etree._Element | None) -> str | None:
-    """"KW" or "IWT" when the exchange visitor's T/IPP is exempt (or IsIWT is true), else None."""
+    """ "KW" or "IWT" when the exchange visitor's T/IPP is exempt (or IsIWT is true), else None."""
     if source is None:
         return None
     code = text(source, ".//AddTIPP/TippExemptProgram")
@@ -165,7 +187,15 @@ def dependent_ref(ctx: RuleContext) -> tuple[etree._Element | None, str | None]:
 
 
 J_UPDATE_EVENTS = (
-    "j.Biographical", "j.Dependent", "j.FinancialInfo", "j.Program", "j.Reprint", "j.SiteOfActivity",
-    "j.TIPP", "j.Status", "j.Validate", "j.Reprint7002",
+    "j.Biographical",
+    "j.Dependent",
+    "j.FinancialInfo",
+    "j.Program",
+    "j.Reprint",
+    "j.SiteOfActivity",
+    "j.TIPP",
+    "j.Status",
+    "j.Validate",
+    "j.Reprint7002",
 )
 J_ALL_EVENTS = ("j.create", *J_UPDATE_EVENTS)

@@ -1,11 +1,20 @@
 """J rules on dates: plausibility, ordering, program length and age limits, the validation window."""
+
 from __future__ import annotations
 
 from datetime import date, timedelta
 
 from . import RuleContext, Violation, as_date, rule, text
 from .j_common import (
-    AU_PAIR, DURATIONS, J_ALL_EVENTS, SECONDARY, age_on, category, persons, program_dates, sub_event,
+    AU_PAIR,
+    DURATIONS,
+    J_ALL_EVENTS,
+    SECONDARY,
+    age_on,
+    category,
+    persons,
+    program_dates,
+    sub_event,
     us_date,
 )
 from ..xmlsafe import XML_SPACE
@@ -138,8 +147,10 @@ def validation_window(ctx: RuleContext) -> Violation | None:
 
 # --- age and duration limits by category ---------------------------------------------------------
 
-def _age_outside(ctx: RuleContext, of: str, code: str, minimum: float | None = None,
-                 maximum: float | None = None) -> Violation | None:
+
+def _age_outside(
+    ctx: RuleContext, of: str, code: str, minimum: float | None = None, maximum: float | None = None
+) -> Violation | None:
     """``code`` when an exchange visitor of category ``of`` is outside the age limit on the begin date."""
     start = as_date(text(ctx.element, "PrgStartDate"))
     born = as_date(text(ctx.element, "Biographical/BirthDate"))
@@ -208,4 +219,3 @@ def maximum_duration(ctx: RuleContext) -> Violation | None:
     if limits and start and end and (end - start).days > limits[2]:
         return Violation.of("S2116", maximum_duration=limits[3])
     return None
-

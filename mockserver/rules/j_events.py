@@ -1,4 +1,5 @@
 """J rules on update events that need remarks or companion data (reprint, end status, termination, infraction)."""
+
 from __future__ import annotations
 
 from . import RuleContext, Violation, rule, text
@@ -52,4 +53,3 @@ def extension_infraction_has_new_end(ctx: RuleContext) -> Violation | None:
     if infraction is not None and text(infraction, "InfractionType") == "EXT" and not text(infraction, "NewEndDate"):
         return Violation.of("S2009", custom_message="NewEndDate is required to correct an EXT infraction")
     return None
-

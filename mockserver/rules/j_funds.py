@@ -1,4 +1,5 @@
 """J rules on the financial information: amounts, totals and the 'OTHER' organization names."""
+
 from __future__ import annotations
 
 from lxml import etree
@@ -8,9 +9,15 @@ from .j_common import is_yes
 from ..xmlsafe import XML_SPACE
 
 AMOUNTS = (
-    "ProgramSponsorFunds", "OtherFunds/USGovt/Amount1", "OtherFunds/USGovt/Amount2",
-    "OtherFunds/International/Amount1", "OtherFunds/International/Amount2", "OtherFunds/EVGovt",
-    "OtherFunds/BinationalCommission", "OtherFunds/Other/Amount", "OtherFunds/Personal",
+    "ProgramSponsorFunds",
+    "OtherFunds/USGovt/Amount1",
+    "OtherFunds/USGovt/Amount2",
+    "OtherFunds/International/Amount1",
+    "OtherFunds/International/Amount2",
+    "OtherFunds/EVGovt",
+    "OtherFunds/BinationalCommission",
+    "OtherFunds/Other/Amount",
+    "OtherFunds/Personal",
 )
 ORG_GROUPS = ("OtherFunds/USGovt", "OtherFunds/International")
 

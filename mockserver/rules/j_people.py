@@ -1,11 +1,20 @@
 """J rules on people: names, birth country, e-mail, duplicates and dependents."""
+
 from __future__ import annotations
 
 import re
 
 from . import RuleContext, Violation, as_date, rule, text
 from .j_common import (
-    ACTIVE_STATES, CHILD, SPOUSE, US_AND_TERRITORIES, add_years, dependent_ref, persons, sub_event, us_date,
+    ACTIVE_STATES,
+    CHILD,
+    SPOUSE,
+    US_AND_TERRITORIES,
+    add_years,
+    dependent_ref,
+    persons,
+    sub_event,
+    us_date,
 )
 from ..xmlsafe import XML_SPACE
 
@@ -14,8 +23,10 @@ ALLOWED_NAME = re.compile(r"[A-Za-z ]*")
 # Since release 6.21 SEVIS refuses placeholders instead of real names. [c] FNU/LNU/Unknown; None, Not
 # Applicable and the NFN/NLN variants [i]. (Short real names such as NA stay allowed.)
 PLACEHOLDER_NAMES = {"FNU", "LNU", "UNKNOWN", "NONE", "NOT APPLICABLE", "NFN", "NLN"}
-EMAIL = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
-                   r"@[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)+")
+EMAIL = re.compile(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)+"
+)
 
 
 def _names(person):
@@ -117,6 +128,7 @@ def not_a_duplicate_exchange_visitor(ctx: RuleContext) -> Violation | None:
 
 # --- dependents ----------------------------------------------------------------------------------
 
+
 @rule("S2119", "j.create", "j.Dependent")
 def one_spouse(ctx: RuleContext) -> Violation | None:
     """A second spouse is created or added while a spouse is already in Initial or Active status."""
@@ -144,8 +156,12 @@ def child_under_21(ctx: RuleContext) -> Violation | None:
         born = as_date(text(person, "BirthDate"))
         earliest = add_years(ctx.today, -21)
         if relationship == CHILD and born is not None and born < earliest:
-            return Violation.of("S2121", date=us_date(earliest), last_name=text(person, "FullName/LastName") or "",
-                                first_name=text(person, "FullName/FirstName") or "")
+            return Violation.of(
+                "S2121",
+                date=us_date(earliest),
+                last_name=text(person, "FullName/LastName") or "",
+                first_name=text(person, "FullName/FirstName") or "",
+            )
     return None
 
 

@@ -3,13 +3,21 @@
 Site lookups that fail (unknown site S2129, ambiguous name S2202, deleting the primary S2203) are answered
 by the event appliers in :mod:`mockserver.records.events`, which hold the stored sites.
 """
+
 from __future__ import annotations
 
 from lxml import etree
 
 from . import RuleContext, Violation, rule, text
 from .j_common import (
-    SITE_TYPES_OFF_SITE, TIPP_CATEGORIES, category, has_tipp, is_yes, site_type, stored_sites, sub_event,
+    SITE_TYPES_OFF_SITE,
+    TIPP_CATEGORIES,
+    category,
+    has_tipp,
+    is_yes,
+    site_type,
+    stored_sites,
+    sub_event,
     tipp_exempt,
 )
 
@@ -124,8 +132,13 @@ def exempt_not_after_placement(ctx: RuleContext) -> Violation | None:
 def non_primary_needs_address_primary(ctx: RuleContext) -> Violation | None:
     """A site is added with PrimarySite false while the primary site is of type EXEMPT, ONTRAVEL or SEEKINGEMP."""
     added, primary = _added(ctx), _primary(ctx)
-    if (added is not None and site_type(added) == "SOA" and not is_yes(text(added, "PrimarySite"))
-            and primary is not None and site_type(primary) in SITE_TYPES_OFF_SITE):
+    if (
+        added is not None
+        and site_type(added) == "SOA"
+        and not is_yes(text(added, "PrimarySite"))
+        and primary is not None
+        and site_type(primary) in SITE_TYPES_OFF_SITE
+    ):
         return Violation.of("S2217")
     return None
 

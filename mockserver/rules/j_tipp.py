@@ -3,6 +3,7 @@
 Lookups of stored T/IPP sites and phases that fail (S2219 no T/IPP, S2272 unknown phase, S2275 last phase)
 are answered by the event appliers in :mod:`mockserver.records.events`.
 """
+
 from __future__ import annotations
 
 from datetime import date, timedelta
@@ -11,8 +12,19 @@ from lxml import etree
 
 from . import RuleContext, Violation, as_date, rule, text
 from .j_common import (
-    INTERN, IRELAND, STUDENT_INTERN, TIPP_CATEGORIES, TRAINEE, category, has_tipp, is_yes, principal,
-    program_dates, sub_event, tipp_exempt, us_date,
+    INTERN,
+    IRELAND,
+    STUDENT_INTERN,
+    TIPP_CATEGORIES,
+    TRAINEE,
+    category,
+    has_tipp,
+    is_yes,
+    principal,
+    program_dates,
+    sub_event,
+    tipp_exempt,
+    us_date,
 )
 from ..catalog import message
 from ..xmlsafe import XML_SPACE
@@ -235,8 +247,12 @@ def phase_signed_before_validation(ctx: RuleContext) -> Violation | None:
 def korea_west_exempt_adds_nothing(ctx: RuleContext) -> Violation | None:
     """A T/IPP site or phase is added for a Korea WEST exchange visitor who opted out of a T/IPP."""
     child = _tipp_action(ctx)
-    if child is not None and child.tag in ("AddSite", "AddPhase") and tipp_exempt(ctx.stored) == "KW" \
-            and not has_tipp(ctx.stored):
+    if (
+        child is not None
+        and child.tag in ("AddSite", "AddPhase")
+        and tipp_exempt(ctx.stored) == "KW"
+        and not has_tipp(ctx.stored)
+    ):
         return Violation.of("S2252")
     return None
 
@@ -245,8 +261,12 @@ def korea_west_exempt_adds_nothing(ctx: RuleContext) -> Violation | None:
 def iwt_exempt_adds_nothing(ctx: RuleContext) -> Violation | None:
     """A T/IPP site or phase is added for an IWT exchange visitor who opted out of a T/IPP."""
     child = _tipp_action(ctx)
-    if child is not None and child.tag in ("AddSite", "AddPhase") and tipp_exempt(ctx.stored) == "IWT" \
-            and not has_tipp(ctx.stored):
+    if (
+        child is not None
+        and child.tag in ("AddSite", "AddPhase")
+        and tipp_exempt(ctx.stored) == "IWT"
+        and not has_tipp(ctx.stored)
+    ):
         return Violation.of("S2253")
     return None
 
@@ -293,8 +313,11 @@ def phase_deletion_leaves_no_gap(ctx: RuleContext) -> Violation | None:
     start, end = program_dates(ctx)
     if phase is None or start is None or end is None:
         return None
-    rest = [(as_date(text(p, "StartDate")), as_date(text(p, "EndDate")))
-            for p in ctx.stored.iterfind("AddTIPP/TippSite/TippPhase") if p is not phase]
+    rest = [
+        (as_date(text(p, "StartDate")), as_date(text(p, "EndDate")))
+        for p in ctx.stored.iterfind("AddTIPP/TippSite/TippPhase")
+        if p is not phase
+    ]
     gap = _first_gap([p for p in rest if p[0] and p[1]], start, end)
     if gap is None:
         return None

@@ -4,6 +4,7 @@ Pages under ``/sevp`` (cookie session + CSRF), JSON under ``/sevp/api`` (bearer 
 ``POST /sevp/api/login``). The operator's credentials are generated into the data dir at first start,
 printed by ``serve`` and written to connection.json. [i] One console serves all three environments.
 """
+
 from __future__ import annotations
 
 import hmac
@@ -47,7 +48,8 @@ def _refused(err: RtiError):
 def _credentials_ok(user: str, password: str) -> bool:
     creds = operator_credentials(mock().settings.data_dir)
     return hmac.compare_digest(user.encode(), creds["user"].encode()) & hmac.compare_digest(
-        password.encode(), creds["password"].encode())
+        password.encode(), creds["password"].encode()
+    )
 
 
 FAILED = "sevp_failed_logins"  # Settings shared by every worker: failures in a row, and the lock's end
@@ -65,8 +67,11 @@ def _operator_login(user: str, password: str) -> None:
         if locked is not None and locked.value:
             until = datetime.fromisoformat(locked.value)
             if now < until:
-                raise RtiError(429, "SEVP console: too many failed logins; locked until "
-                                    f"{until.isoformat(timespec='minutes')} UTC (mock clock)")
+                raise RtiError(
+                    429,
+                    "SEVP console: too many failed logins; locked until "
+                    f"{until.isoformat(timespec='minutes')} UTC (mock clock)",
+                )
             locked.value, failed.value = "", "0"
         if _credentials_ok(user, password):
             failed.value = "0"
@@ -77,10 +82,15 @@ def _operator_login(user: str, password: str) -> None:
         if int(failed.value) >= accounts.MAX_FAILED_LOGINS:
             s.merge(Setting(key=LOCKED_UNTIL, value=(now + accounts.LOCK_TIME).isoformat()))
             s.merge(Setting(key=FAILED, value="0"))
-            error = RtiError(429, f"SEVP console: {accounts.MAX_FAILED_LOGINS} failed logins in a row; locked "
-                                  f"until {(now + accounts.LOCK_TIME).isoformat(timespec='minutes')} UTC (mock clock)")
+            error = RtiError(
+                429,
+                f"SEVP console: {accounts.MAX_FAILED_LOGINS} failed logins in a row; locked "
+                f"until {(now + accounts.LOCK_TIME).isoformat(timespec='minutes')} UTC (mock clock)",
+            )
         else:
-            error = RtiError(401, "SEVP console: wrong user or password (see sevp in connection.json)", field="password")
+            error = RtiError(
+                401, "SEVP console: wrong user or password (see sevp in connection.json)", field="password"
+            )
     raise error
 
 
@@ -90,8 +100,11 @@ def _api_operator() -> str:
     with m.store.session() as s:
         subject = accounts.token_subject(s, token, "sevp", m.clock.now()) if token else None
     if subject is None:
-        raise RtiError(401, "SEVP console: log in first (POST /sevp/api/login with the sevp user and password from "
-                            "connection.json), then send Authorization: Bearer <token>")
+        raise RtiError(
+            401,
+            "SEVP console: log in first (POST /sevp/api/login with the sevp user and password from "
+            "connection.json), then send Authorization: Bearer <token>",
+        )
     return subject
 
 
@@ -112,7 +125,9 @@ def _petition(s, petition_id: int) -> Petition:
 
 
 def _full(s, p: Petition) -> dict:
-    tickets = list(s.scalars(select(ResponseTicket).where(ResponseTicket.petition_id == p.id).order_by(ResponseTicket.id)))
+    tickets = list(
+        s.scalars(select(ResponseTicket).where(ResponseTicket.petition_id == p.id).order_by(ResponseTicket.id))
+    )
     return petitions.as_json(p, tickets)
 
 
@@ -151,6 +166,7 @@ def _new_link(user_id: str) -> dict:
 
 
 # --- JSON ---------------------------------------------------------------------------------------------------
+
 
 @bp.post("/api/login")
 def api_login():
@@ -208,6 +224,7 @@ def api_new_link(user_id: str):
 
 # --- pages --------------------------------------------------------------------------------------------------
 
+
 @bp.route("/login", methods=["GET", "POST"])
 def login_page():
     error = None
@@ -217,8 +234,12 @@ def login_page():
             _operator_login(request.form.get("user", ""), request.form.get("password", ""))
         except RtiError as refused:
             status = refused.status
-            error = ("Wrong user or password. The SEVP operator's credentials are printed by serve and in "
-                     "connection.json (sevp)." if status == 401 else refused.message)
+            error = (
+                "Wrong user or password. The SEVP operator's credentials are printed by serve and in "
+                "connection.json (sevp)."
+                if status == 401
+                else refused.message
+            )
         else:
             session.clear()
             session["sevp_operator"] = request.form["user"]
@@ -242,9 +263,17 @@ def petitions_page():
         return redirect(url_for("sevp.login_page"))
     state = request.args.get("state") or None
     with mock().store.session() as s:
-        locked = list(s.scalars(select(RtiAccount).where(RtiAccount.locked_until.is_not(None)).order_by(RtiAccount.user_id)))
-    return render_template("sevp/petitions.html", petitions=_listing(state), state=state, states=STATES, locked=locked,
-                           now=mock().clock.now())
+        locked = list(
+            s.scalars(select(RtiAccount).where(RtiAccount.locked_until.is_not(None)).order_by(RtiAccount.user_id))
+        )
+    return render_template(
+        "sevp/petitions.html",
+        petitions=_listing(state),
+        state=state,
+        states=STATES,
+        locked=locked,
+        now=mock().clock.now(),
+    )
 
 
 @bp.get("/petitions/<int:petition_id>")

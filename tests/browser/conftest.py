@@ -3,6 +3,7 @@
 `.ci/run` installs both. Without them the browser tests FAIL in CI (CI=true) and are skipped, with the
 reason, elsewhere.
 """
+
 from __future__ import annotations
 
 import os
@@ -30,8 +31,9 @@ def chromium():
     if not executable.exists():
         _unavailable(f"Debian's chromium at {CHROMIUM} (apt-get install chromium; .ci/run does it)")
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(executable), headless=True,
-                                             args=["--no-sandbox", "--disable-dev-shm-usage"])
+        browser = playwright.chromium.launch(
+            executable_path=str(executable), headless=True, args=["--no-sandbox", "--disable-dev-shm-usage"]
+        )
         yield browser
         browser.close()
 

@@ -1,5 +1,6 @@
 """`sevis-mock rehearse` with a rejected record: the exit code and reports, then the HTML report as a
 college would open it (in Chromium, from disk, with no network)."""
+
 from __future__ import annotations
 
 import json
@@ -23,9 +24,21 @@ def rejected_run(tmp_path_factory):
     batch = folder / "registrar-export.xml"
     batch.write_bytes(etree.tostring(doc, xml_declaration=True, encoding="UTF-8"))
     files = {kind: folder / f"report.{ext}" for kind, ext in (("json", "json"), ("junit", "xml"), ("html", "html"))}
-    run = subprocess.run([sys.executable, "-m", "mockserver", "rehearse", "--batch", str(batch),
-                          *[a for kind, path in files.items() for a in (f"--{kind}", str(path))]],
-                         cwd=ROOT, capture_output=True, text=True, timeout=180)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mockserver",
+            "rehearse",
+            "--batch",
+            str(batch),
+            *[a for kind, path in files.items() for a in (f"--{kind}", str(path))],
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     return run, files
 
 

@@ -1,5 +1,6 @@
 """Steps 1-11 of the beta-testing procedure through the real RTI pages, SEVP console and e-mail outbox,
 in headless Chromium, asserting what a person would see."""
+
 from __future__ import annotations
 
 import hashlib
@@ -66,8 +67,10 @@ def test_steps_1_to_11_through_the_pages(server_factory, browser_page, tmp_path)
     page.get_by_role("button", name="Submit").click()
     expect(page.locator("#registered-message")).to_contain_text(f"Two e-mails were sent to {contact}")
     page.get_by_role("main").get_by_role("link", name="e-mail outbox").click()
-    assert sorted(page.locator("article.mail").evaluate_all("els => els.map(e => e.dataset.kind)")) == \
-           ["set-password", "temporary-user-id"]
+    assert sorted(page.locator("article.mail").evaluate_all("els => els.map(e => e.dataset.kind)")) == [
+        "set-password",
+        "temporary-user-id",
+    ]
     temporary = read_user_id(page, contact, "temporary-user-id")
 
     # 4: set the password (a weak one is refused first) and log in
@@ -138,7 +141,8 @@ def test_steps_1_to_11_through_the_pages(server_factory, browser_page, tmp_path)
     from mockserver.tls import CertificateAuthority
 
     issued = CertificateAuthority.load_or_create(server.data_dir / "certs").issue_client(
-        tmp_path, org_id=school_code, user_id=pdso_user)
+        tmp_path, org_id=school_code, user_id=pdso_user
+    )
     page.get_by_role("navigation").get_by_role("link", name="Register for Batch Processing").click()
     assert page.get_by_label("School or campus code").input_value() == school_code
     page.get_by_label("Certificate file (PEM or DER)").set_input_files(str(issued.cert_path))
@@ -153,5 +157,7 @@ def test_steps_1_to_11_through_the_pages(server_factory, browser_page, tmp_path)
 
     # what the registration is for: the batch interface now accepts this certificate for this school
     xml, _ = readdress(sample_batch(), org_id=school_code, user_id=pdso_user, batch_id=fresh_batch_id())
-    with SevisClient(server.base_url, cert=(str(issued.cert_path), str(issued.key_path)), ca_bundle=server.ca) as client:
+    with SevisClient(
+        server.base_url, cert=(str(issued.cert_path), str(issued.key_path)), ca_bundle=server.ca
+    ) as client:
         assert client.upload(xml, org_id=school_code, user_id=pdso_user).code == "S0000"

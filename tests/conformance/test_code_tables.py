@@ -6,6 +6,7 @@ lists as the official files (as data); this proves the behaviour: one document c
 code of every table and must validate against our SEVISTable.xsd, and one carries a foreign code per
 table and must fail exactly once per table.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -40,10 +41,12 @@ def probe_schema(tmp_path: Path, release: str, tables: dict[str, list[str]]) -> 
     """A wrapper schema (in tmp_path) with one element per table type of OUR SEVISTable.xsd."""
     ours = (schema_root() / release / "SEVISTable.xsd").resolve().as_uri()
     elements = "".join(f'<xs:element name="{name}" type="table:{name}"/>' for name in tables)
-    text = (f'<xs:schema xmlns:xs="{XS}" xmlns:table="{TABLE}">'
-            f'<xs:import namespace="{TABLE}" schemaLocation="{ours}"/>'
-            f'<xs:element name="Codes"><xs:complexType><xs:choice minOccurs="0" maxOccurs="unbounded">'
-            f'{elements}</xs:choice></xs:complexType></xs:element></xs:schema>')
+    text = (
+        f'<xs:schema xmlns:xs="{XS}" xmlns:table="{TABLE}">'
+        f'<xs:import namespace="{TABLE}" schemaLocation="{ours}"/>'
+        f'<xs:element name="Codes"><xs:complexType><xs:choice minOccurs="0" maxOccurs="unbounded">'
+        f"{elements}</xs:choice></xs:complexType></xs:element></xs:schema>"
+    )
     path = tmp_path / f"probe-{release}.xsd"
     path.write_text(text, encoding="utf-8")
     return etree.XMLSchema(etree.parse(str(path)))

@@ -10,6 +10,7 @@ Volume follows the Hypothesis profile: one example = one valid document + ``MUTA
 mutants; the ``ci`` profile runs at least 300 documents per (document, source) pair, ``thorough``
 (max_examples=5000) 15,000.
 """
+
 from __future__ import annotations
 
 import collections
@@ -39,8 +40,9 @@ MIN_DOCUMENTS = 300
 LIMITS = {"max_repeats": 2, "max_elements": 150}
 EXAMPLES = max(-(-MIN_DOCUMENTS // (1 + MUTANTS_PER_DOCUMENT)), settings.default.max_examples)
 
-pytestmark = pytest.mark.skipif(not OFFICIAL.is_dir(),
-                                reason="official reference schemas not available at ../shared/sevis-reference")
+pytestmark = pytest.mark.skipif(
+    not OFFICIAL.is_dir(), reason="official reference schemas not available at ../shared/sevis-reference"
+)
 
 #: (root, source) -> documents judged; kind -> mutants made (read by the last test and the report)
 TALLY: collections.Counter = collections.Counter()
@@ -79,15 +81,18 @@ def judge(document: bytes, expected_valid: bool, source_schema: etree.XMLSchema,
         shown = shown[:20000] + "\n... (truncated)"
     assert bool(mine) == bool(theirs), (
         f"{label}: the verdicts differ\n  project validator: {mine[:3] or 'valid'}\n"
-        f"  lxml + official schema: {theirs[:3] or 'valid'}\n--- document ---\n{shown}")
+        f"  lxml + official schema: {theirs[:3] or 'valid'}\n--- document ---\n{shown}"
+    )
     own_verdict = source_schema.validate(etree.fromstring(document))
     assert own_verdict == expected_valid, (
         f"{label}: expected {'valid' if expected_valid else 'invalid'} against the schema it came from, "
-        f"got {source_schema.error_log.last_error if not own_verdict else 'valid'}\n--- document ---\n{shown}")
+        f"got {source_schema.error_log.last_error if not own_verdict else 'valid'}\n--- document ---\n{shown}"
+    )
 
 
-CASES = [pytest.param(root, source, id=f"{root}-{source}")
-         for root in OFFICIAL_FILES for source in ("official", "project")]
+CASES = [
+    pytest.param(root, source, id=f"{root}-{source}") for root in OFFICIAL_FILES for source in ("official", "project")
+]
 
 
 @pytest.mark.parametrize(("root", "source"), CASES)
@@ -96,16 +101,21 @@ def test_project_validator_agrees_with_the_official_schema(root, source):
     schema = load_schema(path)
     source_schema = etree.XMLSchema(etree.parse(str(path)))
 
-    @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                            HealthCheck.data_too_large])
+    @settings(
+        max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+    )
     @given(valid_and_mutant(schema, root, n=MUTANTS_PER_DOCUMENT, **LIMITS))
     def check(pair):
         document, mutants = pair
         judge(document, True, source_schema, f"valid {root} generated from the {source} XSD")
         TALLY[(root, source)] += 1
         for mutant in mutants:
-            judge(mutant.document, False, source_schema,
-                  f"mutant of {root} from the {source} XSD ({mutant.kind} at {mutant.path}: {mutant.detail})")
+            judge(
+                mutant.document,
+                False,
+                source_schema,
+                f"mutant of {root} from the {source} XSD ({mutant.kind} at {mutant.path}: {mutant.detail})",
+            )
             TALLY[(root, source)] += 1
             KINDS[mutant.kind] += 1
 
@@ -123,13 +133,16 @@ def test_a_disagreement_is_reported_with_the_document_and_both_verdicts(tmp_path
     common = drifted / "Common.xsd"
     text = common.read_text(encoding="utf-8")
     start = text.index('name="BatchIDType"')
-    common.write_text(text[:start] + text[start:].replace('<xs:length value="14"/>', '<xs:length value="13"/>', 1),
-                      encoding="utf-8")
+    common.write_text(
+        text[:start] + text[start:].replace('<xs:length value="14"/>', '<xs:length value="13"/>', 1), encoding="utf-8"
+    )
     drifted_set = SchemaSet.discover([drifted])
     monkeypatch.setattr(f"{__name__}.ours", lambda: drifted_set)
     root = "SEVISBatchCreateUpdateStudent"
-    document = (b'<SEVISBatchCreateUpdateStudent userID="JSMITH1234"><BatchHeader><BatchID>B2024000000001'
-                b'</BatchID><OrgID>BOS214F00123000</OrgID></BatchHeader></SEVISBatchCreateUpdateStudent>')
+    document = (
+        b'<SEVISBatchCreateUpdateStudent userID="JSMITH1234"><BatchHeader><BatchID>B2024000000001'
+        b"</BatchID><OrgID>BOS214F00123000</OrgID></BatchHeader></SEVISBatchCreateUpdateStudent>"
+    )
     with pytest.raises(AssertionError) as failure:
         judge(document, True, official(root), "drifted schema")
     report = str(failure.value)

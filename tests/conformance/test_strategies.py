@@ -6,6 +6,7 @@ xsi:type, nillable and fixed elements, prohibited/optional/required attributes, 
 patterns with \\i \\c \\w and class subtraction, numeric ranges with totalDigits/fractionDigits, dates.
 Every generated document must be valid (libxml2) and every mutant invalid.
 """
+
 from __future__ import annotations
 
 import collections
@@ -110,8 +111,21 @@ def test_generated_documents_are_valid_and_use_every_feature(schema_path, libxml
         assert root.findtext("Version") == "1.0"
 
     check()
-    missing = [feature for feature in ("circle", "square", "nil", "start", "stop", "pair", "empty item",
-                                       "four choices", "three shapes") if not seen[feature]]
+    missing = [
+        feature
+        for feature in (
+            "circle",
+            "square",
+            "nil",
+            "start",
+            "stop",
+            "pair",
+            "empty item",
+            "four choices",
+            "three shapes",
+        )
+        if not seen[feature]
+    ]
     assert not missing, f"never generated: {missing}"
 
 
@@ -134,8 +148,10 @@ SIMPLE = ["Name", "Note", "Consonants", "Word", "Amount", "Small", "FewCodes", "
 def value_schema(schema_path) -> etree.XMLSchema:
     """libxml2 judges single values: one no-namespace element per simple type of the test schema."""
     elements = "".join(f'<xs:element name="{name}" type="t:{name}"/>' for name in SIMPLE)
-    text = (f'<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:t="urn:test">'
-            f'<xs:import namespace="urn:test" schemaLocation="{schema_path.as_uri()}"/>{elements}</xs:schema>')
+    text = (
+        f'<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:t="urn:test">'
+        f'<xs:import namespace="urn:test" schemaLocation="{schema_path.as_uri()}"/>{elements}</xs:schema>'
+    )
     path = schema_path.parent / "values.xsd"
     path.write_text(text, encoding="utf-8")
     return etree.XMLSchema(etree.parse(str(path)))
@@ -179,8 +195,9 @@ def test_every_mutant_is_invalid_and_every_kind_occurs(schema_path, libxml):
                 continue
             broken, detail = made
             assert mutation.kind in KINDS and mutation.path.startswith("/Root")
-            assert not libxml.validate(broken), \
+            assert not libxml.validate(broken), (
                 f"{mutation.kind} at {mutation.path} ({detail}) is still valid:\n{serialize(broken).decode()}"
+            )
             kinds[mutation.kind] += 1
         assert libxml.validate(tree), "a mutation changed the original document"
 

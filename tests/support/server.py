@@ -1,4 +1,5 @@
 """Fixtures that run `sevis-mock serve` (gunicorn, real TLS) in a subprocess and talk to it over sockets."""
+
 from __future__ import annotations
 
 import io
@@ -92,18 +93,41 @@ class RunningServer:
         s.cert = cert
         return s
 
-    def upload(self, xml: bytes, *, org: dict, batch_id: str, user_id: str | None = None, org_id: str | None = None,
-               cert: tuple[str, str] | None = None, env: str = "sbtsevisbatch", filename: str = "batch.xml") -> Reply:
+    def upload(
+        self,
+        xml: bytes,
+        *,
+        org: dict,
+        batch_id: str,
+        user_id: str | None = None,
+        org_id: str | None = None,
+        cert: tuple[str, str] | None = None,
+        env: str = "sbtsevisbatch",
+        filename: str = "batch.xml",
+    ) -> Reply:
         cert = cert or (org["client_cert"], org["client_key"])
         fields = {"orgid": org_id or org["org_id"], "userid": user_id or org["user_id"], "batchid": batch_id}
         with self.session(cert) as s:
-            r = s.post(f"{self.base_url}/{env}/action/batchUpload", data=fields,
-                       files={"xml": (filename, xml, "text/xml")}, timeout=60)
+            r = s.post(
+                f"{self.base_url}/{env}/action/batchUpload",
+                data=fields,
+                files={"xml": (filename, xml, "text/xml")},
+                timeout=60,
+            )
         assert r.status_code == 200, r.text
         return Reply(assert_valid_log(r.content), r.content, r.headers.get("X-Sevis-Mock-Detail", ""), {})
 
-    def download(self, *, org: dict, batch_id: str, user_id: str | None = None, org_id: str | None = None,
-                 cert: tuple[str, str] | None = None, env: str = "sbtsevisbatch", method: str = "GET") -> Reply:
+    def download(
+        self,
+        *,
+        org: dict,
+        batch_id: str,
+        user_id: str | None = None,
+        org_id: str | None = None,
+        cert: tuple[str, str] | None = None,
+        env: str = "sbtsevisbatch",
+        method: str = "GET",
+    ) -> Reply:
         cert = cert or (org["client_cert"], org["client_key"])
         fields = {"orgid": org_id or org["org_id"], "userid": user_id or org["user_id"], "batchid": batch_id}
         url = f"{self.base_url}/{env}/action/batchDownload"
@@ -205,7 +229,7 @@ def servers_with_unhandled_errors(base: Path) -> list[tuple[Path, str]]:
         at = text.find(UNHANDLED)
         if at >= 0:
             start = text.rfind("\n", 0, max(0, at - 300)) + 1
-            found.append((log, text[start:at + 2500]))
+            found.append((log, text[start : at + 2500]))
     return found
 
 

@@ -1,4 +1,5 @@
 """Rehearsal reports: live terminal lines, JSON, JUnit XML (for CI systems) and a self-contained HTML page."""
+
 from .html import write_html
 from .json_report import write_json
 from .junit import write_junit

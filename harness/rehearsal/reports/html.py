@@ -2,6 +2,7 @@
 
 No external resources: styles inline, the transaction logs as text, each PDF form as a data: link.
 """
+
 from __future__ import annotations
 
 import base64
@@ -32,22 +33,34 @@ def _status(status: str) -> str:
 
 def _step_evidence(step: StepResult) -> str:
     e = step.evidence
-    parts = [f"<p><b>College:</b> {escape(step.college)}<br><b>Mock verifies:</b> {escape(step.mock)}"
-             f"<br><b>Check:</b> <code>{escape(step.check)}</code></p>"]
+    parts = [
+        f"<p><b>College:</b> {escape(step.college)}<br><b>Mock verifies:</b> {escape(step.mock)}"
+        f"<br><b>Check:</b> <code>{escape(step.check)}</code></p>"
+    ]
     if e.notes:
         parts.append("<ul>" + "".join(f"<li>{escape(n)}</li>" for n in e.notes) + "</ul>")
     if e.ids:
-        parts.append("<table><tr><th>identifier</th><th>value</th></tr>" + "".join(
-            f"<tr><td>{escape(k)}</td><td><code>{escape(v)}</code></td></tr>" for k, v in e.ids.items()) + "</table>")
+        parts.append(
+            "<table><tr><th>identifier</th><th>value</th></tr>"
+            + "".join(f"<tr><td>{escape(k)}</td><td><code>{escape(v)}</code></td></tr>" for k, v in e.ids.items())
+            + "</table>"
+        )
     if e.emails:
-        parts.append("<p><b>E-mails received</b></p><table><tr><th>to</th><th>kind</th><th>subject</th><th>user ID</th>"
-                     "<th>sent</th></tr>" + "".join(
-                         f"<tr><td>{escape(m.to)}</td><td>{escape(m.kind or '')}</td><td>{escape(m.subject)}</td>"
-                         f"<td>{escape(m.user_id or '')}</td><td>{escape(m.sent_at or '')}</td></tr>" for m in e.emails)
-                     + "</table>")
+        parts.append(
+            "<p><b>E-mails received</b></p><table><tr><th>to</th><th>kind</th><th>subject</th><th>user ID</th>"
+            "<th>sent</th></tr>"
+            + "".join(
+                f"<tr><td>{escape(m.to)}</td><td>{escape(m.kind or '')}</td><td>{escape(m.subject)}</td>"
+                f"<td>{escape(m.user_id or '')}</td><td>{escape(m.sent_at or '')}</td></tr>"
+                for m in e.emails
+            )
+            + "</table>"
+        )
     for upload in e.uploads:
-        parts.append(f"<p><b>Upload reply</b> for {escape(upload['file'])} (BatchID {escape(upload['batch_id'])}): "
-                     f"{escape(upload['code'] or '')} {escape(upload['meaning'])}</p><pre>{escape(upload['reply'])}</pre>")
+        parts.append(
+            f"<p><b>Upload reply</b> for {escape(upload['file'])} (BatchID {escape(upload['batch_id'])}): "
+            f"{escape(upload['code'] or '')} {escape(upload['meaning'])}</p><pre>{escape(upload['reply'])}</pre>"
+        )
     for excerpt in e.log_excerpts:
         parts.append(f"<pre>{escape(excerpt)}</pre>")
     if e.exchanges:
@@ -58,12 +71,17 @@ def _step_evidence(step: StepResult) -> str:
 def _steps(rehearsal: Rehearsal) -> str:
     rows = []
     for step in rehearsal.steps:
-        rows.append(f"<tr id='{escape(step.id)}'><td>{step.number}</td><td><code>{escape(step.id)}</code></td>"
-                    f"<td>{escape(step.title)}</td><td>{_status(step.status)}</td><td>{escape(step.summary)}"
-                    f"<details><summary>evidence</summary>{_step_evidence(step)}</details></td>"
-                    f"<td>{step.seconds:.2f} s</td></tr>")
-    return ("<table id=steps><tr><th>#</th><th>id</th><th>step</th><th>result</th><th>what happened</th><th>time</th></tr>"
-            + "".join(rows) + "</table>")
+        rows.append(
+            f"<tr id='{escape(step.id)}'><td>{step.number}</td><td><code>{escape(step.id)}</code></td>"
+            f"<td>{escape(step.title)}</td><td>{_status(step.status)}</td><td>{escape(step.summary)}"
+            f"<details><summary>evidence</summary>{_step_evidence(step)}</details></td>"
+            f"<td>{step.seconds:.2f} s</td></tr>"
+        )
+    return (
+        "<table id=steps><tr><th>#</th><th>id</th><th>step</th><th>result</th><th>what happened</th><th>time</th></tr>"
+        + "".join(rows)
+        + "</table>"
+    )
 
 
 def _pdf_links(rehearsal: Rehearsal) -> dict[str, str]:
@@ -84,12 +102,16 @@ def _records(rehearsal: Rehearsal) -> str:
     for r in rehearsal.records:
         result = _status(PASS) + " applied" if r.ok else _status(FAIL) + " rejected"
         forms = " ".join(links.get(f, escape(f)) for f in r.forms)
-        rows.append(f"<tr><td><code>{escape(r.request_id)}</code></td><td>{escape(r.batch_file)}<br>"
-                    f"<span class=muted>BatchID {escape(r.batch_id)}</span></td><td>{escape(r.sevis_id or '')}</td>"
-                    f"<td>{result}</td><td>{escape(r.code or '')}</td><td>{escape(r.message or '')}</td>"
-                    f"<td>{escape(r.hint or '')}</td><td>{forms}</td></tr>")
-    return ("<table id=records><tr><th>requestID</th><th>file</th><th>SEVIS ID</th><th>result</th><th>code</th>"
-            "<th>SEVIS's message</th><th>how to fix</th><th>forms</th></tr>" + "".join(rows) + "</table>")
+        rows.append(
+            f"<tr><td><code>{escape(r.request_id)}</code></td><td>{escape(r.batch_file)}<br>"
+            f"<span class=muted>BatchID {escape(r.batch_id)}</span></td><td>{escape(r.sevis_id or '')}</td>"
+            f"<td>{result}</td><td>{escape(r.code or '')}</td><td>{escape(r.message or '')}</td>"
+            f"<td>{escape(r.hint or '')}</td><td>{forms}</td></tr>"
+        )
+    return (
+        "<table id=records><tr><th>requestID</th><th>file</th><th>SEVIS ID</th><th>result</th><th>code</th>"
+        "<th>SEVIS's message</th><th>how to fix</th><th>forms</th></tr>" + "".join(rows) + "</table>"
+    )
 
 
 def _batches(rehearsal: Rehearsal) -> str:
@@ -97,17 +119,23 @@ def _batches(rehearsal: Rehearsal) -> str:
     for b in rehearsal.batches:
         origin = "sample batch" if b.sample else "the college's file"
         changes = "".join(f"<li>{escape(c)}</li>" for c in b.changes) or "<li>no changes needed</li>"
-        parts.append(f"<h3>{escape(b.source)} <span class=muted>({origin})</span></h3>"
-                     f"<p>Uploaded as BatchID <code>{escape(b.batch_id)}</code> to <code>{escape(b.org_id)}</code> by "
-                     f"<code>{escape(b.user_id)}</code>: upload {escape(b.upload_code or '-')}, process "
-                     f"{escape(b.process_code or '-')}, download {escape(b.download_code or '-')}.</p>"
-                     f"<p>Re-addressed to the test school:</p><ul>{changes}</ul>")
+        parts.append(
+            f"<h3>{escape(b.source)} <span class=muted>({origin})</span></h3>"
+            f"<p>Uploaded as BatchID <code>{escape(b.batch_id)}</code> to <code>{escape(b.org_id)}</code> by "
+            f"<code>{escape(b.user_id)}</code>: upload {escape(b.upload_code or '-')}, process "
+            f"{escape(b.process_code or '-')}, download {escape(b.download_code or '-')}.</p>"
+            f"<p>Re-addressed to the test school:</p><ul>{changes}</ul>"
+        )
         if b.upload_code not in (None, "S0000"):
-            parts.append(f"<p class=fail>Refused at upload: {escape(b.upload_code)} {escape(describe_code(b.upload_code))}."
-                         f"</p><p>How to fix: {escape(hint(b.upload_code))}</p>")
+            parts.append(
+                f"<p class=fail>Refused at upload: {escape(b.upload_code)} {escape(describe_code(b.upload_code))}."
+                f"</p><p>How to fix: {escape(hint(b.upload_code))}</p>"
+            )
         if b.log_xml:
-            parts.append(f"<details><summary>transaction log (sevis_transaction_log.xml)</summary>"
-                         f"<pre>{escape(b.log_xml.decode('utf-8', 'replace'))}</pre></details>")
+            parts.append(
+                f"<details><summary>transaction log (sevis_transaction_log.xml)</summary>"
+                f"<pre>{escape(b.log_xml.decode('utf-8', 'replace'))}</pre></details>"
+            )
     return "".join(parts) or "<p>No batch was uploaded.</p>"
 
 
@@ -117,15 +145,22 @@ def _exchanges(rehearsal: Rehearsal) -> str:
         for x in step.evidence.exchanges:
             body = ""
             if x.request or x.response or x.error:
-                body = (f"<details><summary>bodies</summary><pre>request: {escape(x.request or '-')}\n\n"
-                        f"response: {escape(x.response or x.error or '-')}</pre></details>")
-            rows.append(f"<tr><td><code>{escape(step.id)}</code></td><td>{escape(x.method)}</td>"
-                        f"<td>{escape(x.url)}{body}</td><td>{x.status if x.status is not None else 'no answer'}</td>"
-                        f"<td>{x.elapsed_ms} ms</td></tr>")
+                body = (
+                    f"<details><summary>bodies</summary><pre>request: {escape(x.request or '-')}\n\n"
+                    f"response: {escape(x.response or x.error or '-')}</pre></details>"
+                )
+            rows.append(
+                f"<tr><td><code>{escape(step.id)}</code></td><td>{escape(x.method)}</td>"
+                f"<td>{escape(x.url)}{body}</td><td>{x.status if x.status is not None else 'no answer'}</td>"
+                f"<td>{x.elapsed_ms} ms</td></tr>"
+            )
     if not rows:
         return "<p>No HTTP exchanges.</p>"
-    return ("<table><tr><th>step</th><th>method</th><th>URL</th><th>status</th><th>time</th></tr>"
-            + "".join(rows) + "</table>")
+    return (
+        "<table><tr><th>step</th><th>method</th><th>URL</th><th>status</th><th>time</th></tr>"
+        + "".join(rows)
+        + "</table>"
+    )
 
 
 def render_html(rehearsal: Rehearsal) -> str:
@@ -137,17 +172,17 @@ def render_html(rehearsal: Rehearsal) -> str:
 <html lang="en"><head><meta charset="utf-8"><title>SEVIS batch rehearsal: {verdict}</title>
 <style>{STYLE}</style></head><body>
 <h1>SEVIS batch rehearsal (sevis-mock)</h1>
-<p class="verdict {'ok' if rehearsal.passed else 'bad'}" id="verdict">Rehearsal <b>{verdict}</b>:
+<p class="verdict {"ok" if rehearsal.passed else "bad"}" id="verdict">Rehearsal <b>{verdict}</b>:
 {counts[PASS]} of {len(rehearsal.steps)} steps passed ({counts[FAIL]} failed, {counts[SKIP]} skipped, {counts[WAIT]} waiting);
 {sum(r.ok for r in rehearsal.records)} record(s) applied, {len(rehearsal.rejected)} rejected.</p>
 <table>
 <tr><th>target</th><td>{escape(rehearsal.target)}</td></tr>
 <tr><th>environment</th><td>{escape(rehearsal.environment)}</td></tr>
-<tr><th>test school</th><td>{escape(str(school.get('school_name', '')))} ({escape(str(school.get('category', '')))})</td></tr>
+<tr><th>test school</th><td>{escape(str(school.get("school_name", "")))} ({escape(str(school.get("category", "")))})</td></tr>
 <tr><th>started</th><td>{escape(rehearsal.started_at)}</td></tr>
-<tr><th>finished</th><td>{escape(rehearsal.finished_at or '')} ({rehearsal.seconds:.1f} s)</td></tr>
+<tr><th>finished</th><td>{escape(rehearsal.finished_at or "")} ({rehearsal.seconds:.1f} s)</td></tr>
 </table>
-{''.join(f'<p class=muted>{escape(n)}</p>' for n in rehearsal.notes)}
+{"".join(f"<p class=muted>{escape(n)}</p>" for n in rehearsal.notes)}
 <h2>The 15 steps</h2>{_steps(rehearsal)}
 <h2>Records</h2>{_records(rehearsal)}
 <h2>Batches</h2>{_batches(rehearsal)}

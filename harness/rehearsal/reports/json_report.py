@@ -1,4 +1,5 @@
 """`--json FILE`: the whole rehearsal as JSON (steps with evidence, records, batches with their logs)."""
+
 from __future__ import annotations
 
 import json

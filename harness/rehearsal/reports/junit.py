@@ -1,4 +1,5 @@
 """`--junit FILE`: JUnit XML for CI systems, one testcase per step and one per record."""
+
 from __future__ import annotations
 
 import re
@@ -28,8 +29,13 @@ def _evidence_text(step: StepResult) -> str:
 
 
 def _step_case(suite: etree._Element, step: StepResult) -> None:
-    case = etree.SubElement(suite, "testcase", classname="sevis-mock.rehearsal.steps",
-                            name=_clean(f"{step.id} step {step.number}: {step.title}"), time=f"{step.seconds:.3f}")
+    case = etree.SubElement(
+        suite,
+        "testcase",
+        classname="sevis-mock.rehearsal.steps",
+        name=_clean(f"{step.id} step {step.number}: {step.title}"),
+        time=f"{step.seconds:.3f}",
+    )
     if step.status == FAIL:
         etree.SubElement(case, "failure", message=_clean(step.summary), type="fail").text = _clean(_evidence_text(step))
     elif step.status == WAIT:
@@ -42,24 +48,49 @@ def _step_case(suite: etree._Element, step: StepResult) -> None:
 
 def write_junit(rehearsal: Rehearsal, path: Path) -> None:
     root = etree.Element("testsuites", name="sevis-mock rehearse")
-    steps = etree.SubElement(root, "testsuite", name="steps", tests=str(len(rehearsal.steps)),
-                             failures=str(sum(s.status in (FAIL, WAIT) for s in rehearsal.steps)),
-                             skipped=str(sum(s.status == SKIP for s in rehearsal.steps)), errors="0",
-                             time=f"{sum(s.seconds for s in rehearsal.steps):.3f}", timestamp=rehearsal.started_at[:19])
+    steps = etree.SubElement(
+        root,
+        "testsuite",
+        name="steps",
+        tests=str(len(rehearsal.steps)),
+        failures=str(sum(s.status in (FAIL, WAIT) for s in rehearsal.steps)),
+        skipped=str(sum(s.status == SKIP for s in rehearsal.steps)),
+        errors="0",
+        time=f"{sum(s.seconds for s in rehearsal.steps):.3f}",
+        timestamp=rehearsal.started_at[:19],
+    )
     for step in rehearsal.steps:
         _step_case(steps, step)
-    records = etree.SubElement(root, "testsuite", name="records", tests=str(len(rehearsal.records)),
-                               failures=str(len(rehearsal.rejected)), skipped="0", errors="0", time="0")
+    records = etree.SubElement(
+        root,
+        "testsuite",
+        name="records",
+        tests=str(len(rehearsal.records)),
+        failures=str(len(rehearsal.rejected)),
+        skipped="0",
+        errors="0",
+        time="0",
+    )
     for record in rehearsal.records:
-        case = etree.SubElement(records, "testcase", classname=f"sevis-mock.rehearsal.records.{record.batch_id}",
-                                name=_clean(f"{record.request_id} ({record.batch_file})"), time="0")
+        case = etree.SubElement(
+            records,
+            "testcase",
+            classname=f"sevis-mock.rehearsal.records.{record.batch_id}",
+            name=_clean(f"{record.request_id} ({record.batch_file})"),
+            time="0",
+        )
         if record.ok:
-            etree.SubElement(case, "system-out").text = f"applied as {record.sevis_id}; forms: {', '.join(record.forms) or 'none'}"
+            etree.SubElement(
+                case, "system-out"
+            ).text = f"applied as {record.sevis_id}; forms: {', '.join(record.forms) or 'none'}"
         else:
-            failure = etree.SubElement(case, "failure", message=_clean(f"{record.code}: {record.message}"),
-                                       type=record.code or "")
-            failure.text = _clean(f"requestID {record.request_id} in {record.batch_file} (BatchID {record.batch_id})\n" \
-                           f"SEVIS: {record.code} {record.message}\nfix: {record.hint}")
+            failure = etree.SubElement(
+                case, "failure", message=_clean(f"{record.code}: {record.message}"), type=record.code or ""
+            )
+            failure.text = _clean(
+                f"requestID {record.request_id} in {record.batch_file} (BatchID {record.batch_id})\n"
+                f"SEVIS: {record.code} {record.message}\nfix: {record.hint}"
+            )
     for suite in (steps, records):
         if len(suite) == 0:
             etree.SubElement(suite, "properties")

@@ -1,4 +1,5 @@
 """Live progress on the terminal: one line per step as it finishes, then the records and the verdict."""
+
 from __future__ import annotations
 
 from typing import Callable
@@ -47,20 +48,28 @@ def summary_lines(rehearsal: Rehearsal) -> list[str]:
             lines.append(f"re-addressed {batch.source} -> BatchID {batch.batch_id}: " + "; ".join(batch.changes))
     for batch in rehearsal.batches:
         if batch.upload_code not in (None, "S0000"):
-            lines.append(f"  REFUSED   {batch.source} (BatchID {batch.batch_id}): upload {batch.upload_code} "
-                         f"{describe_code(batch.upload_code)}")
+            lines.append(
+                f"  REFUSED   {batch.source} (BatchID {batch.batch_id}): upload {batch.upload_code} "
+                f"{describe_code(batch.upload_code)}"
+            )
             lines.append(f"            fix: {hint(batch.upload_code)}")
     for record in rehearsal.records:
         if record.ok:
-            lines.append(f"  applied   {record.request_id:<20} {record.sevis_id}  ({record.batch_file}, BatchID {record.batch_id})")
+            lines.append(
+                f"  applied   {record.request_id:<20} {record.sevis_id}  ({record.batch_file}, BatchID {record.batch_id})"
+            )
         else:
-            lines.append(f"  REJECTED  {record.request_id:<20} {record.code}: {record.message}  "
-                         f"({record.batch_file}, BatchID {record.batch_id})")
+            lines.append(
+                f"  REJECTED  {record.request_id:<20} {record.code}: {record.message}  "
+                f"({record.batch_file}, BatchID {record.batch_id})"
+            )
             lines.append(f"            fix: {record.hint}")
     counts = rehearsal.counts()
     applied = sum(r.ok for r in rehearsal.records)
     verdict = "PASSED" if rehearsal.passed else "FAILED"
-    lines.append(f"REHEARSAL {verdict}: {counts['pass']}/{len(rehearsal.steps)} steps passed"
-                 f" ({counts['fail']} failed, {counts['skip']} skipped, {counts['wait']} waiting); "
-                 f"{applied} record(s) applied, {len(rehearsal.rejected)} rejected; {rehearsal.seconds:.1f} s")
+    lines.append(
+        f"REHEARSAL {verdict}: {counts['pass']}/{len(rehearsal.steps)} steps passed"
+        f" ({counts['fail']} failed, {counts['skip']} skipped, {counts['wait']} waiting); "
+        f"{applied} record(s) applied, {len(rehearsal.rejected)} rejected; {rehearsal.seconds:.1f} s"
+    )
     return lines
