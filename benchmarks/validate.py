@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import copy
 import statistics
+import os
 import sys
 import time
 from pathlib import Path
@@ -33,7 +34,9 @@ from mockserver.batch.intake import check_document  # noqa: E402
 from mockserver.db import Organization  # noqa: E402
 from mockserver.validation import SchemaSet  # noqa: E402
 
-OFFICIAL = PROJECT / ".." / "shared" / "sevis-reference" / "xsd" / "6.55-fm" / "Create-UpdateStudent.xsd"
+# ICE's official schemas: SEVIS_REFERENCE=DIR, else ../shared/sevis-reference beside the project
+REFERENCE = Path(os.environ.get("SEVIS_REFERENCE") or PROJECT.parent / "shared" / "sevis-reference")
+OFFICIAL = REFERENCE / "xsd" / "6.55-fm" / "Create-UpdateStudent.xsd"
 ROOT = "SEVISBatchCreateUpdateStudent"
 RECORDS = 250
 

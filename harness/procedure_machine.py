@@ -1447,15 +1447,9 @@ def replay(machine_class: type[ProcedureMachine], steps: list[tuple[str, dict]])
     return machine
 
 
-def translog_schema(reference: Path | None = None) -> etree.XMLSchema:
-    """The official TransLog XSD when the reference folder is there, else the project's copy."""
+def translog_schema(path: Path | None = None) -> etree.XMLSchema:
+    """The TransLog XSD every log is checked against: ``path`` (e.g. ICE's official SevisTransLog.xsd) when
+    given, else the project's own copy (nothing installed reads files outside the package)."""
     from schemas import schema_for_root
 
-    official = (
-        (reference or Path(__file__).resolve().parents[2] / "shared" / "sevis-reference")
-        / "xsd"
-        / "6.27-j"
-        / "SevisTransLog.xsd"
-    )
-    path = official if official.is_file() else schema_for_root("TransactionLog")
-    return etree.XMLSchema(etree.parse(str(path)))
+    return etree.XMLSchema(etree.parse(str(path or schema_for_root("TransactionLog"))))

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import json
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -15,8 +14,7 @@ from mockserver.catalog import catalogue
 from mockserver.cli import main
 from mockserver.codes import build_rows
 from mockserver.rules import RULES
-
-REFERENCE_CODES = Path(__file__).resolve().parents[2] / "shared" / "sevis-reference" / "result-codes.csv"
+from tests.support.reference import RESULT_CODES, official
 
 
 @pytest.fixture(scope="module")
@@ -84,9 +82,10 @@ def test_text_table_ends_with_the_summary_line():
     assert len(lines) == len(catalogue()) + 2
 
 
+@official
 def test_project_catalogue_agrees_with_the_reference():
     """Our copy of the codes (family and reserved flag added) carries SEVIS's messages verbatim."""
-    with REFERENCE_CODES.open(encoding="utf-8") as handle:
+    with RESULT_CODES.open(encoding="utf-8") as handle:
         reference = {row["code"]: row["message"] for row in csv.DictReader(handle)}
     ours = catalogue()
     assert sorted(reference) == sorted(ours)

@@ -7,19 +7,18 @@ entry fails here rather than in a server test.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import re
 from functools import lru_cache
-from pathlib import Path
 
 import pytest
 from lxml import etree
 
+from mockserver.catalog import catalogue
+from tests.support.reference import OFFICIAL_XSD, require
 from fixtures import catalog_entry, fixtures_root, load_catalog, read_fixture, render_template
 
-REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "sevis-reference"
-XSD_ROOT = REFERENCE / "xsd"
+XSD_ROOT = OFFICIAL_XSD
 SCHEMA_FILES = {
     "F/M": XSD_ROOT / "6.55-fm" / "Create-UpdateStudent.xsd",
     "J": XSD_ROOT / "6.27-j" / "Create-UpdateExchangeVisitor.xsd",
@@ -51,18 +50,14 @@ def hardened_parser() -> etree.XMLParser:
 @lru_cache(maxsize=None)
 def schema(kind: str) -> etree.XMLSchema:
     path = SCHEMA_FILES[kind]
-    if not path.is_file():
-        pytest.skip(f"official schemas not found at {XSD_ROOT}")
+    require()
     return etree.XMLSchema(etree.parse(str(path)))
 
 
 @lru_cache(maxsize=None)
 def result_codes() -> frozenset[str]:
-    path = REFERENCE / "result-codes.csv"
-    if not path.is_file():
-        pytest.skip(f"result-codes.csv not found at {path}")
-    with path.open(encoding="utf-8", newline="") as handle:
-        return frozenset(row["code"] for row in csv.DictReader(handle))
+    """The project's catalogue (test_codes checks it against ICE's result-codes.csv)."""
+    return frozenset(catalogue())
 
 
 def parse(entry: dict) -> etree._ElementTree:

@@ -9,15 +9,16 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
-from pathlib import Path
 
 import pytest
 from lxml import etree
 from pypdf import PdfReader
 
 from mockserver.forms import TEST_MARK, render_form
+from tests.support.reference import OFFICIAL_XSD, official_or_project
 
-XSD = Path(__file__).resolve().parents[1].parent / "shared" / "sevis-reference" / "xsd"
+FM_ROOT, J_ROOT = "SEVISBatchCreateUpdateStudent", "SEVISBatchCreateUpdateEV"
+
 ISSUE_DATE = dt.date(2025, 6, 2)
 
 SCHOOL_CODE = "NYC214F00123000"
@@ -212,8 +213,14 @@ J_MINIMAL = f"""
 @pytest.fixture(scope="module")
 def schemas() -> dict[str, etree.XMLSchema]:
     return {
-        "F/M": etree.XMLSchema(etree.parse(str(XSD / "6.55-fm" / "Create-UpdateStudent.xsd"))),
-        "J": etree.XMLSchema(etree.parse(str(XSD / "6.27-j" / "Create-UpdateExchangeVisitor.xsd"))),
+        "F/M": etree.XMLSchema(
+            etree.parse(
+                str(official_or_project(OFFICIAL_XSD / "6.55-fm/Create-UpdateStudent.xsd", FM_ROOT)),
+            )
+        ),
+        "J": etree.XMLSchema(
+            etree.parse(str(official_or_project(OFFICIAL_XSD / "6.27-j/Create-UpdateExchangeVisitor.xsd", J_ROOT)))
+        ),
     }
 
 

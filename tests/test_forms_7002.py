@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-from pathlib import Path
 
 import pytest
 from lxml import etree
@@ -23,9 +22,10 @@ from mockserver.db import Base, Organization, Store
 from mockserver.forms import TEST_MARK, render_plan
 from mockserver.forms.store import PlanForm, plan_pdfs
 from mockserver.records.events import number_tipp
+from tests.support.reference import OFFICIAL_XSD, official_or_project
 from tests.support.server import assert_valid_log, new_batch_id, open_store, with_batch_id
 
-XSD = Path(__file__).resolve().parents[1].parent / "shared" / "sevis-reference" / "xsd" / "6.27-j"
+J_XSD = official_or_project(OFFICIAL_XSD / "6.27-j" / "Create-UpdateExchangeVisitor.xsd", "SEVISBatchCreateUpdateEV")
 TRAINEE = "events/j-create-trainee.tmpl"
 VISITOR_ID = "N0007000001"
 PROGRAM_NUMBER = "P-1-12345"
@@ -86,7 +86,7 @@ def visitor() -> etree._Element:
     site = root.find("CreateEV/ExchangeVisitor/AddTIPP/TippSite")
     site.append(etree.fromstring(SECOND_PHASE))
     site.addnext(etree.fromstring(SECOND_SITE))
-    schema = etree.XMLSchema(etree.parse(str(XSD / "Create-UpdateExchangeVisitor.xsd")))
+    schema = etree.XMLSchema(etree.parse(str(J_XSD)))
     assert schema.validate(root), schema.error_log
     record = root.find("CreateEV/ExchangeVisitor")
     number_tipp(record)

@@ -35,9 +35,10 @@ from xmlschema.validators import (
 )
 
 from schemas import ROOT_SCHEMAS, build, schema_for_root, schema_root
+from tests.support.reference import OFFICIAL_XSD, official
 
 PROJECT = Path(__file__).resolve().parents[1]
-OFFICIAL = PROJECT / ".." / "shared" / "sevis-reference" / "xsd"
+OFFICIAL = OFFICIAL_XSD
 
 XS = "http://www.w3.org/2001/XMLSchema"
 COMMON = "http://www.ice.gov/xmlschema/sevisbatch/Common"
@@ -51,9 +52,7 @@ TOP_SCHEMAS = [
 ]
 RELEASES = [("fm-6.55", "6.55-fm"), ("j-6.27", "6.27-j")]
 
-pytestmark = pytest.mark.skipif(
-    not OFFICIAL.is_dir(), reason="official reference schemas not available at ../shared/sevis-reference"
-)
+pytestmark = official
 
 
 def _ours(release: str, name: str) -> Path:

@@ -40,8 +40,9 @@ def mock(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def machine(mock, tmp_path_factory):
-    assert TRANSLOG_XSD.is_file(), "the official TransLog XSD is needed to check every log"
-    cls = procedure_machine(Target.from_connection(mock.info), translog_schema(), tmp_path_factory.mktemp("pool"))
+    cls = procedure_machine(
+        Target.from_connection(mock.info), translog_schema(TRANSLOG_XSD), tmp_path_factory.mktemp("pool")
+    )
     yield cls
     cls.driver.close()
 
@@ -222,7 +223,7 @@ def test_a_mock_without_the_certificate_to_org_check_is_caught(tmp_path, monkeyp
             "the fault was not injected into the server: "
             + (broken.data_dir / "serve.log").read_text(errors="replace")[-2000:]
         )
-        cls = procedure_machine(Target.from_connection(broken.info), translog_schema(), tmp_path / "pool")
+        cls = procedure_machine(Target.from_connection(broken.info), translog_schema(TRANSLOG_XSD), tmp_path / "pool")
         try:
             result = explore(cls, WALKS, STEPS, derandomize=True, shrink_budget=60)
         finally:

@@ -20,9 +20,12 @@ from harness.rehearsal.reports.html import render_html
 from harness.rehearsal.runner import run_steps, unknown_checks
 from harness.rehearsal.sample import sample_batch
 from harness.rehearsal.school import SchoolFileError, load_school
+from tests.support.reference import OFFICIAL_XSD, official_or_project
 
 ROOT = Path(__file__).resolve().parents[1]
-OFFICIAL_FM_XSD = ROOT.parent / "shared" / "sevis-reference" / "xsd" / "6.55-fm" / "Create-UpdateStudent.xsd"
+OFFICIAL_FM_XSD = official_or_project(
+    OFFICIAL_XSD / "6.55-fm" / "Create-UpdateStudent.xsd", "SEVISBatchCreateUpdateStudent"
+)
 
 
 # ---- procedure ------------------------------------------------------------------------------

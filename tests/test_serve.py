@@ -8,7 +8,8 @@ import sys
 
 
 from fixtures import read_fixture
-from tests.support.server import OFFICIAL_XSD, ROOT, new_batch_id, with_batch_id
+from schemas import schema_for_root
+from tests.support.server import ROOT, new_batch_id, with_batch_id
 
 pytest_plugins = ["pytester"]
 
@@ -73,7 +74,7 @@ def run_cli(*args):
 
 def test_broken_schema_folder_is_named_not_a_traceback(tmp_path):
     (tmp_path / "Create-UpdateStudent.xsd").write_text(
-        (OFFICIAL_XSD / "6.55-fm" / "Create-UpdateStudent.xsd").read_text()
+        schema_for_root("SEVISBatchCreateUpdateStudent").read_text()
     )  # its imports are missing here
     result = run_cli("serve", "--data-dir", str(tmp_path / "d"), "--port", "0", "--schemas", str(tmp_path))
     assert result.returncode != 0

@@ -15,6 +15,7 @@ from harness.validate import State, Validator, hints, validate_command
 from harness.lifecycle import letters
 from mockserver.catalog import catalogue
 from mockserver.validation import SchemaSet
+from tests.support.reference import OFFICIAL_XSD, official
 
 SCHEMAS = SchemaSet.discover([])
 
@@ -295,8 +296,8 @@ def test_a_processor_failure_is_reported_not_raised(monkeypatch):
     assert verdict.problems[0].code == "S0030" and "RuntimeError: boom" in verdict.problems[0].reason
 
 
+@official
 def test_official_schemas_as_for_serve():
-    from tests.support.server import OFFICIAL_XSD
 
     official = str(OFFICIAL_XSD / "6.55-fm")
     assert run("--schemas", official, fixture_path("fm/create-three-students.xml")).exit_code == 0

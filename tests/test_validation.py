@@ -19,11 +19,12 @@ from mockserver.cli import main
 from mockserver.db import Organization
 from mockserver.validation import SchemaFolderError, SchemaProblem, SchemaSet
 from schemas import schema_root
+from tests.support.reference import OFFICIAL_XSD, official
 from tests.test_own_schemas import FM_VALID, J_VALID
 
 PROJECT = Path(__file__).resolve().parents[1]
-OFFICIAL = PROJECT / ".." / "shared" / "sevis-reference" / "xsd"
-needs_official = pytest.mark.skipif(not OFFICIAL.is_dir(), reason="official reference schemas not available")
+OFFICIAL = OFFICIAL_XSD
+needs_official = official
 
 FM_ORG = Organization(org_id="BOS214F00123000", kind="F/M", name="Test school")
 J_ORG = Organization(org_id="P-1-12345", kind="J", name="Test sponsor")

@@ -16,14 +16,15 @@ import pytest
 from lxml import etree
 
 from schemas import schema_root
+from tests.support.reference import OFFICIAL_XSD, official
 
 PROJECT = Path(__file__).resolve().parents[2]
-OFFICIAL = PROJECT / ".." / "shared" / "sevis-reference" / "xsd"
+OFFICIAL = OFFICIAL_XSD
 XS = "http://www.w3.org/2001/XMLSchema"
 TABLE = "http://www.ice.gov/xmlschema/sevisbatch/Table"
 RELEASES = [("fm-6.55", "6.55-fm"), ("j-6.27", "6.27-j")]
 
-pytestmark = pytest.mark.skipif(not OFFICIAL.is_dir(), reason="official reference schemas not available")
+pytestmark = official
 
 
 def official_tables(folder: str) -> dict[str, list[str]]:

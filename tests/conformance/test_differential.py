@@ -25,9 +25,10 @@ from harness.mutants import valid_and_mutant
 from harness.strategies import load_schema
 from mockserver.validation import SchemaSet
 from schemas import schema_for_root
+from tests.support.reference import OFFICIAL_XSD, official
 
 PROJECT = Path(__file__).resolve().parents[2]
-OFFICIAL = PROJECT / ".." / "shared" / "sevis-reference" / "xsd"
+OFFICIAL = OFFICIAL_XSD
 OFFICIAL_FILES = {
     "SEVISBatchCreateUpdateStudent": OFFICIAL / "6.55-fm" / "Create-UpdateStudent.xsd",
     "SEVISBatchCreateUpdateEV": OFFICIAL / "6.27-j" / "Create-UpdateExchangeVisitor.xsd",
@@ -40,9 +41,7 @@ MIN_DOCUMENTS = 300
 LIMITS = {"max_repeats": 2, "max_elements": 150}
 EXAMPLES = max(-(-MIN_DOCUMENTS // (1 + MUTANTS_PER_DOCUMENT)), settings.default.max_examples)
 
-pytestmark = pytest.mark.skipif(
-    not OFFICIAL.is_dir(), reason="official reference schemas not available at ../shared/sevis-reference"
-)
+pytestmark = official
 
 #: (root, source) -> documents judged; kind -> mutants made (read by the last test and the report)
 TALLY: collections.Counter = collections.Counter()

@@ -16,11 +16,10 @@ from lxml import etree
 
 from harness import launch
 from harness.lifecycle import letters
+from tests.support.reference import OFFICIAL_XSD, REFERENCE, official_or_project  # noqa: F401  (re-exported)
 
 ROOT = Path(__file__).resolve().parents[2]
-REFERENCE = ROOT.parent / "shared" / "sevis-reference"
-OFFICIAL_XSD = REFERENCE / "xsd"
-TRANSLOG_XSD = OFFICIAL_XSD / "6.27-j" / "SevisTransLog.xsd"
+TRANSLOG_XSD = official_or_project(OFFICIAL_XSD / "6.27-j" / "SevisTransLog.xsd", "TransactionLog")
 
 _translog_schema = None
 
@@ -33,7 +32,8 @@ def official_translog_schema() -> etree.XMLSchema:
 
 
 def assert_valid_log(xml: bytes) -> etree._Element:
-    """Every log the mock emits must validate against the official SevisTransLog.xsd."""
+    """Every log the mock emits must validate against the official SevisTransLog.xsd (the project's copy when
+    the reference folder is absent)."""
     doc = etree.fromstring(xml)
     schema = official_translog_schema()
     assert schema.validate(doc.getroottree()), f"log invalid against official XSD: {schema.error_log}\n{xml.decode()}"
