@@ -3,9 +3,16 @@
 The project's own schemas (``schemas/fm-6.55``, ``schemas/j-6.27``) are the default; ``--schemas DIR``
 replaces them with any folder laid out like an official release (the files keep their official names).
 
-Validation stays on lxml (libxml2, compiled once). Only when a document is invalid is the schema also
-loaded with xmlschema (once, lazily) to phrase the first error as a plain reason; every error stays
-available as structured data (:meth:`SchemaProblem.as_dict`).
+Validation stays on lxml (libxml2, compiled once), and so does every explanation: a problem's line, path
+and reason come from libxml2's error log. The one exception is bounded by construction: when the first
+error is about a value (a facet, a union or a date), that single value is checked again against its simple
+type with xmlschema (loaded once, lazily) to phrase the reason ("value 'QQ': value must be one of ...");
+nothing is ever re-validated as a tree, so the cost never grows with the document.
+
+Every document is held to ceilings first (:data:`LIMITS`: depth, elements, attributes, attributes on one
+element), far above anything a valid SEVIS batch reaches; beyond them the answer is a plain reason and the
+schema is not run. At most :data:`MAX_PROBLEMS` problems are built per document (the total is kept), and
+explanation stops once the check has used :data:`EXPLAIN_CPU_SECONDS` of CPU time.
 
 A document's own schema hints (``xsi:noNamespaceSchemaLocation``, ``xsi:schemaLocation``, namespace
 declarations pointing at the alpha or production copies on ice.gov) are never followed: SEVIS validates
@@ -16,6 +23,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -53,6 +61,81 @@ class SchemaProblem:
         return asdict(self) | {"reason": self.reason or self.message}
 
 
+@dataclass(frozen=True)
+class Limits:
+    """Ceilings on the shape of a batch document, checked in libxml2 (XPath ``count``) before the schema
+    runs. [i] SEVIS publishes none; these are far beyond what a valid document reaches (the F/M and J
+    schemas nest 8 deep, carry at most 3 attributes on an element and hold at most 250 records), so only a
+    document that cannot be valid meets them."""
+
+    max_depth: int = 32
+    max_elements: int = 200_000
+    max_attributes: int = 50_000
+    max_attributes_per_element: int = 32
+
+
+LIMITS = Limits()
+MAX_PROBLEMS = 100  # problems built per document; the rest are counted
+EXPLAIN_CPU_SECONDS = 2.0  # past this much CPU time on one document, reasons stay libxml2's own wording
+
+
+class Problems(list):
+    """The problems built for a document (at most :data:`MAX_PROBLEMS`) and ``total``, how many there were."""
+
+    def __init__(self, items=(), total: int | None = None) -> None:
+        super().__init__(items)
+        self.total = len(self) if total is None else total
+
+
+def check_limits(tree: etree._ElementTree, limits: Limits = LIMITS) -> SchemaProblem | None:
+    """The first ceiling ``tree`` goes beyond, as a problem, or None. Each check is one libxml2 XPath
+    evaluation, linear in the document."""
+    root = tree.getroot()
+    deep = root.xpath("/*" + "/*" * limits.max_depth)
+    if deep:
+        where = deep[0]
+        return _limit(
+            where,
+            f"elements are nested more than {limits.max_depth} deep; no SEVIS batch document nests more than "
+            "8 levels: send the records as the schema lays them out",
+        )
+    elements = int(root.xpath("count(//*)"))
+    if elements > limits.max_elements:
+        return _limit(
+            root,
+            f"the document has {elements} elements, over the ceiling of {limits.max_elements}; a batch holds at "
+            "most 250 records: split it into several batches",
+        )
+    crowded = root.xpath(f"(//*[count(@*) > {limits.max_attributes_per_element}])[1]")
+    if crowded:
+        where = crowded[0]
+        return _limit(
+            where,
+            f"element {etree.QName(where).localname} has {len(where.attrib)} attributes; no SEVIS element allows "
+            f"more than 3 (the ceiling is {limits.max_attributes_per_element}): remove the attributes the schema "
+            "does not declare",
+        )
+    attributes = int(root.xpath("count(//@*)"))
+    if attributes > limits.max_attributes:
+        return _limit(
+            root,
+            f"the document has {attributes} attributes, over the ceiling of {limits.max_attributes}: remove the "
+            "attributes the schema does not declare",
+        )
+    return None
+
+
+def _limit(elem: etree._Element, reason: str) -> SchemaProblem:
+    reason = _plain(reason)
+    return SchemaProblem(elem.sourceline or 1, _shallow_path(elem), reason, reason)
+
+
+def _shallow_path(elem: etree._Element) -> str:
+    """An element's path by local names only (no sibling positions: those cost a scan of every sibling)."""
+    names = [etree.QName(e).localname for e in (*reversed(list(elem.iterancestors())), elem)]
+    return "/" + "/".join(names)
+
+
 @dataclass
 class SchemaSet:
     files: dict[str, Path]  # root element -> xsd path
@@ -60,6 +143,7 @@ class SchemaSet:
     _local: threading.local = field(default_factory=threading.local, repr=False)
     _explainers: dict[str, object] = field(default_factory=dict, repr=False)
     _explain_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _types: dict[tuple, object] = field(default_factory=dict, repr=False)
 
     @classmethod
     def discover(cls, folders: list[Path]) -> "SchemaSet":
@@ -127,13 +211,17 @@ class SchemaSet:
             reason = f"root element must be {known}" + (
                 f", without a namespace (found {tree.getroot().tag})" if tree.getroot().tag[:1] == "{" else ""
             )
-            return [SchemaProblem(tree.getroot().sourceline or 1, f"/{root}", reason, reason)]
+            return Problems([SchemaProblem(tree.getroot().sourceline or 1, f"/{root}", reason, reason)])
+        started = time.thread_time()
+        beyond = check_limits(tree)
+        if beyond is not None:
+            return Problems([beyond])
         if schema.validate(tree):
-            return []
-        errors = list(schema.error_log)
-        problems = [_problem(tree, e) for e in errors]
-        if problems:
-            problems[0] = self._explain(tree, problems[0], errors[0].path)
+            return Problems()
+        errors = schema.error_log
+        problems = Problems([_problem(tree, e) for e in errors[:MAX_PROBLEMS]], total=len(errors))
+        if problems and time.thread_time() - started < EXPLAIN_CPU_SECONDS:
+            problems[0] = self._explain(tree, problems[0], errors[0])
         return problems
 
     # -- explanations (only once a document failed) --------------------------------------------------
@@ -146,40 +234,65 @@ class SchemaSet:
                 self._explainers[root] = xmlschema.XMLSchema10(str(self.files[root]), allow="local")
             return self._explainers[root]
 
-    def _explain(self, tree: etree._ElementTree, problem: SchemaProblem, xpath: str) -> SchemaProblem:
-        """``problem`` with xmlschema's wording when xmlschema finds the same fault at the same element.
+    def _simple_type(self, root: str, steps: tuple[str, ...], attribute: str | None):
+        """The simple type of the element at ``steps`` (local names from the root) or of its ``attribute``,
+        looked up in the schema once per path; None where the path alone does not tell it."""
+        key = (root, steps, attribute)
+        if key not in self._types:
+            found = None
+            schema = self._explainer(root)
+            declaration = schema.find("/" + "/".join(steps))
+            if declaration is not None:
+                if attribute is not None:
+                    declared = declaration.attributes.get(attribute)
+                    found = declared.type if declared is not None else None
+                elif declaration.type.is_simple():
+                    found = declaration.type
+                elif declaration.type.has_simple_content():
+                    found = declaration.type.content
+            with self._explain_lock:
+                self._types[key] = found
+        return self._types[key]
 
-        Only the element's own subtree is re-validated (its declaration found by path), so the cost
-        does not grow with the document."""
+    def _explain(self, tree: etree._ElementTree, problem: SchemaProblem, error) -> SchemaProblem:
+        """``problem`` reworded by xmlschema when it is about one value (a facet, a union, a date): only
+        that value is checked again, against its simple type, so the cost does not grow with the document.
+        Structural faults keep libxml2's wording (it names the element expected)."""
+        match = _ELEMENT_PREFIX.match(error.message)
+        if not match or not _VALUE_FAULT.search(error.message):
+            return problem
         try:
-            nodes = tree.xpath(xpath) if xpath else []
+            nodes = tree.xpath(error.path) if error.path else []
             if not nodes or not isinstance(nodes[0], etree._Element):
                 return problem
             node = nodes[0]
-            schema = self._explainer(tree.getroot().tag)
-            if node is tree.getroot():
-                errors = schema.iter_errors(tree)
-            else:
-                lineage = [*reversed(list(node.iterancestors())), node]
-                if any(e.get(f"{{{XSI}}}type") for e in lineage[:-1]):
-                    return problem  # the path alone does not tell the declaration
-                declaration = schema.find("/" + "/".join(etree.QName(e).localname for e in lineage))
-                if declaration is None:
-                    return problem
-                errors = declaration.iter_errors(node)
-            for error in errors:
-                if error.elem is node and error.reason:
-                    reason = error.reason
-                    value = error.obj if isinstance(error.obj, str) else None
-                    if value is None and len(node) == 0 and "/@" not in problem.path:
-                        value = (node.text or "").strip()
-                    if value is not None and len(value) <= 80 and f"{value!r}" not in reason:
-                        reason = f"value {value!r}: {reason}"
-                    return SchemaProblem(problem.line, problem.path, problem.message, _plain(reason))
-                break  # xmlschema's first error is elsewhere: keep libxml2's wording
+            lineage = [*reversed(list(node.iterancestors())), node]
+            if any(e.get(f"{{{XSI}}}type") for e in lineage):
+                return problem  # the path alone does not tell the declaration
+            attribute = match.group(2)
+            value = node.get(attribute) if attribute else node.xpath("string()")
+            if value is None or len(value) > MAX_EXPLAINED_VALUE:
+                return problem
+            steps = tuple(etree.QName(e).localname for e in lineage)
+            simple = self._simple_type(tree.getroot().tag, steps, attribute)
+            if simple is None:
+                return problem
+            for fault in simple.iter_errors(value):
+                if not fault.reason:
+                    break
+                shown = value.strip(" \t\r\n")
+                label = f"attribute {attribute}={shown!r}" if attribute else f"value {shown!r}"
+                reason = fault.reason
+                if len(shown) <= 80 and repr(shown) not in reason:
+                    reason = f"{label}: {reason}"
+                return SchemaProblem(problem.line, problem.path, problem.message, _plain(reason))
         except Exception:  # an explanation must never turn a clear S0013 into a crash
             pass
         return problem
+
+
+MAX_EXPLAINED_VALUE = 1000  # longer values keep libxml2's wording (xmlschema's patterns are Python regexes)
+_VALUE_FAULT = re.compile(r"\[facet '|is not a valid value of the ")
 
 
 _ELEMENT_PREFIX = re.compile(r"^Element '([^']+)'(?:, attribute '([^']+)')?: ")

@@ -122,7 +122,8 @@ def check_document(data: bytes, org: Organization, batch_id: str, schemas: Schem
     problems = schemas.validate(tree)
     if problems:
         shown = [str(p) for p in problems[:10]]
-        if len(problems) > 10:
-            shown.append(f"... and {len(problems) - 10} more")
+        total = getattr(problems, "total", len(problems))
+        if total > 10:
+            shown.append(f"... and {total - 10} more")
         raise Refusal("S0013", shown)
     return AcceptedDocument(kind, tree)
