@@ -1,6 +1,7 @@
 """RTI emulation, web side: the RTI application under each environment's root (accounts, Form I-17,
-SEVP Response Center, batch registration, records and batches), the SEVP operator console (``/sevp``)
-and the e-mail outbox (``/outbox``). Pages are server-rendered Jinja templates with plain HTML forms;
+SEVP Response Center, Form DS-3036, the exchange-visitor help desk, batch registration, records and
+batches), the SEVP operator console (``/sevp``), the Department of State's designation console
+(``/dos``) and the e-mail outbox (``/outbox``). Pages are server-rendered Jinja templates with plain HTML forms;
 every action is also a JSON API. The contract is ``API.md`` beside this file.
 
 Kept import-light: ``mockserver.db`` imports ``.models`` from here at start-up.
@@ -11,11 +12,12 @@ from __future__ import annotations
 
 def register(app) -> None:
     """Attach the RTI, SEVP and outbox blueprints to ``app`` and give it its session key and cookie rules."""
-    from . import api, pages  # noqa: F401  (their routes join the blueprint)
+    from . import api, ev, pages  # noqa: F401  (their routes join the blueprint)
     from .blueprint import bp as rti_bp
     from .keys import operator_credentials, session_secret
     from .outbox import bp as outbox_bp
     from .web import csrf_token
+    from ..dos import bp as dos_bp
     from ..sevp import bp as sevp_bp
 
     mock = app.extensions["sevis_mock"]
@@ -32,6 +34,7 @@ def register(app) -> None:
     app.register_error_handler(405, _json_for_api)
     app.register_blueprint(rti_bp)
     app.register_blueprint(sevp_bp)
+    app.register_blueprint(dos_bp)
     app.register_blueprint(outbox_bp)
 
 
@@ -42,7 +45,7 @@ def _json_for_api(err):
 
     from flask import jsonify, request
 
-    if re.match(r"^/(sbtsevis|alphasevis|sevis)/api/|^/sevp/api/|^/outbox/api/", request.path):
+    if re.match(r"^/(sbtsevis|alphasevis|sevis)/api/|^/sevp/api/|^/dos/api/|^/outbox/api/", request.path):
         return jsonify(
             {
                 "error": f"{request.method} {request.path}: {err.description} "

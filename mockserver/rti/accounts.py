@@ -27,6 +27,27 @@ MIN_PASSWORD = 8
 USER_ID_ALPHABET = string.ascii_uppercase + string.digits
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 PURPOSE_TEXT = "Apply for Certification by DHS to admit F and/or M students"
+DESIGNATION_TEXT = "Apply for designation by the Department of State as an Exchange Visitor Program"
+# purpose -> (role of the temporary user, the form it prepares, what the first e-mail says)
+PURPOSES = {
+    "certification": ("TEMP", "Form I-17", "apply for certification by DHS to admit F and/or M students"),
+    "designation": (
+        "TEMP-EV",
+        "Form DS-3036",
+        "apply for designation by the Department of State as an Exchange Visitor Program",
+    ),
+}
+TEMPORARY_ROLES = ("TEMP", "TEMP-EV")
+
+
+def purpose_of(value) -> str | None:
+    """'certification' or 'designation' from the short word or RTI's full option text, else None."""
+    value = str(value if value is not None else "").strip().lower()
+    if value in ("certification", PURPOSE_TEXT.lower()):
+        return "certification"
+    if value in ("designation", DESIGNATION_TEXT.lower()):
+        return "designation"
+    return None
 
 
 FAST_PASSWORD_METHOD = "pbkdf2:sha256:1000"  # --fast-passwords: salted, but about 100 times cheaper than scrypt
@@ -126,19 +147,22 @@ def send_set_password(
 def register_account(
     session: Session, body: dict, environment: str, now: datetime, link_base: str, smtp: bool
 ) -> tuple[RtiAccount, list[int]]:
-    """'Register for New Account' with the certification purpose: the temporary I-17 user and two e-mails."""
+    """'Register for New Account' with a purpose: certification (F/M, Form I-17) or designation (J, Form
+    DS-3036). Makes the temporary user who prepares the form, and sends two e-mails."""
     require(body, ["first_name", "last_name", "email", "phone", "purpose"])
-    if str(body["purpose"]).strip().lower() not in ("certification", PURPOSE_TEXT.lower()):
+    purpose = purpose_of(body["purpose"])
+    if purpose is None:
         raise RtiError(
             400,
-            f"purpose: choose 'certification' ({PURPOSE_TEXT}); the mock supports only that purpose",
+            f"purpose: choose 'certification' ({PURPOSE_TEXT}) or 'designation' ({DESIGNATION_TEXT})",
             field="purpose",
         )
+    role, form, wording = PURPOSES[purpose]
     email = check_email(body["email"])
     account = RtiAccount(
         user_id=new_user_id(session),
         environment=environment,
-        role="TEMP",
+        role=role,
         first_name=str(body["first_name"]).strip()[:60],
         last_name=str(body["last_name"]).strip()[:60],
         email=email,
@@ -150,14 +174,14 @@ def register_account(
     first = mail.send(
         session,
         to=email,
-        subject="SEVIS: your temporary user ID for Form I-17",
+        subject=f"SEVIS: your temporary user ID for {form}",
         kind="temporary-user-id",
         now=now,
         user_id=account.user_id,
         smtp=smtp,
         body=(
-            f"Dear {account.name},\n\nYou registered to apply for certification by DHS to admit F and/or "
-            f"M students. Your temporary user ID for preparing Form I-17 is:\n\n    {account.user_id}\n\n"
+            f"Dear {account.name},\n\nYou registered to {wording}. Your temporary user ID for preparing "
+            f"{form} is:\n\n    {account.user_id}\n\n"
             "A separate e-mail holds the link to set your password.\n\n-- SEVIS (sevis-mock, a test system)\n"
         ),
     )
@@ -167,7 +191,7 @@ def register_account(
         now,
         link_base,
         smtp,
-        "Set the password of your temporary user ID, then log in to prepare Form I-17.",
+        f"Set the password of your temporary user ID, then log in to prepare {form}.",
     )
     return account, [first.id, second.id]
 

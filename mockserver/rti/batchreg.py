@@ -92,13 +92,26 @@ def register(
 ) -> dict:
     org_id = (org_id or "").strip()
     if not org_id:
-        raise RtiError(400, "org_id: give the school code (or campus code) to register", field="org_id")
+        raise RtiError(
+            400, "org_id: give the school code (or campus code), or the program number, to register", field="org_id"
+        )
     official = session.get(Official, account.user_id)
     org = session.get(Organization, org_id)
     if org is None:
-        raise RtiError(404, f"org_id: {org_id} is not a school or campus code of this mock", field="org_id")
+        raise RtiError(
+            404, f"org_id: {org_id} is not a school or campus code or program number of this mock", field="org_id"
+        )
     if official is None or official.org_id != org_id or official.role not in ("PDSO", "RO"):
-        mine = f"you are {official.role} of {official.org_id}" if official else "you are not a school official"
+        mine = (
+            f"you are {official.role} of {official.org_id}" if official else "you are not a school or program official"
+        )
+        if org.kind == "J":  # [i] only the Responsible Officer registers a program's certificate, not an ARO
+            raise RtiError(
+                403,
+                f"only the Responsible Officer (RO) of program {org_id} can register it for batch processing "
+                f"({mine}); ask the RO to register the certificate and accept the customer agreement",
+                field="org_id",
+            )
         raise RtiError(
             403,
             f"only the PDSO of {org_id} can register it for batch processing ({mine}); the PDSO of each "

@@ -56,5 +56,6 @@ def connection_info(data_dir: Path, base_url: str) -> dict:
     return {
         "rti": {env: f"{base_url}/{root}" for env, root in RTI_ROOTS.items()},
         "sevp": {"url": f"{base_url}/sevp", "user": creds["user"], "password": creds["password"]},
+        "dos": {"url": f"{base_url}/dos", "user": creds["user"], "password": creds["password"]},
         "outbox": f"{base_url}/outbox",
     }

@@ -106,3 +106,36 @@ class OutboxMessage(Base):
     smtp_status: Mapped[str] = mapped_column(
         Text, default=""
     )  # "" (no --smtp) | pending | sending | delivered | failed: ...
+
+
+class Designation(Base):
+    """A Form DS-3036 (application for designation as an Exchange Visitor Program), from draft to
+    designated (or rejected) by the Department of State."""
+
+    __tablename__ = "rti_designations"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    environment: Mapped[str] = mapped_column(String(16))
+    owner_user_id: Mapped[str] = mapped_column(ForeignKey("rti_accounts.user_id"), index=True)
+    state: Mapped[str] = mapped_column(String(12), default="draft")  # draft|submitted|designated|rejected
+    body: Mapped[str] = mapped_column(Text, default="{}")  # JSON, the DS-3036 as entered
+    program_number: Mapped[str | None] = mapped_column(String(9), nullable=True)
+    decision: Mapped[str] = mapped_column(Text, default="")  # JSON of the designation, or the rejection reason
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class HelpDeskTicket(Base):
+    """A message to the Department of State's exchange-visitor help desk, linked to the DS-3036 it names."""
+
+    __tablename__ = "rti_help_desk_tickets"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    environment: Mapped[str] = mapped_column(String(16))
+    designation_id: Mapped[int] = mapped_column(ForeignKey("rti_designations.id"), index=True)
+    body: Mapped[str] = mapped_column(Text)  # JSON of the fields sent
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    @property
+    def ticket(self) -> str:
+        return f"EVHD{self.id:07d}"
