@@ -412,7 +412,7 @@ def register_for_batch(ctx: Context) -> str:
 
     main = ctx.main_pdso()
     done = []
-    for official in [o for o in ctx.state.officials if o.role == "PDSO"]:
+    for official in [o for o in ctx.state.officials if o.role in ("PDSO", "RO")]:
         certificate = _certificate_for(ctx, official, official is main)
         official.certificate = certificate
         body = ctx.api.call(
@@ -485,9 +485,13 @@ def upload_batches(ctx: Context) -> str:
     with client:
         for name, xml, sample in ctx.batch_sources:
             batch_id = fresh_batch_id()
+            filled: list[str] = []
+            if SEVIS_PLACEHOLDER.search(xml):  # an update of records an earlier batch creates
+                xml, filled = _fill_sevis_ids(ctx, client, xml, name)
             addressed, changes = readdress(
-                xml, org_id=pdso.campus_code, user_id=pdso.user_id, batch_id=batch_id, source=name
+                xml, org_id=pdso.campus_code, user_id=pdso.user_id, batch_id=batch_id, source=name, kind=ctx.kind
             )
+            changes = filled + changes
             batch = BatchFile(
                 source=name,
                 batch_id=batch_id,
@@ -523,6 +527,44 @@ def upload_batches(ctx: Context) -> str:
                 )
     expect(not refused, "upload refused: " + " | ".join(refused))
     return f"{len(ctx.batches)} batch(es) uploaded, each answered S0000: " + ", ".join(b.batch_id for b in ctx.batches)
+
+
+SEVIS_PLACEHOLDER = re.compile(rb"\{\{sevis:([^}]{1,20})\}\}")
+
+
+def _fill_sevis_ids(ctx: Context, client: SevisClient, xml: bytes, name: str) -> tuple[bytes, list[str]]:
+    """Replace each {{sevis:REQUESTID}} with the SEVIS ID an earlier batch's log gave that requestID,
+    waiting for those batches to be processed first."""
+    from harness.client import parse_transaction_log
+
+    given: dict[str, str] = {}
+    for batch in [b for b in ctx.batches if b.upload_code == "S0000"]:
+        try:
+            result = client.wait_for_processing(
+                org_id=batch.org_id,
+                user_id=batch.user_id,
+                batch_id=batch.batch_id,
+                timeout=ctx.process_timeout,
+                interval=ctx.poll_interval,
+            )
+        except SevisTimeout as exc:
+            raise StepWaiting(
+                f"{name} updates records of batch {batch.batch_id}, which was not processed after "
+                f"{ctx.process_timeout:g} s (S0030); give --timeout"
+            ) from exc
+        batch.log_xml, batch.pdfs = result.log.xml, result.pdfs
+        for record in parse_transaction_log(result.log.xml).records:
+            if record.ok and record.sevis_id:
+                given[record.request_id] = record.sevis_id
+    wanted = [m.decode() for m in SEVIS_PLACEHOLDER.findall(xml)]
+    missing = sorted({r for r in wanted if r not in given})
+    expect(
+        not missing,
+        f"{name} updates the records of requestID {', '.join(missing)}, which no earlier batch created "
+        "(see the records of the batches before it)",
+    )
+    filled = [f"sevisID of {r} -> {given[r]} (from the log of an earlier batch)" for r in dict.fromkeys(wanted)]
+    return SEVIS_PLACEHOLDER.sub(lambda m: given[m.group(1).decode()].encode(), xml), filled
 
 
 def mock_detail(log_xml: bytes) -> str | None:
@@ -720,3 +762,6 @@ def review_results(ctx: Context) -> str:
             + "; ".join(f"{r.request_id} {r.code} {r.message}" for r in rejected)
         )
     return f"{ok} record(s) applied, 0 rejected; {forms} form(s) in the zip"
+
+
+from . import checks_j  # noqa: E402,F401  (the exchange-visitor steps join CHECKS)

@@ -33,14 +33,19 @@ class UsageError(click.UsageError):
     """Bad input to rehearse (exit code 2)."""
 
 
-def _read_batches(paths: tuple[Path, ...]) -> list[tuple[str, bytes, bool]]:
+def _read_batches(paths: tuple[Path, ...], kind: str = "F/M") -> list[tuple[str, bytes, bool]]:
     if not paths:
+        if kind == "J":
+            from .sample import sample_ev_batches
+
+            return [(name, xml, True) for name, xml in sample_ev_batches()]
         return [("sample-create-students.xml", sample_batch(), True)]
     sources = []
+    org_id = "P-1-00000" if kind == "J" else "AAA214F00000000"
     for path in paths:
         xml = path.read_bytes()
         try:  # check now that the file can be re-addressed; the real values come after approval (step 9)
-            readdress(xml, org_id="AAA214F00000000", user_id="AAAAAAAAAA", batch_id="A" * 14, source=str(path))
+            readdress(xml, org_id=org_id, user_id="AAAAAAAAAA", batch_id="A" * 14, source=str(path), kind=kind)
         except BatchFileError as exc:
             raise UsageError(f"--batch {exc}") from exc
         sources.append((str(path), xml, False))
@@ -143,12 +148,30 @@ def _server_target(
     "batches",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     multiple=True,
-    help="A batch file of the college's own (F/M); re-addressed to the test school. Repeatable.",
+    help="A batch file of the college's own (F/M; with --sponsor, the sponsor's own EV batch); re-addressed to "
+    "the test school or program. Repeatable.",
 )
 @click.option(
     "--school",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="YAML file with the school's details (default: a sample school).",
+)
+@click.option(
+    "--sponsor",
+    "sponsor_flag",
+    is_flag=True,
+    help="Rehearse as an exchange-visitor (J) sponsor: Form DS-3036, the Department of State's designation, "
+    "the RO's batch registration and EV batches (procedure-j.yaml). Same as --kind J.",
+)
+@click.option(
+    "--kind",
+    type=click.Choice(["F/M", "FM", "J"], case_sensitive=False),
+    help="F/M (a school, the default) or J (an exchange-visitor sponsor, as --sponsor).",
+)
+@click.option(
+    "--sponsor-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="YAML file with the sponsor's details for a J rehearsal (default: a sample program); implies --sponsor.",
 )
 @click.option(
     "--data-dir",
@@ -211,6 +234,9 @@ def rehearse_command(
     trust,
     batches,
     school,
+    sponsor_flag,
+    kind,
+    sponsor_file,
     data_dir,
     timeout,
     procedure,
@@ -220,7 +246,8 @@ def rehearse_command(
     explore=None,
     explore_script=None,
 ) -> None:
-    """Run SEVIS's 15-step batch beta-testing procedure and report each step.
+    """Run SEVIS's 15-step batch beta-testing procedure and report each step (a school's, or with
+    --sponsor an exchange-visitor sponsor's).
 
     Exit code: 0 every required step passed and no record was rejected; 1 otherwise; 2 usage errors.
     """
@@ -229,8 +256,13 @@ def rehearse_command(
 
         sys.exit(cli_explore(explore, server, connection, data_dir, explore_script))
     started = time.monotonic()
+    if (kind or "").upper() in ("F/M", "FM") and (sponsor_flag or sponsor_file):
+        raise UsageError("--kind F/M rehearses a school; --sponsor and --sponsor-file are for a J sponsor")
+    kind = "J" if (sponsor_flag or sponsor_file or (kind or "").upper() == "J") else "F/M"
+    if kind == "J" and school:
+        raise UsageError("--school describes an F/M school; a sponsor's details go in --sponsor-file")
     try:
-        steps = load_procedure(procedure)
+        steps = load_procedure(procedure, kind)
     except ProcedureError as exc:
         raise UsageError(f"--procedure: {exc}") from exc
     if unknown_checks(steps):
@@ -242,25 +274,43 @@ def rehearse_command(
         raise UsageError("--data-dir and --trust configure the embedded mock; with --server configure that server")
     tag = datetime.now(UTC).strftime("%H%M%S")
     try:
-        school_details, own_school = load_school(school, tag)
+        if kind == "J":
+            from .sponsor import load_sponsor
+
+            school_details, own_school = load_sponsor(sponsor_file, tag)
+        else:
+            school_details, own_school = load_school(school, tag)
     except SchoolFileError as exc:
-        raise UsageError(f"--school {exc}") from exc
-    sources = _read_batches(batches)
+        raise UsageError(f"{'--sponsor-file' if kind == 'J' else '--school'} {exc}") from exc
+    sources = _read_batches(batches, kind)
     work = Path(tempfile.mkdtemp(prefix="sevis-rehearse-"))
     with contextlib.ExitStack() as stack:
         stack.callback(shutil.rmtree, work, True)
         college = _college_certificate(cert, key, p12, p12_password, work)
-        notes = [
-            ("school details from " + str(school))
-            if own_school
-            else "sample school details (give --school FILE for your own)"
-        ]
+        who = "program" if kind == "J" else "school"
+        if kind == "J":
+            notes = [
+                ("sponsor details from " + str(sponsor_file))
+                if own_school
+                else "sample sponsor details (give --sponsor-file FILE for your own)"
+            ]
+        else:
+            notes = [
+                ("school details from " + str(school))
+                if own_school
+                else "sample school details (give --school FILE for your own)"
+            ]
         notes.append(
             "batches: "
             + (
-                ", ".join(str(b) for b in batches) + " (re-addressed to the test school)"
+                ", ".join(str(b) for b in batches) + f" (re-addressed to the test {who})"
                 if batches
-                else "the sample batch (give --batch FILE for your own)"
+                else (
+                    "the sample batches: a create (a research scholar with a spouse and a site of activity, a "
+                    "trainee with a T/IPP) and an update (give --batch FILE for your own)"
+                    if kind == "J"
+                    else "the sample batch (give --batch FILE for your own)"
+                )
             )
         )
         notes.append(
@@ -298,7 +348,9 @@ def rehearse_command(
             target=label,
             environment=environment,
             started_at=datetime.now(UTC).isoformat(timespec="seconds"),
-            school=school_details,
+            school=school_details if kind == "F/M" else {},
+            sponsor=school_details if kind == "J" else {},
+            kind=kind,
             notes=notes,
         )
         holder: list[Context] = []
@@ -313,6 +365,7 @@ def rehearse_command(
             college_certificate=college,
             process_timeout=timeout,
             server_log=None if server else (lambda: mock.log_excerpt(15)),
+            kind=kind,
         )
         holder.append(ctx)
         terminal = Terminal(click.echo, len(steps), color=sys.stdout.isatty())

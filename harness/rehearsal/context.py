@@ -24,6 +24,7 @@ class Target:
     outbox_url: str
     environment: str  # beta | alpha | production
     ca_dir: Path | None = None  # the development CA, when readable here
+    dos_url: str | None = None  # the Department of State's designation console (J)
 
     @classmethod
     def from_connection(
@@ -50,6 +51,7 @@ class Target:
             outbox_url=info["outbox"].rstrip("/"),
             environment=environment,
             ca_dir=development_ca_dir(info.get("ca_cert")),
+            dos_url=(info.get("dos") or {}).get("url", f"{base}/dos").rstrip("/"),
         )
 
 
@@ -76,8 +78,9 @@ class State:
     petition_id: Any = None
     ticket: Any = None
     sevp_token: str | None = None
-    school_code: str | None = None
+    school_code: str | None = None  # F/M: the school code; J: the program number
     campus_codes: list[str] = field(default_factory=list)
+    designated_categories: list[str] = field(default_factory=list)  # J
     officials: list[Official] = field(default_factory=list)
     seen_emails: set = field(default_factory=set)
 
@@ -98,6 +101,7 @@ class Context:
     evidence: Evidence = field(default_factory=Evidence)
     sleep: Callable[[float], None] = None  # type: ignore[assignment]
     server_log: Callable[[], str] | None = None  # the embedded mock's log, for failed steps' evidence
+    kind: str = "F/M"  # "F/M": a school (Form I-17, SEVP); "J": an exchange-visitor sponsor (DS-3036, DoS)
 
     def __post_init__(self) -> None:
         if self.sleep is None:
@@ -109,5 +113,8 @@ class Context:
         self.evidence.notes.append(text)
 
     def main_pdso(self) -> Official:
+        """The official who registers the certificate and uploads: the main campus's PDSO, or the RO."""
+        if self.kind == "J":
+            return next(o for o in self.state.officials if o.role == "RO")
         main = next(i for i, c in enumerate(self.school["campuses"]) if c.get("main"))
         return next(o for o in self.state.officials if o.role == "PDSO" and o.campus == main)

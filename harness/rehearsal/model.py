@@ -98,7 +98,9 @@ class Rehearsal:
     started_at: str
     finished_at: str | None = None
     seconds: float = 0.0
-    school: dict[str, Any] = field(default_factory=dict)
+    school: dict[str, Any] = field(default_factory=dict)  # F/M: the test school
+    sponsor: dict[str, Any] = field(default_factory=dict)  # J: the test exchange-visitor program
+    kind: str = "F/M"
     steps: list[StepResult] = field(default_factory=list)
     batches: list[BatchFile] = field(default_factory=list)
     records: list[RecordOutcome] = field(default_factory=list)
@@ -130,7 +132,9 @@ class Rehearsal:
             "seconds": round(self.seconds, 3),
             "counts": self.counts(),
             "rejected_records": len(self.rejected),
+            "kind": self.kind,
             "school": self.school,
+            **({"sponsor": self.sponsor} if self.kind == "J" else {}),
             "notes": self.notes,
             "steps": [asdict(step) for step in self.steps],
             "batches": [_batch_dict(b) for b in self.batches],

@@ -63,8 +63,12 @@ def parse_procedure(text: str) -> list[Step]:
     return steps
 
 
-def load_procedure(path: Path | None = None) -> list[Step]:
-    """The steps of `path`, or of the packaged `procedure.yaml`."""
+PACKAGED = {"F/M": "procedure.yaml", "J": "procedure-j.yaml"}
+
+
+def load_procedure(path: Path | None = None, kind: str = "F/M") -> list[Step]:
+    """The steps of `path`, or of the packaged procedure of `kind`: `procedure.yaml` (F/M schools) or
+    `procedure-j.yaml` (J exchange-visitor sponsors)."""
     if path is not None:
         return parse_procedure(Path(path).read_text(encoding="utf-8"))
-    return parse_procedure(resources.files(__package__).joinpath("procedure.yaml").read_text(encoding="utf-8"))
+    return parse_procedure(resources.files(__package__).joinpath(PACKAGED[kind]).read_text(encoding="utf-8"))

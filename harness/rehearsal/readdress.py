@@ -40,9 +40,10 @@ def fresh_batch_id(now: datetime | None = None) -> str:
 
 
 def readdress(
-    xml: bytes, *, org_id: str, user_id: str, batch_id: str, source: str = "batch"
+    xml: bytes, *, org_id: str, user_id: str, batch_id: str, source: str = "batch", kind: str = "F/M"
 ) -> tuple[bytes, list[str]]:
-    """Return the document addressed to `org_id` / `user_id` with `batch_id`, and the changes made."""
+    """Return the document addressed to `org_id` / `user_id` with `batch_id`, and the changes made.
+    `kind` is the rehearsal's: "F/M" (a test school takes F/M batches) or "J" (a test program takes EV batches)."""
     if len(batch_id) != BATCH_ID_LENGTH:
         raise BatchFileError(f"BatchID must be exactly {BATCH_ID_LENGTH} characters, not {batch_id!r}")
     if re.search(rb"<!DOCTYPE|<!ENTITY", xml[:4096]):
@@ -54,12 +55,21 @@ def readdress(
             f"{source} is not well-formed XML ({exc}); SEVIS would answer S0012. Fix the file before rehearsing"
         ) from exc
     name = _local(root)
-    if name == J_ROOT:
+    if kind == "J":
+        if name == FM_ROOT:
+            raise BatchFileError(
+                f"{source} is an F/M student batch ({FM_ROOT}); the rehearsal's test program is an "
+                f"exchange-visitor sponsor, so give J batches ({J_ROOT}), or rehearse as a school (without --sponsor)"
+            )
+        if name != J_ROOT:
+            raise BatchFileError(f"{source}: root element <{name}> is not a SEVIS J batch ({J_ROOT})")
+    elif name == J_ROOT:
         raise BatchFileError(
             f"{source} is a J exchange-visitor batch ({J_ROOT}); the rehearsal's test school "
-            "is an F/M school, so give F/M batches (SEVISBatchCreateUpdateStudent)"
+            "is an F/M school, so give F/M batches (SEVISBatchCreateUpdateStudent), or rehearse as a "
+            "sponsor with --sponsor"
         )
-    if name != FM_ROOT:
+    elif name != FM_ROOT:
         raise BatchFileError(f"{source}: root element <{name}> is not a SEVIS F/M batch ({FM_ROOT})")
     header = next((c for c in root if isinstance(c.tag, str) and _local(c) == "BatchHeader"), None)
     if header is None:

@@ -124,7 +124,7 @@ def _batches(rehearsal: Rehearsal) -> str:
             f"<p>Uploaded as BatchID <code>{escape(b.batch_id)}</code> to <code>{escape(b.org_id)}</code> by "
             f"<code>{escape(b.user_id)}</code>: upload {escape(b.upload_code or '-')}, process "
             f"{escape(b.process_code or '-')}, download {escape(b.download_code or '-')}.</p>"
-            f"<p>Re-addressed to the test school:</p><ul>{changes}</ul>"
+            f"<p>Re-addressed to the test {'program' if rehearsal.kind == 'J' else 'school'}:</p><ul>{changes}</ul>"
         )
         if b.upload_code not in (None, "S0000"):
             parts.append(
@@ -163,10 +163,25 @@ def _exchanges(rehearsal: Rehearsal) -> str:
     )
 
 
+def _who(rehearsal: Rehearsal) -> str:
+    """The table row naming the test school, or the test exchange-visitor program."""
+    if rehearsal.kind == "J":
+        s = rehearsal.sponsor
+        categories = ", ".join(str(c) for c in s.get("categories") or [])
+        return (
+            f"<tr><th>test program</th><td>{escape(str(s.get('sponsor_name', '')))} "
+            f"({escape(str(s.get('program_type', '')))}; categories {escape(categories)})</td></tr>"
+        )
+    s = rehearsal.school
+    return (
+        f"<tr><th>test school</th><td>{escape(str(s.get('school_name', '')))} "
+        f"({escape(str(s.get('category', '')))})</td></tr>"
+    )
+
+
 def render_html(rehearsal: Rehearsal) -> str:
     counts = rehearsal.counts()
     verdict = "PASSED" if rehearsal.passed else "FAILED"
-    school = rehearsal.school
     lines = "\n".join(summary_lines(rehearsal))
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>SEVIS batch rehearsal: {verdict}</title>
@@ -178,12 +193,12 @@ def render_html(rehearsal: Rehearsal) -> str:
 <table>
 <tr><th>target</th><td>{escape(rehearsal.target)}</td></tr>
 <tr><th>environment</th><td>{escape(rehearsal.environment)}</td></tr>
-<tr><th>test school</th><td>{escape(str(school.get("school_name", "")))} ({escape(str(school.get("category", "")))})</td></tr>
+{_who(rehearsal)}
 <tr><th>started</th><td>{escape(rehearsal.started_at)}</td></tr>
 <tr><th>finished</th><td>{escape(rehearsal.finished_at or "")} ({rehearsal.seconds:.1f} s)</td></tr>
 </table>
 {"".join(f"<p class=muted>{escape(n)}</p>" for n in rehearsal.notes)}
-<h2>The 15 steps</h2>{_steps(rehearsal)}
+<h2>The {len(rehearsal.steps)} steps</h2>{_steps(rehearsal)}
 <h2>Records</h2>{_records(rehearsal)}
 <h2>Batches</h2>{_batches(rehearsal)}
 <h2>Transaction log (HTTP exchanges)</h2>{_exchanges(rehearsal)}
