@@ -73,7 +73,8 @@ def register_page():
                 account, _ = accounts.register_account(
                     s, form, g.environment, m.clock.now(), link_base(request.host_url, g.environment), smtp_on()
                 )
-            return _page("rti/registered.html", email=account.email)
+            form_name = "Form DS-3036" if account.role == "TEMP-EV" else "Form I-17"
+            return _page("rti/registered.html", email=account.email, form_name=form_name)
         except RtiError as err:
             return _page("rti/register.html", err.status, form=form, errors=_errors(err))
     return _page("rti/register.html", form=form, errors={})
