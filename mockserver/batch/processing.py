@@ -1,14 +1,16 @@
 """Applying an accepted batch: each record through its event handler and rules, into the records table.
 
 One call processes one batch inside the caller's write transaction, so a batch is applied exactly once:
-all of it commits together with ``state = "processed"``, or nothing does.
+all of it commits together with ``state = "processed"``, or nothing does. Forms are not drawn here: what each
+shows is stored as a print job (``state = "printing"``) and drawn after the commit, with no lock held
+(`mockserver.batch.worker`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Callable
 
 from lxml import etree
@@ -16,9 +18,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import addresses
-from ..clock import sevis_timestamp
-from ..db import Batch, BatchForm, Official, Record, RecordEvent, Store
-from ..forms.store import PlanForm
+from ..clock import real_now, sevis_timestamp
+from ..db import Batch, Official, Record, RecordEvent, Store
+from ..forms import form_job, plan_job
+from ..forms.store import PrintJob
 from ..records import events, lifecycle
 from ..records.events import DependentRecord, Refused, Target
 from ..rules import RuleContext, Violation, first_violation
@@ -36,6 +39,7 @@ INTERNAL_ERROR = "S2000"  # [i] the catalogue's only "exception while processing
 USER_DEFINED = ("UserDefinedA", "UserDefinedB")
 
 FormRenderer = Callable[..., bytes]
+PRINT_LEASE = timedelta(minutes=2)  # real time the processor has to draw a batch's forms before another takes over
 
 
 def is_true(value: str | None) -> bool:
@@ -53,6 +57,9 @@ def _text(element: etree._Element, path: str) -> str:
 
 
 class BatchProcessor:
+    """Applies one batch. ``render_form`` None prints no forms (validate, headless processors); otherwise each
+    form asked for becomes a print job, drawn after the commit by the worker."""
+
     def __init__(
         self,
         session: Session,
@@ -69,8 +76,8 @@ class BatchProcessor:
         self.org_name = org_name
         self.render_form = render_form
         self.seen_keys: set = set()
-        self.forms: dict[str, bytes] = {}
-        self.plans: dict[str, bytes] = {}  # DS-7002 PDFs by SEVIS ID
+        self.forms: dict[str, dict] = {}  # I-20 / DS-2019 print jobs by SEVIS ID
+        self.plans: dict[str, dict] = {}  # DS-7002 print jobs by SEVIS ID
         self.sites_numbered = 0  # site IDs are unique across the batch
 
     # --- entry point ---------------------------------------------------------------------------
@@ -89,11 +96,15 @@ class BatchProcessor:
             "at": sevis_timestamp(self.now),
             "records": results,
         }
-        for sevis_id, pdf in self.forms.items():
-            self.session.add(BatchForm(batch_pk=self.batch.id, sevis_id=sevis_id, pdf=pdf))
-        for sevis_id, pdf in self.plans.items():
-            self.session.add(PlanForm(batch_pk=self.batch.id, sevis_id=sevis_id, pdf=pdf))
-        self.batch.state = "processed"
+        if self.forms or self.plans:  # drawn after the commit (mockserver.batch.worker.print_forms)
+            self.session.add(
+                PrintJob(
+                    batch_pk=self.batch.id,
+                    jobs=json.dumps({"forms": self.forms, "plans": self.plans}),
+                    lease_until=real_now() + PRINT_LEASE,
+                )
+            )
+        self.batch.state = "printing" if self.forms or self.plans else "processed"
         self.batch.processed_at = self.now
         self.batch.process_code = outcome["code"]
         self.batch.results = json.dumps(outcome)
@@ -201,7 +212,7 @@ class BatchProcessor:
         result = {**base, "sevis_id": sevis_id, "dependents": dep_results}
         result.update(self._addresses(element))
         if is_true(element.get("printForm")) and self.render_form is not None:
-            self.forms[sevis_id] = self.render_form(
+            self.forms[sevis_id] = form_job(
                 element,
                 kind=kind,
                 sevis_id=sevis_id,
@@ -415,7 +426,7 @@ class BatchProcessor:
         dependents = self.session.scalars(
             select(Record).where(Record.principal_sevis_id == record.sevis_id).order_by(Record.sevis_id)
         )
-        self.forms[record.sevis_id] = self.render_form(
+        self.forms[record.sevis_id] = form_job(
             etree.fromstring(record.document),
             kind=record.kind,
             sevis_id=record.sevis_id,
@@ -431,9 +442,7 @@ class BatchProcessor:
         """The record's DS-7002 (T/IPP) as it stands after this record's create or event."""
         if self.render_form is None:  # a processor without forms (validate, durability races) prints none
             return
-        from ..forms import render_plan
-
-        self.plans[sevis_id] = render_plan(
+        self.plans[sevis_id] = plan_job(
             visitor,
             sevis_id=sevis_id,
             org_id=self.batch.org_id,

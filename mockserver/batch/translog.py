@@ -127,3 +127,10 @@ def _site(rec: etree._Element, site: dict) -> None:
         _sub(el, "SiteId", site["site_id"])
     if site.get("site_name"):
         _sub(el, "SiteName", site["site_name"])
+
+
+def not_ready(batch) -> str:
+    """Why a batch's download answers S0030: still queued (and until when), or its forms being drawn."""
+    if batch.state == "printing":
+        return f"batch {batch.batch_id} is processed and its forms are being printed; download again in a moment"
+    return f"batch {batch.batch_id} is queued; processing is due at {batch.due_at.isoformat(timespec='seconds')} on the mock clock"

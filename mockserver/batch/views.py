@@ -6,7 +6,7 @@ import io
 import json
 import zipfile
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, current_app, g, request
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -106,7 +106,9 @@ def upload(env_prefix: str):
                         state="queued",
                     )
                 )
+                s.add(journal.accepted_upload(now))
         except IntegrityError:
+            g.pop("journaled", None)  # rolled back with the batch: the refusal is journaled after the reply
             raise Refusal("S0010", [f"batch ID {batch_id} was already used by {org_id}"]) from None
     except Refusal as refusal:
         return _upload_log(batch_id, org_id, system, now, file_name, refusal.code, refusal.reasons)
@@ -156,16 +158,16 @@ def download(env_prefix: str):
                 raise Refusal("S0031", [f"no batch {batch_id} was accepted for {org_id} on this system ({system})"])
             upload_part = translog.UploadPart("S0000", batch.uploaded_at, batch.file_name)
             if batch.state != "processed":
-                due = batch.due_at.isoformat(timespec="seconds")
+                reason = translog.not_ready(batch)
                 body = translog.build(
                     batch_id=batch_id,
                     org_id=org_id,
                     system=system,
                     upload=upload_part,
                     download_code="S0030",
-                    explanation=[f"S0030: batch {batch_id} is queued; processing is due at {due} on the mock clock"],
+                    explanation=[f"S0030: {reason}"],
                 )
-                return _reply_zip(body, {}, batch_id, [f"batch {batch_id} is queued; processing is due at {due}"])
+                return _reply_zip(body, {}, batch_id, [reason])
             outcome = json.loads(batch.results)
             pdfs = {f.sevis_id: f.pdf for f in batch.forms} | plan_pdfs(s, batch.id)  # DS-7002: "<SEVIS ID>-7002"
     except Refusal as refusal:
@@ -203,6 +205,6 @@ def _environment(prefix: str) -> str | None:
     return next((name for name, (p, _) in ENVIRONMENTS.items() if p == prefix), None)
 
 
-from ..control.journal import record_request  # noqa: E402  (the control API's request journal)
+from ..control import journal  # noqa: E402  (the control API's request journal)
 
-bp.after_request(record_request)
+bp.after_request(journal.record_request)

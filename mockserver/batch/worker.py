@@ -1,26 +1,35 @@
-"""The background processor: picks due batches and applies each exactly once.
+"""The background processor: picks due batches and applies each exactly once, then draws their forms.
 
 Every worker process runs one of these threads. A batch is claimed and applied inside one
 ``BEGIN IMMEDIATE`` transaction, so two processes never apply the same batch, and a crash
 mid-batch rolls back to "queued" and the batch is applied after restart.
+
+Forms are drawn after that commit, with no lock held: the batch waits in state "printing" (a download answers
+S0030) with its print job, and a second short transaction stores the PDFs and marks it "processed". A print
+job whose processor died mid-drawing is taken over once its lease has run out (real time).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from sqlalchemy import select
 
-from ..db import Batch, Organization
-from .processing import BatchProcessor
+from ..clock import real_now
+from ..db import Batch, BatchForm, Organization
+from ..forms.store import PlanForm, PrintJob
+from .processing import PRINT_LEASE, BatchProcessor
 
 log = logging.getLogger(__name__)
 
 
 def process_due(mock, limit: int | None = None) -> int:
-    """Apply every batch due on the mock clock (at most ``limit``); returns how many were applied."""
+    """Apply every batch due on the mock clock (at most ``limit``) and draw its forms; returns how many were
+    applied. Print jobs left by a processor that died are finished first."""
     done = 0
+    resume_abandoned_prints(mock)
     while limit is None or done < limit:
         with mock.store.session() as session:  # a cheap look before taking the write lock
             waiting = session.scalars(
@@ -39,10 +48,74 @@ def process_due(mock, limit: int | None = None) -> int:
             if batch is None:
                 return done
             org = session.get(Organization, batch.org_id)
-            BatchProcessor(session, mock.store, batch, now, org.name if org else batch.org_id, mock.render_form).run()
+            processor = BatchProcessor(
+                session, mock.store, batch, now, org.name if org else batch.org_id, mock.render_form
+            )
+            processor.run()
+            batch_pk, printing = batch.id, batch.state == "printing"
+            jobs = {"forms": processor.forms, "plans": processor.plans}
         done += 1
         log.info("processed batch %s of %s", batch.batch_id, batch.org_id)
+        if printing:
+            print_forms(mock, batch_pk, jobs)
     return done
+
+
+def print_forms(mock, batch_pk: int, jobs: dict) -> bool:
+    """Draw a printing batch's forms (no transaction open) and store them, marking the batch processed.
+    False when another processor finished that job first."""
+    pdfs = render_jobs(mock, jobs)
+    with mock.store.write() as session:
+        job = session.get(PrintJob, batch_pk)
+        batch = session.get(Batch, batch_pk)
+        if job is None or batch is None or batch.state != "printing":
+            return False
+        for sevis_id, pdf in pdfs["forms"].items():
+            session.add(BatchForm(batch_pk=batch_pk, sevis_id=sevis_id, pdf=pdf))
+        for sevis_id, pdf in pdfs["plans"].items():
+            session.add(PlanForm(batch_pk=batch_pk, sevis_id=sevis_id, pdf=pdf))
+        session.delete(job)
+        batch.state = "processed"
+    return True
+
+
+def render_jobs(mock, jobs: dict) -> dict:
+    renderer = getattr(mock, "render_jobs", None)
+    if renderer is None:
+        from ..forms import render_jobs as renderer
+    return renderer(jobs)
+
+
+def resume_abandoned_prints(mock) -> int:
+    """Finish every print job whose lease has run out (its processor stopped mid-drawing)."""
+    finished = 0
+    while True:
+        with mock.store.session() as session:
+            stale = session.scalars(select(PrintJob.batch_pk).where(PrintJob.lease_until < real_now()).limit(1)).first()
+        if stale is None:
+            return finished
+        with mock.store.write() as session:  # take the lease, so that one processor draws it
+            job = session.get(PrintJob, stale)
+            if job is None or job.lease_until >= real_now():
+                continue
+            job.lease_until = real_now() + PRINT_LEASE
+            jobs = job.decoded()
+        log.info("drawing the forms of batch #%s, abandoned by its processor", stale)
+        finished += print_forms(mock, stale, jobs)
+
+
+def wait_printed(mock, timeout: float = 120.0) -> bool:
+    """Wait until no batch is printing (forms being drawn, here or by another process); False on timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        resume_abandoned_prints(mock)
+        with mock.store.session() as session:
+            printing = session.scalars(select(Batch.id).where(Batch.state == "printing").limit(1)).first()
+        if printing is None:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
 
 
 class Worker(threading.Thread):

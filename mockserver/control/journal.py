@@ -12,7 +12,7 @@ import logging
 import zipfile
 from datetime import UTC, datetime
 
-from flask import Response, abort, jsonify, request
+from flask import Response, abort, g, jsonify, request
 from lxml import etree
 from sqlalchemy import Integer, String, Text, select
 from sqlalchemy.orm import Mapped, mapped_column
@@ -75,7 +75,10 @@ class JournalEntry(Base):
 
 
 def record_request(response: Response) -> Response:
-    """after_request hook of the batch blueprint: journal the request; never changes or breaks the reply."""
+    """after_request hook of the batch blueprint: journal the request (unless its own write transaction already
+    did, see `accepted_upload`); never changes or breaks the reply."""
+    if g.get("journaled"):
+        return response
     try:
         _record(response)
     except Exception:  # the journal is an aid; a failure to write it must not cost the college its reply
@@ -83,17 +86,37 @@ def record_request(response: Response) -> Response:
     return response
 
 
+def accepted_upload(now: datetime) -> JournalEntry:
+    """The journal entry of the upload being accepted, for the write transaction that queues its batch: one
+    transaction per request, and the entry is durable with the batch."""
+    g.journaled = True
+    return _entry("upload", now, http_status=200, disposition="S0000", process_code="", detail="")
+
+
 def _record(response: Response) -> None:
     m = mock()
     action = {"batch.upload": "upload", "batch.download": "download"}.get(request.endpoint or "")
     if action is None:
         return
-    fields, file_name, size = _fields(action)
     disposition, process_code = _disposition(action, response)
+    entry = _entry(
+        action,
+        m.clock.now(),
+        http_status=response.status_code,
+        disposition=disposition,
+        process_code=process_code,
+        detail=response.headers.get("X-Sevis-Mock-Detail", ""),
+    )
+    with m.store.write() as s:
+        s.add(entry)
+
+
+def _entry(action: str, now: datetime, **outcome) -> JournalEntry:
+    fields, file_name, size = _fields(action)
     prefix = (request.view_args or {}).get("env_prefix", "")
     environment = next((name for name, (p, _) in ENVIRONMENTS.items() if p == prefix), prefix)
-    entry = JournalEntry(
-        at=m.clock.now(),
+    return JournalEntry(
+        at=now,
         received_at=real_now(),
         action=action,
         environment=environment[:16],
@@ -104,13 +127,8 @@ def _record(response: Response) -> None:
         batch_id=fields.get("batchid", "")[:64],
         file_name=file_name,
         size=size,
-        http_status=response.status_code,
-        disposition=disposition,
-        process_code=process_code,
-        detail=response.headers.get("X-Sevis-Mock-Detail", ""),
+        **outcome,
     )
-    with m.store.write() as s:
-        s.add(entry)
 
 
 def _fields(action: str) -> tuple[dict, str, int]:

@@ -13,12 +13,13 @@ The drawing modules (and reportlab) load on first use, so `mockserver.forms.stor
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Sequence
 from importlib import import_module
 
 from lxml import etree
 
-__all__ = ["FORM_KINDS", "TEST_MARK", "render_form", "render_plan"]
+__all__ = ["FORM_KINDS", "TEST_MARK", "form_job", "plan_job", "render_form", "render_job", "render_plan"]
 
 _RENDERERS = {"F/M": (".i20", "render_i20"), "J": (".ds2019", "render_ds2019")}
 
@@ -79,3 +80,80 @@ def render_plan(
     return render_ds7002(
         visitor, sevis_id=sevis_id, org_id=org_id, org_name=org_name, issue_date=issue_date, site_id=site_id
     )
+
+
+# --- print jobs: what a form shows, kept as data so it can be drawn after the batch's transaction -----------------
+
+
+def form_job(
+    record: etree._Element,
+    *,
+    kind: str,
+    sevis_id: str,
+    org_id: str,
+    org_name: str,
+    issue_date: dt.date,
+    dependents: Sequence[tuple[str, etree._Element]] = (),
+) -> dict:
+    """`render_form`'s arguments as JSON-ready data, taken now (the elements may change afterwards)."""
+    return {
+        "form": "form",
+        "record": etree.tostring(record, encoding="unicode", with_tail=False),
+        "kind": kind,
+        "sevis_id": sevis_id,
+        "org_id": org_id,
+        "org_name": org_name,
+        "issue_date": issue_date.isoformat(),
+        "dependents": [
+            [dep_id, etree.tostring(dep, encoding="unicode", with_tail=False)] for dep_id, dep in dependents
+        ],
+    }
+
+
+def plan_job(
+    visitor: etree._Element,
+    *,
+    sevis_id: str,
+    org_id: str,
+    org_name: str,
+    issue_date: dt.date,
+    site_id: str | None = None,
+) -> dict:
+    """`render_plan`'s arguments as JSON-ready data, taken now."""
+    return {
+        "form": "plan",
+        "record": etree.tostring(visitor, encoding="unicode", with_tail=False),
+        "sevis_id": sevis_id,
+        "org_id": org_id,
+        "org_name": org_name,
+        "issue_date": issue_date.isoformat(),
+        "site_id": site_id,
+    }
+
+
+def render_job(job: dict) -> bytes:
+    """The PDF of a job made by `form_job` or `plan_job`: the same bytes the direct call would have drawn."""
+    common = {
+        "sevis_id": job["sevis_id"],
+        "org_id": job["org_id"],
+        "org_name": job["org_name"],
+        "issue_date": dt.date.fromisoformat(job["issue_date"]),
+    }
+    record = etree.fromstring(job["record"])
+    if job["form"] == "plan":
+        return render_plan(record, site_id=job.get("site_id"), **common)
+    dependents = [(dep_id, etree.fromstring(xml)) for dep_id, xml in job.get("dependents", [])]
+    return render_form(record, kind=job["kind"], dependents=dependents, **common)
+
+
+def render_jobs(jobs: dict[str, dict[str, dict]]) -> dict[str, dict[str, bytes]]:
+    """``{"forms": {sevis_id: job}, "plans": {...}}`` -> the same shape with PDFs. A job that cannot be drawn (a
+    mock bug) is logged and left out: it costs one PDF, never the batch."""
+    out: dict[str, dict[str, bytes]] = {"forms": {}, "plans": {}}
+    for group, batch in jobs.items():
+        for sevis_id, job in batch.items():
+            try:
+                out.setdefault(group, {})[sevis_id] = render_job(job)
+            except Exception:
+                logging.getLogger(__name__).exception("could not draw the %s of %s", job.get("form"), sevis_id)
+    return out

@@ -106,10 +106,7 @@ def transaction_log(b: Batch) -> bytes:
             system=system,
             upload=upload,
             download_code="S0030",
-            explanation=[
-                f"S0030: batch {b.batch_id} is queued; processing is due at "
-                f"{b.due_at.isoformat(timespec='seconds')} on the mock clock"
-            ],
+            explanation=[f"S0030: {translog.not_ready(b)}"],
         )
     return translog.build(
         batch_id=b.batch_id,
