@@ -9,7 +9,9 @@ from flask import Flask
 
 from .clock import MockClock
 from .config import Settings
-from .db import Store
+from .cache import GENERATION_KEY, RowCache
+from .cache import changed as cache_changed
+from .db import Setting, Store
 from .validation import SchemaSet
 
 __all__ = ["create_app", "Mock", "Settings"]
@@ -22,7 +24,11 @@ class Mock:
         self.settings = settings
         self.store = Store(settings.db_url)
         self.store.create_all()
-        self.clock = MockClock(self.store)
+        self.cache = RowCache(self.store)
+        with self.store.write() as s:  # a generation to compare with from the first request on
+            if s.get(Setting, GENERATION_KEY) is None:
+                cache_changed(s)
+        self.clock = MockClock(self.store, self.cache)
         self.schemas = SchemaSet.discover(settings.schemas)
         self.schemas.compile_all()
         self._worker = None
@@ -63,6 +69,7 @@ def create_app(settings: Settings | None = None, *, mock: Mock | None = None) ->
     # reply); a body beyond four times that is cut off with HTTP 413 instead of being read at all.
     app.config["MAX_CONTENT_LENGTH"] = 4 * settings.max_body_bytes
     app.extensions["sevis_mock"] = mock
+    app.before_request(mock.cache.refresh)  # one read of the generation per request (mockserver.cache)
 
     from .batch.views import bp as batch_bp
 

@@ -12,11 +12,13 @@ def real_now() -> datetime:
 class MockClock:
     """Now = real now + offset. The offset lives in the store so that all processes agree."""
 
-    def __init__(self, store) -> None:
+    def __init__(self, store, cache=None) -> None:
         self._store = store
+        self._cache = cache  # a mockserver.cache.RowCache: the offset read once per generation, not per call
 
     def offset(self) -> timedelta:
-        return timedelta(seconds=float(self._store.get_setting("clock_offset_seconds", "0")))
+        source = self._cache.setting if self._cache is not None else self._store.get_setting
+        return timedelta(seconds=float(source("clock_offset_seconds", "0")))
 
     def now(self) -> datetime:
         return real_now() + self.offset()

@@ -246,3 +246,4 @@ class Store:
 from .control import journal as _journal  # noqa: E402,F401  (the request journal's table)
 from .rti import models as _rti_models  # noqa: E402,F401  (RTI, SEVP and outbox tables)
 from .forms import store as _form_store  # noqa: E402,F401  (DS-7002 PDFs of a batch)
+from . import cache as _cache  # noqa: E402,F401  (the hooks that tell every worker its cached rows changed)

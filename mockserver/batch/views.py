@@ -86,8 +86,8 @@ def upload(env_prefix: str):
     try:
         if len(data) > m.settings.max_body_bytes:
             raise Refusal("S0012", [f"the document is larger than {m.settings.max_body_bytes} bytes"])
+        org, _ = check_identity(m.cache, peer_certificate(request.environ), org_id, user_id, now)
         with m.store.session() as s:
-            org, _ = check_identity(s, peer_certificate(request.environ), org_id, user_id, now)
             check_batch_id(s, env, org_id, batch_id)
         doc = check_document(data, org, batch_id, m.schemas)
         try:
@@ -149,8 +149,8 @@ def download(env_prefix: str):
             [f"the download request lacks {', '.join(missing)}; send orgid, userid and batchid"],
         )
     try:
+        check_identity(m.cache, peer_certificate(request.environ), org_id, user_id, now)
         with m.store.session() as s:
-            check_identity(s, peer_certificate(request.environ), org_id, user_id, now)
             batch = s.scalars(
                 select(Batch).where(Batch.environment == env, Batch.org_id == org_id, Batch.batch_id == batch_id)
             ).first()

@@ -29,6 +29,9 @@ def process_due(mock, limit: int | None = None) -> int:
     """Apply every batch due on the mock clock (at most ``limit``) and draw its forms; returns how many were
     applied. Print jobs left by a processor that died are finished first."""
     done = 0
+    cache = getattr(mock, "cache", None)
+    if cache is not None:
+        cache.refresh()
     resume_abandoned_prints(mock)
     while limit is None or done < limit:
         with mock.store.session() as session:  # a cheap look before taking the write lock

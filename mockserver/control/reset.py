@@ -12,6 +12,7 @@ from __future__ import annotations
 from flask import abort, jsonify, request
 from sqlalchemy import delete, func, insert, select
 
+from .. import cache
 from ..datadir import DataDir
 from ..db import Base, Organization
 from ..tls import CertificateAuthority
@@ -51,4 +52,5 @@ def clear_all(store, *, keep_clock: bool) -> dict[str, int]:
             s.execute(delete(table))
         if offset is not None:
             s.execute(insert(Setting.__table__).values(key=CLOCK_KEY, value=offset))
+        cache.changed(s)  # every worker's cached clock and rows are gone with the tables
     return counts

@@ -1,0 +1,141 @@
+"""What does not change from one request to the next, cached in each server process: the mock clock's offset and
+the organization, official and certificate rows that every batch request checks.
+
+Invalidation reaches every gunicorn worker through the database: a generation token (the setting
+``cache_generation``, a fresh random value on each change) is rewritten in the same transaction as any change to
+a cached row, and each process reads it once per request (one primary-key SELECT) and empties its cache when it
+differs. Every change is covered however it is made: a session hook sees cached rows added, changed or deleted
+(the control API, RTI pages, the SEVP console, the CLI, tests arranging states), bulk UPDATE/DELETE statements on
+them, and `mockserver.control.reset` bumps it after clearing every table. A process that made the change empties
+its own cache at commit, so its next read in the same request is fresh.
+
+Why not a TTL: the control API answers a clock jump or a reset, and the very next request (on any worker) must
+see it; a TTL short enough for that would cost as much as no cache. Why not a file's time stamp: the store may be
+a database URL that other hosts share.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import weakref
+from sqlalchemy import event, insert, select, update
+from sqlalchemy.orm import Session
+
+from .db import Certificate, Official, Organization, Setting
+
+GENERATION_KEY = "cache_generation"
+CACHED_ROWS = (Organization, Official, Certificate)
+CACHED_SETTINGS = frozenset({"clock_offset_seconds"})
+_SETTINGS = Setting.__table__
+
+_caches: weakref.WeakSet = weakref.WeakSet()  # this process's caches, emptied when a local commit changed rows
+
+
+def bump(connection) -> None:
+    """Give the generation a new value, on the caller's transaction (a Connection or Session)."""
+    token = secrets.token_hex(8)
+    done = connection.execute(update(_SETTINGS).where(_SETTINGS.c.key == GENERATION_KEY).values(value=token))
+    if done.rowcount == 0:
+        connection.execute(insert(_SETTINGS).values(key=GENERATION_KEY, value=token))
+
+
+def _touches_cache(objects) -> bool:
+    return any(
+        isinstance(obj, CACHED_ROWS) or (isinstance(obj, Setting) and obj.key in CACHED_SETTINGS) for obj in objects
+    )
+
+
+@event.listens_for(Session, "before_flush")
+def _changed_rows(session: Session, _context, _instances) -> None:
+    if _touches_cache(session.new) or _touches_cache(session.deleted) or _touches_cache(session.dirty):
+        _bump_in(session)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _bulk_statements(state) -> None:
+    if not (state.is_update or state.is_delete):
+        return
+    mapper = state.bind_mapper
+    if mapper is not None and (issubclass(mapper.class_, CACHED_ROWS) or mapper.class_ is Setting):
+        _bump_in(state.session)
+
+
+def _bump_in(session: Session, *, again: bool = False) -> None:
+    if again or not session.info.get("cache_bumped"):
+        bump(session.connection())
+        session.info["cache_bumped"] = True
+
+
+def changed(session: Session) -> None:
+    """Mark cached rows as changed by statements the hooks do not see (Core statements on whole tables)."""
+    _bump_in(session, again=True)
+
+
+@event.listens_for(Session, "after_commit")
+def _committed(session: Session) -> None:
+    if session.info.pop("cache_bumped", False):
+        for cache in list(_caches):
+            cache.invalidate()
+
+
+@event.listens_for(Session, "after_rollback")
+def _rolled_back(session: Session) -> None:
+    session.info.pop("cache_bumped", None)
+
+
+class RowCache:
+    """Per-process cache of rarely changing rows, valid while the database's generation token is unchanged.
+
+    ``refresh()`` once per request (and per processor round); ``get(Model, key)`` answers like
+    ``Session.get`` with a detached row (read-only: never change or re-attach it)."""
+
+    def __init__(self, store) -> None:
+        self._store = store
+        self._lock = threading.Lock()
+        self._token: str | None = None
+        self._rows: dict = {}
+        self._settings: dict[str, str | None] = {}
+        self._select = select(_SETTINGS.c.value).where(_SETTINGS.c.key == GENERATION_KEY)
+        _caches.add(self)
+
+    def refresh(self) -> None:
+        with self._store.engine.connect() as conn:
+            token = conn.execute(self._select).scalar()
+        if token != self._token or token is None:
+            with self._lock:
+                self._token = token
+                self._rows, self._settings = {}, {}
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._token = None
+            self._rows, self._settings = {}, {}
+
+    def get(self, model, key):
+        rows = self._rows
+        if (model, key) in rows:
+            return rows[(model, key)]
+        token = self._token
+        with self._store.session() as s:
+            row = s.get(model, key)
+            if row is not None:
+                s.expunge(row)
+        self._keep(token, rows, (model, key), row)
+        return row
+
+    def setting(self, key: str, default: str | None = None) -> str | None:
+        settings = self._settings
+        if key not in settings:
+            token = self._token
+            value = self._store.get_setting(key)
+            self._keep(token, settings, key, value)
+            return default if value is None else value
+        value = settings[key]
+        return default if value is None else value
+
+    def _keep(self, token, table: dict, key, value) -> None:
+        # only if nothing was invalidated meanwhile: a value read before a change must not outlive it
+        with self._lock:
+            if token is not None and token == self._token and (table is self._rows or table is self._settings):
+                table[key] = value
