@@ -6,15 +6,25 @@ CSZ", "Override Suggested", "Not Validated" (AddrDoctorMessage in Common.xsd). A
 combination, or a street the doctor cannot find without an explanation code, fails the record with the
 catalogue code of the address (S2247/S2267/S1145 …); ExplanationCode OO needs an Explanation.
 
+How SEVIS writes a result (PROTOCOL §3a, one real alpha log) [c]:
+- the corrected site address keeps the provided lines, upper-cased, and only adds the ZIP+4
+  (``2200 C STREET NW`` stays so); ``AddressResult`` S0000 and no ``AddressMessage`` for a valid site;
+- an ``Address2`` sent empty or ``xsi:nil`` comes back as an empty ``<Address2/>`` in the provided and the
+  corrected address;
+- a valid U.S. address of the exchange visitor gives ``PhysicalProvidedAddress`` and an empty
+  ``PhysicalAddressMessage`` only (no corrected address, no result).
+
 The mock decides the same way for the same input, from data it carries (all [i]):
 - the ZIP's first three digits name its state (USPS 3-digit prefixes; unassigned prefixes are invalid);
 - a small gazetteer of well-known ZIP codes knows their city, and a unique ZIP's own ZIP+4;
 - a city must look like a city name (letters, spaces, ``.'-``); a street line must start with a house
   number or be a PO Box / PSC / Unit / RR / HC box;
-- the corrected address is upper case with USPS suffix and directional abbreviations and a ZIP+4
-  derived from the house number and the street name;
+- the ZIP+4 is derived from the house number and the street name; the city is upper-cased like the lines;
 - ZIP codes of the Freely Associated States (Palau, Micronesia, the Marshall Islands) and the state
-  code UM come back corrected WITHOUT a state, as some real corrections do (clients have crashed on it).
+  code UM come back corrected WITHOUT a state, as some real corrections do (clients have crashed on it);
+- a mailing address and an F/M student's addresses are reported like the exchange visitor's U.S. address;
+  an address the doctor changed beyond case and ZIP+4 (the state dropped), overrode or refused keeps its
+  corrected address, result and message, as do sites that are not plainly valid.
 """
 
 from __future__ import annotations
@@ -283,12 +293,21 @@ class Finding:
 
 
 def provided(element: etree._Element) -> dict[str, str]:
+    """The fields sent, whitespace collapsed; an ``Address2`` sent empty or nil is kept as "" (SEVIS echoes it)."""
     out = {}
     for name in (*FIELDS, "ExplanationCode", "Explanation"):
         child = element.find(name)
         if child is not None and (child.text or "").strip():
             out[name] = " ".join(child.text.split())
+        elif child is not None and name == "Address2":
+            out[name] = ""
     return out
+
+
+def _line(value: str, limit: int) -> str:
+    """A provided line as the corrected address keeps it: upper case, whitespace collapsed, within the log's
+    limit (upper case can lengthen: ß -> SS)."""
+    return " ".join(value.upper().split())[:limit]
 
 
 def _street(line: str) -> str:
@@ -351,13 +370,13 @@ def standardize(address: dict[str, str]) -> Finding:
     zip5 = address.get("PostalCode", "")[:5]
     if not re.fullmatch(r"[0-9]{5}", zip5) or not _csz_valid(address, zip5):
         return Finding(BAD_CSZ, {})
-    street = _street(address.get("Address1", ""))[:64]  # the log's limits (upper case can lengthen: ß -> SS)
-    corrected = {"Address1": street}
-    if address.get("Address2"):
-        corrected["Address2"] = _street(address["Address2"])[:64]
+    street = _street(address.get("Address1", ""))  # abbreviated: only to find the delivery point
+    corrected = {"Address1": _line(address.get("Address1", ""), 64)}
+    if "Address2" in address:
+        corrected["Address2"] = _line(address["Address2"], 64)
     known = GAZETTEER.get(zip5)
     if address.get("City") or known:
-        corrected["City"] = (_city(address["City"]) if address.get("City") else known[0])[:60]
+        corrected["City"] = _line(address["City"], 60) if address.get("City") else known[0]
     state = (address.get("State") or state_of_zip(zip5) or "").upper()
     if state and state not in STATELESS:
         corrected["State"] = state
@@ -375,14 +394,35 @@ def result_code(finding: Finding, codes: Codes) -> str:
 
 
 def doctor(element: etree._Element, codes: Codes = J_SITE) -> dict:
-    """Provided vs corrected address of ``element`` with its AddressResult and AddressMessage.
+    """A site of activity's address as the log reports it: provided vs corrected with its AddressResult, and
+    an AddressMessage unless the site is plainly valid (SEVIS wrote none then).
 
     The dict feeds the transaction log: ``provided`` and ``corrected`` hold Address1, Address2, City,
-    State, PostalCode (``corrected`` is empty when the doctor could not correct the address)."""
+    State, PostalCode (``corrected`` is empty when the doctor could not correct the address); ``message``
+    is None when the log has no AddressMessage."""
     given = provided(element)
     finding = standardize(given)
     return {
         "provided": {k: v for k, v in given.items() if k in FIELDS},
+        "corrected": finding.corrected,
+        "result": result_code(finding, codes),
+        "message": None if finding.status == VALID else MESSAGES[finding.status],
+    }
+
+
+def person_address(element: etree._Element, codes: Codes = J_US) -> dict:
+    """A person's U.S. or mailing address as the log reports it: a valid one as the provided address and an
+    empty message only, as SEVIS did for an exchange visitor's U.S. address; otherwise (a correction that
+    drops the state [i], an override, a refusal) with its corrected address, result and message."""
+    given = provided(element)
+    finding = standardize(given)
+    shown = {k: v for k, v in given.items() if k in FIELDS}
+    sent_state = given.get("State", "").upper() or state_of_zip(given.get("PostalCode", "")[:5])
+    kept_state = finding.corrected.get("State") == sent_state
+    if finding.status == VALID and kept_state:
+        return {"provided": shown, "message": ""}
+    return {
+        "provided": shown,
         "corrected": finding.corrected,
         "result": result_code(finding, codes),
         "message": MESSAGES[finding.status],

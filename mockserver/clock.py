@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+# [i] SEVIS runs on US Eastern time: a raw beta reply carried -04:00 in May (PROTOCOL §3a). The zone database
+# comes from the system or, where it has none, from the tzdata package (a dependency).
+SEVIS_ZONE = ZoneInfo("America/New_York")
 
 
 def real_now() -> datetime:
@@ -40,5 +45,9 @@ def parse_iso(value: str) -> datetime:
 
 
 def sevis_timestamp(when: datetime) -> str:
-    """xs:dateTime as SEVIS writes it (local-looking, no zone, whole seconds)."""
-    return when.astimezone(UTC).replace(tzinfo=None, microsecond=0).isoformat()
+    """xs:dateTime as SEVIS writes it (PROTOCOL §3a): America/New_York local time with milliseconds and the
+    UTC offset of that moment (daylight saving followed), e.g. ``2019-05-21T11:55:36.234-04:00``. A naive
+    ``when`` is UTC."""
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone(SEVIS_ZONE).isoformat(timespec="milliseconds")

@@ -17,6 +17,7 @@ from mockserver.addresses import (
     OVERRIDDEN,
     VALID,
     doctor,
+    person_address,
     standardize,
 )
 from mockserver.batch import translog
@@ -35,20 +36,67 @@ def element(tag="SiteOfActivity", **fields) -> etree._Element:
     return el
 
 
+XSI = "http://www.w3.org/2001/XMLSchema-instance"
 WHITE_HOUSE = dict(Address1="1600 Pennsylvania Avenue Northwest", City="Washington", State="DC", PostalCode="20500")
 
 
-def test_a_valid_address_is_upper_cased_abbreviated_and_gets_zip_plus_4():
-    found = doctor(element(**WHITE_HOUSE, Address2="Suite 100"))
-    assert found["result"] == "S0000" and found["message"] == "Valid"
+def test_a_valid_site_keeps_its_lines_upper_cased_gets_zip_plus_4_and_no_message():
+    found = doctor(element(**WHITE_HOUSE, Address2="Suite  100"))
+    assert found["result"] == "S0000" and found["message"] is None
     assert found["provided"] == {**WHITE_HOUSE, "Address2": "Suite 100"}
     assert found["corrected"] == {
-        "Address1": "1600 PENNSYLVANIA AVE NW",
-        "Address2": "STE 100",
+        "Address1": "1600 PENNSYLVANIA AVENUE NORTHWEST",
+        "Address2": "SUITE 100",
         "City": "WASHINGTON",
         "State": "DC",
         "PostalCode": "20500-0001",
     }
+
+
+def test_the_real_alpha_site_comes_back_as_sevis_wrote_it():
+    """PROTOCOL §3a: 2200 C STREET NW kept as sent, only the ZIP+4 added; Address2 sent as xsi:nil echoed empty."""
+    site = etree.fromstring(
+        f'<SiteOfActivity xmlns:xsi="{XSI}"><Address1>2200 C STREET NW</Address1><Address2 xsi:nil="true"/>'
+        "<City>WASHINGTON</City><State>DC</State><PostalCode>20522</PostalCode></SiteOfActivity>"
+    )
+    found = doctor(site)
+    assert found["provided"] == {
+        "Address1": "2200 C STREET NW",
+        "Address2": "",
+        "City": "WASHINGTON",
+        "State": "DC",
+        "PostalCode": "20522",
+    }
+    assert found["corrected"] == {**found["provided"], "PostalCode": "20522-0001"}
+    assert found["result"] == "S0000" and found["message"] is None
+    log = assert_valid_log(_log(sites=[found]))
+    soa = log.find(".//SiteOfActivity")
+    assert [c.tag for c in soa] == ["ProvidedAddress", "CorrectedAddress", "AddressResult", "SiteId", "SiteName"]
+    assert soa.find("ProvidedAddress/Address2").text is None and soa.find("CorrectedAddress/Address2").text is None
+
+
+def test_a_valid_us_address_of_a_person_is_the_provided_address_and_an_empty_message():
+    visitor = element("USAddress", **WHITE_HOUSE, Address2="")
+    found = person_address(visitor, J_US)
+    assert found == {"provided": {**WHITE_HOUSE, "Address2": ""}, "message": ""}
+    record = assert_valid_log(_log(physical=found)).find(".//Record")
+    assert [c.tag for c in record if c.tag.startswith("Physical")] == [
+        "PhysicalProvidedAddress",
+        "PhysicalAddressMessage",
+    ]
+    assert record.find("PhysicalAddressMessage").text is None
+    assert record.find("PhysicalProvidedAddress/Address2") is not None
+
+
+def test_a_person_address_the_doctor_changed_or_overrode_keeps_its_correction():
+    stateless = person_address(element("USAddress", Address1="1 Main Street", City="Koror", PostalCode="96940"))
+    assert stateless["result"] == "S0000" and "State" not in stateless["corrected"]
+    overridden = person_address(
+        element("MailAddress", **{**WHITE_HOUSE, "Address1": "Pennsylvania Avenue"}, ExplanationCode="OB"), J_MAIL
+    )
+    assert overridden["message"] == "Override with valid CSZ" and overridden["corrected"]["PostalCode"] == "20500"
+    refused = person_address(element("USAddress", **{**WHITE_HOUSE, "State": "CA"}), J_US)
+    assert refused["result"] == "S2267" and refused["message"] == "Not Validated"
 
 
 def test_the_state_department_zip_gets_its_own_plus_4_as_in_the_real_log():
@@ -62,7 +110,8 @@ def test_plus_4_follows_the_house_number_and_street_and_never_changes():
     other = standardize(
         {"Address1": "77 Massachusetts Avenue", "City": "Cambridge", "State": "MA", "PostalCode": "02139"}
     )
-    assert one == again and one.status == VALID
+    assert one.status == again.status == VALID
+    assert one.corrected["PostalCode"] == again.corrected["PostalCode"]  # the lines are kept as sent
     assert one.corrected["PostalCode"].startswith("02139-03")  # block 3 of the street
     assert other.corrected["PostalCode"] != one.corrected["PostalCode"]
 
@@ -101,7 +150,7 @@ def test_unknown_cities_are_invalid():
         standardize({"Address1": "1 Main St", "City": "St. Louis", "State": "MO", "PostalCode": "63101"}).corrected[
             "City"
         ]
-        == "SAINT LOUIS"
+        == "ST. LOUIS"  # kept as sent, upper-cased; the city check knows ST as SAINT
     )
 
 
@@ -150,7 +199,7 @@ def _log(*, sites=(), physical=None, mailing=None) -> bytes:
         "user_id": "MCKRO00001",
         "sevis_id": "N0001000001",
         "ok": True,
-        "sites": [dict(s, site_id=f"SOA0000000{n:02d}", site_name="Main Lab") for n, s in enumerate(sites, 1)],
+        "sites": [dict(s, site_id=str(100_000 + n), site_name="Main Lab") for n, s in enumerate(sites, 1)],
     }
     if physical:
         record["physical_address"] = physical
@@ -160,7 +209,7 @@ def _log(*, sites=(), physical=None, mailing=None) -> bytes:
         batch_id="JADDRESS000001",
         org_id="P-1-12345",
         system="alpha",
-        process={"code": "S0000", "at": "2027-01-15T09:00:00", "records": [record]},
+        process={"code": "S0000", "at": "2027-01-15T04:00:00.000-05:00", "records": [record]},
     )
 
 
@@ -168,8 +217,9 @@ def test_every_kind_of_result_makes_a_valid_log():
     stateless = doctor(element(Address1="1 Main Street", City="Koror", State="PW", PostalCode="96940"))
     bad = doctor(element(**{**WHITE_HOUSE, "State": "CA"}))
     overridden = doctor(element(**{**WHITE_HOUSE, "Address1": "Pennsylvania Avenue"}, ExplanationCode="ON"))
+    mailing = person_address(element("MailAddress", Address1="1 Main Street", City="Koror", PostalCode="96940"))
     log = assert_valid_log(
-        _log(sites=[stateless, bad, overridden], physical=doctor(element(**WHITE_HOUSE), J_US), mailing=stateless)
+        _log(sites=[stateless, bad, overridden], physical=person_address(element(**WHITE_HOUSE), J_US), mailing=mailing)
     )
     sites = log.findall(".//SiteOfActivity")
     assert sites[0].find("CorrectedAddress/State") is None and sites[0].findtext("AddressResult") == "S0000"
@@ -292,5 +342,8 @@ def test_a_stateless_correction_reaches_the_log_and_the_log_is_valid(mock_server
     assert site.findtext("ProvidedAddress/State") == "PW"
     assert site.find("CorrectedAddress/State") is None
     assert site.findtext("CorrectedAddress/PostalCode").startswith("96940-")
-    assert record.findtext("PhysicalCorrectedAddress/PostalCode") == "20500-0001"
+    assert site.findtext("SiteId").isdigit() and site.find("AddressMessage") is None
+    assert record.findtext("PhysicalProvidedAddress/PostalCode") == "20500"  # valid: provided, empty message only
+    assert record.find("PhysicalCorrectedAddress") is None and record.find("PhysicalAddressResult") is None
+    assert record.find("PhysicalAddressMessage") is not None and not record.findtext("PhysicalAddressMessage")
     assert record.find("MailingCorrectedAddress/State") is None

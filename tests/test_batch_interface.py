@@ -71,10 +71,13 @@ def test_fm_round_trip_with_dependent_and_i20(mock_server):
     assert record.findtext("UserDefinedA") == "2027000101"
     dependent = record.find("Dependent")
     assert dependent.get("dependentSevisID").startswith("N") and dependent.get("dependentSevisID") != sevis_id
-    assert set(done.pdfs) == {sevis_id}
+    dependent_id = dependent.get("dependentSevisID")
+    assert set(done.pdfs) == {sevis_id, dependent_id}  # the F-2 gets an I-20 of its own [i]
     text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(done.pdfs[sevis_id])).pages)
     assert sevis_id in text
     assert "NOT A GOVERNMENT FORM" in text
+    f2 = "".join(page.extract_text() for page in PdfReader(io.BytesIO(done.pdfs[dependent_id])).pages)
+    assert dependent_id in f2 and sevis_id in f2 and "F-2" in f2 and "NOT A GOVERNMENT FORM" in f2
 
 
 def test_j_round_trip_with_dependent_site_and_ds2019(mock_server):
@@ -102,6 +105,9 @@ def test_j_round_trip_with_dependent_site_and_ds2019(mock_server):
     assert site.findtext("SiteId")
     text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(done.pdfs[sevis_id])).pages)
     assert sevis_id in text and "NOT A GOVERNMENT FORM" in text
+    dependent_id = record.find("Dependent").get("dependentSevisID")
+    j2 = "".join(page.extract_text() for page in PdfReader(io.BytesIO(done.pdfs[dependent_id])).pages)
+    assert dependent_id in j2 and "(J-2)" in j2 and "WEBER" in j2 and sevis_id in j2 and "P-1-12345" in j2
     # the same batch is not visible on another environment
     other = mock_server.download(org=org, batch_id=batch_id, env="sbtsevisbatch")
     assert other.download_code == "S0031"
@@ -148,7 +154,8 @@ def test_update_events_change_status_and_refuse_when_not_allowed(mock_server):
     mock_server.upload(registration, org=org, batch_id=reg_id)
     registered = mock_server.wait_processed(org=org, batch_id=reg_id)
     assert registered.process_code == "S0000"
-    assert set(registered.pdfs) == {sevis_id}
+    dependent_id = done.record("FMDEP-0001").find("Dependent").get("dependentSevisID")
+    assert set(registered.pdfs) == {sevis_id, dependent_id}  # a reprint prints the dependent's form too
     text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(registered.pdfs[sevis_id])).pages)
     assert sevis_id in text
     again = new_batch_id("C")

@@ -445,4 +445,4 @@ def test_update_logs_report_added_dependents_sites_and_addresses(mock_server):
     reply = upload_and_process(server, "F/M", xml, batch_id)
     rec = reply.record("L-ADDR")
     assert rec.findtext("PhysicalProvidedAddress/Address1") == "77 Massachusetts Avenue"
-    assert rec.findtext("PhysicalAddressResult")
+    assert rec.find("PhysicalAddressMessage") is not None  # valid: provided and an empty message, as SEVIS

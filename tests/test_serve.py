@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from datetime import UTC
 
 
 from fixtures import read_fixture
 from schemas import schema_for_root
-from tests.support.server import ROOT, new_batch_id, with_batch_id
+from tests.support.server import ROOT, new_batch_id, sevis_time, with_batch_id
 
 pytest_plugins = ["pytester"]
 
@@ -46,13 +47,15 @@ def test_clock_flag_and_control_api(server_factory):
     fm = server.org("F/M")
     batch_id = new_batch_id("K")
     up = server.upload(with_batch_id(read_fixture("fm/create-three-students.xml"), batch_id), org=fm, batch_id=batch_id)
-    assert up.log.find("BatchDetail/Upload").get("dateTimeStamp").startswith("2027-03-01T10:0")
+    uploaded = up.log.find("BatchDetail/Upload").get("dateTimeStamp")
+    assert uploaded.startswith("2027-03-01T05:0") and uploaded.endswith("-05:00")  # SEVIS's Eastern time (EST)
+    assert sevis_time(uploaded).astimezone(UTC).isoformat().startswith("2027-03-01T10:0")
     assert server.download(org=fm, batch_id=batch_id).download_code == "S0030"
     moved = control(server, "POST", "/clock", {"advance_seconds": 3600}).json()
     assert moved["now"].startswith("2027-03-01T11:0")
     done = server.wait_processed(org=fm, batch_id=batch_id, timeout=20)
     assert done.process_code == "S0000"
-    assert done.log.find("BatchDetail/Process").get("dateTimeStamp").startswith("2027-03-01T11:0")
+    assert done.log.find("BatchDetail/Process").get("dateTimeStamp").startswith("2027-03-01T06:0")
     assert control(server, "POST", "/clock", {"now": "not a date"}).status_code == 400
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from datetime import datetime, timedelta
 from typing import Callable
 
@@ -79,6 +80,12 @@ class BatchProcessor:
         self.forms: dict[str, dict] = {}  # I-20 / DS-2019 print jobs by SEVIS ID
         self.plans: dict[str, dict] = {}  # DS-7002 print jobs by SEVIS ID
         self.sites_numbered = 0  # site IDs are unique across the batch
+        self._started = time.monotonic()
+        self._last_applied: datetime | None = None
+
+    def elapsed_now(self) -> datetime:
+        """The mock clock's time now: ``now`` (when the batch was claimed) plus the real time spent on it."""
+        return self.now + timedelta(seconds=time.monotonic() - self._started)
 
     # --- entry point ---------------------------------------------------------------------------
     def run(self) -> dict:
@@ -91,9 +98,14 @@ class BatchProcessor:
         for element in root.iterfind(update_path):
             results.append(self._guarded(element, self._update))
         failures = sum(1 for r in results if not r["ok"])
+        # [c, one log] each Record/ProcessDate is the time it was applied; Process/@dateTimeStamp the time the
+        # batch ended, after its last record (a millisecond later at least: SEVIS writes milliseconds).
+        ended = self.elapsed_now()
+        if self._last_applied is not None:
+            ended = max(ended, self._last_applied + timedelta(milliseconds=1))
         outcome = {
             "code": "S0020" if failures else "S0000",
-            "at": sevis_timestamp(self.now),
+            "at": sevis_timestamp(ended),
             "records": results,
         }
         if self.forms or self.plans:  # drawn after the commit (mockserver.batch.worker.print_forms)
@@ -105,7 +117,7 @@ class BatchProcessor:
                 )
             )
         self.batch.state = "printing" if self.forms or self.plans else "processed"
-        self.batch.processed_at = self.now
+        self.batch.processed_at = ended
         self.batch.process_code = outcome["code"]
         self.batch.results = json.dumps(outcome)
         return outcome
@@ -126,13 +138,15 @@ class BatchProcessor:
             log.exception("record %s of batch %s failed", base["request_id"], self.batch.batch_id)
             savepoint.rollback()
             self.forms, self.plans = forms_before, plans_before
-            return self._failed(base, Violation.of(INTERNAL_ERROR))
-        if result["ok"]:
-            savepoint.commit()
+            result = self._failed(base, Violation.of(INTERNAL_ERROR))
         else:
-            savepoint.rollback()
-            self.forms, self.plans = forms_before, plans_before
-        return result
+            if result["ok"]:
+                savepoint.commit()
+            else:
+                savepoint.rollback()
+                self.forms, self.plans = forms_before, plans_before
+        self._last_applied = self.elapsed_now()
+        return {**result, "at": sevis_timestamp(self._last_applied)}
 
     @staticmethod
     def _failed(base: dict, violation: Violation) -> dict:
@@ -211,16 +225,8 @@ class BatchProcessor:
             )
         result = {**base, "sevis_id": sevis_id, "dependents": dep_results}
         result.update(self._addresses(element))
-        if is_true(element.get("printForm")) and self.render_form is not None:
-            self.forms[sevis_id] = form_job(
-                element,
-                kind=kind,
-                sevis_id=sevis_id,
-                org_id=self.batch.org_id,
-                org_name=self.org_name,
-                issue_date=self.now.date(),
-                dependents=list(zip(dependent_ids, dependents)),
-            )
+        if is_true(element.get("printForm")):
+            self._print(element, kind, sevis_id, list(zip(dependent_ids, dependents)))
         tipp = element.find("AddTIPP")
         if tipp is not None and is_true(tipp.get("print7002")):
             self._render_plan(sevis_id, element)
@@ -234,12 +240,14 @@ class BatchProcessor:
                 sites = element.findall("AddSiteOfActivity/SiteOfActivity")
             out["sites"] = [self._site_result(site) for site in sites]
             physical, mailing = element.find("USAddress"), element.find("MailAddress")
+            codes = addresses.J_US, addresses.J_MAIL
         else:
             physical, mailing = element.find("USAddress"), element.find("MailingAddress")
+            codes = addresses.FM_PERSON, addresses.FM_PERSON
         if physical is not None and physical.find("Address1") is not None:
-            out["physical_address"] = addresses.doctor(physical)
+            out["physical_address"] = addresses.person_address(physical, codes[0])
         if mailing is not None and mailing.find("Address1") is not None:
-            out["mailing_address"] = addresses.doctor(mailing)
+            out["mailing_address"] = addresses.person_address(mailing, codes[1])
         return out
 
     @staticmethod
@@ -253,7 +261,7 @@ class BatchProcessor:
 
     def _next_site_id(self) -> str:
         self.sites_numbered += 1
-        return f"{base_site_id(self.batch.id)}{self.sites_numbered:02d}"
+        return site_id(self.batch.id, self.sites_numbered)
 
     def _add_record(
         self,
@@ -426,17 +434,31 @@ class BatchProcessor:
         dependents = self.session.scalars(
             select(Record).where(Record.principal_sevis_id == record.sevis_id).order_by(Record.sevis_id)
         )
-        self.forms[record.sevis_id] = form_job(
+        self._print(
             etree.fromstring(record.document),
-            kind=record.kind,
-            sevis_id=record.sevis_id,
+            record.kind,
+            record.sevis_id,
+            [(d.sevis_id, etree.fromstring(d.document)) for d in dependents if d.status in lifecycle.OPEN],
+        )  # [i] ended dependents leave the form and get none of their own
+
+    def _print(
+        self, element: etree._Element, kind: str, sevis_id: str, dependents: list[tuple[str, etree._Element]]
+    ) -> None:
+        """The principal's I-20 / DS-2019 and, as a real J client expects in the zip, each dependent's own form
+        (a J-2's DS-2019; an F-2's or M-2's I-20 [i]), each named by its SEVIS ID."""
+        if self.render_form is None:
+            return
+        common = dict(
+            kind=kind,
+            sevis_id=sevis_id,
             org_id=self.batch.org_id,
             org_name=self.org_name,
             issue_date=self.now.date(),
-            dependents=[
-                (d.sevis_id, etree.fromstring(d.document)) for d in dependents if d.status in lifecycle.OPEN
-            ],  # [i] ended dependents leave the form
+            dependents=dependents,
         )
+        self.forms[sevis_id] = form_job(element, **common)
+        for dependent in dependents:
+            self.forms[dependent[0]] = form_job(element, **common, for_dependent=dependent)
 
     def _render_plan(self, sevis_id: str, visitor: etree._Element, site_id: str | None = None) -> None:
         """The record's DS-7002 (T/IPP) as it stands after this record's create or event."""
@@ -475,8 +497,13 @@ def _sync_columns(row: Record, doc: etree._Element, bio_tag: str | None) -> None
     row.gender = _text(bio, "Gender")
 
 
-def base_site_id(batch_pk: int) -> str:
-    return f"SOA{batch_pk:08d}"
+SITES_PER_BATCH = 100_000  # more than a batch can add: 500 records of at most 25 sites each
+
+
+def site_id(batch_pk: int, n: int) -> str:
+    """The SiteId of the ``n``-th site a batch adds: a plain number as SEVIS's (``108087``, PROTOCOL §3a),
+    unique across batches and kept on the stored record, so a site keeps its ID. [i] the numbering."""
+    return str(batch_pk * SITES_PER_BATCH + n)
 
 
 def duplicate_key_for(kind: str, element: etree._Element) -> tuple:

@@ -78,7 +78,7 @@ def _process(detail: etree._Element, process: dict) -> None:
             _sub(rec, "UserDefinedA", r["user_defined_a"])
         if r.get("user_defined_b") is not None:
             _sub(rec, "UserDefinedB", r["user_defined_b"])
-        _sub(rec, "ProcessDate", process["at"])
+        _sub(rec, "ProcessDate", r.get("at") or process["at"])  # per record since SEVIS's format; older: the batch's
         result = _sub(rec, "Result", status="true" if r["ok"] else "false")
         if not r["ok"]:
             _sub(result, "ErrorCode", r["error_code"])
@@ -97,7 +97,8 @@ def _process(detail: etree._Element, process: dict) -> None:
                 _address(rec, f"{prefix}ProvidedAddress", addr["provided"])
                 if addr.get("corrected"):
                     _address(rec, f"{prefix}CorrectedAddress", addr["corrected"])
-                _sub(rec, f"{prefix}AddressResult", addr["result"])
+                if addr.get("result"):
+                    _sub(rec, f"{prefix}AddressResult", addr["result"])
                 if addr.get("message") is not None:
                     _sub(rec, f"{prefix}AddressMessage", addr["message"])
 

@@ -41,14 +41,17 @@ def render_form(
     org_name: str,
     issue_date: dt.date,
     dependents: Sequence[tuple[str, etree._Element]] = (),
+    for_dependent: tuple[str, etree._Element] | None = None,
 ) -> bytes:
-    """The PDF bytes of the form for one create record.
+    """The PDF bytes of the form for one create record, or for one of its dependents.
 
     record      the `Student` (kind "F/M") or `ExchangeVisitor` (kind "J") element as posted
     sevis_id    the SEVIS ID assigned to the principal (shown large and as a Code 128 barcode)
     org_id      the school code or program number; org_name the school or program sponsor name
     issue_date  the form's issue date
     dependents  (dependent SEVIS ID, `Dependent` element) pairs, listed on the second page
+    for_dependent  (SEVIS ID, `Dependent` element) of one dependent: that J-2's DS-2019 or F-2/M-2's I-20 [i],
+                the dependent's data with the principal's program (`record` and `sevis_id` stay the principal's)
 
     Missing optional elements leave their boxes blank. Raises ValueError for an unknown `kind`.
     """
@@ -58,7 +61,13 @@ def render_form(
         raise ValueError(f"unknown form kind {kind!r}: use 'F/M' (Form I-20) or 'J' (DS-2019)") from None
     render = getattr(import_module(module, __name__), func)
     return render(
-        record, sevis_id=sevis_id, org_id=org_id, org_name=org_name, issue_date=issue_date, dependents=list(dependents)
+        record,
+        sevis_id=sevis_id,
+        org_id=org_id,
+        org_name=org_name,
+        issue_date=issue_date,
+        dependents=list(dependents),
+        for_dependent=for_dependent,
     )
 
 
@@ -94,9 +103,10 @@ def form_job(
     org_name: str,
     issue_date: dt.date,
     dependents: Sequence[tuple[str, etree._Element]] = (),
+    for_dependent: tuple[str, etree._Element] | None = None,
 ) -> dict:
     """`render_form`'s arguments as JSON-ready data, taken now (the elements may change afterwards)."""
-    return {
+    job = {
         "form": "form",
         "record": etree.tostring(record, encoding="unicode", with_tail=False),
         "kind": kind,
@@ -108,6 +118,9 @@ def form_job(
             [dep_id, etree.tostring(dep, encoding="unicode", with_tail=False)] for dep_id, dep in dependents
         ],
     }
+    if for_dependent is not None:
+        job["for_dependent"] = [for_dependent[0], etree.tostring(for_dependent[1], encoding="unicode", with_tail=False)]
+    return job
 
 
 def plan_job(
@@ -143,7 +156,9 @@ def render_job(job: dict) -> bytes:
     if job["form"] == "plan":
         return render_plan(record, site_id=job.get("site_id"), **common)
     dependents = [(dep_id, etree.fromstring(xml)) for dep_id, xml in job.get("dependents", [])]
-    return render_form(record, kind=job["kind"], dependents=dependents, **common)
+    holder = job.get("for_dependent")
+    for_dependent = (holder[0], etree.fromstring(holder[1])) if holder else None
+    return render_form(record, kind=job["kind"], dependents=dependents, for_dependent=for_dependent, **common)
 
 
 def render_jobs(jobs: dict[str, dict[str, dict]]) -> dict[str, dict[str, bytes]]:

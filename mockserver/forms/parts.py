@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .record import DependentRow
+from .record import DependentRow, Person
 from .sheet import TEST_MARK, Sheet
 
 
@@ -54,4 +54,30 @@ def closing_notice(sheet: Sheet, form_name: str) -> None:
         "government agency, it does not certify eligibility for any status, and it must not be "
         "presented to any consular, border or immigration official. Country, education level, category "
         "and subject field values are shown as the codes sent in the record."
+    )
+
+
+def dependent_holder_section(
+    sheet: Sheet, title: str, row: DependentRow, *, principal_label: str, principal_id: str, principal: Person
+) -> None:
+    """Section 1 of a dependent's own form: the dependent, and the principal whose program the form carries."""
+    sheet.section(title)
+    given = " ".join(part for part in (row.person.first_name, row.person.suffix) if part)
+    sheet.fields([("Surname / primary name", row.person.last_name, 3), ("Given name", given, 3)], bold=True)
+    sheet.fields(
+        [
+            ("Date of birth", row.person.birth_date, 1.1),
+            ("Gender", row.person.gender, 0.8),
+            ("City of birth", row.person.birth_city, 2.0),
+            ("Country of birth", row.person.birth_country, 1.0),
+            ("Citizenship country", row.person.citizenship_country, 1.1),
+            ("Relationship", row.relationship, 1.0),
+        ]
+    )
+    sheet.fields(
+        [
+            (f"{principal_label} SEVIS ID", principal_id, 1.3),
+            (f"{principal_label} surname", principal.last_name, 2.4),
+            (f"{principal_label} given name", principal.first_name, 2.4),
+        ]
     )

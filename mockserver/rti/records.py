@@ -92,6 +92,20 @@ def batch_detail(b: Batch) -> dict:
     out["results"] = outcome["records"] if outcome else []
     plans = plan_pdfs(object_session(b), b.id) if object_session(b) is not None else {}
     out["forms"] = sorted([f.sevis_id for f in b.forms] + list(plans))  # "<SEVIS ID>" and "<SEVIS ID>-7002"
+    out["form_list"] = form_list(b.kind, out["forms"], out["results"])
+    return out
+
+
+def form_list(kind: str, names: list[str], results: list[dict]) -> list[dict]:
+    """Each PDF of a batch: its zip name, which form it is, and for a dependent's own form its principal."""
+    principal_of = {d.get("sevis_id"): r.get("sevis_id") for r in results for d in r.get("dependents") or ()}
+    main = "I-20" if kind == "F/M" else "DS-2019"
+    out = []
+    for name in names:
+        if name.endswith(PLAN_SUFFIX):
+            out.append({"name": name, "form": "DS-7002", "dependent_of": None})
+        else:
+            out.append({"name": name, "form": main, "dependent_of": principal_of.get(name)})
     return out
 
 
@@ -156,13 +170,16 @@ def record(session: Session, account: RtiAccount, environment: str, sevis_id: st
 
 
 def printable_form(session: Session, account: RtiAccount, environment: str, sevis_id: str, render_form, today) -> bytes:
-    """The I-20 / DS-2019 of a principal record as it stands now."""
+    """The I-20 / DS-2019 of a record as it stands now: a principal's, or a dependent's own (a J-2's DS-2019,
+    an F-2's or M-2's I-20 [i]) with the principal's program."""
 
     from ..xmlsafe import parse
 
     view = record(session, account, environment, sevis_id)
+    holder = None
     if view["principal_sevis_id"]:
-        raise RtiError(404, f"{sevis_id} is a dependent; print the form of {view['principal_sevis_id']}")
+        holder = (sevis_id, parse(session.get(Record, sevis_id).document.encode()).getroot())
+        sevis_id = view["principal_sevis_id"]
     row = session.get(Record, sevis_id)
     org = session.get(Organization, row.org_id)
     deps = session.scalars(select(Record).where(Record.principal_sevis_id == sevis_id).order_by(Record.sevis_id))
@@ -176,4 +193,5 @@ def printable_form(session: Session, account: RtiAccount, environment: str, sevi
         org_name=org.name if org else "",
         issue_date=today,
         dependents=dependents,
+        for_dependent=holder,
     )

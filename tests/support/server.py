@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import subprocess
 import time
 import zipfile
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import requests
@@ -31,12 +34,34 @@ def official_translog_schema() -> etree.XMLSchema:
     return _translog_schema
 
 
+SEVIS_TIME = "%Y-%m-%dT%H:%M:%S.%f%z"
+SEVIS_TIME_SHAPE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d")
+EASTERN = ZoneInfo("America/New_York")
+
+
+def sevis_time(value: str | None) -> datetime:
+    """A SEVIS timestamp (PROTOCOL §3a: ``2019-05-21T11:55:36.234-04:00``), parsed with the strict pattern a
+    client would use; it must be America/New_York time with that moment's offset."""
+    assert value is not None and SEVIS_TIME_SHAPE.fullmatch(value), f"{value!r} is not YYYY-MM-DDThh:mm:ss.fff±hh:mm"
+    when = datetime.strptime(value, SEVIS_TIME)
+    assert when.utcoffset() == when.astimezone(EASTERN).utcoffset(), f"{value!r} is not America/New_York time"
+    return when
+
+
 def assert_valid_log(xml: bytes) -> etree._Element:
     """Every log the mock emits must validate against the official SevisTransLog.xsd (the project's copy when
-    the reference folder is absent)."""
+    the reference folder is absent), and every timestamp in it must be written as SEVIS writes them (see
+    ``sevis_time``), no record stamped after its batch."""
     doc = etree.fromstring(xml)
     schema = official_translog_schema()
     assert schema.validate(doc.getroottree()), f"log invalid against official XSD: {schema.error_log}\n{xml.decode()}"
+    for stamped in doc.iterfind("BatchDetail/*[@dateTimeStamp]"):
+        sevis_time(stamped.get("dateTimeStamp"))
+    process = doc.find("BatchDetail/Process")
+    if process is not None:
+        ended = sevis_time(process.get("dateTimeStamp"))
+        for record in process.iterfind("Record"):
+            assert sevis_time(record.findtext("ProcessDate")) <= ended, xml.decode()
     return doc
 
 
