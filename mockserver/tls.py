@@ -183,7 +183,11 @@ def load_certificate(data: bytes) -> x509.Certificate:
 
 
 def peer_certificate(environ: dict) -> x509.Certificate | None:
-    """The client certificate of this request, under gunicorn or werkzeug's dev server, or None."""
+    """The client certificate of this request (verified in the TLS handshake), or None: from ``serve``'s
+    front (DER bytes in the environ), a gunicorn socket, or werkzeug's dev server."""
+    der = environ.get("sevis_mock.peer_cert")
+    if der:
+        return x509.load_der_x509_certificate(der)
     sock = environ.get("gunicorn.socket")
     if sock is not None and hasattr(sock, "getpeercert"):
         der = sock.getpeercert(binary_form=True)

@@ -25,13 +25,23 @@ def _parser() -> etree.XMLParser:
 def parse(data: bytes) -> etree._ElementTree:
     """Parse ``data``; raises ``etree.XMLSyntaxError`` when not well-formed and ``UnsafeXML`` when it
     carries a DOCTYPE (SEVIS documents never need one; entity tricks are refused outright)."""
-    root = etree.fromstring(data, _parser())
+    try:
+        root = etree.fromstring(data, _parser())
+    except etree.XMLSyntaxError:
+        # libxml2 may stop inside the DTD (an entity amplification, an undefined parameter entity) before
+        # reporting it: the DOCTYPE is the fault to name
+        if _DOCTYPE.search(data[:PROLOG_BYTES] if isinstance(data, bytes) else data[:PROLOG_BYTES].encode()):
+            raise UnsafeXML(DOCTYPE_REASON) from None
+        raise
     tree = root.getroottree()
     if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
-        raise UnsafeXML(
-            "the document has a DOCTYPE declaration; SEVIS batch documents may not declare a DTD or entities"
-        )
+        raise UnsafeXML(DOCTYPE_REASON)
     return tree
+
+
+DOCTYPE_REASON = "the document has a DOCTYPE declaration; SEVIS batch documents may not declare a DTD or entities"
+PROLOG_BYTES = 4096
+_DOCTYPE = re.compile(rb"^(?:\xef\xbb\xbf)?\s*(?:<\?[^>]*\?>\s*|<!--.*?-->\s*)*<!DOCTYPE", re.S)
 
 
 # XML's whitespace (XML 1.0 production S). Values are trimmed of these only: str.strip() would also remove a
