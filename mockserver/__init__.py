@@ -64,7 +64,10 @@ class Mock:
 def create_app(settings: Settings | None = None, *, mock: Mock | None = None) -> Flask:
     settings = settings or (mock.settings if mock else Settings.from_env())
     mock = mock or Mock(settings)
+    from .batch.multipart import BatchRequest
+
     app = Flask(__name__)
+    app.request_class = BatchRequest  # notes closing delimiters between multipart parts (mockserver.batch.multipart)
     # A document over max_body_bytes gets S0012 (the body is read and discarded so the client sees the
     # reply); a body beyond four times that is cut off with HTTP 413 instead of being read at all.
     app.config["MAX_CONTENT_LENGTH"] = 4 * settings.max_body_bytes

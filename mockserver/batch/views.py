@@ -18,6 +18,7 @@ from ..tls import peer_certificate
 from ..xmlsafe import header_value
 from . import translog
 from .intake import Refusal, check_batch_id, check_document, check_identity
+from .multipart import Misread, closing_delimiters_between_parts
 
 bp = Blueprint("batch", __name__)
 
@@ -63,6 +64,9 @@ def upload(env_prefix: str):
     try:
         form, files = request.form, request.files
     except RequestEntityTooLarge:
+        misread = closing_delimiters_between_parts(request)  # the parts after a closing delimiter: the epilogue
+        if misread is not None:
+            return _misread_upload(misread, system, now)
         limit = 4 * m.settings.max_body_bytes
         return Response(
             f"request body over {limit} bytes refused unread; a batch document may hold at most "
@@ -70,6 +74,9 @@ def upload(env_prefix: str):
             status=413,
             mimetype="text/plain",
         )
+    misread = closing_delimiters_between_parts(request)
+    if misread is not None:
+        return _misread_upload(misread, system, now)
     org_id, user_id, batch_id = (form.get(k, "").strip() for k in ("orgid", "userid", "batchid"))
     part = files.get("xml")
     file_name = part.filename if part is not None else None
@@ -114,6 +121,18 @@ def upload(env_prefix: str):
         return _upload_log(batch_id, org_id, system, now, file_name, refusal.code, refusal.reasons)
     m.wake_worker()
     return _upload_log(batch_id, org_id, system, now, file_name, "S0000", None)
+
+
+def _misread_upload(misread: Misread, system: str, now) -> Response:
+    """S0001 as SEVIS answered a body whose parts are separated by closing delimiters (PROTOCOL §3a): the fields
+    as its parser misread them (an empty BatchID, the rest of the body in OrgID) and no FileName."""
+    delimiter = f"--{misread.boundary}"
+    reasons = [
+        f"the multipart/form-data body ends after its first part: the parts are separated by the closing "
+        f"delimiter {delimiter}-- , which only the last part may be followed by; put {delimiter} and a line "
+        f"break between parts and {delimiter}-- once, at the end"
+    ]
+    return _upload_log(misread.batch_id, misread.org_id, system, now, None, "S0001", reasons)
 
 
 def _upload_log(batch_id, org_id, system, now, file_name, code, reasons):
