@@ -35,6 +35,11 @@ class Mock:
         self._lock = threading.Lock()
         token_file = settings.data_dir / "control-token"
         self.control_token = token_file.read_text().strip() if token_file.exists() else ""
+        self.replay = None
+        if settings.replay is not None:
+            from .recordings import ReplayIndex
+
+            self.replay = ReplayIndex.load(settings.replay)
 
     @property
     def render_form(self):

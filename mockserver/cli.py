@@ -86,8 +86,28 @@ def _clock(ctx, param, value):
     help="Hash RTI passwords with PBKDF2-SHA256 (1,000 rounds) instead of scrypt: about 100 times faster, for "
     "throwaway test servers (CI). Never with passwords you use anywhere else.",
 )
+@click.option(
+    "--replay",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    metavar="DIR",
+    help="A recording made by `sevis-mock proxy --record DIR`: requests it holds get the recorded replies byte for "
+    "byte; anything else is answered as the mock would (the reply header X-Sevis-Mock-Replay and the journal say which).",
+)
 def serve(
-    data_dir, host, port, profile, processing_delay, clock, trust, schemas, workers, auto_approve, smtp, fast_passwords
+    data_dir,
+    host,
+    port,
+    profile,
+    processing_delay,
+    clock,
+    trust,
+    schemas,
+    workers,
+    auto_approve,
+    smtp,
+    fast_passwords,
+    replay,
 ) -> None:
     """Run the mock over mutual TLS; prints how to reach it and writes DATA_DIR/connection.json."""
     from .serve import serve as run
@@ -106,6 +126,7 @@ def serve(
         auto_approve=auto_approve,
         smtp=smtp,
         fast_passwords=fast_passwords,
+        replay=replay,
     )
     if smtp:
         from .rti.mail import parse_smtp
@@ -119,6 +140,14 @@ def serve(
         found.compile_all()
     except SchemaFolderError as exc:
         raise click.ClickException(f"schemas: {exc}")
+    if replay is not None:
+        from .recordings import ReplayIndex
+
+        try:
+            index = ReplayIndex.load(replay)
+        except (ValueError, OSError, TypeError) as exc:
+            raise click.BadParameter(str(exc), param_hint="--replay")
+        click.echo(f"replaying {len(index)} recorded replies from {replay}")
     if schemas:
         for line in found.describe():
             click.echo(f"schema {line}")
@@ -185,3 +214,7 @@ main.add_command(rehearse_command)
 from .codes import codes_command  # noqa: E402  (sevis-mock codes: the result-code coverage table)
 
 main.add_command(codes_command)
+from harness.shadow.cli import proxy_command, shadow_report_command  # noqa: E402  (record, replay and shadow)
+
+main.add_command(proxy_command)
+main.add_command(shadow_report_command)

@@ -41,6 +41,7 @@ class Settings:
     run_worker: bool = True
     auto_approve: float | None = None  # seconds of mock-clock time before SEVP approves a submitted I-17
     smtp: str | None = None  # HOST:PORT that also receives every e-mail of the outbox
+    replay: Path | None = None  # a recording (`sevis-mock proxy --record`) whose requests get the recorded replies
     fast_passwords: bool = False  # RTI passwords hashed with cheap PBKDF2 instead of scrypt (throwaway test servers)
 
     def __post_init__(self) -> None:

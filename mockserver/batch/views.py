@@ -17,6 +17,7 @@ from ..forms.store import plan_pdfs
 from ..tls import peer_certificate
 from ..xmlsafe import header_value
 from . import translog
+from .replay import REPLAY_HEADER, mark_not_recorded, replay_download, replay_upload
 from .intake import Refusal, check_batch_id, check_document, check_identity
 from .multipart import Misread, closing_delimiters_between_parts
 
@@ -90,6 +91,8 @@ def upload(env_prefix: str):
         ]
         return _upload_log(batch_id, org_id or garbled, system, now, file_name, "S0001", reasons)
     data = part.read(m.settings.max_body_bytes + 1)
+    if m.replay is not None and (recorded := replay_upload(m.replay, env_prefix, org_id, batch_id, data)):
+        return recorded
     try:
         if len(data) > m.settings.max_body_bytes:
             raise Refusal("S0012", [f"the document is larger than {m.settings.max_body_bytes} bytes"])
@@ -167,6 +170,8 @@ def download(env_prefix: str):
             "S0001",
             [f"the download request lacks {', '.join(missing)}; send orgid, userid and batchid"],
         )
+    if m.replay is not None and (recorded := replay_download(m.replay, m.store, env_prefix, org_id, batch_id)):
+        return recorded
     try:
         check_identity(m.cache, peer_certificate(request.environ), org_id, user_id, now)
         with m.store.session() as s:
@@ -227,3 +232,12 @@ def _environment(prefix: str) -> str | None:
 from ..control import journal  # noqa: E402  (the control API's request journal)
 
 bp.after_request(journal.record_request)
+
+
+@bp.after_request
+def _flag_replay(resp: Response) -> Response:
+    """Under ``serve --replay``, a reply the recording did not hold says so (runs before the journal)."""
+    m = mock()
+    if m.replay is not None and REPLAY_HEADER not in resp.headers:
+        mark_not_recorded(resp)
+    return resp

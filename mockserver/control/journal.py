@@ -19,6 +19,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ..clock import parse_iso, real_now
 from ..config import ENVIRONMENTS
+from ..recordings import NOT_RECORDED
 from ..db import Base, UTCDateTime
 from ..tls import peer_certificate
 from . import bp, mock
@@ -90,7 +91,8 @@ def accepted_upload(now: datetime) -> JournalEntry:
     """The journal entry of the upload being accepted, for the write transaction that queues its batch: one
     transaction per request, and the entry is durable with the batch."""
     g.journaled = True
-    return _entry("upload", now, http_status=200, disposition="S0000", process_code="", detail="")
+    detail = NOT_RECORDED if mock().replay is not None else ""  # serve --replay: the mock, not the recording
+    return _entry("upload", now, http_status=200, disposition="S0000", process_code="", detail=detail)
 
 
 def _record(response: Response) -> None:
@@ -105,7 +107,9 @@ def _record(response: Response) -> None:
         http_status=response.status_code,
         disposition=disposition,
         process_code=process_code,
-        detail=response.headers.get("X-Sevis-Mock-Detail", ""),
+        detail="; ".join(
+            v for v in (response.headers.get("X-Sevis-Mock-Replay"), response.headers.get("X-Sevis-Mock-Detail")) if v
+        ),
     )
     with m.store.write() as s:
         s.add(entry)
