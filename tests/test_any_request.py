@@ -1,9 +1,10 @@
 """Any request to any route, with any body, query or form, signed in or not, is answered below 500.
 
 The routes come from the application's own URL map, so a new route is fuzzed the day it is added. Path
-parameters, JSON, forms, queries, multipart files and raw bytes are drawn by Hypothesis, sent as nobody, with a
-junk bearer token, with a client certificate, with the control token, as a college with its RTI token, as SEVP,
-or from a logged-in RTI page session (with its CSRF token). The session-end check of tests/support/server.py
+parameters, JSON, forms, queries, multipart files and raw bytes are drawn by Hypothesis (any text, and the
+hostile values every echoed position must survive: dash runs, ']]>', control characters, 10 kB strings),
+sent as nobody, with a junk bearer token, with a client certificate, with the control token, as a college
+with its RTI token, as SEVP, or from a logged-in RTI page session (with its CSRF token). The session-end check of tests/support/server.py
 also fails the run if the server logged a traceback.
 """
 
@@ -17,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.support.hostile import HOSTILE
 from tests.support.server import start_server
 from tests.test_rti import PASSWORD, api, login_token, register_account, set_password, web
 
@@ -108,21 +110,25 @@ def signed_in(mock):
     return {"cert": (fm["client_cert"], fm["client_key"]), "rti": token, "sevp": sevp, "page": page}
 
 
-_text = st.text(max_size=30) | st.sampled_from(
-    [
-        "",
-        "0",
-        "-1",
-        "99999999999999999999",
-        "N0001000001",
-        "MCK214F00001000",
-        "sbtsevisbatch",
-        "../x",
-        "%00",
-        "a" * 3000,
-        "é",
-        "null",
-    ]
+_text = (
+    st.text(max_size=30)
+    | HOSTILE
+    | st.sampled_from(
+        [
+            "",
+            "0",
+            "-1",
+            "99999999999999999999",
+            "N0001000001",
+            "MCK214F00001000",
+            "sbtsevisbatch",
+            "../x",
+            "%00",
+            "a" * 3000,
+            "é",
+            "null",
+        ]
+    )
 )
 _segment = _text.filter(lambda t: t not in ("", ".", ".."))
 _json = st.recursive(

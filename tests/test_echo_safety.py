@@ -3,10 +3,13 @@ any input string, and a real client's dash-padded batch IDs (PROTOCOL §3a) get 
 
 from __future__ import annotations
 
+import io
+import re
+import zipfile
 from datetime import UTC, datetime
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 from werkzeug.datastructures import Headers
@@ -15,14 +18,8 @@ from fixtures import read_fixture
 from mockserver.batch import translog
 from mockserver.xmlsafe import comment_text, header_value
 from schemas import schema_for_root
-from tests.support.server import with_batch_id
-
-HOSTILE = st.one_of(
-    st.text(),
-    st.text(alphabet="-\n\r\x00 ]>", max_size=40),
-    st.from_regex(r"-{2,20}[A-Za-z0-9]{0,12}-*", fullmatch=True),
-    st.sampled_from(["----kynEn47azQ", "-", "--", "a-", "]]>", "-->", "\r\n", "\x00", "x" * 10_000]),
-)
+from tests.support.hostile import HOSTILE
+from tests.support.server import assert_valid_log, new_batch_id, with_batch_id
 
 _own_translog = etree.XMLSchema(etree.parse(str(schema_for_root("TransactionLog"))))
 
@@ -139,3 +136,114 @@ def test_a_newline_in_the_download_batchid_is_answered_not_crashed(queued_server
     reply = srv.download(org=j, batch_id="ABC\r\nSet-Cookie: x=1")
     assert reply.download_code == "S0031"
     assert "\n" not in reply.detail
+
+
+# --- every echoed position, through the real server ----------------------------------------------------------
+
+# Where a client's value comes back: the form fields of an upload and of a download (query or multipart), the
+# file name, the BatchHeader values, the record's requestID/userID, UserDefinedA/B and a name that messages quote.
+POSITIONS = [
+    "upload:orgid",
+    "upload:userid",
+    "upload:batchid",
+    "download-get:orgid",
+    "download-get:userid",
+    "download-get:batchid",
+    "download-post:batchid",
+    "file name",
+    "header:BatchID",
+    "header:OrgID",
+    "record:requestID",
+    "record:userID",
+    "record:UserDefinedA",
+    "record:UserDefinedB",
+    "dependent:UserDefinedA",
+    "name:LastName",
+]
+DOCUMENTED = {200, 403, 404, 413}  # a log, or the documented refusals before one
+
+
+def _text(value: str) -> str:
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _attr(value: str) -> str:
+    return _text(value).replace('"', "&quot;")
+
+
+def _hostile_document(position: str, value: str, batch_id: str) -> bytes:
+    """The J fixture (a visitor with a dependent) with ``value`` written, escaped, at ``position``; characters
+    XML cannot carry stay raw, so such a document is not well-formed (S0012, whose message quotes it)."""
+    xml = j_doc(batch_id).decode()
+    where, name = position.split(":")
+    if where == "header":
+        return re.sub(f"<{name}>[^<]*</{name}>", lambda m: f"<{name}>{_text(value)}</{name}>", xml, count=1).encode()
+    if where == "record" and name in ("requestID", "userID"):
+        return re.sub(
+            f'(<ExchangeVisitor [^>]*?){name}="[^"]*"', lambda m: f'{m.group(1)}{name}="{_attr(value)}"', xml, count=1
+        ).encode()
+    if where == "name":
+        return re.sub(
+            "<LastName>[^<]*</LastName>", lambda m: f"<LastName>{_text(value)}</LastName>", xml, count=1
+        ).encode()
+    nth = 1 if where == "dependent" else 0  # the visitor's UserDefinedA/B come first, the dependent's after
+    found = list(re.finditer(f"<{name}>[^<]*</{name}>", xml))[nth]
+    return (xml[: found.start()] + f"<{name}>{_text(value)}</{name}>" + xml[found.end() :]).encode()
+
+
+def _log_of(r) -> bytes:
+    if r.headers.get("Content-Type", "").startswith("application/zip"):
+        with zipfile.ZipFile(io.BytesIO(r.content)) as zf:
+            return zf.read("sevis_transaction_log.xml")
+    return r.content
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(position=st.sampled_from(POSITIONS), value=HOSTILE)
+def test_any_value_in_any_echoed_position_gets_a_valid_log(queued_server, position, value):
+    srv, j = queued_server, queued_server.org("J")
+    fields = {"orgid": j["org_id"], "userid": j["user_id"], "batchid": new_batch_id("H")}
+    url = f"{srv.base_url}/sbtsevisbatch/action/batch"
+    with srv.session((j["client_cert"], j["client_key"])) as s:
+        where, _, name = position.partition(":")
+        if where.startswith("download"):
+            fields[name] = value
+            if where == "download-get":
+                r = s.get(url + "Download", params=fields, timeout=60)
+            else:
+                r = s.post(url + "Download", files={k: (None, v) for k, v in fields.items()}, timeout=60)
+        else:
+            file_name, document = "batch.xml", None
+            if where == "upload":
+                fields[name] = value
+            elif where == "file name":
+                file_name = value
+            elif where == "header":
+                fields[name.lower()] = value  # the form says the same, so the upload gets past the mismatch
+                document = _hostile_document(position, value, fields["batchid"])
+            else:
+                document = _hostile_document(position, value, fields["batchid"])
+            document = document or j_doc(fields["batchid"])
+            r = s.post(url + "Upload", data=fields, files={"xml": (file_name, document, "text/xml")}, timeout=60)
+        assert r.status_code in DOCUMENTED, f"{position} {value[:200]!r}: HTTP {r.status_code} {r.text[:500]}"
+        if r.status_code != 200:
+            return
+        assert "\n" not in r.headers.get("X-Sevis-Mock-Detail", "")
+        log = assert_valid_log(_log_of(r))
+        if log.find("BatchDetail/Upload") is None or log.find("BatchDetail/Upload").get("resultCode") != "S0000":
+            return
+        _process_now(srv)  # accepted: its processed log must be as valid
+        done = s.get(url + "Download", params=fields, timeout=60)
+        assert done.status_code == 200, done.text[:500]
+        assert_valid_log(_log_of(done)).find("BatchDetail/Process") is not None
+
+
+def _process_now(srv) -> None:
+    org = srv.org("F/M")
+    with srv.session((org["client_cert"], org["client_key"])) as s:
+        r = s.post(
+            f"{srv.info['control']['url']}/process-now",
+            headers={"Authorization": f"Bearer {srv.info['control']['token']}"},
+            timeout=120,
+        )
+    assert r.status_code == 200, r.text
