@@ -6,9 +6,10 @@ Inputs, all under ``schemas/tables/``:
   "nullable" unions with the empty string, patterns, money, e-mail) and "shells" -- simple
   types with an empty restriction that a CSV of the same name fills with codes;
 - ``<release>/release-types.xsd``: hand-written types that only that release has;
-- ``<release>/<TypeName>.csv``: one code table per file, columns ``code,description``.
+- ``<release>/<TypeName>.csv``: one code table per file, columns ``code,description`` and, for the
+  tables where SEVIS says which visa classes a code is valid for, ``visa`` (e.g. ``F-1 M-1``).
   Each becomes ``<xs:simpleType name="TypeName">`` restricting ``xs:string`` (or the shell's
-  base) to exactly those codes.  Descriptions stay in the CSV; they are not copied into the XSD.
+  base) to exactly those codes; a code's description becomes its ``xs:documentation``.
 
 Output: ``schemas/<release>/SEVISTable.xsd`` (committed; the tests check it is up to date).
 
@@ -54,14 +55,22 @@ def _escape(value: str) -> str:
     return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
 
 
-def read_table(path: Path) -> list[tuple[str, str]]:
-    """Rows ``(code, description)`` of one code-table CSV, in file order."""
+HEADERS = (["code", "description"], ["code", "description", "visa"])
+
+
+def read_rows(path: Path) -> list[dict[str, str]]:
+    """Rows of one code-table CSV as dicts (``code``, ``description`` and ``visa`` when the table has it)."""
     with path.open(newline="", encoding="utf-8") as fh:
         reader = csv.reader(fh)
         header = next(reader)
-        if header != ["code", "description"]:
-            raise ValueError(f"{path}: header must be 'code,description', found {header}")
-        rows = [(row[0], row[1] if len(row) > 1 else "") for row in reader]
+        if header not in HEADERS:
+            raise ValueError(f"{path}: header must be 'code,description' or 'code,description,visa', found {header}")
+        return [dict(zip(header, row + [""] * (len(header) - len(row)))) for row in reader]
+
+
+def read_table(path: Path) -> list[tuple[str, str]]:
+    """Rows ``(code, description)`` of one code-table CSV, in file order."""
+    rows = [(row["code"], row["description"]) for row in read_rows(path)]
     codes = [code for code, _ in rows]
     if len(codes) != len(set(codes)):
         dupes = sorted({c for c in codes if codes.count(c) > 1})
@@ -69,18 +78,27 @@ def read_table(path: Path) -> list[tuple[str, str]]:
     return rows
 
 
-def _enumeration_type(name: str, base: str, codes: list[str], source: str) -> str:
+def _enumeration(code: str, description: str) -> str:
+    if not description:
+        return f'      <xs:enumeration value="{_escape(code)}"/>'
+    return (
+        f'      <xs:enumeration value="{_escape(code)}"><xs:annotation>'
+        f"<xs:documentation>{_escape(description)}</xs:documentation></xs:annotation></xs:enumeration>"
+    )
+
+
+def _enumeration_type(name: str, base: str, codes: list[tuple[str, str]], source: str) -> str:
     lines = [
         f"  <!-- {source}: {len(codes)} code{'s' if len(codes) != 1 else ''} -->",
         f'  <xs:simpleType name="{name}">',
         f'    <xs:restriction base="{base}">',
     ]
-    lines += [f'      <xs:enumeration value="{_escape(code)}"/>' for code in codes]
+    lines += [_enumeration(code, description) for code, description in codes]
     lines += ["    </xs:restriction>", "  </xs:simpleType>"]
     return "\n".join(lines) + "\n"
 
 
-def _fragment(path: Path, tables: dict[str, list[str]], used: set[str], rel_name: str) -> str:
+def _fragment(path: Path, tables: dict[str, list[tuple[str, str]]], used: set[str], rel_name: str) -> str:
     """Body of a hand-written fragment, with its shells filled from ``tables``."""
     text = path.read_text(encoding="utf-8")
     match = _BODY.search(text)
@@ -111,7 +129,7 @@ def render(release: Release, tables_dir: Path | None = None) -> str:
     tables_dir = tables_dir or schema_root() / "tables"
     own = tables_dir / release.folder
     csv_files = sorted(own.glob("*.csv"), key=lambda p: p.name)
-    tables = {p.stem: [code for code, _ in read_table(p)] for p in csv_files}
+    tables = {p.stem: read_table(p) for p in csv_files}
     used: set[str] = set()
     base = _fragment(tables_dir / "base-types.xsd", tables, used, release.folder)
     extra = _fragment(own / "release-types.xsd", tables, used, release.folder)
