@@ -246,7 +246,7 @@ def test_k12_and_young_m1_need_no_email():
     info.remove(info.find("Email"))
     info.remove(info.find("Telephone"))
     assert code_of(create_ctx(student)) == "S1165"
-    set_text(student, "EducationalInfo/EduLevel/Level", "08")
+    set_text(student, "EducationalInfo/EduLevel/Level", "02")
     assert code_of(create_ctx(student)) is None
 
 

@@ -322,10 +322,10 @@ CREATE_CASES = {
     "S2218": lambda: create(tipp_xml=tipp()),
     "S2260": lambda: create(category="2A"),
     "S2251": lambda: create(category="2A", tipp_xml=tipp()),
-    "S2256": lambda: create(category="14", citizenship="EI", tipp_xml=exempt_tipp("IWT")),
+    "S2256": lambda: create(category="15", citizenship="EI", tipp_xml=exempt_tipp("IWT")),
     "S2255": lambda: create(category="2A", sites=[], tipp_xml=exempt_tipp("KW")),
-    "S2258": lambda: create(category="14", sites=[], tipp_xml=exempt_tipp("IWT")),
-    "S2261": lambda: create(category="14", citizenship="EI", sites=[], tipp_xml=tipp()),
+    "S2258": lambda: create(category="15", sites=[], tipp_xml=exempt_tipp("IWT")),
+    "S2261": lambda: create(category="15", citizenship="EI", sites=[], tipp_xml=tipp()),
     "S2265": lambda: create(sites=[], category="2A", tipp_xml=tipp(iwt="false")),
     "S2262": lambda: create(sites=[], category="2A", tipp_xml=tipp([tipp_site(primary="false")])),
     "S2254": lambda: create(
@@ -529,7 +529,7 @@ UPDATE_CASES = {
         '<SiteOfActivity><Add xsi:type="AddSOA" printForm="false"><Address1>1 Main St</Address1>'
         "<PostalCode>20500</PostalCode><SiteName>Annex</SiteName><PrimarySite>true</PrimarySite>"
         "</Add></SiteOfActivity>",
-        stored=stored(category="14", citizenship="EI", sites=[], tipp_xml=exempt_tipp("IWT")),
+        stored=stored(category="15", citizenship="EI", sites=[], tipp_xml=exempt_tipp("IWT")),
     ),
     "S2274": lambda: update_ctx(
         '<SiteOfActivity><Add xsi:type="AddSOA" printForm="false"><Address1>1 Main St</Address1>'
@@ -558,7 +558,7 @@ UPDATE_CASES = {
     ),
     "S2253": lambda: update_ctx(
         f'<TIPP><AddSite print7002="false">{tipp_site()[10:-11]}</AddSite></TIPP>',
-        stored=stored(category="14", citizenship="EI", sites=[], tipp_xml=exempt_tipp("IWT")),
+        stored=stored(category="15", citizenship="EI", sites=[], tipp_xml=exempt_tipp("IWT")),
     ),
     "S2278": lambda: update_ctx(f"<TIPP>{tipp()}</TIPP>", stored=stored(**STORED_TIPP)),
     "S2277": lambda: update_ctx(f"<TIPP>{tipp()}</TIPP>", stored=stored(category="2A")),

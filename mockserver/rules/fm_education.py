@@ -5,10 +5,9 @@ from __future__ import annotations
 from lxml import etree
 
 from . import RuleContext, Violation, action, history_actions, rule, text
-from .fm_facts import F1, M1, M1_ONLY_LEVELS, OTHER_LEVEL, visa_type
+from .fm_facts import F1, LEVELS_FOR, M1, OTHER_LEVEL, visa_type
 
 EVENTS = ("fm.create", "fm.EducationLevel", "fm.Program")
-DEGREE_LEVELS = {"03", "04", "05", "06"}  # associate to doctorate: F-1 programs [i]
 NO_SUBJECT = "00.0000"
 
 
@@ -50,9 +49,9 @@ def m1_education_fixed(ctx: RuleContext) -> Violation | None:
 
 @rule("S1062", *EVENTS)
 def level_fits_visa_type(ctx: RuleContext) -> Violation | None:
-    """Education level does not fit the visa type: flight training or vocational for F-1, associate to doctorate for M-1 [i]."""
+    """Education level is not one SEVIS table 5 allows for the visa type: high school (08), flight training (09) or vocational school (10) for F-1, any other level for M-1."""
     level, visa = _level(_education(ctx)), visa_type(ctx)
-    if (visa == F1 and level in M1_ONLY_LEVELS) or (visa == M1 and level in DEGREE_LEVELS):
+    if level and visa in LEVELS_FOR and level not in LEVELS_FOR[visa]:
         return Violation.of("S1062")
     return None
 

@@ -1,8 +1,8 @@
 """Facts and small helpers shared by the F/M rule modules (nothing here registers a rule).
 
-The F/M code tables in the schema carry codes without names; meanings used here are marked [i], or [c] with
-their public source: the NIEM immigration domain publishes some SEVIS code lists with their names
-(im:StudentEducationLevelCodeSimpleType, im:StudentTerminationCodeSimpleType).
+Codes are named by their meaning in SEVIS's lookup tables, read from the project's code tables
+(``schemas/tables/fm-6.55/*.csv``, see :mod:`mockserver.codetables`): a rule asks for "the education
+level that means OTHER", never for a bare ``"11"``.
 """
 
 from __future__ import annotations
@@ -11,20 +11,27 @@ from datetime import date
 
 from lxml import etree
 
+from ..codetables import code_for, codes_valid_for
 from . import RuleContext, as_date, history_actions, student, text
 
-F1, M1 = "01", "02"  # StudentVisaCodeType [c for the codes, i for the order F-1 then M-1]
-DEPENDENT_VISA = {F1: "04", M1: "05"}  # F-2 for F-1, M-2 for M-1 [i]
-SPOUSE, CHILD = "01", "02"  # DependentCodeType [i] (a vendor's SEVIS table lists 01 spouse, 02 child)
-# EduLevelCodeType [c: NIEM im:StudentEducationLevelCodeSimpleType]: 01 primary, 02 secondary, 03 associate,
-# 04 bachelor's, 05 master's, 06 doctorate, 07 language training, 08 high school, 09 flight training, 10 vocational, 11 other.
-K12_LEVELS = {"01", "02", "08"}
-LANGUAGE_TRAINING = "07"
-OTHER_LEVEL = "11"
-M1_ONLY_LEVELS = {"09", "10"}  # flight training and vocational school are M-1 programs [i]
-FULL_TIME, PART_TIME = "01", "02"  # EmploymentTimeType [i]
-OTHERWISE_FAILING = "16"  # StudentTerminationReasonType: Otherwise failing to maintain status [c: NIEM
-# im:StudentTerminationCodeSimpleType, which names all 25 codes]
+# StudentVisaCodeType and DependentFMVisaType carry the codes of table 41 (class of admission).
+F1 = code_for("StudentVisaCodeType", "F-1")
+M1 = code_for("StudentVisaCodeType", "M-1")
+DEPENDENT_VISA = {F1: code_for("DependentFMVisaType", "F-2"), M1: code_for("DependentFMVisaType", "M-2")}
+VISA_CLASS = {F1: "F-1", M1: "M-1"}
+SPOUSE = code_for("DependentCodeType", "SPOUSE")
+CHILD = code_for("DependentCodeType", "CHILD")
+# Education levels, table 5: 01-07 and 11 are F-1 levels, 08 (high school), 09 (flight training) and 10
+# (vocational school) M-1 levels.
+K12_LEVELS = frozenset(code_for("EduLevelCodeType", m) for m in ("PRIMARY", "SECONDARY", "HIGH SCHOOL"))
+LANGUAGE_TRAINING = code_for("EduLevelCodeType", "LANGUAGE TRAINING")
+OTHER_LEVEL = code_for("EduLevelCodeType", "OTHER")
+LEVELS_FOR = {F1: codes_valid_for("EduLevelCodeType", "F-1"), M1: codes_valid_for("EduLevelCodeType", "M-1")}
+FULL_TIME = code_for("EmploymentTimeType", "FULL TIME")
+PART_TIME = code_for("EmploymentTimeType", "PART TIME")
+OTHERWISE_FAILING = code_for("StudentTerminationReasonType", "OTHERWISE FAILING TO MAINTAIN STATUS")
+PRE_COMPLETION = code_for("OPTCompletionType", "PRE COMPLETION")
+POST_COMPLETION = code_for("OPTCompletionType", "POST COMPLETION")
 ACTIVE_STATES = ("Initial", "Active")
 FM_UPDATE_EVENTS = (
     "fm.AuthDropBelowFC",

@@ -5,71 +5,71 @@ Nothing here registers a rule; the ``j_*`` modules do. Values marked [i] are inf
 
 from __future__ import annotations
 
-from datetime import date
+import csv
+import io
+from dataclasses import dataclass
+from datetime import date, timedelta
+from importlib import resources
 
 from lxml import etree
 
-from . import RuleContext, as_date, text
+from . import RuleContext, add_months, as_date, text
 
 XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"
 
-# EV category codes (SEVISTable EVCategoryCodeType) -> category. The schema lists the codes without names.
-# [c] 1A-1F, 2A/2B and 03-13 as named by the NIEM immigration domain (im:ExchangeVisitorCategoryCodeSimpleType,
-# NIEM 2.0). [i] 1G Student Intern: NIEM 2.0 predates it; SEVIS added the Student Intern category in release
-# 6.0 (2009) and 1G is the one student code NIEM lacks. [i] 14/15 Intern: NIEM names them "NOT AVAILABLE" and
-# "NOT AVAILABLE (INTERN)". One table, easy to correct.
-CATEGORIES = {
-    "1A": "Secondary School Student",
-    "1B": "Student Associate",
-    "1C": "Student Bachelors",
-    "1D": "Student Masters",
-    "1E": "Student Doctorate",
-    "1F": "Student Non-Degree",
-    "1G": "Student Intern",
-    "2A": "Trainee",
-    "2B": "Trainee",
-    "03": "Teacher",
-    "04": "Professor",
-    "05": "International Visitor",
-    "06": "Alien Physician",
-    "07": "Government Visitor",
-    "08": "Research Scholar",
-    "09": "Short-term Scholar",
-    "10": "Specialist",
-    "11": "Camp Counselor",
-    "12": "Summer Work Travel",
-    "13": "Au Pair",
-    "14": "Intern",
-    "15": "Intern",
-}
-AU_PAIR, SECONDARY, STUDENT_INTERN, TRAINEE, INTERN = (
+
+# EV categories: ``mockserver/data/j_categories.csv`` holds, per category code of SEVIS table 15 (the
+# 6.27 EVCategoryCodeType), the category as the Department of State names it, its minimum and maximum
+# duration of participation (SEVIS table 17) and its age limits on the program begin date (table 21).
+# Table 15 names 2A, 2B and 14 Trainee (specialty, non-specialty, and the current Trainee category) and 15
+# Intern; 1A-1F are the student categories, 1G Student Intern.
+@dataclass(frozen=True)
+class Category:
+    code: str
+    name: str
+    minimum: str  # "3 weeks", "5 months", "1 year" or "" (no minimum)
+    maximum: str  # "" when the category has no maximum
+    minimum_age: float | None
+    maximum_age: float | None
+
+
+def _load_categories() -> dict[str, Category]:
+    text_ = resources.files("mockserver").joinpath("data/j_categories.csv").read_text(encoding="utf-8")
+    rows = csv.DictReader(io.StringIO(text_))
+    return {
+        r["code"]: Category(
+            r["code"],
+            r["category"],
+            r["minimum_duration"],
+            r["maximum_duration"],
+            float(r["minimum_age"]) if r["minimum_age"] else None,
+            float(r["maximum_age"]) if r["maximum_age"] else None,
+        )
+        for r in rows
+    }
+
+
+CATEGORY_FACTS = _load_categories()
+CATEGORIES = {code: c.name for code, c in CATEGORY_FACTS.items()}
+AU_PAIR, SECONDARY, STUDENT_INTERN, TRAINEE, INTERN, CAMP_COUNSELOR = (
     "Au Pair",
     "Secondary School Student",
     "Student Intern",
     "Trainee",
     "Intern",
+    "Camp Counselor",
 )
 TIPP_CATEGORIES = {TRAINEE, INTERN, STUDENT_INTERN}
 
-# Program length limits by category (22 CFR 62): (minimum days, minimum label, maximum days, maximum label).
-# [i] SEVIS's exact day counts are not published; months are counted as the CFR states them.
-DURATIONS = {
-    "Professor": (21, "3 weeks", 5 * 366, "5 years"),
-    "Research Scholar": (21, "3 weeks", 5 * 366, "5 years"),
-    "Short-term Scholar": (1, "1 day", 183, "6 months"),
-    "Specialist": (1, "1 day", 366, "1 year"),
-    "Teacher": (1, "1 day", 3 * 366, "3 years"),
-    "International Visitor": (1, "1 day", 366, "1 year"),
-    "Government Visitor": (1, "1 day", 549, "18 months"),
-    "Camp Counselor": (1, "1 day", 122, "4 months"),
-    "Summer Work Travel": (1, "1 day", 122, "4 months"),
-    "Au Pair": (1, "1 day", 366, "1 year"),
-    "Secondary School Student": (1, "1 day", 366, "1 year"),
-    "Trainee": (1, "1 day", 549, "18 months"),
-    "Intern": (1, "1 day", 366, "12 months"),
-    "Student Intern": (1, "1 day", 366, "12 months"),
-    "Alien Physician": (1, "1 day", 7 * 366, "7 years"),
-}
+
+def add_duration(day: date, duration: str) -> date:
+    """``day`` moved by a duration of table 17 ("3 weeks", "18 months", "5 years")."""
+    number, unit = duration.split()
+    n = int(number)
+    if unit.startswith("week"):
+        return day + timedelta(weeks=n)
+    return add_months(day, n * (12 if unit.startswith("year") else 1))
+
 
 # Birth countries that are the United States or one of its territories (SEVIS country codes). [i]
 US_AND_TERRITORIES = {"US", "AQ", "GQ", "RQ", "VQ", "CQ", "FQ", "HQ", "DQ", "JQ", "KQ", "LQ", "MQ", "BQ", "WQ"}
@@ -82,6 +82,12 @@ def category(ctx: RuleContext) -> str | None:
     """The exchange visitor's category: from the create, or from the stored record for updates."""
     source = ctx.element if ctx.event == "create" else ctx.stored
     return CATEGORIES.get(text(source, "CategoryCode") or "")
+
+
+def category_facts(ctx: RuleContext) -> Category | None:
+    """The table 15/17/21 facts of the exchange visitor's category (None for an unknown code)."""
+    source = ctx.element if ctx.event == "create" else ctx.stored
+    return CATEGORY_FACTS.get(text(source, "CategoryCode") or "")
 
 
 def principal(ctx: RuleContext) -> etree._Element | None:

@@ -6,12 +6,10 @@ from datetime import date, timedelta
 
 from . import RuleContext, Violation, as_date, rule, text
 from .j_common import (
-    AU_PAIR,
-    DURATIONS,
     J_ALL_EVENTS,
-    SECONDARY,
+    add_duration,
     age_on,
-    category,
+    category_facts,
     persons,
     program_dates,
     sub_event,
@@ -148,43 +146,57 @@ def validation_window(ctx: RuleContext) -> Violation | None:
 # --- age and duration limits by category ---------------------------------------------------------
 
 
-def _age_outside(
-    ctx: RuleContext, of: str, code: str, minimum: float | None = None, maximum: float | None = None
-) -> Violation | None:
-    """``code`` when an exchange visitor of category ``of`` is outside the age limit on the begin date."""
+def _age_on_begin_date(ctx: RuleContext) -> tuple[float, date] | None:
     start = as_date(text(ctx.element, "PrgStartDate"))
     born = as_date(text(ctx.element, "Biographical/BirthDate"))
-    if category(ctx) != of or start is None or born is None:
+    if start is None or born is None:
         return None
-    age = age_on(born, start)
-    if (minimum is not None and age < minimum) or (maximum is not None and age > maximum):
-        return Violation.of(code, program_begin_date=us_date(start))
+    return age_on(born, start), start
+
+
+def _too_young(ctx: RuleContext, code: str, limit: float) -> Violation | None:
+    """``code`` when the category's minimum age (SEVIS table 21) is ``limit`` and the visitor is younger."""
+    facts, found = category_facts(ctx), _age_on_begin_date(ctx)
+    if facts and found and facts.minimum_age == limit and found[0] < limit:
+        return Violation.of(code, program_begin_date=us_date(found[1]))
     return None
 
 
-# Age limits of 22 CFR 62.31 (au pairs 18-26) and 62.25 (secondary school students 15-18.5).
+def _too_old(ctx: RuleContext, code: str, limit: float, over: float) -> Violation | None:
+    """``code`` when the category's maximum age is ``limit`` and the visitor's age is ``over`` or more."""
+    facts, found = category_facts(ctx), _age_on_begin_date(ctx)
+    if facts and found and facts.maximum_age == limit and found[0] >= over:
+        return Violation.of(code, program_begin_date=us_date(found[1]))
+    return None
+
+
+# Age limits on the program begin date, SEVIS table 21: Au Pair 18 to 26, Camp Counselor at least 18,
+# Secondary School Student 15 to 18 1/2 (mockserver/data/j_categories.csv).
 @rule("S2111", "j.create")
-def au_pair_at_least_18(ctx: RuleContext) -> Violation | None:
-    """An Au Pair is under 18 on the program begin date. [i] category codes"""
-    return _age_outside(ctx, AU_PAIR, "S2111", minimum=18)
+def at_least_18(ctx: RuleContext) -> Violation | None:
+    """An Au Pair or Camp Counselor is under 18 on the program begin date (table 21)."""
+    return _too_young(ctx, "S2111", 18)
 
 
 @rule("S2112", "j.create")
 def au_pair_at_most_26(ctx: RuleContext) -> Violation | None:
-    """An Au Pair is over 26 (has turned 27) on the program begin date. [i] category codes"""
-    return _age_outside(ctx, AU_PAIR, "S2112", maximum=26.99)
+    """An Au Pair is over 26 (has turned 27) on the program begin date (table 21)."""
+    return _too_old(ctx, "S2112", 26, over=27)
 
 
 @rule("S2113", "j.create")
 def secondary_student_at_least_15(ctx: RuleContext) -> Violation | None:
-    """A Secondary School Student is under 15 on the program begin date. [i] category codes"""
-    return _age_outside(ctx, SECONDARY, "S2113", minimum=15)
+    """A Secondary School Student is under 15 on the program begin date (table 21)."""
+    return _too_young(ctx, "S2113", 15)
 
 
 @rule("S2114", "j.create")
 def secondary_student_at_most_18_and_half(ctx: RuleContext) -> Violation | None:
-    """A Secondary School Student is over 18 years and 6 months on the program begin date. [i] category codes"""
-    return _age_outside(ctx, SECONDARY, "S2114", maximum=18.5)
+    """A Secondary School Student is over 18 years and 6 months on the program begin date (table 21)."""
+    facts, found = category_facts(ctx), _age_on_begin_date(ctx)
+    if facts and found and facts.maximum_age == 18.5 and found[0] > 18.5:
+        return Violation.of("S2114", program_begin_date=us_date(found[1]))
+    return None
 
 
 def _duration(ctx: RuleContext) -> tuple[date | None, date | None]:
@@ -201,21 +213,25 @@ def _duration(ctx: RuleContext) -> tuple[date | None, date | None]:
     return None, None
 
 
+# Durations of participation, SEVIS table 17 (Department of State rules), counted in calendar weeks,
+# months and years from the program begin date; a program's last day counts (a 1-year program may end
+# on the day before the anniversary or on it).
 @rule("S2115", "j.create", "j.Program")
 def minimum_duration(ctx: RuleContext) -> Violation | None:
-    """The program (create, amend or extension) is shorter than its category's minimum. [i] category codes"""
-    limits = DURATIONS.get(category(ctx) or "")
+    """The program (create, amend or extension) is shorter than its category's minimum in table 17."""
+    facts = category_facts(ctx)
     start, end = _duration(ctx)
-    if limits and start and end and end > start and (end - start).days < limits[0]:
-        return Violation.of("S2115", minimum_duration=limits[1])
+    if facts and facts.minimum and start and end and end > start:
+        if end < add_duration(start, facts.minimum) - timedelta(days=1):
+            return Violation.of("S2115", minimum_duration=facts.minimum)
     return None
 
 
 @rule("S2116", "j.create", "j.Program")
 def maximum_duration(ctx: RuleContext) -> Violation | None:
-    """The program (create, amend or extension) is longer than its category's maximum. [i] category codes"""
-    limits = DURATIONS.get(category(ctx) or "")
+    """The program (create, amend or extension) is longer than its category's maximum in table 17."""
+    facts = category_facts(ctx)
     start, end = _duration(ctx)
-    if limits and start and end and (end - start).days > limits[2]:
-        return Violation.of("S2116", maximum_duration=limits[3])
+    if facts and facts.maximum and start and end and end > add_duration(start, facts.maximum):
+        return Violation.of("S2116", maximum_duration=facts.maximum)
     return None
