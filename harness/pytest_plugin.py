@@ -127,6 +127,18 @@ class MockServer:
     def process_now(self) -> int:
         return self.control("POST", "process-now")["processed"]
 
+    def profile(self, org_id: str) -> dict:
+        """The organization's profile: a school's Form I-17 facts or a sponsor's designation."""
+        return self.control("GET", f"orgs/{org_id}/profile")["profile"]
+
+    def set_profile(self, org_id: str, **changes: Any) -> dict:
+        """Change profile keys (e.g. ``english_language_school=True``, ``korea_west=True``); returns the profile."""
+        return self.control("POST", f"orgs/{org_id}/profile", json=changes)["profile"]
+
+    def reset_profile(self, org_id: str) -> dict:
+        """Put the organization's profile back to the defaults."""
+        return self.control("DELETE", f"orgs/{org_id}/profile")["profile"]
+
     def clock(self) -> dict:
         return self.control("GET", "clock")
 

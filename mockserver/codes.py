@@ -75,6 +75,7 @@ class CodeRow:
     condition: str  # the rule's one-line condition, or why not implemented
     provoked_by: list[str]
     decidable: bool | None = None  # None: decided by status (implemented/unclassified yes, others no)
+    reached_by: str = ""  # how a tester reaches it: "a batch alone" or the control call(s) to make first
 
     def __post_init__(self) -> None:
         if self.decidable is None:
@@ -105,6 +106,26 @@ def _rule_fixtures() -> dict[str, list[str]]:
     return found
 
 
+def _reached_by() -> dict[str, str]:
+    """code -> how its first rule fixture reaches it: a batch alone, or the control calls made first."""
+    from fixtures.rules import load_cases
+
+    found: dict[str, str] = {}
+    for case in load_cases():
+        if case.code in found:
+            continue
+        calls = [
+            f"{c.get('method', 'POST')} /control/{c['path'].replace('{{ORG_ID}}', '<org>')}"
+            + (f" {json.dumps(c['json'], separators=(',', ':'))}" if c.get("json") is not None else "")
+            for step in case.steps
+            for c in case.control.get(step, [])
+        ]
+        batches = len(case.steps)
+        alone = "a batch alone" if batches == 1 else f"batches alone ({batches} in order)"
+        found[case.code] = alone if not calls else "control API first: " + "; ".join(calls)
+    return found
+
+
 def _catalog_fixtures() -> dict[str, list[str]]:
     """code -> fixtures/catalog.json documents whose upload, process or record result is that code."""
     from fixtures import load_catalog
@@ -125,7 +146,7 @@ def build_rows() -> list[CodeRow]:
     undecidable = _module_tables("UNDECIDABLE")
     unpublished = _module_tables("UNPUBLISHED")
     elsewhere = _module_tables("IMPLEMENTED_ELSEWHERE")
-    rule_cases, catalog_cases = _rule_fixtures(), _catalog_fixtures()
+    rule_cases, catalog_cases, reached = _rule_fixtures(), _catalog_fixtures(), _reached_by()
     rows = []
     for code, entry in catalogue().items():
         family = FAMILY_NAMES.get(entry.family, entry.family)
@@ -148,9 +169,13 @@ def build_rows() -> list[CodeRow]:
                 )
         elif code in conditions:
             tests = [RULE_FIXTURE_TEST] if rule_cases.get(code) else []
-            rows.append(CodeRow(code, family, "implemented", " / ".join(conditions[code]), provoked + tests))
+            how = reached.get(code, "a batch alone" if provoked else "")
+            rows.append(
+                CodeRow(code, family, "implemented", " / ".join(conditions[code]), provoked + tests, reached_by=how)
+            )
         elif code in elsewhere:
-            rows.append(CodeRow(code, family, "implemented", elsewhere[code], provoked))
+            how = reached.get(code, "a batch alone" if provoked else "")
+            rows.append(CodeRow(code, family, "implemented", elsewhere[code], provoked, reached_by=how))
         elif code in undecidable:
             rows.append(CodeRow(code, family, "not implemented", undecidable[code], provoked))
         elif code in unpublished:
@@ -180,21 +205,25 @@ def summary(rows: list[CodeRow]) -> dict:
             "catalogue": len(mine),
             "reserved": sum(r.status == "reserved" for r in mine),
             "not_implemented": sum(r.status == "not implemented" for r in mine),
+            "reachable": sum(r.status == "implemented" and bool(r.reached_by) for r in mine),
+            "reachable_with_control": sum(r.reached_by.startswith("control API") for r in mine),
         }
     return out
 
 
 def _text_table(rows: list[CodeRow]) -> str:
-    lines = [f"{'code':<6} {'family':<11} {'status':<15} condition / reason  [provoked by]"]
+    lines = [f"{'code':<6} {'family':<11} {'status':<15} condition / reason  [provoked by]  (reached by)"]
     for r in rows:
         provoked = f"  [{', '.join(r.provoked_by)}]" if r.provoked_by else ""
-        lines.append(f"{r.code:<6} {r.family:<11} {r.status:<15} {r.condition}{provoked}")
+        how = f"  ({r.reached_by})" if r.reached_by else ""
+        lines.append(f"{r.code:<6} {r.family:<11} {r.status:<15} {r.condition}{provoked}{how}")
     return "\n".join(lines)
 
 
 def summary_line(rows: list[CodeRow]) -> str:
     parts = [
-        f"{family}: {s['implemented']} implemented / {s['decidable']} decidable / {s['catalogue']} in catalogue"
+        f"{family}: {s['implemented']} implemented ({s['reachable']} reachable, {s['reachable_with_control']} "
+        f"through the control API) / {s['decidable']} decidable / {s['catalogue']} in catalogue"
         for family, s in summary(rows).items()
     ]
     return "; ".join(parts)

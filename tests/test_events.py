@@ -266,6 +266,9 @@ def test_every_fm_event_and_sub_action_changes_the_stored_record(walk_server):
 
 
 def test_every_j_event_and_sub_action_changes_the_stored_record(walk_server):
+    sponsor = walk_server.org("J")["org_id"]  # record K is a Korea WEST trainee: the sponsor must run Korea WEST
+    r = control(walk_server, "POST", f"orgs/{sponsor}/profile", json={"korea_west": True})
+    assert r.status_code == 200, r.text
     walked = run_walk(
         walk_server,
         "j-walk.steps",

@@ -105,7 +105,13 @@ def test_the_whole_path_through_the_pages(server, tmp_path):
     edit_url = r.url
     name = f"Page College {unique('')}"
     body = i17(name)
-    form = {"school_name": name, "category": "FM", "main_campus": "0"}
+    form = {
+        "school_name": name,
+        "category": "F",
+        "main_campus": "0",
+        "english_language_school": "true",
+        "programs_of_study": "11.0701, 52.0201",
+    }
     for n, c in enumerate(body["campuses"]):
         form[f"campus-{n}-name"] = c["name"]
         form.update({f"campus-{n}-{k}": v for k, v in c["address"].items()})
@@ -114,8 +120,11 @@ def test_the_whole_path_through_the_pages(server, tmp_path):
     incomplete = {**form, "campus-1-zip": "", "official-1-first_name": "", "action": "submit"}
     r = b.submit(edit_url, data=incomplete)
     assert r.status_code == 400 and "campuses[1].address.zip" in r.text and "There is a problem" in r.text
+    r = b.submit(edit_url, data={**form, "programs_of_study": "computer science", "action": "save"})
+    assert r.status_code == 400 and 'id="e-programs_of_study"' in r.text and "CIP major codes" in r.text
     r = b.submit(edit_url, data={**form, "action": "save"})
     assert r.status_code == 200 and "Draft of Form I-17" in r.text
+    assert 'id="f-english_language_school" name="english_language_school" value="true" checked' in r.text
     r = b.submit(edit_url, data={**form, "action": "submit"})
     assert r.status_code == 200 and "is submitted" in r.text
 
@@ -126,7 +135,7 @@ def test_the_whole_path_through_the_pages(server, tmp_path):
             "contact_name": "Ada Page",
             "email": email,
             "phone": "703-555-0101",
-            "school_category": "FM",
+            "school_category": "F",
             "school_name": name,
         },
     )
@@ -149,6 +158,16 @@ def test_the_whole_path_through_the_pages(server, tmp_path):
     pdso.submit(pdso_mail["links"][0], data={"password": PASSWORD, "confirm_password": PASSWORD})
     r = pdso.submit("/login", data={"user_id": pdso_mail["user_id"], "password": PASSWORD})
     assert r.status_code == 200 and code in r.text
+    # the approved I-17's facts are the school's profile, which batch rules read and RTI shows
+    facts = re.search(rf'<table class="org-profile" id="profile-{code}">(.*?)</table>', r.text, re.S).group(1)
+    assert "<td>F-1</td>" in facts and "English language school</th><td>yes" in facts
+    assert "11.0701, 52.0201" in facts and "Public institution</th><td>no" in facts
+    assert server.control("GET", f"orgs/{code}/profile")["profile"] == {
+        "visa_types": ["F"],
+        "english_language_school": True,
+        "public_institution": False,
+        "programs_of_study": ["11.0701", "52.0201"],
+    }
 
     issued = issue(server, tmp_path, code, pdso_mail["user_id"], client_auth=False)
     r = pdso.submit(

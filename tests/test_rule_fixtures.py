@@ -58,6 +58,8 @@ def _wait_processed(server, org: dict, batch_id: str, timeout: float = 30):
 def _run_step(server, case: RuleCase, n: int, sevis_ids: dict, dependent_ids: dict, site_ids: dict):
     org = server.org(case.kind)
     _set_clock(server, case.clock_for(n))
+    for method, path, body in case.control_calls(n, sevis_ids, dependent_ids, site_ids):
+        server.control(method, path, body)
     batch_id = new_batch_id("R")
     xml = case.render(n, batch_id, sevis_ids, dependent_ids, site_ids)
     upload = server.upload(xml, org=org, batch_id=batch_id)
@@ -84,8 +86,17 @@ def _outcome(record) -> tuple[str | None, str | None]:
     return result.findtext("ErrorCode"), result.findtext("ErrorMessage")
 
 
+@pytest.fixture
+def case_profile(rule_server, request):
+    """The seeded organization's profile back to its defaults after every case (a case may change it)."""
+    yield
+    case = request.node.callspec.params["case"]
+    if any("profile" in call["path"] for calls in case.control.values() for call in calls):
+        rule_server.control("DELETE", f"orgs/{case.org_id}/profile")
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c.case_id for c in CASES])
-def test_rule_fixture(rule_server, case: RuleCase):
+def test_rule_fixture(rule_server, case_profile, case: RuleCase):
     sevis_ids: dict[str, str] = {}
     dependent_ids: dict[str, list[str]] = {}
     site_ids: dict[str, list[str]] = {}

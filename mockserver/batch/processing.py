@@ -156,6 +156,12 @@ class BatchProcessor:
     def _official(self, user_id: str) -> Official | None:
         return self.session.get(Official, user_id)
 
+    def _profile(self) -> dict:
+        return self.store.org_profile(self.session, self.batch.org_id, self.batch.kind)
+
+    def _count_org_records(self) -> int:
+        return self.store.count_org_records(self.session, self.batch.org_id)
+
     def _dependents(self, sevis_id: str) -> list[Record]:
         return list(
             self.session.scalars(select(Record).where(Record.principal_sevis_id == sevis_id).order_by(Record.sevis_id))
@@ -198,6 +204,8 @@ class BatchProcessor:
             duplicate_keys_seen=self.seen_keys,
             existing_duplicate=self._existing_duplicate,
             lookup_official=self._official,
+            load_profile=self._profile,
+            count_org_records=self._count_org_records,
             org_id=self.batch.org_id,
         )
         violation = first_violation(ctx)
@@ -325,6 +333,8 @@ class BatchProcessor:
             now=self.now,
             record=record,
             lookup_official=self._official,
+            load_profile=self._profile,
+            count_org_records=self._count_org_records,
             org_id=self.batch.org_id,
             load_dependents=lambda: self._dependents(record.sevis_id),
             load_history=lambda: self._history(record.sevis_id),

@@ -111,4 +111,4 @@ def json_error(err):
     return jsonify({"error": err.description}), err.code
 
 
-from . import journal, reset, seed  # noqa: E402,F401  (their routes join this blueprint)
+from . import journal, orgs, reset, seed  # noqa: E402,F401  (their routes join this blueprint)

@@ -3,7 +3,11 @@
 Body (JSON, every key optional except ``kind``)::
 
     {"kind": "F/M" | "J", "org_id": "ABC214F00000001", "name": "...",
-     "officials": [{"user_id": "ABCDSO0001", "name": "...", "role": "PDSO"}]}
+     "officials": [{"user_id": "ABCDSO0001", "name": "...", "role": "PDSO"}],
+     "profile": {"english_language_school": true}}
+
+``profile`` sets the school's Form I-17 facts or the sponsor's designation (``mockserver/profiles.py``;
+the same keys as ``POST /control/orgs/<id>/profile``).
 
 Creates the organization (registered for batch, customer agreement on file), its officials
 (registered for batch, logged in now on the mock clock) and, for each official, a client certificate
@@ -20,6 +24,7 @@ from flask import abort, jsonify, request
 
 from ..datadir import DataDir, registration
 from ..db import Official, Organization
+from ..profiles import ProfileError, validate
 from ..tls import CertificateAuthority, fingerprint
 from . import bp, mock, refresh_connection_file
 
@@ -46,12 +51,17 @@ def seed():
         org_id = _org_id(s, kind, body.get("org_id"))
         name = _string(body, "name", f"Seeded {'School' if kind == 'F/M' else 'Sponsor'} {org_id}", 200)
         officials = _officials(s, kind, body.get("officials"))
+        try:
+            profile_changes = validate(kind, body.get("profile") or {})
+        except ProfileError as err:
+            abort(400, description=f"profile: {err}")
         s.add(
             Organization(
                 org_id=org_id, kind=kind, name=name, batch_registered=True, agreement_on_file=True, created_at=now
             )
         )
         s.flush()
+        profile = m.store.set_org_profile(s, s.get(Organization, org_id), profile_changes, now)
         out = []
         for user_id, official_name, role in officials:
             s.add(
@@ -88,6 +98,7 @@ def seed():
             "name": name,
             "user_id": out[0]["user_id"],
             "officials": out,
+            "profile": profile,
             "ca_cert": str(data_dir.ca_cert),
         }
     ), 201

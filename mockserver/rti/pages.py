@@ -8,6 +8,8 @@ import json
 from flask import Response, flash, g, redirect, render_template, request, session, url_for
 from sqlalchemy import select
 
+from ..db import Organization
+from ..profiles import describe
 from . import accounts, batchreg, petitions, records
 from .blueprint import bp
 from .errors import RtiError
@@ -51,11 +53,17 @@ def _errors(err: RtiError) -> dict:
 @bp.get("/")
 def home():
     account = _account()
-    orgs = []
+    orgs, profiles = [], []
     if account is not None:
-        with mock().store.session() as s:
+        m = mock()
+        with m.store.session() as s:
             orgs = records.visible_orgs(s, account)
-    return _page("rti/home.html", orgs=orgs)
+            for org_id in orgs:
+                org = s.get(Organization, org_id)
+                if org is not None:
+                    facts = describe(org.kind, m.store.org_profile(s, org_id, org.kind))
+                    profiles.append((org_id, "Form I-17" if org.kind == "F/M" else "Designation", facts))
+    return _page("rti/home.html", orgs=orgs, profiles=profiles)
 
 
 # --- steps 1-4 -----------------------------------------------------------------------------------------------
@@ -160,6 +168,9 @@ def _i17_from_form() -> dict:
         "category": f.get("category", ""),
         "campuses": campuses,
         "officials": officials,
+        "english_language_school": f.get("english_language_school", ""),
+        "public_institution": f.get("public_institution", ""),
+        "programs_of_study": f.get("programs_of_study", ""),
     }
 
 

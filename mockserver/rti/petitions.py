@@ -10,7 +10,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..db import Organization, Official, Setting
+from ..db import Organization, OrganizationProfile, Official, Setting
+from ..profiles import ProfileError, validate
 from . import accounts, mail
 from .errors import RtiError
 from .models import Petition, ResponseTicket, RtiAccount
@@ -93,6 +94,40 @@ def normalize(raw) -> dict:
         "category": category_code(category) if category else "",
         "campuses": out_campuses,
         "officials": out_officials,
+        **_school_facts(raw),
+    }
+
+
+def _flag(value) -> bool:
+    return value in (True, "true", "on", "1", 1, "yes")
+
+
+def _school_facts(raw: dict) -> dict:
+    """The I-17 facts batch rules read (english language school, public institution, programs of study)."""
+    programs = raw.get("programs_of_study")
+    if isinstance(programs, str):
+        programs = [p for p in re.split(r"[\s,;]+", programs) if p]
+    if programs in (None, []):
+        programs = None
+    try:
+        programs = validate("F/M", {"programs_of_study": programs})["programs_of_study"]
+    except ProfileError as err:
+        raise RtiError(400, str(err), field="programs_of_study") from None
+    return {
+        "english_language_school": _flag(raw.get("english_language_school")),
+        "public_institution": _flag(raw.get("public_institution")),
+        "programs_of_study": programs,
+    }
+
+
+def school_profile(body: dict) -> dict:
+    """The organization profile an approved I-17 gives each of its campuses."""
+    category = body.get("category") or "FM"
+    return {
+        "visa_types": list(category),
+        "english_language_school": bool(body.get("english_language_school")),
+        "public_institution": bool(body.get("public_institution")),
+        "programs_of_study": body.get("programs_of_study"),
     }
 
 
@@ -314,6 +349,8 @@ def approve(session: Session, p: Petition, now: datetime, host_url: str, smtp: b
         )
         campuses.append({"name": c["name"], "main": n == main, "school_code": codes[n]})
     session.flush()
+    for n in codes.values():
+        session.add(OrganizationProfile(org_id=n, profile=json.dumps(school_profile(body)), updated_at=now))
     officials = []
     for o in body["officials"]:
         user_id = accounts.new_user_id(session)

@@ -41,6 +41,10 @@ class RuleContext:
     load_dependents: Callable[[], list] = lambda: []  # db.Record rows of the principal's dependents
     load_history: Callable[[], list] = lambda: []  # [(event name, event element), ...] oldest first
     lookup_official: Callable[[str], object | None] = lambda user_id: None  # db.Official or None
+    # The organization's profile (mockserver/profiles.py: a school's I-17 facts, a sponsor's designation);
+    # None where no store is behind the rules (offline validation without a state file).
+    load_profile: Callable[[], dict | None] = lambda: None
+    count_org_records: Callable[[], int] = lambda: 0  # principal records the organization holds (every environment)
     org_id: str = ""
 
     @property
@@ -58,6 +62,12 @@ class RuleContext:
             cached = etree.fromstring(self.record.document)
             self.__dict__["_stored"] = cached
         return cached
+
+    @property
+    def profile(self) -> dict | None:
+        if "_profile" not in self.__dict__:
+            self.__dict__["_profile"] = self.load_profile()
+        return self.__dict__["_profile"]
 
     @property
     def dependents(self) -> list:
@@ -187,9 +197,10 @@ def history_actions(ctx: RuleContext, event_tag: str) -> list[etree._Element]:
     return found
 
 
-# Registering the rules: every ``fm*`` / ``j*`` module of this package, authority checks first, then
-# the status tables (``fm``, ``j``), then the rest by name. Within one event, the first failing rule wins.
-FIRST = ("fm_authority", "j_authority", "fm", "j")
+# Registering the rules: every ``fm*`` / ``j*`` module of this package, authority checks first, then what
+# the organization is approved or designated for (``*_profile``), then the status tables (``fm``, ``j``),
+# then the rest by name. Within one event, the first failing rule wins.
+FIRST = ("fm_authority", "j_authority", "fm_profile", "j_profile", "fm", "j")
 
 
 def rule_modules() -> list[str]:

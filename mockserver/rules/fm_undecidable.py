@@ -13,12 +13,8 @@ SEVIS_DATA = "depends on data SEVIS holds that a batch cannot carry: "
 SCHEMA = "cannot be reached: the schema refuses the input first (upload S0013): "
 
 UNDECIDABLE = {
-    "S1025": SEVIS_DATA + "the programs of study SEVP approved on the school's Form I-17",
     "S1026": SCHEMA + "OrgID must match [A-Z]{3}214F\\d{8}, which always carries the campus digits",
-    "S1027": SEVIS_DATA + "whether the school is an English language school (its Form I-17)",
-    "S1035": SEVIS_DATA + "whether the school is a public institution (its Form I-17)",
     "S1048": SCHEMA + "the BatchHeader OrgID (the school code) is required",
-    "S1049": SEVIS_DATA + "whether SEVP approved the school for F, M or both (its Form I-17)",
     "S1058": SCHEMA + "CitizenshipCountryCode (CntryCodeWithoutType) does not list US",
     "S1082": SEVIS_DATA + "the student's records at other schools (SEVIS-wide identity matching)",
     "S1090": SEVIS_DATA + "transfer-in records, created by a SEVIS transfer release, not by a batch",

@@ -83,22 +83,16 @@ STUDENT_INTERN_FIELDS = (
 
 # Codes whose condition depends on data SEVIS holds that a batch cannot carry (or the schema excludes).
 UNDECIDABLE = {
-    "S2021": "form allotment is set per sponsor by the Department of State; the mock holds no allotment",
     "S2098": "SEVIS's own configuration error; no batch content causes it",
     "S2099": "free-text catch-all with no defined condition",
     "S2101": "the DHS watch list of countries and subjects is not public",
     "S2122": "no 6.27 J update event carries a category, so a batch cannot request a change of category",
     "S2123": "change-of-status applications are USCIS data no batch carries",
-    "S2157": "whether the sponsor's program designation is active is Department of State data",
-    "S2163": "the categories a sponsor is designated for are Department of State data",
     "S2204": "visa issuance is Department of State (consular) data no batch carries",
     "S2208": "the citizenship/site-type restrictions are Department of State policy not in the schema",
     "S2212": "visa issuance is Department of State (consular) data no batch carries",
     "S2213": "the 6.27 create schema admits only SOA and EXEMPT sites, so no valid batch carries it",
     "S2231": "visa issuance is Department of State (consular) data no batch carries",
-    "S2235": "the occupational categories a sponsor is designated for are Department of State data",
     "S2237": STUDENT_INTERN_FIELDS,
     "S2238": STUDENT_INTERN_FIELDS,
-    "S2250": "which sponsors run the Korea WEST program is Department of State designation data",
-    "S2257": "which sponsors run the Korea WEST program is Department of State designation data",
 }

@@ -178,6 +178,20 @@ class RunningServer:
                 return reply
             time.sleep(0.2)
 
+    def control(self, method: str, path: str, body=None):
+        """A control API call (``path`` relative to /control/), as the seeded school; returns the JSON reply."""
+        school = self.org("F/M")
+        with self.session((school["client_cert"], school["client_key"])) as s:
+            r = s.request(
+                method,
+                f"{self.info['control']['url']}/{path.lstrip('/')}",
+                json=body,
+                headers={"Authorization": f"Bearer {self.info['control']['token']}"},
+                timeout=60,
+            )
+        assert r.status_code < 300, f"{method} {path}: HTTP {r.status_code} {r.text[:500]}"
+        return r.json()
+
     def stop(self) -> None:
         launch.stop(self.proc)
 
