@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from lxml import etree
 
+from ..codetables import code_for
 from . import RuleContext, Violation, action, add_months, amount, as_date, rule, student, text
 from .fm_facts import ACTIVE_STATES, CHILD, DEPENDENT_VISA, SPOUSE, mmddyyyy, visa_type
 
 EVENTS = ("fm.create", "fm.Dependent")
+OTHER_TERMINATION = code_for("DependentTerminationReasonType", "OTHER")
 
 
 def _new_dependents(ctx: RuleContext) -> list[etree._Element]:
@@ -113,4 +115,13 @@ def dependent_expense_given(ctx: RuleContext) -> Violation | None:
     """Dependents are added (create or Add) while the student's financial information has no dependent expense [i]."""
     if _new_dependents(ctx) and amount(student(ctx), "FinancialInfo/Expense/DependentExp") <= 0:
         return Violation.of("S1108")
+    return None
+
+
+@rule("S1034", "fm.Dependent")
+def other_termination_reason_explained(ctx: RuleContext) -> Violation | None:
+    """A dependent's Terminate gives reason 09 (OTHER, table 3) without OtherRemarks."""
+    terminate = action(ctx, "Terminate")
+    if terminate is not None and text(terminate, "Reason") == OTHER_TERMINATION and not text(terminate, "OtherRemarks"):
+        return Violation.of("S1034")
     return None

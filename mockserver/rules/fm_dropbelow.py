@@ -6,10 +6,13 @@ from datetime import date
 
 from lxml import etree
 
-from . import RuleContext, Violation, action, add_months, as_date, rule, text
-from .fm_facts import F1, M1, dates_of, live_segments, overlaps, program_dates, visa_type
+from ..codetables import code_for, codes_valid_for
+from . import RuleContext, Violation, action, add_months, as_date, rule, student, text
+from .fm_facts import F1, M1, VISA_CLASS, dates_of, live_segments, overlaps, program_dates, visa_type
+from .fm_personal import COMMUTER_COUNTRIES
 
 EVENT = "fm.AuthDropBelowFC"
+COMMUTER_REASON = code_for("DropBlwfullType", "PART-TIME COMMUTER STUDENT")
 
 
 def _key(segment: etree._Element) -> tuple:
@@ -154,4 +157,31 @@ def no_overlapping_segments(ctx: RuleContext) -> Violation | None:
     others = [s for s in _segments(ctx) if act.tag == "Add" or _key(s) != _key(act)]
     if any(overlaps((start, end), dates_of(s)) for s in others if all(dates_of(s))):
         return Violation.of("S1072")
+    return None
+
+
+def _reason_sent(ctx: RuleContext) -> str | None:
+    """The reason an Add gives, or the new reason an Edit gives."""
+    act = action(ctx, "Add", "Edit")
+    if act is None:
+        return None
+    return text(act, "NewReason") if act.tag == "Edit" else text(act, "Reason")
+
+
+@rule("S1055", EVENT)
+def reason_valid_for_visa_type(ctx: RuleContext) -> Violation | None:
+    """The drop-below reason (Add, or an Edit's NewReason) is not one SEVIS table 4 allows for the student's visa type: for M-1 only 01 (illness or medical condition) and 07 (part-time commuter student)."""
+    reason, visa = _reason_sent(ctx), VISA_CLASS.get(visa_type(ctx))
+    if reason and visa and reason not in codes_valid_for("DropBlwfullType", visa):
+        return Violation.of("S1055")
+    return None
+
+
+@rule("S1087", EVENT)
+def commuter_reason_needs_border_citizenship(ctx: RuleContext) -> Violation | None:
+    """The drop-below reason is 07 (part-time commuter student, table 4) for a student whose country of citizenship is neither Canada nor Mexico (border commuters, 8 CFR 214.2(f)(18))."""
+    reason = _reason_sent(ctx)
+    citizenship = text(student(ctx), "PersonalInfo/CitizenshipCountryCode")
+    if reason == COMMUTER_REASON and citizenship and citizenship not in COMMUTER_COUNTRIES:
+        return Violation.of("S1087")
     return None

@@ -12,6 +12,8 @@ from .fm_facts import (
     LANGUAGE_TRAINING,
     M1,
     PART_TIME,
+    POST_COMPLETION,
+    PRE_COMPLETION,
     FULL_TIME,
     dates_of,
     edu_level,
@@ -236,6 +238,30 @@ def m1_opt_after_program(ctx: RuleContext) -> Violation | None:
     _, program_end = program_dates(ctx)
     if visa_type(ctx) == M1 and start and program_end and start <= program_end:
         return Violation.of("S1047")
+    return None
+
+
+def _completion_type(ctx: RuleContext) -> str | None:
+    return text(_added(ctx, "OPTEmployment"), "CompletionType")
+
+
+@rule("S1128", OPT)
+def pre_completion_opt_within_program(ctx: RuleContext) -> Violation | None:
+    """Pre-completion OPT (CompletionType 01, table 9) ends after the program end date."""
+    _, end = _opt_added(ctx)
+    _, program_end = program_dates(ctx)
+    if _completion_type(ctx) == PRE_COMPLETION and end and program_end and end > program_end:
+        return Violation.of("S1128")
+    return None
+
+
+@rule("S1129", OPT)
+def post_completion_opt_after_program(ctx: RuleContext) -> Violation | None:
+    """Post-completion OPT (CompletionType 02, table 9) starts before the program end date."""
+    start, _ = _opt_added(ctx)
+    _, program_end = program_dates(ctx)
+    if _completion_type(ctx) == POST_COMPLETION and start and program_end and start < program_end:
+        return Violation.of("S1129")
     return None
 
 

@@ -3,7 +3,7 @@
 ``UNDECIDABLE``: codes whose condition depends on data SEVIS holds that a batch cannot carry, or that
 cannot be reached at all because the schema refuses the input first (the upload fails with S0013).
 ``UNPUBLISHED``: codes decidable in principle whose condition the catalogue states without saying which
-code values or fields it concerns (the F/M code tables carry no descriptions); guessing would refuse
+fields or events it concerns, and which SEVIS's lookup tables do not settle either; guessing would refuse
 records SEVIS accepts, so the mock does not answer them.
 """
 
@@ -36,14 +36,14 @@ UNDECIDABLE = {
 }
 
 UNPUBLISHED = {
-    "S1034": "the F/M code tables carry no descriptions, so which reason code means OTHER is unknown",
-    "S1055": "which drop-below reason codes (DropBlwfullType 01-07) are allowed for which visa type",
-    "S1060": "which termination reason codes are allowed for which visa type",
-    "S1087": "which drop-below reasons are limited by which countries of citizenship",
-    "S1122": "the catalogue does not say which fields are locked against update",
-    "S1127": "the catalogue does not say which fields each visa type requires",
-    "S1128": "which OPTCompletionType code means pre-completion OPT",
-    "S1129": "which OPTCompletionType code means post-completion OPT",
-    "S1132": "the catalogue does not say which event requires the program to have ended",
-    "S1135": "what the cap-gap status codes C, F and T stand for, so which request it expects",
+    "S1122": "no lookup table or published rule says which fields SEVIS locks against update (S1097 covers the "
+    "M-1 education fields the catalogue names)",
+    "S1127": "no lookup table or published rule says which fields each visa type requires (S1138 covers F-1 "
+    "secondary majors and minors)",
+    "S1132": "no lookup table or published rule names the event that needs an ended program; guessing Status "
+    "Complete would refuse completions SEVIS accepts",
 }
+
+# Reprint reasons (tables 12 and 23) are valid per visa class, but never refuse a schema-valid batch: the
+# F/M reasons (01 travel: F-1, F-2, M-1, M-2 only; 02-04, 50) fit every F/M record and the J reasons (05,
+# 12-14: J-1 and J-2 only) every J record, so no rule is needed. Reprint reason 53 has no meaning in table 12.

@@ -72,8 +72,8 @@ IMPLEMENTED_ELSEWHERE = {
 
 # Decidable codes whose condition SEVIS does not publish (which element, which status), so the mock does not guess.
 UNPUBLISHED = {
-    "S2003": "generic 'contains invalid data': SEVIS does not say for which elements; the mock answers with the specific codes",
-    "S2211": "SEVIS does not say which statuses refuse which site type beyond S2216's Active-only rule",
+    "S2211": "no lookup table or published rule says which statuses refuse which site type beyond S2216's "
+    "Active-only rule for ONTRAVEL and SEEKINGEMP",
 }
 
 STUDENT_INTERN_FIELDS = (
