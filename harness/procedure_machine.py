@@ -24,6 +24,13 @@ exactly the batches the model has queued (each accepted upload is processed once
 processing what is still queued), and a processed batch downloads the same results every time. The ``review`` rule compares the RTI pages (Batches,
 Records) with the RTI JSON lists.
 
+The J path runs beside it (an exchange-visitor sponsor: register with the designation purpose, Form
+DS-3036 with or without its Responsible Officer, its site or with a category the program type may not
+use, the help desk, the Department of State designating or rejecting it, the RO and AROs activating,
+an ARO registering the certificate, EV batches, and uploads to a program number before designation);
+the progress rule advances the F/M college or the sponsor, as drawn, and the DS-3036s in the Department
+of State's JSON API must equal the model's after every step.
+
 Every action is recorded as ``(name, arguments)`` of plain data in ``machine.trace``; :func:`replay`
 runs such a list again (with the invariants after each step), which is how ``rehearse --explore`` writes
 a failing walk as a script.
@@ -63,6 +70,12 @@ MAX_ADVANCES = 3  # [i] keeps the mock clock before the fixtures' program dates
 STRONG_PASSWORD = "Rehearse#2027a"
 WEAK_PASSWORD = "password"
 UNKNOWN_ORG = "ZZZ214F99999000"
+UNKNOWN_PROGRAM = "P-1-99999"  # [i] what a sponsor might send before the Department of State designates it
+PROGRAM_NUMBER = re.compile(r"^P-[134]-\d{5}$")
+FORBIDDEN = ("P-1", "13")  # a DS-3036 fault: Au Pairs (13) are not for an academic (P-1) program [i]
+FORBIDDEN_TEXT = (
+    "categories: 13 (Au Pair) is not for a P-1 program: Au Pairs are sponsored by private-sector programs (P-3)"
+)
 SCHOOL_CODE = re.compile(r"^[A-Z]{3}214F\d{8}$")
 SEEDED_ORG = "MCK214F00001000"
 VALID_CERTS = ("c0", "c1", "c2", "c3", "c4", "c5")
@@ -91,6 +104,7 @@ class Target:
     control_url: str
     control_token: str
     seeded: dict  # the seeded F/M school: org_id, user_id, client_cert, client_key
+    dos_url: str = ""  # the Department of State's designation console (same operator credentials)
 
     @classmethod
     def from_connection(cls, info: dict, environment: str = "beta") -> "Target":
@@ -106,6 +120,7 @@ class Target:
             control_url=info["control"]["url"].rstrip("/"),
             control_token=info["control"]["token"],
             seeded=seeded,
+            dos_url=(info.get("dos") or {}).get("url", info["base_url"].rstrip("/") + "/dos").rstrip("/"),
         )
 
     @property
@@ -277,7 +292,7 @@ class Link:
 class User:
     label: str
     email: str
-    role: str  # TEMP, PDSO or DSO
+    role: str  # TEMP, PDSO or DSO (F/M); TEMP-EV, RO or ARO (J)
     user_id: str | None = None
     org_id: str | None = None
     links: list[Link] = field(default_factory=list)
@@ -292,7 +307,11 @@ class User:
 
     @property
     def official(self) -> bool:
-        return self.role != "TEMP"
+        return self.role not in ("TEMP", "TEMP-EV")
+
+    @property
+    def sponsor(self) -> bool:
+        return self.role in ("TEMP-EV", "RO", "ARO")
 
 
 @dataclass
@@ -306,6 +325,22 @@ class Petition:
     refused: bool = False  # a submission was refused for what is missing
     tickets: int = 0
     codes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Designation:
+    """A Form DS-3036 (J): the model's copy."""
+
+    owner: User
+    name: str
+    did: int
+    state: str = "draft"
+    body: dict = field(default_factory=dict)
+    missing: set = field(default_factory=set)
+    invalid: set = field(default_factory=set)
+    refused: bool = False
+    tickets: int = 0
+    program: str | None = None
 
 
 @dataclass
@@ -333,6 +368,8 @@ class Model:
         self.now = 0.0  # mock seconds since CLOCK
         self.users: list[User] = []
         self.petitions: list[Petition] = []
+        self.designations: list[Designation] = []
+        self.sponsors = 0
         self.orgs: dict[str, Org] = {}
         self.certs: dict[str, tuple[str, str]] = {}  # pool name -> (org_id, user_id) registered
         self.batches: list[Batch] = []
@@ -352,6 +389,10 @@ class Model:
 
     def latest_petition(self, user: User) -> Petition | None:
         mine = [p for p in self.petitions if p.owner is user]
+        return mine[-1] if mine else None
+
+    def latest_designation(self, user: User) -> Designation | None:
+        mine = [d for d in self.designations if d.owner is user]
         return mine[-1] if mine else None
 
     def identity_code(self, org_id: str, user: User, cert: str) -> str | None:
@@ -399,6 +440,8 @@ class Documents:
         self.schema = etree.XMLSchema(etree.parse(str(self.xsd)))
         self.good_base = etree.fromstring(read_fixture("fm/create-with-dependent.xml"))
         self.rule_base = etree.fromstring(read_fixture("fm/rule-S1009-program-end-before-start.xml"))
+        self.j_good_base = etree.fromstring(read_fixture("j/create-with-dependent-and-site.xml"))
+        self.j_rule_base = etree.fromstring(read_fixture("j/rule-S2282-program-end-before-start.xml"))
         self._mutations = None
 
     @staticmethod
@@ -406,7 +449,7 @@ class Documents:
         root.find("BatchHeader/BatchID").text = batch_id
         root.find("BatchHeader/OrgID").text = org_id
         root.set("userID", user_id)
-        for student in root.iter("Student"):
+        for student in root.iter("Student", "ExchangeVisitor"):
             student.set("userID", user_id)
             if student.get("printForm") is not None:
                 student.set("printForm", "false")
@@ -425,6 +468,18 @@ class Documents:
             el.text = start.isoformat()
         for el in root.iter("PrgEndDate"):
             el.text = (start + timedelta(days=700)).isoformat()
+        return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+    def j_good(self, org_id, user_id, batch_id, n: int) -> bytes:
+        """An EV create (a scholar with a spouse and a site of activity; 2030 program dates)."""
+        root = self._address(copy.deepcopy(self.j_good_base), org_id, user_id, batch_id)
+        self._rename(root, letters(n + 700))
+        return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+    def j_rule_failure(self, org_id, user_id, batch_id, n: int) -> bytes:
+        """Two EV creates: JVR-0001 correct, JVR-0002 ending before it starts (S2282)."""
+        root = self._address(copy.deepcopy(self.j_rule_base), org_id, user_id, batch_id)
+        self._rename(root, letters(n + 700))
         return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
     def rule_failure(self, org_id, user_id, batch_id, n: int) -> bytes:
@@ -511,6 +566,8 @@ class ProcedureMachine(RuleBasedStateMachine):
         self.failed = False  # a step or an invariant failed: the walk ends without finish()
         self._sevp_token: str | None = None
         self._sevp_token_at = 0.0
+        self._dos_token: str | None = None
+        self._dos_token_at = 0.0
         self._sevp_pages: requests.Session | None = None
         type(self).last[:] = [self]
         d = self.driver
@@ -733,8 +790,8 @@ class ProcedureMachine(RuleBasedStateMachine):
             status, reply = d.call("POST", f"{d.t.rti_url}/api/petitions", body, token=u.token)
         if not m.token_ok(u):
             return self._answer("fill_i17 without login", status, 401, reply)
-        if u.official:
-            return self._answer("fill_i17 by an official", status, 403, reply)
+        if u.official or u.sponsor:
+            return self._answer("fill_i17 by an official or a sponsor", status, 403, reply)
         self._answer("fill_i17", status, 200 if draft.pid else 201, reply)
         expect(reply.get("state") == "draft", f"an I-17 being filled is {reply.get('state')}, not draft")
         if not draft.pid:
@@ -866,17 +923,233 @@ class ProcedureMachine(RuleBasedStateMachine):
         u.links.append(Link(m.now))
         m.emails[(u.email, "set-password")] += 1
 
+    # --- the J path: designation account, Form DS-3036, help desk, the Department of State -------------------
+    def act_register_sponsor_account(self) -> None:
+        m = self.model
+        m.sponsors += 1
+        email = f"sponsor{m.sponsors}@rehearsal.example.org"
+        status, body = self.driver.call(
+            "POST",
+            f"{self.driver.t.rti_url}/api/accounts",
+            {
+                "first_name": "Rosa",
+                "last_name": f"Sponsor {letters(m.sponsors)}",
+                "email": email,
+                "phone": "202-555-0100",
+                "purpose": "designation",
+            },
+        )
+        self._answer("register_sponsor_account", status, 201, body)
+        user_id = body.get("temporary_user_id") or ""
+        expect(len(user_id) == 10, f"temporary user ID {user_id!r} is not 10 characters")
+        m.users.append(User(f"sponsor {m.sponsors}", email, "TEMP-EV", user_id=user_id, links=[Link(m.now)]))
+        m.emails[(email, "temporary-user-id")] += 1
+        m.emails[(email, "set-password")] += 1
+
+    def _ds3036(self, d: Designation, program_type: str, fault: str) -> tuple[dict, set, set]:
+        tag = d.name.split()[0].lower()
+        categories = ["08", "2A"]
+        officials = [
+            {
+                "role": "RO",
+                "first_name": "Rory",
+                "last_name": "Officer",
+                "email": f"ro.d{d.did}.{tag}@sponsor.example.org",
+            },
+            {
+                "role": "ARO",
+                "first_name": "Ari",
+                "last_name": "Alternate",
+                "email": f"aro.d{d.did}.{tag}@sponsor.example.org",
+            },
+        ]
+        sites = [
+            {
+                "name": "Headquarters",
+                "address": {
+                    "address1": "2201 C Street NW",
+                    "address2": "",
+                    "city": "Washington",
+                    "state": "DC",
+                    "zip": "20520",
+                },
+            }
+        ]
+        missing, invalid = set(), set()
+        if fault == "forbidden-category":  # a category the program type may not use [i]
+            program_type = FORBIDDEN[0]
+            categories = [*categories, FORBIDDEN[1]]
+            invalid.add(FORBIDDEN_TEXT)
+        if fault == "no-ro":
+            officials = officials[1:]
+            missing.add("officials: a Responsible Officer (RO)")
+        if fault == "no-site":
+            sites = []
+            missing.add("sites: at least the program's main site")
+        body = {
+            "sponsor_name": d.name,
+            "program_type": program_type,
+            "categories": categories,
+            "officials": officials,
+            "sites": sites,
+        }
+        return body, missing, invalid
+
+    def act_fill_ds3036(self, owner: int, program_type: str, fault: str, revise: bool) -> None:
+        u, m, dr = (
+            self._user(owner, lambda u: (u.role != "TEMP-EV", not self.model.token_ok(u))),
+            self.model,
+            self.driver,
+        )
+        d = m.latest_designation(u)
+        if d is not None and d.state != "draft" and revise:
+            status, body = dr.call(
+                "PUT", f"{dr.t.rti_url}/api/designations/{d.did}", {"sponsor_name": d.name}, token=u.token
+            )
+            want = 401 if not m.token_ok(u) else 409
+            return self._answer(f"fill_ds3036 of a {d.state} DS-3036", status, want, body)
+        draft = d if d is not None and d.state == "draft" else Designation(u, "", 0)
+        if draft.did == 0:
+            draft.name = f"{letters(m.fresh() + 30)} Rehearsal Exchange"
+        body, missing, invalid = self._ds3036(draft, program_type, fault)
+        if draft.did:
+            status, reply = dr.call("PUT", f"{dr.t.rti_url}/api/designations/{draft.did}", body, token=u.token)
+        else:
+            status, reply = dr.call("POST", f"{dr.t.rti_url}/api/designations", body, token=u.token)
+        if not m.token_ok(u):
+            return self._answer("fill_ds3036 without login", status, 401, reply)
+        if u.role != "TEMP-EV":
+            return self._answer("fill_ds3036 by someone not a sponsor's temporary user", status, 403, reply)
+        self._answer("fill_ds3036", status, 200 if draft.did else 201, reply)
+        expect(reply.get("state") == "draft", f"a DS-3036 being filled is {reply.get('state')}, not draft")
+        if not draft.did:
+            draft.did = reply["designation_id"]
+            m.designations.append(draft)
+        draft.body, draft.missing, draft.invalid = body, missing, invalid
+
+    def act_submit_ds3036(self, owner: int) -> None:
+        u, m, dr = (
+            self._user(owner, lambda u: (u.role != "TEMP-EV", not self.model.token_ok(u))),
+            self.model,
+            self.driver,
+        )
+        d = m.latest_designation(u)
+        did = d.did if d else 999999
+        status, body = dr.call("POST", f"{dr.t.rti_url}/api/designations/{did}/submit", token=u.token)
+        if not m.token_ok(u):
+            return self._answer("submit_ds3036 without login", status, 401, body)
+        if d is None:
+            return self._answer("submit_ds3036 of no DS-3036", status, 404, body)
+        if d.state != "draft":
+            return self._answer(f"submit_ds3036 of a {d.state} DS-3036", status, 409, body)
+        if d.missing or d.invalid:
+            label = "with a category the program may not use" if d.invalid else "incomplete"
+            self._answer(f"submit_ds3036 {label}", status, 400, body)
+            d.refused = True
+            got = (set(body.get("missing") or []), set(body.get("invalid") or []))
+            return expect(
+                got == (d.missing, d.invalid),
+                f"submit refused naming missing/invalid {got}; SEVIS should name {(d.missing, d.invalid)}",
+            )
+        self._answer("submit_ds3036", status, 200, body)
+        d.state = "submitted"
+
+    def act_help_desk(self, designation: int, unknown_name: bool) -> None:
+        m, dr = self.model, self.driver
+        d = m.designations[designation % len(m.designations)] if m.designations else None
+        name = "Nowhere Rehearsal Exchange" if (unknown_name or d is None) else d.name
+        status, body = dr.call(
+            "POST",
+            f"{dr.t.rti_url}/api/help-desk",
+            {
+                "organization_name": name,
+                "contact_name": "Rosa Sponsor",
+                "email": "contact@rehearsal.example.org",
+                "phone": "202-555-0100",
+                "sponsor_name": name,
+            },
+        )
+        if d is None or unknown_name or d.state not in ("submitted", "designated"):
+            return self._answer("help_desk: no submitted DS-3036 of that name", status, 400, body)
+        self._answer("help_desk", status, 201, body)
+        expect(
+            body.get("designation_id") == d.did, f"ticket linked to DS-3036 {body.get('designation_id')}, not {d.did}"
+        )
+        d.tickets += 1
+
+    def _dos(self) -> str:
+        m, dr = self.model, self.driver
+        if self._dos_token is None or m.now >= self._dos_token_at + TOKEN_LIFETIME:
+            status, body = dr.call(
+                "POST", f"{dr.t.dos_url}/api/login", {"user": dr.t.sevp_user, "password": dr.t.sevp_password}
+            )
+            expect(status == 200, f"Department of State console login answered {status}")
+            self._dos_token, self._dos_token_at = body["token"], m.now
+        return self._dos_token
+
+    def act_dos_decide(self, designation: int, designate: bool) -> None:
+        m, dr = self.model, self.driver
+        if not m.designations:
+            return
+        d = m.designations[designation % len(m.designations)]
+        verb = "designate" if designate else "reject"
+        status, body = dr.call(
+            "POST",
+            f"{dr.t.dos_url}/api/designations/{d.did}/{verb}",
+            None if designate else {"reason": "The rehearsal rejects this DS-3036"},
+            token=self._dos(),
+        )
+        if d.state != "submitted":
+            return self._answer(f"DoS {verb} a {d.state} DS-3036", status, 409, body)
+        self._answer(f"DoS {verb}", status, 200, body)
+        d.state = "designated" if designate else "rejected"
+        m.emails[(d.owner.email, d.state)] += 1
+        if designate:
+            self._designated(d, body)
+
+    def _designated(self, d: Designation, reply: dict) -> None:
+        m = self.model
+        number = reply.get("program_number") or ""
+        expect(
+            PROGRAM_NUMBER.match(number) and number.startswith(d.body["program_type"] + "-"),
+            f"program number {number!r} is not {d.body['program_type']}- and five digits",
+        )
+        expect(
+            reply.get("categories") == d.body["categories"],
+            f"designated categories {reply.get('categories')}, the DS-3036 asked for {d.body['categories']}",
+        )
+        d.program = number
+        m.orgs[number] = Org(number)
+        officials = reply.get("officials") or []
+        expect(len(officials) == len(d.body["officials"]), "the designation lists another number of officials")
+        for o, wanted in zip(officials, d.body["officials"]):
+            expect(
+                o["email"] == wanted["email"] and o["role"] == wanted["role"] and o["program_number"] == number,
+                f"designated official {o} differs from the DS-3036's {wanted}",
+            )
+            m.users.append(
+                User(
+                    f"{wanted['role']} {o['user_id']}",
+                    o["email"],
+                    o["role"],
+                    user_id=o["user_id"],
+                    org_id=number,
+                    links=[Link(m.now)],
+                )
+            )
+            m.emails[(o["email"], "set-password")] += 1
+
     # --- step 11: batch registration ----------------------------------------------------------------------------
     def _org_choice(self, n: int, user: User | None = None) -> str:
         """0-3: the user's own organization (half the draws); else every known code and one SEVIS does not know."""
         if n < 4 and user is not None and user.org_id is not None:
             return user.org_id
-        codes = [*self.model.orgs, UNKNOWN_ORG]
+        codes = [*self.model.orgs, UNKNOWN_ORG, UNKNOWN_PROGRAM]
         return codes[n % len(codes)]
 
     def act_register_batch(self, user: int, org: int, cert: str, agree: bool) -> None:
         u, m, d = (
-            self._user(user, lambda u: (u.role != "PDSO", not self.model.token_ok(u), u.batch_registered)),
+            self._user(user, lambda u: (u.role not in ("PDSO", "RO"), not self.model.token_ok(u), u.batch_registered)),
             self.model,
             self.driver,
         )
@@ -892,8 +1165,9 @@ class ProcedureMachine(RuleBasedStateMachine):
             return self._answer(action + " without login", status, 401, body)
         if org_id not in m.orgs:
             return self._answer(action + " for an unknown org", status, 404, body)
-        if not u.official or u.org_id != org_id or u.role != "PDSO":
-            return self._answer(action + " by someone not its PDSO", status, 403, body)
+        if not u.official or u.org_id != org_id or u.role not in ("PDSO", "RO"):
+            who = "an ARO, not its RO [i]" if u.role == "ARO" and u.org_id == org_id else "someone not its PDSO or RO"
+            return self._answer(f"{action} by {who}", status, 403, body)
         if cert in BAD_CERTS:
             self._answer(action, status, 400, body)
             return expect(
@@ -933,7 +1207,29 @@ class ProcedureMachine(RuleBasedStateMachine):
         batch_id = earlier[variant % len(earlier)] if (reuse and earlier) else f"PM{m.fresh():012d}"
         n = m.fresh()
         principals, creates, doc_code = 0, set(), "S0000"
-        if doc == "good":
+        kind = doc
+        if PROGRAM_NUMBER.match(org_id) and doc != "malformed":  # a sponsor's program takes EV batches
+            if doc == "good":
+                xml, principals, creates, kind = (
+                    self.documents.j_good(org_id, u.user_id, batch_id, n),
+                    1,
+                    {"JDEP-0001"},
+                    "j-good",
+                )
+            elif doc == "rule-failure":
+                xml, principals, kind = (
+                    self.documents.j_rule_failure(org_id, u.user_id, batch_id, n),
+                    2,
+                    "j-rule-failure",
+                )
+                creates = {"JVR-0001", "JVR-0002"}
+            else:  # a school's (F/M) batch sent to a program: the whole file is rejected
+                xml, doc_code, kind = (
+                    self.documents.good(org_id, u.user_id, batch_id, n, self.now_date),
+                    "S0013",
+                    "fm-to-j",
+                )
+        elif doc == "good":
             xml, principals, creates = (
                 self.documents.good(org_id, u.user_id, batch_id, n, self.now_date),
                 1,
@@ -952,9 +1248,11 @@ class ProcedureMachine(RuleBasedStateMachine):
         else:
             xml, doc_code = b"<?xml version='1.0'?><SEVISBatchCreateUpdateStudent><BatchHeader>", "S0012"
         refusal = m.identity_refusal(org_id, u, presented)
+        if refusal and org_id == UNKNOWN_PROGRAM:
+            refusal = ("S0002", "upload to a program number before designation")
         want = (refusal and refusal[0]) or ("S0010" if (org_id, batch_id) in m.used_ids else None) or doc_code
         code, detail = d.upload(self.pool[presented].pair, org_id, u.user_id, batch_id, xml)
-        self._seen(f"upload {doc}", code)
+        self._seen(f"upload {kind}", code)
         if refusal:
             self._seen(f"upload refused: {refusal[1]}", code)
         expect(
@@ -965,7 +1263,7 @@ class ProcedureMachine(RuleBasedStateMachine):
         )
         if code == "S0000":
             m.used_ids.add((org_id, batch_id))
-            m.batches.append(Batch(org_id, batch_id, u, presented, doc, principals, creates))
+            m.batches.append(Batch(org_id, batch_id, u, presented, kind, principals, creates))
 
     def act_download(self, batch: int, never_sent: bool) -> None:
         m, d = self.model, self.driver
@@ -1023,8 +1321,14 @@ class ProcedureMachine(RuleBasedStateMachine):
                 (r.get("requestID"), r.find("Result").get("status"), r.findtext("Result/ErrorCode")) for r in records
             )
         )
-        if b.kind == "good":
+        if b.kind in ("good", "j-good"):
             expect(failure == 0, f"{b.batch_id}: a valid create failed: {outcome}")
+        if b.kind == "j-rule-failure":
+            expect(
+                dict((r, (s, c)) for r, s, c in outcome)
+                == {"JVR-0001": ("true", None), "JVR-0002": ("false", "S2282")},
+                f"{b.batch_id}: the S2282 batch gave {outcome}",
+            )
         if b.kind == "rule-failure":
             expect(
                 dict((r, (s, c)) for r, s, c in outcome)
@@ -1153,7 +1457,11 @@ class ProcedureMachine(RuleBasedStateMachine):
         ]
 
     # --- the progress rule: the next step of the procedure for the oldest college still in it --------------
-    def next_step(self) -> tuple[str, dict]:
+    def next_step(self, sponsor: bool = False) -> tuple[str, dict]:
+        """The next step of the procedure for the oldest college (or, with ``sponsor``, the oldest
+        exchange-visitor sponsor) still in it; a path already done yields to the other one."""
+        if sponsor and not self.done_j() or self.done_fm() and not self.done_j():
+            return self.next_step_j()
         m = self.model
         temps = [
             i
@@ -1217,8 +1525,64 @@ class ProcedureMachine(RuleBasedStateMachine):
                 }
         return "register_account", {}
 
+    def next_step_j(self) -> tuple[str, dict]:
+        m = self.model
+        temps = [
+            u for u in m.users if u.role == "TEMP-EV" and getattr(m.latest_designation(u), "state", None) != "rejected"
+        ]
+        if not temps:
+            return "register_sponsor_account", {}
+        owner = temps[0]  # the oldest sponsor still in the procedure
+        if owner.password is None:
+            return "set_password", {"user": self._ref(owner), "newest": True, "strong": True}
+        if not m.token_ok(owner):
+            return "login", {"user": self._ref(owner), "right": True}
+        d = m.latest_designation(owner)
+        if d is None or (d.state == "draft" and (d.missing or d.invalid) and d.refused):
+            return "fill_ds3036", {"owner": self._ref(owner), "program_type": "P-3", "fault": "none", "revise": False}
+        if d.state == "draft":
+            return "submit_ds3036", {"owner": self._ref(owner)}
+        if d.state == "submitted":
+            if d.tickets == 0:
+                return "help_desk", {"designation": m.designations.index(d), "unknown_name": False}
+            return "dos_decide", {"designation": m.designations.index(d), "designate": True}
+        for u in m.users:
+            if u.official and u.org_id == d.program:
+                if u.password is None:
+                    if u.links and (u.links[-1].used or m.now >= u.links[-1].issued + LINK_LIFETIME):
+                        return "sevp_new_link", {"user": self._ref(u)}
+                    return "set_password", {"user": self._ref(u), "newest": True, "strong": True}
+                if u.locked_until is not None and m.now < u.locked_until:
+                    continue
+                if not m.token_ok(u) or u.last_login is None or m.now - u.last_login > INACTIVE_AFTER:
+                    return "login", {"user": self._ref(u), "right": True}
+        for u in m.users:
+            if u.role == "RO" and u.org_id == d.program and not u.batch_registered and m.token_ok(u):
+                free = [c for c in VALID_CERTS if c not in m.certs]
+                if free:
+                    return "register_batch", {"user": self._ref(u), "org": 0, "cert": free[0], "agree": True}
+        if any(not b.processed for b in m.batches):
+            return "process_now", {}
+        for u in m.users:
+            if u.role == "RO" and u.org_id == d.program and u.batch_registered:
+                return "upload", {
+                    "user": self._ref(u),
+                    "org": 0,
+                    "cert": "own",
+                    "doc": "rule-failure",
+                    "reuse": False,
+                    "variant": 0,
+                }
+        return "register_sponsor_account", {}
+
+    def done_fm(self) -> bool:
+        return any(b.processed and SCHOOL_CODE.match(b.org_id) and b.org_id != SEEDED_ORG for b in self.model.batches)
+
+    def done_j(self) -> bool:
+        return any(b.processed and PROGRAM_NUMBER.match(b.org_id) for b in self.model.batches)
+
     def procedure_done(self) -> bool:
-        return any(b.processed and b.org_id != SEEDED_ORG for b in self.model.batches)
+        return self.done_fm() and self.done_j()
 
     # --- invariants ----------------------------------------------------------------------------------------
     def _outbox(self) -> list[dict]:
@@ -1251,6 +1615,7 @@ class ProcedureMachine(RuleBasedStateMachine):
             f"records per organization {dict(per_org)}; the model (created by accepted, "
             f"processed batches) {dict(+m.records)}",
         )
+        self._check_designations()
         if m.petitions:
             status, body = d.call("GET", f"{d.t.sevp_url}/api/petitions", token=self._sevp())
             expect(status == 200, f"SEVP petitions answered {status}")
@@ -1264,6 +1629,19 @@ class ProcedureMachine(RuleBasedStateMachine):
                         shown == p.state, f"the SEVP page of I-17 {p.pid} shows {shown!r}; JSON and model {p.state!r}"
                     )
                     self.pages_seen[p.pid] = p.state
+
+    def _check_designations(self) -> None:
+        m, d = self.model, self.driver
+        if not m.designations:
+            return
+        status, body = d.call("GET", f"{d.t.dos_url}/api/designations", token=self._dos())
+        expect(status == 200, f"the Department of State's designations answered {status}")
+        got = {
+            x["designation_id"]: (x["state"], len(x.get("help_desk") or []), x.get("program_number"))
+            for x in body["designations"]
+        }
+        want = {x.did: (x.state, x.tickets, x.program) for x in m.designations}
+        expect(got == want, f"the Department of State's DS-3036s (state, tickets, program) {got}; the model {want}")
 
     def _sevp_page_state(self, pid: int) -> str:
         d = self.driver
@@ -1332,6 +1710,37 @@ def _rules(cls) -> None:
         ),
     )
     add("submit_i17", rule(owner=ints)(lambda self, owner: self.do("submit_i17", owner=owner)))
+    add("register_sponsor_account", rule()(lambda self: self.do("register_sponsor_account")))
+    add(
+        "fill_ds3036",
+        rule(
+            owner=ints,
+            program_type=st.sampled_from(["P-1", "P-3", "P-4"]),
+            fault=st.sampled_from(["none", "none", "forbidden-category", "no-ro", "no-site"]),
+            revise=st.booleans(),
+        )(
+            lambda self, owner, program_type, fault, revise: self.do(
+                "fill_ds3036", owner=owner, program_type=program_type, fault=fault, revise=revise
+            )
+        ),
+    )
+    add("submit_ds3036", rule(owner=ints)(lambda self, owner: self.do("submit_ds3036", owner=owner)))
+    add(
+        "help_desk",
+        rule(designation=ints, unknown_name=st.booleans())(
+            lambda self, designation, unknown_name: self.do(
+                "help_desk", designation=designation, unknown_name=unknown_name
+            )
+        ),
+    )
+    add(
+        "dos_decide",
+        precondition(lambda self: bool(self.model.designations))(
+            rule(designation=ints, designate=st.booleans())(
+                lambda self, designation, designate: self.do("dos_decide", designation=designation, designate=designate)
+            )
+        ),
+    )
     add(
         "response_center",
         rule(petition=ints, wrong_category=st.booleans(), unknown_name=st.booleans())(
@@ -1408,7 +1817,9 @@ def _rules(cls) -> None:
     for k in range(PROGRESS_WEIGHT):
         add(
             f"progress_{k}",
-            precondition(lambda self: not self.procedure_done())(rule()(lambda self: self.do(*self.next_step()))),
+            precondition(lambda self: not self.procedure_done())(
+                rule(path=st.integers(0, 2))(lambda self, path: self.do(*self.next_step(sponsor=path == 0)))
+            ),
         )
     for k in range(1, 4):  # uploads and registrations are where most refusals are: drawn more often
         setattr(cls, f"upload_{k}", cls.upload)

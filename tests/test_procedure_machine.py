@@ -180,6 +180,66 @@ def test_after_the_procedure_every_batch_refusal_is_reached(machine):
         probe.teardown()
 
 
+def test_the_j_path_and_the_answers_to_each_sponsor_mistake(machine):
+    """A scripted walk along the J path (progress for the sponsor) to the RO's first upload, with the model's
+    answer to each mistake the issue names: a DS-3036 with a category the program type may not use (400
+    naming it), one without its RO (400), an upload to a program number before designation (S0002), and an
+    ARO registering the certificate (403); the RO's EV batch then applies one record and rejects S2282."""
+    probe = machine()
+    try:
+        script = [
+            ("register_sponsor_account", {}),
+            ("set_password", {"user": 101, "newest": True, "strong": True}),
+            ("login", {"user": 101, "right": True}),
+            ("fill_ds3036", {"owner": 101, "program_type": "P-3", "fault": "forbidden-category", "revise": False}),
+            ("submit_ds3036", {"owner": 101}),
+            ("fill_ds3036", {"owner": 101, "program_type": "P-3", "fault": "no-ro", "revise": False}),
+            ("submit_ds3036", {"owner": 101}),
+            (
+                "upload",
+                {"user": 101, "org": 5, "cert": "own", "doc": "good", "reuse": False, "variant": 0},
+            ),  # P-1-99999
+        ]
+        before = dict(machine.stats)
+        for name, args in script:
+            probe.do(name, args)
+            probe.check_all()
+        assert probe.model.users[1].role == "TEMP-EV"
+        for _ in range(40):
+            name, args = probe.next_step(sponsor=True)
+            probe.do(name, args)
+            probe.check_all()
+            if name == "upload":
+                break
+        assert name == "upload", "the J procedure did not reach an upload"
+        program = probe.model.batches[-1].org_id
+        assert program.startswith("P-3-") and probe.model.designations[-1].state == "designated"
+        aro = next(u for u in probe.model.users if u.role == "ARO" and u.org_id == program)
+        for name, args in [
+            ("login", {"user": probe._ref(aro), "right": True}),
+            ("register_batch", {"user": probe._ref(aro), "org": 0, "cert": "c5", "agree": True}),
+            ("process_now", {}),
+            ("review", {"user": [u for u in probe.model.users if u.official and u.password].index(aro)}),
+        ]:
+            probe.do(name, args)
+            probe.check_all()
+        seen = {key: n - before.get(key, 0) for key, n in machine.stats.items() if n > before.get(key, 0)}
+        for key in [
+            ("submit_ds3036 with a category the program may not use", "400"),
+            ("submit_ds3036 incomplete", "400"),
+            ("upload refused: upload to a program number before designation", "S0002"),
+            ("help_desk", "201"),
+            ("DoS designate", "200"),
+            ("register_batch (c5) by an ARO, not its RO [i]", "403"),
+            ("upload j-rule-failure", "S0000"),
+            ("process j-rule-failure", "S0020"),
+            ("review", "pages agree"),
+        ]:
+            assert key in seen, f"{key} not reached; the walk gave {sorted(seen)}"
+    finally:
+        probe.teardown()
+
+
 def test_a_wrong_answer_is_reported(machine):
     """The model is not a mirror of the mock: a walk whose model is corrupted fails with a mismatch."""
     probe = machine()
