@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 
 from flask import Flask
@@ -12,6 +13,7 @@ from .config import Settings
 from .cache import GENERATION_KEY, RowCache
 from .cache import changed as cache_changed
 from .db import Setting, Store
+from .forms.pool import RenderPool
 from .validation import SchemaSet
 
 __all__ = ["create_app", "Mock", "Settings"]
@@ -32,6 +34,8 @@ class Mock:
         self.schemas = SchemaSet.discover(settings.schemas)
         self.schemas.compile_all()
         self._worker = None
+        # helper processes that draw forms: the cores shared out among the server's worker processes
+        self.render_pool = RenderPool((os.cpu_count() or 1) // max(1, settings.workers))
         self._lock = threading.Lock()
         token_file = settings.data_dir / "control-token"
         self.control_token = token_file.read_text().strip() if token_file.exists() else ""
@@ -54,12 +58,14 @@ class Mock:
             if self._worker is None or not self._worker.is_alive():
                 self._worker = Worker(self, self.settings.worker_poll_seconds)
                 self._worker.start()
+        threading.Thread(target=self.render_pool.start, name="sevis-mock-form-helpers", daemon=True).start()
 
     def stop_worker(self) -> None:
         if self._worker is not None:
             self._worker.stop()
             self._worker.join(timeout=10)
             self._worker = None
+        self.render_pool.shutdown()
 
     def wake_worker(self) -> None:
         if self._worker is not None:

@@ -92,6 +92,11 @@ class MockServer(BaseApplication):
         def post_worker_init(worker):
             worker.app.callable.extensions["sevis_mock"].start_worker()
 
+        def worker_exit(server, worker):  # a clean stop: the processor and the form helpers finish first
+            app = getattr(worker.app, "callable", None)
+            if app is not None:
+                app.extensions["sevis_mock"].stop_worker()
+
         options = {
             "bind": f"{s.host}:{s.port}" if ":" not in s.host else f"[{s.host}]:{s.port}",
             "workers": s.workers,
@@ -103,6 +108,7 @@ class MockServer(BaseApplication):
             "ssl_context": ssl_context,
             "when_ready": when_ready,
             "post_worker_init": post_worker_init,
+            "worker_exit": worker_exit,
             "timeout": 120,
             "keepalive": 75,  # outlive a client's polling interval, so polls do not race the idle close
             "graceful_timeout": 10,

@@ -69,6 +69,7 @@ class BatchProcessor:
         now: datetime,
         org_name: str,
         render_form: FormRenderer | None,
+        on_print: Callable[[str, str, dict], None] | None = None,
     ) -> None:
         self.session = session
         self.store = store
@@ -76,7 +77,9 @@ class BatchProcessor:
         self.now = now
         self.org_name = org_name
         self.render_form = render_form
+        self.on_print = on_print  # told of each print job as it is made ("forms"/"plans", SEVIS ID, job)
         self.seen_keys: set = set()
+        self.officials: dict[str, Official | None] = {}
         self.forms: dict[str, dict] = {}  # I-20 / DS-2019 print jobs by SEVIS ID
         self.plans: dict[str, dict] = {}  # DS-7002 print jobs by SEVIS ID
         self.sites_numbered = 0  # site IDs are unique across the batch
@@ -154,7 +157,15 @@ class BatchProcessor:
 
     # --- what rules may look up ------------------------------------------------------------------
     def _official(self, user_id: str) -> Official | None:
-        return self.session.get(Official, user_id)
+        if user_id not in self.officials:  # a batch names the same few officials in every record
+            self.officials[user_id] = self.session.get(Official, user_id)
+        return self.officials[user_id]
+
+    def _queue(self, group: str, sevis_id: str, job: dict) -> None:
+        """Keep a print job ("forms" or "plans") and tell ``on_print``, which may start drawing it at once."""
+        getattr(self, group)[sevis_id] = job
+        if self.on_print is not None:
+            self.on_print(group, sevis_id, job)
 
     def _profile(self) -> dict:
         return self.store.org_profile(self.session, self.batch.org_id, self.batch.kind)
@@ -466,21 +477,25 @@ class BatchProcessor:
             issue_date=self.now.date(),
             dependents=dependents,
         )
-        self.forms[sevis_id] = form_job(element, **common)
+        self._queue("forms", sevis_id, form_job(element, **common))
         for dependent in dependents:
-            self.forms[dependent[0]] = form_job(element, **common, for_dependent=dependent)
+            self._queue("forms", dependent[0], form_job(element, **common, for_dependent=dependent))
 
     def _render_plan(self, sevis_id: str, visitor: etree._Element, site_id: str | None = None) -> None:
         """The record's DS-7002 (T/IPP) as it stands after this record's create or event."""
         if self.render_form is None:  # a processor without forms (validate, durability races) prints none
             return
-        self.plans[sevis_id] = plan_job(
-            visitor,
-            sevis_id=sevis_id,
-            org_id=self.batch.org_id,
-            org_name=self.org_name,
-            issue_date=self.now.date(),
-            site_id=site_id,
+        self._queue(
+            "plans",
+            sevis_id,
+            plan_job(
+                visitor,
+                sevis_id=sevis_id,
+                org_id=self.batch.org_id,
+                org_name=self.org_name,
+                issue_date=self.now.date(),
+                site_id=site_id,
+            ),
         )
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from concurrent.futures.process import BrokenProcessPool
 
 from sqlalchemy import select
 
@@ -51,8 +52,22 @@ def process_due(mock, limit: int | None = None) -> int:
             if batch is None:
                 return done
             org = session.get(Organization, batch.org_id)
+            pool = getattr(mock, "render_pool", None)
+            drawing: dict = {}  # forms sent to the helpers as their records were applied, drawn meanwhile
+
+            def send(group: str, sevis_id: str, job: dict) -> None:
+                future = pool.submit(job)
+                if future is not None:
+                    drawing[(group, sevis_id)] = (job, future)
+
             processor = BatchProcessor(
-                session, mock.store, batch, now, org.name if org else batch.org_id, mock.render_form
+                session,
+                mock.store,
+                batch,
+                now,
+                org.name if org else batch.org_id,
+                mock.render_form,
+                on_print=send if pool is not None else None,
             )
             processor.run()
             batch_pk, printing = batch.id, batch.state == "printing"
@@ -60,14 +75,15 @@ def process_due(mock, limit: int | None = None) -> int:
         done += 1
         log.info("processed batch %s of %s", batch.batch_id, batch.org_id)
         if printing:
-            print_forms(mock, batch_pk, jobs)
+            print_forms(mock, batch_pk, jobs, drawing)
     return done
 
 
-def print_forms(mock, batch_pk: int, jobs: dict) -> bool:
+def print_forms(mock, batch_pk: int, jobs: dict, drawing: dict | None = None) -> bool:
     """Draw a printing batch's forms (no transaction open) and store them, marking the batch processed.
-    False when another processor finished that job first."""
-    pdfs = render_jobs(mock, jobs)
+    ``drawing`` holds the forms already sent to the helper processes. False when another processor finished
+    that job first."""
+    pdfs = collect(mock, jobs, drawing or {})
     with mock.store.write() as session:
         job = session.get(PrintJob, batch_pk)
         batch = session.get(Batch, batch_pk)
@@ -82,11 +98,38 @@ def print_forms(mock, batch_pk: int, jobs: dict) -> bool:
     return True
 
 
-def render_jobs(mock, jobs: dict) -> dict:
-    renderer = getattr(mock, "render_jobs", None)
-    if renderer is None:
-        from ..forms import render_jobs as renderer
-    return renderer(jobs)
+def collect(mock, jobs: dict, drawing: dict) -> dict:
+    """Every job's PDF: from the helpers when one was sent (the very job still in the batch: a record rolled back
+    and redone made a new one), else sent now, else drawn here."""
+    from ..forms import render_jobs
+
+    pool = getattr(mock, "render_pool", None)
+    for group, batch in jobs.items():
+        for sevis_id, job in batch.items():
+            sent = drawing.get((group, sevis_id))
+            if (sent is None or sent[0] is not job) and pool is not None:
+                future = pool.submit(job)
+                if future is not None:
+                    drawing[(group, sevis_id)] = (job, future)
+    pdfs: dict = {"forms": {}, "plans": {}}
+    left: dict = {"forms": {}, "plans": {}}
+    for group, batch in jobs.items():
+        for sevis_id, job in batch.items():
+            sent = drawing.get((group, sevis_id))
+            future = sent[1] if sent is not None and sent[0] is job else None
+            if future is None:
+                left[group][sevis_id] = job
+                continue
+            try:
+                pdfs[group][sevis_id] = future.result()
+            except BrokenProcessPool:
+                left[group][sevis_id] = job
+            except Exception:
+                log.exception("could not draw the %s of %s", job.get("form"), sevis_id)
+    drawn_here = render_jobs(left)
+    for group in pdfs:
+        pdfs[group].update(drawn_here.get(group, {}))
+    return pdfs
 
 
 def resume_abandoned_prints(mock) -> int:
