@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import queue
+import threading
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Callable, Iterator
@@ -10,6 +12,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -104,7 +107,11 @@ class Batch(Base):
     """An accepted upload (disposition S0000), from queue to processed log."""
 
     __tablename__ = "batches"
-    __table_args__ = (UniqueConstraint("environment", "org_id", "batch_id"),)
+    __table_args__ = (
+        UniqueConstraint("environment", "org_id", "batch_id"),  # also the index of the batch-ID check (S0010)
+        Index("ix_batches_list", "org_id", "environment", "uploaded_at", "id"),  # RTI's batch list, newest first
+        Index("ix_batches_due", "state", "due_at"),  # the processor's look for due batches
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     org_id: Mapped[str] = mapped_column(String(15), index=True)
     batch_id: Mapped[str] = mapped_column(String(14))
@@ -136,6 +143,13 @@ class Record(Base):
     """A SEVIS record: a principal (student / exchange visitor) or a dependent of one."""
 
     __tablename__ = "records"
+    __table_args__ = (
+        # the duplicate-student check (S1004 and J's): one organization's records by name and birth date
+        Index("ix_records_duplicate", "org_id", "environment", "surname", "given_name", "birth_date"),
+        # record lists of principals, newest first: of an organization on one system, or of all
+        Index("ix_records_list", "org_id", "environment", "principal_sevis_id", "created_at", "sevis_id"),
+        Index("ix_records_newest", "principal_sevis_id", "created_at", "sevis_id"),
+    )
     sevis_id: Mapped[str] = mapped_column(String(11), primary_key=True)
     org_id: Mapped[str] = mapped_column(String(15), index=True)
     environment: Mapped[str] = mapped_column(String(16))
@@ -187,12 +201,19 @@ def _sqlite_begin(conn) -> None:
 class Store:
     def __init__(self, url: str) -> None:
         self.engine = create_engine(url, future=True)
+        self._write_lock = threading.RLock()
+        self.writer = GroupWriter(self)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
             event.listen(self.engine, "begin", _sqlite_begin)
 
     def create_all(self) -> None:
         Base.metadata.create_all(self.engine)
+        # a data dir made before an index existed gets it too (create_all adds indexes only with new tables)
+        with self.engine.begin() as conn:
+            for table in Base.metadata.sorted_tables:
+                for index in table.indexes:
+                    index.create(conn, checkfirst=True)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -203,8 +224,10 @@ class Store:
 
     @contextmanager
     def write(self) -> Iterator[Session]:
-        """A unit of work that holds the write lock from its first statement."""
-        with self.engine.connect() as conn:
+        """A unit of work that holds the write lock from its first statement. Writers of one process queue on
+        a lock of their own first, so that at most one per process waits on the database's lock (whose busy
+        handler sleeps and retries, unfairly, rather than queueing)."""
+        with self._write_lock, self.engine.connect() as conn:
             conn.info["immediate"] = True
             try:
                 with Session(bind=conn, expire_on_commit=False) as session:
@@ -281,6 +304,76 @@ class Store:
     def organizations(self) -> list[Organization]:
         with self.session() as s:
             return list(s.scalars(select(Organization).order_by(Organization.kind, Organization.org_id)))
+
+
+class _Unit:
+    __slots__ = ("work", "result", "error", "done")
+
+    def __init__(self, work: Callable[[Session], object]) -> None:
+        self.work = work
+        self.result: object = None
+        self.error: BaseException | None = None
+        self.done = threading.Event()
+
+
+class GroupWriter:
+    """Group commit: one writer thread per process applies the small units of work that request threads hand it
+    (an accepted upload, a journal entry) together, each in a savepoint of its own, in one write transaction, and
+    wakes each caller when that transaction has committed. A commit costs a flush to disk; sixteen clients
+    uploading at once share a few commits instead of queueing for sixteen, and each reply still waits until its
+    own change is durable."""
+
+    MAX_GROUP = 64
+
+    def __init__(self, store: "Store") -> None:
+        self._store = store
+        self._queue: queue.SimpleQueue[_Unit] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+
+    def run(self, work: Callable[[Session], object]) -> object:
+        """``work(session)`` inside the next group's transaction; returns its result once committed, or raises
+        what it raised (its savepoint rolled back; the others' work stands) or what the commit raised."""
+        unit = _Unit(work)
+        self._queue.put(unit)
+        self._ensure_thread()
+        unit.done.wait()
+        if unit.error is not None:
+            raise unit.error
+        return unit.result
+
+    def _ensure_thread(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            with self._start_lock:
+                if self._thread is None or not self._thread.is_alive():
+                    self._thread = threading.Thread(target=self._loop, name="sevis-mock-writer", daemon=True)
+                    self._thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            group = [self._queue.get()]
+            while len(group) < self.MAX_GROUP:
+                try:
+                    group.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            self._apply(group)
+
+    def _apply(self, group: list[_Unit]) -> None:
+        try:
+            with self._store.write() as session:
+                for unit in group:
+                    try:
+                        with session.begin_nested():
+                            unit.result = unit.work(session)
+                    except Exception as exc:  # this unit's savepoint is rolled back; the group goes on
+                        unit.error = exc
+        except BaseException as exc:  # the commit itself failed: nothing of the group is stored
+            for unit in group:
+                unit.error = unit.error or exc
+        finally:
+            for unit in group:
+                unit.done.set()
 
 
 from .control import journal as _journal  # noqa: E402,F401  (the request journal's table)

@@ -75,3 +75,31 @@ def test_concurrent_clock_advances_are_never_lost(store):
     for t in threads:
         t.join()
     assert clock.offset() == timedelta(seconds=60)
+
+
+def test_group_commit_applies_each_unit_in_its_own_savepoint_and_answers_after_the_commit(store):
+    """Units handed to the writer thread by many threads at once share transactions; a unit that fails (a
+    duplicate key) costs only itself, and every caller returns only once its change is committed."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sqlalchemy import select
+    from sqlalchemy.exc import IntegrityError
+
+    from mockserver.db import Setting
+
+    def unit(n: int):
+        key = "same" if n % 10 == 0 else f"key{n}"
+        try:
+            store.writer.run(lambda s: s.add(Setting(key=key, value=str(n))))
+        except IntegrityError:
+            return "duplicate"
+        with store.session() as s:  # committed: visible to any other connection at once
+            return "stored" if s.get(Setting, key) is not None else "lost"
+
+    with ThreadPoolExecutor(16) as pool:
+        outcomes = list(pool.map(unit, range(80)))
+    assert outcomes.count("lost") == 0
+    assert outcomes.count("duplicate") == 7  # eight units wrote "same": one got it
+    with store.session() as s:
+        keys = set(s.scalars(select(Setting.key)))
+    assert {f"key{n}" for n in range(80) if n % 10} | {"same"} <= keys

@@ -100,23 +100,21 @@ def upload(env_prefix: str):
         with m.store.session() as s:
             check_batch_id(s, env, org_id, batch_id)
         doc = check_document(data, org, batch_id, m.schemas)
-        try:
-            with m.store.write() as s:
-                s.add(
-                    Batch(
-                        org_id=org_id,
-                        batch_id=batch_id,
-                        user_id=user_id,
-                        kind=doc.kind,
-                        environment=env,
-                        file_name=file_name or "",
-                        document=data,
-                        uploaded_at=now,
-                        due_at=m.settings.due_time(now),
-                        state="queued",
-                    )
-                )
-                s.add(journal.accepted_upload(now))
+        queued = Batch(
+            org_id=org_id,
+            batch_id=batch_id,
+            user_id=user_id,
+            kind=doc.kind,
+            environment=env,
+            file_name=file_name or "",
+            document=data,
+            uploaded_at=now,
+            due_at=m.settings.due_time(now),
+            state="queued",
+        )
+        entry = journal.accepted_upload(now)
+        try:  # one transaction, shared with other requests' (group commit), durable before the reply
+            m.store.writer.run(lambda s: s.add_all([queued, entry]))
         except IntegrityError:
             g.pop("journaled", None)  # rolled back with the batch: the refusal is journaled after the reply
             raise Refusal("S0010", [f"batch ID {batch_id} was already used by {org_id}"]) from None

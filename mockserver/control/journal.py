@@ -21,6 +21,7 @@ from ..clock import parse_iso, real_now
 from ..config import ENVIRONMENTS
 from ..recordings import NOT_RECORDED
 from ..db import Base, UTCDateTime
+from ..paging import Page, PagingError
 from ..tls import peer_certificate
 from . import bp, mock
 
@@ -111,8 +112,7 @@ def _record(response: Response) -> None:
             v for v in (response.headers.get("X-Sevis-Mock-Replay"), response.headers.get("X-Sevis-Mock-Detail")) if v
         ),
     )
-    with m.store.write() as s:
-        s.add(entry)
+    m.store.writer.run(lambda s: s.add(entry))  # committed with other requests' entries (group commit)
 
 
 def _entry(action: str, now: datetime, **outcome) -> JournalEntry:
@@ -185,7 +185,7 @@ def _disposition(action: str, response: Response) -> tuple[str, str]:
 
 @bp.get("/journal")
 def journal():
-    """``?org=&batch=&user=&action=&environment=&since=ISO&limit=N``; oldest first."""
+    """``?org=&batch=&user=&action=&environment=&since=ISO&limit=N&offset=M``; oldest first."""
     args = request.args
     query = select(JournalEntry).order_by(JournalEntry.id)
     for arg, column in (
@@ -200,10 +200,13 @@ def journal():
             query = query.where(column == args[arg])
     if args.get("since"):
         query = query.where(JournalEntry.at >= _since(args["since"]))
-    query = query.limit(_limit(args.get("limit")))
+    try:
+        page = Page.from_args(args, default=MAX_LIMIT, maximum=MAX_LIMIT)
+    except PagingError as exc:
+        abort(400, description=str(exc))
     with mock().store.session() as s:
-        entries = [e.to_dict() for e in s.scalars(query)]
-    return jsonify({"entries": entries, "count": len(entries)})
+        entries, paging = page.cut([e.to_dict() for e in s.scalars(page.apply(query))])
+    return jsonify({"entries": entries, "count": len(entries), "paging": paging})
 
 
 def _since(value: str) -> datetime:
@@ -214,15 +217,3 @@ def _since(value: str) -> datetime:
             400,
             description=f"since: {value!r} is not an ISO-8601 date or date-time (mock clock, e.g. 2027-01-15T09:00:00)",
         )
-
-
-def _limit(value: str | None) -> int:
-    if not value:
-        return MAX_LIMIT
-    try:
-        limit = int(value)
-    except ValueError:
-        limit = 0
-    if not 1 <= limit <= MAX_LIMIT:
-        abort(400, description=f"limit must be a whole number from 1 to {MAX_LIMIT}, not {value!r}")
-    return limit
