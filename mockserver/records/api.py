@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, jsonify, request
 
 from ..control import require_token
+from ..paging import Page, PagingError
 from . import queries
 
 bp = Blueprint("records", __name__, url_prefix="/control/records")
@@ -21,16 +22,14 @@ def _store():
 @bp.get("")
 @bp.get("/")
 def list_view():
-    """``?org=&environment=&status=&kind=&principals_only=&limit=`` -> ``{"records": [...]}``."""
+    """``?org=&environment=&status=&kind=&principals_only=&limit=&offset=`` -> ``{"records": [...], "paging": {...}}``."""
     kind = request.args.get("kind") or None
     if kind is not None and kind.upper() not in KINDS:
         abort(400, description=f"kind: {kind!r} is not a record kind; use F/M or J")
     try:
-        limit = int(request.args.get("limit", 500))
-    except ValueError:
-        abort(400, description="limit must be a whole number")
-    if not 1 <= limit <= MAX_LIMIT:
-        abort(400, description=f"limit must be between 1 and {MAX_LIMIT}")
+        page = Page.from_args(request.args, default=500, maximum=MAX_LIMIT)
+    except PagingError as exc:
+        abort(400, description=str(exc))
     principals_only = request.args.get("principals_only", "true").lower() not in ("false", "0", "no")
     with _store().session() as s:
         records = queries.list_records(
@@ -40,9 +39,11 @@ def list_view():
             status=request.args.get("status") or None,
             kind=KINDS[kind.upper()] if kind else None,
             principals_only=principals_only,
-            limit=limit,
+            limit=page.limit + 1,
+            offset=page.offset,
         )
-    return jsonify({"records": records})
+    records, paging = page.cut(records)
+    return jsonify({"records": records, "paging": paging})
 
 
 @bp.get("/<sevis_id>")

@@ -114,16 +114,19 @@ def record_view(session: Session, sevis_id: str, *, environment: str | None = No
 def list_records(
     session: Session,
     *,
-    org_id: str | None = None,
+    org_id: str | list[str] | None = None,
     environment: str | None = None,
     status: str | None = None,
     kind: str | None = None,
     principals_only: bool = True,
     limit: int = 500,
+    offset: int = 0,
 ) -> list[dict]:
-    """Record summaries (no data, no history), newest first."""
+    """Record summaries (no data, no history), newest first; ``org_id`` one organization or several."""
     query = select(Record)
-    if org_id:
+    if isinstance(org_id, list):
+        query = query.where(Record.org_id.in_(org_id))
+    elif org_id:
         query = query.where(Record.org_id == org_id)
     if environment:
         query = query.where(Record.environment == environment)
@@ -133,6 +136,8 @@ def list_records(
         query = query.where(Record.kind == kind)
     if principals_only:
         query = query.where(Record.principal_sevis_id.is_(None))
-    records = list(session.scalars(query.order_by(Record.created_at.desc(), Record.sevis_id.desc()).limit(limit)))
+    records = list(
+        session.scalars(query.order_by(Record.created_at.desc(), Record.sevis_id.desc()).limit(limit).offset(offset))
+    )
     dependents = _dependents_of(session, [r.sevis_id for r in records])
     return [_summary(r, dependents[r.sevis_id]) for r in records]

@@ -154,7 +154,8 @@ def api_batches():
     account = api_account(_env())
     with mock().store.session() as s:
         orgs = records.check_org(s, account, request.args.get("org") or None)
-        return jsonify({"batches": [_with_links(b) for b in records.list_batches(s, orgs, _env())]})
+        found, paging = records.list_batches(s, orgs, _env(), records.page_of(request.args))
+        return jsonify({"batches": [_with_links(b) for b in found], "paging": paging})
 
 
 def _with_links(summary: dict) -> dict:
@@ -194,8 +195,15 @@ def api_batch_pdf(org_id: str, batch_id: str, sevis_id: str):
 def api_records():
     account = api_account(_env())
     with mock().store.session() as s:
-        found = records.list_records(s, account, _env(), request.args.get("org") or None, request.args.get("status"))
-        return jsonify({"records": found})
+        found, paging = records.list_records(
+            s,
+            account,
+            _env(),
+            request.args.get("org") or None,
+            request.args.get("status"),
+            records.page_of(request.args),
+        )
+        return jsonify({"records": found, "paging": paging})
 
 
 @bp.get("/api/records/<sevis_id>")

@@ -12,6 +12,8 @@ from email.message import EmailMessage
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from ..paging import Page
+
 from .models import OutboxMessage
 
 SENDER = "SEVIS (sevis-mock) <no-reply@sevis-mock.invalid>"
@@ -58,10 +60,13 @@ def as_json(msg: OutboxMessage) -> dict:
     }
 
 
-def messages(session: Session, to: str | None = None) -> list[OutboxMessage]:
+def messages(session: Session, to: str | None = None, page: Page | None = None) -> list[OutboxMessage]:
+    """Oldest first; with a page, that page's rows plus one (see `mockserver.paging.Page.apply`)."""
     query = select(OutboxMessage).order_by(OutboxMessage.id)
     if to:
         query = query.where(OutboxMessage.to_address == to.strip())
+    if page is not None:
+        query = page.apply(query)
     return list(session.scalars(query))
 
 

@@ -6,29 +6,37 @@ it holds Set Password links, so a mock reachable by others shares them too (bind
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, render_template, request
+from flask import Blueprint, abort, jsonify, render_template, request
+
+from ..paging import Page, PagingError
 
 from . import mail
 from .web import auto_approve, deliver_mail, mock
 
 bp = Blueprint("outbox", __name__, url_prefix="/outbox")
+PAGE = 1000  # messages per page, oldest first
 bp.before_request(auto_approve)
 bp.after_request(deliver_mail)
 
 
 def _messages():
     to = (request.args.get("to") or "").strip() or None
+    try:
+        page = Page.from_args(request.args, default=PAGE, maximum=PAGE)
+    except PagingError as exc:
+        abort(400, description=str(exc))
     with mock().store.session() as s:
-        return to, [mail.as_json(m) for m in mail.messages(s, to)]
+        found, paging = page.cut(mail.messages(s, to, page))
+        return to, [mail.as_json(m) for m in found], paging
 
 
 @bp.get("/api/messages")
 def api_messages():
-    _, found = _messages()
-    return jsonify({"messages": found})
+    _, found, paging = _messages()
+    return jsonify({"messages": found, "paging": paging})
 
 
 @bp.get("")
 def page():
-    to, found = _messages()
-    return render_template("outbox.html", to=to, messages=found)
+    to, found, paging = _messages()
+    return render_template("outbox.html", to=to, messages=found, paging=paging)

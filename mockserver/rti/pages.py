@@ -304,8 +304,8 @@ def records_page():
     org, status = request.args.get("org") or None, request.args.get("status") or None
     with mock().store.session() as s:
         orgs = records.check_org(s, account, None)
-        found = records.list_records(s, account, g.environment, org, status)
-    return _page("rti/records.html", records=found, orgs=orgs, org=org, status=status, user=account)
+        found, paging = records.list_records(s, account, g.environment, org, status, records.page_of(request.args))
+    return _page("rti/records.html", records=found, orgs=orgs, org=org, status=status, user=account, paging=paging)
 
 
 @bp.get("/records/<sevis_id>")
@@ -337,8 +337,10 @@ def batches_page():
     org = request.args.get("org") or None
     with mock().store.session() as s:
         orgs = records.check_org(s, account, None)
-        found = records.list_batches(s, records.check_org(s, account, org), g.environment)
-    return _page("rti/batches.html", batches=found, orgs=orgs, org=org, user=account)
+        found, paging = records.list_batches(
+            s, records.check_org(s, account, org), g.environment, records.page_of(request.args)
+        )
+    return _page("rti/batches.html", batches=found, orgs=orgs, org=org, user=account, paging=paging)
 
 
 @bp.get("/batches/<org_id>/<batch_id>")

@@ -11,6 +11,7 @@ from ..batch import translog
 from ..config import ENVIRONMENTS
 from ..db import Batch, BatchForm, Official, Organization, Record
 from ..forms.store import PLAN_SUFFIX, PlanForm, plan_pdfs
+from ..paging import Page, PagingError
 from .errors import RtiError
 from .models import RtiAccount
 
@@ -67,13 +68,29 @@ def batch_summary(b: Batch) -> dict:
     }
 
 
-def list_batches(session: Session, orgs: list[str], environment: str) -> list[dict]:
+PAGE = 100  # rows a list shows unless ?limit= says otherwise
+MAX_PAGE = 1000
+
+
+def page_of(args) -> Page:
+    """The ``?limit=&offset=`` of an RTI list; a bad value is refused naming the parameter."""
+    try:
+        return Page.from_args(args, default=PAGE, maximum=MAX_PAGE)
+    except PagingError as exc:
+        raise RtiError(400, str(exc), field="offset" if "offset" in str(exc) else "limit") from None
+
+
+def list_batches(session: Session, orgs: list[str], environment: str, page: Page) -> tuple[list[dict], dict]:
+    """One page of the batches of ``orgs``, newest first, and its paging facts."""
     rows = session.scalars(
-        select(Batch)
-        .where(Batch.org_id.in_(orgs), Batch.environment == environment)
-        .order_by(Batch.uploaded_at.desc(), Batch.id.desc())
+        page.apply(
+            select(Batch)
+            .where(Batch.org_id.in_(orgs), Batch.environment == environment)
+            .order_by(Batch.uploaded_at.desc(), Batch.id.desc())
+        )
     )
-    return [batch_summary(b) for b in rows]
+    batches, paging = page.cut(list(rows))
+    return [batch_summary(b) for b in batches], paging
 
 
 def get_batch(session: Session, account: RtiAccount, org_id: str, batch_id: str, environment: str) -> Batch:
@@ -151,13 +168,17 @@ def batch_pdf(session: Session, b: Batch, sevis_id: str) -> bytes:
 # --- records (the records read API) -------------------------------------------------------------------------------
 
 
-def list_records(session: Session, account: RtiAccount, environment: str, org_id: str | None, status: str | None):
+def list_records(
+    session: Session, account: RtiAccount, environment: str, org_id: str | None, status: str | None, page: Page
+) -> tuple[list[dict], dict]:
+    """One page of the records of the official's organizations (or ``org_id``), newest first."""
     from ..records.queries import list_records as query
 
-    out = []
-    for org in check_org(session, account, org_id):
-        out.extend(query(session, org_id=org, environment=environment, status=status or None))
-    return out
+    orgs = check_org(session, account, org_id)
+    found = query(
+        session, org_id=orgs, environment=environment, status=status or None, limit=page.limit + 1, offset=page.offset
+    )
+    return page.cut(found)
 
 
 def record(session: Session, account: RtiAccount, environment: str, sevis_id: str) -> dict:
