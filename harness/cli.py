@@ -194,7 +194,8 @@ def resolve_target(
 # Output
 # --------------------------------------------------------------------------------------------
 def _when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%S") if value else "-"
+    """A log's time as SEVIS wrote it (its own zone: US Eastern, with the offset), to the second."""
+    return value.strftime("%Y-%m-%d %H:%M:%S %z").strip() if value else "-"
 
 
 def _code_words(code: str | None) -> str:

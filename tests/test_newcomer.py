@@ -28,8 +28,9 @@ def test_readme_upload_then_download(server_factory, tmp_path):
     down = cli(server, "download", "--batch-id", batch_id, "--org", server.org("F/M")["org_id"], "--out", str(out))
     assert down.returncode == 0, down.stdout + down.stderr
     pdfs = list(out.glob("N*.pdf"))
-    assert (out / "sevis_transaction_log.xml").exists() and len(pdfs) == 1
-    assert pdfs[0].stem in (out / "sevis_transaction_log.xml").read_text()
+    assert (out / "sevis_transaction_log.xml").exists() and len(pdfs) == 2  # the student's I-20 and the F-2's
+    log = (out / "sevis_transaction_log.xml").read_text()
+    assert all(pdf.stem in log for pdf in pdfs)
     again = cli(server, "upload", "fixtures/fm/create-with-dependent.xml", "--batch-id", batch_id)
     assert again.returncode == 1 and "S0010" in again.stdout
 

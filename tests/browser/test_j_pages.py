@@ -118,7 +118,7 @@ def test_the_j_path_through_the_pages(server_factory, browser_page, tmp_path):
     page.get_by_role("button", name="Register for batch processing").click()
     expect(page.get_by_role("heading", name="Registered for batch processing")).to_be_visible()
 
-    # an EV batch: the batch page lists its DS-2019s and the trainee's DS-7002
+    # an EV batch: the batch page lists its DS-2019s (the J-2's too) and the trainee's DS-7002
     (_, create), _ = sample_ev_batches()
     batch_id = fresh_batch_id()
     xml, _ = readdress(create, org_id=program, user_id=ro_user, batch_id=batch_id, kind="J")
@@ -131,3 +131,4 @@ def test_the_j_path_through_the_pages(server_factory, browser_page, tmp_path):
     forms = page.get_by_role("main").get_by_role("link", name=re.compile(r"\.pdf$")).all_inner_texts()
     # a DS-2019 for the scholar, the spouse and the trainee, and the trainee's DS-7002
     assert len([f for f in forms if f.endswith("-7002.pdf")]) == 1 and len(forms) == 4, forms
+    expect(page.get_by_role("main")).to_contain_text("DS-2019 of a dependent of N")
