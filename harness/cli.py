@@ -264,9 +264,27 @@ def echo_log(log: TransactionLog) -> None:
         click.echo(f"  Download  {_code_words(log.download_code)}")
 
 
-def _echo_advice(code: str | None) -> None:
+def _echo_advice(code: str | None, explanation: str | None = None) -> None:
+    """The server's own explanation first (sevis-mock says exactly what was wrong), then the general hint."""
+    if explanation:
+        click.echo(f"The server says: {explanation}")
     if code in ADVICE:
         click.echo(f"What to do: {ADVICE[code]}")
+
+
+def _with_hint(data: dict[str, Any], code: str | None) -> dict[str, Any]:
+    """A result's JSON with the general hint beside the server's explanation (``explanation``)."""
+    data["hint"] = ADVICE.get(code or "")
+    return data
+
+
+def _failed_code(result: DownloadResult) -> str | None:
+    """The code to advise on for a download: its own when not S0000, else the Process code when not S0000."""
+    if result.code != "S0000":
+        return result.code
+    if result.log.process and not result.log.process.ok:
+        return result.log.process.code
+    return None
 
 
 def _fresh_batch_id() -> str:
@@ -330,7 +348,11 @@ def _target_options(func: Callable[..., Any]) -> Callable[..., Any]:
             type=click.Path(exists=True, dir_okay=False),
             help="Client certificate and key as PKCS#12 instead of --cert/--key.",
         ),
-        click.option("--p12-password", envvar="SEVIS_P12_PASSWORD", help="Password of --p12 (or $SEVIS_P12_PASSWORD)."),
+        click.option(
+            "--p12-password",
+            envvar=["SEVIS_MOCK_P12_PASSWORD", "SEVIS_P12_PASSWORD"],
+            help="Password of --p12 (better given in the environment than on the command line).",
+        ),
         click.option(
             "--ca",
             type=click.Path(exists=True, dir_okay=False),
@@ -485,7 +507,10 @@ def upload_command(
         raise click.ClickException(str(exc)) from exc
 
     if as_json:
-        data_out: dict[str, Any] = {"upload": result.to_dict(), "download": processed.to_dict() if processed else None}
+        data_out: dict[str, Any] = {
+            "upload": _with_hint(result.to_dict(), None if result.ok else result.code),
+            "download": _with_hint(processed.to_dict(), _failed_code(processed)) if processed else None,
+        }
         if timed_out is not None:
             data_out["error"] = str(timed_out)
         _echo_json(data_out)
@@ -493,8 +518,9 @@ def upload_command(
         echo_log(processed.log)
         if processed.pdfs:
             click.echo("  PDFs      " + ", ".join(sorted(processed.pdfs)))
-        process_code = processed.log.process.code if processed.log.process else processed.code
-        _echo_advice(process_code if process_code != "S0000" else None)
+        failed = _failed_code(processed)
+        if failed:
+            _echo_advice(failed, processed.explanation)
         click.echo(f"To save the log and PDFs: {_next_download_command(target, batch_id, kwargs)}")
     elif result.ok:
         if timed_out is not None:
@@ -534,9 +560,7 @@ def _echo_upload(result: UploadResult, target: Target) -> None:
             f"system {result.log.system or '-'}"
         )
     if not result.ok:
-        advice = ADVICE.get(result.code or "")
-        if advice:
-            click.echo(f"What to do: {advice}")
+        _echo_advice(result.code, result.explanation)
         if result.code == "S0010":
             click.echo(f"  e.g. sevis-mock upload FILE --batch-id {_fresh_batch_id()}")
 
@@ -605,7 +629,7 @@ def download_command(
 
     written = save_download(result, out, batch_id)
     if as_json:
-        data = result.to_dict()
+        data = _with_hint(result.to_dict(), _failed_code(result))
         data["saved"] = [str(p) for p in written]
         _echo_json(data)
     else:
@@ -618,10 +642,9 @@ def download_command(
         else:
             click.echo("PDFs saved: none")
         click.echo(f"Saved in {out}: " + ", ".join(p.name for p in written))
-        if result.code != "S0000":
-            _echo_advice(result.code)
-        elif result.log.process and not result.log.process.ok:
-            _echo_advice(result.log.process.code)
+        failed = _failed_code(result)
+        if failed:
+            _echo_advice(failed, result.explanation)
     ctx.exit(0 if result.ok else 1)
 
 

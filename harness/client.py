@@ -34,6 +34,8 @@ from typing import Any, Callable, NamedTuple
 import requests
 from lxml import etree
 
+DETAIL_HEADER = "X-Sevis-Mock-Detail"  # sevis-mock says what to fix beside SEVIS's bare code
+
 __all__ = [
     "BATCH_RESULT_CODES",
     "ENVIRONMENTS",
@@ -206,6 +208,8 @@ class TransactionLog:
     process: ProcessInfo | None
     download_code: str | None
     xml: bytes = field(default=b"", repr=False, compare=False)
+    #: sevis-mock's explanation beside SEVIS's code (the XML comment it puts at the top of the log; SEVIS has none)
+    explanation: str | None = field(default=None, compare=False)
 
     @property
     def records(self) -> list[RecordResult]:
@@ -229,10 +233,16 @@ class UploadResult:
     user_id: str
     file_name: str
     http_status: int = 200
+    detail: str | None = None  # the X-Sevis-Mock-Detail response header (sevis-mock only)
 
     @property
     def code(self) -> str | None:
         return self.log.upload.code if self.log.upload else None
+
+    @property
+    def explanation(self) -> str | None:
+        """sevis-mock's own words on the reply (its X-Sevis-Mock-Detail header, else the log's comment)."""
+        return self.detail or self.log.explanation
 
     @property
     def ok(self) -> bool:
@@ -244,7 +254,7 @@ class UploadResult:
 
     def to_dict(self) -> dict[str, Any]:
         data = _jsonable(self)
-        data.update(code=self.code, ok=self.ok, meaning=self.meaning)
+        data.update(code=self.code, ok=self.ok, meaning=self.meaning, explanation=self.explanation)
         return data
 
 
@@ -256,6 +266,12 @@ class DownloadResult:
     pdfs: dict[str, bytes] = field(default_factory=dict)
     zip_bytes: bytes | None = field(default=None, repr=False)
     http_status: int = 200
+    detail: str | None = None  # the X-Sevis-Mock-Detail response header (sevis-mock only)
+
+    @property
+    def explanation(self) -> str | None:
+        """sevis-mock's own words on the reply (its X-Sevis-Mock-Detail header, else the log's comment)."""
+        return self.detail or self.log.explanation
 
     @property
     def code(self) -> str | None:
@@ -279,7 +295,7 @@ class DownloadResult:
     def to_dict(self) -> dict[str, Any]:
         data = _jsonable(self)
         data["pdfs"] = {sevis_id: len(content) for sevis_id, content in self.pdfs.items()}
-        data.update(code=self.code, ok=self.ok, meaning=self.meaning)
+        data.update(code=self.code, ok=self.ok, meaning=self.meaning, explanation=self.explanation)
         return data
 
 
@@ -539,7 +555,19 @@ def _log_from_root(root: etree._Element, xml: bytes) -> TransactionLog:
         process=process,
         download_code=_attr(dl, "resultCode") if dl is not None else None,
         xml=xml,
+        explanation=_mock_comment(root),
     )
+
+
+MOCK_COMMENT = "sevis-mock:"
+
+
+def _mock_comment(root: etree._Element) -> str | None:
+    """The text of sevis-mock's comment at the top of a log (``<!--sevis-mock: ...-->``), if any."""
+    for node in root:
+        if isinstance(node, etree._Comment) and (node.text or "").strip().startswith(MOCK_COMMENT):
+            return " ".join((node.text or "").strip()[len(MOCK_COMMENT) :].split()) or None
+    return None
 
 
 def parse_transaction_log(xml_bytes: bytes | str) -> TransactionLog:
@@ -871,6 +899,7 @@ class SevisClient:
             user_id=user_id,
             file_name=filename,
             http_status=response.status_code,
+            detail=response.headers.get(DETAIL_HEADER) or None,
         )
 
     # -- download --------------------------------------------------------------------------------
@@ -892,8 +921,18 @@ class SevisClient:
             raise ValueError(f"method must be GET, POST or FORM, not {method!r}")
         if body[:4] == b"PK\x03\x04" or body[:4] == b"PK\x05\x06":
             log, pdfs = _read_zip(body)
-            return DownloadResult(log=log, pdfs=pdfs, zip_bytes=body, http_status=response.status_code)
-        return DownloadResult(log=_log_from_reply(response, body), http_status=response.status_code)
+            return DownloadResult(
+                log=log,
+                pdfs=pdfs,
+                zip_bytes=body,
+                http_status=response.status_code,
+                detail=response.headers.get(DETAIL_HEADER) or None,
+            )
+        return DownloadResult(
+            log=_log_from_reply(response, body),
+            http_status=response.status_code,
+            detail=response.headers.get(DETAIL_HEADER) or None,
+        )
 
     def wait_for_processing(
         self,

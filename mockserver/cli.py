@@ -1,4 +1,11 @@
-"""The `sevis-mock` command."""
+"""The `sevis-mock` command.
+
+Start-up is kept short (``--help`` and ``--version`` import click and nothing heavy): the commands that live
+elsewhere are imported only when run (:data:`LAZY_COMMANDS`), and each command imports what it needs inside.
+Every option can also be given as an environment variable, shown in ``--help``: ``SEVIS_MOCK_<OPTION>`` for
+``serve``, ``reset``, ``wait`` and ``certs issue`` (``SEVIS_MOCK_DATA_DIR``, ``SEVIS_MOCK_PORT``, ...), and
+``SEVIS_MOCK_<COMMAND>_<OPTION>`` for the others (``SEVIS_MOCK_UPLOAD_WAIT``, ...).
+"""
 
 from __future__ import annotations
 
@@ -6,41 +13,168 @@ from pathlib import Path
 
 import click
 
-from .clock import parse_iso
-from .config import PROFILES, Settings
+ENV_PREFIX = "SEVIS_MOCK"
+PROFILES = ("alpha", "beta", "production")  # mockserver.config.PROFILES (not imported here: start-up time)
+
+#: Commands defined in other modules: name -> (module, attribute, the help's first sentence for `--help`).
+LAZY_COMMANDS = {
+    "upload": (
+        "harness.cli",
+        "upload_command",
+        "Upload a batch FILE to SEVIS Batch (or sevis-mock) and report the Upload result.",
+    ),
+    "download": (
+        "harness.cli",
+        "download_command",
+        "Download a batch's transaction log and forms into --out and summarize them.",
+    ),
+    "validate": (
+        "harness.validate",
+        "validate_command",
+        "The verdict sevis-mock's server would give each batch FILE (or every .xml under DIR).",
+    ),
+    "rehearse": (
+        "harness.rehearsal.cli",
+        "rehearse_command",
+        "Run SEVIS's 15-step batch beta-testing procedure and report each step.",
+    ),
+    "codes": (
+        "mockserver.codes",
+        "codes_command",
+        "Every SEVIS result code: implemented or not (and why), its condition, and what provokes it.",
+    ),
+    "proxy": (
+        "harness.shadow.cli",
+        "proxy_command",
+        "Forward a college's batch traffic to SEVIS, answer with SEVIS's replies unchanged, and record it.",
+    ),
+    "shadow-report": (
+        "harness.shadow.cli",
+        "shadow_report_command",
+        "Summarize a shadow recording: agreements, differences by kind, a minimal document for each.",
+    ),
+}
 
 
-@click.group()
-@click.version_option(package_name="sevis-mock")
+def show_envvars(command: click.Command) -> click.Command:
+    """List each option's environment variable in ``--help`` (not for --help/--version themselves)."""
+    for param in command.params:
+        if isinstance(param, click.Option) and param.expose_value:
+            param.show_envvar = True
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            show_envvars(sub)
+    return command
+
+
+class LazyGroup(click.Group):
+    """A group whose commands from other modules are imported when one of them runs."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in LAZY_COMMANDS and name not in self.commands:
+            import importlib
+
+            module, attribute, _ = LAZY_COMMANDS[name]
+            self.add_command(show_envvars(getattr(importlib.import_module(module), attribute)), name)
+        return super().get_command(ctx, name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(len(n) for n in names)
+        rows = []
+        for name in names:
+            if name in LAZY_COMMANDS and name not in self.commands:
+                rows.append((name, short_help(LAZY_COMMANDS[name][2], limit)))
+            else:
+                command = self.commands[name]
+                if not command.hidden:
+                    rows.append((name, command.get_short_help_str(limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+def short_help(sentence: str, limit: int) -> str:
+    """``sentence`` cut to ``limit`` characters at a word, as click shortens a command's help."""
+    if len(sentence) <= limit:
+        return sentence
+    return sentence[: limit - 3].rsplit(" ", 1)[0] + "..."
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("sevis-mock")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
+def _print_version(ctx: click.Context, _param, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        click.echo(f"sevis-mock, version {_version()}")
+        ctx.exit()
+
+
+@click.group(cls=LazyGroup, context_settings={"auto_envvar_prefix": ENV_PREFIX})
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    allow_from_autoenv=False,
+    callback=_print_version,
+    help="Show the version.",
+)
 def main() -> None:
     """sevis-mock: an offline stand-in for SEVIS Batch (upload, processing, transaction logs, forms)."""
+
+
+class SetupError(click.ClickException):
+    """A problem with the set-up (data dir, port, certificates): one paragraph saying what to do, exit code 2."""
+
+    exit_code = 2
+
+    def show(self, file=None) -> None:
+        import textwrap
+
+        text = f"sevis-mock: {self.format_message()}"
+        click.echo(textwrap.fill(text, width=100, break_long_words=False, break_on_hyphens=False), err=True)
 
 
 def _clock(ctx, param, value):
     if value is None:
         return None
+    from .clock import parse_iso
+
     try:
         return parse_iso(value)
     except ValueError:
         raise click.BadParameter(f"{value!r} is not an ISO-8601 date or date-time (e.g. 2027-01-15T09:00:00)")
 
 
-@main.command()
-@click.option(
+DATA_DIR_OPTION = click.option(
     "--data-dir",
-    type=click.Path(path_type=Path),
+    type=click.Path(file_okay=False, path_type=Path),
     default=Path(".sevis-mock"),
     show_default=True,
     help="Where certificates, the database and connection.json live.",
 )
-@click.option("--host", default="127.0.0.1", show_default=True)
+OWN_PREFIX = {"auto_envvar_prefix": ENV_PREFIX}  # SEVIS_MOCK_DATA_DIR rather than SEVIS_MOCK_SERVE_DATA_DIR
+
+
+@main.command(context_settings=OWN_PREFIX)
+@DATA_DIR_OPTION
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8443, show_default=True, help="0 picks a free port.")
 @click.option(
     "--profile",
     type=click.Choice(PROFILES),
     default="alpha",
     show_default=True,
-    help="Processing latency: alpha seconds, beta about 20 minutes, production overnight.",
+    help="Processing latency: alpha about 5 s, beta about 20 minutes, production overnight (03:00).",
 )
 @click.option(
     "--processing-delay",
@@ -66,7 +200,7 @@ def _clock(ctx, param, value):
     multiple=True,
     help="Validate with an official XSD release folder instead of the project's own. Repeatable.",
 )
-@click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True)
+@click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True, help="Server processes.")
 @click.option(
     "--auto-approve",
     "auto_approve",
@@ -110,6 +244,8 @@ def serve(
     replay,
 ) -> None:
     """Run the mock over mutual TLS; prints how to reach it and writes DATA_DIR/connection.json."""
+    from .config import Settings
+    from .serve import SetupProblem, check_setup
     from .serve import serve as run
     from .validation import SchemaFolderError, SchemaSet
 
@@ -139,7 +275,7 @@ def serve(
         found = SchemaSet.discover(settings.schemas)
         found.compile_all()
     except SchemaFolderError as exc:
-        raise click.ClickException(f"schemas: {exc}")
+        raise SetupError(f"schemas: {exc}")
     if replay is not None:
         from .recordings import ReplayIndex
 
@@ -151,7 +287,70 @@ def serve(
     if schemas:
         for line in found.describe():
             click.echo(f"schema {line}")
-    run(settings)
+    try:
+        datadir = check_setup(settings)
+    except SetupProblem as exc:
+        raise SetupError(str(exc))
+    run(settings, datadir)
+
+
+@main.command(context_settings=OWN_PREFIX)
+@DATA_DIR_OPTION
+@click.option(
+    "--all",
+    "everything",
+    is_flag=True,
+    help="Also delete organizations, officials, certificate registrations, RTI accounts and the clock offset, "
+    "then seed the default school and sponsor again (as POST /control/reset).",
+)
+def reset(data_dir: Path, everything: bool) -> None:
+    """Forget every batch, record, journal entry and e-mail of DATA_DIR (the server may be running).
+
+    Organizations, officials, certificate registrations, RTI accounts and the mock clock are kept unless
+    --all; certificate files are always kept, so connection.json stays valid.
+    """
+    from .config import Settings
+    from .control.reset import reset_data_dir
+
+    settings = Settings.from_env(data_dir=data_dir)
+    if not (settings.data_dir / "sevis-mock.db").exists() and settings.database_url is None:
+        raise SetupError(
+            f"{settings.data_dir} holds no sevis-mock database: nothing to reset (pass the --data-dir that "
+            "`sevis-mock serve` uses)"
+        )
+    cleared = reset_data_dir(settings, everything=everything)
+    rows = sum(cleared.values())
+    kept = "" if everything else "; organizations, officials, certificates and RTI accounts kept"
+    click.echo(f"reset {settings.data_dir}: {rows} rows deleted ({_counts(cleared)}){kept}")
+
+
+def _counts(cleared: dict[str, int]) -> str:
+    return ", ".join(f"{table} {n}" for table, n in cleared.items() if n) or "it was empty"
+
+
+@main.command(context_settings=OWN_PREFIX)
+@DATA_DIR_OPTION
+@click.option("--connection", metavar="PATH", help="connection.json to read (default: DATA_DIR/connection.json).")
+@click.option("--url", metavar="URL", help="Base URL of the mock (default: from connection.json).")
+@click.option("--timeout", type=click.FloatRange(min=0), default=60, show_default=True, help="Give up after SECONDS.")
+@click.option(
+    "--interval", type=click.FloatRange(min=0.01), default=0.25, show_default=True, help="Seconds between polls."
+)
+def wait(data_dir: Path, connection: str | None, url: str | None, timeout: float, interval: float) -> None:
+    """Wait until the mock answers GET /readyz with "ready" (for CI scripts: `sevis-mock serve &` then this).
+
+    Exit code 0 ready, 1 not ready within --timeout (the last reason is printed), 2 usage errors.
+    """
+    from .readiness import wait_ready
+
+    ok, message = wait_ready(
+        connection=Path(connection) if connection else data_dir / "connection.json",
+        url=url,
+        timeout=timeout,
+        interval=interval,
+    )
+    click.echo(message, err=not ok)
+    raise SystemExit(0 if ok else 1)
 
 
 @main.group()
@@ -159,11 +358,11 @@ def certs() -> None:
     """Client certificates from the mock's development CA."""
 
 
-@certs.command("issue")
+@certs.command("issue", context_settings=OWN_PREFIX)
 @click.option("--org", "org_id", required=True, help="School code or program number.")
 @click.option("--user", "user_id", required=True, help="The official's 10-character user ID.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
-@click.option("--data-dir", type=click.Path(path_type=Path), default=Path(".sevis-mock"), show_default=True)
+@DATA_DIR_OPTION
 @click.option(
     "--register/--no-register",
     default=True,
@@ -173,6 +372,7 @@ def certs() -> None:
 def certs_issue(org_id, user_id, out, data_dir, register) -> None:
     """Issue a client certificate for ORG and USER into OUT."""
     from .clock import MockClock
+    from .config import Settings
     from .datadir import DataDir, registration
     from .db import Official, Organization
     from .tls import CertificateAuthority
@@ -201,20 +401,4 @@ def certs_issue(org_id, user_id, out, data_dir, register) -> None:
         click.echo(f"registered for batch with {org_id} / {user_id}")
 
 
-from harness.cli import download_command, upload_command  # noqa: E402  (the client side of the protocol)
-
-main.add_command(upload_command, "upload")
-main.add_command(download_command, "download")
-from harness.validate import validate_command  # noqa: E402  (offline verdicts: sevis-mock validate)
-
-main.add_command(validate_command)
-from harness.rehearsal.cli import rehearse_command  # noqa: E402  (the 15-step beta-testing procedure)
-
-main.add_command(rehearse_command)
-from .codes import codes_command  # noqa: E402  (sevis-mock codes: the result-code coverage table)
-
-main.add_command(codes_command)
-from harness.shadow.cli import proxy_command, shadow_report_command  # noqa: E402  (record, replay and shadow)
-
-main.add_command(proxy_command)
-main.add_command(shadow_report_command)
+show_envvars(main)

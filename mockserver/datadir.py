@@ -36,6 +36,14 @@ SEEDS = (
 )
 
 
+#: The layout of a data dir (files and tables) this version reads; written to DATA_DIR/sevis-mock-data.json.
+DATA_FORMAT = 1
+
+
+class IncompatibleDataDir(Exception):
+    """The data dir was written by a sevis-mock this one cannot read; the message says what to do."""
+
+
 class DataDir:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -69,9 +77,57 @@ class DataDir:
             path.chmod(0o600)
         return path.read_text().strip()
 
+    @property
+    def format_file(self) -> Path:
+        return self.root / "sevis-mock-data.json"
+
+    def check_version(self) -> None:
+        """Refuse a data dir this version cannot use: one marked with another data format, or whose database
+        lacks a column this version's tables have (an older sevis-mock made it)."""
+        advice = (
+            f"Start with a new data dir (--data-dir DIR), delete {self.root}, or run the sevis-mock version that "
+            "made it."
+        )
+        if self.format_file.exists():
+            try:
+                found = json.loads(self.format_file.read_text())["format"]
+            except (OSError, ValueError, KeyError, TypeError):
+                found = "unreadable"
+            if found != DATA_FORMAT:
+                raise IncompatibleDataDir(
+                    f"the data dir {self.root} has data format {found} ({self.format_file.name}); this sevis-mock "
+                    f"reads format {DATA_FORMAT}. {advice}"
+                )
+        if self.settings.database_url is None and not (self.root / "sevis-mock.db").exists():
+            return
+        from sqlalchemy import inspect
+
+        from .db import Base
+
+        engine = Store(self.settings.db_url).engine
+        try:
+            inspector = inspect(engine)
+            present = set(inspector.get_table_names())
+            missing = [
+                f"{table.name}.{column.name}"
+                for table in Base.metadata.sorted_tables
+                if table.name in present
+                for column in table.columns
+                if column.name not in {c["name"] for c in inspector.get_columns(table.name)}
+            ]
+        finally:
+            engine.dispose()
+        if missing:
+            raise IncompatibleDataDir(
+                f"the database of {self.root} was made by another sevis-mock version: it lacks "
+                f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}. {advice}"
+            )
+
     def prepare(self) -> Store:
         """Create what is missing (CA, server certificate, seed) and return the store."""
         self.root.mkdir(parents=True, exist_ok=True)
+        if not self.format_file.exists():
+            self.format_file.write_text(json.dumps({"format": DATA_FORMAT}) + "\n")
         ca = CertificateAuthority.load_or_create(self.certs)
         if not self.server_cert.exists() or self._server_host() != self.settings.host:
             ca.issue_server(self.certs, self.settings.host)

@@ -121,13 +121,107 @@ class MockServer(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self):
-        from . import create_app
+        from .app import create_app
 
         return create_app(self.settings)
 
 
-def serve(settings: Settings) -> None:
+class SetupProblem(Exception):
+    """The server cannot start as set up; the message (one paragraph) says what to do."""
+
+
+def check_setup(settings: Settings) -> DataDir:
+    """Prepare the data dir and check the port and every certificate file before gunicorn starts, so a set-up
+    problem is one paragraph (``sevis-mock serve`` exits 2 with it) instead of a traceback or five retries."""
+    from .datadir import IncompatibleDataDir
+
+    data_dir = settings.data_dir
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        probe = data_dir / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise SetupProblem(
+            f"cannot write to the data dir {data_dir} ({exc.strerror or exc}). Choose a folder you can write "
+            "with --data-dir DIR (or SEVIS_MOCK_DATA_DIR=DIR), or make this one writable."
+        ) from None
     datadir = DataDir(settings)
-    datadir.prepare()
+    try:
+        datadir.check_version()
+        datadir.prepare()
+    except IncompatibleDataDir as exc:
+        raise SetupProblem(str(exc)) from None
+    except (ValueError, TypeError) as exc:  # cryptography's answer to a garbled PEM file
+        raise SetupProblem(
+            f"the certificate files in {datadir.certs} cannot be read ({exc}). Restore them, or delete "
+            f"{datadir.certs} to have a new development CA made (client certificates issued by the old one "
+            "then stop working)."
+        ) from None
+    except PermissionError as exc:
+        raise SetupProblem(
+            f"cannot read or write {exc.filename} ({exc.strerror}). Make the data dir {data_dir} and everything "
+            "in it readable and writable by you, or choose another with --data-dir DIR."
+        ) from None
+    _check_tls_files(datadir)
+    _check_port(settings)
+    return datadir
+
+
+def _check_tls_files(datadir: DataDir) -> None:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        ctx.load_cert_chain(str(datadir.server_cert), str(datadir.server_key))
+    except (ssl.SSLError, OSError) as exc:
+        raise SetupProblem(
+            f"the server certificate {datadir.server_cert} or its key {datadir.server_key} cannot be used "
+            f"({exc}). Delete both and start again: the mock issues a new pair from its CA."
+        ) from None
+    for path in datadir.trusted_cas():
+        try:
+            ctx.load_verify_locations(cafile=str(path))
+        except (ssl.SSLError, OSError) as exc:
+            raise SetupProblem(
+                f"the CA certificate {path} cannot be used ({exc}). --trust takes a CA certificate in PEM "
+                "(-----BEGIN CERTIFICATE-----); convert a DER file with `openssl x509 -inform der -in FILE -out "
+                "FILE.pem`."
+            ) from None
+
+
+def _check_port(settings: Settings) -> None:
+    import errno
+    import socket
+
+    if settings.port == 0:
+        return
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn binds
+            sock.bind((settings.host, settings.port))
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            advice = (
+                f"port {settings.port} on {settings.host} is in use (another sevis-mock serve?). Pass --port 0 "
+                "to pick a free port (connection.json and the banner say which), choose another with --port N, "
+                "or stop the other server."
+            )
+        elif exc.errno == errno.EACCES:
+            advice = (
+                f"you may not listen on port {settings.port} (ports below 1024 need privileges). Pass --port 0 to "
+                "pick a free port, or a port above 1023."
+            )
+        else:
+            advice = (
+                f"cannot listen on {settings.host}:{settings.port} ({exc.strerror or exc}). Check --host (an "
+                "address of this machine, e.g. 127.0.0.1 or 0.0.0.0) or pass --port 0."
+            )
+        raise SetupProblem(advice) from None
+
+
+def serve(settings: Settings, datadir: DataDir | None = None) -> None:
+    if datadir is None:
+        datadir = DataDir(settings)
+        datadir.prepare()
     sys.argv = sys.argv[:1]  # gunicorn must not read our flags
     MockServer(settings, datadir).run()

@@ -12,6 +12,7 @@ import json
 from datetime import timedelta
 
 from flask import Blueprint, abort, current_app, jsonify, request
+from werkzeug.exceptions import HTTPException
 
 from ..clock import parse_iso
 
@@ -102,12 +103,10 @@ def process_now():
     return jsonify({"processed": processed})
 
 
-@bp.errorhandler(400)
-@bp.errorhandler(401)
-@bp.errorhandler(403)
-@bp.errorhandler(404)
-@bp.errorhandler(409)
-def json_error(err):
+@bp.errorhandler(HTTPException)
+def json_error(err: HTTPException):
+    """Every refusal of the control API is JSON ``{"error": ...}`` (the records routes and unknown
+    ``/control/...`` URLs use this too)."""
     return jsonify({"error": err.description}), err.code
 
 

@@ -13,7 +13,6 @@ from flask import abort, jsonify, request
 from sqlalchemy import delete, func, insert, select
 
 from .. import cache
-from ..datadir import DataDir
 from ..db import Base, Organization
 from ..tls import CertificateAuthority
 from . import _clock_state, bp, mock, refresh_connection_file
@@ -26,18 +25,79 @@ def reset():
     body = request.get_json(silent=True)
     if body is None:
         body = {}
-    if not isinstance(body, dict) or not isinstance(body.get("keep_clock", False), bool):
-        abort(400, description='send no body, or {"keep_clock": true|false}')
+    flags = ("keep_clock", "keep_organizations")
+    if (
+        not isinstance(body, dict)
+        or set(body) - set(flags)
+        or not all(isinstance(body.get(f, False), bool) for f in flags)
+    ):
+        abort(400, description='send no body, or {"keep_clock": true|false, "keep_organizations": true|false}')
+    from ..datadir import DataDir
+
     m = mock()
-    cleared = clear_all(m.store, keep_clock=body.get("keep_clock", False))
-    data_dir = DataDir(m.settings)
-    ca = CertificateAuthority.load_or_create(data_dir.certs)
-    data_dir.seed(m.store, ca, m.clock.now())
+    if body.get("keep_organizations", False):
+        cleared = clear_data(m.store)
+    else:
+        cleared = clear_all(m.store, keep_clock=body.get("keep_clock", False))
+        data_dir = DataDir(m.settings)
+        ca = CertificateAuthority.load_or_create(data_dir.certs)
+        data_dir.seed(m.store, ca, m.clock.now())
     with m.store.session() as s:
         orgs = list(s.scalars(select(Organization.org_id).order_by(Organization.org_id)))
     m.wake_worker()
     refresh_connection_file()
     return jsonify({"deleted_rows": cleared, "organizations": orgs, "clock": _clock_state()})
+
+
+def kept_tables() -> set[str]:
+    """What ``sevis-mock reset`` without --all keeps: who the organizations and officials are, their certificate
+    registrations, their RTI accounts and petitions, and the settings (the clock)."""
+    return {"organizations", "officials", "certificates", "settings"} | {
+        t.name for t in Base.metadata.sorted_tables if t.name.startswith("rti_")
+    }
+
+
+def clear_data(store) -> dict[str, int]:
+    """Delete every batch, record, journal entry and e-mail (every table but :func:`kept_tables`) in one write
+    transaction; returns the row counts per table."""
+    counts: dict[str, int] = {}
+    kept = kept_tables()
+    with store.write() as s:
+        for table in reversed(Base.metadata.sorted_tables):
+            if table.name not in kept:
+                counts[table.name] = s.execute(select(func.count()).select_from(table)).scalar_one()
+                s.execute(delete(table))
+        cache.changed(s)  # workers drop what they cached
+    return counts
+
+
+def reset_data_dir(settings, *, everything: bool) -> dict[str, int]:
+    """``sevis-mock reset``: :func:`clear_data`, or with ``everything`` what ``POST /control/reset`` does, on the
+    data dir's database directly (a running server sees the change at its next request)."""
+    import json
+    from urllib.parse import urlsplit
+
+    from ..clock import MockClock
+    from ..datadir import DataDir
+    from ..db import Store
+
+    store = Store(settings.db_url)
+    try:
+        store.create_all()
+        if not everything:
+            return clear_data(store)
+        cleared = clear_all(store, keep_clock=False)
+        data_dir = DataDir(settings)
+        data_dir.seed(store, CertificateAuthority.load_or_create(data_dir.certs), MockClock(store).now())
+        try:
+            port = urlsplit(json.loads(data_dir.connection_file.read_text())["base_url"]).port
+        except (OSError, ValueError, KeyError, TypeError):
+            port = None
+        if port:
+            data_dir.write_connection(port, store)
+        return cleared
+    finally:
+        store.engine.dispose()
 
 
 def clear_all(store, *, keep_clock: bool) -> dict[str, int]:

@@ -22,7 +22,6 @@ import secrets
 
 from flask import abort, jsonify, request
 
-from ..datadir import DataDir, registration
 from ..db import Official, Organization
 from ..profiles import ProfileError, validate
 from ..tls import CertificateAuthority, fingerprint
@@ -43,6 +42,8 @@ def seed():
     kind = body.get("kind")
     if kind not in ROLES:
         abort(400, description=f'kind must be "F/M" (school) or "J" (sponsor), not {kind!r}')
+    from ..datadir import DataDir, registration  # here: mockserver.db loads this package, and datadir needs db
+
     m = mock()
     data_dir = DataDir(m.settings)
     ca = CertificateAuthority.load_or_create(data_dir.certs)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, jsonify, request
 
-from ..control import require_token
+from werkzeug.exceptions import HTTPException
+
+from ..control import json_error, require_token
 from ..paging import Page, PagingError
 from . import queries
 
@@ -55,8 +57,4 @@ def record_detail(sevis_id: str):
     return jsonify(view)
 
 
-@bp.errorhandler(400)
-@bp.errorhandler(401)
-@bp.errorhandler(404)
-def json_error(err):
-    return jsonify({"error": err.description}), err.code
+bp.register_error_handler(HTTPException, json_error)

@@ -39,12 +39,14 @@ def register(app) -> None:
 
 
 def _json_for_api(err):
-    """Unknown URLs and methods under the RTI / SEVP / outbox JSON APIs answer JSON; other paths keep
-    Flask's default answer."""
+    """Unknown URLs and methods under the control API, the health checks and the RTI / SEVP / outbox JSON
+    APIs answer JSON; other paths keep Flask's default answer."""
     import re
 
     from flask import jsonify, request
 
+    if re.match(r"^/control(/|$)|^/(healthz|readyz)$", request.path):
+        return jsonify({"error": f"{request.method} {request.path}: {err.description}"}), err.code
     if re.match(r"^/(sbtsevis|alphasevis|sevis)/api/|^/sevp/api/|^/dos/api/|^/outbox/api/", request.path):
         return jsonify(
             {

@@ -1,0 +1,105 @@
+"""The Flask application: ``create_app`` and the ``Mock`` every request of one server process shares."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+
+from flask import Flask
+
+from .clock import MockClock
+from .config import Settings
+from .cache import GENERATION_KEY, RowCache
+from .cache import changed as cache_changed
+from .db import Setting, Store
+from .forms.pool import RenderPool
+from .validation import SchemaSet
+
+__all__ = ["create_app", "Mock", "Settings"]
+
+
+class Mock:
+    """Everything one server process shares: settings, store, clock, schemas, the processor thread."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.store = Store(settings.db_url)
+        self.store.create_all()
+        self.cache = RowCache(self.store)
+        with self.store.write() as s:  # a generation to compare with from the first request on
+            if s.get(Setting, GENERATION_KEY) is None:
+                cache_changed(s)
+        self.clock = MockClock(self.store, self.cache)
+        self.schemas = SchemaSet.discover(settings.schemas)
+        self.schemas.compile_all()
+        self._worker = None
+        # helper processes that draw forms: the cores shared out among the server's worker processes
+        self.render_pool = RenderPool((os.cpu_count() or 1) // max(1, settings.workers))
+        self._lock = threading.Lock()
+        token_file = settings.data_dir / "control-token"
+        self.control_token = token_file.read_text().strip() if token_file.exists() else ""
+        self.replay = None
+        if settings.replay is not None:
+            from .recordings import ReplayIndex
+
+            self.replay = ReplayIndex.load(settings.replay)
+
+    @property
+    def render_form(self):
+        from .forms import render_form
+
+        return render_form
+
+    def start_worker(self) -> None:
+        from .batch.worker import Worker
+
+        with self._lock:
+            if self._worker is None or not self._worker.is_alive():
+                self._worker = Worker(self, self.settings.worker_poll_seconds)
+                self._worker.start()
+        threading.Thread(target=self.render_pool.start, name="sevis-mock-form-helpers", daemon=True).start()
+
+    def worker_alive(self) -> bool:
+        return self._worker is not None and self._worker.is_alive()
+
+    def stop_worker(self) -> None:
+        if self._worker is not None:
+            self._worker.stop()
+            self._worker.join(timeout=10)
+            self._worker = None
+        self.render_pool.shutdown()
+
+    def wake_worker(self) -> None:
+        if self._worker is not None:
+            self._worker.wake.set()
+
+
+def create_app(settings: Settings | None = None, *, mock: Mock | None = None) -> Flask:
+    settings = settings or (mock.settings if mock else Settings.from_env())
+    mock = mock or Mock(settings)
+    from .batch.multipart import BatchRequest
+
+    app = Flask(__name__)
+    app.request_class = BatchRequest  # notes closing delimiters between multipart parts (mockserver.batch.multipart)
+    # A document over max_body_bytes gets S0012 (the body is read and discarded so the client sees the
+    # reply); a body beyond four times that is cut off with HTTP 413 instead of being read at all.
+    app.config["MAX_CONTENT_LENGTH"] = 4 * settings.max_body_bytes
+    app.extensions["sevis_mock"] = mock
+    app.before_request(mock.cache.refresh)  # one read of the generation per request (mockserver.cache)
+
+    from .batch.views import bp as batch_bp
+
+    from .control import bp as control_bp
+    from .health import bp as health_bp
+
+    app.register_blueprint(health_bp)
+    app.register_blueprint(batch_bp)
+    app.register_blueprint(control_bp)
+    from .records.api import bp as records_bp
+    from .rti import register as register_rti
+
+    app.register_blueprint(records_bp)
+    register_rti(app)  # RTI pages and API, SEVP operator console, e-mail outbox
+    logging.getLogger("mockserver").setLevel(logging.INFO)
+    return app
