@@ -131,3 +131,20 @@ def test_operator_login_locks_after_five_failures_until_30_minutes_pass(tmp_path
         assert login(creds["password"]).status_code == 200
     finally:
         own.stop()
+
+
+def test_petitions_page_has_one_new_link_form_and_a_plain_title(server):
+    """The console's petitions page once rendered the "Send a new Set Password link" form three times, once
+    inside <title>."""
+    import re
+
+    sevp_url = server.info["sevp"]["url"]
+    with web(server) as s:
+        page = s.get(f"{sevp_url}/login", timeout=30)
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+        creds = {"user": server.info["sevp"]["user"], "password": server.info["sevp"]["password"]}
+        assert s.post(f"{sevp_url}/login", data={**creds, "csrf_token": token}, timeout=30).status_code == 200
+        html = s.get(sevp_url, timeout=30).text
+    assert html.count("Send a new Set Password link") == 1 and html.count('id="new-link-submit"') == 1
+    title = re.search(r"<title>(.*?)</title>", html, re.S).group(1)
+    assert "<" not in title and title.startswith("SEVP console — petitions")
