@@ -1,0 +1,55 @@
+"""sevis-mock's Python API: start an offline SEVIS Batch mock and talk to it.
+
+    import sevis_mock
+
+    with sevis_mock.running(data_dir="build/sevis-mock", processing_delay=0) as mock:
+        mock.connection["base_url"]                # what connection.json holds
+        school = mock.org("F/M")                   # org ID, user ID, certificate paths
+        with mock.client(school) as client:        # a harness.client.SevisClient for that school
+            upload = client.upload(xml, org_id=school.org_id, user_id=school.user_id)
+        mock.process_now(); mock.journal(); mock.reset()   # the control API
+
+The mock runs as a managed subprocess (``sevis-mock serve`` on a free port of 127.0.0.1, real mutual TLS)
+and is stopped when the ``with`` block ends. The pytest plugin's ``sevis_mock`` fixture is the same object.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from ._server import MockControlError, MockServer, SevisOrg, start_mock
+
+__all__ = ["MockControlError", "MockServer", "SevisOrg", "running"]
+
+
+@contextlib.contextmanager
+def running(
+    data_dir: str | Path | None = None,
+    *,
+    processing_delay: float = 0,
+    workers: int = 1,
+    fast_passwords: bool = True,
+    extra: tuple[str, ...] = (),
+    timeout: float = 90,
+) -> Iterator[MockServer]:
+    """Run ``sevis-mock serve`` for the duration of a ``with`` block and yield the running :class:`MockServer`.
+
+    ``data_dir``: where its certificates, database and ``connection.json`` go (a temporary folder, removed
+    afterwards, when None; an existing data dir is reused as ``serve`` would). ``processing_delay``: seconds
+    between upload and processing (0 = at once). ``fast_passwords``: cheap RTI password hashing, for throwaway
+    servers. ``extra``: more ``sevis-mock serve`` arguments (e.g. ``("--schemas", "official/xsd")``).
+    Raises :class:`harness.launch.ServeDidNotStart` (with the server's log) when it does not start in
+    ``timeout`` seconds.
+    """
+    with contextlib.ExitStack() as stack:
+        if data_dir is None:
+            data_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="sevis-mock-"))
+        args = (*(("--fast-passwords",) if fast_passwords and "--fast-passwords" not in extra else ()), *extra)
+        server = start_mock(
+            Path(data_dir), processing_delay=processing_delay, workers=workers, extra=args, timeout=timeout
+        )
+        stack.callback(server.stop)
+        yield server
