@@ -556,6 +556,8 @@ class ProcedureMachine(RuleBasedStateMachine):
     documents: Documents
     stats: Counter
     last: list  # [the newest machine], read after a failure
+    failing: list  # [the first machine whose step or invariant failed]: Hypothesis may replay a walk after
+    # its failure, and a replay that passes (a timing-dependent failure) must not stand in for it
     processing_owned: bool = True  # False: the server may process batches before process-now
 
     def __init__(self) -> None:
@@ -595,7 +597,7 @@ class ProcedureMachine(RuleBasedStateMachine):
         try:
             getattr(self, f"act_{name}")(**args)
         except BaseException:
-            self.failed = True
+            self._failed()
             raise
 
     def finish(self) -> None:
@@ -1594,8 +1596,13 @@ class ProcedureMachine(RuleBasedStateMachine):
         try:
             self._check_all()
         except BaseException:
-            self.failed = True
+            self._failed()
             raise
+
+    def _failed(self) -> None:
+        self.failed = True
+        if not type(self).failing:
+            type(self).failing[:] = [self]
 
     def _check_all(self) -> None:
         m, d = self.model, self.driver
@@ -1839,7 +1846,7 @@ def procedure_machine(
         pass
 
     Bound.driver, Bound.pool, Bound.documents = driver, pool, Documents()
-    Bound.stats, Bound.last, Bound.processing_owned = Counter(), [], processing_owned
+    Bound.stats, Bound.last, Bound.failing, Bound.processing_owned = Counter(), [], [], processing_owned
     Bound.__name__ = Bound.__qualname__ = "SevisProcedure"
     _rules(Bound)
     return Bound

@@ -59,14 +59,30 @@ def _failing_action(machine: ProcedureMachine) -> str:
     return machine.trace[-1][0] if machine.trace else "start"
 
 
+def describe_failure(exc: BaseException) -> str:
+    """What went wrong, never empty: a mismatch's own message (it says what SEVIS should have answered), else
+    the exception's type and text."""
+    text = str(exc).strip()
+    if isinstance(exc, ProcedureMismatch) and text:
+        return text
+    return f"{type(exc).__name__}: {text}" if text else f"{type(exc).__name__} (raised without a message): {exc!r}"
+
+
+def _first_failure(exc: BaseException) -> BaseException:
+    """The failure itself, out of the exception groups Hypothesis wraps it in (e.g. ``FlakyFailure`` when its
+    replay of the failing walk passed)."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return exc
+
+
 def _fails(machine_class, steps) -> tuple[str, str, int] | None:
     """(action, message, steps run) when replaying ``steps`` fails, else None."""
     try:
         replay(machine_class, steps)
     except Exception as exc:  # noqa: BLE001 -- any failure counts; its action must match the original's
         machine = machine_class.last[0]
-        text = str(exc) if isinstance(exc, ProcedureMismatch) else f"{type(exc).__name__}: {exc}"
-        return _failing_action(machine), text, len(machine.trace)
+        return _failing_action(machine), describe_failure(exc), len(machine.trace)
     return None
 
 
@@ -112,13 +128,26 @@ def explore(
         suppress_health_check=list(HealthCheck),
     )
     result = Exploration(walks, steps, 0.0, stats=machine_class.stats)
+    failing = getattr(machine_class, "failing", None)
+    if failing is not None:
+        failing.clear()
     try:
         run_state_machine_as_test(machine_class, settings=chosen)
-    except Exception:  # a mismatch, or an error the walk provoked (e.g. the mock stopped answering)
-        machine = machine_class.last[0]
+    except Exception as exc:  # a mismatch, or an error the walk provoked (e.g. the mock stopped answering)
+        # the machine that failed, not a later replay of its walk by Hypothesis
+        machine = (getattr(machine_class, "failing", None) or machine_class.last)[0]
         found = list(machine.trace)
         action = _failing_action(machine)
+        original = describe_failure(_first_failure(exc))
         short, message = shorten(machine_class, found, action, shrink_budget)
+        if not message:  # replaying the walk did not fail again: report the first failure as it was
+            short, message = (
+                found,
+                (
+                    f"{original}\n(replaying this walk did not fail again: the failure depends on timing or on "
+                    "state outside the walk)"
+                ),
+            )
         result.failure = Failure(message, action, short, len(found))
     result.seconds = time.monotonic() - started
     return result

@@ -1,0 +1,56 @@
+"""An exploration's failure always says which action failed and what was expected, even when replaying the walk
+does not fail again (a failure that depends on timing once came out as an empty message)."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from hypothesis.stateful import RuleBasedStateMachine, rule
+
+from harness.procedure_machine import ProcedureMismatch
+from harness.rehearsal.explore import describe_failure, explore
+
+
+class OnceOnly(RuleBasedStateMachine):
+    """Fails at its third advance_clock the first time only, as a timing-dependent failure does."""
+
+    last: list = []
+    failing: list = []
+    stats: Counter = Counter()
+    failures_left = [1]
+
+    def __init__(self) -> None:
+        super().__init__()
+        type(self).last[:] = [self]
+        self.trace: list[tuple[str, dict]] = []
+        self.failed = False
+
+    def do(self, name: str, args: dict | None = None) -> None:
+        self.trace.append((name, args or {}))
+        if len(self.trace) >= 3 and self.failures_left[0]:
+            self.failures_left[0] -= 1
+            if not self.failing:
+                self.failing[:] = [self]
+            raise ProcedureMismatch("process-now processed 0 batches; 1 were queued")
+
+    def check_all(self) -> None:
+        pass
+
+    @rule()
+    def advance_clock(self) -> None:
+        self.do("advance_clock")
+
+
+def test_a_failure_that_does_not_come_back_keeps_its_message():
+    result = explore(OnceOnly, walks=5, steps=5, derandomize=True, shrink_budget=5)
+    failure = result.failure
+    assert failure is not None and failure.action == "advance_clock"
+    assert failure.message.startswith("process-now processed 0 batches; 1 were queued")
+    assert "did not fail again" in failure.message
+    assert [name for name, _ in failure.steps] == ["advance_clock"] * 3
+
+
+def test_every_failure_has_words():
+    assert describe_failure(ProcedureMismatch("login: HTTP 200; SEVIS should answer 401")).startswith("login:")
+    assert describe_failure(AssertionError()) == "AssertionError (raised without a message): AssertionError()"
+    assert describe_failure(KeyError("token")) == "KeyError: 'token'"
