@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-__all__ = ["create_app", "Mock", "Settings"]
+__version__ = "0.1.0"
+
+__all__ = ["create_app", "Mock", "Settings", "__version__"]
 
 if TYPE_CHECKING:
     from .app import Mock, create_app

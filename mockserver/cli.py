@@ -36,7 +36,8 @@ LAZY_COMMANDS = {
     "rehearse": (
         "harness.rehearsal.cli",
         "rehearse_command",
-        "Run SEVIS's 15-step batch beta-testing procedure and report each step.",
+        "Run SEVIS's 15-step batch beta-testing procedure and report each step (a school's, or with --sponsor an "
+        "exchange-visitor sponsor's).",
     ),
     "codes": (
         "mockserver.codes",
@@ -103,18 +104,11 @@ def short_help(sentence: str, limit: int) -> str:
     return sentence[: limit - 3].rsplit(" ", 1)[0] + "..."
 
 
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("sevis-mock")
-    except PackageNotFoundError:  # run from a source tree that was never installed
-        return "unknown (not installed)"
-
-
 def _print_version(ctx: click.Context, _param, value: bool) -> None:
     if value and not ctx.resilient_parsing:
-        click.echo(f"sevis-mock, version {_version()}")
+        from . import __version__  # not importlib.metadata: importing it costs more than the rest of --version
+
+        click.echo(f"sevis-mock, version {__version__}")
         ctx.exit()
 
 

@@ -367,3 +367,10 @@ def test_download_of_an_unknown_batch_prints_the_explanation(served, tmp_path):
     data = json.loads(result.stdout)
     assert result.returncode == 1 and data["code"] == "S0031"
     assert "NOSUCHBATCH001" in data["explanation"] and data["hint"].startswith("SEVIS knows no such batch")
+
+
+def test_version_is_the_installed_distributions():
+    from importlib.metadata import version
+
+    result = sevis_mock("--version")
+    assert result.returncode == 0 and result.stdout.strip() == f"sevis-mock, version {version('sevis-mock')}"
