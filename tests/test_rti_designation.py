@@ -171,8 +171,21 @@ def test_whole_j_path_from_new_account_to_a_processed_ev_batch(server, tmp_path)
         reply = server.wait_processed(org=org, batch_id=batch_id)
         assert reply.process_code == "S0000", reply.raw.decode()
 
+    # a professor (04): a category the Department of State did not designate for this program
+    professor = read_fixture("j/create-with-dependent-and-site.xml").replace(
+        b"<CategoryCode>08</CategoryCode>", b"<CategoryCode>04</CategoryCode>"
+    )
+    batch_id = new_batch_id("J")
+    doc = with_batch_id(professor, batch_id).replace(b"P-1-12345", program.encode())
+    assert (
+        server.upload(doc.replace(b"MCKRO00001", ro["user_id"].encode()), org=org, batch_id=batch_id).upload_code
+        == "S0000"
+    )
+    reply = server.wait_processed(org=org, batch_id=batch_id)
+    assert reply.process_code == "S0020" and reply.record("JDEP-0001").findtext("Result/ErrorCode") == "S2163"
+
     batches = api(server, "GET", "batches", tokens["ARO"]).json()["batches"]  # AROs see the program's batches
-    assert len(batches) == 2 and {b["org_id"] for b in batches} == {program}
+    assert len(batches) == 3 and {b["org_id"] for b in batches} == {program}
     forms = [
         f
         for b in batches
@@ -215,6 +228,9 @@ def test_dos_designates_only_categories_asked_for_and_rejects_with_a_reason(serv
     _, _, did, _ = submitted_designation(server, program_type="P-3", categories=("13", "12"))
     r = dos(server, "POST", f"designations/{did}/designate", json={"categories": ["12"]})
     assert r.status_code == 200 and r.json()["program_number"].startswith("P-3-") and r.json()["categories"] == ["12"]
+    # the designation is the program's organization profile, whose categories the batch rules enforce (S2163)
+    profile = server.control("GET", f"orgs/{r.json()['program_number']}/profile")["profile"]
+    assert profile["categories"] == ["12"] and profile["active"] is True
 
 
 def test_help_desk_and_console_refusals(server):

@@ -17,7 +17,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..db import Official, Organization, Setting
+from ..db import Official, Organization, OrganizationProfile, Setting
+from ..profiles import merged
 from ..rules.j_common import CATEGORIES as CATEGORY_NAMES
 from . import accounts, mail
 from .errors import RtiError
@@ -368,6 +369,9 @@ def designate(session: Session, d: Designation, now: datetime, host_url: str, sm
         )
     )
     session.flush()
+    # the designation is the sponsor's organization profile: batch rules enforce its categories (S2163)
+    profile = merged("J", None, {"categories": chosen})
+    session.add(OrganizationProfile(org_id=number, profile=json.dumps(profile), updated_at=now))
     officials = []
     for o in body["officials"]:
         user_id = accounts.new_user_id(session)
@@ -460,9 +464,3 @@ def reject(session: Session, d: Designation, reason: str, now: datetime, smtp: b
         ),
     )
     return d
-
-
-def designation_of(session: Session, program_number: str) -> dict | None:
-    """The designation (program number, categories) the Department of State gave a program, if any."""
-    d = session.scalars(select(Designation).where(Designation.program_number == program_number)).first()
-    return json.loads(d.decision) if d is not None and d.state == "designated" and d.decision else None
