@@ -67,6 +67,7 @@ def test_sponsor_batch_with_program_ending_before_it_starts_exits_1_naming_recor
     assert len(rejected) == 1 and "JVR-0002" in rejected[0] and "S2282" in rejected[0], run.stdout
     assert "fix: Set the program end date after the program start date." in run.stdout
     data = json.loads(files["json"].read_text())
+    assert data["sponsor"]["categories"] == ["08", "09"]  # the DS-3036 applied for the categories the batch uses
     bad = next(r for r in data["records"] if not r["ok"])
     assert (bad["request_id"], bad["code"]) == ("JVR-0002", "S2282") and "after" in bad["hint"]
     assert data["steps"][-1]["status"] == "fail"

@@ -103,6 +103,16 @@ def _server_target(
     return target
 
 
+def _sponsor_file_sets(path: Path | None, key: str) -> bool:
+    """Whether the sponsor file gives `key` itself (the file was already checked by load_sponsor)."""
+    if path is None:
+        return False
+    import yaml
+
+    given = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    return isinstance(given, dict) and key in given
+
+
 @click.command("rehearse")
 @click.option("--server", metavar="URL", help="A running sevis-mock (its base URL) instead of an embedded one.")
 @click.option(
@@ -283,6 +293,13 @@ def rehearse_command(
     except SchoolFileError as exc:
         raise UsageError(f"{'--sponsor-file' if kind == 'J' else '--school'} {exc}") from exc
     sources = _read_batches(batches, kind)
+    applied_for = None
+    if kind == "J" and batches and not _sponsor_file_sets(sponsor_file, "categories"):
+        from .sponsor import categories_in
+
+        applied_for = categories_in([xml for _, xml, _ in sources]) or None
+        if applied_for:  # the DS-3036 applies for the categories the sponsor's own batches use
+            school_details["categories"] = applied_for
     work = Path(tempfile.mkdtemp(prefix="sevis-rehearse-"))
     with contextlib.ExitStack() as stack:
         stack.callback(shutil.rmtree, work, True)
@@ -300,6 +317,11 @@ def rehearse_command(
                 if own_school
                 else "sample school details (give --school FILE for your own)"
             ]
+        if applied_for:
+            notes.append(
+                f"DS-3036 categories: {', '.join(applied_for)}, those the batches use (give `categories` in "
+                "--sponsor-file to apply for others)"
+            )
         notes.append(
             "batches: "
             + (

@@ -12,7 +12,8 @@
       - {role: RO, first_name: Rory, last_name: Quinn, email: rory.quinn@example.org}
 
 Keys left out take the sample's values; `sites`, `officials` and `categories`, when given, replace the
-sample's. The sample batch needs categories 08 (research scholar) and 2A (trainee) designated.
+sample's. The sample batches need categories 08 (research scholar) and 2A (trainee) designated; with the
+sponsor's own batches (`--batch`) and no `categories`, the DS-3036 applies for the categories they use.
 """
 
 from __future__ import annotations
@@ -135,3 +136,20 @@ def load_sponsor(path: Path | None, tag: str | None = None) -> tuple[dict[str, A
         merged["organization_name"] = given["sponsor_name"]
     merged["program_type"] = str(merged["program_type"]).upper()
     return validate_sponsor(merged), True
+
+
+def categories_in(documents: list[bytes]) -> list[str]:
+    """The exchange-visitor category codes the creates of `documents` use, in the order of lookup table 15."""
+    from lxml import etree
+
+    from mockserver.rules.j_common import CATEGORIES
+
+    found: set[str] = set()
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+    for xml in documents:
+        try:
+            root = etree.fromstring(xml, parser)
+        except etree.XMLSyntaxError:
+            continue
+        found.update((el.text or "").strip() for el in root.iter("CategoryCode"))
+    return [code for code in CATEGORIES if code in found]
