@@ -950,7 +950,7 @@ class ProcedureMachine(RuleBasedStateMachine):
 
     def _ds3036(self, d: Designation, program_type: str, fault: str) -> tuple[dict, set, set]:
         tag = d.name.split()[0].lower()
-        categories = ["08", "2A"]
+        categories = ["08", "09", "2A"]  # what the EV documents use (S2163 otherwise)
         officials = [
             {
                 "role": "RO",
