@@ -201,7 +201,8 @@ OWN_PREFIX = {"auto_envvar_prefix": ENV_PREFIX}  # SEVIS_MOCK_DATA_DIR rather th
     type=click.FloatRange(min=0),
     default=None,
     metavar="SECONDS",
-    help="SEVP approves each submitted I-17 after SECONDS of mock-clock time (0 = at once), for unattended runs.",
+    help="SEVP approves each submitted I-17, and the Department of State designates each submitted DS-3036, after "
+    "SECONDS of mock-clock time (0 = at once), for unattended runs.",
 )
 @click.option(
     "--smtp", default=None, metavar="HOST:PORT", help="Also deliver every e-mail of the outbox to this SMTP server."

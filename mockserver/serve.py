@@ -49,7 +49,10 @@ def describe(info: dict, settings: Settings) -> str:
         f"  Department of State designation console: {info['dos']['url']}  (same operator user and password)",
         f"  e-mail outbox: {info['outbox']}" + (f" (also delivered to SMTP {settings.smtp})" if settings.smtp else ""),
     ] + (
-        [f"  SEVP approves submitted I-17s after {settings.auto_approve:g} s (mock clock)"]
+        [
+            f"  SEVP approves submitted I-17s, the Department of State designates submitted DS-3036s, after "
+            f"{settings.auto_approve:g} s (mock clock)"
+        ]
         if settings.auto_approve is not None
         else []
     )

@@ -116,6 +116,17 @@ def test_auto_approve_zero_approves_at_once(server_factory):
     assert mail_of(server, email, "approved")["subject"].endswith("is approved")
 
 
+def test_auto_approve_zero_designates_a_submitted_ds3036_at_once(server_factory):
+    from tests.test_rti_designation import dos, submitted_designation
+
+    server = server_factory("--workers", "1", "--auto-approve", "0")
+    email, _, did, _ = submitted_designation(server)
+    designated = mail_of(server, email, "designated")
+    decision = dos(server, "GET", f"designations/{did}").json()
+    assert decision["state"] == "designated" and decision["program_number"] in designated["body"]
+    assert decision["designation"]["categories"] == ["08", "2A"]  # every category applied for [i]
+
+
 def test_an_rti_login_reactivates_a_batch_user_after_45_days(server_factory):
     from fixtures import read_fixture
     from tests.support.server import new_batch_id, with_batch_id

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -464,3 +464,19 @@ def reject(session: Session, d: Designation, reason: str, now: datetime, smtp: b
         ),
     )
     return d
+
+
+def auto_designate_due(session: Session, after_seconds: float, now: datetime, host_url: str, smtp: bool) -> list[int]:
+    """`serve --auto-approve SECONDS`: the Department of State designates every DS-3036 submitted at least
+    SECONDS ago (mock clock), for every category it asks for [i]."""
+    cutoff = now - timedelta(seconds=after_seconds)
+    due = list(
+        session.scalars(
+            select(Designation)
+            .where(Designation.state == "submitted", Designation.submitted_at <= cutoff)
+            .order_by(Designation.id)
+        )
+    )
+    for d in due:
+        designate(session, d, now, host_url, smtp)
+    return [d.id for d in due]

@@ -67,7 +67,8 @@ def json_error(err: RtiError):
 
 
 def auto_approve() -> None:
-    """`serve --auto-approve SECONDS`: approve due I-17s lazily, on any RTI / SEVP / outbox request."""
+    """`serve --auto-approve SECONDS`: approve due I-17s and designate due DS-3036s lazily, on any RTI / SEVP /
+    Department of State request."""
     after = mock().settings.auto_approve
     if after is None:
         return
@@ -75,14 +76,23 @@ def auto_approve() -> None:
     with m.store.session() as s:  # cheap look first: most requests find nothing due
         from sqlalchemy import select
 
-        from .models import Petition
+        from .models import Designation, Petition
 
-        if s.scalars(select(Petition.id).where(Petition.state == "submitted").limit(1)).first() is None:
-            return
+        i17 = s.scalars(select(Petition.id).where(Petition.state == "submitted").limit(1)).first() is not None
+        ds3036 = s.scalars(select(Designation.id).where(Designation.state == "submitted").limit(1)).first() is not None
+    if not (i17 or ds3036):
+        return
+    from . import designations
+
     with m.store.write() as s:
-        approved = petitions.auto_approve_due(s, after, m.clock.now(), request.host_url, smtp_on())
+        approved = petitions.auto_approve_due(s, after, m.clock.now(), request.host_url, smtp_on()) if i17 else []
+        designated = (
+            designations.auto_designate_due(s, after, m.clock.now(), request.host_url, smtp_on()) if ds3036 else []
+        )
     if approved:
         log.info("auto-approved I-17 %s", ", ".join(map(str, approved)))
+    if designated:
+        log.info("auto-designated DS-3036 %s", ", ".join(map(str, designated)))
 
 
 def deliver_mail(response):
