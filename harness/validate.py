@@ -36,6 +36,8 @@ from mockserver.catalog import catalogue
 from mockserver.clock import parse_iso
 from mockserver.config import DEFAULT_MAX_BODY, ENVIRONMENTS
 from mockserver.db import Batch, Official, Organization, Record, RecordEvent, Setting, Store
+from mockserver.profiles import READ_ONLY, ProfileError
+from mockserver.profiles import validate as validate_profile
 from mockserver.validation import SchemaFolderError, SchemaSet, readable_path
 from mockserver.xmlsafe import UnsafeXML, parse
 
@@ -227,12 +229,14 @@ class Validator:
     def _arrange(self, session, root, kind: str, org_id: str, data: bytes, file_name: str, now: datetime) -> Batch:
         """The organization, its officials and the batch row, as the server would hold them at upload."""
         if session.get(Organization, org_id) is None:
-            session.add(
-                Organization(
-                    org_id=org_id, kind=kind, name=org_id, batch_registered=True, agreement_on_file=True, created_at=now
-                )
+            org = Organization(
+                org_id=org_id, kind=kind, name=org_id, batch_registered=True, agreement_on_file=True, created_at=now
             )
+            session.add(org)
             session.flush()
+            wanted = {k: v for k, v in (self.state.profiles.get(org_id) or {}).items() if k not in READ_ONLY}
+            if wanted:  # checked when the state file was read
+                self._state_store().set_org_profile(session, org, wanted, now)
         for user_id, role in self.state.officials_for(org_id, kind, _user_ids(root)):
             if session.get(Official, user_id) is None:
                 session.add(
@@ -328,6 +332,8 @@ class State:
 
     records: list[dict] = field(default_factory=list)
     officials: list[dict] | None = None  # None: every userID a document names is a registered official [i]
+    # org_id -> organization profile (GET /control/orgs/<id>/profile's "profile"); absent: the defaults
+    profiles: dict[str, dict] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: Path) -> "State":
@@ -335,7 +341,9 @@ class State:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise StateError(f"{path}: not readable JSON ({exc})") from exc
-        officials = None
+        officials, profiles = None, {}
+        if isinstance(data, dict) and isinstance(data.get("profiles"), dict):
+            profiles = data["profiles"]
         if isinstance(data, dict) and "sevis_id" in data:
             records = [data]
         elif isinstance(data, dict) and isinstance(data.get("records"), list):
@@ -357,7 +365,18 @@ class State:
                 raise StateError(f"{path}: record {record['sevis_id']}: kind must be F/M or J, not {record['kind']!r}")
         if officials is not None and not all(isinstance(o, dict) and o.get("user_id") for o in officials):
             raise StateError(f"{path}: officials must be objects with user_id (and org_id, role)")
-        return cls(records, officials)
+        for org_id, profile in profiles.items():
+            kind = _kind_of_org_id(org_id)
+            if kind is None or not isinstance(profile, dict):
+                raise StateError(
+                    f"{path}: profiles must map a school code or program number to a profile object "
+                    "(GET /control/orgs/<id>/profile)"
+                )
+            try:
+                validate_profile(kind, {k: v for k, v in profile.items() if k not in READ_ONLY})
+            except ProfileError as exc:
+                raise StateError(f"{path}: profile of {org_id}: {exc}") from exc
+        return cls(records, officials, profiles)
 
     def officials_for(self, org_id: str, kind: str, named: Iterable[str]) -> list[tuple[str, str]]:
         if self.officials is None:

@@ -303,3 +303,17 @@ def test_official_schemas_as_for_serve():
     assert run("--schemas", official, fixture_path("fm/create-three-students.xml")).exit_code == 0
     result = run("--json", "--schemas", official, fixture_path("bad/schema-invalid-fm.xml"))
     assert result.exit_code == 1 and json.loads(result.output)["files"][0]["upload"] == "S0013"
+
+
+def test_state_profiles_decide_the_rules_that_read_them(tmp_path):
+    kw = (fixtures_root() / "rules/j/S2250-not-a-korea-west-sponsor/batch.xml").read_bytes()
+    kw = kw.replace(b"{{BATCH_ID}}", b"KWOFFLINE00001")
+    assert Validator(SCHEMAS, state=State(), rules=True).check(kw).records == {"J2250-0": "S2250"}
+    path = tmp_path / "state.json"
+    path.write_text(
+        json.dumps({"records": [], "profiles": {"P-1-12345": {"korea_west": True, "form_allotment_base": 3}}})
+    )
+    assert Validator(SCHEMAS, state=State.load(path), rules=True).check(kw).records == {"J2250-0": None}
+    path.write_text(json.dumps({"records": [], "profiles": {"P-1-12345": {"korea_west": "yes"}}}))
+    with pytest.raises(Exception, match="profile of P-1-12345: korea_west must be true or false"):
+        State.load(path)
