@@ -6,7 +6,11 @@ A school's profile::
     {"visa_types": ["F", "M"],            # SEVP approved the school for F, M or both (S1049)
      "english_language_school": false,    # an English language school may not authorize CPT (S1027)
      "public_institution": false,         # a public school may not admit F-1 primary students (S1035)
-     "programs_of_study": null}           # approved major codes (CIP); null = every program (S1025)
+     "programs_of_study": null,           # approved major codes (CIP); null = every program (S1025)
+     "stem_programs": null,               # majors on the DHS STEM list (CIP); null = none marked (S1139)
+     "withdrawal": null}                  # SEVP withdrew the school (S1109): {"appeal": "none" | "rights" |
+                                          # "pending" | "dismissed" | "not received",
+                                          #  "access_termination_date": "2027-03-01" | null}
 
 A sponsor's designation::
 
@@ -27,6 +31,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import date
 
 from .codetables import table
 
@@ -35,6 +40,8 @@ SCHOOL_DEFAULTS = {
     "english_language_school": False,
     "public_institution": False,
     "programs_of_study": None,
+    "stem_programs": None,
+    "withdrawal": None,
 }
 SPONSOR_DEFAULTS = {
     "categories": None,
@@ -120,10 +127,28 @@ def _programs(kind: str, key: str, value):
         or len(value) > MAX_PROGRAMS
         or any(not isinstance(v, str) or not _CIP.fullmatch(v) for v in value)
     ):
-        raise ProfileError(
-            f"{key} must be null (every program) or a list of at most {MAX_PROGRAMS} CIP major codes such as 11.0701"
-        )
+        raise ProfileError(f"{key} must be null or a list of at most {MAX_PROGRAMS} CIP major codes such as 11.0701")
     return sorted(set(value))
+
+
+APPEALS = ("none", "rights", "pending", "dismissed", "not received")
+
+
+def _withdrawal(kind: str, key: str, value):
+    if value is None:
+        return None
+    if not isinstance(value, dict) or set(value) - {"appeal", "access_termination_date"}:
+        raise ProfileError(f'{key} must be null or {{"appeal": ..., "access_termination_date": ...}}')
+    appeal = value.get("appeal", "none")
+    if appeal not in APPEALS:
+        raise ProfileError(f"{key}.appeal must be one of {', '.join(APPEALS)}")
+    ends = value.get("access_termination_date")
+    if ends is not None:
+        try:
+            ends = date.fromisoformat(str(ends)).isoformat()
+        except ValueError:
+            raise ProfileError(f"{key}.access_termination_date must be null or a date such as 2027-03-01") from None
+    return {"appeal": appeal, "access_termination_date": ends}
 
 
 def _allotment(kind: str, key: str, value):
@@ -139,12 +164,21 @@ CHECKS = {
     "english_language_school": _bool,
     "public_institution": _bool,
     "programs_of_study": _programs,
+    "stem_programs": _programs,
+    "withdrawal": _withdrawal,
     "categories": _codes("EVCategoryCodeType", "EV category (SEVIS table 15)"),
     "occupational_categories": _codes("EVOccupationCategoryCodeType", "occupational category (SEVIS table 27)"),
     "form_allotment": _allotment,
     "active": _bool,
     "korea_west": _bool,
 }
+
+
+def _withdrawn_words(withdrawal: dict | None) -> str:
+    if withdrawal is None:
+        return "no"
+    ends = withdrawal["access_termination_date"]
+    return f"yes; appeal: {withdrawal['appeal']}" + (f"; access ends {ends}" if ends else "")
 
 
 def describe(kind: str, profile: dict) -> list[tuple[str, str]]:
@@ -165,6 +199,8 @@ def describe(kind: str, profile: dict) -> list[tuple[str, str]]:
                 "Programs of study",
                 "all" if profile["programs_of_study"] is None else ", ".join(profile["programs_of_study"]) or "none",
             ),
+            ("STEM programs", ", ".join(profile["stem_programs"] or []) or "none marked"),
+            ("Withdrawn", _withdrawn_words(profile["withdrawal"])),
         ]
     allotment = profile["form_allotment"]
     return [

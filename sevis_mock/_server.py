@@ -136,6 +136,11 @@ class MockServer:
         """Put the organization's profile back to the defaults."""
         return self.control("DELETE", f"orgs/{org_id}/profile")["profile"]
 
+    def agency_event(self, sevis_id: str, event: str, **fields: Any) -> dict:
+        """Another agency's event on a record, e.g. ``agency_event(sid, "CBPAdmission", date="2027-01-10",
+        port_of_entry="NYC", class_of_admission="F-1")``; returns the record's status and agency events."""
+        return self.control("POST", f"records/{sevis_id}/agency-events", json={"event": event, **fields})
+
     def clock(self) -> dict:
         return self.control("GET", "clock")
 

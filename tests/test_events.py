@@ -47,6 +47,25 @@ class Step:
     clock: str | None = None  # the mock clock to set before this step's batch
 
 
+@dataclass
+class AgencyCall:
+    """Another agency's event (``<Agency batch= record= event= field=.../>``) posted before a batch's upload."""
+
+    batch: int
+    record: str
+    body: dict
+
+
+def load_agency(name: str) -> list[AgencyCall]:
+    root = etree.parse(str(EVENTS_DIR / name)).getroot()
+    return [
+        AgencyCall(
+            int(el.get("batch")), el.get("record"), {k: v for k, v in el.attrib.items() if k not in ("batch", "record")}
+        )
+        for el in root.iterfind("Agency")
+    ]
+
+
 def load_walk(name: str) -> tuple[str, list[Step]]:
     root = etree.parse(str(EVENTS_DIR / name)).getroot()
     steps = []
@@ -202,12 +221,20 @@ def run_walk(server, walk: str, creates: dict[str, str]) -> set[str]:
     by_batch: dict[int, list[Step]] = defaultdict(list)
     for step in steps:
         by_batch[step.batch].append(step)
+    agency_before: dict[int, list[AgencyCall]] = defaultdict(list)
+    for call in load_agency(walk):
+        agency_before[call.batch].append(call)
     walked: set[str] = set()
     for number in sorted(by_batch):
         batch = by_batch[number]
         for step in batch:
             if step.clock:
                 move_clock(server, step.clock)
+        posted: dict[str, list[str]] = defaultdict(list)
+        for call in agency_before[number]:
+            r = control(server, "POST", f"records/{ids[call.record]}/agency-events", json=call.body)
+            assert r.status_code == 201, r.text
+            posted[call.record].append("Agency/" + call.body["event"])
         batch_id = new_batch_id("W")
         updates = []
         for n, step in enumerate(batch):
@@ -234,7 +261,7 @@ def run_walk(server, walk: str, creates: dict[str, str]) -> set[str]:
             view = record(server, ids[alias])
             mine = [s for s in batch if s.record == alias]
             new = [h["event"] for h in view["history"][history_len[alias] :]]
-            assert new == [s.event for s in mine], f"{alias}: history grew by {new}"
+            assert new == posted[alias] + [s.event for s in mine], f"{alias}: history grew by {new}"
             history_len[alias] = len(view["history"])
             assert view["status"] == mine[-1].status
             for step in mine:

@@ -167,6 +167,8 @@ def test_the_whole_path_through_the_pages(server, tmp_path):
         "english_language_school": True,
         "public_institution": False,
         "programs_of_study": ["11.0701", "52.0201"],
+        "stem_programs": None,
+        "withdrawal": None,
     }
 
     issued = issue(server, tmp_path, code, pdso_mail["user_id"], client_auth=False)
@@ -220,8 +222,16 @@ def test_records_and_batches_pages_show_what_a_batch_did(server):
     log = b.get(f"/batches/{fm['org_id']}/{batch_id}/log.xml")
     assert log.headers["Content-Type"].startswith("text/xml") and b"<Process" in log.content
     sevis_id = re.search(r'/records/(N\d{10})">', page.text).group(1)
+    server.control(
+        "POST",
+        f"records/{sevis_id}/agency-events",
+        {"event": "CBPAdmission", "date": "2027-01-10", "port_of_entry": "BOS", "class_of_admission": "F-1"},
+    )
     record = b.get(f"/records/{sevis_id}")
     assert record.status_code == 200 and 'id="record-status">' in record.text and 'id="dependents"' in record.text
+    assert (
+        "Agency/CBPAdmission" in record.text and "PortOfEntry BOS (BOSTON, MA)" in record.text
+    )  # another agency's event
     assert sevis_id in b.get("/records").text
     pdf = b.get(f"/records/{sevis_id}/form.pdf")
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")

@@ -94,8 +94,12 @@ def test_baseline_create_passes_every_rule():
     assert first_violation(create_ctx(baseline())) is None
 
 
+# Creates alone: cases that set up SEVIS data through the control API first (an organization profile) need the
+# server, and run in tests/test_rule_fixtures.py only.
 CREATE_ONLY = sorted(
-    c for c, case in CASES.items() if len(case.steps) == 1 and all(s.get("sevisID") is None for s in _students(c))
+    c
+    for c, case in CASES.items()
+    if len(case.steps) == 1 and not case.control and all(s.get("sevisID") is None for s in _students(c))
 )
 
 

@@ -19,6 +19,7 @@ from lxml import etree
 from mockserver.batch.processing import duplicate_key_for
 from mockserver.catalog import catalogue
 from mockserver.rules import RULES, RuleContext, first_violation
+from mockserver.profiles import defaults as profile_defaults
 from mockserver.rules.j import IMPLEMENTED_ELSEWHERE, UNDECIDABLE, UNPUBLISHED
 from tests.support.reference import OFFICIAL_XSD, official_or_project, require
 
@@ -626,6 +627,80 @@ UPDATE_CASES = {
 }
 
 
+# --- what SEVIS holds beyond the batch: the sponsor's designation, other agencies' events ---------------
+
+
+def with_profile(ctx: RuleContext, **profile) -> RuleContext:
+    ctx.load_profile = lambda: {**profile_defaults("J"), **profile}
+    return ctx
+
+
+def with_agency(ctx: RuleContext, events: dict[str, list[str]]) -> RuleContext:
+    """``events``: SEVIS ID -> agency event XML, oldest first."""
+    ctx.load_agency_events = lambda sevis_id: [etree.fromstring(x) for x in events.get(sevis_id, [])]
+    return ctx
+
+
+PRINCIPAL = Record("").sevis_id
+VISA = "<VisaIssued><Date>2027-01-12</Date></VisaIssued>"
+BIO = '<Biographical printForm="false"><EmailAddress>anna.s@example.org</EmailAddress></Biographical>'
+KW = '<AddTIPP print7002="false"><TippExemptProgram>KW</TippExemptProgram></AddTIPP>'
+CONTEXT_CASES = {
+    "S2157": lambda: with_profile(create_ctx(create()), active=False),
+    "S2163": lambda: with_profile(create_ctx(create(category="04")), categories=["08"]),
+    "S2235": lambda: with_profile(
+        create_ctx(create_with(create(), "CategoryCode", "<OccupationCategoryCode>07</OccupationCategoryCode>")),
+        occupational_categories=["01"],
+    ),
+    "S2021": lambda: with_profile(create_ctx(create()), form_allotment=0),
+    "S2250": lambda: with_profile(create_ctx(create(category="2A", tipp_xml=KW))),
+    "S2257": lambda: with_profile(
+        create_ctx(create(category="15", citizenship="EI", sites=[], tipp_xml=exempt_tipp("IWT"))), korea_west=True
+    ),
+    "S2123": lambda: with_agency(
+        update_ctx(BIO), {PRINCIPAL: ["<ChangeOfStatus><Status>filed</Status><To>H-1B</To></ChangeOfStatus>"]}
+    ),
+    "S2204": lambda: with_agency(update_ctx(BIO), {PRINCIPAL: [VISA]}),
+    "S2212": lambda: with_agency(
+        update_ctx('<SiteOfActivity><Add xsi:type="AddEXEMPT" printForm="false"/></SiteOfActivity>'),
+        {PRINCIPAL: [VISA]},
+    ),
+    "S2231": lambda: with_agency(
+        update_ctx(
+            '<Dependent><Edit printForm="false" dependentSevisID="N0000000002"><FullName><LastName>WEBER</LastName>'
+            "</FullName></Edit></Dependent>",
+            dependents=[Record("<Dependent/>", status="Initial", sevis_id="N0000000002", relationship_code="01")],
+        ),
+        {"N0000000002": [VISA]},
+    ),
+    "S2003": lambda: create_ctx(
+        create_with(create(), "PositionCode", None, replace="<PositionCode>531</PositionCode>")
+    ),
+}
+
+
+def create_with(element: etree._Element, after: str, xml: str | None, replace: str | None = None) -> etree._Element:
+    """``element`` with ``xml`` inserted after its ``after`` child, or that child replaced by ``replace``."""
+    anchor = element.find(after)
+    if replace is not None:
+        anchor.addprevious(etree.fromstring(replace))
+        element.remove(anchor)
+    else:
+        anchor.addnext(etree.fromstring(xml))
+    return element
+
+
+@pytest.mark.parametrize("code", sorted(CONTEXT_CASES))
+def test_rules_that_read_sevis_data_fail_their_case(code):
+    assert code_of(CONTEXT_CASES[code]()) == code
+
+
+def test_without_a_profile_or_agency_events_those_rules_are_silent():
+    assert code_of(create_ctx(create(category="2A", tipp_xml=KW))) is None  # offline: no designation known
+    assert code_of(update_ctx(BIO)) is None
+    assert code_of(with_profile(create_ctx(create()))) is None  # the defaults refuse nothing
+
+
 def test_plain_updates_pass_every_j_rule():
     assert (
         code_of(
@@ -769,7 +844,7 @@ def test_no_j_element_carries_a_student_intern_field(folder):
 
 
 def test_every_j_rule_has_a_failing_case_here():
-    tested = set(CREATE_CASES) | set(UPDATE_CASES) | {"S2141"}
+    tested = set(CREATE_CASES) | set(UPDATE_CASES) | set(CONTEXT_CASES) | {"S2141"}
     assert registered_j_codes() & j_catalogue_codes() <= tested
 
 

@@ -170,6 +170,15 @@ class BatchProcessor:
     def _profile(self) -> dict:
         return self.store.org_profile(self.session, self.batch.org_id, self.batch.kind)
 
+    def _agency_events(self, sevis_id: str) -> list[etree._Element]:
+        """Other agencies' events on a record (principal or dependent), oldest first."""
+        rows = self.session.scalars(
+            select(RecordEvent)
+            .where(RecordEvent.sevis_id == sevis_id, RecordEvent.event.startswith("Agency/"))
+            .order_by(RecordEvent.id)
+        )
+        return [etree.fromstring(r.detail) for r in rows if r.detail]
+
     def _count_org_records(self) -> int:
         return self.store.count_org_records(self.session, self.batch.org_id)
 
@@ -217,6 +226,7 @@ class BatchProcessor:
             lookup_official=self._official,
             load_profile=self._profile,
             count_org_records=self._count_org_records,
+            load_agency_events=self._agency_events,
             org_id=self.batch.org_id,
         )
         violation = first_violation(ctx)
@@ -346,6 +356,7 @@ class BatchProcessor:
             lookup_official=self._official,
             load_profile=self._profile,
             count_org_records=self._count_org_records,
+            load_agency_events=self._agency_events,
             org_id=self.batch.org_id,
             load_dependents=lambda: self._dependents(record.sevis_id),
             load_history=lambda: self._history(record.sevis_id),
@@ -398,7 +409,7 @@ class BatchProcessor:
         return (
             self.session.scalars(
                 select(RecordEvent.event)
-                .where(RecordEvent.sevis_id == sevis_id)
+                .where(RecordEvent.sevis_id == sevis_id, ~RecordEvent.event.startswith("Agency/"))
                 .order_by(RecordEvent.id.desc())
                 .limit(1)
             ).first()

@@ -110,4 +110,4 @@ def json_error(err: HTTPException):
     return jsonify({"error": err.description}), err.code
 
 
-from . import journal, orgs, reset, seed  # noqa: E402,F401  (their routes join this blueprint)
+from . import agency, journal, orgs, reset, seed  # noqa: E402,F401  (their routes join this blueprint)

@@ -8,6 +8,8 @@ from lxml import etree
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..agency import PREFIX as AGENCY
+from ..agency import summary
 from ..db import Batch, Record, RecordEvent
 from ..xmlsafe import XML_SPACE
 
@@ -106,7 +108,9 @@ def record_view(session: Session, sevis_id: str, *, environment: str | None = No
         .order_by(RecordEvent.id)
     )
     view["history"] = [
-        {"event": ev.event, "at": _iso(ev.at), "batch_id": batch_id, "detail": ev.detail} for ev, batch_id in rows
+        {"event": ev.event, "at": _iso(ev.at), "batch_id": batch_id, "detail": ev.detail}
+        | ({"agency": summary(ev.event, ev.detail)} if ev.event.startswith(AGENCY) else {})
+        for ev, batch_id in rows
     ]
     return view
 

@@ -44,6 +44,8 @@ class RuleContext:
     # The organization's profile (mockserver/profiles.py: a school's I-17 facts, a sponsor's designation);
     # None where no store is behind the rules (offline validation without a state file).
     load_profile: Callable[[], dict | None] = lambda: None
+    # Other agencies' events on a record (mockserver/agency.py), by SEVIS ID: [detail element, ...] oldest first
+    load_agency_events: Callable[[str], list] = lambda sevis_id: []
     count_org_records: Callable[[], int] = lambda: 0  # principal records the organization holds (every environment)
     org_id: str = ""
 
@@ -68,6 +70,17 @@ class RuleContext:
         if "_profile" not in self.__dict__:
             self.__dict__["_profile"] = self.load_profile()
         return self.__dict__["_profile"]
+
+    def agency_events(self, name: str, sevis_id: str | None = None) -> list[etree._Element]:
+        """The record's (or the named dependent's) ``name`` events recorded by other agencies, oldest first."""
+        if sevis_id is None:
+            if self.record is None:
+                return []
+            sevis_id = getattr(self.record, "sevis_id", "")
+        cache = self.__dict__.setdefault("_agency", {})
+        if sevis_id not in cache:
+            cache[sevis_id] = list(self.load_agency_events(sevis_id))
+        return [e for e in cache[sevis_id] if e.tag == name]
 
     @property
     def dependents(self) -> list:
@@ -198,9 +211,10 @@ def history_actions(ctx: RuleContext, event_tag: str) -> list[etree._Element]:
 
 
 # Registering the rules: every ``fm*`` / ``j*`` module of this package, authority checks first, then what
-# the organization is approved or designated for (``*_profile``), then the status tables (``fm``, ``j``),
+# the organization is approved or designated for (``*_profile``), what other agencies hold about an exchange
+# visitor (``j_agency``), then the status tables (``fm``, ``j``),
 # then the rest by name. Within one event, the first failing rule wins.
-FIRST = ("fm_authority", "j_authority", "fm_profile", "j_profile", "fm", "j")
+FIRST = ("fm_authority", "j_authority", "fm_profile", "j_profile", "j_agency", "fm", "j")
 
 
 def rule_modules() -> list[str]:

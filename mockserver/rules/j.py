@@ -87,12 +87,8 @@ UNDECIDABLE = {
     "S2099": "free-text catch-all with no defined condition",
     "S2101": "the DHS watch list of countries and subjects is not public",
     "S2122": "no 6.27 J update event carries a category, so a batch cannot request a change of category",
-    "S2123": "change-of-status applications are USCIS data no batch carries",
-    "S2204": "visa issuance is Department of State (consular) data no batch carries",
     "S2208": "the citizenship/site-type restrictions are Department of State policy not in the schema",
-    "S2212": "visa issuance is Department of State (consular) data no batch carries",
     "S2213": "the 6.27 create schema admits only SOA and EXEMPT sites, so no valid batch carries it",
-    "S2231": "visa issuance is Department of State (consular) data no batch carries",
     "S2237": STUDENT_INTERN_FIELDS,
     "S2238": STUDENT_INTERN_FIELDS,
 }
