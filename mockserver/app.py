@@ -69,6 +69,7 @@ class Mock:
             self._worker.join(timeout=10)
             self._worker = None
         self.render_pool.shutdown()
+        self.store.writer.flush()  # a clean stop loses no journal entry
 
     def wake_worker(self) -> None:
         if self._worker is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 from contextlib import contextmanager
@@ -307,10 +308,11 @@ class Store:
 
 
 class _Unit:
-    __slots__ = ("work", "result", "error", "done")
+    __slots__ = ("work", "result", "error", "done", "wait")
 
-    def __init__(self, work: Callable[[Session], object]) -> None:
+    def __init__(self, work: Callable[[Session], object], wait: bool = True) -> None:
         self.work = work
+        self.wait = wait  # False: nobody waits for it, so a failure is logged here
         self.result: object = None
         self.error: BaseException | None = None
         self.done = threading.Event()
@@ -321,7 +323,9 @@ class GroupWriter:
     (an accepted upload, a journal entry) together, each in a savepoint of its own, in one write transaction, and
     wakes each caller when that transaction has committed. A commit costs a flush to disk; sixteen clients
     uploading at once share a few commits instead of queueing for sixteen, and each reply still waits until its
-    own change is durable."""
+    own change is durable. Work that changes no state (the journal entry of a refusal or a download) is handed
+    over without waiting (`submit`): it is written moments later, and `flush` (the journal's readers, a clean
+    stop) waits until everything handed over is."""
 
     MAX_GROUP = 64
 
@@ -341,6 +345,18 @@ class GroupWriter:
         if unit.error is not None:
             raise unit.error
         return unit.result
+
+    def submit(self, work: Callable[[Session], object]) -> None:
+        """``work(session)`` in a coming group, without waiting; a failure is logged."""
+        self._queue.put(_Unit(work, wait=False))
+        self._ensure_thread()
+
+    def flush(self, timeout: float = 30.0) -> bool:
+        """Wait until all work handed over so far is committed (or has failed); False on timeout."""
+        marker = _Unit(lambda session: None)
+        self._queue.put(marker)
+        self._ensure_thread()
+        return marker.done.wait(timeout)
 
     def _ensure_thread(self) -> None:
         if self._thread is None or not self._thread.is_alive():
@@ -373,6 +389,8 @@ class GroupWriter:
                 unit.error = unit.error or exc
         finally:
             for unit in group:
+                if unit.error is not None and not unit.wait:
+                    logging.getLogger(__name__).error("a deferred write failed: %r", unit.error)
                 unit.done.set()
 
 

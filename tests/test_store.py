@@ -103,3 +103,14 @@ def test_group_commit_applies_each_unit_in_its_own_savepoint_and_answers_after_t
     with store.session() as s:
         keys = set(s.scalars(select(Setting.key)))
     assert {f"key{n}" for n in range(80) if n % 10} | {"same"} <= keys
+
+
+def test_work_handed_over_without_waiting_is_written_by_the_next_flush(store):
+    from mockserver.db import Setting
+
+    for n in range(20):
+        store.writer.submit(lambda s, n=n: s.add(Setting(key=f"deferred{n}", value=str(n))))
+    store.writer.submit(lambda s: s.add(Setting(key="deferred0", value="again")))  # fails alone, logged
+    assert store.writer.flush(timeout=30)
+    with store.session() as s:
+        assert all(s.get(Setting, f"deferred{n}").value == str(n) for n in range(20))

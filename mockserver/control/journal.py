@@ -112,7 +112,8 @@ def _record(response: Response) -> None:
             v for v in (response.headers.get("X-Sevis-Mock-Replay"), response.headers.get("X-Sevis-Mock-Detail")) if v
         ),
     )
-    m.store.writer.run(lambda s: s.add(entry))  # committed with other requests' entries (group commit)
+    # no state changed: the reply need not wait; written with other requests' entries (group commit)
+    m.store.writer.submit(lambda s: s.add(entry))
 
 
 def _entry(action: str, now: datetime, **outcome) -> JournalEntry:
@@ -204,6 +205,7 @@ def journal():
         page = Page.from_args(args, default=MAX_LIMIT, maximum=MAX_LIMIT)
     except PagingError as exc:
         abort(400, description=str(exc))
+    mock().store.writer.flush()  # the entries of this process's last replies are in
     with mock().store.session() as s:
         entries, paging = page.cut([e.to_dict() for e in s.scalars(page.apply(query))])
     return jsonify({"entries": entries, "count": len(entries), "paging": paging})

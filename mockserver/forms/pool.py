@@ -2,7 +2,7 @@
 request threads keep answering) nor waits for the batch's processing to end: each form is sent off as soon as its
 record is applied, and drawn while the next records are processed.
 
-The helpers run at a lower CPU priority (nice 10): under load, answering requests comes before drawing forms.
+The helpers run at a lower CPU priority (nice 5): under load, answering requests comes before drawing forms.
 They are started with "spawn" (a clean interpreter: the server process has threads) on first use, and when they
 cannot be started or die, forms are drawn in the calling thread instead: slower, never lost.
 """
@@ -18,7 +18,7 @@ from concurrent.futures.process import BrokenProcessPool
 
 log = logging.getLogger(__name__)
 
-HELPER_NICENESS = 10
+HELPER_NICENESS = 5  # a request thread gets about three times a helper's CPU share
 
 
 def _start_helper() -> None:
