@@ -13,6 +13,7 @@ import logging
 import multiprocessing
 import os
 import threading
+import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
@@ -21,12 +22,20 @@ log = logging.getLogger(__name__)
 HELPER_NICENESS = 5  # a request thread gets about three times a helper's CPU share
 
 
-def _start_helper() -> None:
+def _start_helper(parent: int) -> None:
     try:
         os.nice(HELPER_NICENESS)
     except OSError:
         pass
+    threading.Thread(target=_exit_with, args=(parent,), name="parent-watch", daemon=True).start()
     from . import ds7002, ds2019, i20  # noqa: F401  (reportlab and the drawing code, loaded once)
+
+
+def _exit_with(parent: int) -> None:
+    """A helper whose server process is gone (killed, crashed) exits instead of waiting for work forever."""
+    while os.getppid() == parent:
+        time.sleep(1)
+    os._exit(0)
 
 
 def _draw(job: dict) -> bytes:
@@ -54,6 +63,7 @@ class RenderPool:
                         max_workers=self.processes,
                         mp_context=multiprocessing.get_context("spawn"),
                         initializer=_start_helper,
+                        initargs=(os.getpid(),),
                     )
                     self._warming = [self._executor.submit(os.getpid) for _ in range(self.processes)]
                 except (OSError, RuntimeError):
