@@ -112,9 +112,10 @@ def test_pkcs12_hand_built_multipart_and_a_get_download(serve, client):
     assert names == sorted(["sevis_transaction_log.xml", f"{student}.pdf", f"{dependent}.pdf"])  # F-2's own I-20
 
 
-def test_closing_delimiters_between_parts_get_what_sevis_answered(serve, client):
+@pytest.mark.parametrize("padding", [0, 1_500_000], ids=["small", "over the form memory limit"])
+def test_closing_delimiters_between_parts_get_what_sevis_answered(serve, client, padding):
     batch_id = new_batch_id("G")
-    xml = with_batch_id(read_fixture("fm/create-with-dependent.xml"), batch_id)
+    xml = with_batch_id(read_fixture("fm/create-with-dependent.xml"), batch_id) + b"<!--" + b"x" * padding + b"-->"
     reply = client.upload(xml, batch_id, closing_between=True)
     assert reply.status == 200, reply.body[:300]
     log = read_log(reply.body)
