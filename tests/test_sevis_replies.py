@@ -11,12 +11,13 @@ from datetime import UTC, datetime
 
 import lxml.html as lhtml
 import pytest
+from lxml import etree
 from pypdf import PdfReader
 
 from fixtures import read_fixture
 from mockserver.clock import sevis_timestamp
 from tests.support.server import new_batch_id, sevis_time, with_batch_id
-from tests.test_events import update_batch, upload_and_process
+from tests.test_events import XSI, update_batch, upload_and_process
 from tests.test_rti import PASSWORD, api, login_token, set_password, sevp
 
 
@@ -130,3 +131,32 @@ def _batch_page(server, org: dict, batch_id: str) -> str:
         r = s.get(f"{root}/batches/{org['org_id']}/{batch_id}", timeout=30)
     assert r.status_code == 200, r.text[:500]
     return " ".join(lhtml.fromstring(r.content).text_content().split())
+
+
+def test_the_real_alpha_batch_gets_the_real_alpha_address_results(mock_server):
+    """PROTOCOL §3a: the site 2200 C STREET NW, WASHINGTON DC 20522 and the visitor's U.S. address, each with an
+    Address2 sent as xsi:nil, come back as SEVIS alpha wrote them."""
+    batch_id = new_batch_id("N")
+    doc = etree.fromstring(with_batch_id(read_fixture("j/create-with-dependent-and-site.xml"), batch_id))
+    visitor = doc.find("CreateEV/ExchangeVisitor")
+    site = visitor.find("AddSiteOfActivity/SiteOfActivity")
+    site.find("Address1").text = "2200 C STREET NW"
+    site.find("Address1").addnext(etree.fromstring(f'<Address2 xmlns:xsi="{XSI}" xsi:nil="true"/>'))
+    visitor.find("SubjectField").addnext(
+        etree.fromstring(
+            f'<USAddress xmlns:xsi="{XSI}"><Address1>2201 C Street NW</Address1><Address2 xsi:nil="true"/>'
+            "<City>Washington</City><State>DC</State><PostalCode>20520</PostalCode></USAddress>"
+        )
+    )
+    done = upload_and_process(mock_server, "J", etree.tostring(doc, xml_declaration=True, encoding="UTF-8"), batch_id)
+    record = done.log.find("BatchDetail/Process/Record")
+    assert record.find("Result").get("status") == "true", done.raw.decode()
+    soa = record.find("SiteOfActivity")
+    assert [c.tag for c in soa] == ["ProvidedAddress", "CorrectedAddress", "AddressResult", "SiteId", "SiteName"]
+    assert soa.findtext("CorrectedAddress/Address1") == "2200 C STREET NW"
+    assert soa.findtext("CorrectedAddress/PostalCode") == "20522-0001" and soa.findtext("AddressResult") == "S0000"
+    for where in ("ProvidedAddress", "CorrectedAddress"):
+        assert soa.find(f"{where}/Address2") is not None and not soa.findtext(f"{where}/Address2")
+    physical = [c.tag for c in record if c.tag.startswith("Physical")]
+    assert physical == ["PhysicalProvidedAddress", "PhysicalAddressMessage"]
+    assert record.find("PhysicalProvidedAddress/Address2") is not None and not record.findtext("PhysicalAddressMessage")
