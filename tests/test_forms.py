@@ -461,3 +461,20 @@ def test_sevis_id_is_drawn_as_a_barcode(i20):
     page = PdfReader(io.BytesIO(i20)).pages[0]
     content = page.get_contents().get_data().decode("latin-1")
     assert len(re.findall(r" re f\b", content)) > 30
+
+
+# -- a dependent's own form ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind, visa", [("F/M", "F-2"), ("J", "J-2")])
+def test_a_dependents_own_form_shows_the_dependent_and_the_principals_program(kind, visa, fm_record, j_record):
+    record = fm_record if kind == "F/M" else j_record
+    family = with_ids(record, 9000000001 if kind == "F/M" else 9000000101)
+    holder_id, holder = family[0]
+    own = flat(render(record, kind, dependents=[], for_dependent=(holder_id, holder)))
+    principal_id = STUDENT_ID if kind == "F/M" else VISITOR_ID
+    assert f"SEVIS ID {holder_id}" in own and principal_id in own and f"({visa})" in own and TEST_MARK in own
+    assert holder.findtext("FullName/LastName").strip() in own  # the dependent's data ...
+    main = flat(render(record, kind))
+    assert (SCHOOL_CODE if kind == "F/M" else PROGRAM_NUMBER) in own  # ... with the principal's program
+    assert "DEPENDENTS (" in main.upper() and "DEPENDENTS (" not in own.upper()  # the family: on the principal's form

@@ -489,6 +489,7 @@ class BatchProcessor:
             dependents=dependents,
         )
         self._queue("forms", sevis_id, form_job(element, **common))
+        common["dependents"] = []  # a dependent's own form does not list the family: its job stays small
         for dependent in dependents:
             self._queue("forms", dependent[0], form_job(element, **common, for_dependent=dependent))
 

@@ -82,8 +82,9 @@ def render_ds2019(
     _purpose(sheet, org_name, issue_date)
 
     sheet.new_page()
-    rows = [DependentRow.read(dep_id, dep, {}) for dep_id, dep in dependents]
-    dependents_section(sheet, "Dependents (J-2)", rows, with_visa=False)
+    if holder is None:  # a J-2's own form names the J-1, not the family
+        rows = [DependentRow.read(dep_id, dep, {}) for dep_id, dep in dependents]
+        dependents_section(sheet, "Dependents (J-2)", rows, with_visa=False)
     _sites(sheet, sites, visitor)
     closing_notice(sheet, "Form DS-2019")
     return sheet.finish()

@@ -70,14 +70,15 @@ def render_i20(
         )
     _school(sheet, student, org_id, org_name, issue_date)
     _program(sheet, student.find("EducationalInfo"))
-    _financials(sheet, student.find("FinancialInfo"), len(dependents))
+    _financials(sheet, student.find("FinancialInfo"), None if holder is not None else len(dependents))
     sheet.section("5. Remarks", keep=24)
     sheet.text_box("School remarks", text(student, "Remarks"), max_lines=4, min_lines=2)
     _attestations(sheet, org_name, issue_date)
 
     sheet.new_page()
-    rows = [DependentRow.read(dep_id, dep, DEPENDENT_VISA) for dep_id, dep in dependents]
-    dependents_section(sheet, "Dependents", rows, with_visa=True)
+    if holder is None:  # a dependent's own form names the student, not the family
+        rows = [DependentRow.read(dep_id, dep, DEPENDENT_VISA) for dep_id, dep in dependents]
+        dependents_section(sheet, "Dependents", rows, with_visa=True)
     closing_notice(sheet, "Form I-20")
     return sheet.finish()
 
@@ -166,13 +167,16 @@ def _english(education: etree._Element | None) -> str:
     return "Not required" + (f": {reason}" if reason else "")
 
 
-def _financials(sheet: Sheet, financial: etree._Element | None, dependent_count: int) -> None:
+def _financials(sheet: Sheet, financial: etree._Element | None, dependent_count: int | None) -> None:
     months = text(financial, "AcademicTerm")
     term = f"{int(months)} months" if months.isdigit() else "the academic term"
     expenses = [
         MoneyLine("Tuition and fees", amount(financial, "Expense/Tuition")),
         MoneyLine("Living expenses", amount(financial, "Expense/LivingExpense")),
-        MoneyLine(f"Expenses of dependents ({dependent_count})", amount(financial, "Expense/DependentExp")),
+        MoneyLine(
+            "Expenses of dependents" + ("" if dependent_count is None else f" ({dependent_count})"),
+            amount(financial, "Expense/DependentExp"),
+        ),
         MoneyLine("Other", amount(financial, "Expense/Other/Amount"), text(financial, "Expense/Other/Remarks")),
     ]
     funding = [
