@@ -64,6 +64,7 @@ class FrontLimits:
     connections_per_ip: int = 256
     connections: int = 1000
     request_cpu_seconds: float = 30.0
+    max_body_bytes: int = 64 * 1024 * 1024  # when the application declares no MAX_CONTENT_LENGTH
 
     @classmethod
     def from_env(cls, **defaults) -> "FrontLimits":
@@ -114,7 +115,9 @@ class FrontWorker(Worker):
     def run(self) -> None:
         self.ssl_context = gunicorn_sock.ssl_context(self.cfg) if self.cfg.is_ssl else None
         self.pool = ThreadPoolExecutor(max_workers=max(1, self.cfg.threads), thread_name_prefix="sevis-mock-app")
-        self.max_body = int(getattr(self.wsgi, "config", {}).get("MAX_CONTENT_LENGTH") or 0) or None
+        # the application's own limit (it answers 413 with what to do), else the front's
+        declared = int(getattr(self.wsgi, "config", {}).get("MAX_CONTENT_LENGTH") or 0)
+        self.max_body = declared or self.limits.max_body_bytes
         try:
             asyncio.run(self._main())
         finally:
@@ -219,7 +222,7 @@ class FrontWorker(Worker):
             if too_large or not self.alive:
                 headers = [(k, v) for k, v in headers if k.lower() != b"connection"] + [(b"Connection", b"close")]
             sent = await self._send(conn, writer, request, status, headers, chunks)
-            self._access(environ, status, sent, time.monotonic() - started)
+            self._access(environ, status[0] if isinstance(status, tuple) else status, sent, time.monotonic() - started)
             if conn.our_state is h11.MUST_CLOSE or conn.their_state is not h11.DONE:
                 return
             try:
@@ -262,10 +265,12 @@ class FrontWorker(Worker):
 
     async def _read_body(self, conn, reader, writer, request: h11.Request):
         length = _content_length(request.headers)
-        if self.max_body is not None and length is not None and length > self.max_body:
+        if length is not None and length > self.max_body:
             return io.BytesIO(), True  # not read: the application answers 413 from the declared length
         if conn.they_are_waiting_for_100_continue:
-            await self._write(writer, conn.send(h11.InformationalResponse(status_code=100, headers=[])))
+            await self._write(
+                writer, conn.send(h11.InformationalResponse(status_code=100, headers=[], reason=b"Continue"))
+            )
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.limits.body_seconds + (length or 0) / self.limits.body_min_rate
         spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)
@@ -289,7 +294,7 @@ class FrontWorker(Worker):
                 continue
             if isinstance(event, h11.Data):
                 total += len(event.data)
-                if self.max_body is not None and total > self.max_body:
+                if total > self.max_body:
                     spool.close()
                     raise _Refused(413, f"request body over {self.max_body} bytes refused")
                 spool.write(event.data)
@@ -389,9 +394,9 @@ class FrontWorker(Worker):
             close = getattr(iterable, "close", None)
             if close is not None:
                 close()
-        code = int(captured["status"].split(" ", 1)[0])
+        code, _, reason = captured["status"].partition(" ")
         headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in captured["headers"]]
-        return code, headers, chunks
+        return (int(code), reason.encode("latin-1")), headers, chunks
 
     def _check_cpu(self) -> None:
         """A request whose thread has used more than its CPU budget is answered 503 and this worker recycled."""
@@ -436,7 +441,8 @@ class FrontWorker(Worker):
             [*headers, (b"Server", b"sevis-mock")] if not any(k.lower() == b"server" for k, _ in headers) else headers
         )
         try:
-            out = [conn.send(h11.Response(status_code=status, headers=headers))]
+            code, reason = status if isinstance(status, tuple) else (status, _REASONS.get(status, "").encode())
+            out = [conn.send(h11.Response(status_code=code, headers=headers, reason=reason))]
             if request.method != b"HEAD":
                 out += [conn.send(h11.Data(data=c)) for c in chunks if c]
             out.append(conn.send(h11.EndOfMessage()))
@@ -467,7 +473,13 @@ class FrontWorker(Worker):
         self.log.access_log.info(line)
 
 
-_REASONS = {400: "Bad Request", 408: "Request Timeout", 413: "Content Too Large", 500: "Internal Server Error"}
+_REASONS = {
+    400: "Bad Request",
+    408: "Request Timeout",
+    413: "Content Too Large",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
 
 
 def _settle(answer: asyncio.Future, result) -> None:
