@@ -25,6 +25,7 @@ from functools import cached_property
 from lxml import etree
 
 from fixtures import read_fixture
+from mockserver.xmlsafe import xml_text
 
 __all__ = ["KINDS", "Fuzzer", "Upload"]
 
@@ -263,7 +264,7 @@ class Fuzzer:
         filename = rng.choice(["batch.xml", "../../etc/passwd", "a\r\nb.xml", "\x00.xml", "-" * 300, "é.xml"])
         if name == "batchid" and rng.random() < 0.5:  # the header says the same hostile value
             header = tree.getroot().find("BatchHeader/BatchID")
-            header.text = fields[name].replace("\x00", "")
+            header.text = xml_text(fields[name])  # what XML can carry of it
             data = etree.tostring(tree, xml_declaration=True, encoding="UTF-8")
         return Upload(kind, fields, data, filename=filename)
 
