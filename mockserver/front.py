@@ -123,7 +123,11 @@ class FrontWorker(Worker):
         finally:
             self.pool.shutdown(wait=not self.recycling, cancel_futures=True)
         if self.recycling:
-            os._exit(0)  # a pool thread is still stuck in the request that overran: leave it behind
+            try:  # what a clean stop does (the processor and the form helpers finish), then leave the stuck thread
+                self.cfg.worker_exit(None, self)
+            except Exception:
+                self.log.exception("front: stopping the recycled worker's helpers failed")
+            os._exit(0)
 
     async def _main(self) -> None:
         loop = asyncio.get_running_loop()
