@@ -57,14 +57,19 @@ LAZY_COMMANDS = {
 }
 
 
-def show_envvars(command: click.Command) -> click.Command:
-    """List each option's environment variable in ``--help`` (not for --help/--version themselves)."""
+def show_envvars(command: click.Command, prefix: str) -> click.Command:
+    """Name each option's environment variable after its flag (``--json`` of ``codes``: SEVIS_MOCK_CODES_JSON, not
+    click's SEVIS_MOCK_CODES_AS_JSON from the parameter's name) and list it in ``--help``."""
+    prefix = command.context_settings.get("auto_envvar_prefix") or prefix
     for param in command.params:
         if isinstance(param, click.Option) and param.expose_value:
             param.show_envvar = True
+            flags = [opt for opt in param.opts if opt.startswith("--")]
+            if param.envvar is None and param.allow_from_autoenv and flags:
+                param.envvar = f"{prefix}_{flags[0][2:].replace('-', '_').upper()}"
     if isinstance(command, click.Group):
-        for sub in command.commands.values():
-            show_envvars(sub)
+        for name, sub in command.commands.items():
+            show_envvars(sub, f"{prefix}_{name.replace('-', '_').upper()}")
     return command
 
 
@@ -79,7 +84,8 @@ class LazyGroup(click.Group):
             import importlib
 
             module, attribute, _ = LAZY_COMMANDS[name]
-            self.add_command(show_envvars(getattr(importlib.import_module(module), attribute)), name)
+            command = getattr(importlib.import_module(module), attribute)
+            self.add_command(show_envvars(command, f"{ENV_PREFIX}_{name.replace('-', '_').upper()}"), name)
         return super().get_command(ctx, name)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
@@ -396,4 +402,4 @@ def certs_issue(org_id, user_id, out, data_dir, register) -> None:
         click.echo(f"registered for batch with {org_id} / {user_id}")
 
 
-show_envvars(main)
+show_envvars(main, ENV_PREFIX)

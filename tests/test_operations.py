@@ -374,3 +374,9 @@ def test_version_is_the_installed_distributions():
 
     result = sevis_mock("--version")
     assert result.returncode == 0 and result.stdout.strip() == f"sevis-mock, version {version('sevis-mock')}"
+
+
+def test_the_other_commands_read_their_variables_too():
+    plain_table = sevis_mock("codes")
+    as_json = sevis_mock("codes", env={"SEVIS_MOCK_CODES_JSON": "true"})
+    assert plain_table.stdout.startswith("code") and json.loads(as_json.stdout)
