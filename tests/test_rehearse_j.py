@@ -110,3 +110,18 @@ def test_readdress_takes_ev_batches_only_for_a_sponsor():
     assert b"<OrgID>P-3-30001</OrgID>" in out and "userID MCKRO00001 -> ROUSER0001 (2 attributes)" in changes
     with pytest.raises(BatchFileError, match="is a J exchange-visitor batch"):
         readdress(xml, org_id="AAA214F00000000", user_id="A" * 10, batch_id="B" * 14)
+
+
+def test_against_a_running_server_processing_later_the_update_waits_for_the_create(server_factory, tmp_path):
+    """Through a running mock's connection.json (its Department of State console included): steps 1-11 pass;
+    the sample update needs the SEVIS IDs of the create, which the server processes only in an hour."""
+    server = server_factory("--processing-delay", "3600")
+    args, files = reports(tmp_path)
+    connection = str(server.data_dir / "connection.json")
+    run = rehearse("--sponsor", "--server", server.base_url, "--connection", connection, "--timeout", "1", *args)
+    assert run.returncode == 1, run.stdout + run.stderr
+    data = json.loads(files["json"].read_text())
+    assert [s["status"] for s in data["steps"]] == ["pass"] * 11 + ["wait", "wait", "skip", "skip"], run.stdout
+    assert "sample-update-ev.xml updates records of batch" in data["steps"][11]["summary"]
+    assert "not processed after 1 s (S0030)" in data["steps"][11]["summary"]
+    assert data["steps"][8]["evidence"]["ids"]["program_number"].startswith("P-3-")
