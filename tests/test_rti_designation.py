@@ -193,6 +193,12 @@ def test_whole_j_path_from_new_account_to_a_processed_ev_batch(server, tmp_path)
     ]
     assert any(f.endswith("-7002") for f in forms) and any(not f.endswith("-7002") for f in forms), forms
     records = api(server, "GET", "records", tokens["RO"]).json()["records"]
+    trainee = next(r for r in records if r["org_id"] == program and r["surname"].startswith("OKAFOR"))
+    pdf = api(server, "GET", f"records/{trainee['sevis_id']}/ds7002.pdf", tokens["ARO"])
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")  # the trainee's T/IPP as it stands
+    scholar = next(r for r in records if r["org_id"] == program and r["surname"].startswith("SCHNEIDER"))
+    r = api(server, "GET", f"records/{scholar['sevis_id']}/ds7002.pdf", tokens["RO"])
+    assert r.status_code == 404 and "has no T/IPP" in r.json()["error"]
     mine = [r for r in records if r["org_id"] == program]
     assert len(mine) == 2 and sorted(len(r["dependents"]) for r in mine) == [0, 1]  # the scholar has a spouse
 

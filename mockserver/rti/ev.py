@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from flask import flash, g, redirect, request, url_for
-from flask import jsonify
+from flask import Response, flash, g, jsonify, redirect, request, url_for
 from sqlalchemy import select
 
-from . import designations
+from . import designations, records
 from .blueprint import bp
 from .errors import RtiError
 from .models import Designation, HelpDeskTicket
@@ -181,3 +180,26 @@ def help_desk_page():
         except RtiError as err:
             return _page("rti/help_desk.html", err.status, form=form, errors=_errors(err))
     return _page("rti/help_desk.html", form=form, errors={})
+
+
+# --- a trainee's or intern's DS-7002 ------------------------------------------------------------------------
+
+
+@bp.get("/api/records/<sevis_id>/ds7002.pdf")
+def api_record_ds7002(sevis_id: str):
+    account = api_account(g.environment)
+    m = mock()
+    with m.store.session() as s:
+        pdf = records.printable_ds7002(s, account, g.environment, sevis_id, m.clock.now().date())
+    return Response(pdf, mimetype="application/pdf")
+
+
+@bp.get("/records/<sevis_id>/ds7002.pdf")
+def record_ds7002(sevis_id: str):
+    account = _account()
+    if account is None:
+        return _login_first()
+    m = mock()
+    with m.store.session() as s:
+        pdf = records.printable_ds7002(s, account, g.environment, sevis_id, m.clock.now().date())
+    return Response(pdf, mimetype="application/pdf")

@@ -315,7 +315,8 @@ def record_page(sevis_id: str):
         return _login_first()
     with mock().store.session() as s:
         view = records.record(s, account, g.environment, sevis_id)
-    return _page("rti/record.html", r=view, data=json.dumps(view.get("data"), indent=2), user=account)
+        tipp = records.has_tipp(s, sevis_id)
+    return _page("rti/record.html", r=view, data=json.dumps(view.get("data"), indent=2), user=account, tipp=tipp)
 
 
 @bp.get("/records/<sevis_id>/form.pdf")

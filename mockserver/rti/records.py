@@ -216,3 +216,35 @@ def printable_form(session: Session, account: RtiAccount, environment: str, sevi
         dependents=dependents,
         for_dependent=holder,
     )
+
+
+def printable_ds7002(session: Session, account: RtiAccount, environment: str, sevis_id: str, today) -> bytes:
+    """The DS-7002 (T/IPP) of a trainee's or intern's record as it stands now; 404 for a record without one."""
+    from ..forms.ds7002 import render_ds7002
+    from ..xmlsafe import parse
+
+    view = record(session, account, environment, sevis_id)
+    row = session.get(Record, sevis_id)
+    element = parse(row.document.encode()).getroot()
+    if view["principal_sevis_id"] or row.kind != "J" or element.find("AddTIPP/TippSite") is None:
+        raise RtiError(
+            404,
+            f"{sevis_id} has no T/IPP, so no DS-7002: a DS-7002 is the training plan of a trainee or intern "
+            "(AddTIPP on the create, or TIPP/AddTIPP in an update)",
+        )
+    org = session.get(Organization, row.org_id)
+    return render_ds7002(
+        element, sevis_id=sevis_id, org_id=row.org_id, org_name=org.name if org else "", issue_date=today
+    )
+
+
+def has_tipp(session: Session, sevis_id: str) -> bool:
+    """Whether the record holds a T/IPP (its page then offers the DS-7002)."""
+    from ..xmlsafe import parse
+
+    row = session.get(Record, sevis_id)
+    return (
+        row is not None
+        and row.kind == "J"
+        and parse(row.document.encode()).getroot().find("AddTIPP/TippSite") is not None
+    )

@@ -132,3 +132,6 @@ def test_the_j_path_through_the_pages(server_factory, browser_page, tmp_path):
     # a DS-2019 for the scholar, the spouse and the trainee, and the trainee's DS-7002
     assert len([f for f in forms if f.endswith("-7002.pdf")]) == 1 and len(forms) == 4, forms
     expect(page.get_by_role("main")).to_contain_text("DS-2019 of a dependent of N")
+    page.get_by_role("navigation").get_by_role("link", name="Records").click()
+    page.locator("#records tr", has_text="OKAFOR").get_by_role("link").click()
+    expect(page.locator("#print-ds7002")).to_contain_text("DS-7002")  # the trainee's record offers the T/IPP
