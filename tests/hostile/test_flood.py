@@ -94,6 +94,15 @@ def test_too_many_elements_and_too_deep_are_refused_before_the_schema(schemas):
     assert refusal.code == "S0013" and f"nested more than {LIMITS.max_depth} deep" in refusal.reasons[0]
 
 
+def test_a_document_over_its_cpu_budget_gets_s0012_before_the_schema(schemas, monkeypatch):
+    from mockserver.batch import intake
+
+    monkeypatch.setattr(intake, "PARSE_CPU_SECONDS", 0.0)
+    batch_id = new_batch_id("F")
+    refusal, _ = refused(document(batch_id).encode(), batch_id, schemas)
+    assert refusal.code == "S0012" and "s of CPU time to parse, over the budget of 0 s" in refusal.reasons[0]
+
+
 def test_many_errors_are_counted_not_all_built(schemas):
     batch_id = new_batch_id("F")
     text = document(batch_id)
