@@ -11,11 +11,13 @@ dispositions (S00xx) have a small table here saying which check produces them.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass
 
 import click
 
 from . import rules
+from .batch.processing import INTERNAL_ERROR
 from .catalog import catalogue
 
 FAMILY_NAMES = {"batch": "disposition", "fm": "F/M rule", "j": "J rule"}
@@ -106,6 +108,13 @@ def _rule_fixtures() -> dict[str, list[str]]:
     return found
 
 
+def _readable_path(path: str) -> str:
+    """A fixture's control path with its placeholders as a tester reads them (``<org>``, ``<sevis_id>``)."""
+    path = path.replace("{{ORG_ID}}", "<org>")
+    path = re.sub(r"\{\{DEPENDENT_SEVIS_ID:[^}]*\}\}", "<dependent's sevis_id>", path)
+    return re.sub(r"\{\{SEVIS_ID:[^}]*\}\}", "<sevis_id>", path)
+
+
 def _reached_by() -> dict[str, str]:
     """code -> how its first rule fixture reaches it: a batch alone, or the control calls made first."""
     from fixtures.rules import load_cases
@@ -115,7 +124,7 @@ def _reached_by() -> dict[str, str]:
         if case.code in found:
             continue
         calls = [
-            f"{c.get('method', 'POST')} /control/{c['path'].replace('{{ORG_ID}}', '<org>')}"
+            f"{c.get('method', 'POST')} /control/{_readable_path(c['path'])}"
             + (f" {json.dumps(c['json'], separators=(',', ':'))}" if c.get("json") is not None else "")
             for step in case.steps
             for c in case.control.get(step, [])
@@ -174,7 +183,9 @@ def build_rows() -> list[CodeRow]:
                 CodeRow(code, family, "implemented", " / ".join(conditions[code]), provoked + tests, reached_by=how)
             )
         elif code in elsewhere:
-            how = reached.get(code, "a batch alone" if provoked else "")
+            # answered by the processor or an event applier for what a batch sends; the internal-error code only
+            # when the mock itself fails on a record
+            how = reached.get(code, "a batch alone" if code != INTERNAL_ERROR else "")
             rows.append(CodeRow(code, family, "implemented", elsewhere[code], provoked, reached_by=how))
         elif code in undecidable:
             rows.append(CodeRow(code, family, "not implemented", undecidable[code], provoked))

@@ -98,3 +98,14 @@ def test_project_catalogue_agrees_with_the_reference():
 def test_rows_are_built_without_the_cli():
     rows = build_rows()
     assert {r.code for r in rows} == set(catalogue())
+
+
+def test_each_code_says_how_a_tester_reaches_it(table):
+    rows = {r["code"]: r for r in table["codes"]}
+    assert rows["S1009"]["reached_by"] == "a batch alone"
+    assert rows["S1029"]["reached_by"] == "batches alone (2 in order)"
+    assert rows["S1049"]["reached_by"] == 'control API first: POST /control/orgs/<org>/profile {"visa_types":["F"]}'
+    assert rows["S1092"]["reached_by"].startswith("control API first: POST /control/records/<sevis_id>/agency-events")
+    assert all(r["reached_by"] == "" for r in table["codes"] if r["status"] != "implemented")
+    counted = table["summary"]["F/M rule"]
+    assert counted["reachable"] == sum(r["family"] == "F/M rule" and bool(r["reached_by"]) for r in table["codes"])
