@@ -85,6 +85,7 @@ def test_sevis_completes_a_released_record_and_terminates_on_an_approved_change_
         released, "TransferRelease", direction="out", school="BOS214F00123000", release_date="2020-01-01"
     )
     assert reply["status"] == reply["changed_status"] == "Completed"
+    assert {d["status"] for d in sevis_mock.control("GET", f"records/{released}")["dependents"]} == {"Completed"}
     assert [h["event"] for h in sevis_mock.control("GET", f"records/{released}")["history"]][-2:] == [
         "Agency/TransferRelease",
         "Status/Complete",

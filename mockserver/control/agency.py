@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from .. import agency
 from ..db import Record, RecordEvent
+from ..records import lifecycle
 from . import bp, mock
 
 # The history entry SEVIS's own status change adds (the same names batch events use).
@@ -69,6 +70,15 @@ def agency_event_add(sevis_id: str):
         if changed is not None:
             record.status = changed
             s.add(RecordEvent(sevis_id=sevis_id, batch_pk=None, event=STATUS_EVENTS[changed], detail="", at=now))
+            # dependents still in use follow their principal, as they do on a batch's status event
+            for dep in s.scalars(select(Record).where(Record.principal_sevis_id == sevis_id)):
+                if dep.status in lifecycle.OPEN:
+                    dep.status, dep.updated_at = changed, now
+                    s.add(
+                        RecordEvent(
+                            sevis_id=dep.sevis_id, batch_pk=None, event=STATUS_EVENTS[changed], detail="", at=now
+                        )
+                    )
         s.flush()
         events = _events(s, sevis_id)
     return jsonify({"sevis_id": sevis_id, "status": record.status, "changed_status": changed, "events": events}), 201
