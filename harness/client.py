@@ -105,8 +105,17 @@ class SevisError(Exception):
 class SevisHTTPError(SevisError):
     """The server answered, but not with the SEVIS protocol (non-200 status, not a TransactionLog)."""
 
-    def __init__(self, message: str, *, status: int | None = None, body: bytes = b"", url: str | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        body: bytes = b"",
+        url: str | None = None,
+        retry_after: float | None = None,
+    ):
         self.status = status
+        self.retry_after = retry_after  # seconds, from a Retry-After header (503)
         self.url = url
         self.body = body[: _BODY_START * 8]
         self.body_start = body[:_BODY_START].decode("utf-8", "replace")
@@ -742,6 +751,25 @@ def _pkcs12_to_pem(p12_path: str | os.PathLike[str], password: bytes | str | Non
     return cert_path, key_path
 
 
+def _retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds; an HTTP date is read as well), or None."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    from email.utils import parsedate_to_datetime
+
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, (when - datetime.now(when.tzinfo)).total_seconds())
+
+
 class SevisClient:
     """Upload batches to and download results from SEVIS Batch (or sevis-mock) over mutual TLS.
 
@@ -850,7 +878,13 @@ class SevisClient:
             hint = "" if self.cert else " (no client certificate was given; SEVIS requires one)"
             raise SevisConnectionError(f"cannot talk to {url}: {exc}{hint}") from exc
         if response.status_code != 200:
-            raise SevisHTTPError(f"{method} {url} failed", status=response.status_code, body=body, url=url)
+            raise SevisHTTPError(
+                f"{method} {url} failed",
+                status=response.status_code,
+                body=body,
+                url=url,
+                retry_after=_retry_after(response.headers.get("Retry-After")),
+            )
         return response, body
 
     # -- upload ----------------------------------------------------------------------------------

@@ -21,15 +21,17 @@ import shlex
 import pytest
 
 from sevis_mock import running
-from sevis_mock._server import MockControlError, MockServer, SevisOrg, start_mock
+from sevis_mock._server import FaultHandle, MockControlError, MockServer, SevisOrg, control_certificate, start_mock
 
 __all__ = [
+    "FaultHandle",
     "MockControlError",
     "MockServer",
     "SevisOrg",
     "assert_record_failed",
     "assert_record_ok",
     "start_mock",
+    "control_certificate",
 ]
 
 
@@ -96,6 +98,11 @@ def pytest_addoption(parser) -> None:
 
 def pytest_configure(config) -> None:
     config.addinivalue_line("markers", 'sevis_org(kind): act as the seeded "F/M" school (default) or "J" sponsor')
+    config.addinivalue_line(
+        "markers",
+        "sevis_fault(respond=None, match=None, times=None, scenario=None): faults in force for the test "
+        "(a rule, or a shipped scenario by name); repeatable",
+    )
 
 
 @pytest.fixture(scope="session")
@@ -109,12 +116,27 @@ def sevis_mock_server(tmp_path_factory, pytestconfig):
 
 
 @pytest.fixture
-def sevis_mock(sevis_mock_server) -> MockServer:
-    """The running mock, reset to its seeded state (clock, organizations, no batches or records)."""
+def sevis_mock(sevis_mock_server, request) -> MockServer:
+    """The running mock, reset to its seeded state (clock, organizations, no batches, records or faults), with
+    the faults of the test's ``sevis_fault`` markers in force."""
     if not sevis_mock_server.alive():
         raise RuntimeError(f"the sevis-mock server has stopped; see {sevis_mock_server.data_dir / 'serve.log'}")
     sevis_mock_server.reset()
+    for marker in reversed(list(request.node.iter_markers("sevis_fault"))):  # closest last: file order
+        apply_fault_marker(sevis_mock_server, *marker.args, **marker.kwargs)
     return sevis_mock_server
+
+
+def apply_fault_marker(server: MockServer, respond: dict | None = None, match: dict | None = None, **kwargs) -> None:
+    scenario = kwargs.pop("scenario", None)
+    if scenario is not None:
+        if respond is not None or match is not None or kwargs:
+            raise pytest.UsageError("sevis_fault: give scenario=NAME alone, or a rule (respond=, match=, times=)")
+        server.load_scenario(scenario)
+        return
+    if respond is None:
+        raise pytest.UsageError("sevis_fault: give respond={...} (and match=, times=) or scenario=NAME")
+    server.add_fault(respond, match, **kwargs)
 
 
 @pytest.fixture

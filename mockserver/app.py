@@ -102,5 +102,8 @@ def create_app(settings: Settings | None = None, *, mock: Mock | None = None) ->
 
     app.register_blueprint(records_bp)
     register_rti(app)  # RTI pages and API, SEVP operator console, e-mail outbox
+    from .faults.web import before_request as fault_before_request
+
+    app.before_request(fault_before_request)  # faults and outages on demand (control API /control/faults)
     logging.getLogger("mockserver").setLevel(logging.INFO)
     return app

@@ -229,6 +229,14 @@ OWN_PREFIX = {"auto_envvar_prefix": ENV_PREFIX}  # SEVIS_MOCK_DATA_DIR rather th
     help="A recording made by `sevis-mock proxy --record DIR`: requests it holds get the recorded replies byte for "
     "byte; anything else is answered as the mock would (the reply header X-Sevis-Mock-Replay and the journal say which).",
 )
+@click.option(
+    "--scenario",
+    "scenario",
+    multiple=True,
+    metavar="NAME|FILE",
+    help="Faults in force from the start: a shipped scenario (see `sevis-mock scenarios`) or a YAML scenario file. "
+    "Repeatable.",
+)
 def serve(
     data_dir,
     host,
@@ -243,11 +251,19 @@ def serve(
     smtp,
     fast_passwords,
     replay,
+    scenario,
 ) -> None:
     """Run the mock over mutual TLS; prints how to reach it and writes DATA_DIR/connection.json."""
     from .config import Settings
     from .serve import SetupProblem, check_setup
+    from .faults.model import FaultError
+    from .faults.scenario import load as load_scenario
     from .serve import serve as run
+
+    try:
+        loaded = [load_scenario(name) for name in scenario]
+    except FaultError as exc:
+        raise click.BadParameter(str(exc), param_hint="--scenario")
     from .validation import SchemaFolderError, SchemaSet
 
     settings = Settings.from_env(
@@ -292,6 +308,10 @@ def serve(
         datadir = check_setup(settings)
     except SetupProblem as exc:
         raise SetupError(str(exc))
+    if loaded:
+        from .faults.scenario import install
+
+        install(settings.db_url, loaded)  # faults in force from the start
     run(settings, datadir)
 
 
@@ -352,6 +372,23 @@ def wait(data_dir: Path, connection: str | None, url: str | None, timeout: float
     )
     click.echo(message, err=not ok)
     raise SystemExit(0 if ok else 1)
+
+
+@main.command("scenarios")
+@click.option("--show", metavar="NAME", default=None, help="Print one scenario's YAML file.")
+def scenarios_command(show) -> None:
+    """The shipped fault scenarios, one line each (load one with `serve --scenario NAME` or the control API)."""
+    from .faults.scenario import SHIPPED, shipped
+
+    found = shipped()
+    if show is not None:
+        if show not in found:
+            raise click.BadParameter(f"no scenario {show!r}; known: {', '.join(found)}", param_hint="--show")
+        click.echo((SHIPPED / found[show].source).read_text(encoding="utf-8"), nl=False)
+        return
+    width = max(len(name) for name in found)
+    for name, scenario in found.items():
+        click.echo(f"{name:<{width}}  {scenario.description}")
 
 
 @main.group()

@@ -398,3 +398,4 @@ from .control import journal as _journal  # noqa: E402,F401  (the request journa
 from .rti import models as _rti_models  # noqa: E402,F401  (RTI, SEVP and outbox tables)
 from .forms import store as _form_store  # noqa: E402,F401  (DS-7002 PDFs of a batch)
 from . import cache as _cache  # noqa: E402,F401  (the hooks that tell every worker its cached rows changed)
+from .faults import model as _fault_model  # noqa: E402,F401  (fault rules and the batches they touched)

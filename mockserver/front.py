@@ -46,6 +46,8 @@ import h11
 from gunicorn import sock as gunicorn_sock
 from gunicorn.workers.base import Worker
 
+from .faults.transport import DROP as DROP_CONNECTION, drop_connection
+
 PEER_CERT = "sevis_mock.peer_cert"  # environ key: the verified client certificate, DER bytes (absent: none)
 SPOOL_BYTES = 1 << 20
 READ_CHUNK = 64 * 1024
@@ -223,6 +225,9 @@ class FrontWorker(Worker):
             environ = self._environ(request, body, address, peer_cert, writer)
             started = time.monotonic()
             status, headers, chunks = await self._call_app(environ)
+            if environ.get(DROP_CONNECTION):  # a fault asked for a reset or a cut body (mockserver/faults)
+                await drop_connection(environ[DROP_CONNECTION], conn, writer, request, status, headers, chunks)
+                return
             if too_large or not self.alive:
                 headers = [(k, v) for k, v in headers if k.lower() != b"connection"] + [(b"Connection", b"close")]
             sent = await self._send(conn, writer, request, status, headers, chunks)

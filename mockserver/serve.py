@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ssl
 import sys
+from pathlib import Path
 
 from gunicorn.app.base import BaseApplication
 
@@ -73,7 +74,7 @@ class MockServer(BaseApplication):
         s, d = self.settings, self.datadir
         trusted = [str(p) for p in d.trusted_cas()]
 
-        def ssl_context(config, default_factory):
+        def base_context():
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             ctx.minimum_version = ssl.TLSVersion.TLSv1_2
             ctx.load_cert_chain(str(d.server_cert), str(d.server_key))
@@ -84,6 +85,13 @@ class MockServer(BaseApplication):
             for ca in trusted:
                 ctx.load_verify_locations(cafile=ca)
             return ctx
+
+        def ssl_context(config, default_factory):
+            from .faults.transport import prepare_context
+
+            # every handshake consults the TLS handshake and certificate faults in force
+            only_development_ca = all(Path(ca).resolve() == d.ca_cert.resolve() for ca in trusted)
+            return prepare_context(base_context(), base_context, s.db_url, d.certs, revocable=only_development_ca)
 
         def when_ready(server):
             port = server.LISTENERS[0].sock.getsockname()[1]

@@ -5,8 +5,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,6 +44,22 @@ class SevisOrg:
         return (self.client_cert, self.client_key)
 
 
+class FaultHandle:
+    """A fault added through :meth:`MockServer.fault`: its ``id``, the rule, and its live ``hits`` count."""
+
+    def __init__(self, server: "MockServer", made: dict) -> None:
+        self.server = server
+        self.id: int = made["id"]
+        self.rule = made
+
+    @property
+    def hits(self) -> int:
+        return self.server.control("GET", f"faults/{self.id}")["hits"]
+
+    def __repr__(self) -> str:
+        return f"FaultHandle(id={self.id}, kind={self.rule.get('kind')!r})"
+
+
 class MockServer:
     """A `sevis-mock serve` subprocess and the ways to reach it (batch client, control API)."""
 
@@ -52,8 +70,9 @@ class MockServer:
         self._http = requests.Session()
         self._http.trust_env = False  # REQUESTS_CA_BUNDLE would override verify=
         self._http.verify = self.ca_cert
-        school = self.orgs[0]  # the control API answers over the same mutual-TLS listener
-        self._http.cert = school.cert
+        # the control API answers over the same mutual-TLS listener; a certificate of its own, registered to no
+        # organization, keeps it reachable when a fault refuses the organizations' certificates
+        self._http.cert = control_certificate(data_dir) or self.orgs[0].cert
         self._http.headers["Authorization"] = f"Bearer {info['control']['token']}"
 
     # --- where things are ------------------------------------------------------------------------
@@ -154,6 +173,60 @@ class MockServer:
         """Requests to the batch endpoints; filters ``org``, ``batch``, ``user``, ``action``, ``since``."""
         return self.control("GET", "journal", params=filters)["entries"]
 
+    # --- faults and outages (see mockserver.faults) ----------------------------------------------
+    def add_fault(self, respond: dict, match: dict | None = None, *, times: int | None = None, **more: Any) -> dict:
+        """Add a fault rule (``POST /control/faults``); returns it with its ``id``. Stays until deleted."""
+        rule: dict[str, Any] = {"respond": respond, **more}
+        if match:
+            rule["match"] = match
+        if times is not None:
+            rule["times"] = times
+        return self.control("POST", "faults", json=rule)
+
+    @contextlib.contextmanager
+    def fault(
+        self, respond: dict, match: dict | None = None, *, times: int | None = None, **more: Any
+    ) -> Iterator["FaultHandle"]:
+        """A fault for the ``with`` block: yields a :class:`FaultHandle` (``.id``, ``.hits``), removed afterwards.
+
+        ``with sevis_mock.fault({"http_status": 503}, {"endpoint": "upload"}, times=1) as f: ...``"""
+        made = self.add_fault(respond, match, times=times, **more)
+        try:
+            yield FaultHandle(self, made)
+        finally:
+            self.delete_fault(made["id"], missing_ok=True)
+
+    @contextlib.contextmanager
+    def scenario(self, name: str | None = None, *, yaml: str | None = None) -> Iterator[list["FaultHandle"]]:
+        """A shipped scenario (by name) or your own (YAML text) for the ``with`` block; yields its faults."""
+        made = self.load_scenario(name, yaml=yaml)
+        try:
+            yield [FaultHandle(self, f) for f in made]
+        finally:
+            for f in made:
+                self.delete_fault(f["id"], missing_ok=True)
+
+    def load_scenario(self, name: str | None = None, *, yaml: str | None = None) -> list[dict]:
+        """Put a scenario's faults in force until deleted; returns them."""
+        if (name is None) == (yaml is None):
+            raise ValueError("give a shipped scenario's name or yaml=<scenario text>")
+        body = {"name": name} if name is not None else {"yaml": yaml}
+        return self.control("POST", "scenarios", json=body)["faults"]
+
+    def faults(self) -> list[dict]:
+        """Every fault with its ``hits``."""
+        return self.control("GET", "faults")["faults"]
+
+    def delete_fault(self, fault_id: int, *, missing_ok: bool = False) -> None:
+        try:
+            self.control("DELETE", f"faults/{fault_id}")
+        except MockControlError:
+            if not missing_ok:
+                raise
+
+    def clear_faults(self) -> None:
+        self.control("DELETE", "faults")
+
     def records(self, **filters: str) -> list[dict]:
         return self.control("GET", "records", params=filters)["records"]
 
@@ -173,6 +246,19 @@ class MockServer:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+
+def control_certificate(data_dir: Path) -> tuple[str, str] | None:
+    """A client certificate from the mock's development CA for the control API (made once per data dir)."""
+    from mockserver.tls import CertificateAuthority
+
+    certs, out = Path(data_dir) / "certs", Path(data_dir) / "control-client"
+    cert, key = out / "control-CONTROL000.pem", out / "control-CONTROL000.key.pem"
+    if not (certs / "ca.key.pem").exists():
+        return None
+    if not (cert.exists() and key.exists()):
+        CertificateAuthority.load_or_create(certs).issue_client(out, org_id="control", user_id="CONTROL000")
+    return str(cert), str(key)
 
 
 def start_mock(

@@ -230,6 +230,28 @@ def _sponsor_file_sets(path: Path | None, key: str) -> bool:
     show_default=True,
     help="Where --explore writes the shortest failing walk (a Python script that replays it).",
 )
+@click.option(
+    "--chaos",
+    is_flag=True,
+    default=False,
+    help="Instead: upload and download one batch with SEVIS's bad days injected (--scenario, default "
+    "sevis-bad-day) and report whether the client recovered (retried, did not resubmit an accepted "
+    "batch ID, kept polling through S0030).",
+)
+@click.option(
+    "--scenario",
+    metavar="NAME|FILE",
+    default=None,
+    help="The faults of --chaos: a shipped scenario (sevis-mock scenarios) or a YAML file. Implies --chaos.",
+)
+@click.option(
+    "--client-command",
+    metavar="COMMAND",
+    default=None,
+    help="With --chaos: the college's own upload/download program, run with SEVIS_UPLOAD_URL, "
+    "SEVIS_DOWNLOAD_URL, SEVIS_ORG_ID, SEVIS_USER_ID, SEVIS_BATCH_ID, SEVIS_BATCH_FILE, SEVIS_CERT, "
+    "SEVIS_KEY, SEVIS_CA and SEVIS_OUT_DIR in its environment (default: the built-in retrying client).",
+)
 def rehearse_command(
     server,
     connection,
@@ -255,12 +277,22 @@ def rehearse_command(
     html_file,
     explore=None,
     explore_script=None,
+    chaos=False,
+    scenario=None,
+    client_command=None,
 ) -> None:
     """Run SEVIS's 15-step batch beta-testing procedure and report each step (a school's, or with
     --sponsor an exchange-visitor sponsor's).
 
     Exit code: 0 every required step passed and no record was rejected; 1 otherwise; 2 usage errors.
     """
+    if chaos or scenario or client_command:
+        from ..chaos import cli_chaos
+
+        batch = batches[0].read_bytes() if batches else None
+        sys.exit(
+            cli_chaos(scenario, client_command, server, connection, data_dir, batch, environment, timeout, json_file)
+        )
     if explore:
         from .explore import cli_explore
 

@@ -239,3 +239,8 @@ def _flag_replay(resp: Response) -> Response:
     if m.replay is not None and REPLAY_HEADER not in resp.headers:
         mark_not_recorded(resp)
     return resp
+
+
+from ..faults.web import after_request as break_reply  # noqa: E402  (faults that break the real answer)
+
+bp.after_request(break_reply)  # registered last, so it runs before the journal records the reply

@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from ..clock import real_now
 from ..db import Batch, BatchForm, Organization
+from ..faults.processing import before_processing
 from ..forms.store import PlanForm, PrintJob
 from .processing import PRINT_LEASE, BatchProcessor
 
@@ -51,6 +52,8 @@ def process_due(mock, limit: int | None = None) -> int:
             ).first()
             if batch is None:
                 return done
+            if before_processing(session, batch, now):  # a processing fault deferred or failed it
+                continue
             org = session.get(Organization, batch.org_id)
             pool = getattr(mock, "render_pool", None)
             drawing: dict = {}  # forms sent to the helpers as their records were applied, drawn meanwhile

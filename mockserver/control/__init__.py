@@ -1,5 +1,5 @@
-"""The control API for people and CI jobs: reset, seed, the mock clock, processing on demand and the
-request journal (``journal.py``, ``reset.py``, ``seed.py``).
+"""The control API for people and CI jobs: reset, seed, the mock clock, processing on demand, the
+request journal and faults (``journal.py``, ``reset.py``, ``seed.py``, ``faults.py``).
 
 Token-protected (``Authorization: Bearer <token>`` from connection.json); like every endpoint it is
 reached over the same mutual-TLS listener, so the caller also needs a certificate the mock trusts.
@@ -110,4 +110,4 @@ def json_error(err: HTTPException):
     return jsonify({"error": err.description}), err.code
 
 
-from . import agency, journal, orgs, reset, seed  # noqa: E402,F401  (their routes join this blueprint)
+from . import agency, faults, journal, orgs, reset, seed  # noqa: E402,F401  (their routes join this blueprint)

@@ -2,7 +2,7 @@
 integration sent (time, client certificate subject, orgid/userid/batchid, file name, disposition).
 
 The batch blueprint calls :func:`record_request` after each request; ``GET /control/journal`` reads
-the entries back, filtered by ``org``, ``batch``, ``user``, ``action``, ``environment`` and ``since``.
+the entries back (each with the ids of the faults that acted on it, see ``mockserver.faults``), filtered by ``org``, ``batch``, ``user``, ``action``, ``environment`` and ``since``.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ class JournalEntry(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)  # the mock clock
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)  # real time
-    action: Mapped[str] = mapped_column(String(8))  # upload | download
+    action: Mapped[str] = mapped_column(String(8))  # upload | download | tls (a refused handshake)
     environment: Mapped[str] = mapped_column(String(16), default="")
     method: Mapped[str] = mapped_column(String(8))
     client_subject: Mapped[str] = mapped_column(Text, default="")
@@ -51,6 +51,7 @@ class JournalEntry(Base):
     disposition: Mapped[str] = mapped_column(String(16), default="")  # S0000..S0031, or HTTP nnn
     process_code: Mapped[str] = mapped_column(String(5), default="")  # downloads of processed batches
     detail: Mapped[str] = mapped_column(Text, default="")
+    faults: Mapped[str] = mapped_column(String(200), default="")  # ids of the faults that acted, comma-separated
 
     def to_dict(self) -> dict:
         return {
@@ -70,6 +71,7 @@ class JournalEntry(Base):
             "disposition": self.disposition,
             "process_code": self.process_code or None,
             "detail": self.detail,
+            "faults": [int(f) for f in self.faults.split(",") if f] if self.faults else [],
         }
 
 
@@ -102,6 +104,8 @@ def _record(response: Response) -> None:
     if action is None:
         return
     disposition, process_code = _disposition(action, response)
+    if g.get("sevis_fault_disposition"):  # the connection was dropped: no reply carried a code
+        disposition = g.sevis_fault_disposition
     entry = _entry(
         action,
         m.clock.now(),
@@ -132,8 +136,25 @@ def _entry(action: str, now: datetime, **outcome) -> JournalEntry:
         batch_id=fields.get("batchid", "")[:64],
         file_name=file_name,
         size=size,
+        faults=",".join(str(f) for f in g.get("sevis_faults", ()))[:200],  # the faults that acted on it
         **outcome,
     )
+
+
+def record_connection(store, now: datetime, fault_ids: list[int], detail: str) -> None:
+    """A connection a fault refused before any request was read (a TLS handshake): action ``tls``."""
+    entry = JournalEntry(
+        at=now,
+        received_at=real_now(),
+        action="tls",
+        method="",
+        http_status=0,
+        disposition="TLS handshake failure",
+        detail=detail,
+        faults=",".join(map(str, fault_ids))[:200],
+    )
+    with store.write() as s:
+        s.add(entry)
 
 
 def _fields(action: str) -> tuple[dict, str, int]:
