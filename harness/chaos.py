@@ -172,7 +172,7 @@ class Control:
     """The mock's control API, reached with a certificate no certificate fault refuses."""
 
     def __init__(self, info: dict, data_dir: Path | None) -> None:
-        from .pytest_plugin import control_certificate
+        from sevis_mock._server import control_certificate
 
         self.info = info
         self.http = requests.Session()
