@@ -15,8 +15,7 @@ from __future__ import annotations
 from flask import abort, jsonify, request
 from sqlalchemy import delete, select
 
-from ..faults.model import Fault, FaultError, add_fault, parse_rule, show
-from ..faults.scenario import parse_scenario, shipped
+from ..faults import model, scenario as scenarios  # modules, not names: the fault model imports the store
 from . import bp, mock
 
 MAX_SCENARIO_BYTES = 256 * 1024
@@ -39,13 +38,13 @@ def faults_add():
     m = mock()
     now = m.clock.now()
     try:
-        rule = parse_rule(body, now=now)
-    except FaultError as exc:
+        rule = model.parse_rule(body, now=now)
+    except model.FaultError as exc:
         abort(400, description=f"fault: {exc}")
     name = body.get("name", "")
     if not isinstance(name, str):
         abort(400, description="fault: name is a label (text)")
-    fault = add_fault(m.store, rule, now, name=name)
+    fault = model.add_fault(m.store, rule, now, name=name)
     return jsonify(fault.to_dict(now)), 201
 
 
@@ -54,7 +53,7 @@ def faults_list():
     m = mock()
     now = m.clock.now()
     with m.store.session() as s:
-        faults = [f.to_dict(now) for f in s.scalars(select(Fault).order_by(Fault.id))]
+        faults = [f.to_dict(now) for f in s.scalars(select(model.Fault).order_by(model.Fault.id))]
     return jsonify({"faults": faults, "count": len(faults)})
 
 
@@ -62,7 +61,7 @@ def faults_list():
 def faults_get(fault_id: int):
     m = mock()
     with m.store.session() as s:
-        fault = s.get(Fault, fault_id)
+        fault = s.get(model.Fault, fault_id)
         if fault is None:
             abort(404, description=f"no fault {fault_id}; GET /control/faults lists them")
         return jsonify(fault.to_dict(m.clock.now()))
@@ -71,7 +70,7 @@ def faults_get(fault_id: int):
 @bp.delete("/faults/<int:fault_id>")
 def faults_delete(fault_id: int):
     with mock().store.write() as s:
-        fault = s.get(Fault, fault_id)
+        fault = s.get(model.Fault, fault_id)
         if fault is None:
             abort(404, description=f"no fault {fault_id}; GET /control/faults lists them")
         gone = fault.to_dict()
@@ -82,14 +81,16 @@ def faults_delete(fault_id: int):
 @bp.delete("/faults")
 def faults_clear():
     with mock().store.write() as s:
-        ids = list(s.scalars(select(Fault.id).order_by(Fault.id)))
-        s.execute(delete(Fault))
+        ids = list(s.scalars(select(model.Fault.id).order_by(model.Fault.id)))
+        s.execute(delete(model.Fault))
     return jsonify({"deleted": ids})
 
 
 @bp.get("/scenarios")
 def scenarios_list():
-    found = [{"name": sc.name, "description": sc.description, "faults": sc.faults} for sc in shipped().values()]
+    found = [
+        {"name": sc.name, "description": sc.description, "faults": sc.faults} for sc in scenarios.shipped().values()
+    ]
     return jsonify({"scenarios": found})
 
 
@@ -100,21 +101,24 @@ def scenarios_load():
     m = mock()
     now = m.clock.now()
     if isinstance(body.get("name"), str) and "yaml" not in body:
-        scenario = shipped().get(body["name"])
+        scenario = scenarios.shipped().get(body["name"])
         if scenario is None:
-            abort(404, description=f"no shipped scenario {show(body['name'])}; known: {', '.join(shipped())}")
+            abort(
+                404,
+                description=f"no shipped scenario {model.show(body['name'])}; known: {', '.join(scenarios.shipped())}",
+            )
     elif isinstance(body.get("yaml"), str):
         if len(body["yaml"]) > MAX_SCENARIO_BYTES:
             abort(400, description=f"yaml: a scenario of at most {MAX_SCENARIO_BYTES} characters")
         try:
-            scenario = parse_scenario(body["yaml"], "yaml")
-        except FaultError as exc:
+            scenario = scenarios.parse_scenario(body["yaml"], "yaml")
+        except model.FaultError as exc:
             abort(400, description=f"scenario: {exc}")
     else:
         abort(400, description='send {"name": "<shipped scenario>"} or {"yaml": "<scenario file text>"}')
     try:
         rules = scenario.rules(now)
-    except FaultError as exc:
+    except model.FaultError as exc:
         abort(400, description=f"scenario: {exc}")
-    made = [add_fault(m.store, rule, now, name=scenario.name).to_dict(now) for rule in rules]
+    made = [model.add_fault(m.store, rule, now, name=scenario.name).to_dict(now) for rule in rules]
     return jsonify({"scenario": scenario.name, "faults": made}), 201

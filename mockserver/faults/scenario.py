@@ -20,7 +20,7 @@ from pathlib import Path
 
 import yaml
 
-from .model import FaultError, FaultRule, parse_rule
+from . import model  # the module: the fault model imports the store, which may be importing us
 
 SHIPPED = Path(__file__).parent / "scenarios"
 
@@ -32,13 +32,13 @@ class Scenario:
     faults: list  # the rules as written (checked by :meth:`rules`)
     source: str
 
-    def rules(self, now: datetime) -> list[FaultRule]:
+    def rules(self, now: datetime) -> list[model.FaultRule]:
         checked = []
         for n, data in enumerate(self.faults, 1):
             try:
-                checked.append(parse_rule(data, now=now))
-            except FaultError as exc:
-                raise FaultError(f"{self.source}: fault {n}: {exc}") from None
+                checked.append(model.parse_rule(data, now=now))
+            except model.FaultError as exc:
+                raise model.FaultError(f"{self.source}: fault {n}: {exc}") from None
         return checked
 
 
@@ -47,25 +47,27 @@ class _Loader(yaml.SafeLoader):
 
     def compose_node(self, parent, index):
         if self.check_event(yaml.AliasEvent):
-            raise FaultError("aliases (*name) are not allowed in a scenario; write each fault out")
+            raise model.FaultError("aliases (*name) are not allowed in a scenario; write each fault out")
         return super().compose_node(parent, index)
 
 
 def parse_scenario(text: str, source: str = "scenario") -> Scenario:
     try:
         data = yaml.load(text, Loader=_Loader)  # noqa: S506  (a SafeLoader)
-    except FaultError as exc:
-        raise FaultError(f"{source}: {exc}") from None
+    except model.FaultError as exc:
+        raise model.FaultError(f"{source}: {exc}") from None
     except yaml.YAMLError as exc:
-        raise FaultError(f"{source}: not YAML ({str(exc)[:300]})") from None
+        raise model.FaultError(f"{source}: not YAML ({str(exc)[:300]})") from None
     if not isinstance(data, dict) or not isinstance(data.get("faults"), list) or not data["faults"]:
-        raise FaultError(f"{source}: a scenario is a mapping with name, description and a non-empty list faults")
+        raise model.FaultError(f"{source}: a scenario is a mapping with name, description and a non-empty list faults")
     unknown = sorted(str(k)[:40] for k in set(data) - {"name", "description", "faults"})
     if unknown:
-        raise FaultError(f"{source}: unknown field(s) {', '.join(unknown[:10])}; known: name, description, faults")
+        raise model.FaultError(
+            f"{source}: unknown field(s) {', '.join(unknown[:10])}; known: name, description, faults"
+        )
     name, description = data.get("name") or Path(source).stem, data.get("description", "")
     if not isinstance(name, str) or not isinstance(description, str) or len(name) > 200:
-        raise FaultError(f"{source}: name (at most 200 characters) and description are text")
+        raise model.FaultError(f"{source}: name (at most 200 characters) and description are text")
     scenario = Scenario(name, " ".join(description.split()), data["faults"], source)
     scenario.rules(datetime.now().astimezone())  # every fault checked now, not when it is first met
     return scenario
@@ -90,8 +92,8 @@ def load(name_or_path: str) -> Scenario:
         try:
             return parse_scenario(path.read_text(encoding="utf-8"), str(path))
         except UnicodeDecodeError:
-            raise FaultError(f"{path}: not a UTF-8 text file") from None
-    raise FaultError(
+            raise model.FaultError(f"{path}: not a UTF-8 text file") from None
+    raise model.FaultError(
         f"{name_or_path!r} is neither a shipped scenario ({', '.join(known)}) nor a scenario file that exists"
     )
 
