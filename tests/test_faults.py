@@ -302,6 +302,7 @@ def _():
             mock.upload()
 
     def check(mock, _):
+        eventually(lambda: len(mock.journal(action="tls")) == 1)  # journaled off the event loop
         (entry,) = mock.journal(action="tls")
         assert entry["disposition"] == "TLS handshake failure" and entry["faults"]
         r, _ = mock.upload()  # times: 1
