@@ -296,10 +296,7 @@ def run_chaos(
         finally:
             night.stop()
         faults = control("GET", "faults")["faults"]
-        entries = control("GET", "journal", params={"batch": batch_id})["entries"] + [
-            e for e in control("GET", "journal", params=tls)["entries"] if e["id"] > mark
-        ]
-        entries.sort(key=lambda e: e["id"])
+        entries = _settled_journal(control, batch_id, mark)
         control("DELETE", "faults")
     finally:
         control.close()
@@ -307,6 +304,26 @@ def run_chaos(
     return ChaosResult(
         scenario, batch_id, org["org_id"], checks, report, output_text, faults, entries, time.monotonic() - started
     )
+
+
+def _settled_journal(control: Control, batch_id: str, mark: int, patience: float = 5.0) -> list[dict]:
+    """This run's journal entries once they stop changing (each server process writes its own in the background)."""
+
+    def read() -> list[dict]:
+        tls = {"action": "tls"}
+        found = control("GET", "journal", params={"batch": batch_id})["entries"] + [
+            e for e in control("GET", "journal", params=tls)["entries"] if e["id"] > mark
+        ]
+        return sorted(found, key=lambda e: e["id"])
+
+    entries, deadline = read(), time.monotonic() + patience
+    while time.monotonic() < deadline:
+        time.sleep(0.3)
+        again = read()
+        if again == entries:
+            break
+        entries = again
+    return entries
 
 
 class _NightWatch(threading.Thread):

@@ -271,6 +271,7 @@ def _():
         return batch_id
 
     def check(mock, batch_id):
+        eventually(lambda: mock.journal(batch=batch_id))  # each worker writes its journal entries in the background
         (entry,) = mock.journal(batch=batch_id)
         assert entry["disposition"] == "connection reset" and entry["faults"]
         r, _ = mock.upload(batch_id)  # nothing was accepted: the same batch ID goes through
@@ -289,6 +290,7 @@ def _():
         return batch_id
 
     def check(mock, batch_id):
+        eventually(lambda: [e for e in mock.journal(batch=batch_id, action="download") if e["faults"]])
         (entry,) = [e for e in mock.journal(batch=batch_id, action="download") if e["faults"]]
         assert entry["disposition"] == "body cut mid-stream"
 
@@ -499,6 +501,7 @@ def test_control_contract(mock):
     assert code_of(r.content, "Upload") == "S0001"
     hits = {f["id"]: f["hits"] for f in mock.control("GET", "faults")["faults"]}
     assert hits == {ids[0]: 1, ids[1]: 0, ids[2]: 0, ids[3]: 1}
+    eventually(lambda: mock.journal(batch=batch_id))
     (entry,) = mock.journal(batch=batch_id)
     assert entry["faults"] == [ids[0], ids[3]]
     assert mock.upload()[0].status_code == 503  # the next fault of the sequence
