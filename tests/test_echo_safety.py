@@ -202,7 +202,8 @@ def _log_of(r) -> bytes:
 @given(position=st.sampled_from(POSITIONS), value=HOSTILE)
 def test_any_value_in_any_echoed_position_gets_a_valid_log(queued_server, position, value):
     srv, j = queued_server, queued_server.org("J")
-    fields = {"orgid": j["org_id"], "userid": j["user_id"], "batchid": new_batch_id("H")}
+    fresh = new_batch_id("H")
+    fields = {"orgid": j["org_id"], "userid": j["user_id"], "batchid": fresh}
     url = f"{srv.base_url}/sbtsevisbatch/action/batch"
     with srv.session((j["client_cert"], j["client_key"])) as s:
         where, _, name = position.partition(":")
@@ -220,10 +221,10 @@ def test_any_value_in_any_echoed_position_gets_a_valid_log(queued_server, positi
                 file_name = value
             elif where == "header":
                 fields[name.lower()] = value  # the form says the same, so the upload gets past the mismatch
-                document = _hostile_document(position, value, fields["batchid"])
+                document = _hostile_document(position, value, fresh)
             else:
-                document = _hostile_document(position, value, fields["batchid"])
-            document = document or j_doc(fields["batchid"])
+                document = _hostile_document(position, value, fresh)
+            document = document or j_doc(fresh)
             r = s.post(url + "Upload", data=fields, files={"xml": (file_name, document, "text/xml")}, timeout=60)
         assert r.status_code in DOCUMENTED, f"{position} {value[:200]!r}: HTTP {r.status_code} {r.text[:500]}"
         if r.status_code != 200:
