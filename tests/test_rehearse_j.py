@@ -115,7 +115,7 @@ def test_readdress_takes_ev_batches_only_for_a_sponsor():
 def test_against_a_running_server_processing_later_the_update_waits_for_the_create(server_factory, tmp_path):
     """Through a running mock's connection.json (its Department of State console included): steps 1-11 pass;
     the sample update needs the SEVIS IDs of the create, which the server processes only in an hour."""
-    server = server_factory("--processing-delay", "3600")
+    server = server_factory("--processing-delay", "3600", "--fast-passwords")
     args, files = reports(tmp_path)
     connection = str(server.data_dir / "connection.json")
     run = rehearse("--sponsor", "--server", server.base_url, "--connection", connection, "--timeout", "1", *args)

@@ -84,7 +84,9 @@ def submitted_designation(server, **kw) -> tuple[str, str, int, str]:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    srv = start_server(tmp_path_factory.mktemp("rti-j"), "--processing-delay", "0", "--workers", "2")
+    srv = start_server(
+        tmp_path_factory.mktemp("rti-j"), "--processing-delay", "0", "--workers", "2", "--fast-passwords"
+    )
     yield srv
     srv.stop()
 
