@@ -464,6 +464,55 @@ def _():
     return _upload, check
 
 
+@case(
+    "not-yet-processed-until-a-mock-time",
+    {"respond": {"not_yet_processed": True}, "match": {"until": "+1h"}},
+    needs_batch=True,
+)
+def _():
+    def provoke(mock, batch_id):
+        before = log_of(mock.download(batch_id).content)
+        mock.control("POST", "clock", json={"advance_seconds": 2 * 3600})
+        return before, log_of(mock.download(batch_id).content)
+
+    def check(mock, got):
+        codes = [log.find("BatchDetail/Download").get("resultCode") for log in got]
+        assert codes == ["S0030", "S0000"]
+
+    return provoke, check
+
+
+@case(
+    "certificate-revoked-later",
+    {"match": {"org": "MCK214F00001000"}, "respond": {"certificate": "revoked", "at": "+1h"}},
+)
+def _():
+    def provoke(mock, _):
+        before = code_of(mock.upload()[0].content, "Upload")  # still in good standing
+        mock.control("POST", "clock", json={"advance_seconds": 2 * 3600})
+        with pytest.raises(requests.ConnectionError):
+            mock.upload()
+        return before
+
+    def check(mock, before):
+        assert before == "S0000"
+
+    return provoke, check
+
+
+@case("http-502-on-rti-pages", {"match": {"endpoint": "rti"}, "respond": {"http_status": 502}, "times": 1})
+def _():
+    def provoke(mock, _):
+        with mock.fresh() as s:
+            return [s.get(f"{mock.server.base_url}/sbtsevis/", timeout=30).status_code for _ in range(2)]
+
+    def check(mock, statuses):
+        assert statuses[0] == 502 and statuses[1] != 502
+        assert code_of(mock.upload()[0].content, "Upload") == "S0000"  # batch endpoints untouched
+
+    return provoke, check
+
+
 @pytest.mark.parametrize("way", list(WAYS))
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_fault_kind(mock, case, way):
