@@ -18,6 +18,8 @@ from zoneinfo import ZoneInfo
 import pytest
 import requests
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from lxml import etree
 
 from fixtures import read_fixture
@@ -687,3 +689,83 @@ def test_scenarios_command_lists_each_on_one_line():
 def test_hostile_scenarios_are_refused_with_what_to_fix(mock, text, words):
     reply = mock.control("POST", "scenarios", expect=400, json={"yaml": text})
     assert words in reply["error"]
+
+
+# --- any rule: a checked fault or a FaultError, never another exception -------------------------------
+
+_words = st.sampled_from(
+    [
+        "match",
+        "respond",
+        "times",
+        "duration_seconds",
+        "endpoint",
+        "org",
+        "batch",
+        "nth",
+        "from",
+        "until",
+        "schedule",
+        "days",
+        "start",
+        "end",
+        "timezone",
+        "disposition",
+        "http_status",
+        "retry_after",
+        "delay_seconds",
+        "min",
+        "max",
+        "connection",
+        "zip",
+        "process",
+        "maintenance",
+        "certificate",
+        "at",
+        "refuse",
+        "not_yet_processed",
+        "x",
+    ]
+)
+_leaves = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-5, 10**7),
+    st.floats(allow_nan=True),
+    st.text(max_size=12),
+    st.sampled_from(
+        [
+            "S0001",
+            "S9999",
+            "upload",
+            "download",
+            "rti",
+            "reset",
+            "truncated",
+            "overnight",
+            "+1h",
+            "2027-01-16T23:30:00",
+            "22:00",
+            "sat",
+            "expired",
+            "S0002",
+            "handshake",
+        ]
+    ),
+)
+_json = st.recursive(
+    _leaves, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_words, inner, max_size=4), max_leaves=12
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(_words, _json, max_size=4))
+def test_any_rule_is_checked_or_refused_with_a_fault_error(data):
+    from mockserver.faults.model import FaultError, FaultRule, parse_rule
+
+    try:
+        rule = parse_rule(data, now=datetime(2027, 1, 15, tzinfo=UTC))
+    except FaultError as exc:
+        assert str(exc) and len(str(exc)) < 2000
+        return
+    assert FaultRule.from_json(rule.to_json()) == rule  # what is stored reads back the same
