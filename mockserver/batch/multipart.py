@@ -70,6 +70,8 @@ class BatchRequest(Request):
     multipart_watch: DelimiterWatch | None = None
 
     def _get_stream_for_parsing(self):
+        if self.multipart_watch is not None:  # parsed again after a refusal (413): keep what the first read saw
+            return self.multipart_watch
         stream = super()._get_stream_for_parsing()
         boundary = self.mimetype_params.get("boundary")
         if self.mimetype == "multipart/form-data" and boundary:
