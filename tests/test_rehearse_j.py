@@ -55,6 +55,7 @@ def test_sponsor_rehearsal_passes_every_step_on_defaults_and_every_report_shows_
     page = files["html"].read_text()
     assert "Rehearsal <b>PASSED</b>" in page and "test program" in page and program in page
     assert "The Department of State designates the program" in page
+    assert "<b>Sponsor:</b> Waits for the Department of State" in page and "College:" not in page
 
 
 def test_sponsor_batch_with_program_ending_before_it_starts_exits_1_naming_record_code_and_fix(tmp_path):

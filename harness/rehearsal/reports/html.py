@@ -31,10 +31,10 @@ def _status(status: str) -> str:
     return f'<span class="{status}">{escape(status.upper())}</span>'
 
 
-def _step_evidence(step: StepResult) -> str:
+def _step_evidence(step: StepResult, who: str = "College") -> str:
     e = step.evidence
     parts = [
-        f"<p><b>College:</b> {escape(step.college)}<br><b>Mock verifies:</b> {escape(step.mock)}"
+        f"<p><b>{who}:</b> {escape(step.college)}<br><b>Mock verifies:</b> {escape(step.mock)}"
         f"<br><b>Check:</b> <code>{escape(step.check)}</code></p>"
     ]
     if e.notes:
@@ -69,12 +69,13 @@ def _step_evidence(step: StepResult) -> str:
 
 
 def _steps(rehearsal: Rehearsal) -> str:
+    who = "Sponsor" if rehearsal.kind == "J" else "College"
     rows = []
     for step in rehearsal.steps:
         rows.append(
             f"<tr id='{escape(step.id)}'><td>{step.number}</td><td><code>{escape(step.id)}</code></td>"
             f"<td>{escape(step.title)}</td><td>{_status(step.status)}</td><td>{escape(step.summary)}"
-            f"<details><summary>evidence</summary>{_step_evidence(step)}</details></td>"
+            f"<details><summary>evidence</summary>{_step_evidence(step, who)}</details></td>"
             f"<td>{step.seconds:.2f} s</td></tr>"
         )
     return (
@@ -117,7 +118,9 @@ def _records(rehearsal: Rehearsal) -> str:
 def _batches(rehearsal: Rehearsal) -> str:
     parts = []
     for b in rehearsal.batches:
-        origin = "sample batch" if b.sample else "the college's file"
+        origin = (
+            "sample batch" if b.sample else ("the sponsor's file" if rehearsal.kind == "J" else "the college's file")
+        )
         changes = "".join(f"<li>{escape(c)}</li>" for c in b.changes) or "<li>no changes needed</li>"
         parts.append(
             f"<h3>{escape(b.source)} <span class=muted>({origin})</span></h3>"
