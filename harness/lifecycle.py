@@ -388,7 +388,7 @@ def status_action(kind: str, name: str, day: str) -> etree._Element:
     if name == "NoShow":
         return _e("NoShow")
     if kind == FM:  # Terminate
-        return _tree("Terminate", _e("Reason", "02"), _e("Remarks", "Unauthorized withdrawal"))
+        return _tree("Terminate", _e("Reason", "01"), _e("Remarks", "Unauthorized withdrawal"))
     return _tree(
         "Terminate", _e("Reason", "OTHER"), _e("EffectiveDate", day), _e("OtherRemarks", "Left the program early")
     )

@@ -37,6 +37,7 @@ from mockserver.clock import parse_iso
 from mockserver.config import DEFAULT_MAX_BODY, ENVIRONMENTS
 from mockserver.db import Batch, Official, Organization, Record, RecordEvent, Setting, Store
 from mockserver.profiles import READ_ONLY, ProfileError
+from mockserver.profiles import save as save_profile
 from mockserver.profiles import validate as validate_profile
 from mockserver.validation import SchemaFolderError, SchemaSet, readable_path
 from mockserver.xmlsafe import UnsafeXML, parse
@@ -236,7 +237,7 @@ class Validator:
             session.flush()
             wanted = {k: v for k, v in (self.state.profiles.get(org_id) or {}).items() if k not in READ_ONLY}
             if wanted:  # checked when the state file was read
-                self._state_store().set_org_profile(session, org, wanted, now)
+                save_profile(session, org, wanted, now)
         for user_id, role in self.state.officials_for(org_id, kind, _user_ids(root)):
             if session.get(Official, user_id) is None:
                 session.add(

@@ -21,7 +21,6 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
-    func,
     select,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
@@ -272,35 +271,6 @@ class Store:
     def org(self, org_id: str) -> Organization | None:
         with self.session() as s:
             return s.get(Organization, org_id)
-
-    def org_profile(self, session: Session, org_id: str, kind: str) -> dict:
-        """The organization's profile (a school's I-17 facts, a sponsor's designation), defaults filled in."""
-        from .profiles import merged
-
-        row = session.get(OrganizationProfile, org_id)
-        return merged(kind, row.profile if row else None)
-
-    def set_org_profile(self, session: Session, org: Organization, changes: dict, now: datetime) -> dict:
-        """Apply validated ``changes`` (ProfileError otherwise) inside the caller's write transaction."""
-        import json
-
-        from .profiles import merged
-
-        row = session.get(OrganizationProfile, org.org_id)
-        profile = merged(org.kind, row.profile if row else None, changes)
-        if "form_allotment" in changes:
-            profile["form_allotment_base"] = self.count_org_records(session, org.org_id)
-        if row is None:
-            session.add(OrganizationProfile(org_id=org.org_id, profile=json.dumps(profile), updated_at=now))
-        else:
-            row.profile, row.updated_at = json.dumps(profile), now
-        return profile
-
-    def count_org_records(self, session: Session, org_id: str) -> int:
-        """Principal records (students, exchange visitors) the organization holds, in every environment."""
-        return session.scalar(
-            select(func.count()).select_from(Record).where(Record.org_id == org_id, Record.principal_sevis_id.is_(None))
-        )
 
     def organizations(self) -> list[Organization]:
         with self.session() as s:

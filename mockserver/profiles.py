@@ -210,3 +210,40 @@ def describe(kind: str, profile: dict) -> list[tuple[str, str]]:
         ("Form allotment", "no limit" if allotment is None else f"{allotment} more DS-2019s"),
         ("Korea WEST sponsor", "yes" if profile["korea_west"] else "no"),
     ]
+
+
+# --- held per organization (table ``organization_profiles``) -------------------------------------------
+
+
+def load(session, org_id: str, kind: str) -> dict:
+    """The organization's profile, defaults filled in."""
+    from .db import OrganizationProfile
+
+    row = session.get(OrganizationProfile, org_id)
+    return merged(kind, row.profile if row else None)
+
+
+def save(session, org, changes: dict, now) -> dict:
+    """Apply ``changes`` (ProfileError when one is wrong) inside the caller's write transaction; the whole profile."""
+    from .db import OrganizationProfile
+
+    row = session.get(OrganizationProfile, org.org_id)
+    profile = merged(org.kind, row.profile if row else None, changes)
+    if "form_allotment" in changes:
+        profile["form_allotment_base"] = count_records(session, org.org_id)
+    if row is None:
+        session.add(OrganizationProfile(org_id=org.org_id, profile=json.dumps(profile), updated_at=now))
+    else:
+        row.profile, row.updated_at = json.dumps(profile), now
+    return profile
+
+
+def count_records(session, org_id: str) -> int:
+    """Principal records (students, exchange visitors) the organization holds, in every environment."""
+    from sqlalchemy import func, select
+
+    from .db import Record
+
+    return session.scalar(
+        select(func.count()).select_from(Record).where(Record.org_id == org_id, Record.principal_sevis_id.is_(None))
+    )

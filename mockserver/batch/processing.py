@@ -18,7 +18,7 @@ from lxml import etree
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .. import addresses
+from .. import addresses, profiles
 from ..clock import real_now, sevis_timestamp
 from ..db import Batch, Official, Record, RecordEvent, Store
 from ..forms import form_job, plan_job
@@ -168,7 +168,7 @@ class BatchProcessor:
             self.on_print(group, sevis_id, job)
 
     def _profile(self) -> dict:
-        return self.store.org_profile(self.session, self.batch.org_id, self.batch.kind)
+        return profiles.load(self.session, self.batch.org_id, self.batch.kind)
 
     def _agency_events(self, sevis_id: str) -> list[etree._Element]:
         """Other agencies' events on a record (principal or dependent), oldest first."""
@@ -180,7 +180,7 @@ class BatchProcessor:
         return [etree.fromstring(r.detail) for r in rows if r.detail]
 
     def _count_org_records(self) -> int:
-        return self.store.count_org_records(self.session, self.batch.org_id)
+        return profiles.count_records(self.session, self.batch.org_id)
 
     def _dependents(self, sevis_id: str) -> list[Record]:
         return list(

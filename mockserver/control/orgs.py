@@ -10,6 +10,7 @@ from __future__ import annotations
 from flask import abort, jsonify, request
 
 from ..db import Organization, OrganizationProfile
+from .. import profiles
 from ..profiles import ProfileError, defaults
 from . import bp, mock
 
@@ -30,7 +31,7 @@ def profile_get(org_id: str):
     m = mock()
     with m.store.session() as s:
         org = _org(s, org_id)
-        return _reply(org, m.store.org_profile(s, org.org_id, org.kind))
+        return _reply(org, profiles.load(s, org.org_id, org.kind))
 
 
 @bp.post("/orgs/<org_id>/profile")
@@ -42,7 +43,7 @@ def profile_set(org_id: str):
     with m.store.write() as s:
         org = _org(s, org_id)
         try:
-            profile = m.store.set_org_profile(s, org, body, m.clock.now())
+            profile = profiles.save(s, org, body, m.clock.now())
         except ProfileError as err:
             abort(400, description=f"profile of {org.org_id}: {err}")
     return _reply(org, profile)

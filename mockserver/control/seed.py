@@ -24,6 +24,7 @@ from flask import abort, jsonify, request
 
 from ..db import Official, Organization
 from ..profiles import ProfileError, validate
+from ..profiles import save as save_profile
 from ..tls import CertificateAuthority, fingerprint
 from . import bp, mock, refresh_connection_file
 
@@ -62,7 +63,7 @@ def seed():
             )
         )
         s.flush()
-        profile = m.store.set_org_profile(s, s.get(Organization, org_id), profile_changes, now)
+        profile = save_profile(s, s.get(Organization, org_id), profile_changes, now)
         out = []
         for user_id, official_name, role in officials:
             s.add(

@@ -9,7 +9,7 @@ from flask import Response, flash, g, redirect, render_template, request, sessio
 from sqlalchemy import select
 
 from ..db import Organization
-from ..profiles import describe
+from ..profiles import describe, load as load_profile
 from . import accounts, batchreg, petitions, records
 from .blueprint import bp
 from .errors import RtiError
@@ -61,7 +61,7 @@ def home():
             for org_id in orgs:
                 org = s.get(Organization, org_id)
                 if org is not None:
-                    facts = describe(org.kind, m.store.org_profile(s, org_id, org.kind))
+                    facts = describe(org.kind, load_profile(s, org_id, org.kind))
                     profiles.append((org_id, "Form I-17" if org.kind == "F/M" else "Designation", facts))
     return _page("rti/home.html", orgs=orgs, profiles=profiles)
 
