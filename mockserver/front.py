@@ -195,6 +195,10 @@ class FrontWorker(Worker):
             ssl_object = transport.get_extra_info("ssl_object")
             peer_cert = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
             await self._serve(reader, writer, address, peer_cert)
+            # a graceful close sends what is still buffered (the end of a large reply, a 408) before closing;
+            # abort() in ``finally`` would drop it
+            writer.close()
+            await asyncio.wait_for(writer.wait_closed(), self.limits.write_seconds)
         except (_Closed, ConnectionError, OSError, asyncio.TimeoutError):
             pass
         except asyncio.CancelledError:

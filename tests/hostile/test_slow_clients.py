@@ -8,6 +8,7 @@ and one client address is held to its connection cap.
 
 from __future__ import annotations
 
+import copy
 import select
 import socket
 import ssl
@@ -15,8 +16,10 @@ import threading
 import time
 
 import pytest
+from lxml import etree
 
 from fixtures import read_fixture
+from harness.lifecycle import letters
 from tests.support.server import new_batch_id, start_server, with_batch_id
 
 PARTIAL_CLIENT_HELLO = b"\x16\x03\x01\x02\x00\x01\x00\x01"  # 8 bytes of a TLS record, then nothing
@@ -228,3 +231,50 @@ def test_a_limit_is_overridden_from_the_environment(monkeypatch):
     limits = FrontLimits.from_env()
     assert (limits.header_seconds, limits.connections_per_ip) == (2.5, 7)
     assert FrontLimits.from_env(keepalive_seconds=5.0).keepalive_seconds == 5.0
+
+
+def test_a_large_reply_on_a_closing_connection_arrives_whole(server):
+    """The front closes a connection gracefully: the end of a reply still buffered is sent, not dropped."""
+    org = server.org("F/M")
+    batch_id = new_batch_id("L")
+    assert server.upload(students(30, batch_id), org=org, batch_id=batch_id).upload_code == "S0000"
+    assert server.wait_processed(org=org, batch_id=batch_id, timeout=120).download_code == "S0000"
+    # a client that reads slowly through a small receive buffer: the reply's end waits in the server's buffers
+    raw = socket.socket()
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    raw.settimeout(30)
+    raw.connect(host_port(server))
+    ctx = ssl.create_default_context(cafile=server.ca)
+    ctx.load_cert_chain(org["client_cert"], org["client_key"])
+    sock = ctx.wrap_socket(raw, server_hostname="localhost")
+    query = f"orgid={org['org_id']}&userid={org['user_id']}&batchid={batch_id}"
+    sock.sendall(
+        f"GET /sbtsevisbatch/action/batchDownload?{query} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".encode()
+    )
+    time.sleep(1.0)
+    data = b""
+    while chunk := sock.recv(1 << 16):
+        data += chunk
+    sock.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(
+        next(v for k, _, v in (line.partition(b": ") for line in head.split(b"\r\n")) if k.lower() == b"content-length")
+    )
+    assert length > 100 * 1024 and len(body) == length  # more than the transport buffers before pausing
+
+
+def students(count: int, batch_id: str) -> bytes:
+    """An F/M batch of ``count`` new students, each with a printed I-20 (a download of some size)."""
+    doc = etree.fromstring(with_batch_id(read_fixture("fm/create-three-students.xml"), batch_id))
+    create = doc.find("CreateStudent")
+    template = create.find("Student")
+    for student in create.findall("Student"):
+        create.remove(student)
+    for n in range(count):
+        student = copy.deepcopy(template)
+        student.set("requestID", f"L{n:04d}")
+        student.set("printForm", "true")
+        last = student.find("PersonalInfo/FullName/LastName")
+        last.text = f"{last.text} {letters(n + 1)}"[:40]
+        create.append(student)
+    return etree.tostring(doc, xml_declaration=True, encoding="UTF-8")
