@@ -129,6 +129,19 @@ class Batch(Base):
     forms: Mapped[list["BatchForm"]] = relationship(back_populates="batch", cascade="all, delete-orphan")
 
 
+class BatchProgress(Base):
+    """A batch being processed (state "processing") a few records per transaction: how far it got, what the
+    processor carries from one step to the next (results so far, duplicate keys, print jobs), and until when its
+    processor holds it (real time; then another takes over from the last committed step)."""
+
+    __tablename__ = "batch_progress"
+    batch_pk: Mapped[int] = mapped_column(ForeignKey("batches.id"), primary_key=True)
+    applied: Mapped[int] = mapped_column(Integer, default=0)
+    results: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of the applied records' results
+    carried: Mapped[str] = mapped_column(Text, default="{}")  # JSON of BatchProcessor.carry()
+    lease_until: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
 class BatchForm(Base):
     """An I-20 / DS-2019 PDF made for a record sent with printForm="true"."""
 

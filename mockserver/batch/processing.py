@@ -92,14 +92,44 @@ class BatchProcessor:
 
     # --- entry point ---------------------------------------------------------------------------
     def run(self) -> dict:
-        kind = self.batch.kind
-        create_path, update_path, _ = LAYOUT[kind]
+        """The whole batch at once, in the caller's transaction."""
+        return self.finish(self.apply(self.records()))
+
+    # --- the same in steps (mockserver.batch.worker applies a batch in several short transactions) ----------
+    def records(self) -> list[tuple[etree._Element, Callable]]:
+        """Every record of the batch with its handler, in the order they are applied: creates, then updates."""
+        create_path, update_path, _ = LAYOUT[self.batch.kind]
         root = parse(self.batch.document).getroot()
-        results = []
-        for element in root.iterfind(create_path):
-            results.append(self._guarded(element, self._create))
-        for element in root.iterfind(update_path):
-            results.append(self._guarded(element, self._update))
+        return [(e, self._create) for e in root.iterfind(create_path)] + [
+            (e, self._update) for e in root.iterfind(update_path)
+        ]
+
+    def apply(self, records: list[tuple[etree._Element, Callable]]) -> list[dict]:
+        """Apply records (each in a savepoint of the current session) and return their results."""
+        return [self._guarded(element, handler) for element, handler in records]
+
+    def carry(self) -> dict:
+        """What a later step needs of the records applied so far (JSON-ready), see `resume`."""
+        return {
+            "seen_keys": [list(key) for key in self.seen_keys],
+            "sites_numbered": self.sites_numbered,
+            "forms": self.forms,
+            "plans": self.plans,
+            "last_applied": self._last_applied.isoformat() if self._last_applied else None,
+        }
+
+    def resume(self, carried: dict) -> None:
+        """Go on from `carry`'s account of the records already applied (by this processor or one that died)."""
+        self.seen_keys = {tuple(key) for key in carried["seen_keys"]}
+        self.sites_numbered = carried["sites_numbered"]
+        self.forms, self.plans = carried["forms"], carried["plans"]
+        if carried.get("last_applied"):
+            self._last_applied = datetime.fromisoformat(carried["last_applied"])
+            self.now, self._started = max(self.now, self._last_applied), time.monotonic()  # times go on rising
+
+    def finish(self, results: list[dict]) -> dict:
+        """The batch's outcome from all its records' results: the log's Process part, and the batch marked
+        processed (or printing, with its print job)."""
         failures = sum(1 for r in results if not r["ok"])
         # [c, one log] each Record/ProcessDate is the time it was applied; Process/@dateTimeStamp the time the
         # batch ended, after its last record (a millisecond later at least: SEVIS writes milliseconds).

@@ -132,6 +132,8 @@ def _site(rec: etree._Element, site: dict) -> None:
 
 def not_ready(batch) -> str:
     """Why a batch's download answers S0030: still queued (and until when), or its forms being drawn."""
+    if batch.state == "processing":
+        return f"batch {batch.batch_id} is being processed; download again in a moment"
     if batch.state == "printing":
         return f"batch {batch.batch_id} is processed and its forms are being printed; download again in a moment"
     return f"batch {batch.batch_id} is queued; processing is due at {batch.due_at.isoformat(timespec='seconds')} on the mock clock"

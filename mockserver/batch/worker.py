@@ -1,8 +1,11 @@
 """The background processor: picks due batches and applies each exactly once, then draws their forms.
 
-Every worker process runs one of these threads. A batch is claimed and applied inside one
-``BEGIN IMMEDIATE`` transaction, so two processes never apply the same batch, and a crash
-mid-batch rolls back to "queued" and the batch is applied after restart.
+Every worker process runs one of these threads. A batch is claimed in one short ``BEGIN IMMEDIATE``
+transaction (state "processing", with its progress row), so two processes never apply the same batch; its
+records are then applied a few per write transaction (about 50 ms each), each step committing its records with
+how far it got, so that uploads and other writers wait for one step, never for a whole batch. A crash between
+steps loses nothing: once the lease runs out, a processor goes on from the last committed step (each record is
+applied exactly once).
 
 Forms are drawn after that commit, with no lock held: the batch waits in state "printing" (a download answers
 S0030) with its print job, and a second short transaction stores the PDFs and marks it "processed". A print
@@ -11,15 +14,17 @@ job whose processor died mid-drawing is taken over once its lease has run out (r
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
+from datetime import timedelta
 from concurrent.futures.process import BrokenProcessPool
 
 from sqlalchemy import select
 
 from ..clock import real_now
-from ..db import Batch, BatchForm, Organization
+from ..db import Batch, BatchForm, BatchProgress, Organization
 from ..faults.processing import before_processing
 from ..forms.store import PlanForm, PrintJob
 from .processing import PRINT_LEASE, BatchProcessor
@@ -27,13 +32,19 @@ from .processing import PRINT_LEASE, BatchProcessor
 log = logging.getLogger(__name__)
 
 
+STEP_RECORDS = 25  # records applied per write transaction at most
+STEP_SECONDS = 0.05  # and for about this long: between two steps, uploads and other writers get the lock
+PROCESS_LEASE = timedelta(minutes=2)  # real time a processor holds a batch between steps before another may
+
+
 def process_due(mock, limit: int | None = None) -> int:
     """Apply every batch due on the mock clock (at most ``limit``) and draw its forms; returns how many were
-    applied. Print jobs left by a processor that died are finished first."""
+    applied. Batches and print jobs left by a processor that died are finished first."""
     done = 0
     cache = getattr(mock, "cache", None)
     if cache is not None:
         cache.refresh()
+    resume_abandoned_batches(mock)
     resume_abandoned_prints(mock)
     while limit is None or done < limit:
         with mock.store.session() as session:  # a cheap look before taking the write lock
@@ -42,7 +53,7 @@ def process_due(mock, limit: int | None = None) -> int:
             ).first()
         if waiting is None:
             return done
-        with mock.store.write() as session:
+        with mock.store.write() as session:  # claim it: from now on no other processor takes it
             now = mock.clock.now()
             batch = session.scalars(
                 select(Batch)
@@ -54,32 +65,88 @@ def process_due(mock, limit: int | None = None) -> int:
                 return done
             if before_processing(session, batch, now):  # a processing fault deferred or failed it
                 continue
-            org = session.get(Organization, batch.org_id)
-            pool = getattr(mock, "render_pool", None)
-            drawing: dict = {}  # forms sent to the helpers as their records were applied, drawn meanwhile
-
-            def send(group: str, sevis_id: str, job: dict) -> None:
-                future = pool.submit(job)
-                if future is not None:
-                    drawing[(group, sevis_id)] = (job, future)
-
-            processor = BatchProcessor(
-                session,
-                mock.store,
-                batch,
-                now,
-                org.name if org else batch.org_id,
-                mock.render_form,
-                on_print=send if pool is not None else None,
-            )
-            processor.run()
-            batch_pk, printing = batch.id, batch.state == "printing"
-            jobs = {"forms": processor.forms, "plans": processor.plans}
+            batch.state, batch.processed_at = "processing", now
+            session.add(BatchProgress(batch_pk=batch.id, lease_until=real_now() + PROCESS_LEASE))
+            batch_pk = batch.id
+        apply_batch(mock, batch_pk)
         done += 1
-        log.info("processed batch %s of %s", batch.batch_id, batch.org_id)
+    return done
+
+
+def apply_batch(mock, batch_pk: int) -> bool:
+    """Apply a claimed batch's records a few per write transaction (each step commits its records and how far
+    it got), then draw its forms. False when another processor finished it first."""
+    pool = getattr(mock, "render_pool", None)
+    drawing: dict = {}  # forms sent to the helpers as their records were applied, drawn meanwhile
+
+    def send(group: str, sevis_id: str, job: dict) -> None:
+        future = pool.submit(job)
+        if future is not None:
+            drawing[(group, sevis_id)] = (job, future)
+
+    processor, records, results, expected = None, [], [], 0
+    while True:
+        with mock.store.write() as session:
+            progress, batch = session.get(BatchProgress, batch_pk), session.get(Batch, batch_pk)
+            if progress is None or batch is None or batch.state != "processing":
+                return False
+            if processor is not None and progress.applied != expected:  # taken over after a stall: theirs now
+                return False
+            if processor is None:
+                org = session.get(Organization, batch.org_id)
+                processor = BatchProcessor(
+                    session,
+                    mock.store,
+                    batch,
+                    batch.processed_at,  # the mock clock when the batch was claimed
+                    org.name if org else batch.org_id,
+                    mock.render_form,
+                    on_print=send if pool is not None else None,
+                )
+                if progress.applied:
+                    processor.resume(json.loads(progress.carried))
+                results, records = json.loads(progress.results), processor.records()
+            else:  # the same processor goes on in this step's session
+                processor.session, processor.batch, processor.officials = session, batch, {}
+            began, step = time.monotonic(), 0
+            while progress.applied + step < len(records) and (
+                step == 0 or (step < STEP_RECORDS and time.monotonic() - began < STEP_SECONDS)
+            ):
+                results += processor.apply([records[progress.applied + step]])
+                step += 1
+            progress.applied += step
+            expected = progress.applied
+            if progress.applied < len(records):
+                progress.results, progress.carried = json.dumps(results), json.dumps(processor.carry())
+                progress.lease_until = real_now() + PROCESS_LEASE
+                continue
+            processor.finish(results)
+            session.delete(progress)
+            printing, batch_id, org_id = batch.state == "printing", batch.batch_id, batch.org_id
+            jobs = {"forms": processor.forms, "plans": processor.plans}
+        log.info("processed batch %s of %s", batch_id, org_id)
         if printing:
             print_forms(mock, batch_pk, jobs, drawing)
-    return done
+        return True
+
+
+def resume_abandoned_batches(mock) -> int:
+    """Go on with every batch whose processor stopped between two steps (its lease ran out)."""
+    finished = 0
+    while True:
+        with mock.store.session() as session:
+            stale = session.scalars(
+                select(BatchProgress.batch_pk).where(BatchProgress.lease_until < real_now()).limit(1)
+            ).first()
+        if stale is None:
+            return finished
+        with mock.store.write() as session:  # take the lease, so that one processor goes on with it
+            progress = session.get(BatchProgress, stale)
+            if progress is None or progress.lease_until >= real_now():
+                continue
+            progress.lease_until = real_now() + PROCESS_LEASE
+        log.info("going on with batch #%s, abandoned by its processor after %s records", stale, progress.applied)
+        finished += apply_batch(mock, stale)
 
 
 def print_forms(mock, batch_pk: int, jobs: dict, drawing: dict | None = None) -> bool:
@@ -154,12 +221,15 @@ def resume_abandoned_prints(mock) -> int:
 
 
 def wait_printed(mock, timeout: float = 120.0) -> bool:
-    """Wait until no batch is printing (forms being drawn, here or by another process); False on timeout."""
+    """Wait until no batch is being processed or printed (here or by another process); False on timeout."""
     deadline = time.monotonic() + timeout
     while True:
+        resume_abandoned_batches(mock)
         resume_abandoned_prints(mock)
         with mock.store.session() as session:
-            printing = session.scalars(select(Batch.id).where(Batch.state == "printing").limit(1)).first()
+            printing = session.scalars(
+                select(Batch.id).where(Batch.state.in_(("processing", "printing"))).limit(1)
+            ).first()
         if printing is None:
             return True
         if time.monotonic() > deadline:

@@ -1,0 +1,129 @@
+"""A batch is applied a few records per write transaction (mockserver.batch.worker): the outcome is the same as in
+one go, other writers get the lock between steps, and a processor that dies between steps loses nothing: another
+goes on from the last committed step and every record is applied exactly once."""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import timedelta
+
+import pytest
+from lxml import etree
+from sqlalchemy import func, select, update
+
+from fixtures import read_fixture
+from harness.lifecycle import letters
+from mockserver.app import Mock
+from mockserver.batch import worker
+from mockserver.batch.processing import BatchProcessor
+from mockserver.clock import real_now
+from mockserver.config import Settings
+from mockserver.datadir import DataDir
+from mockserver.db import Batch, BatchProgress, Record
+
+RECORDS = 30
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory):
+    settings = Settings(data_dir=tmp_path_factory.mktemp("stepwise"), processing_delay=0, fast_passwords=True)
+    DataDir(settings).prepare()
+    return settings
+
+
+@pytest.fixture
+def mock(seeded):
+    m = Mock(seeded)
+    m.render_pool = None  # forms drawn in this thread
+    yield m
+    m.store.engine.dispose()
+
+
+def queue_batch(mock, batch_id: str, salt: int) -> int:
+    """A queued F/M batch of RECORDS new students (no forms), due now."""
+    doc = etree.fromstring(read_fixture("fm/create-three-students.xml"))
+    doc.find("BatchHeader/BatchID").text = batch_id
+    create = doc.find("CreateStudent")
+    template = create.find("Student")
+    for student in create.findall("Student"):
+        create.remove(student)
+    for i in range(RECORDS):
+        student = copy.deepcopy(template)
+        student.set("requestID", f"S{salt}-{i:04d}")
+        student.set("printForm", "false")
+        student.find("PersonalInfo/FullName/LastName").text = f"STEP {letters(salt * 100 + i)}"
+        create.append(student)
+    now = mock.clock.now()
+    with mock.store.write() as s:
+        batch = Batch(
+            org_id="MCK214F00001000",
+            batch_id=batch_id,
+            user_id="MCKPDSO001",
+            kind="F/M",
+            environment="beta",
+            file_name="b.xml",
+            document=etree.tostring(doc),
+            uploaded_at=now,
+            due_at=now,
+            state="queued",
+        )
+        s.add(batch)
+        s.flush()
+        return batch.id
+
+
+def outcome(mock, pk: int) -> tuple[str, dict, int]:
+    with mock.store.session() as s:
+        batch = s.get(Batch, pk)
+        created = s.scalar(select(func.count()).select_from(Record).where(Record.created_batch_pk == pk))
+        return batch.state, json.loads(batch.results), created
+
+
+def test_steps_commit_a_few_records_each_and_give_the_outcome_of_one_go(mock, monkeypatch):
+    monkeypatch.setattr(worker, "STEP_RECORDS", 7)
+    steps = []
+    real_apply = BatchProcessor.apply
+
+    def counted(self, records):
+        steps.append(self.session)
+        return real_apply(self, records)
+
+    monkeypatch.setattr(BatchProcessor, "apply", counted)
+    pk = queue_batch(mock, "STEPWISE000001", 1)
+    assert worker.process_due(mock) == 1
+    state, result, created = outcome(mock, pk)
+    assert state == "processed" and result["code"] == "S0000" and created == RECORDS
+    assert [r["request_id"] for r in result["records"]] == [f"S1-{i:04d}" for i in range(RECORDS)]
+    assert len({r["sevis_id"] for r in result["records"]}) == RECORDS
+    assert len(set(map(id, steps))) >= RECORDS // 7  # one session (write transaction) per step
+
+
+def test_a_processor_that_dies_between_steps_is_taken_over_and_each_record_applied_once(mock, monkeypatch):
+    monkeypatch.setattr(worker, "STEP_RECORDS", 4)
+    real_apply = BatchProcessor.apply
+    calls = []
+
+    def dies_in_the_third_step(self, records):
+        calls.append(1)
+        if len(calls) == 9:  # records 9 on: steps 1 and 2 (8 records) are committed, step 3 is not
+            raise SystemExit("the processor's process was killed")
+        return real_apply(self, records)
+
+    monkeypatch.setattr(BatchProcessor, "apply", dies_in_the_third_step)
+    pk = queue_batch(mock, "STEPWISE000002", 2)
+    with pytest.raises(SystemExit):
+        worker.process_due(mock)
+    with mock.store.session() as s:
+        assert s.get(Batch, pk).state == "processing"
+        assert s.get(BatchProgress, pk).applied == 8
+        assert s.scalar(select(func.count()).select_from(Record).where(Record.created_batch_pk == pk)) == 8
+    monkeypatch.setattr(BatchProcessor, "apply", real_apply)
+    assert worker.process_due(mock) == 0  # still under its lease: left alone
+    with mock.store.write() as s:
+        s.execute(update(BatchProgress).values(lease_until=real_now() - timedelta(seconds=1)))
+    worker.process_due(mock)
+    state, result, created = outcome(mock, pk)
+    assert state == "processed" and created == RECORDS
+    assert [r["request_id"] for r in result["records"]] == [f"S2-{i:04d}" for i in range(RECORDS)]
+    assert len({r["sevis_id"] for r in result["records"]}) == RECORDS
