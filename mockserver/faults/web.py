@@ -21,7 +21,7 @@ from lxml import etree
 from ..config import ENVIRONMENTS
 from ..xmlsafe import header_value
 from . import transport
-from .model import ZIP_FAULTS, Claimed, FaultRule, RequestFacts, claim
+from .model import ZIP_FAULTS, Claimed, FaultRule, RequestFacts, candidates, claim
 
 FAULT_HEADER = "X-Sevis-Mock-Fault"
 LOG_NAME = "sevis_transaction_log.xml"
@@ -34,22 +34,35 @@ def mock():
 # --- what a request is --------------------------------------------------------------------------------
 
 
-def request_facts(now: datetime) -> RequestFacts | None:
+def request_facts(now: datetime, *, fields: bool) -> RequestFacts | None:
     """The facts of this request a fault can match, or None for requests no fault touches (the control API,
-    the SEVP console and the outbox are the mock's own tools and stay reachable)."""
+    the SEVP console and the outbox are the mock's own tools and stay reachable). ``fields``: read orgid, userid
+    and batchid from the body (only when a fault matches on them: the view must be the first to parse a body it
+    answers for, such as a multipart body it reads as SEVIS misread it)."""
     endpoint = {"batch.upload": "upload", "batch.download": "download"}.get(request.endpoint or "")
     if endpoint is not None:
         prefix = (request.view_args or {}).get("env_prefix", "")
         environment = next((name for name, (p, _) in ENVIRONMENTS.items() if p == prefix), None)
-        try:
-            values = request.form if endpoint == "upload" else request.values
-            org, user, batch = (values.get(k, "").strip() for k in ("orgid", "userid", "batchid"))
-        except Exception:  # a body refused unread: the view answers it
-            org = user = batch = ""
+        org, user, batch = _fields(endpoint) if fields else (None, None, None)
         return RequestFacts(endpoint, now, environment, org, user, batch)
     if request.blueprint == "rti":
         return RequestFacts("rti", now, g.get("environment"))
     return None
+
+
+def _fields(endpoint: str) -> tuple[str, str, str]:
+    try:
+        values = request.form if endpoint == "upload" else request.values
+        return tuple(values.get(k, "").strip() for k in ("orgid", "userid", "batchid"))
+    except Exception:  # a body refused unread: the view answers it
+        return "", "", ""
+
+
+def _live_rules(store, now: datetime) -> list[FaultRule]:
+    """The faults that could act on a request now (one cheap read; most requests meet none)."""
+    with store.session() as s:
+        rules = [(f.hits, f.checked()) for f in candidates(s)]
+    return [r for hits, r in rules if _answers_requests(r) and r.live(hits, now) and r.in_window(now)]
 
 
 def _answers_requests(rule: FaultRule) -> bool:
@@ -66,7 +79,12 @@ def before_request():
         return None
     m = mock()
     now = m.clock.now()
-    facts = request_facts(now)
+    if request.blueprint not in ("batch", "rti"):
+        return None
+    rules = _live_rules(m.store, now)
+    if not rules:
+        return None
+    facts = request_facts(now, fields=any(r.match.org or r.match.user or r.match.batch for r in rules))
     if facts is None:
         return None
     acted = claim(m.store, facts, _answers_requests)
@@ -138,6 +156,9 @@ def _log_reply(claimed: Claimed, facts: RequestFacts, code: str, reason: str, up
     from ..batch.views import _reply_zip, _reply_xml
 
     words = f"{_fault_words(claimed)}: {reason}"
+    if facts.org is None:  # not read for matching: read now, this answer stands in for the view's
+        org, user, batch = _fields(facts.endpoint)
+        facts = RequestFacts(facts.endpoint, facts.now, facts.environment, org, user, batch)
     if facts.endpoint == "upload":
         file_name = request.files["xml"].filename if "xml" in request.files else None
         body = translog.build(
@@ -169,6 +190,8 @@ def _disposition(claimed: Claimed, facts: RequestFacts) -> Response:
 def _not_yet_processed(claimed: Claimed, facts: RequestFacts) -> Response:
     from sqlalchemy import select
 
+    if facts.org is None:
+        facts = RequestFacts(facts.endpoint, facts.now, facts.environment, *_fields(facts.endpoint))
     from ..batch import translog
     from ..db import Batch
 
