@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import queue
 import threading
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Callable, Iterator
 
 from sqlalchemy import (
@@ -204,6 +207,34 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cur.close()
 
 
+class _ProcessWriteQueue:
+    """SQLite only: the writers of several processes (gunicorn workers, a CLI) queue on an exclusive lock of a
+    file beside the database before BEGIN IMMEDIATE. The kernel wakes the next waiter the moment the lock is
+    released, where SQLite's busy handler sleeps 1 to 100 ms between tries, so that under load a writer could
+    miss window after window and wait seconds. Re-entrant within a thread (the caller holds the process's RLock);
+    with no usable lock file (read-only directory) writers fall back on the busy handler."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._fd: int | None = None
+        self._depth = 0
+
+    def __enter__(self) -> None:
+        if self._depth == 0:
+            try:
+                if self._fd is None:
+                    self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+                fcntl.flock(self._fd, fcntl.LOCK_EX)
+            except OSError:
+                self._fd = None
+        self._depth += 1
+
+    def __exit__(self, *exc) -> None:
+        self._depth -= 1
+        if self._depth == 0 and self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+
 def _sqlite_begin(conn) -> None:
     # A write transaction takes the database lock up front (BEGIN IMMEDIATE) so that two workers
     # can never both read a batch as queued and both apply it.
@@ -215,10 +246,14 @@ class Store:
     def __init__(self, url: str) -> None:
         self.engine = create_engine(url, future=True)
         self._write_lock = threading.RLock()
+        self._writers_queue = None
         self.writer = GroupWriter(self)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
             event.listen(self.engine, "begin", _sqlite_begin)
+            database = self.engine.url.database
+            if database and database != ":memory:" and not database.startswith("file:"):
+                self._writers_queue = _ProcessWriteQueue(Path(database + ".write-lock"))
 
     def create_all(self) -> None:
         Base.metadata.create_all(self.engine)
@@ -240,7 +275,7 @@ class Store:
         """A unit of work that holds the write lock from its first statement. Writers of one process queue on
         a lock of their own first, so that at most one per process waits on the database's lock (whose busy
         handler sleeps and retries, unfairly, rather than queueing)."""
-        with self._write_lock, self.engine.connect() as conn:
+        with self._write_lock, self._between_processes(), self.engine.connect() as conn:
             conn.info["immediate"] = True
             try:
                 with Session(bind=conn, expire_on_commit=False) as session:
@@ -252,6 +287,14 @@ class Store:
                 # the pooled connection, or a later read would take the write lock (and, inside another
                 # write of the same thread, wait for itself until the busy timeout)
                 conn.info.pop("immediate", None)
+
+    @contextmanager
+    def _between_processes(self) -> Iterator[None]:
+        if self._writers_queue is None:
+            yield
+        else:
+            with self._writers_queue:
+                yield
 
     def get_setting(self, key: str, default: str | None = None) -> str | None:
         with self.session() as s:

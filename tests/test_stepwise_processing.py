@@ -82,6 +82,7 @@ def outcome(mock, pk: int) -> tuple[str, dict, int]:
 
 def test_steps_commit_a_few_records_each_and_give_the_outcome_of_one_go(mock, monkeypatch):
     monkeypatch.setattr(worker, "STEP_RECORDS", 7)
+    monkeypatch.setattr(worker, "STEP_SECONDS", 60)  # steps cut by count only: the test does not depend on speed
     steps = []
     real_apply = BatchProcessor.apply
 
@@ -101,6 +102,7 @@ def test_steps_commit_a_few_records_each_and_give_the_outcome_of_one_go(mock, mo
 
 def test_a_processor_that_dies_between_steps_is_taken_over_and_each_record_applied_once(mock, monkeypatch):
     monkeypatch.setattr(worker, "STEP_RECORDS", 4)
+    monkeypatch.setattr(worker, "STEP_SECONDS", 60)
     real_apply = BatchProcessor.apply
     calls = []
 

@@ -114,3 +114,29 @@ def test_work_handed_over_without_waiting_is_written_by_the_next_flush(store):
     assert store.writer.flush(timeout=30)
     with store.session() as s:
         assert all(s.get(Setting, f"deferred{n}").value == str(n) for n in range(20))
+
+
+def test_writers_of_all_processes_queue_on_a_lock_file_beside_the_database(store, tmp_path):
+    """SQLite's busy handler sleeps between tries; the kernel's file lock wakes the next writer at once. The lock
+    is held for exactly the write transaction, and only its owner can read or write the file."""
+    import fcntl
+    import os
+    import stat
+
+    lock_file = tmp_path / "store.db.write-lock"
+
+    def free() -> bool:  # as another process would find it (a separate open file description)
+        fd = os.open(lock_file, os.O_RDWR)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        finally:
+            os.close(fd)
+        return True
+
+    with store.write() as s:
+        s.execute(text("SELECT 1"))
+        assert not free()
+    assert free()
+    assert stat.S_IMODE(lock_file.stat().st_mode) == 0o600
