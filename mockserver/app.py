@@ -23,7 +23,10 @@ class Mock:
     """Everything one server process shares: settings, store, clock, schemas, the processor thread."""
 
     def __init__(self, settings: Settings) -> None:
+        from .datadir import secure_data_dir
+
         self.settings = settings
+        secure_data_dir(settings)  # before the store opens: the database is created 0600
         self.store = Store(settings.db_url)
         self.store.create_all()
         self.cache = RowCache(self.store)

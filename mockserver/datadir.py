@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -73,8 +74,10 @@ class DataDir:
     def control_token(self) -> str:
         path = self.root / "control-token"
         if not path.exists():
-            path.write_text(secrets.token_urlsafe(24))
-            path.chmod(0o600)
+            try:
+                write_private(path, secrets.token_urlsafe(24), exclusive=True)
+            except FileExistsError:
+                pass  # another process wrote it first: use that one
         return path.read_text().strip()
 
     @property
@@ -125,7 +128,7 @@ class DataDir:
 
     def prepare(self) -> Store:
         """Create what is missing (CA, server certificate, seed) and return the store."""
-        self.root.mkdir(parents=True, exist_ok=True)
+        secure_data_dir(self.settings)
         if not self.format_file.exists():
             self.format_file.write_text(json.dumps({"format": DATA_FORMAT}) + "\n")
         ca = CertificateAuthority.load_or_create(self.certs)
@@ -220,9 +223,57 @@ class DataDir:
             **connection_info(self.root, base_url),  # RTI, SEVP console, outbox (mockserver/rti/API.md)
         }
         tmp = self.connection_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(info, indent=2) + "\n")
+        write_private(tmp, json.dumps(info, indent=2) + "\n")  # it holds the control token and SEVP password
         tmp.replace(self.connection_file)
         return info
+
+
+PRIVATE_FILE = 0o600
+PRIVATE_DIR = 0o700
+# Files of the data dir that hold secrets or password hashes (the certificates' keys are written 0600 by tls.py).
+SECRET_FILES = ("connection.json", "control-token", "session-secret", "sevp-operator.json")
+DATABASE_FILES = ("", "-wal", "-shm", "-journal")
+
+
+def write_private(path: Path, text: str, *, exclusive: bool = False) -> None:
+    """Write ``text`` to ``path`` readable by its owner only (0600), whatever the umask or an older file's mode."""
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_EXCL if exclusive else os.O_TRUNC)
+    fd = os.open(path, flags, PRIVATE_FILE)
+    os.fchmod(fd, PRIVATE_FILE)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+
+
+def sqlite_path(settings: Settings) -> Path | None:
+    """The database file when the store is SQLite on a file, else None."""
+    url = settings.db_url
+    if not url.startswith("sqlite:///") or ":memory:" in url:
+        return None
+    return Path(url.removeprefix("sqlite:///").split("?", 1)[0])
+
+
+def secure_data_dir(settings: Settings) -> None:
+    """The data dir 0700 and every file in it that holds a secret or a password hash 0600, including the
+    SQLite database: it is created empty with mode 0600 before SQLite opens it, and SQLite gives its -wal
+    and -shm files the database's mode. An older data dir made with looser modes is tightened."""
+    root = settings.data_dir
+    root.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
+    root.chmod(PRIVATE_DIR)
+    for name in SECRET_FILES:
+        if (root / name).exists():
+            (root / name).chmod(PRIVATE_FILE)
+    database = sqlite_path(settings)
+    if database is None:
+        return
+    database.parent.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
+    try:
+        os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE))
+    except FileExistsError:
+        pass
+    for suffix in DATABASE_FILES:
+        path = database.with_name(database.name + suffix)
+        if path.exists():
+            path.chmod(PRIVATE_FILE)
 
 
 def registration(cert, org_id: str, user_id: str, now: datetime) -> Certificate:

@@ -35,6 +35,7 @@ class IssuedCertificate:
 def _write_private(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # an older key file written with a looser mode is tightened too
     with os.fdopen(fd, "wb") as f:
         f.write(data)
 
