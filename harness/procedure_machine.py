@@ -691,6 +691,9 @@ class ProcedureMachine(RuleBasedStateMachine):
         self._answer("set_password", status, 200, body)
         expect(body.get("user_id") == u.user_id, f"Set Password answered for {body.get('user_id')}, not {u.user_id}")
         link.used, u.password, u.failed, u.locked_until = True, password, 0, None
+        for other in u.links:  # a new password ends every other link and every token of the account
+            other.used = True
+        u.token = None
 
     def act_login(self, user: int, right: bool) -> None:
         u, m = self._user(user, lambda u: (u.password is None, self.model.token_ok(u))), self.model

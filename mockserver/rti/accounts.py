@@ -208,6 +208,14 @@ def set_password(session: Session, token: str, password: str, now: datetime) -> 
             field="token",
         )
     if now >= link.expires_at:
+        if _ended_by_another_link(session, link):
+            raise RtiError(
+                410,
+                f"this Set Password link ended {link.expires_at.isoformat(timespec='minutes')} UTC, when the "
+                f"password of {link.user_id} was set with a newer link; log in with that password, or ask SEVP "
+                "(the operator console) for a new link",
+                field="token",
+            )
         raise RtiError(
             410,
             f"this Set Password link expired {link.expires_at.isoformat(timespec='minutes')} UTC; "
@@ -222,7 +230,40 @@ def set_password(session: Session, token: str, password: str, now: datetime) -> 
     account.failed_logins = 0
     account.locked_until = None
     link.used_at = now
+    end_other_access(session, account, now, keep=link)
     return account
+
+
+def end_other_access(session: Session, account: RtiAccount, now: datetime, keep: PasswordLink) -> None:
+    """A new password ends everything the old one (or a stolen link) could have opened: every other
+    unused Set Password link of the account expires now, every page session ends (the generation the
+    session cookies carry moves on) and every bearer token of the account is revoked."""
+    others = session.scalars(
+        select(PasswordLink).where(
+            PasswordLink.user_id == account.user_id,
+            PasswordLink.token_hash != keep.token_hash,
+            PasswordLink.used_at.is_(None),
+            PasswordLink.expires_at > now,
+        )
+    )
+    for other in others:
+        other.expires_at = now
+    account.session_generation = (account.session_generation or 0) + 1
+    session.execute(delete(AuthToken).where(AuthToken.kind == "rti", AuthToken.subject == account.user_id))
+
+
+def _ended_by_another_link(session: Session, link: PasswordLink) -> bool:
+    """Whether ``link`` expired because a newer link of the same account set the password at that moment."""
+    return (
+        session.scalars(
+            select(PasswordLink.token_hash).where(
+                PasswordLink.user_id == link.user_id,
+                PasswordLink.token_hash != link.token_hash,
+                PasswordLink.used_at == link.expires_at,
+            )
+        ).first()
+        is not None
+    )
 
 
 def login(session: Session, user_id: str, password: str, environment: str, now: datetime) -> RtiAccount | RtiError:
