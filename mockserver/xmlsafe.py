@@ -36,12 +36,32 @@ def parse(data: bytes) -> etree._ElementTree:
     tree = root.getroottree()
     if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
         raise UnsafeXML(DOCTYPE_REASON)
+    drop_comments_and_pis(root)
     return tree
 
 
 DOCTYPE_REASON = "the document has a DOCTYPE declaration; SEVIS batch documents may not declare a DTD or entities"
 PROLOG_BYTES = 4096
 _DOCTYPE = re.compile(rb"^(?:\xef\xbb\xbf)?\s*(?:<\?[^>]*\?>\s*|<!--.*?-->\s*)*<!DOCTYPE", re.S)
+
+
+def drop_comments_and_pis(root: etree._Element) -> None:
+    """Remove every comment and processing instruction inside ``root``, keeping the text around each, so
+    that every value reads as its XPath ``string()`` (all its text, comments and PIs skipped) wherever
+    it is read with ``.text``: ``<LastName>CH<!-- x -->EN</LastName>`` becomes ``<LastName>CHEN</LastName>``,
+    as the schema validator already reads it. Done once, right after the hardened parse, so intake,
+    processing, rules, stored records and forms all see the same values."""
+    for node in list(root.iter(etree.Comment, etree.ProcessingInstruction)):
+        parent = node.getparent()
+        if parent is None:
+            continue
+        tail = node.tail or ""
+        previous = node.getprevious()
+        if previous is not None:
+            previous.tail = (previous.tail or "") + tail
+        elif tail or parent.text:
+            parent.text = (parent.text or "") + tail
+        parent.remove(node)
 
 
 # XML's whitespace (XML 1.0 production S). Values are trimmed of these only: str.strip() would also remove a
