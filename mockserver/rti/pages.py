@@ -4,6 +4,7 @@ Each page calls the same functions as the JSON API and shows a refusal next to t
 from __future__ import annotations
 
 import json
+from urllib.parse import quote
 
 from flask import Response, flash, g, redirect, render_template, request, session, url_for
 from sqlalchemy import select
@@ -128,9 +129,16 @@ def login_page():
         session["rti_user"], session["rti_env"] = outcome.user_id, g.environment
         session["rti_generation"] = outcome.session_generation
         flash(f"Welcome, {outcome.name}. You are logged in as {outcome.user_id}.")
-        target = request.args.get("next", "")
-        return redirect(target if target.startswith(f"/{g.rti_root}/") else url_for("rti.home"))
+        return redirect(_local_target(request.args.get("next", "")))
     return _page("rti/login.html", user_id=user_id, errors={})
+
+
+def _local_target(target: str) -> str:
+    """Where to go after login: a page of this RTI environment, re-quoted so that no character of the
+    ``next`` parameter (CR, LF, NUL, quotes) can reach the Location header as sent; else the home page."""
+    if not target.startswith(f"/{g.rti_root}/") or "//" in target or "\\" in target:
+        return url_for("rti.home")
+    return quote(target, safe="/-._~!$&'()*+,;=:@%")
 
 
 @bp.post("/logout")
