@@ -1591,7 +1591,9 @@ class ProcedureMachine(RuleBasedStateMachine):
 
     # --- invariants ----------------------------------------------------------------------------------------
     def _outbox(self) -> list[dict]:
-        status, body = self.driver.call("GET", f"{self.driver.t.outbox_url}/api/messages")
+        status, body = self.driver.call(
+            "GET", f"{self.driver.t.outbox_url}/api/messages", token=self.driver.t.control_token
+        )
         expect(status == 200, f"the outbox answered {status}")
         return body["messages"]
 

@@ -48,7 +48,9 @@ def describe(info: dict, settings: Settings) -> str:
         "  RTI (web, no client certificate needed): " + ", ".join(f"{k} {v}" for k, v in info["rti"].items()),
         f"  SEVP operator console: {info['sevp']['url']}  user {info['sevp']['user']}  password {info['sevp']['password']}",
         f"  Department of State designation console: {info['dos']['url']}  (same operator user and password)",
-        f"  e-mail outbox: {info['outbox']}" + (f" (also delivered to SMTP {settings.smtp})" if settings.smtp else ""),
+        f"  e-mail outbox: {info['outbox']}"
+        + (" (open to anyone)" if settings.open_outbox else " (SEVP console login or the control token)")
+        + (f" (also delivered to SMTP {settings.smtp})" if settings.smtp else ""),
     ] + (
         [
             f"  SEVP approves submitted I-17s, the Department of State designates submitted DS-3036s, after "

@@ -36,7 +36,12 @@ def unique(prefix: str) -> str:
 
 def outbox(server: RunningServer, to: str) -> list[dict]:
     with web(server) as s:
-        r = s.get(f"{server.base_url}/outbox/api/messages", params={"to": to}, timeout=30)
+        r = s.get(
+            f"{server.base_url}/outbox/api/messages",
+            params={"to": to},
+            headers={"Authorization": f"Bearer {server.info['control']['token']}"},
+            timeout=30,
+        )
     assert r.status_code == 200, r.text
     return r.json()["messages"]
 

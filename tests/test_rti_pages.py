@@ -84,7 +84,9 @@ def test_the_whole_path_through_the_pages(server, tmp_path):
         },
     )
     assert r.status_code == 200 and "Two e-mails were sent" in r.text
-    page = b.get(f"{server.info['outbox']}?to={email}")
+    page = b.get(
+        f"{server.info['outbox']}?to={email}", headers={"Authorization": f"Bearer {server.info['control']['token']}"}
+    )
     assert "temporary user ID" in page.text and "/set-password/" in page.text
     temp = mail_of(server, email, "temporary-user-id")["user_id"]
     link = mail_of(server, email, "set-password")["links"][0]

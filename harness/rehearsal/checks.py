@@ -53,8 +53,22 @@ def expect(condition: Any, message: str) -> None:
 # --------------------------------------------------------------------------------------------
 # E-mail outbox
 # --------------------------------------------------------------------------------------------
+def _outbox_token(ctx: Context) -> str | None:
+    """What reads the outbox (it holds Set Password links): the control token from connection.json, else
+    a SEVP operator token (the console login); None for a mock run with --open-outbox and neither."""
+    t = ctx.target
+    if t.control_token:
+        return t.control_token
+    if ctx.state.sevp_token is None and t.sevp_user and t.sevp_password:
+        body = ctx.api.call(
+            "POST", f"{t.sevp_url}/api/login", json_body={"user": t.sevp_user, "password": t.sevp_password}
+        )
+        ctx.state.sevp_token = body.get("token")
+    return ctx.state.sevp_token
+
+
 def _messages(ctx: Context, to: str) -> list[dict]:
-    body = ctx.api.call("GET", f"{ctx.target.outbox_url}/api/messages", params={"to": to})
+    body = ctx.api.call("GET", f"{ctx.target.outbox_url}/api/messages", params={"to": to}, token=_outbox_token(ctx))
     expect(
         isinstance(body, dict) and isinstance(body.get("messages"), list),
         f"the outbox answered without a `messages` list for {to}",

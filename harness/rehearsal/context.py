@@ -25,6 +25,7 @@ class Target:
     environment: str  # beta | alpha | production
     ca_dir: Path | None = None  # the development CA, when readable here
     dos_url: str | None = None  # the Department of State's designation console (J)
+    control_token: str | None = None  # reads the outbox (else the SEVP operator's login does)
 
     @classmethod
     def from_connection(
@@ -52,6 +53,7 @@ class Target:
             environment=environment,
             ca_dir=development_ca_dir(info.get("ca_cert")),
             dos_url=(info.get("dos") or {}).get("url", f"{base}/dos").rstrip("/"),
+            control_token=(info.get("control") or {}).get("token"),
         )
 
 

@@ -56,12 +56,30 @@ FAST_PASSWORD_METHOD = "pbkdf2:sha256:1000"  # --fast-passwords: salted, but abo
 def hash_password(password: str) -> str:
     """A salted hash for storage: werkzeug's scrypt, or cheap PBKDF2 when the server runs with
     ``--fast-passwords``. Checking reads the method from the stored hash, so either kind keeps working."""
-    fast = (
+    if _fast_passwords():
+        return generate_password_hash(password, method=FAST_PASSWORD_METHOD)
+    return generate_password_hash(password)
+
+
+def _fast_passwords() -> bool:
+    return bool(
         has_app_context()
         and "sevis_mock" in current_app.extensions
         and current_app.extensions["sevis_mock"].settings.fast_passwords
     )
-    return generate_password_hash(password, method=FAST_PASSWORD_METHOD) if fast else generate_password_hash(password)
+
+
+_DUMMY_HASHES: dict[bool, str] = {}
+
+
+def burn_password_check(password: str) -> None:
+    """Check ``password`` against a dummy hash made the way real ones are, and throw the answer away: an
+    unknown user ID (or one without a password yet) then costs a login as long as a wrong password for a
+    known one does, so the time of a refusal does not tell which user IDs exist."""
+    fast = _fast_passwords()
+    if fast not in _DUMMY_HASHES:
+        _DUMMY_HASHES[fast] = hash_password(secrets.token_urlsafe(16))
+    check_password_hash(_DUMMY_HASHES[fast], password or "")
 
 
 def digest(token: str) -> str:
@@ -275,6 +293,7 @@ def login(session: Session, user_id: str, password: str, environment: str, now: 
         401, "the user ID or password is wrong (user IDs are 10 characters, from your e-mail)", field="password"
     )
     if account is None or account.environment != environment:
+        burn_password_check(password)
         return bad
     if account.locked_until is not None:
         if now < account.locked_until:
@@ -285,6 +304,7 @@ def login(session: Session, user_id: str, password: str, environment: str, now: 
             )
         account.locked_until, account.failed_logins = None, 0
     if account.password_hash is None:
+        burn_password_check(password)
         return RtiError(
             401, f"user {user_id} has no password yet; open the Set Password link from your e-mail", field="password"
         )

@@ -1,22 +1,56 @@
 """The outbox: every e-mail the mock sent, per address (page ``/outbox``, JSON ``/outbox/api/messages``).
 
-[i] No login: the outbox is the test mailbox of a local mock, read by the people and scripts rehearsing;
-it holds Set Password links, so a mock reachable by others shares them too (bind to 127.0.0.1).
+It holds Set Password links, so reading it needs the control token (``Authorization: Bearer <control.token
+from connection.json>``), a SEVP operator bearer token, or a SEVP console page session; ``serve
+--open-outbox`` opens it to anyone who reaches the mock (a throwaway mock on a developer's own machine).
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, jsonify, render_template, request
+import hmac
+
+from flask import Blueprint, abort, jsonify, render_template, request, url_for
 
 from ..paging import Page, PagingError
-
-from . import mail
-from .web import auto_approve, deliver_mail, mock
+from . import accounts, mail
+from .errors import RtiError
+from .web import auto_approve, bearer, deliver_mail, mock
 
 bp = Blueprint("outbox", __name__, url_prefix="/outbox")
 PAGE = 1000  # messages per page, oldest first
-bp.before_request(auto_approve)
 bp.after_request(deliver_mail)
+
+REFUSED = (
+    "the outbox holds Set Password links: log in to the SEVP operator console ({console}) and open it again, "
+    "or send Authorization: Bearer <control.token from connection.json> (or a SEVP console API token); "
+    "serve --open-outbox opens it to anyone"
+)
+
+
+def may_read() -> bool:
+    """Whether this request may read the outbox (see the module's docstring)."""
+    m = mock()
+    if m.settings.open_outbox:
+        return True
+    token = bearer()
+    if token:
+        if m.control_token and hmac.compare_digest(token.encode(), m.control_token.encode()):
+            return True
+        with m.store.session() as s:
+            return accounts.token_subject(s, token, "sevp", m.clock.now()) is not None
+    from ..sevp import page_operator
+
+    return page_operator() is not None
+
+
+@bp.before_request
+def _before():
+    if not may_read():
+        err = RtiError(401, REFUSED.format(console=url_for("sevp.login_page", _external=True)))
+        if request.path.startswith("/outbox/api/"):
+            return jsonify(err.as_json()), 401
+        return render_template("error.html", error=err, console=True), 401
+    auto_approve()
 
 
 def _messages():

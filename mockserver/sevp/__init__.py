@@ -111,6 +111,11 @@ def _api_operator() -> str:
 GENERATION = "sevp_session_generation"  # a Setting; logging out bumps it and ends every console session
 
 
+def page_operator() -> str | None:
+    """The operator logged in to the console pages by this request's session cookie, or None."""
+    return _page_operator()
+
+
 def _page_operator() -> str | None:
     if session.get("sevp_generation") != mock().store.get_setting(GENERATION, "0"):
         return None

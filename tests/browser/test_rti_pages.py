@@ -51,7 +51,7 @@ def log_in(page, user_id: str) -> None:
 
 
 def test_steps_1_to_11_through_the_pages(server_factory, browser_page, tmp_path):
-    server = server_factory("--processing-delay", "0")
+    server = server_factory("--processing-delay", "0", "--open-outbox")  # a person reads the outbox unlogged
     rti, sevp, outbox = server.info["rti"]["beta"], server.info["sevp"], server.info["outbox"]
     page = browser_page()
     contact, pdso_mail = "pat.browser@example.edu", "lee.browser@example.edu"
