@@ -37,9 +37,10 @@ STEP_SECONDS = 0.05  # and for about this long: between two steps, uploads and o
 PROCESS_LEASE = timedelta(minutes=2)  # real time a processor holds a batch between steps before another may
 
 
-def process_due(mock, limit: int | None = None) -> int:
+def process_due(mock, limit: int | None = None, applied: list[int] | None = None) -> int:
     """Apply every batch due on the mock clock (at most ``limit``) and draw its forms; returns how many were
-    applied. Batches and print jobs left by a processor that died are finished first."""
+    applied (and appends each one's primary key to ``applied`` when given). Batches and print jobs left by a
+    processor that died are finished first."""
     done = 0
     cache = getattr(mock, "cache", None)
     if cache is not None:
@@ -70,6 +71,8 @@ def process_due(mock, limit: int | None = None) -> int:
             batch_pk = batch.id
         apply_batch(mock, batch_pk)
         done += 1
+        if applied is not None:
+            applied.append(batch_pk)
     return done
 
 
@@ -249,8 +252,14 @@ class Worker(threading.Thread):
         while not self.stopping.is_set():
             try:
                 process_due(self.mock)
-            except Exception:  # keep the processor alive; the batch stays queued and is retried
-                log.exception("batch processing failed; will retry")
+            except Exception as exc:  # keep the processor alive; the batch stays queued and is retried
+                from ..storage import report, storage_trouble
+
+                reason = storage_trouble(exc)
+                if reason is None:
+                    log.exception("batch processing failed; will retry")
+                else:  # a full disk is the operator's to fix, not a bug: one line, no traceback
+                    report(reason, "batch processing (the batch stays queued and is retried)")
             self.wake.wait(self.interval)
             self.wake.clear()
 

@@ -9,12 +9,19 @@ from __future__ import annotations
 
 import hmac
 import json
+import math
 from datetime import timedelta
 
 from flask import Blueprint, abort, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from ..clock import parse_iso
+from ..clock import ClockOutOfRange, parse_iso
+
+
+def truncated(value: str, limit: int = 60) -> str:
+    """An echoed value cut to ``limit`` characters (a hostile one may be megabytes long)."""
+    return value if len(value) <= limit else value[:limit] + "..."
+
 
 bp = Blueprint("control", __name__, url_prefix="/control")
 
@@ -68,19 +75,38 @@ def clock_get():
 @bp.post("/clock")
 def clock_set():
     """JSON ``{"now": "2027-01-15T09:00:00"}`` sets the clock; ``{"advance_seconds": 86400}`` moves it on."""
-    body = request.get_json(silent=True) or {}
+    body = request.get_json(silent=True)
+    body = {} if body is None else body
     m = mock()
+    if not isinstance(body, dict):
+        abort(400, description='send a JSON object: {"now": ISO-8601} or {"advance_seconds": N}')
     if "now" in body:
+        shown = truncated(str(body["now"]))
         try:
-            m.clock.set(parse_iso(str(body["now"])))
+            when = parse_iso(str(body["now"]))
+        except ClockOutOfRange as exc:
+            abort(400, description=f"now: {exc}")
         except ValueError:
-            abort(400, description=f"now: {body['now']!r} is not an ISO-8601 date or date-time")
-    elif "advance_seconds" in body:
+            abort(400, description=f"now: {shown!r} is not an ISO-8601 date or date-time (e.g. 2027-01-15T09:00:00)")
         try:
-            seconds = float(body["advance_seconds"])
+            m.clock.set(when)
+        except ClockOutOfRange as exc:
+            abort(400, description=f"now: {exc}")
+    elif "advance_seconds" in body:
+        value = body["advance_seconds"]
+        try:
+            seconds = float(value)
+            if isinstance(value, bool) or not math.isfinite(seconds):
+                raise ValueError
+            delta = timedelta(seconds=seconds)
         except (TypeError, ValueError):
-            abort(400, description="advance_seconds must be a number")
-        m.clock.advance(timedelta(seconds=seconds))
+            abort(400, description=f"advance_seconds: {truncated(str(value))!r} is not a finite number of seconds")
+        except OverflowError:
+            abort(400, description=f"advance_seconds: {seconds:g} s leaves the years the mock clock can show")
+        try:
+            m.clock.advance(delta)
+        except ClockOutOfRange as exc:
+            abort(400, description=f"advance_seconds: {exc}")
     else:
         abort(400, description='send {"now": ISO-8601} or {"advance_seconds": N}')
     m.wake_worker()
@@ -89,18 +115,33 @@ def clock_set():
 
 @bp.post("/process-now")
 def process_now():
-    """Process every queued batch at once, whatever its due time."""
-    from sqlalchemy import update
+    """Process every queued batch at once, whatever its due time. ``processed`` counts every batch that was
+    queued when the call began (or that this call applied) and is processed when it answers, whichever
+    worker thread applied it: the processor threads of every worker process take part."""
+    from sqlalchemy import select, update
 
     from ..batch.worker import process_due, wait_printed
     from ..db import Batch
 
     m = mock()
     with m.store.write() as s:
+        waiting = set(s.scalars(select(Batch.id).where(Batch.state == "queued")))
         s.execute(update(Batch).where(Batch.state == "queued").values(due_at=m.clock.now()))
-    processed = process_due(m)
+    applied: list[int] = []
+    process_due(m, applied=applied)  # returns once no due batch is left (one being applied elsewhere is awaited)
     wait_printed(m)  # forms another thread or process is still drawing: the logs are complete on return
-    return jsonify({"processed": processed})
+    counted = waiting | set(applied)
+    done = 0
+    if counted:
+        with m.store.session() as s:
+            done = sum(
+                1
+                for pk in s.scalars(
+                    select(Batch.id).where(Batch.state.in_(("printing", "processed")), Batch.id >= min(counted))
+                )
+                if pk in counted
+            )
+    return jsonify({"processed": done})
 
 
 @bp.errorhandler(HTTPException)
