@@ -108,5 +108,46 @@ def create_app(settings: Settings | None = None, *, mock: Mock | None = None) ->
     from .faults.web import before_request as fault_before_request
 
     app.before_request(fault_before_request)  # faults and outages on demand (control API /control/faults)
+    from .bodies import GuardBody, MalformedBody
+    from .storage import STORAGE_ERRORS
+
+    app.wsgi_app = GuardBody(app.wsgi_app)  # an unreadable body (bad chunking) is HTTP 400, not 500
+    app.register_error_handler(MalformedBody, _malformed_body)
+    for error in STORAGE_ERRORS:
+        app.register_error_handler(error, _storage_trouble)
     logging.getLogger("mockserver").setLevel(logging.INFO)
     return app
+
+
+def _malformed_body(err):
+    from flask import Response, jsonify, request
+
+    if request.path.startswith(("/control/", "/sevp/api/", "/outbox/api/")) or "/api/" in request.path:
+        return jsonify({"error": err.description}), 400
+    return Response(err.description + "\n", status=400, mimetype="text/plain")
+
+
+def _storage_trouble(exc):
+    """A write the store could not make: the answer says why (see mockserver/storage.py); anything else
+    that reaches here is re-raised, to be logged and answered 500 as before."""
+    from flask import g, jsonify, render_template, request
+
+    from .storage import RETRY_AFTER_SECONDS, report, storage_trouble
+
+    reason = storage_trouble(exc)
+    if reason is None:
+        raise exc
+    report(reason, f"{request.method} {request.path}")
+    g.pop("journaled", None)  # the upload's journal entry went down with its transaction: try again after
+    retry = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    if request.blueprint == "batch":
+        from .batch.views import storage_refusal
+
+        return storage_refusal(reason)
+    message = f"sevis-mock could not store this request: {reason}; nothing was changed, try again later"
+    if request.blueprint in ("rti", "sevp") and "/api/" not in request.path:
+        from .rti.errors import RtiError
+
+        page = render_template("error.html", error=RtiError(503, message), console=request.blueprint == "sevp")
+        return page, 503, retry
+    return jsonify({"error": message}), 503, retry

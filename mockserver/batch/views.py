@@ -64,17 +64,11 @@ def upload(env_prefix: str):
         return _no_certificate(system, now, upload=True)
     try:
         form, files = request.form, request.files
-    except RequestEntityTooLarge:
+    except RequestEntityTooLarge as exc:
         misread = closing_delimiters_between_parts(request)  # the parts after a closing delimiter: the epilogue
         if misread is not None:
             return _misread_upload(misread, system, now)
-        limit = 4 * m.settings.max_body_bytes
-        return Response(
-            f"request body over {limit} bytes refused unread; a batch document may hold at most "
-            f"{m.settings.max_body_bytes} bytes\n",
-            status=413,
-            mimetype="text/plain",
-        )
+        return Response(too_large(exc, m.settings.max_body_bytes) + "\n", status=413, mimetype="text/plain")
     misread = closing_delimiters_between_parts(request)
     if misread is not None:
         return _misread_upload(misread, system, now)
@@ -89,7 +83,7 @@ def upload(env_prefix: str):
         reasons = [
             f"the multipart/form-data body lacks {', '.join(missing)}; send fields orgid, userid, batchid and a file part named xml"
         ]
-        return _upload_log(batch_id, org_id or garbled, system, now, file_name, "S0001", reasons)
+        return _upload_log(batch_id, org_id or garbled, system, now, file_name, "S0001", reasons, garbled=not org_id)
     data = part.read(m.settings.max_body_bytes + 1)
     if m.replay is not None and (recorded := replay_upload(m.replay, env_prefix, org_id, batch_id, data)):
         return recorded
@@ -133,13 +127,80 @@ def _misread_upload(misread: Misread, system: str, now) -> Response:
         f"delimiter {delimiter}-- , which only the last part may be followed by; put {delimiter} and a line "
         f"break between parts and {delimiter}-- once, at the end"
     ]
-    return _upload_log(misread.batch_id, misread.org_id, system, now, None, "S0001", reasons)
+    return _upload_log(misread.batch_id, misread.org_id, system, now, None, "S0001", reasons, garbled=True)
 
 
-def _upload_log(batch_id, org_id, system, now, file_name, code, reasons):
+def too_large(exc: RequestEntityTooLarge, max_document: int) -> str:
+    """What was too large in a multipart body Werkzeug refused (it raises the same exception for each limit):
+    the whole body, one form field, or the number of parts; told from where the parser stopped."""
+    limit = request.max_content_length
+    if limit is not None and (request.content_length or 0) > limit:
+        return f"request body over {limit} bytes refused unread; a batch document may hold at most {max_document} bytes"
+    where = set()
+    tb = exc.__traceback__
+    while tb is not None:
+        where.add(tb.tb_frame.f_code.co_name)
+        tb = tb.tb_next
+    parts, field = request.max_form_parts, request.max_form_memory_size
+    if "next_event" in where:
+        return (
+            f"the multipart body has more than {parts} parts; a batch upload has four: orgid, userid, batchid "
+            "and the file part xml"
+        )
+    return (
+        f"a form field (not a file part) is larger than {field} bytes; orgid, userid and batchid hold at most "
+        f"{ORG_ID_MAX}, {USER_ID_MAX} and {BATCH_ID_MAX} characters, and the document goes in the file part xml"
+    )
+
+
+BATCH_ID_MAX, ORG_ID_MAX, USER_ID_MAX = 14, 15, 10  # the XSD lengths (BatchIDType, OrganizationIDType, UserIdType)
+REASON_MAX = 500
+
+
+def _echoed(value: str, limit: int) -> str:
+    """A form value as the log's header echoes it: at most its XSD length (a hostile one may be 500 KB)."""
+    return value[:limit]
+
+
+def _short(reasons: list[str] | None) -> list[str] | None:
+    """Reasons cut to REASON_MAX characters each (they quote the values sent, which may be huge)."""
+    if not reasons:
+        return reasons
+    return [
+        r if len(r) <= REASON_MAX else f"{r[:REASON_MAX]}... ({len(r) - REASON_MAX} characters more)" for r in reasons
+    ]
+
+
+def storage_refusal(reason: str) -> Response:
+    """The answer to a batch request the store could not write: S0001 with the reason (nothing accepted)."""
+    m = mock()
+    env = _environment((request.view_args or {}).get("env_prefix", "")) or "beta"
+    system = ENVIRONMENTS[env][1]
+    try:
+        values = request.form if request.endpoint == "batch.upload" else request.values
+        org_id, batch_id = (values.get(k, "").strip() for k in ("orgid", "batchid"))
+        part = request.files.get("xml") if request.endpoint == "batch.upload" else None
+    except Exception:  # noqa: BLE001 -- the form was readable in the view; this is only for the echo
+        org_id = batch_id = ""
+        part = None
+    try:
+        now = m.clock.now()
+    except Exception:  # noqa: BLE001 -- the clock lives in the same store
+        from ..clock import real_now
+
+        now = real_now()
+    reasons = [f"sevis-mock could not store the request: {reason}; nothing was accepted, send it again later"]
+    if request.endpoint == "batch.upload":
+        file_name = part.filename if part is not None else None
+        return _upload_log(batch_id, org_id, system, now, file_name, "S0001", reasons)
+    return _download_only(batch_id, org_id, system, "S0001", reasons)
+
+
+def _upload_log(batch_id, org_id, system, now, file_name, code, reasons, *, garbled: bool = False):
+    reasons = _short(reasons)
     body = translog.build(
-        batch_id=batch_id,
-        org_id=org_id,
+        batch_id=_echoed(batch_id, BATCH_ID_MAX),
+        org_id=org_id if garbled else _echoed(org_id, ORG_ID_MAX),
         system=system,
         upload=translog.UploadPart(code, now, file_name),
         explanation=[f"{code}:"] + reasons if reasons else None,
@@ -157,7 +218,10 @@ def download(env_prefix: str):
     system = ENVIRONMENTS[env][1]
     if peer_certificate(request.environ) is None:
         return _no_certificate(system, now, upload=False)
-    values = request.values
+    try:
+        values = request.values
+    except RequestEntityTooLarge as exc:
+        return Response(too_large(exc, m.settings.max_body_bytes) + "\n", status=413, mimetype="text/plain")
     org_id, user_id, batch_id = (values.get(k, "").strip() for k in ("orgid", "userid", "batchid"))
     missing = [k for k, v in (("orgid", org_id), ("userid", user_id), ("batchid", batch_id)) if not v]
     if missing:
@@ -201,8 +265,13 @@ def download(env_prefix: str):
 
 
 def _download_only(batch_id, org_id, system, code, reasons):
+    reasons = _short(reasons)
     body = translog.build(
-        batch_id=batch_id, org_id=org_id, system=system, download_code=code, explanation=[f"{code}:"] + reasons
+        batch_id=_echoed(batch_id, BATCH_ID_MAX),
+        org_id=_echoed(org_id, ORG_ID_MAX),
+        system=system,
+        download_code=code,
+        explanation=[f"{code}:"] + reasons,
     )
     return _reply_zip(body, {}, batch_id, reasons)
 

@@ -85,8 +85,14 @@ def record_request(response: Response) -> Response:
         return response
     try:
         _record(response)
-    except Exception:  # the journal is an aid; a failure to write it must not cost the college its reply
-        log.exception("could not journal %s %s", request.method, request.path)
+    except Exception as exc:  # the journal is an aid; a failure to write it must not cost the college its reply
+        from ..storage import report, storage_trouble
+
+        reason = storage_trouble(exc)
+        if reason is None:
+            log.exception("could not journal %s %s", request.method, request.path)
+        else:
+            report(reason, f"the request journal ({request.method} {request.path} not journaled)")
     return response
 
 
