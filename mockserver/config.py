@@ -43,6 +43,7 @@ class Settings:
     smtp: str | None = None  # HOST:PORT that also receives every e-mail of the outbox
     replay: Path | None = None  # a recording (`sevis-mock proxy --record`) whose requests get the recorded replies
     fast_passwords: bool = False  # RTI passwords hashed with cheap PBKDF2 instead of scrypt (throwaway test servers)
+    max_worker_memory_mb: float = 512  # a worker over this resident memory is recycled after its request (0 = never)
     open_outbox: bool = False  # the outbox readable without the control token or a SEVP console login
 
     def __post_init__(self) -> None:
@@ -79,6 +80,8 @@ class Settings:
             values["clock"] = parse_iso(env["SEVIS_MOCK_CLOCK"])
         if env.get("SEVIS_MOCK_FAST_PASSWORDS", "").lower() in ("1", "true", "yes"):
             values["fast_passwords"] = True
+        if "SEVIS_MOCK_MAX_WORKER_MEMORY_MB" in env:
+            values["max_worker_memory_mb"] = float(env["SEVIS_MOCK_MAX_WORKER_MEMORY_MB"])
         if env.get("SEVIS_MOCK_OPEN_OUTBOX", "").lower() in ("1", "true", "yes"):
             values["open_outbox"] = True
         if "SEVIS_MOCK_DATABASE_URL" in env:

@@ -105,6 +105,11 @@ class MockServer(BaseApplication):
         def post_worker_init(worker):
             worker.app.callable.extensions["sevis_mock"].start_worker()
 
+        def post_request(worker, req, environ, resp):
+            from .recycle import recycle_when_over
+
+            recycle_when_over(worker, s.max_worker_memory_mb)
+
         def worker_exit(server, worker):  # a clean stop: the processor and the form helpers finish first
             app = getattr(worker.app, "callable", None)
             if app is not None:
@@ -121,6 +126,7 @@ class MockServer(BaseApplication):
             "ssl_context": ssl_context,
             "when_ready": when_ready,
             "post_worker_init": post_worker_init,
+            "post_request": post_request,
             "worker_exit": worker_exit,
             "timeout": 120,
             "keepalive": 75,  # outlive a client's polling interval, so polls do not race the idle close
