@@ -389,6 +389,10 @@ class FrontWorker(Worker):
             with self.running_lock:
                 self.running.pop(ident, None)
         self.loop.call_soon_threadsafe(_settle, answer, result)
+        try:  # gunicorn's post_request hook, as its own workers call it (serve's recycles a worker over its memory)
+            self.cfg.post_request(self, None, environ, None)
+        except Exception:
+            self.log.exception("front: the post_request hook failed")
 
     def _app_response(self, environ: dict):
         captured: dict = {}
