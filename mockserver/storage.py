@@ -27,6 +27,8 @@ _CAUSES = (
     ("read-only file system", "the mock's data dir is on a read-only file system"),
     ("database is locked", "the database stayed locked by another writer beyond its wait; try again shortly"),
     ("unable to open database file", "the mock cannot open its database file; check the data dir"),
+    ("database disk image is malformed", "the mock's database file is damaged; restore it or start a new data dir"),
+    ("out of memory", "the database ran out of memory; restart the mock"),
 )
 _ERRNOS = {
     errno.ENOSPC: "the disk holding the mock's data is full; free some space",
@@ -48,9 +50,7 @@ def storage_trouble(exc: BaseException) -> str | None:
         for needle, reason in _CAUSES:
             if needle in text:
                 return reason
-        if exc.connection_invalidated or type(exc.orig).__name__ == "OperationalError":
-            return f"the database could not be written ({str(exc.orig)[:200]})"
-        return None
+        return None  # another database error is a bug: it stays an HTTP 500 with its traceback in the log
     if isinstance(exc, OSError) and exc.errno in _ERRNOS:
         return _ERRNOS[exc.errno]
     return None
