@@ -147,10 +147,12 @@ class SetupError(click.ClickException):
 def _clock(ctx, param, value):
     if value is None:
         return None
-    from .clock import parse_iso
+    from .clock import ClockOutOfRange, parse_iso
 
     try:
         return parse_iso(value)
+    except ClockOutOfRange as exc:
+        raise click.BadParameter(str(exc))
     except ValueError:
         raise click.BadParameter(f"{value!r} is not an ISO-8601 date or date-time (e.g. 2027-01-15T09:00:00)")
 
@@ -230,6 +232,22 @@ OWN_PREFIX = {"auto_envvar_prefix": ENV_PREFIX}  # SEVIS_MOCK_DATA_DIR rather th
     "byte; anything else is answered as the mock would (the reply header X-Sevis-Mock-Replay and the journal say which).",
 )
 @click.option(
+    "--max-worker-memory",
+    "max_worker_memory_mb",
+    type=click.FloatRange(min=0),
+    default=None,
+    metavar="MIB",
+    help="Recycle a worker process whose resident memory passes MIB after a request (default 512; 0 = never).",
+)
+@click.option(
+    "--open-outbox",
+    "open_outbox",
+    is_flag=True,
+    default=None,
+    help="Let anyone who reaches the mock read the e-mail outbox (it holds Set Password links); by default it "
+    "needs the control token or a SEVP console login.",
+)
+@click.option(
     "--scenario",
     "scenario",
     multiple=True,
@@ -251,6 +269,8 @@ def serve(
     smtp,
     fast_passwords,
     replay,
+    max_worker_memory_mb,
+    open_outbox,
     scenario,
 ) -> None:
     """Run the mock over mutual TLS; prints how to reach it and writes DATA_DIR/connection.json."""
@@ -280,6 +300,8 @@ def serve(
         smtp=smtp,
         fast_passwords=fast_passwords,
         replay=replay,
+        max_worker_memory_mb=max_worker_memory_mb,
+        open_outbox=open_outbox,
     )
     if smtp:
         from .rti.mail import parse_smtp

@@ -80,8 +80,8 @@ class Settings:
             values["clock"] = parse_iso(env["SEVIS_MOCK_CLOCK"])
         if env.get("SEVIS_MOCK_FAST_PASSWORDS", "").lower() in ("1", "true", "yes"):
             values["fast_passwords"] = True
-        if "SEVIS_MOCK_MAX_WORKER_MEMORY_MB" in env:
-            values["max_worker_memory_mb"] = float(env["SEVIS_MOCK_MAX_WORKER_MEMORY_MB"])
+        if "SEVIS_MOCK_MAX_WORKER_MEMORY" in env:
+            values["max_worker_memory_mb"] = float(env["SEVIS_MOCK_MAX_WORKER_MEMORY"])
         if env.get("SEVIS_MOCK_OPEN_OUTBOX", "").lower() in ("1", "true", "yes"):
             values["open_outbox"] = True
         if "SEVIS_MOCK_DATABASE_URL" in env:
