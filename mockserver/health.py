@@ -58,6 +58,38 @@ def schemas_loaded(mock) -> tuple[bool, str]:
     return True, f"{len(mock.schemas.files)} documents compiled"
 
 
+@check("storage")
+def storage_writable(mock) -> tuple[bool, str]:
+    """Not ready while the disk holding the database is (nearly) full, or a write failed for lack of space,
+    a read-only file or a lock held too long in the last minute (the reason is the one the refused request got)."""
+    import os
+
+    from .datadir import sqlite_path
+    from .storage import MIN_FREE_BYTES, latest
+
+    database = sqlite_path(mock.settings)
+    if database is not None:
+        try:
+            stats = os.statvfs(database.parent)
+        except OSError as exc:
+            return False, f"the database's folder cannot be examined: {exc}"
+        free = stats.f_bavail * stats.f_frsize
+        if free < MIN_FREE_BYTES:
+            return False, f"the disk holding the database has {free} bytes free; free some space"
+    trouble = latest()
+    if trouble is not None:  # a write failed lately: try one now, and be ready again as soon as one succeeds
+        from datetime import UTC, datetime
+
+        from .storage import clear, storage_trouble
+
+        try:
+            mock.store.set_setting("storage_probe", datetime.now(UTC).isoformat())
+        except Exception as exc:  # noqa: BLE001 -- any failure keeps it not ready; storage trouble says why
+            return False, f"the database cannot be written: {storage_trouble(exc) or trouble}"
+        clear()
+    return True, "writable"
+
+
 @bp.get("/healthz")
 def healthz():
     return jsonify({"status": "ok"})

@@ -2,7 +2,8 @@
 crashed on: uploads get S0001 with the reason, RTI, SEVP, the outbox and the control API HTTP 503 JSON
 (or an HTML page for the RTI and SEVP pages), and the error is written to stderr as well as the log, since
 a log file on the full disk cannot take it. Implemented at the application level, around whatever the
-store raises; ``/readyz`` can tell the latest trouble with :func:`latest`.
+store raises; ``/readyz`` (mockserver/health.py, check "storage") tells the latest trouble with :func:`latest`
+and a disk with less than MIN_FREE_BYTES free.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sqlalchemy.exc import DBAPIError
 log = logging.getLogger("mockserver.storage")
 
 RETRY_AFTER_SECONDS = 30
+MIN_FREE_BYTES = 1 << 20  # /readyz: less free space than this under the database is not ready
 
 # What SQLite (or the OS) says, and what it means to the person running the mock. [i] SQLite's messages.
 _CAUSES = (

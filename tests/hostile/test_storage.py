@@ -116,8 +116,16 @@ def test_a_full_disk_is_answered_and_nothing_accepted_is_lost(server, tiny_disk)
 
         # the accepted batch stays downloadable while the disk is full
         assert server.download(org=org, batch_id=before).process_code == "S0000"
+
+        with web(server) as s:
+            r = s.get(f"{server.base_url}/readyz", timeout=60)
+        assert r.status_code == 503, r.text
+        assert not r.json()["checks"]["storage"]["ok"] and "free" in r.json()["checks"]["storage"]["detail"]
     finally:
         filler.unlink()
+    with web(server) as s:
+        r = s.get(f"{server.base_url}/readyz", timeout=60)
+    assert r.status_code == 200 and r.json()["checks"]["storage"]["ok"], r.text
 
     log = (server.data_dir / "serve.log").read_text()
     assert "storage trouble during POST /sbtsevisbatch/action/batchUpload" in log
