@@ -565,6 +565,8 @@ class ProcedureMachine(RuleBasedStateMachine):
         self.model = Model()
         self.trace: list[tuple[str, dict]] = []
         self.pages_seen: dict[int, str] = {}
+        self.dos_pages_seen: dict[int, str] = {}
+        self._dos_pages: requests.Session | None = None
         self.failed = False  # a step or an invariant failed: the walk ends without finish()
         self._sevp_token: str | None = None
         self._sevp_token_at = 0.0
@@ -1654,6 +1656,28 @@ class ProcedureMachine(RuleBasedStateMachine):
         }
         want = {x.did: (x.state, x.tickets, x.program) for x in m.designations}
         expect(got == want, f"the Department of State's DS-3036s (state, tickets, program) {got}; the model {want}")
+        for x in m.designations:
+            if self.dos_pages_seen.get(x.did) != x.state:
+                shown = self._dos_page_state(x.did)
+                expect(
+                    shown == x.state, f"the console page of DS-3036 {x.did} shows {shown!r}; JSON and model {x.state!r}"
+                )
+                self.dos_pages_seen[x.did] = x.state
+
+    def _dos_page_state(self, did: int) -> str:
+        d = self.driver
+        for _ in range(2):
+            if self._dos_pages is None:
+                self._dos_pages, _ = d.page_session(
+                    f"{d.t.dos_url}/login", {"user": d.t.sevp_user, "password": d.t.sevp_password}
+                )
+            r = self._dos_pages.get(f"{d.t.dos_url}/designations/{did}", timeout=60, allow_redirects=False)
+            if r.status_code == 200:
+                heading = " ".join(lhtml.fromstring(r.content).findtext(".//h1").split())
+                return heading.rsplit("—", 1)[-1].strip()
+            self._dos_pages.close()
+            self._dos_pages = None  # the session ended (e.g. reset): log in again
+        return f"HTTP {r.status_code}"
 
     def _sevp_page_state(self, pid: int) -> str:
         d = self.driver
@@ -1677,6 +1701,8 @@ class ProcedureMachine(RuleBasedStateMachine):
         finally:
             if self._sevp_pages is not None:
                 self._sevp_pages.close()
+            if self._dos_pages is not None:
+                self._dos_pages.close()
 
 
 def _rules(cls) -> None:
