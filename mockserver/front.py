@@ -149,6 +149,11 @@ class FrontWorker(Worker):
             while self.in_flight > self.stuck and loop.time() < deadline:
                 self.notify()
                 await asyncio.sleep(0.1)
+            # and let replies already answered reach their clients: a connection still sending closes itself
+            # once sent (the worker is no longer alive); cancelling it first would reset it mid-reply
+            pending = [task for task in tasks if not task.done()]
+            if pending:
+                await asyncio.wait(pending, timeout=max(0.0, min(2.0, deadline - loop.time())))
             for task in list(tasks):
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
