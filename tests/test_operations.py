@@ -88,11 +88,8 @@ def test_healthz_and_readyz_answer_json_without_a_certificate(served):
     assert ready.status_code == 200, ready.text
     body = ready.json()
     assert body["status"] == "ready"
-    assert {name: check["ok"] for name, check in body["checks"].items()} == {
-        "database": True,
-        "worker": True,
-        "schemas": True,
-    }
+    checks = {name: check["ok"] for name, check in body["checks"].items()}
+    assert all(checks.values()) and {"database", "worker", "schemas"} <= set(checks), body
 
 
 def test_readyz_says_which_check_fails(tmp_path):
@@ -142,7 +139,7 @@ def test_serve_variables_are_in_readme_and_were_used(served):
     serve = main.get_command(click.Context(main), "serve")
     for param in serve.params:
         if isinstance(param, click.Option) and param.expose_value:
-            assert f"SEVIS_MOCK_{param.name.upper()}" in readme, param.name
+            assert param.envvar.startswith("SEVIS_MOCK_") and param.envvar in readme, param.name
     # the module's server got its data dir, port and profile from the environment alone
     banner = (served.data_dir / "serve.log").read_text()
     assert "profile beta" in banner and "about 20 minutes after upload" in banner
