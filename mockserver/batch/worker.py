@@ -54,31 +54,40 @@ def process_due(mock, limit: int | None = None, applied: list[int] | None = None
             ).first()
         if waiting is None:
             return done
-        with mock.store.write() as session:  # claim it: from now on no other processor takes it
-            now = mock.clock.now()
-            batch = session.scalars(
-                select(Batch)
-                .where(Batch.state == "queued", Batch.due_at <= now)
-                .order_by(Batch.due_at, Batch.id)
-                .limit(1)
-            ).first()
-            if batch is None:
-                return done
-            if before_processing(session, batch, now):  # a processing fault deferred or failed it
-                continue
-            batch.state, batch.processed_at = "processing", now
-            session.add(BatchProgress(batch_pk=batch.id, lease_until=real_now() + PROCESS_LEASE))
-            batch_pk = batch.id
-        apply_batch(mock, batch_pk)
-        done += 1
-        if applied is not None:
-            applied.append(batch_pk)
+        claimed: list[int] = []
+        outcome = apply_batch(mock, claimed=claimed)  # claims the next due batch in its first step
+        if outcome is None:
+            return done
+        if outcome:
+            done += 1
+            if applied is not None:
+                applied.extend(claimed)
     return done
 
 
-def apply_batch(mock, batch_pk: int) -> bool:
+def _claim(mock, session) -> Batch | bool | None:
+    """The next due batch, claimed (state "processing", with its progress row) in the caller's write
+    transaction: from its commit on no other processor takes it. None when none is due; False when a processing
+    fault deferred or finished the one that was."""
+    now = mock.clock.now()
+    batch = session.scalars(
+        select(Batch).where(Batch.state == "queued", Batch.due_at <= now).order_by(Batch.due_at, Batch.id).limit(1)
+    ).first()
+    if batch is None:
+        return None
+    if before_processing(session, batch, now):  # a processing fault deferred or failed it
+        return False
+    batch.state, batch.processed_at = "processing", now
+    session.add(BatchProgress(batch_pk=batch.id, lease_until=real_now() + PROCESS_LEASE))
+    session.flush()
+    return batch
+
+
+def apply_batch(mock, batch_pk: int | None = None, claimed: list[int] | None = None) -> bool | None:
     """Apply a claimed batch's records a few per write transaction (each step commits its records and how far
-    it got), then draw its forms. False when another processor finished it first."""
+    it got), then draw its forms. False when another processor finished it first. Without ``batch_pk``, the
+    first step claims the next due batch (None when none is due, False when a processing fault took it) and
+    appends its primary key to ``claimed``."""
     pool = getattr(mock, "render_pool", None)
     drawing: dict = {}  # forms sent to the helpers as their records were applied, drawn meanwhile
 
@@ -90,6 +99,13 @@ def apply_batch(mock, batch_pk: int) -> bool:
     processor, records, results, expected = None, [], [], 0
     while True:
         with mock.store.write() as session:
+            if batch_pk is None:  # the claim and the first step in one transaction: one commit fewer
+                batch_claimed = _claim(mock, session)
+                if not isinstance(batch_claimed, Batch):
+                    return batch_claimed
+                batch_pk = batch_claimed.id
+                if claimed is not None:
+                    claimed.append(batch_pk)
             progress, batch = session.get(BatchProgress, batch_pk), session.get(Batch, batch_pk)
             if progress is None or batch is None or batch.state != "processing":
                 return False
