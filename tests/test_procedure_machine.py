@@ -13,7 +13,6 @@ import sys
 import textwrap
 
 import pytest
-from hypothesis import settings
 
 from harness.procedure_machine import ProcedureMismatch, Target, procedure_machine, replay, translog_schema
 from harness.pytest_plugin import start_mock
@@ -49,7 +48,9 @@ def machine(mock, tmp_path_factory):
 
 def test_the_mock_answers_every_walk_as_sevis_would(machine):
     """The ci profile (derandomized): WALKS walks of STEPS steps, every answer and invariant checked."""
-    result = explore(machine, WALKS, STEPS, derandomize=settings.default.derandomize)
+    # always the derandomized walks: the coverage asserted below depends on the walks drawn, so a local run of
+    # README's test command must draw CI's (random walks are for `rehearse --explore`)
+    result = explore(machine, WALKS, STEPS, derandomize=True)
     failure = result.failure
     assert failure is None, (
         f"the mock answered otherwise than SEVIS would at {failure.action}:\n{failure.message}\n"
