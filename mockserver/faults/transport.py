@@ -38,11 +38,16 @@ def cut_body_after_headers(environ: dict) -> None:
     environ[DROP] = "cut_body"
 
 
-async def drop_connection(how: str, conn, writer: asyncio.StreamWriter, request, status: int, headers, chunks) -> None:
+async def drop_connection(
+    how: str, conn, writer: asyncio.StreamWriter, request, status: int | tuple[int, bytes], headers, chunks
+) -> None:
     """Instead of the answer: a TCP RST (``reset``), or the head and half the body, then the connection
-    closes (``cut_body``). ``conn`` is the connection's h11 state, ``writer`` its asyncio stream."""
+    closes (``cut_body``). ``conn`` is the connection's h11 state, ``writer`` its asyncio stream; ``status`` is the
+    code, or the code and reason as the front's application call gives them."""
     import h11
 
+    if isinstance(status, tuple):
+        status = status[0]
     if how == "cut_body":
         body = b"".join(chunks)
         headers = [(k, v) for k, v in headers if k.lower() not in (b"content-length", b"transfer-encoding")]
