@@ -9,7 +9,8 @@ Inputs, all under ``schemas/tables/``:
 - ``<release>/<TypeName>.csv``: one code table per file, columns ``code,description`` and, for the
   tables where SEVIS says which visa classes a code is valid for, ``visa`` (e.g. ``F-1 M-1``).
   Each becomes ``<xs:simpleType name="TypeName">`` restricting ``xs:string`` (or the shell's
-  base) to exactly those codes; a code's description becomes its ``xs:documentation``.
+  base) to exactly those codes. Descriptions stay in the CSV; they are not copied into the XSD (the official
+  schemas document their codes in their own words, and the project keeps its facts in its own layout).
 
 Output: ``schemas/<release>/SEVISTable.xsd`` (committed; the tests check it is up to date).
 
@@ -79,12 +80,7 @@ def read_table(path: Path) -> list[tuple[str, str]]:
 
 
 def _enumeration(code: str, description: str) -> str:
-    if not description:
-        return f'      <xs:enumeration value="{_escape(code)}"/>'
-    return (
-        f'      <xs:enumeration value="{_escape(code)}"><xs:annotation>'
-        f"<xs:documentation>{_escape(description)}</xs:documentation></xs:annotation></xs:enumeration>"
-    )
+    return f'      <xs:enumeration value="{_escape(code)}"/>'
 
 
 def _enumeration_type(name: str, base: str, codes: list[tuple[str, str]], source: str) -> str:
