@@ -24,7 +24,7 @@ from . import accounts, mail
 from .errors import RtiError
 from .models import Designation, HelpDeskTicket, RtiAccount
 from .paths import link_base
-from .petitions import ADDRESS_FIELDS, US_STATES, ZIP
+from .petitions import ADDRESS_FIELDS, US_STATES, ZIP, change_draft, submit_draft
 
 # program type -> (program number prefix, label). [i] P-1 academic, P-3 private sector, P-4 government.
 PROGRAM_TYPES = {
@@ -258,29 +258,11 @@ def create(session: Session, account: RtiAccount, raw, now: datetime) -> Designa
 
 
 def save_draft(d: Designation, raw, now: datetime) -> Designation:
-    if d.state != "draft":
-        raise RtiError(409, f"DS-3036 {d.id} is {d.state}; only a draft can be changed")
-    d.body = json.dumps(normalize(raw))
-    d.updated_at = now
-    return d
+    return change_draft(d, normalize(raw), now, "DS-3036")
 
 
 def submit(d: Designation, now: datetime) -> Designation:
-    if d.state != "draft":
-        raise RtiError(409, f"DS-3036 {d.id} is already {d.state}")
-    missing, invalid = submission_problems(json.loads(d.body))
-    if missing or invalid:
-        parts = ([f"missing: {'; '.join(missing)}"] if missing else []) + (
-            [f"invalid: {'; '.join(invalid)}"] if invalid else []
-        )
-        raise RtiError(
-            400,
-            "the DS-3036 cannot be submitted yet; " + " | ".join(parts) + ". Complete it and submit again",
-            missing=missing,
-            invalid=invalid,
-        )
-    d.state, d.submitted_at, d.updated_at = "submitted", now, now
-    return d
+    return submit_draft(d, submission_problems, now, "DS-3036")
 
 
 # --- the exchange-visitor help desk ------------------------------------------------------------------------

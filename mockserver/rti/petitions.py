@@ -230,29 +230,42 @@ def create(session: Session, account: RtiAccount, raw, now: datetime) -> Petitio
 
 
 def save_draft(p: Petition, raw, now: datetime) -> Petition:
-    if p.state != "draft":
-        raise RtiError(409, f"I-17 {p.id} is {p.state}; only a draft can be changed")
-    p.body = json.dumps(normalize(raw))
-    p.updated_at = now
-    return p
+    return change_draft(p, normalize(raw), now, "I-17")
 
 
 def submit(p: Petition, now: datetime) -> Petition:
-    if p.state != "draft":
-        raise RtiError(409, f"I-17 {p.id} is already {p.state}")
-    missing, invalid = submission_problems(json.loads(p.body))
+    return submit_draft(p, submission_problems, now, "I-17")
+
+
+# --- a form's draft and its submission: Form I-17 here, Form DS-3036 in designations.py ----------------------
+
+
+def change_draft(draft, body: dict, now: datetime, form_name: str):
+    """Replace a draft's (normalized) ``body``; a form past its draft answers 409."""
+    if draft.state != "draft":
+        raise RtiError(409, f"{form_name} {draft.id} is {draft.state}; only a draft can be changed")
+    draft.body = json.dumps(body)
+    draft.updated_at = now
+    return draft
+
+
+def submit_draft(draft, problems, now: datetime, form_name: str):
+    """Submit a draft; a 400 names each missing field and each invalid entry ``problems(body)`` finds."""
+    if draft.state != "draft":
+        raise RtiError(409, f"{form_name} {draft.id} is already {draft.state}")
+    missing, invalid = problems(json.loads(draft.body))
     if missing or invalid:
         parts = ([f"missing: {'; '.join(missing)}"] if missing else []) + (
             [f"invalid: {'; '.join(invalid)}"] if invalid else []
         )
         raise RtiError(
             400,
-            "the I-17 cannot be submitted yet; " + " | ".join(parts) + ". Complete it and submit again",
+            f"the {form_name} cannot be submitted yet; " + " | ".join(parts) + ". Complete it and submit again",
             missing=missing,
             invalid=invalid,
         )
-    p.state, p.submitted_at, p.updated_at = "submitted", now, now
-    return p
+    draft.state, draft.submitted_at, draft.updated_at = "submitted", now, now
+    return draft
 
 
 # --- step 8: SEVP Response Center ----------------------------------------------------------------------
