@@ -18,12 +18,13 @@ pytest_plugins = ["tests.support.server"]
 
 
 def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: takes more than a few seconds (builds, walks, long scenarios)")
     config.addinivalue_line(
         "markers", "sevis_reference: compares with ICE's official files (SEVIS_REFERENCE=DIR; skipped when absent)"
     )
-    # harness.pytest_plugin is loaded by its pytest11 entry point once the project is installed; a run
+    # sevis_mock.harness.pytest_plugin is loaded by its pytest11 entry point once the project is installed; a run
     # from a source tree without that (or with plugin autoload disabled) gets it here, never twice.
-    import harness.pytest_plugin as sevis_plugin
+    import sevis_mock.harness.pytest_plugin as sevis_plugin
 
     if not config.pluginmanager.is_registered(sevis_plugin) and not config.pluginmanager.has_plugin("sevis_mock"):
         config.pluginmanager.register(sevis_plugin, "sevis_mock")

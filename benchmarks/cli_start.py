@@ -33,7 +33,7 @@ TARGETS = {"help": 15.0, "version": 15.0, "upload": 25.0, "download": 25.0}
 
 def sevis_mock_command() -> list[str]:
     script = Path(sys.executable).parent / "sevis-mock"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "mockserver"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "sevis_mock.server"]
 
 
 def timed(command: list[str], **kwargs) -> float:
@@ -51,8 +51,8 @@ def main() -> int:
     args = parser.parse_args()
 
     import sevis_mock
-    from fixtures import read_fixture
-    from harness.client import replace_batch_id
+    from sevis_mock.fixtures import read_fixture
+    from sevis_mock.harness.client import replace_batch_id
 
     cli = sevis_mock_command()
     curl = shutil.which("curl")

@@ -1,5 +1,5 @@
 """What the server benchmarks share: batches of N students, a mock started through `sevis-mock serve`
-(``harness.launch``, so the benchmarks follow whatever serving stack ``serve`` uses), mTLS sessions, medians.
+(``sevis_mock.harness.launch``, so the benchmarks follow whatever serving stack ``serve`` uses), mTLS sessions, medians.
 
 Not a test module: the benchmarks print ratios against floors measured in the same run; nothing here asserts
 a time.
@@ -24,8 +24,8 @@ sys.path.insert(0, str(PROJECT))
 import requests  # noqa: E402
 from lxml import etree  # noqa: E402
 
-from harness import launch  # noqa: E402
-from harness.lifecycle import letters  # noqa: E402
+from sevis_mock.harness import launch  # noqa: E402
+from sevis_mock.harness.lifecycle import letters  # noqa: E402
 
 TEMPLATE = PROJECT / "fixtures" / "fm" / "create-three-students.xml"
 UPLOAD = "sbtsevisbatch/action/batchUpload"

@@ -2,7 +2,7 @@
 
     python benchmarks/fuzz.py [--n 10000] [--seed 0] [--clients 4] [--workers 2]
 
-Upload ``i`` is ``harness.hostile.Fuzzer.upload(random.Random(seed + i))`` (the same generator as
+Upload ``i`` is ``sevis_mock.harness.hostile.Fuzzer.upload(random.Random(seed + i))`` (the same generator as
 tests/hostile/test_fuzz.py): schema mutants, byte-level damage, NUL and control characters, comments and
 PIs inside values, DOCTYPE bombs, attribute floods, deep nesting, encoding lies, hostile and oversized form
 fields, missing fields, raw malformed multipart bodies and hostile download requests. Every reply must be a
@@ -24,7 +24,7 @@ from pathlib import Path
 
 from common import PROJECT, fm_org, load, running_mock, session
 
-from harness.hostile import KINDS, BadReply, Fuzzer, judge, translog_schema
+from sevis_mock.harness.hostile import KINDS, BadReply, Fuzzer, judge, translog_schema
 
 
 def main() -> int:

@@ -29,7 +29,7 @@ import time
 from common import batch_id, fm_org, load, running_mock, session
 from lxml import etree
 
-from fixtures import read_fixture
+from sevis_mock.fixtures import read_fixture
 
 UPLOAD = "sbtsevisbatch/action/batchUpload"
 

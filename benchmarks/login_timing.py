@@ -1,6 +1,6 @@
 """Login timing: does the time of a refused RTI login tell whether the user ID exists?
 
-Runs ``mockserver.rti.accounts.login`` against a throwaway SQLite store with the default (scrypt) hashes:
+Runs ``sevis_mock.server.rti.accounts.login`` against a throwaway SQLite store with the default (scrypt) hashes:
 a wrong password for a known user, an unknown user ID, and a known user without a password yet,
 interleaved, medians. The ratio unknown/known should be close to 1 (target 0.8-1.25): an unknown user ID
 costs a dummy hash check. Not a test; it prints, it asserts nothing.
@@ -22,9 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from flask import Flask  # noqa: E402
 
-from mockserver.db import Store  # noqa: E402
-from mockserver.rti import accounts  # noqa: E402
-from mockserver.rti.models import RtiAccount  # noqa: E402
+from sevis_mock.server.db import Store  # noqa: E402
+from sevis_mock.server.rti import accounts  # noqa: E402
+from sevis_mock.server.rti.models import RtiAccount  # noqa: E402
 
 
 class _Settings:

@@ -23,14 +23,14 @@ import zipfile
 from common import batch_id, fm_org, load, make_batch, median, running_mock, session, turnaround
 from lxml import etree
 
-from mockserver.validation import SchemaSet
+from sevis_mock.server.validation import SchemaSet
 
 TARGETS = {250: 1.2, 1: 3.0}
 
 
 def floor(xml: bytes, schemas: SchemaSet) -> float:
     """Parse + validate + render every form + zip, called directly."""
-    from mockserver.forms import render_form
+    from sevis_mock.server.forms import render_form
 
     start = time.perf_counter()
     tree = etree.fromstring(xml).getroottree()

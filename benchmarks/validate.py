@@ -3,10 +3,10 @@
     python benchmarks/validate.py [--runs N]
 
 The document holds 250 CreateStudent and 250 UpdateStudent records (the SEVIS maximum). Its records are
-drawn with harness.strategies from the official XSD (derandomized, so every run uses the same bytes)
+drawn with sevis_mock.harness.strategies from the official XSD (derandomized, so every run uses the same bytes)
 and repeated up to 250 of each. Two timings on the same bytes, interleaved, median of N runs:
 
-- intake: ``mockserver.batch.intake.check_document`` with the project's SchemaSet (hardened parse, the
+- intake: ``sevis_mock.server.batch.intake.check_document`` with the project's SchemaSet (hardened parse, the
   root/header checks, libxml2 validation with our schemas);
 - raw: ``lxml.etree.fromstring`` + ``XMLSchema.validate`` with the official schema.
 
@@ -29,10 +29,10 @@ sys.path.insert(0, str(PROJECT))
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from lxml import etree  # noqa: E402
 
-from harness.strategies import trees  # noqa: E402
-from mockserver.batch.intake import check_document  # noqa: E402
-from mockserver.db import Organization  # noqa: E402
-from mockserver.validation import SchemaSet  # noqa: E402
+from sevis_mock.harness.strategies import trees  # noqa: E402
+from sevis_mock.server.batch.intake import check_document  # noqa: E402
+from sevis_mock.server.db import Organization  # noqa: E402
+from sevis_mock.server.validation import SchemaSet  # noqa: E402
 
 # ICE's official schemas: SEVIS_REFERENCE=DIR, else ../shared/sevis-reference beside the project
 REFERENCE = Path(os.environ.get("SEVIS_REFERENCE") or PROJECT.parent / "shared" / "sevis-reference")

@@ -349,7 +349,7 @@ class _NightWatch(threading.Thread):
 
 
 def _run_command(command, info, org, batch_id, xml, environment, timeout) -> tuple[bool, str]:
-    from mockserver.config import ENVIRONMENTS
+    from sevis_mock.server.config import ENVIRONMENTS
 
     prefix = ENVIRONMENTS.get(environment, ENVIRONMENTS["beta"])[0]
     with tempfile.TemporaryDirectory(prefix="sevis-chaos-") as work:
@@ -536,7 +536,7 @@ def cli_chaos(scenario, client_command, server, connection, data_dir, batch, env
 
 
 def main() -> int:
-    """``python -m harness.chaos``: the built-in client as a program, reading the ``SEVIS_*`` variables that
+    """``python -m sevis_mock.harness.chaos``: the built-in client as a program, reading the ``SEVIS_*`` variables that
     ``rehearse --chaos --client-command`` sets (a model for a college's own client)."""
     env = os.environ
     base, _, _ = env["SEVIS_UPLOAD_URL"].rpartition("/action/")

@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 import click
 
-from harness.client import (
+from sevis_mock.harness.client import (
     ENVIRONMENTS,
     DownloadResult,
     RecordResult,
@@ -650,6 +650,6 @@ def download_command(
 
 __all__ = ["upload_command", "download_command", "echo_log", "load_connection", "resolve_target", "save_download"]
 
-if __name__ == "__main__":  # pragma: no cover - `python -m harness.cli upload ...`
+if __name__ == "__main__":  # pragma: no cover - `python -m sevis_mock.harness.cli upload ...`
     group = click.Group("sevis-mock", commands=[upload_command, download_command])
     group(prog_name=os.path.basename(sys.argv[0]))

@@ -2,13 +2,13 @@
 
 Public API::
 
-    from harness.hostile import Upload, Fuzzer
+    from sevis_mock.harness.hostile import Upload, Fuzzer
 
     fuzzer = Fuzzer(org_id, user_id)      # bases: the F/M fixtures, addressed to org_id / user_id
     upload = fuzzer.upload(random.Random(seed))   # one Upload, the same for the same seed
     upload.send(session, base_url)        # -> requests.Response
 
-Each :class:`Upload` is one of :data:`KINDS`: a single schema fault (``harness.mutants``), a document
+Each :class:`Upload` is one of :data:`KINDS`: a single schema fault (``sevis_mock.harness.mutants``), a document
 broken at the byte level (truncated, bytes flipped, NUL and control characters, a comment or processing
 instruction inside a value, a DOCTYPE bomb, an attribute flood, deep nesting, an encoding lie), or hostile
 form fields (dash and newline runs, CRLF, NUL, path traversal, SQL-like strings, 400 KB values, a field
@@ -24,8 +24,8 @@ from functools import cached_property
 
 from lxml import etree
 
-from fixtures import read_fixture
-from mockserver.xmlsafe import xml_text
+from sevis_mock.fixtures import read_fixture
+from sevis_mock.server.xmlsafe import xml_text
 
 __all__ = ["KINDS", "Fuzzer", "Upload"]
 
@@ -126,8 +126,8 @@ class Fuzzer:
 
     @cached_property
     def mutations(self):
-        from harness.mutants import mutations
-        from mockserver.validation import SchemaSet
+        from sevis_mock.harness.mutants import mutations
+        from sevis_mock.server.validation import SchemaSet
 
         schemas = SchemaSet.discover([])
         xsd = schemas.files["SEVISBatchCreateUpdateStudent"]
@@ -324,7 +324,7 @@ class BadReply(AssertionError):
 
 def translog_schema() -> etree.XMLSchema:
     """The project's SevisTransLog.xsd, compiled."""
-    from mockserver.validation import SchemaSet
+    from sevis_mock.server.validation import SchemaSet
 
     return SchemaSet.discover([]).schema("TransactionLog")
 

@@ -34,7 +34,7 @@ def launch(data_dir: Path, *args: str, timeout: float = 60, cwd: Path | None = N
     data_dir.mkdir(parents=True, exist_ok=True)
     connection = data_dir / "connection.json"
     connection.unlink(missing_ok=True)  # a stale file from an earlier run must not be taken for this one
-    command = [sys.executable, "-m", "mockserver", "serve", "--data-dir", str(data_dir), "--port", "0", *args]
+    command = [sys.executable, "-m", "sevis_mock.server", "serve", "--data-dir", str(data_dir), "--port", "0", *args]
     with open(data_dir / "serve.log", "ab") as log:
         proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=cwd)
     deadline = time.monotonic() + timeout

@@ -1,7 +1,7 @@
 """Stateful properties: random sequences of batches against a real sevis-mock, checked against a model.
 
 :func:`lifecycle_machine` returns a Hypothesis ``RuleBasedStateMachine`` bound to a running
-:class:`harness.pytest_plugin.MockServer`. Start the mock with a processing delay longer than
+:class:`sevis_mock.harness.pytest_plugin.MockServer`. Start the mock with a processing delay longer than
 :data:`MAX_ADVANCE_DAYS` (the machine processes with ``POST /control/process-now`` so that downloads
 before processing are part of the walk, and it moves the mock clock forward by whole days). Each example
 begins with ``POST /control/reset`` and the mock clock at :data:`CLOCK`.
@@ -45,7 +45,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 from lxml import etree
 
-from fixtures import read_fixture
+from sevis_mock.fixtures import read_fixture
 
 CLOCK = "2027-01-20T09:00:00"  # [i] as fixtures/events/*.steps set it before their update batches
 TODAY = date(2027, 1, 20)

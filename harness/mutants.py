@@ -2,12 +2,12 @@
 
 Public API::
 
-    from harness.mutants import KINDS, Mutant, mutants, mutations, valid_and_mutant
+    from sevis_mock.harness.mutants import KINDS, Mutant, mutants, mutations, valid_and_mutant
 
     mutations(xsd, document)           # every applicable single fault of a valid document (list);
                                        # Mutation.apply(tree) -> (broken copy, detail) or None
     mutants(xsd, document, kinds=KINDS)  # strategy of Mutant: one fault, kind drawn first
-    valid_and_mutant(xsd, root, n=2)   # strategy of (valid bytes, [Mutant, ...]) built on harness.strategies
+    valid_and_mutant(xsd, root, n=2)   # strategy of (valid bytes, [Mutant, ...]) built on sevis_mock.harness.strategies
 
 A :class:`Mutant` carries ``kind`` (one of :data:`KINDS`), ``path`` (``/Root/Child[2]/@attr``),
 ``detail`` (a sentence) and the broken ``document`` (bytes). ``xsd`` is a schema path or an xmlschema
@@ -38,7 +38,7 @@ from xmlschema.validators import (
     XsdUnion,
 )
 
-from mockserver.validation import readable_path
+from sevis_mock.server.validation import readable_path
 
 from .strategies import XSI, documents_and_trees, load_schema, serialize, value_checker
 

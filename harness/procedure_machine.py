@@ -58,7 +58,9 @@ from lxml import html as lhtml
 
 from .lifecycle import letters
 
-CLOCK = datetime(2027, 1, 20, 9, 0, 0)  # [i] the mock clock at the start of every walk (as harness.lifecycle)
+CLOCK = datetime(
+    2027, 1, 20, 9, 0, 0
+)  # [i] the mock clock at the start of every walk (as sevis_mock.harness.lifecycle)
 HOUR, DAY = 3600.0, 86400.0
 LINK_LIFETIME = 72 * HOUR  # API.md: Set Password links expire after 72 mock hours
 TOKEN_LIFETIME = 24 * HOUR  # bearer tokens last 24 mock hours
@@ -150,7 +152,7 @@ def issue_pool(ca_dir: Path, out: Path, seeded: dict) -> dict[str, PoolCert]:
     private key (uploaded by mistake)."""
     from cryptography import x509
 
-    from mockserver.tls import CertificateAuthority, fingerprint
+    from sevis_mock.server.tls import CertificateAuthority, fingerprint
 
     ca = CertificateAuthority.load_or_create(Path(ca_dir))
     now = datetime.now(UTC)
@@ -433,8 +435,8 @@ class Documents:
     """Batch documents for the uploads, each addressed to the org, user and batch ID of the upload."""
 
     def __init__(self) -> None:
-        from fixtures import read_fixture
-        from schemas import schema_for_root
+        from sevis_mock.fixtures import read_fixture
+        from sevis_mock.schemas import schema_for_root
 
         self.xsd = schema_for_root("SEVISBatchCreateUpdateStudent")
         self.schema = etree.XMLSchema(etree.parse(str(self.xsd)))
@@ -501,7 +503,7 @@ class Documents:
     def mutations(self) -> list:
         """Single faults of the good document that libxml2 also rejects (computed once)."""
         if self._mutations is None:
-            from harness.mutants import mutations
+            from sevis_mock.harness.mutants import mutations
 
             template = self.good(SEEDED_ORG, "MCKPDSO001", "PM000000000000", 0, CLOCK.date())
             tree = etree.fromstring(template).getroottree()
@@ -528,8 +530,8 @@ class Documents:
 
 def generated_documents():
     """Strategy of F/M documents valid against the project's schema (small ones: each upload stays cheap)."""
-    from harness.strategies import trees
-    from schemas import schema_for_root
+    from sevis_mock.harness.strategies import trees
+    from sevis_mock.schemas import schema_for_root
 
     return trees(
         schema_for_root("SEVISBatchCreateUpdateStudent"),
@@ -1899,6 +1901,6 @@ def replay(machine_class: type[ProcedureMachine], steps: list[tuple[str, dict]])
 def translog_schema(path: Path | None = None) -> etree.XMLSchema:
     """The TransLog XSD every log is checked against: ``path`` (e.g. ICE's official SevisTransLog.xsd) when
     given, else the project's own copy (nothing installed reads files outside the package)."""
-    from schemas import schema_for_root
+    from sevis_mock.schemas import schema_for_root
 
     return etree.XMLSchema(etree.parse(str(path or schema_for_root("TransactionLog"))))

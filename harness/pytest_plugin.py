@@ -7,7 +7,7 @@ Installed with sevis-mock (entry point ``pytest11``: ``sevis_mock``), it gives e
   F/M school ``MCK214F00001000`` (PDSO ``MCKPDSO001``) and J sponsor ``P-1-12345`` (RO ``MCKRO00001``).
 * ``sevis_org`` -- the organization a test acts as (:class:`SevisOrg`: org ID, user ID, certificate
   paths); the school unless the test is marked ``@pytest.mark.sevis_org("J")``.
-* ``sevis_client`` -- a :class:`harness.client.SevisClient` for ``sevis_org`` on the beta endpoint.
+* ``sevis_client`` -- a :class:`sevis_mock.harness.client.SevisClient` for ``sevis_org`` on the beta endpoint.
 * :func:`assert_record_ok` and :func:`assert_record_failed` to assert on a transaction log.
 
 ini options: ``sevis_mock_processing_delay`` (seconds, default 0) and ``sevis_mock_serve_args``
@@ -64,7 +64,7 @@ def _find(log, request_id: str):
 
 
 def assert_record_ok(log, request_id: str):
-    """The record sent with ``request_id`` succeeded; returns its :class:`harness.client.RecordResult`."""
+    """The record sent with ``request_id`` succeeded; returns its :class:`sevis_mock.harness.client.RecordResult`."""
     record = _find(log, request_id)
     if not record.ok:
         raise AssertionError(f"record {request_id} failed with {record.error_code}: {record.error_message}")

@@ -2,7 +2,7 @@
 
 Public API::
 
-    from harness.strategies import documents, trees, documents_and_trees, load_schema
+    from sevis_mock.harness.strategies import documents, trees, documents_and_trees, load_schema
 
     documents(xsd, "SEVISBatchCreateUpdateStudent")          # strategy of bytes (UTF-8, with declaration)
     trees(xsd, "SEVISBatchCreateUpdateEV")                   # strategy of lxml ElementTrees

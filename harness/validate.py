@@ -1,6 +1,6 @@
 """`sevis-mock validate`: the verdict the mock server would give a batch document, offline.
 
-The upload verdict comes from the server's own intake (``mockserver.batch.intake.check_document``):
+The upload verdict comes from the server's own intake (``sevis_mock.server.batch.intake.check_document``):
 well-formedness and posting rules (S0012), schema (S0013). The upload form fields are taken to be the
 document's own header (BatchHeader/OrgID and BatchID, the organization's kind from the root element),
 so the posting checks that compare header and fields always pass here.
@@ -30,17 +30,17 @@ import click
 from lxml import etree
 from sqlalchemy.orm import Session
 
-from mockserver.batch.intake import KIND_OF_ROOT, Refusal, check_document
-from mockserver.batch.processing import BatchProcessor, dependent_key, duplicate_key_for
-from mockserver.catalog import catalogue
-from mockserver.clock import parse_iso
-from mockserver.config import DEFAULT_MAX_BODY, ENVIRONMENTS
-from mockserver.db import Batch, Official, Organization, Record, RecordEvent, Setting, Store
-from mockserver.profiles import READ_ONLY, ProfileError
-from mockserver.profiles import save as save_profile
-from mockserver.profiles import validate as validate_profile
-from mockserver.validation import SchemaFolderError, SchemaSet, readable_path
-from mockserver.xmlsafe import UnsafeXML, parse
+from sevis_mock.server.batch.intake import KIND_OF_ROOT, Refusal, check_document
+from sevis_mock.server.batch.processing import BatchProcessor, dependent_key, duplicate_key_for
+from sevis_mock.server.catalog import catalogue
+from sevis_mock.server.clock import parse_iso
+from sevis_mock.server.config import DEFAULT_MAX_BODY, ENVIRONMENTS
+from sevis_mock.server.db import Batch, Official, Organization, Record, RecordEvent, Setting, Store
+from sevis_mock.server.profiles import READ_ONLY, ProfileError
+from sevis_mock.server.profiles import save as save_profile
+from sevis_mock.server.profiles import validate as validate_profile
+from sevis_mock.server.validation import SchemaFolderError, SchemaSet, readable_path
+from sevis_mock.server.xmlsafe import UnsafeXML, parse
 
 ROLES = {"F/M": "PDSO", "J": "RO"}
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
@@ -87,7 +87,7 @@ class Verdict:
 
 @cache
 def hints() -> dict[str, str]:
-    text = resources.files("harness").joinpath("data/hints.csv").read_text(encoding="utf-8")
+    text = resources.files("sevis_mock.harness").joinpath("data/hints.csv").read_text(encoding="utf-8")
     rows = csv.DictReader(line for line in text.splitlines() if not line.startswith("#"))
     return {row["code"]: row["hint"] for row in rows}
 
@@ -477,7 +477,7 @@ def _document(record: dict, tag: str) -> etree._Element:
 
 def _element(tag: str, value) -> etree._Element:
     """Element names as keys (a list when repeated), "@name" keys attributes, "#text" the text beside them:
-    the shape of mockserver.records.queries.xml_data."""
+    the shape of sevis_mock.server.records.queries.xml_data."""
     element = etree.Element(tag)
     if isinstance(value, dict):
         for key, child in value.items():

@@ -85,12 +85,14 @@ def create_app(settings: Settings | None = None, *, mock: Mock | None = None) ->
     from .batch.multipart import BatchRequest
 
     app = Flask(__name__)
-    app.request_class = BatchRequest  # notes closing delimiters between multipart parts (mockserver.batch.multipart)
+    app.request_class = (
+        BatchRequest  # notes closing delimiters between multipart parts (sevis_mock.server.batch.multipart)
+    )
     # A document over max_body_bytes gets S0012 (the body is read and discarded so the client sees the
     # reply); a body beyond four times that is cut off with HTTP 413 instead of being read at all.
     app.config["MAX_CONTENT_LENGTH"] = 4 * settings.max_body_bytes
     app.extensions["sevis_mock"] = mock
-    app.before_request(mock.cache.refresh)  # one read of the generation per request (mockserver.cache)
+    app.before_request(mock.cache.refresh)  # one read of the generation per request (sevis_mock.server.cache)
 
     from .batch.views import bp as batch_bp
 
@@ -115,7 +117,7 @@ def create_app(settings: Settings | None = None, *, mock: Mock | None = None) ->
     app.register_error_handler(MalformedBody, _malformed_body)
     for error in STORAGE_ERRORS:
         app.register_error_handler(error, _storage_trouble)
-    logging.getLogger("mockserver").setLevel(logging.INFO)
+    logging.getLogger("sevis_mock.server").setLevel(logging.INFO)
     return app
 
 

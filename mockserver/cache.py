@@ -6,7 +6,7 @@ Invalidation reaches every gunicorn worker through the database: a generation to
 a cached row, and each process reads it once per request (one primary-key SELECT) and empties its cache when it
 differs. Every change is covered however it is made: a session hook sees cached rows added, changed or deleted
 (the control API, RTI pages, the SEVP console, the CLI, tests arranging states), bulk UPDATE/DELETE statements on
-them, and `mockserver.control.reset` bumps it after clearing every table. A process that made the change empties
+them, and `sevis_mock.server.control.reset` bumps it after clearing every table. A process that made the change empties
 its own cache at commit, so its next read in the same request is fresh.
 
 Why not a TTL: the control API answers a clock jump or a reset, and the very next request (on any worker) must

@@ -22,7 +22,7 @@ class ResultCode:
 
 @cache
 def catalogue() -> dict[str, ResultCode]:
-    text = resources.files("mockserver").joinpath("data/result_codes.csv").read_text(encoding="utf-8")
+    text = resources.files("sevis_mock.server").joinpath("data/result_codes.csv").read_text(encoding="utf-8")
     lines = [line for line in text.splitlines() if not line.startswith("#")]
     return {
         row["code"]: ResultCode(row["code"], row["family"], row["reserved"] == "yes", row["message"])

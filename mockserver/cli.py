@@ -14,43 +14,43 @@ from pathlib import Path
 import click
 
 ENV_PREFIX = "SEVIS_MOCK"
-PROFILES = ("alpha", "beta", "production")  # mockserver.config.PROFILES (not imported here: start-up time)
+PROFILES = ("alpha", "beta", "production")  # sevis_mock.server.config.PROFILES (not imported here: start-up time)
 
 #: Commands defined in other modules: name -> (module, attribute, the help's first sentence for `--help`).
 LAZY_COMMANDS = {
     "upload": (
-        "harness.cli",
+        "sevis_mock.harness.cli",
         "upload_command",
         "Upload a batch FILE to SEVIS Batch (or sevis-mock) and report the Upload result.",
     ),
     "download": (
-        "harness.cli",
+        "sevis_mock.harness.cli",
         "download_command",
         "Download a batch's transaction log and forms into --out and summarize them.",
     ),
     "validate": (
-        "harness.validate",
+        "sevis_mock.harness.validate",
         "validate_command",
         "The verdict sevis-mock's server would give each batch FILE (or every .xml under DIR).",
     ),
     "rehearse": (
-        "harness.rehearsal.cli",
+        "sevis_mock.harness.rehearsal.cli",
         "rehearse_command",
         "Run SEVIS's 15-step batch beta-testing procedure and report each step (a school's, or with --sponsor an "
         "exchange-visitor sponsor's).",
     ),
     "codes": (
-        "mockserver.codes",
+        "sevis_mock.server.codes",
         "codes_command",
         "Every SEVIS result code: implemented or not (and why), its condition, and what provokes it.",
     ),
     "proxy": (
-        "harness.shadow.cli",
+        "sevis_mock.harness.shadow.cli",
         "proxy_command",
         "Forward a college's batch traffic to SEVIS, answer with SEVIS's replies unchanged, and record it.",
     ),
     "shadow-report": (
-        "harness.shadow.cli",
+        "sevis_mock.harness.shadow.cli",
         "shadow_report_command",
         "Summarize a shadow recording: agreements, differences by kind, a minimal document for each.",
     ),

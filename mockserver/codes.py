@@ -100,7 +100,7 @@ def _module_tables(name: str) -> dict[str, str]:
 
 def _rule_fixtures() -> dict[str, list[str]]:
     """code -> rule fixture case ids (``fixtures/rules/<fm|j>/<case>``)."""
-    from fixtures.rules import load_cases
+    from sevis_mock.fixtures.rules import load_cases
 
     found: dict[str, list[str]] = {}
     for case in load_cases():
@@ -117,7 +117,7 @@ def _readable_path(path: str) -> str:
 
 def _reached_by() -> dict[str, str]:
     """code -> how its first rule fixture reaches it: a batch alone, or the control calls made first."""
-    from fixtures.rules import load_cases
+    from sevis_mock.fixtures.rules import load_cases
 
     found: dict[str, str] = {}
     for case in load_cases():
@@ -137,7 +137,7 @@ def _reached_by() -> dict[str, str]:
 
 def _catalog_fixtures() -> dict[str, list[str]]:
     """code -> fixtures/catalog.json documents whose upload, process or record result is that code."""
-    from fixtures import load_catalog
+    from sevis_mock.fixtures import load_catalog
 
     found: dict[str, list[str]] = {}
     for entry in load_catalog():

@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from schemas import FM_RELEASE, J_RELEASE, schema_root
-from schemas.build import read_rows
+from sevis_mock.schemas import FM_RELEASE, J_RELEASE, schema_root
+from sevis_mock.schemas.build import read_rows
 
 RELEASES = {"F/M": FM_RELEASE, "J": J_RELEASE}
 

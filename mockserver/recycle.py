@@ -10,7 +10,7 @@ import os
 import resource
 import sys
 
-log = logging.getLogger("mockserver.recycle")
+log = logging.getLogger("sevis_mock.server.recycle")
 
 
 def resident_mb() -> float:

@@ -1,4 +1,4 @@
-"""`sevis-mock serve`: the Flask app under gunicorn (processes) and mockserver.front (connections) with TLS; a client certificate is verified when
+"""`sevis-mock serve`: the Flask app under gunicorn (processes) and sevis_mock.server.front (connections) with TLS; a client certificate is verified when
 presented and required by the batch and control endpoints (RTI and SEVP pages need none)."""
 
 from __future__ import annotations
@@ -118,7 +118,7 @@ class MockServer(BaseApplication):
         options = {
             "bind": f"{s.host}:{s.port}" if ":" not in s.host else f"[{s.host}]:{s.port}",
             "workers": s.workers,
-            "worker_class": "mockserver.front.FrontWorker",  # slow clients cost no thread: see front.py
+            "worker_class": "sevis_mock.server.front.FrontWorker",  # slow clients cost no thread: see front.py
             "threads": 8,
             "certfile": str(d.server_cert),
             "keyfile": str(d.server_key),

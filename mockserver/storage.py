@@ -16,7 +16,7 @@ import time
 
 from sqlalchemy.exc import DBAPIError
 
-log = logging.getLogger("mockserver.storage")
+log = logging.getLogger("sevis_mock.server.storage")
 
 RETRY_AFTER_SECONDS = 30
 MIN_FREE_BYTES = 1 << 20  # /readyz: less free space than this under the database is not ready

@@ -349,7 +349,7 @@ def readable_path(elem: etree._Element) -> str:
 
 
 def _project_folders() -> list[Path]:
-    from schemas import schema_root
+    from sevis_mock.schemas import schema_root
 
     root = schema_root()
     return sorted(p for p in root.iterdir() if p.is_dir() and (p / "Common.xsd").exists())

@@ -5,7 +5,7 @@
     with sevis_mock.running(data_dir="build/sevis-mock", processing_delay=0) as mock:
         mock.connection["base_url"]                # what connection.json holds
         school = mock.org("F/M")                   # org ID, user ID, certificate paths
-        with mock.client(school) as client:        # a harness.client.SevisClient for that school
+        with mock.client(school) as client:        # a sevis_mock.harness.client.SevisClient for that school
             upload = client.upload(xml, org_id=school.org_id, user_id=school.user_id)
         mock.process_now(); mock.journal(); mock.reset()   # the control API
 
@@ -20,9 +20,22 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from ._server import MockControlError, MockServer, SevisOrg, start_mock
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._server import MockControlError, MockServer, SevisOrg
 
 __all__ = ["MockControlError", "MockServer", "SevisOrg", "running"]
+
+
+def __getattr__(name: str) -> Any:
+    # the server and harness live under this package too (sevis_mock.server, sevis_mock.harness): importing
+    # them, or running `sevis-mock --version`, must not pay for the client side (requests) it does not use
+    if name in ("MockControlError", "MockServer", "SevisOrg"):
+        from . import _server
+
+        return getattr(_server, name)
+    raise AttributeError(f"module 'sevis_mock' has no attribute {name!r}")
 
 
 @contextlib.contextmanager
@@ -41,13 +54,15 @@ def running(
     afterwards, when None; an existing data dir is reused as ``serve`` would). ``processing_delay``: seconds
     between upload and processing (0 = at once). ``fast_passwords``: cheap RTI password hashing, for throwaway
     servers. ``extra``: more ``sevis-mock serve`` arguments (e.g. ``("--schemas", "official/xsd")``).
-    Raises :class:`harness.launch.ServeDidNotStart` (with the server's log) when it does not start in
+    Raises :class:`sevis_mock.harness.launch.ServeDidNotStart` (with the server's log) when it does not start in
     ``timeout`` seconds.
     """
     with contextlib.ExitStack() as stack:
         if data_dir is None:
             data_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="sevis-mock-"))
         args = (*(("--fast-passwords",) if fast_passwords and "--fast-passwords" not in extra else ()), *extra)
+        from ._server import start_mock
+
         server = start_mock(
             Path(data_dir), processing_delay=processing_delay, workers=workers, extra=args, timeout=timeout
         )

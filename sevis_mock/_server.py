@@ -1,6 +1,6 @@
 """A running sevis-mock and the ways to reach it: the connection, a batch client and the control API.
 
-:func:`sevis_mock.running` starts one; the pytest plugin (``harness.pytest_plugin``) uses the same.
+:func:`sevis_mock.running` starts one; the pytest plugin (``sevis_mock.harness.pytest_plugin``) uses the same.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 
-from harness import launch
+from sevis_mock.harness import launch
 
 if TYPE_CHECKING:
-    from harness.client import SevisClient
+    from sevis_mock.harness.client import SevisClient
 
 __all__ = ["MockControlError", "MockServer", "SevisOrg", "start_mock"]
 
@@ -104,9 +104,9 @@ class MockServer:
         return found[0]
 
     def client(self, org: SevisOrg | None = None, *, environment: str = "sbtsevisbatch") -> SevisClient:
-        """A :class:`harness.client.SevisClient` acting as ``org`` (the seeded school by default); close it (or use
+        """A :class:`sevis_mock.harness.client.SevisClient` acting as ``org`` (the seeded school by default); close it (or use
         it in a ``with``) when done."""
-        from harness.client import SevisClient
+        from sevis_mock.harness.client import SevisClient
 
         org = org or self.org("F/M")
         return SevisClient(self.base_url, cert=org.cert, ca_bundle=self.ca_cert, environment=environment)
@@ -173,7 +173,7 @@ class MockServer:
         """Requests to the batch endpoints; filters ``org``, ``batch``, ``user``, ``action``, ``since``."""
         return self.control("GET", "journal", params=filters)["entries"]
 
-    # --- faults and outages (see mockserver.faults) ----------------------------------------------
+    # --- faults and outages (see sevis_mock.server.faults) ----------------------------------------------
     def add_fault(self, respond: dict, match: dict | None = None, *, times: int | None = None, **more: Any) -> dict:
         """Add a fault rule (``POST /control/faults``); returns it with its ``id``. Stays until deleted."""
         rule: dict[str, Any] = {"respond": respond, **more}
@@ -250,7 +250,7 @@ class MockServer:
 
 def control_certificate(data_dir: Path) -> tuple[str, str] | None:
     """A client certificate from the mock's development CA for the control API (made once per data dir)."""
-    from mockserver.tls import CertificateAuthority
+    from sevis_mock.server.tls import CertificateAuthority
 
     certs, out = Path(data_dir) / "certs", Path(data_dir) / "control-client"
     cert, key = out / "control-CONTROL000.pem", out / "control-CONTROL000.key.pem"

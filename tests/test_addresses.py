@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from lxml import etree
 
-from mockserver.addresses import (
+from sevis_mock.server.addresses import (
     BAD_CSZ,
     J_MAIL,
     J_SITE,
@@ -20,9 +20,14 @@ from mockserver.addresses import (
     person_address,
     standardize,
 )
-from mockserver.batch import translog
-from mockserver.rules import RuleContext
-from mockserver.rules.address import employer_city_state_zip, employer_street, student_city_state_zip, student_street
+from sevis_mock.server.batch import translog
+from sevis_mock.server.rules import RuleContext
+from sevis_mock.server.rules.address import (
+    employer_city_state_zip,
+    employer_street,
+    student_city_state_zip,
+    student_street,
+)
 from tests.support.server import assert_valid_log, new_batch_id
 
 NOW = datetime(2027, 1, 15, 9, 0, tzinfo=UTC)

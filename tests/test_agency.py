@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from fixtures import read_fixture
-from harness.pytest_plugin import MockControlError, assert_record_ok
+from sevis_mock.fixtures import read_fixture
+from sevis_mock.harness.pytest_plugin import MockControlError, assert_record_ok
 from tests.support.server import new_batch_id, with_batch_id
 
 

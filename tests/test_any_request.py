@@ -64,8 +64,8 @@ FIELDS = [
 
 def app_routes(tmp_path_factory) -> list[tuple[str, str]]:
     """(method, rule) for every route of the application, HEAD and OPTIONS aside."""
-    from mockserver import create_app
-    from mockserver.config import Settings
+    from sevis_mock.server import create_app
+    from sevis_mock.server.config import Settings
 
     app = create_app(Settings(data_dir=tmp_path_factory.mktemp("url-map"), run_worker=False))
     return sorted(

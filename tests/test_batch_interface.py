@@ -7,7 +7,7 @@ import io
 import pytest
 from pypdf import PdfReader
 
-from fixtures import load_catalog, read_fixture, render_template
+from sevis_mock.fixtures import load_catalog, read_fixture, render_template
 from tests.support.server import new_batch_id, with_batch_id
 
 CATALOG = [e for e in load_catalog() if not e["template"]]

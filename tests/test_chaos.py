@@ -8,8 +8,8 @@ import sys
 import pytest
 from click.testing import CliRunner
 
-from harness.chaos import judge
-from mockserver.cli import main
+from sevis_mock.harness.chaos import judge
+from sevis_mock.server.cli import main
 from tests.support.server import start_server
 
 NAIVE_CLIENT = """
@@ -57,7 +57,9 @@ def test_builtin_client_recovers_from_a_bad_day(server, tmp_path):
 
 
 def test_client_command_that_recovers(server):
-    result = rehearse(server, "--scenario", "gateway-trouble", "--client-command", f"{sys.executable} -m harness.chaos")
+    result = rehearse(
+        server, "--scenario", "gateway-trouble", "--client-command", f"{sys.executable} -m sevis_mock.harness.chaos"
+    )
     assert result.exit_code == 0, result.output
 
 

@@ -30,9 +30,9 @@ from lxml import etree
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from harness.cli import download_command, upload_command
+from sevis_mock.harness.cli import download_command, upload_command
 from tests.support.reference import OFFICIAL_XSD, official_or_project
-from harness.client import (
+from sevis_mock.harness.client import (
     DependentResult,
     SevisClient,
     SevisConnectionError,

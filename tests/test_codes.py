@@ -9,11 +9,11 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from fixtures.rules import load_cases
-from mockserver.catalog import catalogue
-from mockserver.cli import main
-from mockserver.codes import build_rows
-from mockserver.rules import RULES
+from sevis_mock.fixtures.rules import load_cases
+from sevis_mock.server.catalog import catalogue
+from sevis_mock.server.cli import main
+from sevis_mock.server.codes import build_rows
+from sevis_mock.server.rules import RULES
 from tests.support.reference import RESULT_CODES, official
 
 

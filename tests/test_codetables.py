@@ -6,8 +6,8 @@ import csv
 
 import pytest
 
-from mockserver import codetables
-from mockserver.rules import fm_facts, j_common
+from sevis_mock.server import codetables
+from sevis_mock.server.rules import fm_facts, j_common
 from tests.support.reference import REFERENCE, require
 
 LOOKUP = REFERENCE / "lookup-tables"
@@ -84,7 +84,7 @@ def test_j_categories_follow_table_15():
 def test_generated_schemas_list_codes_and_leave_meanings_in_the_tables():
     """Meanings are facts the project keeps in its CSV tables (codetables reads them); the generated XSD lists
     the codes only, so it never repeats the official schemas' documentation."""
-    from schemas import schema_root
+    from sevis_mock.schemas import schema_root
 
     for release in ("fm-6.55", "j-6.27"):
         text = (schema_root() / release / "SEVISTable.xsd").read_text(encoding="utf-8")

@@ -9,12 +9,12 @@ import pytest
 import requests
 from lxml import etree
 
-from fixtures import read_fixture
-from harness.client import replace_batch_id
-from harness.pytest_plugin import MockControlError, assert_record_ok, start_mock
-from mockserver.control.reset import clear_all
-from mockserver.cache import GENERATION_KEY
-from mockserver.db import Base, Organization, Store
+from sevis_mock.fixtures import read_fixture
+from sevis_mock.harness.client import replace_batch_id
+from sevis_mock.harness.pytest_plugin import MockControlError, assert_record_ok, start_mock
+from sevis_mock.server.control.reset import clear_all
+from sevis_mock.server.cache import GENERATION_KEY
+from sevis_mock.server.db import Base, Organization, Store
 
 FM_FIXTURE = "fm/create-three-students.xml"
 
@@ -263,9 +263,9 @@ def test_journal_notes_an_unknown_environment(sevis_mock):
 
 
 def test_reseeding_keeps_client_certificates_of_this_ca_only(tmp_path):
-    from mockserver.config import Settings
-    from mockserver.datadir import DataDir
-    from mockserver.tls import CertificateAuthority
+    from sevis_mock.server.config import Settings
+    from sevis_mock.server.datadir import DataDir
+    from sevis_mock.server.tls import CertificateAuthority
 
     data_dir = DataDir(Settings(data_dir=tmp_path))
     ca = CertificateAuthority.load_or_create(tmp_path / "certs")

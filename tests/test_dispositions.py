@@ -9,10 +9,10 @@ import requests
 import trustme
 from sqlalchemy import update
 
-from fixtures import read_fixture
-from mockserver.datadir import registration
-from mockserver.db import Official, Organization
-from mockserver.tls import CertificateAuthority
+from sevis_mock.fixtures import read_fixture
+from sevis_mock.server.datadir import registration
+from sevis_mock.server.db import Official, Organization
+from sevis_mock.server.tls import CertificateAuthority
 from tests.support.reference import AVAILABLE, OFFICIAL_XSD, REQUIRED, require
 from tests.support.server import assert_valid_log, new_batch_id, open_store, start_server, with_batch_id
 

@@ -14,10 +14,10 @@ from hypothesis import strategies as st
 from lxml import etree
 from werkzeug.datastructures import Headers
 
-from fixtures import read_fixture
-from mockserver.batch import translog
-from mockserver.xmlsafe import comment_text, header_value
-from schemas import schema_for_root
+from sevis_mock.fixtures import read_fixture
+from sevis_mock.server.batch import translog
+from sevis_mock.server.xmlsafe import comment_text, header_value
+from sevis_mock.schemas import schema_for_root
 from tests.support.hostile import HOSTILE
 from tests.support.server import assert_valid_log, new_batch_id, with_batch_id
 

@@ -12,9 +12,17 @@ from hypothesis import strategies as st
 from xmlschema.validators import XsdElement, XsdGroup
 from lxml import etree
 
-from mockserver.records import lifecycle
-from mockserver.records.amend import merge
-from mockserver.records.events import APPLIERS, DependentRecord, Refused, Target, action_name, apply_event, number_tipp
+from sevis_mock.server.records import lifecycle
+from sevis_mock.server.records.amend import merge
+from sevis_mock.server.records.events import (
+    APPLIERS,
+    DependentRecord,
+    Refused,
+    Target,
+    action_name,
+    apply_event,
+    number_tipp,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 NOW = datetime(2027, 1, 20, 9, 0, tzinfo=UTC)

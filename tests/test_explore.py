@@ -10,8 +10,8 @@ import sys
 import pytest
 from click.testing import CliRunner
 
-from harness.rehearsal.cli import rehearse_command
-from harness.rehearsal.explore import Failure, shorten, write_script
+from sevis_mock.harness.rehearsal.cli import rehearse_command
+from sevis_mock.harness.rehearsal.explore import Failure, shorten, write_script
 from tests.support.server import ROOT
 
 HAPPY = [
@@ -69,7 +69,7 @@ def test_shorten_keeps_only_what_the_failure_needs(monkeypatch):
             self.trace = []
             Fake.last[:] = [self]
 
-    import harness.rehearsal.explore as explore_module
+    import sevis_mock.harness.rehearsal.explore as explore_module
 
     def fake_replay(cls, steps):
         machine = cls()
@@ -78,7 +78,7 @@ def test_shorten_keeps_only_what_the_failure_needs(monkeypatch):
             machine.trace.append((name, args))
             seen.add(name)
             if name == "e" and {"b", "d"} <= seen:
-                from harness.procedure_machine import ProcedureMismatch
+                from sevis_mock.harness.procedure_machine import ProcedureMismatch
 
                 raise ProcedureMismatch("e failed")
         calls.append(len(steps))
@@ -117,7 +117,7 @@ def test_explore_option_usage_errors(tmp_path, monkeypatch, args, message):
 def test_explore_option_runs_walks_against_a_running_server(tmp_path, monkeypatch):
     """--server with --connection: the walks reset a running mock (which processes batches on its own,
     here at once) and issue certificates from its CA; the mock is still answering afterwards."""
-    from harness.pytest_plugin import start_mock
+    from sevis_mock.harness.pytest_plugin import start_mock
 
     server = start_mock(tmp_path / "running", processing_delay=0, extra=("--fast-passwords",))
     try:

@@ -7,8 +7,8 @@ from collections import Counter
 
 from hypothesis.stateful import RuleBasedStateMachine, rule
 
-from harness.procedure_machine import ProcedureMismatch
-from harness.rehearsal.explore import describe_failure, explore
+from sevis_mock.harness.procedure_machine import ProcedureMismatch
+from sevis_mock.harness.rehearsal.explore import describe_failure, explore
 
 
 class OnceOnly(RuleBasedStateMachine):

@@ -22,8 +22,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from fixtures import read_fixture
-from harness.pytest_plugin import MockServer, control_certificate
+from sevis_mock.fixtures import read_fixture
+from sevis_mock.harness.pytest_plugin import MockServer, control_certificate
 from tests.support.server import assert_valid_log, new_batch_id, start_server, with_batch_id
 
 FIXTURE = "fm/create-with-dependent.xml"  # one student with printForm: a PDF in the zip
@@ -661,8 +661,8 @@ def test_serve_scenario_file(tmp_path):
 def test_scenarios_command_lists_each_on_one_line():
     from click.testing import CliRunner
 
-    from mockserver.cli import main
-    from mockserver.faults.scenario import shipped
+    from sevis_mock.server.cli import main
+    from sevis_mock.server.faults.scenario import shipped
 
     result = CliRunner().invoke(main, ["scenarios"])
     assert result.exit_code == 0, result.output
@@ -762,7 +762,7 @@ _json = st.recursive(
 @settings(max_examples=300, deadline=None)
 @given(st.dictionaries(_words, _json, max_size=4))
 def test_any_rule_is_checked_or_refused_with_a_fault_error(data):
-    from mockserver.faults.model import FaultError, FaultRule, parse_rule
+    from sevis_mock.server.faults.model import FaultError, FaultRule, parse_rule
 
     try:
         rule = parse_rule(data, now=datetime(2027, 1, 15, tzinfo=UTC))

@@ -14,9 +14,9 @@ from functools import lru_cache
 import pytest
 from lxml import etree
 
-from mockserver.catalog import catalogue
+from sevis_mock.server.catalog import catalogue
 from tests.support.reference import OFFICIAL_XSD, require
-from fixtures import catalog_entry, fixtures_root, load_catalog, read_fixture, render_template
+from sevis_mock.fixtures import catalog_entry, fixtures_root, load_catalog, read_fixture, render_template
 
 XSD_ROOT = OFFICIAL_XSD
 SCHEMA_FILES = {

@@ -14,7 +14,7 @@ import pytest
 from lxml import etree
 from pypdf import PdfReader
 
-from mockserver.forms import TEST_MARK, render_form
+from sevis_mock.server.forms import TEST_MARK, render_form
 from tests.support.reference import OFFICIAL_XSD, official_or_project
 
 FM_ROOT, J_ROOT = "SEVISBatchCreateUpdateStudent", "SEVISBatchCreateUpdateEV"

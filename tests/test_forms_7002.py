@@ -16,12 +16,12 @@ from lxml import etree
 from pypdf import PdfReader
 from sqlalchemy import create_engine, inspect, select
 
-from fixtures import read_fixture
-from mockserver.batch.processing import plan_request
-from mockserver.db import Base, Organization, Store
-from mockserver.forms import TEST_MARK, render_plan
-from mockserver.forms.store import PlanForm, plan_pdfs
-from mockserver.records.events import number_tipp
+from sevis_mock.fixtures import read_fixture
+from sevis_mock.server.batch.processing import plan_request
+from sevis_mock.server.db import Base, Organization, Store
+from sevis_mock.server.forms import TEST_MARK, render_plan
+from sevis_mock.server.forms.store import PlanForm, plan_pdfs
+from sevis_mock.server.records.events import number_tipp
 from tests.support.reference import OFFICIAL_XSD, official_or_project
 from tests.support.server import assert_valid_log, new_batch_id, open_store, with_batch_id
 
@@ -227,9 +227,9 @@ def test_create_all_adds_the_plan_table_to_an_older_database(tmp_path):
 def test_rti_batch_detail_lists_and_serves_both_forms_of_a_record(tmp_path):
     from datetime import UTC, datetime
 
-    from mockserver.db import Batch, BatchForm
-    from mockserver.rti import records as rti_records
-    from mockserver.rti.errors import RtiError
+    from sevis_mock.server.db import Batch, BatchForm
+    from sevis_mock.server.rti import records as rti_records
+    from sevis_mock.server.rti.errors import RtiError
 
     store = Store(f"sqlite:///{tmp_path / 'rti.db'}")
     store.create_all()

@@ -7,7 +7,7 @@ import io
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mockserver.batch.multipart import DelimiterWatch, misread_fields
+from sevis_mock.server.batch.multipart import DelimiterWatch, misread_fields
 from tests.clients.wire import multipart
 
 PARTS = [("orgid", b"P-1-12345", None), ("userid", b"MCKRO00001", None), ("batchid", b"----kynEn47azQ", None)]

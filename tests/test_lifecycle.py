@@ -1,4 +1,4 @@
-"""Stateful properties of the whole exchange (harness.lifecycle) against a real mock over mutual TLS."""
+"""Stateful properties of the whole exchange (sevis_mock.harness.lifecycle) against a real mock over mutual TLS."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import pytest
 from hypothesis import settings
 from hypothesis.stateful import run_state_machine_as_test
 
-from harness.lifecycle import MAX_ADVANCE_DAYS, lifecycle_machine, summary
-from harness.pytest_plugin import start_mock
+from sevis_mock.harness.lifecycle import MAX_ADVANCE_DAYS, lifecycle_machine, summary
+from sevis_mock.harness.pytest_plugin import start_mock
 from tests.support.server import official_translog_schema
 
 MIN_STEPS = 200

@@ -7,14 +7,19 @@ import os
 import subprocess
 import sys
 
-from harness.client import SevisClient
+from sevis_mock.harness.client import SevisClient
 from tests.support.server import ROOT, new_batch_id
 
 
 def cli(server, *args):
     env = {**os.environ, "SEVIS_MOCK_CONNECTION": str(server.data_dir / "connection.json")}
     return subprocess.run(
-        [sys.executable, "-m", "mockserver", *args], capture_output=True, text=True, cwd=ROOT, env=env, timeout=120
+        [sys.executable, "-m", "sevis_mock.server", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=120,
     )
 
 

@@ -15,9 +15,9 @@ import click
 import pytest
 import requests
 
-from fixtures import read_fixture
-from harness.pytest_plugin import MockServer
-from mockserver.cli import LAZY_COMMANDS, main
+from sevis_mock.fixtures import read_fixture
+from sevis_mock.harness.pytest_plugin import MockServer
+from sevis_mock.server.cli import LAZY_COMMANDS, main
 from tests.support.server import ROOT, new_batch_id, with_batch_id
 
 SERVE_ENV = {  # the module's server is configured through environment variables only
@@ -32,7 +32,7 @@ SERVE_ENV = {  # the module's server is configured through environment variables
 def sevis_mock(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("SEVIS_MOCK_")}
     return subprocess.run(
-        [sys.executable, "-m", "mockserver", *args],
+        [sys.executable, "-m", "sevis_mock.server", *args],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -48,7 +48,7 @@ def served(tmp_path_factory):
     env = {**os.environ, **SERVE_ENV, "SEVIS_MOCK_DATA_DIR": str(data_dir)}
     with open(data_dir / "serve.log", "ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "mockserver", "serve"],
+            [sys.executable, "-m", "sevis_mock.server", "serve"],
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -65,7 +65,7 @@ def served(tmp_path_factory):
         server = MockServer(data_dir, proc, info)
         yield server
     finally:
-        from harness import launch
+        from sevis_mock.harness import launch
 
         launch.stop(proc)
 
@@ -93,8 +93,8 @@ def test_healthz_and_readyz_answer_json_without_a_certificate(served):
 
 
 def test_readyz_says_which_check_fails(tmp_path):
-    from mockserver.app import create_app
-    from mockserver.config import Settings
+    from sevis_mock.server.app import create_app
+    from sevis_mock.server.config import Settings
 
     app = create_app(Settings(data_dir=tmp_path))  # no gunicorn: nobody started this process's processor
     reply = app.test_client().get("/readyz")
@@ -155,7 +155,7 @@ def test_lazy_commands_say_what_the_commands_say():
 
 def test_version_and_help_do_not_import_the_server():
     probe = (
-        "import sys; from mockserver.cli import main\n"
+        "import sys; from sevis_mock.server.cli import main\n"
         "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
         "print(sorted(m for m in ('flask', 'sqlalchemy', 'lxml', 'requests', 'cryptography') if m in sys.modules))"
     )

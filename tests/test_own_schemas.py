@@ -34,7 +34,7 @@ from xmlschema.validators import (
     XsdUnion,
 )
 
-from schemas import ROOT_SCHEMAS, build, schema_for_root, schema_root
+from sevis_mock.schemas import ROOT_SCHEMAS, build, schema_for_root, schema_root
 from tests.support.reference import OFFICIAL_XSD, official
 
 PROJECT = Path(__file__).resolve().parents[1]

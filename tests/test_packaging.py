@@ -12,7 +12,7 @@ from importlib.metadata import packages_distributions
 
 from tests.support.server import ROOT
 
-SHIPPED = ("sevis_mock", "mockserver", "harness", "schemas", "fixtures")
+SHIPPED = ("sevis_mock", "mockserver", "harness", "schemas", "fixtures")  # the repo's folders, all under sevis_mock
 PYTEST_ONLY = {ROOT / "harness" / "pytest_plugin.py"}  # loaded by pytest itself (entry point pytest11)
 
 
@@ -41,7 +41,7 @@ def imported_distributions() -> dict[str, set[str]]:
                     continue
                 for name in names:
                     top = name.split(".")[0]
-                    if top in sys.stdlib_module_names or top in SHIPPED:
+                    if top in sys.stdlib_module_names or top in SHIPPED or name.startswith("sevis_mock"):
                         continue
                     for dist in owners.get(top, [top]):
                         found.setdefault(_name(dist), set()).add(str(path.relative_to(ROOT)))

@@ -1,12 +1,12 @@
-"""Paging of the lists (mockserver.paging): ``?limit=&offset=`` and the ``paging`` facts of each reply."""
+"""Paging of the lists (sevis_mock.server.paging): ``?limit=&offset=`` and the ``paging`` facts of each reply."""
 
 from __future__ import annotations
 
 import pytest
 from werkzeug.datastructures import MultiDict
 
-from fixtures import read_fixture
-from mockserver.paging import Page, PagingError
+from sevis_mock.fixtures import read_fixture
+from sevis_mock.server.paging import Page, PagingError
 from tests.support.server import new_batch_id, with_batch_id
 from tests.test_events import control, upload_and_process
 

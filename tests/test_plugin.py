@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-import harness.pytest_plugin as plugin
-from harness.client import parse_transaction_log
-from harness.pytest_plugin import assert_record_failed, assert_record_ok
+import sevis_mock.harness.pytest_plugin as plugin
+from sevis_mock.harness.client import parse_transaction_log
+from sevis_mock.harness.pytest_plugin import assert_record_failed, assert_record_ok
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "tests" / "examples" / "test_downstream_example.py"
@@ -27,7 +27,7 @@ def test_the_plugin_is_registered_exactly_once(pytestconfig):
 
 def test_pyproject_declares_the_entry_point():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    assert project["entry-points"]["pytest11"] == {"sevis_mock": "harness.pytest_plugin"}
+    assert project["entry-points"]["pytest11"] == {"sevis_mock": "sevis_mock.harness.pytest_plugin"}
 
 
 def test_another_project_gets_the_fixtures(pytester, monkeypatch):
@@ -35,7 +35,7 @@ def test_another_project_gets_the_fixtures(pytester, monkeypatch):
     monkeypatch.setenv("PYTHONPATH", str(ROOT))  # this checkout, installed or not
     pytester.makepyfile(test_college=EXAMPLE.read_text())
     installed = any(e.name == "sevis_mock" for e in importlib.metadata.entry_points(group="pytest11"))
-    args = [] if installed else ["-p", "harness.pytest_plugin"]
+    args = [] if installed else ["-p", "sevis_mock.harness.pytest_plugin"]
     result = pytester.runpytest_subprocess(*args, "-p", "no:cacheprovider")
     result.assert_outcomes(passed=2)
 
@@ -67,7 +67,7 @@ def _log() -> bytes:
     """A processed log as the server writes it: A-1 created, A-2 failed with S1009."""
     from datetime import UTC, datetime
 
-    from mockserver.batch import translog
+    from sevis_mock.server.batch import translog
 
     now = datetime(2027, 1, 20, 9, tzinfo=UTC)
     common = {"user_id": "MCKPDSO001", "user_defined_a": None, "user_defined_b": None}

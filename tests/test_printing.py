@@ -1,4 +1,4 @@
-"""Forms drawn after the batch's transaction (mockserver.batch.worker): a printing batch waits for its PDFs, and a
+"""Forms drawn after the batch's transaction (sevis_mock.server.batch.worker): a printing batch waits for its PDFs, and a
 print job abandoned by a processor that died is finished by another once its lease has run out."""
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ from datetime import UTC, datetime, timedelta
 from lxml import etree
 from pypdf import PdfReader
 
-from fixtures import read_fixture
-from mockserver.batch.worker import process_due, resume_abandoned_prints
-from mockserver.clock import MockClock, real_now
-from mockserver.db import Batch, BatchForm, Store
-from mockserver.forms import form_job, render_form
-from mockserver.forms.store import PrintJob
+from sevis_mock.fixtures import read_fixture
+from sevis_mock.server.batch.worker import process_due, resume_abandoned_prints
+from sevis_mock.server.clock import MockClock, real_now
+from sevis_mock.server.db import Batch, BatchForm, Store
+from sevis_mock.server.forms import form_job, render_form
+from sevis_mock.server.forms.store import PrintJob
 
 NOW = datetime(2027, 1, 15, tzinfo=UTC)
 

@@ -14,9 +14,9 @@ import textwrap
 
 import pytest
 
-from harness.procedure_machine import ProcedureMismatch, Target, procedure_machine, replay, translog_schema
-from harness.pytest_plugin import start_mock
-from harness.rehearsal.explore import explore, write_script
+from sevis_mock.harness.procedure_machine import ProcedureMismatch, Target, procedure_machine, replay, translog_schema
+from sevis_mock.harness.pytest_plugin import start_mock
+from sevis_mock.harness.rehearsal.explore import explore, write_script
 from tests.support.server import ROOT, TRANSLOG_XSD
 
 WALKS = 100
@@ -258,7 +258,7 @@ import textwrap
 from pathlib import Path
 
 sys.path.insert(0, {root!r})  # site runs before `-m` puts the working folder on sys.path
-import mockserver.batch.intake as intake
+import sevis_mock.server.batch.intake as intake
 
 source = textwrap.dedent(inspect.getsource(intake.check_identity))
 assert "if registration.org_id != org_id:" in source

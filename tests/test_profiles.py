@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from harness.pytest_plugin import MockControlError
-from mockserver.profiles import ProfileError, defaults, merged, validate
+from sevis_mock.harness.pytest_plugin import MockControlError
+from sevis_mock.server.profiles import ProfileError, defaults, merged, validate
 
 
 def test_seeded_organizations_start_with_the_defaults(sevis_mock):

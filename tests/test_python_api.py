@@ -6,8 +6,8 @@ from __future__ import annotations
 from importlib import resources
 
 import sevis_mock
-from fixtures import read_fixture
-from harness.pytest_plugin import assert_record_ok
+from sevis_mock.fixtures import read_fixture
+from sevis_mock.harness.pytest_plugin import assert_record_ok
 from tests.support.server import new_batch_id, with_batch_id
 
 
@@ -37,5 +37,5 @@ def test_running_gives_connection_client_and_control_api_then_stops():
 
 
 def test_the_packages_are_typed():
-    for package in ("sevis_mock", "mockserver", "harness"):
+    for package in ("sevis_mock", "sevis_mock.server", "sevis_mock.harness"):
         assert resources.files(package).joinpath("py.typed").is_file(), package

@@ -15,15 +15,19 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 from lxml import etree
 
-from harness.rehearsal.cli import rehearse_command
-from harness.rehearsal.sample import sample_batch
+from sevis_mock.harness.rehearsal.cli import rehearse_command
+from sevis_mock.harness.rehearsal.sample import sample_batch
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def rehearse(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "mockserver", "rehearse", *args], cwd=cwd, capture_output=True, text=True, timeout=180
+        [sys.executable, "-m", "sevis_mock.server", "rehearse", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
 
 

@@ -14,9 +14,9 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from hypothesis import given, strategies as st
 from lxml import etree
 
-from harness.rehearsal.certs import CertificateError, from_p12, from_pem, trust_anchors
-from harness.rehearsal.readdress import readdress
-from harness.rehearsal.sample import sample_batch
+from sevis_mock.harness.rehearsal.certs import CertificateError, from_p12, from_pem, trust_anchors
+from sevis_mock.harness.rehearsal.readdress import readdress
+from sevis_mock.harness.rehearsal.sample import sample_batch
 
 
 def _self_signed(tmp_path, usage=ExtendedKeyUsageOID.CLIENT_AUTH):

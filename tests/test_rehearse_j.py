@@ -9,11 +9,11 @@ import pytest
 from click.testing import CliRunner
 from lxml import etree
 
-from fixtures import read_fixture
-from harness.rehearsal.cli import rehearse_command
-from harness.rehearsal.procedure import load_procedure
-from harness.rehearsal.readdress import BatchFileError, readdress
-from harness.rehearsal.sponsor import SponsorFileError, load_sponsor
+from sevis_mock.fixtures import read_fixture
+from sevis_mock.harness.rehearsal.cli import rehearse_command
+from sevis_mock.harness.rehearsal.procedure import load_procedure
+from sevis_mock.harness.rehearsal.readdress import BatchFileError, readdress
+from sevis_mock.harness.rehearsal.sponsor import SponsorFileError, load_sponsor
 from tests.test_rehearse import rehearse, reports, step_lines
 
 

@@ -8,18 +8,18 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from harness.rehearsal import checks as checks_module
-from harness.rehearsal.checks import StepFailed, StepSkipped, StepWaiting, mock_detail
-from harness.rehearsal.context import Context, Target
-from harness.rehearsal.hints import FALLBACK, catalogue_message, hint
-from harness.rehearsal.model import BatchFile, Exchange, RecordOutcome, Rehearsal
-from harness.rehearsal.procedure import ProcedureError, load_procedure, parse_procedure
-from harness.rehearsal.readdress import BatchFileError, fresh_batch_id, readdress
-from harness.rehearsal.reports import write_html, write_json, write_junit
-from harness.rehearsal.reports.html import render_html
-from harness.rehearsal.runner import run_steps, unknown_checks
-from harness.rehearsal.sample import sample_batch
-from harness.rehearsal.school import SchoolFileError, load_school
+from sevis_mock.harness.rehearsal import checks as checks_module
+from sevis_mock.harness.rehearsal.checks import StepFailed, StepSkipped, StepWaiting, mock_detail
+from sevis_mock.harness.rehearsal.context import Context, Target
+from sevis_mock.harness.rehearsal.hints import FALLBACK, catalogue_message, hint
+from sevis_mock.harness.rehearsal.model import BatchFile, Exchange, RecordOutcome, Rehearsal
+from sevis_mock.harness.rehearsal.procedure import ProcedureError, load_procedure, parse_procedure
+from sevis_mock.harness.rehearsal.readdress import BatchFileError, fresh_batch_id, readdress
+from sevis_mock.harness.rehearsal.reports import write_html, write_json, write_junit
+from sevis_mock.harness.rehearsal.reports.html import render_html
+from sevis_mock.harness.rehearsal.runner import run_steps, unknown_checks
+from sevis_mock.harness.rehearsal.sample import sample_batch
+from sevis_mock.harness.rehearsal.school import SchoolFileError, load_school
 from tests.support.reference import OFFICIAL_XSD, official_or_project
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -150,8 +150,8 @@ def test_hints_and_catalogue_messages():
 
 
 def test_every_hint_code_is_in_the_catalogue():
-    from harness.rehearsal.hints import hints
-    from mockserver.catalog import catalogue
+    from sevis_mock.harness.rehearsal.hints import hints
+    from sevis_mock.server.catalog import catalogue
 
     known = catalogue()
     unknown = [code for code in hints() if code not in known and code != "S1005"]  # S1005: PROTOCOL §6
@@ -336,7 +336,7 @@ def test_mock_detail_reads_the_mocks_explanation_from_a_refusal():
 
 
 def test_terminal_summary_names_refused_batches_and_rejected_records(tmp_path, fake_checks):
-    from harness.rehearsal.reports.terminal import summary_lines
+    from sevis_mock.harness.rehearsal.reports.terminal import summary_lines
 
     rehearsal = _finished(tmp_path)
     rehearsal.batches[0].upload_code = "S0013"

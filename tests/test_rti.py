@@ -13,8 +13,8 @@ import pytest
 import requests
 from cryptography.hazmat.primitives import serialization
 
-from fixtures import read_fixture
-from mockserver.tls import CertificateAuthority
+from sevis_mock.fixtures import read_fixture
+from sevis_mock.server.tls import CertificateAuthority
 from tests.support.server import RunningServer, new_batch_id, start_server, with_batch_id
 
 PASSWORD = "Rehearse#2027"
@@ -314,7 +314,7 @@ def test_whole_path_from_new_account_to_a_processed_batch(server, tmp_path):
 
     # the login recorded above is what keeps the batch user active (45-day rule)
     from tests.support.server import open_store
-    from mockserver.db import Official
+    from sevis_mock.server.db import Official
 
     with open_store(server).session() as s:
         assert s.get(Official, pdso["user_id"]).last_login_at is not None

@@ -11,7 +11,7 @@ import re
 import pytest
 import requests
 
-from fixtures import read_fixture
+from sevis_mock.fixtures import read_fixture
 from tests.support.server import new_batch_id, start_server, with_batch_id
 from tests.test_rti import api, issue, login, login_token, mail_of, outbox, register_cert, set_password, unique, web
 

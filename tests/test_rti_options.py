@@ -81,7 +81,7 @@ def test_bad_smtp_option_is_a_usage_error(tmp_path):
     import sys
 
     r = subprocess.run(
-        [sys.executable, "-m", "mockserver", "serve", "--data-dir", str(tmp_path), "--smtp", "nohostport"],
+        [sys.executable, "-m", "sevis_mock.server", "serve", "--data-dir", str(tmp_path), "--smtp", "nohostport"],
         capture_output=True,
         text=True,
         timeout=60,
@@ -128,7 +128,7 @@ def test_auto_approve_zero_designates_a_submitted_ds3036_at_once(server_factory)
 
 
 def test_an_rti_login_reactivates_a_batch_user_after_45_days(server_factory):
-    from fixtures import read_fixture
+    from sevis_mock.fixtures import read_fixture
     from tests.support.server import new_batch_id, with_batch_id
     from tests.test_rti import login
 

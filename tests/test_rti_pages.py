@@ -202,7 +202,7 @@ def test_pages_that_need_a_login_send_you_to_log_in(server):
 
 
 def test_records_and_batches_pages_show_what_a_batch_did(server):
-    from fixtures import read_fixture
+    from sevis_mock.fixtures import read_fixture
     from tests.support.server import new_batch_id, with_batch_id
     from tests.test_rti import sevp
 

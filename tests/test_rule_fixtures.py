@@ -13,9 +13,9 @@ import time
 
 import pytest
 
-from fixtures.rules import RULE_FIXTURE_CLOCK, RuleCase, load_cases
-from mockserver.catalog import catalogue
-from mockserver.clock import MockClock, parse_iso
+from sevis_mock.fixtures.rules import RULE_FIXTURE_CLOCK, RuleCase, load_cases
+from sevis_mock.server.catalog import catalogue
+from sevis_mock.server.clock import MockClock, parse_iso
 from tests.support.server import new_batch_id, open_store, start_server
 
 CASES = load_cases()

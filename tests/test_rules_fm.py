@@ -14,13 +14,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from fixtures.rules import load_cases
-from harness.strategies import trees
-from mockserver.catalog import catalogue
-from mockserver.rules import RULES, RuleContext, add_months, event_key, first_violation
-from mockserver.rules.fm import duplicate_key
-from mockserver.rules.fm_facts import live_segments
-from mockserver.rules.fm_undecidable import UNDECIDABLE, UNPUBLISHED
+from sevis_mock.fixtures.rules import load_cases
+from sevis_mock.harness.strategies import trees
+from sevis_mock.server.catalog import catalogue
+from sevis_mock.server.rules import RULES, RuleContext, add_months, event_key, first_violation
+from sevis_mock.server.rules.fm import duplicate_key
+from sevis_mock.server.rules.fm_facts import live_segments
+from sevis_mock.server.rules.fm_undecidable import UNDECIDABLE, UNPUBLISHED
 
 NOW = datetime(2027, 1, 15, 9, 0, tzinfo=UTC)
 OFFICIALS = {
@@ -408,7 +408,7 @@ def _employer_edit(name: str, start: str, new_employer: str) -> str:
 
 
 def test_editing_an_employer_is_not_a_repeat_of_itself():
-    from mockserver.rules.fm_employment import employer_not_repeated
+    from sevis_mock.server.rules.fm_employment import employer_not_repeated
 
     same = update_ctx(
         _employer_edit(
@@ -430,7 +430,7 @@ def test_editing_an_employer_is_not_a_repeat_of_itself():
 
 
 def test_editing_an_employer_into_another_recorded_one_is_a_repeat():
-    from mockserver.rules.fm_employment import employer_not_repeated
+    from sevis_mock.server.rules.fm_employment import employer_not_repeated
 
     history = _opt_history()
     second = """<OPTEmployer><Add printForm="false">
@@ -467,7 +467,7 @@ def _dep(sevis_id: str, relationship: str, status: str) -> SimpleNamespace:
     ],
 )
 def test_reactivating_a_spouse_next_to_an_active_spouse_is_refused(dependents, code):
-    from mockserver.rules.fm_dependents import spouse_not_already_active
+    from sevis_mock.server.rules.fm_dependents import spouse_not_already_active
 
     ctx = update_ctx(
         '<Dependent><Reactivate printForm="false" dependentSevisID="N0000000002"/></Dependent>',

@@ -16,11 +16,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from mockserver.batch.processing import duplicate_key_for
-from mockserver.catalog import catalogue
-from mockserver.rules import RULES, RuleContext, first_violation
-from mockserver.profiles import defaults as profile_defaults
-from mockserver.rules.j import IMPLEMENTED_ELSEWHERE, UNDECIDABLE, UNPUBLISHED
+from sevis_mock.server.batch.processing import duplicate_key_for
+from sevis_mock.server.catalog import catalogue
+from sevis_mock.server.rules import RULES, RuleContext, first_violation
+from sevis_mock.server.profiles import defaults as profile_defaults
+from sevis_mock.server.rules.j import IMPLEMENTED_ELSEWHERE, UNDECIDABLE, UNPUBLISHED
 from tests.support.reference import OFFICIAL_XSD, official_or_project, require
 
 NOW = datetime(2027, 1, 15, 9, 0, tzinfo=UTC)
@@ -823,7 +823,7 @@ def test_every_j_code_is_a_rule_or_accounted_for():
 def test_no_j_element_carries_a_student_intern_field(folder):
     """S2237/S2238 are counted as undecidable because no 6.27 element can carry the Student Intern fields
     they speak of: StudentInternType is defined in Common.xsd and used by no element or attribute."""
-    from schemas import schema_for_root
+    from sevis_mock.schemas import schema_for_root
 
     if folder == "official":
         require()
@@ -879,7 +879,7 @@ J_XSD = official_or_project(OFFICIAL_XSD / "6.27-j" / "Create-UpdateExchangeVisi
 
 
 def _j_trees():
-    from harness.strategies import trees
+    from sevis_mock.harness.strategies import trees
 
     return trees(J_XSD, "SEVISBatchCreateUpdateEV", max_repeats=2, max_text=12)
 

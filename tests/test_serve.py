@@ -8,8 +8,8 @@ import sys
 from datetime import UTC
 
 
-from fixtures import read_fixture
-from schemas import schema_for_root
+from sevis_mock.fixtures import read_fixture
+from sevis_mock.schemas import schema_for_root
 from tests.support.server import ROOT, new_batch_id, sevis_time, with_batch_id
 
 pytest_plugins = ["pytester"]
@@ -71,7 +71,7 @@ def test_process_now(server_factory):
 
 def run_cli(*args):
     return subprocess.run(
-        [sys.executable, "-m", "mockserver", *args], capture_output=True, text=True, cwd=ROOT, timeout=60
+        [sys.executable, "-m", "sevis_mock.server", *args], capture_output=True, text=True, cwd=ROOT, timeout=60
     )
 
 

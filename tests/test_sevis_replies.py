@@ -14,8 +14,8 @@ import pytest
 from lxml import etree
 from pypdf import PdfReader
 
-from fixtures import read_fixture
-from mockserver.clock import sevis_timestamp
+from sevis_mock.fixtures import read_fixture
+from sevis_mock.server.clock import sevis_timestamp
 from tests.support.server import new_batch_id, sevis_time, with_batch_id
 from tests.test_events import XSI, update_batch, upload_and_process
 from tests.test_rti import PASSWORD, api, login_token, set_password, sevp

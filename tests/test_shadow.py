@@ -15,13 +15,13 @@ from pathlib import Path
 import requests
 from lxml import etree
 
-from fixtures import read_fixture
-from fixtures.rules import load_cases
-from harness.shadow.compare import Comparison, compare_logs, entry_names, shape
-from harness.shadow.report import build
-from harness.shadow.scrub import Scrubber
-from harness.shadow.shadow import minimal_document
-from mockserver.validation import SchemaSet
+from sevis_mock.fixtures import read_fixture
+from sevis_mock.fixtures.rules import load_cases
+from sevis_mock.harness.shadow.compare import Comparison, compare_logs, entry_names, shape
+from sevis_mock.harness.shadow.report import build
+from sevis_mock.harness.shadow.scrub import Scrubber
+from sevis_mock.harness.shadow.shadow import minimal_document
+from sevis_mock.server.validation import SchemaSet
 from tests.support.server import ROOT, new_batch_id, start_server, with_batch_id
 
 # --- pure parts ------------------------------------------------------------------------------------------------
@@ -171,7 +171,7 @@ def start_proxy(tmp: Path, upstream, record: Path, *extra: str, kind: str = "F/M
     command = [
         sys.executable,
         "-m",
-        "mockserver",
+        "sevis_mock.server",
         "proxy",
         "--upstream",
         f"{upstream.base_url}/sbtsevisbatch",
@@ -279,9 +279,9 @@ def test_shadow_against_a_faithful_upstream_finds_no_difference_in_50_batches(tm
 PLANTED = """
 import sys
 sys.path.insert(0, {root!r})  # site runs before `-m` puts the working folder on sys.path
-import mockserver.clock as clock
-import mockserver.batch.processing  # every rule module registered
-import mockserver.rules as rules
+import sevis_mock.server.clock as clock
+import sevis_mock.server.batch.processing  # every rule module registered
+import sevis_mock.server.rules as rules
 
 
 def _old_format(when):

@@ -1,4 +1,4 @@
-"""A batch is applied a few records per write transaction (mockserver.batch.worker): the outcome is the same as in
+"""A batch is applied a few records per write transaction (sevis_mock.server.batch.worker): the outcome is the same as in
 one go, other writers get the lock between steps, and a processor that dies between steps loses nothing: another
 goes on from the last committed step and every record is applied exactly once."""
 
@@ -12,15 +12,15 @@ import pytest
 from lxml import etree
 from sqlalchemy import func, select, update
 
-from fixtures import read_fixture
-from harness.lifecycle import letters
-from mockserver.app import Mock
-from mockserver.batch import worker
-from mockserver.batch.processing import BatchProcessor
-from mockserver.clock import real_now
-from mockserver.config import Settings
-from mockserver.datadir import DataDir
-from mockserver.db import Batch, BatchProgress, Record
+from sevis_mock.fixtures import read_fixture
+from sevis_mock.harness.lifecycle import letters
+from sevis_mock.server.app import Mock
+from sevis_mock.server.batch import worker
+from sevis_mock.server.batch.processing import BatchProcessor
+from sevis_mock.server.clock import real_now
+from sevis_mock.server.config import Settings
+from sevis_mock.server.datadir import DataDir
+from sevis_mock.server.db import Batch, BatchProgress, Record
 
 RECORDS = 30
 

@@ -8,7 +8,7 @@ import time
 import pytest
 from sqlalchemy import event, text
 
-from mockserver.db import Store
+from sevis_mock.server.db import Store
 
 
 @pytest.fixture
@@ -59,7 +59,7 @@ def test_concurrent_clock_advances_are_never_lost(store):
     import threading
     from datetime import timedelta
 
-    from mockserver.clock import MockClock
+    from sevis_mock.server.clock import MockClock
 
     clock = MockClock(store)
     start = threading.Barrier(6)
@@ -85,7 +85,7 @@ def test_group_commit_applies_each_unit_in_its_own_savepoint_and_answers_after_t
     from sqlalchemy import select
     from sqlalchemy.exc import IntegrityError
 
-    from mockserver.db import Setting
+    from sevis_mock.server.db import Setting
 
     def unit(n: int):
         key = "same" if n % 10 == 0 else f"key{n}"
@@ -106,7 +106,7 @@ def test_group_commit_applies_each_unit_in_its_own_savepoint_and_answers_after_t
 
 
 def test_work_handed_over_without_waiting_is_written_by_the_next_flush(store):
-    from mockserver.db import Setting
+    from sevis_mock.server.db import Setting
 
     for n in range(20):
         store.writer.submit(lambda s, n=n: s.add(Setting(key=f"deferred{n}", value=str(n))))

@@ -10,11 +10,11 @@ import pytest
 from click.testing import CliRunner
 from lxml import etree
 
-from fixtures import fixtures_root, load_catalog, read_fixture, render_template
-from harness.validate import State, Validator, hints, validate_command
-from harness.lifecycle import letters
-from mockserver.catalog import catalogue
-from mockserver.validation import SchemaSet
+from sevis_mock.fixtures import fixtures_root, load_catalog, read_fixture, render_template
+from sevis_mock.harness.validate import State, Validator, hints, validate_command
+from sevis_mock.harness.lifecycle import letters
+from sevis_mock.server.catalog import catalogue
+from sevis_mock.server.validation import SchemaSet
 from tests.support.reference import OFFICIAL_XSD, official
 
 SCHEMAS = SchemaSet.discover([])
@@ -269,8 +269,8 @@ def test_five_hundred_records(tmp_path, capsys):
 
 
 def test_records_api_data_turns_back_into_the_same_xml():
-    from harness.validate import _document
-    from mockserver.records.queries import xml_data
+    from sevis_mock.harness.validate import _document
+    from sevis_mock.server.records.queries import xml_data
 
     student = etree.fromstring(read_fixture("fm/create-with-dependent.xml")).find("CreateStudent/Student")
     etree.strip_tags(student, etree.Comment)
@@ -285,7 +285,7 @@ def test_records_api_data_turns_back_into_the_same_xml():
 
 
 def test_a_processor_failure_is_reported_not_raised(monkeypatch):
-    from mockserver.batch.processing import BatchProcessor
+    from sevis_mock.server.batch.processing import BatchProcessor
 
     def broken(self):
         raise RuntimeError("boom")

@@ -12,12 +12,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from fixtures import load_catalog, read_fixture, render_template
-from harness.mutants import mutants
-from harness.pytest_plugin import start_mock
-from harness.strategies import documents_and_trees, serialize
-from harness.validate import State, Validator
-from mockserver.validation import SchemaSet
+from sevis_mock.fixtures import load_catalog, read_fixture, render_template
+from sevis_mock.harness.mutants import mutants
+from sevis_mock.harness.pytest_plugin import start_mock
+from sevis_mock.harness.strategies import documents_and_trees, serialize
+from sevis_mock.harness.validate import State, Validator
+from sevis_mock.server.validation import SchemaSet
 
 SCHEMAS = SchemaSet.discover([])
 ROOT = {"F/M": "SEVISBatchCreateUpdateStudent", "J": "SEVISBatchCreateUpdateEV"}
@@ -81,7 +81,7 @@ def test_fixture_verdicts_agree(server, entry):
 @st.composite
 def variants(draw, kind: str):
     """A generated valid document with the seeded org's header, and variants of it: two schema mutants
-    (harness.mutants, one fault each) and a copy cut short (not well-formed)."""
+    (sevis_mock.harness.mutants, one fault each) and a copy cut short (not well-formed)."""
     xsd = str(SCHEMAS.files[ROOT[kind]])
     _, tree = draw(documents_and_trees(xsd, ROOT[kind], max_repeats=2))
     tree = etree.ElementTree(etree.fromstring(serialize(tree)))

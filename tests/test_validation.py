@@ -1,4 +1,4 @@
-"""mockserver.validation: readable schema errors, schema hints that are ignored, official releases as
+"""sevis_mock.server.validation: readable schema errors, schema hints that are ignored, official releases as
 plug-ins and the clear refusal of broken schema folders.
 
 Official files are only ever copied into ``tmp_path`` during a test.
@@ -14,11 +14,11 @@ import pytest
 from click.testing import CliRunner
 from lxml import etree
 
-from mockserver.batch.intake import Refusal, check_document
-from mockserver.cli import main
-from mockserver.db import Organization
-from mockserver.validation import SchemaFolderError, SchemaProblem, SchemaSet
-from schemas import schema_root
+from sevis_mock.server.batch.intake import Refusal, check_document
+from sevis_mock.server.cli import main
+from sevis_mock.server.db import Organization
+from sevis_mock.server.validation import SchemaFolderError, SchemaProblem, SchemaSet
+from sevis_mock.schemas import schema_root
 from tests.support.reference import OFFICIAL_XSD, official
 from tests.test_own_schemas import FM_VALID, J_VALID
 

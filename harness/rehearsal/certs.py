@@ -136,7 +136,7 @@ def development_ca_dir(ca_cert: str | Path | None) -> Path | None:
 
 
 def issue_from_development_ca(ca_dir: Path, out: Path, *, org_id: str, user_id: str) -> ClientCertificate:
-    from mockserver.tls import CertificateAuthority
+    from sevis_mock.server.tls import CertificateAuthority
 
     issued = CertificateAuthority.load_or_create(ca_dir).issue_client(out, org_id=org_id, user_id=user_id)
     subject, not_after = _describe(issued.certificate)

@@ -10,7 +10,7 @@ import re
 import time
 from typing import Any, Callable
 
-from harness.client import SevisClient, SevisError, SevisTimeout, describe_code
+from sevis_mock.harness.client import SevisClient, SevisError, SevisTimeout, describe_code
 
 from .context import Context, Official
 from .hints import catalogue_message, hint
@@ -549,7 +549,7 @@ SEVIS_PLACEHOLDER = re.compile(rb"\{\{sevis:([^}]{1,20})\}\}")
 def _fill_sevis_ids(ctx: Context, client: SevisClient, xml: bytes, name: str) -> tuple[bytes, list[str]]:
     """Replace each {{sevis:REQUESTID}} with the SEVIS ID an earlier batch's log gave that requestID,
     waiting for those batches to be processed first."""
-    from harness.client import parse_transaction_log
+    from sevis_mock.harness.client import parse_transaction_log
 
     given: dict[str, str] = {}
     for batch in [b for b in ctx.batches if b.upload_code == "S0000"]:
@@ -661,7 +661,7 @@ def batches_applied(ctx: Context) -> str:
 
 def _log_records(batch: BatchFile, ctx: Context):
     """The batch's records from its latest log (downloaded in step 13 or 15)."""
-    from harness.client import parse_transaction_log
+    from sevis_mock.harness.client import parse_transaction_log
 
     if batch.log_xml is None:
         client, _ = _client(ctx)
@@ -692,7 +692,7 @@ def _requests_in(xml: bytes) -> list[tuple[str, bool]]:
 
 @check("transaction_log_recorded")
 def transaction_log_recorded(ctx: Context) -> str:
-    from harness.client import parse_transaction_log
+    from sevis_mock.harness.client import parse_transaction_log
 
     totals = []
     for batch in _processed(ctx):
@@ -732,7 +732,7 @@ def _excerpt(xml: bytes, limit: int = 4000) -> str:
 
 @check("review_results")
 def review_results(ctx: Context) -> str:
-    from harness.client import parse_transaction_log
+    from sevis_mock.harness.client import parse_transaction_log
 
     client, _ = _client(ctx)
     with client:

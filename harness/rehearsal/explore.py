@@ -1,5 +1,5 @@
 """`sevis-mock rehearse --explore N`: random walks through the fifteen-step procedure, every step done
-right or wrong (:mod:`harness.procedure_machine`), against an embedded or a running mock.
+right or wrong (:mod:`sevis_mock.harness.procedure_machine`), against an embedded or a running mock.
 
 Hypothesis draws the walks (no shrinking: a walk against a real server costs seconds); a failing walk is
 then shortened here by replaying it without chunks of steps (greedy delta debugging) while it still
@@ -24,7 +24,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis.stateful import run_state_machine_as_test
 
-from harness.procedure_machine import (
+from sevis_mock.harness.procedure_machine import (
     ProcedureMachine,
     ProcedureMismatch,
     Target,
@@ -171,7 +171,7 @@ Exit code 0: the walk passes now; 1: the mock still answers otherwise than SEVIS
 STEPS = {steps}
 
 if __name__ == "__main__":
-    from harness.rehearsal.explore import replay_main
+    from sevis_mock.harness.rehearsal.explore import replay_main
 
     raise SystemExit(replay_main(STEPS))
 '''

@@ -31,7 +31,7 @@ def catalogue_message(code: str | None) -> str | None:
     if not code:
         return None
     try:
-        from mockserver.catalog import catalogue
+        from sevis_mock.server.catalog import catalogue
     except ImportError:  # the harness used without the server package
         return None
     entry = catalogue().get(code)

@@ -142,7 +142,7 @@ def categories_in(documents: list[bytes]) -> list[str]:
     """The exchange-visitor category codes the creates of `documents` use, in the order of lookup table 15."""
     from lxml import etree
 
-    from mockserver.rules.j_common import CATEGORIES
+    from sevis_mock.server.rules.j_common import CATEGORIES
 
     found: set[str] = set()
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)

@@ -103,7 +103,7 @@ def proxy_command(
 
     from werkzeug.serving import make_server
 
-    from mockserver.recordings import Recording
+    from sevis_mock.server.recordings import Recording
 
     from .proxy import Proxy, Upstream, proxy_tls_context
     from .scrub import Scrubber
@@ -116,7 +116,7 @@ def proxy_command(
     if not host or not port_text.isdigit():
         raise click.BadParameter(f"{listen!r} is not HOST:PORT", param_hint="--listen")
     if p12 is not None:
-        from harness.client import SevisError, _pkcs12_to_pem
+        from sevis_mock.harness.client import SevisError, _pkcs12_to_pem
 
         private = tempfile.mkdtemp(prefix="sevis-proxy-")
         os.chmod(private, 0o700)

@@ -1,6 +1,6 @@
 """`sevis-mock proxy`: stand between a college's client and SEVIS, forward every batch request with the
 college's own certificate, give the client SEVIS's answer unchanged, and record the exchange; with ``--shadow``,
-also put each request to an embedded mock and compare the two answers (:mod:`harness.shadow.shadow`).
+also put each request to an embedded mock and compare the two answers (:mod:`sevis_mock.harness.shadow.shadow`).
 
 The client speaks to the proxy exactly as to SEVIS (same paths, same multipart or query string); the proxy listens
 over TLS with a certificate from its own development CA, which the client must trust. The client's own certificate
@@ -23,7 +23,7 @@ import requests
 from werkzeug.formparser import parse_form_data
 from werkzeug.wrappers import Request, Response
 
-from mockserver.recordings import KEPT_HEADERS, Exchange, Recording, digest
+from sevis_mock.server.recordings import KEPT_HEADERS, Exchange, Recording, digest
 
 from .compare import LOG_NAME, parse_log
 from .scrub import Scrubber
@@ -253,7 +253,7 @@ def proxy_tls_context(tls_dir: Path, host: str):
     """The proxy's listening certificate, from its own development CA in ``tls_dir`` (made on first use)."""
     import ssl
 
-    from mockserver.tls import CertificateAuthority
+    from sevis_mock.server.tls import CertificateAuthority
 
     ca = CertificateAuthority.load_or_create(tls_dir)
     server = ca.issue_server(tls_dir, host)

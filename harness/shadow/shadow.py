@@ -1,6 +1,6 @@
 """Shadow mode: each exchange the proxy forwarded to SEVIS is also put to an embedded mock, re-addressed to the
 mock's test school (OrgID, userIDs; the BatchID is kept), and the two answers are compared
-(:mod:`harness.shadow.compare`). The comparisons go to ``DIR/shadow/NNNN.json``, each with a minimal document that
+(:mod:`sevis_mock.harness.shadow.compare`). The comparisons go to ``DIR/shadow/NNNN.json``, each with a minimal document that
 reproduces its differences; ``sevis-mock shadow-report DIR`` turns them into a fidelity report.
 
 The mock processes a batch only when SEVIS has: a download whose SEVIS answer carries a Process part makes the mock
@@ -21,8 +21,8 @@ from pathlib import Path
 import requests
 from lxml import etree
 
-from harness import launch
-from mockserver.recordings import Exchange
+from sevis_mock.harness import launch
+from sevis_mock.server.recordings import Exchange
 
 from .compare import LOG_NAME, Comparison, compare_logs, compare_zips, parse_log
 from .scrub import Scrubber

@@ -35,7 +35,7 @@ def check_identity(
     session: Session, cert: x509.Certificate | None, org_id: str, user_id: str, now: datetime
 ) -> tuple[Organization, Official]:
     """The certificate, org and user checks shared by upload and download. ``session`` is anything with
-    ``Session.get``'s signature: the server passes its row cache (`mockserver.cache.RowCache`)."""
+    ``Session.get``'s signature: the server passes its row cache (`sevis_mock.server.cache.RowCache`)."""
     if cert is None:  # TLS requires one; this guards a misconfigured front end
         raise Refusal(
             "S0001", ["no client certificate reached the application; connect with your registered certificate"]

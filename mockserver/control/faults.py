@@ -1,4 +1,4 @@
-"""``/control/faults`` and ``/control/scenarios``: faults and outages on demand (see ``mockserver.faults``).
+"""``/control/faults`` and ``/control/scenarios``: faults and outages on demand (see ``sevis_mock.server.faults``).
 
 | request | does |
 | --- | --- |

@@ -2,7 +2,7 @@
 integration sent (time, client certificate subject, orgid/userid/batchid, file name, disposition).
 
 The batch blueprint calls :func:`record_request` after each request; ``GET /control/journal`` reads
-the entries back (each with the ids of the faults that acted on it, see ``mockserver.faults``), filtered by ``org``, ``batch``, ``user``, ``action``, ``environment`` and ``since``.
+the entries back (each with the ids of the faults that acted on it, see ``sevis_mock.server.faults``), filtered by ``org``, ``batch``, ``user``, ``action``, ``environment`` and ``since``.
 """
 
 from __future__ import annotations

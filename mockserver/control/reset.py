@@ -1,6 +1,6 @@
 """``POST /control/reset``: the mock as a fresh data dir would hold it.
 
-Every row of every table on ``mockserver.db.Base`` is deleted (children before parents, so whatever
+Every row of every table on ``sevis_mock.server.db.Base`` is deleted (children before parents, so whatever
 tables other parts of the mock add are covered too), the clock offset is reset unless the body says
 ``{"keep_clock": true}``, and the default organizations, officials and certificate registrations are
 seeded again by the same code that seeds a new data dir. The client certificate files in ``clients/``

@@ -43,7 +43,7 @@ def seed():
     kind = body.get("kind")
     if kind not in ROLES:
         abort(400, description=f'kind must be "F/M" (school) or "J" (sponsor), not {kind!r}')
-    from ..datadir import DataDir, registration  # here: mockserver.db loads this package, and datadir needs db
+    from ..datadir import DataDir, registration  # here: sevis_mock.server.db loads this package, and datadir needs db
 
     m = mock()
     data_dir = DataDir(m.settings)

@@ -2,13 +2,13 @@
 
 Kept small and apart from the rest so that the serving stack can change under it. What it needs:
 
-* from the front that holds the connections (``mockserver.front``): after the application answered, when
+* from the front that holds the connections (``sevis_mock.server.front``): after the application answered, when
   ``environ[DROP]`` is set, it calls :func:`drop_connection` instead of sending the answer;
 * an ``SSLContext`` whose handshakes call :func:`prepare_context`'s SNI callback (OpenSSL calls it for every
   ClientHello, with or without SNI): it refuses the handshake (``handshake_failure``) for a TLS handshake
   fault, or swaps in a context holding a CRL from the development CA that revokes the certificates a
   certificate fault covers. asyncio's TLS transport closes a failed handshake without sending OpenSSL's
-  alert, so under ``mockserver.front`` a client sees the connection end mid-handshake.
+  alert, so under ``sevis_mock.server.front`` a client sees the connection end mid-handshake.
 """
 
 from __future__ import annotations

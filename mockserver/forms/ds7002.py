@@ -2,7 +2,7 @@
 
 Drawn from the stored `ExchangeVisitor` record (schema 6.27) as it stands after the event that asked for
 it: the plan lives in ``AddTIPP`` (``ParticipantInfo`` and up to 25 ``TippSite`` with their ``TippPhase``),
-where the mock keeps the ``SiteId`` and ``PhaseId`` it assigned (see :mod:`mockserver.records.events`).
+where the mock keeps the ``SiteId`` and ``PhaseId`` it assigned (see :mod:`sevis_mock.server.records.events`).
 """
 
 from __future__ import annotations

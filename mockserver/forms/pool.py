@@ -45,7 +45,7 @@ def _draw(job: dict) -> bytes:
 
 
 class RenderPool:
-    """Up to ``processes`` helper processes drawing print jobs (`mockserver.forms.render_job`)."""
+    """Up to ``processes`` helper processes drawing print jobs (`sevis_mock.server.forms.render_job`)."""
 
     def __init__(self, processes: int) -> None:
         self.processes = max(1, processes)

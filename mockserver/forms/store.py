@@ -1,9 +1,9 @@
-"""Where a batch's DS-7002 PDFs are kept, next to its I-20 / DS-2019 PDFs (`mockserver.db.BatchForm`), and
+"""Where a batch's DS-7002 PDFs are kept, next to its I-20 / DS-2019 PDFs (`sevis_mock.server.db.BatchForm`), and
 the print jobs of batches whose forms are still being drawn.
 
 A record can get both a DS-2019 and a DS-7002 from one batch, and `BatchForm` holds one PDF per
 (batch, SEVIS ID); so the DS-7002s have this table of their own, which `create_all` also adds to a
-data dir made before it existed. Imported at the end of `mockserver.db`.
+data dir made before it existed. Imported at the end of `sevis_mock.server.db`.
 
 Forms are drawn outside the batch's write transaction: processing stores what each form shows (a `PrintJob`)
 with the records and leaves the batch "printing"; the processor then draws the PDFs with no lock held and
@@ -48,7 +48,7 @@ def plan_pdfs(session: Session, batch_pk: int) -> dict[str, bytes]:
 
 class PrintJob(Base):
     """The forms a processed batch still has to draw: JSON ``{"forms": {sevis_id: job}, "plans": {...}}`` where a
-    job holds everything its PDF shows (see `mockserver.forms.render_job`)."""
+    job holds everything its PDF shows (see `sevis_mock.server.forms.render_job`)."""
 
     __tablename__ = "batch_print_jobs"
     batch_pk: Mapped[int] = mapped_column(ForeignKey("batches.id"), primary_key=True)

@@ -18,7 +18,7 @@ from .models import OutboxMessage
 
 SENDER = "SEVIS (sevis-mock) <no-reply@sevis-mock.invalid>"
 LINK = re.compile(r"https?://[^\s<>\"']+")
-log = logging.getLogger("mockserver.mail")
+log = logging.getLogger("sevis_mock.server.mail")
 
 
 def send(
@@ -61,7 +61,7 @@ def as_json(msg: OutboxMessage) -> dict:
 
 
 def messages(session: Session, to: str | None = None, page: Page | None = None) -> list[OutboxMessage]:
-    """Oldest first; with a page, that page's rows plus one (see `mockserver.paging.Page.apply`)."""
+    """Oldest first; with a page, that page's rows plus one (see `sevis_mock.server.paging.Page.apply`)."""
     query = select(OutboxMessage).order_by(OutboxMessage.id)
     if to:
         query = query.where(OutboxMessage.to_address == to.strip())

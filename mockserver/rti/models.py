@@ -1,4 +1,4 @@
-"""RTI, SEVP console and outbox tables (declared on ``mockserver.db.Base``; imported at the end of db.py).
+"""RTI, SEVP console and outbox tables (declared on ``sevis_mock.server.db.Base``; imported at the end of db.py).
 
 The batch endpoint keeps reading ``Organization`` / ``Official`` / ``Certificate``: approval and batch
 registration write those rows; these tables hold what only the web side needs (passwords, links,

@@ -12,7 +12,7 @@ from flask import current_app, jsonify, request, session
 from . import accounts, petitions
 from .errors import RtiError
 
-log = logging.getLogger("mockserver.rti")
+log = logging.getLogger("sevis_mock.server.rti")
 CSRF_FIELD = "csrf_token"
 
 

@@ -2,7 +2,7 @@
 
 A bad city-state-ZIP combination, a street the doctor cannot find (without an ExplanationCode to
 override it) and ExplanationCode OO without an Explanation each fail the record with the code SEVIS
-gives for that kind of address (see :mod:`mockserver.addresses`). The F/M "OO without an Explanation"
+gives for that kind of address (see :mod:`sevis_mock.server.addresses`). The F/M "OO without an Explanation"
 codes S1147 and S1156 are the rules in ``fm_personal.py`` (same condition).
 """
 

@@ -1,7 +1,7 @@
 """Facts and small helpers shared by the F/M rule modules (nothing here registers a rule).
 
 Codes are named by their meaning in SEVIS's lookup tables, read from the project's code tables
-(``schemas/tables/fm-6.55/*.csv``, see :mod:`mockserver.codetables`): a rule asks for "the education
+(``schemas/tables/fm-6.55/*.csv``, see :mod:`sevis_mock.server.codetables`): a rule asks for "the education
 level that means OTHER", never for a bare ``"11"``.
 """
 

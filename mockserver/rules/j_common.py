@@ -34,7 +34,7 @@ class Category:
 
 
 def _load_categories() -> dict[str, Category]:
-    text_ = resources.files("mockserver").joinpath("data/j_categories.csv").read_text(encoding="utf-8")
+    text_ = resources.files("sevis_mock.server").joinpath("data/j_categories.csv").read_text(encoding="utf-8")
     rows = csv.DictReader(io.StringIO(text_))
     return {
         r["code"]: Category(

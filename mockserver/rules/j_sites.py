@@ -1,7 +1,7 @@
 """J rules on sites of activity: types, the primary site, and which categories and statuses allow which type.
 
 Site lookups that fail (unknown site S2129, ambiguous name S2202, deleting the primary S2203) are answered
-by the event appliers in :mod:`mockserver.records.events`, which hold the stored sites.
+by the event appliers in :mod:`sevis_mock.server.records.events`, which hold the stored sites.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """J rules on training/internship placement plans (T/IPP), the Korea WEST and IWT programs, and Form DS-7002.
 
 Lookups of stored T/IPP sites and phases that fail (S2219 no T/IPP, S2272 unknown phase, S2275 last phase)
-are answered by the event appliers in :mod:`mockserver.records.events`.
+are answered by the event appliers in :mod:`sevis_mock.server.records.events`.
 """
 
 from __future__ import annotations

@@ -8,9 +8,9 @@ import re
 
 from playwright.sync_api import expect
 
-from harness.client import SevisClient
-from harness.rehearsal.readdress import fresh_batch_id, readdress
-from harness.rehearsal.sample import sample_ev_batches
+from sevis_mock.harness.client import SevisClient
+from sevis_mock.harness.rehearsal.readdress import fresh_batch_id, readdress
+from sevis_mock.harness.rehearsal.sample import sample_ev_batches
 from tests.browser.test_rti_pages import log_in, read_user_id, set_password_from_mail
 
 
@@ -91,7 +91,7 @@ def test_the_j_path_through_the_pages(server_factory, browser_page, tmp_path):
     aro_user = officer.locator("#designation tr", has_text=aro_mail).locator("td").first.inner_text().strip()
 
     # the ARO activates and may not register the certificate; the RO does
-    from mockserver.tls import CertificateAuthority
+    from sevis_mock.server.tls import CertificateAuthority
 
     issued = CertificateAuthority.load_or_create(server.data_dir / "certs").issue_client(
         tmp_path, org_id=program, user_id=ro_user

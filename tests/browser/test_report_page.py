@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from harness.rehearsal.sample import sample_batch
+from sevis_mock.harness.rehearsal.sample import sample_batch
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,7 +28,7 @@ def rejected_run(tmp_path_factory):
         [
             sys.executable,
             "-m",
-            "mockserver",
+            "sevis_mock.server",
             "rehearse",
             "--batch",
             str(batch),

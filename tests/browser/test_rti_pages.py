@@ -9,9 +9,9 @@ import re
 from cryptography.hazmat.primitives import serialization
 from playwright.sync_api import expect
 
-from harness.client import SevisClient
-from harness.rehearsal.readdress import fresh_batch_id, readdress
-from harness.rehearsal.sample import sample_batch
+from sevis_mock.harness.client import SevisClient
+from sevis_mock.harness.rehearsal.readdress import fresh_batch_id, readdress
+from sevis_mock.harness.rehearsal.sample import sample_batch
 
 PASSWORD = "Browser-Test-7!"
 USER_ID = re.compile(r"\b[A-Z0-9]{10}\b")
@@ -138,7 +138,7 @@ def test_steps_1_to_11_through_the_pages(server_factory, browser_page, tmp_path)
     assert school_code in page.get_by_role("main").inner_text()
 
     # 11: batch registration; the agreement must be accepted
-    from mockserver.tls import CertificateAuthority
+    from sevis_mock.server.tls import CertificateAuthority
 
     issued = CertificateAuthority.load_or_create(server.data_dir / "certs").issue_client(
         tmp_path, org_id=school_code, user_id=pdso_user

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from fixtures import read_fixture
+from sevis_mock.fixtures import read_fixture
 from tests.clients.conftest import control, read_log
 from tests.support.server import new_batch_id, with_batch_id
 

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 import pytest
 from lxml import etree
 
-from fixtures import read_fixture
+from sevis_mock.fixtures import read_fixture
 from tests.clients.conftest import control, read_log
 from tests.clients.wire import Connection, multipart, tls12_context
 from tests.support.server import with_batch_id

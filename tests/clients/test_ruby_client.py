@@ -20,7 +20,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
-from fixtures import read_fixture
+from sevis_mock.fixtures import read_fixture
 from tests.clients.conftest import control, read_log
 from tests.clients.wire import Connection, multipart
 from tests.support.server import new_batch_id, with_batch_id

@@ -15,7 +15,7 @@ from xml.sax.saxutils import escape
 import pytest
 from lxml import etree
 
-from schemas import schema_root
+from sevis_mock.schemas import schema_root
 from tests.support.reference import OFFICIAL_XSD, official
 
 PROJECT = Path(__file__).resolve().parents[2]

@@ -1,8 +1,8 @@
 """Differential conformance: the project's validator and libxml2 with the OFFICIAL schema agree.
 
 For each of the three documents (F/M create/update, J create/update, transaction log), documents are
-generated from the official XSD and from the project's XSD (harness.strategies), each with single-fault
-mutants (harness.mutants). Every document is judged twice -- by ``mockserver.validation.SchemaSet`` with
+generated from the official XSD and from the project's XSD (sevis_mock.harness.strategies), each with single-fault
+mutants (sevis_mock.harness.mutants). Every document is judged twice -- by ``sevis_mock.server.validation.SchemaSet`` with
 the project's default schemas and by lxml with the official schema -- and the verdicts must agree.
 Generated documents must be valid and mutants invalid against the schema they came from.
 
@@ -21,10 +21,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from lxml import etree
 
-from harness.mutants import valid_and_mutant
-from harness.strategies import load_schema
-from mockserver.validation import SchemaSet
-from schemas import schema_for_root
+from sevis_mock.harness.mutants import valid_and_mutant
+from sevis_mock.harness.strategies import load_schema
+from sevis_mock.server.validation import SchemaSet
+from sevis_mock.schemas import schema_for_root
 from tests.support.reference import OFFICIAL_XSD, official
 
 PROJECT = Path(__file__).resolve().parents[2]

@@ -1,4 +1,4 @@
-"""harness.strategies and harness.mutants on a schema that is not SEVIS's: the walker is generic.
+"""sevis_mock.harness.strategies and sevis_mock.harness.mutants on a schema that is not SEVIS's: the walker is generic.
 
 The schema below (written by the test into tmp_path) uses what the SEVIS schemas use and more:
 choices and all-groups with occurrence bounds, substitution groups, abstract types with a namespaced
@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from harness.mutants import KINDS, mutants, mutations
-from harness.strategies import documents, documents_and_trees, load_schema, serialize, simple_values, trees
+from sevis_mock.harness.mutants import KINDS, mutants, mutations
+from sevis_mock.harness.strategies import documents, documents_and_trees, load_schema, serialize, simple_values, trees
 
 SCHEMA = """<?xml version="1.0"?>
 <xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:t="urn:test" targetNamespace="urn:test"

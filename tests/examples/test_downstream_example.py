@@ -6,8 +6,8 @@ fixtures (``sevis_mock``, ``sevis_org``, ``sevis_client``), only the two asserti
 
 import pytest
 
-from fixtures import read_fixture
-from harness.pytest_plugin import assert_record_failed, assert_record_ok
+from sevis_mock.fixtures import read_fixture
+from sevis_mock.harness.pytest_plugin import assert_record_failed, assert_record_ok
 
 
 def test_new_students_get_sevis_ids(sevis_client, sevis_org):

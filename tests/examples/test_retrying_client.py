@@ -12,8 +12,8 @@ import time
 
 import pytest
 
-from fixtures import read_fixture
-from harness.client import SevisConnectionError, SevisHTTPError, SevisProtocolError, TransactionLog
+from sevis_mock.fixtures import read_fixture
+from sevis_mock.harness.client import SevisConnectionError, SevisHTTPError, SevisProtocolError, TransactionLog
 
 COOLDOWN = 0.2  # seconds; a real client waits minutes (SEVIS's advice: "retry in 15 minutes")
 

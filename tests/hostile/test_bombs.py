@@ -13,10 +13,10 @@ import time
 
 import pytest
 
-from fixtures import read_fixture
-from mockserver.batch.intake import Refusal, check_document
-from mockserver.db import Organization
-from mockserver.validation import SchemaSet
+from sevis_mock.fixtures import read_fixture
+from sevis_mock.server.batch.intake import Refusal, check_document
+from sevis_mock.server.db import Organization
+from sevis_mock.server.validation import SchemaSet
 from tests.support.server import new_batch_id, start_server, with_batch_id
 
 ORG = Organization(org_id="MCK214F00001000", kind="F/M", name="Sevis Mock College")

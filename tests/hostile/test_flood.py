@@ -15,11 +15,11 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from click.testing import CliRunner
 
-from fixtures import read_fixture
-from mockserver.batch.intake import Refusal, check_document
-from mockserver.cli import main
-from mockserver.db import Organization
-from mockserver.validation import LIMITS, MAX_PROBLEMS, SchemaSet
+from sevis_mock.fixtures import read_fixture
+from sevis_mock.server.batch.intake import Refusal, check_document
+from sevis_mock.server.cli import main
+from sevis_mock.server.db import Organization
+from sevis_mock.server.validation import LIMITS, MAX_PROBLEMS, SchemaSet
 from tests.support.server import new_batch_id, start_server, with_batch_id
 
 ORG = Organization(org_id="MCK214F00001000", kind="F/M", name="Sevis Mock College")
@@ -95,7 +95,7 @@ def test_too_many_elements_and_too_deep_are_refused_before_the_schema(schemas):
 
 
 def test_a_document_over_its_cpu_budget_gets_s0012_before_the_schema(schemas, monkeypatch):
-    from mockserver.batch import intake
+    from sevis_mock.server.batch import intake
 
     monkeypatch.setattr(intake, "PARSE_CPU_SECONDS", 0.0)
     batch_id = new_batch_id("F")
@@ -118,7 +118,7 @@ def test_many_errors_are_counted_not_all_built(schemas):
 
 
 def check_tree(data: bytes):
-    from mockserver.xmlsafe import parse
+    from sevis_mock.server.xmlsafe import parse
 
     return parse(data)
 

@@ -2,7 +2,7 @@
 profile is derandomized; 200 here), each checked for no 5xx and a schema-valid TransactionLog (or a clean HTTP 400/
 408/413 for a broken request frame); at the end, no traceback in the server's log.
 
-``benchmarks/fuzz.py --n 10000`` runs the same uploads (``harness.hostile``) for a long run.
+``benchmarks/fuzz.py --n 10000`` runs the same uploads (``sevis_mock.harness.hostile``) for a long run.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from harness.hostile import KINDS, Fuzzer, judge
+from sevis_mock.harness.hostile import KINDS, Fuzzer, judge
 from tests.support.server import UNHANDLED, official_translog_schema, start_server
 
 SEEN: Counter = Counter()

@@ -18,8 +18,8 @@ import time
 import pytest
 from lxml import etree
 
-from fixtures import read_fixture
-from harness.lifecycle import letters
+from sevis_mock.fixtures import read_fixture
+from sevis_mock.harness.lifecycle import letters
 from tests.support.server import new_batch_id, start_server, with_batch_id
 
 PARTIAL_CLIENT_HELLO = b"\x16\x03\x01\x02\x00\x01\x00\x01"  # 8 bytes of a TLS record, then nothing
@@ -225,7 +225,7 @@ def test_one_address_is_held_to_its_connection_cap(strict):
 
 
 def test_a_limit_is_overridden_from_the_environment(monkeypatch):
-    from mockserver.front import FrontLimits
+    from sevis_mock.server.front import FrontLimits
 
     monkeypatch.setenv("SEVIS_MOCK_FRONT_HEADER_SECONDS", "2.5")
     monkeypatch.setenv("SEVIS_MOCK_FRONT_CONNECTIONS_PER_IP", "7")

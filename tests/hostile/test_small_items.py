@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 import pytest
 import requests
 
-from fixtures import read_fixture
+from sevis_mock.fixtures import read_fixture
 from tests.support.server import assert_valid_log, new_batch_id, start_server, with_batch_id
 
 FM = "fm/create-with-dependent.xml"
@@ -282,10 +282,10 @@ def _through_resets(call, tries: int = 5):
 def test_every_refused_login_checks_one_password_hash(tmp_path, monkeypatch, who):
     """An unknown user ID costs the same hash check as a wrong password for a known one (a dummy hash), so
     the time of a refusal does not tell which user IDs exist (benchmarks/login_timing.py measures it)."""
-    from mockserver.db import Store
-    from mockserver.rti import accounts
-    from mockserver.rti.errors import RtiError
-    from mockserver.rti.models import RtiAccount
+    from sevis_mock.server.db import Store
+    from sevis_mock.server.rti import accounts
+    from sevis_mock.server.rti.errors import RtiError
+    from sevis_mock.server.rti.models import RtiAccount
 
     store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
     store.create_all()

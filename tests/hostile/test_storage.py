@@ -12,7 +12,7 @@ import subprocess
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from fixtures import read_fixture
+from sevis_mock.fixtures import read_fixture
 from tests.support.server import new_batch_id, start_server, with_batch_id
 from tests.test_rti import api, web
 
@@ -140,9 +140,9 @@ def test_a_full_disk_is_answered_and_nothing_accepted_is_lost(server, tiny_disk)
 
 @pytest.fixture
 def app(tmp_path, monkeypatch):
-    from mockserver import create_app
-    from mockserver.config import Settings
-    from mockserver.datadir import DataDir
+    from sevis_mock.server import create_app
+    from sevis_mock.server.config import Settings
+    from sevis_mock.server.datadir import DataDir
 
     settings = Settings(data_dir=tmp_path / "data", run_worker=False, fast_passwords=True)
     DataDir(settings).prepare()
@@ -155,7 +155,7 @@ def app(tmp_path, monkeypatch):
 def failing_writes(monkeypatch):
     from contextlib import contextmanager
 
-    from mockserver.db import Store
+    from sevis_mock.server.db import Store
 
     def fail(reason: str):
         @contextmanager
@@ -216,7 +216,7 @@ def test_each_kind_of_write_failure_is_answered_with_its_reason(app, failing_wri
 def test_other_database_errors_are_not_taken_for_storage_trouble():
     from sqlalchemy.exc import IntegrityError
 
-    from mockserver.storage import storage_trouble
+    from sevis_mock.server.storage import storage_trouble
 
     assert storage_trouble(IntegrityError("INSERT", {}, Exception("UNIQUE constraint failed"))) is None
     assert storage_trouble(ValueError("x")) is None

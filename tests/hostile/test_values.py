@@ -16,7 +16,7 @@ import pytest
 from lxml import etree
 from pypdf import PdfReader
 
-from fixtures import catalog_entry, read_fixture
+from sevis_mock.fixtures import catalog_entry, read_fixture
 from tests.support.server import new_batch_id, start_server, with_batch_id
 
 FM = "fm/create-with-dependent.xml"
@@ -216,7 +216,7 @@ def test_validate_reads_values_as_if_comments_were_absent(tmp_path, fixture):
 
     from click.testing import CliRunner
 
-    from harness.validate import validate_command
+    from sevis_mock.harness.validate import validate_command
 
     plain, sprinkled = tmp_path / "plain.xml", tmp_path / "sprinkled.xml"
     plain.write_bytes(read_fixture(fixture))

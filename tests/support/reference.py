@@ -44,6 +44,6 @@ def official_or_project(official_path: Path, root: str) -> Path:
     (for tests that need a schema, not a comparison with ICE's)."""
     if AVAILABLE and official_path.is_file():
         return official_path
-    from schemas import schema_for_root
+    from sevis_mock.schemas import schema_for_root
 
     return schema_for_root(root)

@@ -17,8 +17,8 @@ import pytest
 import requests
 from lxml import etree
 
-from harness import launch
-from harness.lifecycle import letters
+from sevis_mock.harness import launch
+from sevis_mock.harness.lifecycle import letters
 from tests.support.reference import OFFICIAL_XSD, REFERENCE, official_or_project  # noqa: F401  (re-exported)
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -248,7 +248,7 @@ def with_batch_id(xml: bytes, batch_id: str, fresh_people: bool = True) -> bytes
 
 def open_store(server: "RunningServer"):
     """The server's own database, for arranging states the control API does not reach yet."""
-    from mockserver.db import Store
+    from sevis_mock.server.db import Store
 
     return Store(f"sqlite:///{server.data_dir / 'sevis-mock.db'}")
 

@@ -9,7 +9,7 @@ import base64
 from html import escape
 from pathlib import Path
 
-from harness.client import describe_code
+from sevis_mock.harness.client import describe_code
 
 from ..hints import hint
 from ..model import FAIL, PASS, SKIP, WAIT, Rehearsal, StepResult

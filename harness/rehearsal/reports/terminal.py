@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from harness.client import describe_code
+from sevis_mock.harness.client import describe_code
 
 from ..hints import hint
 from ..model import FAIL, PASS, SKIP, WAIT, Rehearsal, StepResult
