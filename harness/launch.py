@@ -28,7 +28,7 @@ def serve_log_tail(data_dir: Path, chars: int = 3000) -> str:
 
 
 def launch(data_dir: Path, *args: str, timeout: float = 60, cwd: Path | None = None) -> tuple[subprocess.Popen, dict]:
-    """Run ``python -m mockserver serve --data-dir DATA_DIR --port 0 ARGS...`` (its output appended to
+    """Run ``python -m sevis_mock.server serve --data-dir DATA_DIR --port 0 ARGS...`` (its output appended to
     DATA_DIR/serve.log) and wait until it has written connection.json; returns the process and that file."""
     data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,7 @@
 """sevis-mock: an offline stand-in for SEVIS Batch.
 
 Kept import-light so that ``sevis-mock --help`` starts at once: ``create_app``, ``Mock`` and ``Settings`` are
-loaded on first use (``from mockserver import create_app`` works as before).
+loaded on first use (``from sevis_mock.server import create_app``).
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ sevis_mock.server, sevis_mock.harness, sevis_mock.schemas and sevis_mock.fixture
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -40,8 +41,22 @@ def test_every_package_folder_is_installed_under_sevis_mock():
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
+    # a copy of the source: building in place would leave build/ and egg-info in the repo
+    source = tmp_path_factory.mktemp("source") / "sevis-mock"
+    junk = (
+        ".git",
+        ".venv",
+        "build",
+        "dist",
+        "*.egg-info",
+        "__pycache__",
+        ".pytest_cache",
+        ".mypy_cache",
+        ".hypothesis",
+    )
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(*junk))
     build = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(source)],
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     if build.returncode != 0:
