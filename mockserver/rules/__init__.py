@@ -99,22 +99,72 @@ class RuleContext:
         return cached
 
 
+RuleCheck = Callable[[RuleContext], Violation | None]
+
+
 @dataclass(frozen=True)
 class Rule:
     code: str
     events: tuple[str, ...]  # "fm.create", "j.Status", …
     condition: str
-    check: Callable[[RuleContext], Violation | None]
+    check: RuleCheck
 
 
-RULES: list[Rule] = []
+# The order rules run in, by module: within one event the first failing rule wins, so this order decides
+# which code a record gets when several rules fail it. Who acts first (the acting official), then what the
+# organization is approved or designated for (``*_profile``), what other agencies hold about an exchange
+# visitor (``j_agency``), the status tables (``fm``, ``j``), the J families (people, dates, funds, events,
+# residence, T/IPP, sites), the addresses both kinds share, the F/M families, and J's code-table checks last.
+# Within a module, rules run in the order they are defined. Registration sorts by this list, so the order
+# does not depend on which module Python happens to import first.
+RULE_ORDER: tuple[str, ...] = (
+    "fm_authority",
+    "j_authority",
+    "fm_profile",
+    "j_profile",
+    "j_agency",
+    "fm",
+    "j",
+    "j_people",
+    "j_dates",
+    "j_funds",
+    "j_events",
+    "j_residence",
+    "j_tipp",
+    "j_sites",
+    "address",
+    "fm_addresses",
+    "fm_agency",
+    "fm_dates",
+    "fm_dependents",
+    "fm_personal",
+    "fm_dropbelow",
+    "fm_education",
+    "fm_employment",
+    "fm_financial",
+    "fm_names",
+    "fm_status",
+    "j_tables",
+)
+# Modules of this package that register no rule: shared facts and the tables of codes no rule answers.
+HELPER_MODULES: tuple[str, ...] = ("fm_facts", "fm_undecidable", "j_common")
+
+RULES: list[Rule] = []  # every registered rule, always kept in RULE_ORDER
 
 
-def rule(code: str, *events: str):
+def _module_rank(r: Rule) -> int:
+    return RULE_ORDER.index(r.check.__module__.rpartition(".")[2])
+
+
+def rule(code: str, *events: str) -> Callable[[RuleCheck], RuleCheck]:
     """Register ``fn`` as the rule for ``code`` on ``events``; its docstring is the one-line condition."""
 
-    def register(fn: Callable[[RuleContext], Violation | None]):
+    def register(fn: RuleCheck) -> RuleCheck:
+        module = fn.__module__.rpartition(".")[2]
+        if module not in RULE_ORDER:
+            raise ValueError(f"rule {fn.__name__} ({code}) is in module {module!r}: add it to rules.RULE_ORDER")
         RULES.append(Rule(code, events, (fn.__doc__ or "").strip().splitlines()[0], fn))
+        RULES.sort(key=_module_rank)  # stable: definition order within a module is kept
         return fn
 
     return register
@@ -210,19 +260,9 @@ def history_actions(ctx: RuleContext, event_tag: str) -> list[etree._Element]:
     return found
 
 
-# Registering the rules: every ``fm*`` / ``j*`` module of this package, authority checks first, then what
-# the organization is approved or designated for (``*_profile``), what other agencies hold about an exchange
-# visitor (``j_agency``), then the status tables (``fm``, ``j``),
-# then the rest by name. Within one event, the first failing rule wins.
-FIRST = ("fm_authority", "j_authority", "fm_profile", "j_profile", "j_agency", "fm", "j")
-
-
 def rule_modules() -> list[str]:
-    """The rule modules of this package (``fm*``, ``j*``), in registration order."""
-    import pkgutil
-
-    names = [m.name for m in pkgutil.iter_modules(__path__) if m.name.startswith(("fm", "j"))]
-    return sorted(names, key=lambda n: (FIRST.index(n) if n in FIRST else len(FIRST), n))
+    """Every module of this package: the rule modules in :data:`RULE_ORDER`, then the helper modules."""
+    return [*RULE_ORDER, *HELPER_MODULES]
 
 
 def _register_all() -> None:

@@ -1,14 +1,12 @@
 """J (exchange visitor) rules.
 
-The rules live in ``j_*`` modules by family and register in the order they are imported here, which is
-the order SEVIS-like checks run: who acts, the record's status, then people, dates, funds, events,
-residence, sites, T/IPP and addresses. Codes no batch can decide are listed in :data:`UNDECIDABLE`.
+The status rules live here, the others in ``j_*`` modules by family; the order they all run in is
+``rules.RULE_ORDER``. Codes no batch can decide are listed in :data:`UNDECIDABLE`.
 """
 
 from __future__ import annotations
 
 from . import RuleContext, Violation, as_date, event_name, rule, text
-from . import j_authority  # noqa: F401  (the acting official is checked first)
 from .j_common import J_UPDATE_EVENTS
 
 # Statuses in which each J update event may act. [i] inferred from SEVIS's help for each action;
@@ -54,8 +52,6 @@ def program_end_after_start(ctx: RuleContext) -> Violation | None:
         return Violation.of("S2282")
     return None
 
-
-from . import j_people, j_dates, j_funds, j_events, j_residence, j_tipp, j_sites, address  # noqa: E402,F401,I001
 
 # Codes answered outside the rule registry (the processor or the event appliers), with where.
 IMPLEMENTED_ELSEWHERE = {
