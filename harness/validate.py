@@ -209,21 +209,22 @@ class Validator:
                 return
             finally:
                 outer.rollback()
-        verdict.process = outcome["code"]
-        for result in outcome["records"]:
-            request_id = result.get("request_id", "")
-            verdict.records[request_id] = None if result["ok"] else result.get("error_code")
-            if not result["ok"]:
+        verdict.process = outcome.code
+        for result in outcome.records:
+            request_id = result.request_id
+            verdict.records[request_id] = None if result.ok else result.error_code
+            if not result.ok:
+                code = result.error_code or ""
                 element = _record_element(root, request_id)
                 verdict.problems.append(
                     Problem(
-                        code=result["error_code"],
-                        message=catalogue_message(result["error_code"]),
-                        reason=result.get("error_message") or "",
+                        code=code,
+                        message=catalogue_message(code),
+                        reason=result.error_message or "",
                         request_id=request_id,
                         line=element.sourceline if element is not None else None,
                         path=readable_path(element) if element is not None else "",
-                        hint=hint_for(result["error_code"]),
+                        hint=hint_for(code),
                     )
                 )
 

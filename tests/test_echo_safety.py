@@ -16,6 +16,7 @@ from werkzeug.datastructures import Headers
 
 from sevis_mock.fixtures import read_fixture
 from sevis_mock.server.batch import translog
+from sevis_mock.server.batch.outcome import ProcessOutcome, RecordOutcome
 from sevis_mock.server.xmlsafe import comment_text, header_value
 from sevis_mock.schemas import schema_for_root
 from tests.support.hostile import HOSTILE
@@ -60,7 +61,7 @@ def test_a_log_echoing_any_values_is_well_formed_and_keeps_its_structure(
         org_id=org_id,
         system="PROD-SBT",
         upload=translog.UploadPart("S0000", at, file_name),
-        process={"code": "S0020", "at": "2026-12-07T07:00:01.000-05:00", "records": [record]},
+        process=ProcessOutcome("S0020", "2026-12-07T07:00:01.000-05:00", [RecordOutcome.from_dict(record)]),
         download_code="S0000",
         explanation=["S0012:", reason, batch_id],
     )

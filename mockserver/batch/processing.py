@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Callable
 
@@ -26,6 +27,7 @@ from ..forms.store import PrintJob
 from ..records import events, lifecycle
 from ..records.events import DependentRecord, Refused, Target
 from ..rules import RuleContext, Violation, first_violation
+from .outcome import DependentOutcome, ProcessOutcome, RecordOutcome
 from ..rules.fm import duplicate_key
 from ..xmlsafe import XML_SPACE, parse
 
@@ -40,6 +42,7 @@ INTERNAL_ERROR = "S2000"  # [i] the catalogue's only "exception while processing
 USER_DEFINED = ("UserDefinedA", "UserDefinedB")
 
 FormRenderer = Callable[..., bytes]
+RecordHandler = Callable[[etree._Element, RecordOutcome], RecordOutcome]
 PRINT_LEASE = timedelta(minutes=2)  # real time the processor has to draw a batch's forms before another takes over
 
 
@@ -91,12 +94,12 @@ class BatchProcessor:
         return self.now + timedelta(seconds=time.monotonic() - self._started)
 
     # --- entry point ---------------------------------------------------------------------------
-    def run(self) -> dict:
+    def run(self) -> ProcessOutcome:
         """The whole batch at once, in the caller's transaction."""
         return self.finish(self.apply(self.records()))
 
     # --- the same in steps (sevis_mock.server.batch.worker applies a batch in several short transactions) ----------
-    def records(self) -> list[tuple[etree._Element, Callable]]:
+    def records(self) -> list[tuple[etree._Element, RecordHandler]]:
         """Every record of the batch with its handler, in the order they are applied: creates, then updates."""
         create_path, update_path, _ = LAYOUT[self.batch.kind]
         root = parse(self.batch.document).getroot()
@@ -104,7 +107,7 @@ class BatchProcessor:
             (e, self._update) for e in root.iterfind(update_path)
         ]
 
-    def apply(self, records: list[tuple[etree._Element, Callable]]) -> list[dict]:
+    def apply(self, records: list[tuple[etree._Element, RecordHandler]]) -> list[RecordOutcome]:
         """Apply records (each in a savepoint of the current session) and return their results."""
         return [self._guarded(element, handler) for element, handler in records]
 
@@ -127,20 +130,16 @@ class BatchProcessor:
             self._last_applied = datetime.fromisoformat(carried["last_applied"])
             self.now, self._started = max(self.now, self._last_applied), time.monotonic()  # times go on rising
 
-    def finish(self, results: list[dict]) -> dict:
+    def finish(self, results: list[RecordOutcome]) -> ProcessOutcome:
         """The batch's outcome from all its records' results: the log's Process part, and the batch marked
         processed (or printing, with its print job)."""
-        failures = sum(1 for r in results if not r["ok"])
         # [c, one log] each Record/ProcessDate is the time it was applied; Process/@dateTimeStamp the time the
         # batch ended, after its last record (a millisecond later at least: SEVIS writes milliseconds).
         ended = self.elapsed_now()
         if self._last_applied is not None:
             ended = max(ended, self._last_applied + timedelta(milliseconds=1))
-        outcome = {
-            "code": "S0020" if failures else "S0000",
-            "at": sevis_timestamp(ended),
-            "records": results,
-        }
+        failed = any(not r.ok for r in results)
+        outcome = ProcessOutcome(code="S0020" if failed else "S0000", at=sevis_timestamp(ended), records=results)
         if self.forms or self.plans:  # drawn after the commit (sevis_mock.server.batch.worker.print_forms)
             self.session.add(
                 PrintJob(
@@ -151,39 +150,39 @@ class BatchProcessor:
             )
         self.batch.state = "printing" if self.forms or self.plans else "processed"
         self.batch.processed_at = ended
-        self.batch.process_code = outcome["code"]
-        self.batch.results = json.dumps(outcome)
+        self.batch.process_code = outcome.code
+        self.batch.results = outcome.to_json()
         return outcome
 
-    def _guarded(self, element: etree._Element, handler) -> dict:
-        base = {
-            "request_id": element.get("requestID", ""),
-            "user_id": element.get("userID"),
-            "user_defined_a": _ud(element, "UserDefinedA"),
-            "user_defined_b": _ud(element, "UserDefinedB"),
-            "ok": True,
-        }
+    def _guarded(self, element: etree._Element, handler: RecordHandler) -> RecordOutcome:
+        base = RecordOutcome(
+            request_id=element.get("requestID", ""),
+            user_id=element.get("userID"),
+            user_defined_a=_ud(element, "UserDefinedA"),
+            user_defined_b=_ud(element, "UserDefinedB"),
+        )
         savepoint = self.session.begin_nested()
         forms_before, plans_before = dict(self.forms), dict(self.plans)
         try:
             result = handler(element, base)
         except Exception:  # a mock bug must cost one record, never the batch
-            log.exception("record %s of batch %s failed", base["request_id"], self.batch.batch_id)
+            log.exception("record %s of batch %s failed", base.request_id, self.batch.batch_id)
             savepoint.rollback()
             self.forms, self.plans = forms_before, plans_before
             result = self._failed(base, Violation.of(INTERNAL_ERROR))
         else:
-            if result["ok"]:
+            if result.ok:
                 savepoint.commit()
             else:
                 savepoint.rollback()
                 self.forms, self.plans = forms_before, plans_before
         self._last_applied = self.elapsed_now()
-        return {**result, "at": sevis_timestamp(self._last_applied)}
+        result.at = sevis_timestamp(self._last_applied)
+        return result
 
     @staticmethod
-    def _failed(base: dict, violation: Violation) -> dict:
-        return {**base, "ok": False, "error_code": violation.code, "error_message": violation.message}
+    def _failed(base: RecordOutcome, violation: Violation) -> RecordOutcome:
+        return base.failed(violation.code, violation.message)
 
     # --- what rules may look up ------------------------------------------------------------------
     def _official(self, user_id: str) -> Official | None:
@@ -243,7 +242,7 @@ class BatchProcessor:
         ).first()
         return found is not None
 
-    def _create(self, element: etree._Element, base: dict) -> dict:
+    def _create(self, element: etree._Element, base: RecordOutcome) -> RecordOutcome:
         kind = self.batch.kind
         ctx = RuleContext(
             kind=kind,
@@ -275,15 +274,9 @@ class BatchProcessor:
         dep_results = []
         for dep_id, dep in zip(dependent_ids, dependents):
             self._add_record(dep_id, dep, dependent_key(dep), principal=sevis_id)
-            dep_results.append(
-                {
-                    "sevis_id": dep_id,
-                    "user_defined_a": _ud(dep, "UserDefinedA"),
-                    "user_defined_b": _ud(dep, "UserDefinedB"),
-                }
-            )
-        result = {**base, "sevis_id": sevis_id, "dependents": dep_results}
-        result.update(self._addresses(element))
+            dep_results.append(DependentOutcome(dep_id, _ud(dep, "UserDefinedA"), _ud(dep, "UserDefinedB")))
+        result = replace(base, sevis_id=sevis_id, dependents=dep_results)
+        self._addresses(result, element)
         if is_true(element.get("printForm")):
             self._print(element, kind, sevis_id, list(zip(dependent_ids, dependents)))
         tipp = element.find("AddTIPP")
@@ -291,23 +284,23 @@ class BatchProcessor:
             self._render_plan(sevis_id, element)
         return result
 
-    def _addresses(self, element: etree._Element, sites: list | None = None) -> dict:
+    def _addresses(
+        self, result: RecordOutcome, element: etree._Element, sites: list[etree._Element] | None = None
+    ) -> None:
         """Address results for the log: the sites of activity and the physical/mailing addresses sent."""
-        out: dict = {}
         if self.batch.kind == "J":
             if sites is None:
                 sites = element.findall("AddSiteOfActivity/SiteOfActivity")
-            out["sites"] = [self._site_result(site) for site in sites]
+            result.sites = [self._site_result(site) for site in sites]
             physical, mailing = element.find("USAddress"), element.find("MailAddress")
             codes = addresses.J_US, addresses.J_MAIL
         else:
             physical, mailing = element.find("USAddress"), element.find("MailingAddress")
             codes = addresses.FM_PERSON, addresses.FM_PERSON
         if physical is not None and physical.find("Address1") is not None:
-            out["physical_address"] = addresses.person_address(physical, codes[0])
+            result.physical_address = addresses.person_address(physical, codes[0])
         if mailing is not None and mailing.find("Address1") is not None:
-            out["mailing_address"] = addresses.person_address(mailing, codes[1])
-        return out
+            result.mailing_address = addresses.person_address(mailing, codes[1])
 
     @staticmethod
     def _site_result(site: etree._Element) -> dict:
@@ -361,10 +354,10 @@ class BatchProcessor:
         )
 
     # --- updates -------------------------------------------------------------------------------
-    def _update(self, element: etree._Element, base: dict) -> dict:
+    def _update(self, element: etree._Element, base: RecordOutcome) -> RecordOutcome:
         kind = self.batch.kind
         sevis_id = element.get("sevisID", "")
-        base = {**base, "sevis_id": sevis_id}
+        base = replace(base, sevis_id=sevis_id)
         record = self.session.scalars(
             select(Record).where(
                 Record.sevis_id == sevis_id,
@@ -408,11 +401,10 @@ class BatchProcessor:
         asked, site_id = plan_request(event_element)
         if asked:
             self._render_plan(record.sevis_id, etree.fromstring(record.document), site_id)
-        result = {**base, **self._addresses(event_element, sites=target.sites)}
-        result["dependents"] = [
-            {"sevis_id": d.sevis_id, "user_defined_a": d.user_defined_a, "user_defined_b": d.user_defined_b}
-            for d in target.added
-        ]
+        result = replace(
+            base, dependents=[DependentOutcome(d.sevis_id, d.user_defined_a, d.user_defined_b) for d in target.added]
+        )
+        self._addresses(result, event_element, sites=target.sites)
         return result
 
     def _target(self, record: Record) -> Target:

@@ -9,6 +9,7 @@ from lxml import etree
 
 from ..clock import sevis_timestamp
 from ..xmlsafe import comment_text, xml_text
+from .outcome import AddressResult, ProcessOutcome
 
 FILE_NAME_MAX = 30
 
@@ -33,11 +34,11 @@ def build(
     org_id: str,
     system: str,
     upload: UploadPart | None = None,
-    process: dict | None = None,
+    process: ProcessOutcome | None = None,
     download_code: str | None = None,
     explanation: list[str] | None = None,
 ) -> bytes:
-    """A TransactionLog. ``process`` is the stored processing outcome (see processing.outcome);
+    """A TransactionLog. ``process`` is the stored processing outcome (``Batch.results``);
     ``explanation`` lines become an XML comment: sevis-mock's clearer word beside SEVIS's code."""
     root = etree.Element("TransactionLog")
     header = _sub(root, "BatchHeader")
@@ -45,7 +46,7 @@ def build(
     _sub(header, "OrgID", org_id)
     ok = all(
         code == "S0000"
-        for code in (upload.code if upload else None, process["code"] if process else None, download_code)
+        for code in (upload.code if upload else None, process.code if process else None, download_code)
         if code is not None
     )
     detail = _sub(root, "BatchDetail", status="true" if ok else "false", system=system)
@@ -62,37 +63,36 @@ def build(
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
 
 
-def _process(detail: etree._Element, process: dict) -> None:
-    proc = _sub(detail, "Process", resultCode=process["code"], dateTimeStamp=process["at"])
-    records = process["records"]
+def _process(detail: etree._Element, process: ProcessOutcome) -> None:
+    proc = _sub(detail, "Process", resultCode=process.code, dateTimeStamp=process.at)
+    records = process.records
     if not records:
         return
     count = _sub(proc, "RecordCount")
-    success = sum(1 for r in records if r["ok"])
+    success = sum(1 for r in records if r.ok)
     _sub(count, "Success", str(success))
     _sub(count, "Failure", str(len(records) - success))
     _sub(count, "Total", str(len(records)))
     for r in records:
-        rec = _sub(proc, "Record", sevisID=r.get("sevis_id"), userID=r.get("user_id"), requestID=r["request_id"])
-        if r.get("user_defined_a") is not None:
-            _sub(rec, "UserDefinedA", r["user_defined_a"])
-        if r.get("user_defined_b") is not None:
-            _sub(rec, "UserDefinedB", r["user_defined_b"])
-        _sub(rec, "ProcessDate", r.get("at") or process["at"])  # per record since SEVIS's format; older: the batch's
-        result = _sub(rec, "Result", status="true" if r["ok"] else "false")
-        if not r["ok"]:
-            _sub(result, "ErrorCode", r["error_code"])
-            _sub(result, "ErrorMessage", r["error_message"][:500])
-        for site in r.get("sites", ()):
+        rec = _sub(proc, "Record", sevisID=r.sevis_id, userID=r.user_id, requestID=r.request_id)
+        if r.user_defined_a is not None:
+            _sub(rec, "UserDefinedA", r.user_defined_a)
+        if r.user_defined_b is not None:
+            _sub(rec, "UserDefinedB", r.user_defined_b)
+        _sub(rec, "ProcessDate", r.at or process.at)  # per record since SEVIS's format; older: the batch's
+        result = _sub(rec, "Result", status="true" if r.ok else "false")
+        if not r.ok:
+            _sub(result, "ErrorCode", r.error_code)
+            _sub(result, "ErrorMessage", (r.error_message or "")[:500])
+        for site in r.sites or ():
             _site(rec, site)
-        for dep in r.get("dependents", ()):
-            d = _sub(rec, "Dependent", dependentSevisID=dep.get("sevis_id"))
-            if dep.get("user_defined_a") is not None:
-                _sub(d, "UserDefinedA", dep["user_defined_a"])
-            if dep.get("user_defined_b") is not None:
-                _sub(d, "UserDefinedB", dep["user_defined_b"])
-        for prefix in ("Physical", "Mailing"):
-            addr = r.get(prefix.lower() + "_address")
+        for dep in r.dependents or ():
+            d = _sub(rec, "Dependent", dependentSevisID=dep.sevis_id)
+            if dep.user_defined_a is not None:
+                _sub(d, "UserDefinedA", dep.user_defined_a)
+            if dep.user_defined_b is not None:
+                _sub(d, "UserDefinedB", dep.user_defined_b)
+        for prefix, addr in (("Physical", r.physical_address), ("Mailing", r.mailing_address)):
             if addr:
                 _address(rec, f"{prefix}ProvidedAddress", addr["provided"])
                 if addr.get("corrected"):
@@ -106,7 +106,7 @@ def _process(detail: etree._Element, process: dict) -> None:
 ADDRESS_FIELDS = ("Address1", "Address2", "City", "State", "PostalCode")
 
 
-def _address(parent: etree._Element, tag: str, address: dict) -> None:
+def _address(parent: etree._Element, tag: str, address: dict[str, str | None]) -> None:
     el = _sub(parent, tag)
     for name in ADDRESS_FIELDS:
         value = address.get(name)
@@ -114,7 +114,7 @@ def _address(parent: etree._Element, tag: str, address: dict) -> None:
             _sub(el, name, value)
 
 
-def _site(rec: etree._Element, site: dict) -> None:
+def _site(rec: etree._Element, site: AddressResult) -> None:
     el = _sub(rec, "SiteOfActivity")
     if site.get("provided"):
         _address(el, "ProvidedAddress", site["provided"])

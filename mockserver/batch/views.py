@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 import zipfile
 
 from flask import Blueprint, Response, current_app, g, request
@@ -17,6 +16,7 @@ from ..forms.store import plan_pdfs
 from ..tls import peer_certificate
 from ..xmlsafe import header_value
 from . import translog
+from .outcome import ProcessOutcome
 from .replay import REPLAY_HEADER, mark_not_recorded, replay_download, replay_upload
 from .intake import Refusal, check_batch_id, check_document, check_identity
 from .multipart import Misread, closing_delimiters_between_parts
@@ -254,7 +254,7 @@ def download(env_prefix: str):
                     explanation=[f"S0030: {reason}"],
                 )
                 return _reply_zip(body, {}, batch_id, [reason])
-            outcome = json.loads(batch.results)
+            outcome = ProcessOutcome.from_json(batch.results)
             pdfs = {f.sevis_id: f.pdf for f in batch.forms} | plan_pdfs(s, batch.id)  # DS-7002: "<SEVIS ID>-7002"
     except Refusal as refusal:
         return _download_only(batch_id, org_id, system, refusal.code, refusal.reasons)

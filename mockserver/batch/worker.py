@@ -27,6 +27,7 @@ from ..clock import real_now
 from ..db import Batch, BatchForm, BatchProgress, Organization
 from ..faults.processing import before_processing
 from ..forms.store import PlanForm, PrintJob
+from .outcome import RecordOutcome, records_from_json, records_to_json
 from .processing import PRINT_LEASE, BatchProcessor
 
 log = logging.getLogger(__name__)
@@ -96,7 +97,10 @@ def apply_batch(mock, batch_pk: int | None = None, claimed: list[int] | None = N
         if future is not None:
             drawing[(group, sevis_id)] = (job, future)
 
-    processor, records, results, expected = None, [], [], 0
+    processor: BatchProcessor | None = None
+    records: list = []
+    results: list[RecordOutcome] = []
+    expected = 0
     while True:
         with mock.store.write() as session:
             if batch_pk is None:  # the claim and the first step in one transaction: one commit fewer
@@ -124,7 +128,7 @@ def apply_batch(mock, batch_pk: int | None = None, claimed: list[int] | None = N
                 )
                 if progress.applied:
                     processor.resume(json.loads(progress.carried))
-                results, records = json.loads(progress.results), processor.records()
+                results, records = records_from_json(progress.results), processor.records()
             else:  # the same processor goes on in this step's session
                 processor.session, processor.batch, processor.officials = session, batch, {}
             began, step = time.monotonic(), 0
@@ -136,7 +140,7 @@ def apply_batch(mock, batch_pk: int | None = None, claimed: list[int] | None = N
             progress.applied += step
             expected = progress.applied
             if progress.applied < len(records):
-                progress.results, progress.carried = json.dumps(results), json.dumps(processor.carry())
+                progress.results, progress.carried = records_to_json(results), json.dumps(processor.carry())
                 progress.lease_until = real_now() + PROCESS_LEASE
                 continue
             processor.finish(results)

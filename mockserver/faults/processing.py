@@ -6,12 +6,12 @@ applies to a batch once (``fault_batches``), so a batch deferred to the night is
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from ..batch.outcome import ProcessOutcome, RecordOutcome
 from ..clock import sevis_timestamp
 from .model import EASTERN, Fault, FaultBatch, RequestFacts
 
@@ -56,16 +56,16 @@ def _overnight(session, batch, now, fault_id) -> bool:
     return batch.due_at > now
 
 
-def _finish(batch, now, outcome: dict) -> bool:
+def _finish(batch, now, outcome: ProcessOutcome) -> bool:
     batch.state = "processed"
     batch.processed_at = now
-    batch.process_code = outcome["code"]
-    batch.results = json.dumps(outcome)
+    batch.process_code = outcome.code
+    batch.results = outcome.to_json()
     return True
 
 
 def _batch_failure(session, batch, now, fault_id) -> bool:
-    return _finish(batch, now, {"code": "S0001", "at": sevis_timestamp(now), "records": [], "fault": fault_id})
+    return _finish(batch, now, ProcessOutcome("S0001", sevis_timestamp(now), [], fault=fault_id))
 
 
 def _record_errors(session, batch, now, fault_id) -> bool:
@@ -77,22 +77,22 @@ def _record_errors(session, batch, now, fault_id) -> bool:
     root = parse(batch.document).getroot()
     violation = Violation.of(INTERNAL_ERROR)
     records = [
-        {
-            "request_id": el.get("requestID", ""),
-            "user_id": el.get("userID"),
-            "sevis_id": el.get("sevisID"),
-            "user_defined_a": _ud(el, "UserDefinedA"),
-            "user_defined_b": _ud(el, "UserDefinedB"),
-            "ok": False,
-            "at": sevis_timestamp(now),
-            "error_code": violation.code,
-            "error_message": violation.message,
-        }
+        RecordOutcome(
+            request_id=el.get("requestID", ""),
+            user_id=el.get("userID"),
+            sevis_id=el.get("sevisID"),
+            user_defined_a=_ud(el, "UserDefinedA"),
+            user_defined_b=_ud(el, "UserDefinedB"),
+            ok=False,
+            at=sevis_timestamp(now),
+            error_code=violation.code,
+            error_message=violation.message,
+        )
         for path in (create_path, update_path)
         for el in root.iterfind(path)
     ]
-    outcome = {"code": "S0020" if records else "S0001", "at": sevis_timestamp(now), "records": records}
-    return _finish(batch, now, outcome | {"fault": fault_id})
+    outcome = ProcessOutcome("S0020" if records else "S0001", sevis_timestamp(now), records, fault=fault_id)
+    return _finish(batch, now, outcome)
 
 
 _APPLY = {"overnight": _overnight, "batch_failure": _batch_failure, "record_errors": _record_errors}

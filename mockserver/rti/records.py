@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
 
 from ..batch import translog
+from ..batch.outcome import ProcessOutcome
 from ..config import ENVIRONMENTS
 from ..db import Batch, BatchForm, Official, Organization, Record
 from ..forms.store import PLAN_SUFFIX, PlanForm, plan_pdfs
@@ -48,8 +48,7 @@ def check_org(session: Session, account: RtiAccount, org_id: str | None) -> list
 
 
 def batch_summary(b: Batch) -> dict:
-    outcome = json.loads(b.results) if b.results else None
-    records = outcome["records"] if outcome else []
+    records = ProcessOutcome.from_json(b.results).records if b.results else []
     return {
         "org_id": b.org_id,
         "batch_id": b.batch_id,
@@ -64,7 +63,7 @@ def batch_summary(b: Batch) -> dict:
         "processed_at": b.processed_at.isoformat(timespec="seconds") if b.processed_at else None,
         "process_code": b.process_code,
         "records": len(records),
-        "failed": sum(1 for r in records if not r.get("ok")),
+        "failed": sum(1 for r in records if not r.ok),
     }
 
 
@@ -105,8 +104,7 @@ def get_batch(session: Session, account: RtiAccount, org_id: str, batch_id: str,
 
 def batch_detail(b: Batch) -> dict:
     out = batch_summary(b)
-    outcome = json.loads(b.results) if b.results else None
-    out["results"] = outcome["records"] if outcome else []
+    out["results"] = [r.as_dict() for r in ProcessOutcome.from_json(b.results).records] if b.results else []
     plans = plan_pdfs(object_session(b), b.id) if object_session(b) is not None else {}
     out["forms"] = sorted([f.sevis_id for f in b.forms] + list(plans))  # "<SEVIS ID>" and "<SEVIS ID>-7002"
     out["form_list"] = form_list(b.kind, out["forms"], out["results"])
@@ -144,7 +142,7 @@ def transaction_log(b: Batch) -> bytes:
         org_id=b.org_id,
         system=system,
         upload=upload,
-        process=json.loads(b.results),
+        process=ProcessOutcome.from_json(b.results),
         download_code="S0000",
     )
 
