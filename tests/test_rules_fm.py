@@ -61,7 +61,9 @@ def update_ctx(
         f'<Student sevisID="N0000000001" requestID="R1" userID="MCKPDSO001">{event_xml}</Student>'
     )
     event_element = element[0]
-    record = SimpleNamespace(status=status, document=etree.tostring(stored if stored is not None else baseline()))
+    record = SimpleNamespace(
+        sevis_id="N0000000001", status=status, document=etree.tostring(stored if stored is not None else baseline())
+    )
     parsed = [(name, etree.fromstring(xml)) for name, xml in history]
     return RuleContext(
         kind="F/M",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Callable
+from typing import Any, Callable, Protocol, Sequence
 
 from lxml import etree
 
@@ -27,6 +27,32 @@ class Violation:
         return cls(code, message(code, **fill))
 
 
+class StoredRecord(Protocol):
+    """What rules read of a stored record, principal or dependent (the store's ``Record`` row)."""
+
+    @property
+    def sevis_id(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def document(self) -> str: ...  # the record's XML as it stands
+    @property
+    def relationship_code(self) -> str: ...  # dependents: SEVIS's relationship code ("" for a principal)
+
+
+class ActingOfficial(Protocol):
+    """What rules read of the official a record names (the store's ``Official`` row)."""
+
+    @property
+    def org_id(self) -> str: ...
+    @property
+    def role(self) -> str: ...  # PDSO | DSO | RO | ARO
+
+
+DuplicateKey = tuple[str, ...]  # rules.fm.duplicate_key: surname, given name, birth date, birth country, gender
+HistoryEntry = tuple[str, etree._Element | None]  # (event name, event element) of an applied event
+
+
 @dataclass
 class RuleContext:
     kind: str  # "F/M" | "J"
@@ -34,18 +60,18 @@ class RuleContext:
     element: etree._Element  # the Student / ExchangeVisitor element of the batch
     event_element: etree._Element | None  # for updates, the event element (e.g. <Registration>)
     now: datetime  # the mock clock
-    record: object | None = None  # the stored principal record (db.Record), for updates
-    duplicate_keys_seen: set = field(default_factory=set)  # creates earlier in this batch
-    existing_duplicate: Callable[[tuple], bool] = lambda key: False
+    record: StoredRecord | None = None  # the stored principal record, for updates
+    duplicate_keys_seen: set[DuplicateKey] = field(default_factory=set)  # creates earlier in this batch
+    existing_duplicate: Callable[[DuplicateKey], bool] = lambda key: False
     # Lazily loaded facts about the stored record and the organization (set by the processor):
-    load_dependents: Callable[[], list] = lambda: []  # db.Record rows of the principal's dependents
-    load_history: Callable[[], list] = lambda: []  # [(event name, event element), ...] oldest first
-    lookup_official: Callable[[str], object | None] = lambda user_id: None  # db.Official or None
+    load_dependents: Callable[[], Sequence[StoredRecord]] = lambda: []  # the principal's dependents
+    load_history: Callable[[], Sequence[HistoryEntry]] = lambda: []  # oldest first
+    lookup_official: Callable[[str], ActingOfficial | None] = lambda user_id: None
     # The organization's profile (mockserver/profiles.py: a school's I-17 facts, a sponsor's designation);
     # None where no store is behind the rules (offline validation without a state file).
-    load_profile: Callable[[], dict | None] = lambda: None
+    load_profile: Callable[[], dict[str, Any] | None] = lambda: None
     # Other agencies' events on a record (mockserver/agency.py), by SEVIS ID: [detail element, ...] oldest first
-    load_agency_events: Callable[[str], list] = lambda sevis_id: []
+    load_agency_events: Callable[[str], Sequence[etree._Element]] = lambda sevis_id: []
     count_org_records: Callable[[], int] = lambda: 0  # principal records the organization holds (every environment)
     org_id: str = ""
 
@@ -66,7 +92,7 @@ class RuleContext:
         return cached
 
     @property
-    def profile(self) -> dict | None:
+    def profile(self) -> dict[str, Any] | None:
         if "_profile" not in self.__dict__:
             self.__dict__["_profile"] = self.load_profile()
         return self.__dict__["_profile"]
@@ -76,14 +102,14 @@ class RuleContext:
         if sevis_id is None:
             if self.record is None:
                 return []
-            sevis_id = getattr(self.record, "sevis_id", "")
+            sevis_id = self.record.sevis_id
         cache = self.__dict__.setdefault("_agency", {})
         if sevis_id not in cache:
             cache[sevis_id] = list(self.load_agency_events(sevis_id))
         return [e for e in cache[sevis_id] if e.tag == name]
 
     @property
-    def dependents(self) -> list:
+    def dependents(self) -> list[StoredRecord]:
         cached = self.__dict__.get("_dependents")
         if cached is None:
             cached = list(self.load_dependents())
@@ -91,7 +117,7 @@ class RuleContext:
         return cached
 
     @property
-    def history(self) -> list:
+    def history(self) -> list[HistoryEntry]:
         cached = self.__dict__.get("_history")
         if cached is None:
             cached = list(self.load_history())
