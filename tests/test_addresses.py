@@ -21,6 +21,7 @@ from sevis_mock.server.addresses import (
     standardize,
 )
 from sevis_mock.server.batch import translog
+from sevis_mock.server.batch.outcome import ProcessOutcome, RecordOutcome
 from sevis_mock.server.rules import RuleContext
 from sevis_mock.server.rules.address import (
     employer_city_state_zip,
@@ -214,7 +215,7 @@ def _log(*, sites=(), physical=None, mailing=None) -> bytes:
         batch_id="JADDRESS000001",
         org_id="P-1-12345",
         system="alpha",
-        process={"code": "S0000", "at": "2027-01-15T04:00:00.000-05:00", "records": [record]},
+        process=ProcessOutcome("S0000", "2027-01-15T04:00:00.000-05:00", [RecordOutcome.from_dict(record)]),
     )
 
 

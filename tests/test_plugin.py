@@ -65,9 +65,11 @@ def test_sevis_org_marker_selects_the_sponsor(sevis_org, sevis_client):
 
 def _log() -> bytes:
     """A processed log as the server writes it: A-1 created, A-2 failed with S1009."""
+    import json
     from datetime import UTC, datetime
 
     from sevis_mock.server.batch import translog
+    from sevis_mock.server.batch.outcome import ProcessOutcome
 
     now = datetime(2027, 1, 20, 9, tzinfo=UTC)
     common = {"user_id": "MCKPDSO001", "user_defined_a": None, "user_defined_b": None}
@@ -90,7 +92,7 @@ def _log() -> bytes:
         org_id="MCK214F00001000",
         system="PROD-SBT",
         upload=translog.UploadPart("S0000", now, "batch.xml"),
-        process=outcome,
+        process=ProcessOutcome.from_json(json.dumps(outcome)),
         download_code="S0000",
     )
 

@@ -119,8 +119,8 @@ class ProcessOutcome:
     def from_json(cls, text: str | bytes) -> ProcessOutcome:
         data = json.loads(text)
         return cls(
-            code=data["code"],
-            at=data["at"],
+            code=data.get("code", ""),
+            at=data.get("at", ""),
             records=[RecordOutcome.from_dict(r) for r in data.get("records") or ()],
             fault=data.get("fault"),
         )
