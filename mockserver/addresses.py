@@ -298,7 +298,7 @@ def provided(element: etree._Element) -> dict[str, str]:
     for name in (*FIELDS, "ExplanationCode", "Explanation"):
         child = element.find(name)
         if child is not None and (child.text or "").strip():
-            out[name] = " ".join(child.text.split())
+            out[name] = " ".join((child.text or "").split())
         elif child is not None and name == "Address2":
             out[name] = ""
     return out
@@ -375,8 +375,10 @@ def standardize(address: dict[str, str]) -> Finding:
     if "Address2" in address:
         corrected["Address2"] = _line(address["Address2"], 64)
     known = GAZETTEER.get(zip5)
-    if address.get("City") or known:
-        corrected["City"] = _line(address["City"], 60) if address.get("City") else known[0]
+    if address.get("City"):
+        corrected["City"] = _line(address["City"], 60)
+    elif known:
+        corrected["City"] = known[0]
     state = (address.get("State") or state_of_zip(zip5) or "").upper()
     if state and state not in STATELESS:
         corrected["State"] = state

@@ -150,7 +150,7 @@ KIND_OF = {
 DEPENDENT_EVENTS = {"CBPAdmission", "VisaIssued"}
 
 
-def build(body: dict, *, kind: str, is_dependent: bool) -> tuple[str, etree._Element]:
+def build(body: object, *, kind: str, is_dependent: bool) -> tuple[str, etree._Element]:
     """(history event name, detail element) for a tester's ``body``; AgencyEventError says what is wrong."""
     if not isinstance(body, dict):
         raise AgencyEventError('send a JSON object such as {"event": "CBPAdmission", "date": "2027-01-10", ...}')
@@ -200,7 +200,8 @@ def released_on_or_before(element: etree._Element, today: date) -> bool:
     """A TransferRelease out whose release date has come: SEVIS completes the releasing school's record."""
     if element.tag != "TransferRelease" or element.findtext("Direction") != "out":
         return False
-    return date.fromisoformat(element.findtext("ReleaseDate")) <= today
+    released = element.findtext("ReleaseDate")
+    return released is not None and date.fromisoformat(released) <= today
 
 
 def sevis_changes(element: etree._Element, kind: str, status: str, document: etree._Element, today: date) -> str | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from typing import TYPE_CHECKING
 
 from flask import Flask
 
@@ -15,6 +16,9 @@ from .cache import changed as cache_changed
 from .db import Setting, Store
 from .forms.pool import RenderPool
 from .validation import SchemaSet
+
+if TYPE_CHECKING:
+    from .batch.worker import Worker
 
 __all__ = ["create_app", "Mock", "Settings"]
 
@@ -36,7 +40,7 @@ class Mock:
         self.clock = MockClock(self.store, self.cache)
         self.schemas = SchemaSet.discover(settings.schemas)
         self.schemas.compile_all()
-        self._worker = None
+        self._worker: Worker | None = None
         # helper processes that draw forms: the cores shared out among the server's worker processes
         self.render_pool = RenderPool((os.cpu_count() or 1) // max(1, settings.workers))
         self._lock = threading.Lock()
@@ -113,7 +117,7 @@ def create_app(settings: Settings | None = None, *, mock: Mock | None = None) ->
     from .bodies import GuardBody, MalformedBody
     from .storage import STORAGE_ERRORS
 
-    app.wsgi_app = GuardBody(app.wsgi_app)  # an unreadable body (bad chunking) is HTTP 400, not 500
+    app.wsgi_app = GuardBody(app.wsgi_app)  # type: ignore[method-assign]  # Flask's middleware idiom; an unreadable body (bad chunking) is HTTP 400, not 500
     app.register_error_handler(MalformedBody, _malformed_body)
     for error in STORAGE_ERRORS:
         app.register_error_handler(error, _storage_trouble)

@@ -19,7 +19,9 @@ from __future__ import annotations
 import secrets
 import threading
 import weakref
-from sqlalchemy import event, insert, select, update
+from typing import cast
+
+from sqlalchemy import Table, event, insert, select, update
 from sqlalchemy.orm import Session
 
 from .db import Certificate, Official, Organization, Setting
@@ -27,7 +29,7 @@ from .db import Certificate, Official, Organization, Setting
 GENERATION_KEY = "cache_generation"
 CACHED_ROWS = (Organization, Official, Certificate)
 CACHED_SETTINGS = frozenset({"clock_offset_seconds"})
-_SETTINGS = Setting.__table__
+_SETTINGS = cast(Table, Setting.__table__)  # declarative tables are Tables; SQLAlchemy types them wider
 
 _caches: weakref.WeakSet = weakref.WeakSet()  # this process's caches, emptied when a local commit changed rows
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from sqlalchemy import select
 
@@ -184,9 +185,10 @@ class DataDir:
         (so a reset keeps connection.json's files usable), else a newly issued one."""
         path = self.clients / f"{org_id}-{user_id}.pem"
         if path.exists() and path.with_name(path.stem + ".key.pem").exists():
-            cert = load_certificate(path.read_bytes())
+            loaded = load_certificate(path.read_bytes())
+            cert: x509.Certificate | None = loaded
             try:
-                cert.verify_directly_issued_by(ca.cert)  # signed by this CA, not one of the same name
+                loaded.verify_directly_issued_by(ca.cert)  # signed by this CA, not one of the same name
             except (ValueError, TypeError, InvalidSignature):
                 cert = None
             if cert is not None and cert.not_valid_after_utc > datetime.now(UTC):
@@ -202,7 +204,7 @@ class DataDir:
                     select(Official).where(Official.org_id == org.org_id).order_by(Official.user_id)
                 ).first()
                 stem = self.clients / f"{org.org_id}-{official.user_id}" if official else None
-                if stem is None or not stem.with_name(stem.name + ".pem").exists():
+                if official is None or stem is None or not stem.with_name(stem.name + ".pem").exists():
                     continue  # e.g. a school approved in RTI: its PDSO brings their own certificate
                 orgs.append(
                     {

@@ -135,7 +135,8 @@ class FrontWorker(Worker):
         loop = asyncio.get_running_loop()
         self.loop = loop
         tasks: set[asyncio.Task] = set()
-        accepting = [asyncio.create_task(self._accept(listener.sock, tasks)) for listener in self.sockets]
+        # gunicorn's listeners wrap the socket (.sock); its stubs type them as plain sockets
+        accepting = [asyncio.create_task(self._accept(listener.sock, tasks)) for listener in self.sockets]  # type: ignore[attr-defined]
         try:
             while self.alive:
                 self.notify()

@@ -14,10 +14,12 @@ import ssl
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import cast
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPublicKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 CA_DAYS = 3650
@@ -68,6 +70,10 @@ class CertificateAuthority:
         self.cert = cert
         self.key = key
 
+    def _issuer_key(self) -> CertificateIssuerPublicKeyTypes:
+        """The CA's public key, of a kind that signs certificates (it signed its own: never X25519/X448)."""
+        return cast(CertificateIssuerPublicKeyTypes, self.cert.public_key())
+
     @classmethod
     def load_or_create(cls, directory: Path) -> "CertificateAuthority":
         cert_path, key_path = directory / "ca.pem", directory / "ca.key.pem"
@@ -113,7 +119,7 @@ class CertificateAuthority:
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(x509.KeyUsage(True, False, True, False, False, False, False, False, False), critical=True)
             .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(self.cert.public_key()), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(self._issuer_key()), critical=False)
         )
         if sans:
             builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)

@@ -26,6 +26,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any, Sequence, cast
 
 from lxml import etree
 
@@ -91,31 +92,29 @@ def check_limits(tree: etree._ElementTree, limits: Limits = LIMITS) -> SchemaPro
     """The first ceiling ``tree`` goes beyond, as a problem, or None. Each check is one libxml2 XPath
     evaluation, linear in the document."""
     root = tree.getroot()
-    deep = root.xpath("/*" + "/*" * limits.max_depth)
-    if deep:
-        where = deep[0]
+    where = _first_element(root, "/*" + "/*" * limits.max_depth)
+    if where is not None:
         return _limit(
             where,
             f"elements are nested more than {limits.max_depth} deep; no SEVIS batch document nests more than "
             "8 levels: send the records as the schema lays them out",
         )
-    elements = int(root.xpath("count(//*)"))
+    elements = _count(root, "count(//*)")
     if elements > limits.max_elements:
         return _limit(
             root,
             f"the document has {elements} elements, over the ceiling of {limits.max_elements}; a batch holds at "
             "most 250 records: split it into several batches",
         )
-    crowded = root.xpath(f"(//*[count(@*) > {limits.max_attributes_per_element}])[1]")
-    if crowded:
-        where = crowded[0]
+    where = _first_element(root, f"(//*[count(@*) > {limits.max_attributes_per_element}])[1]")
+    if where is not None:
         return _limit(
             where,
             f"element {etree.QName(where).localname} has {len(where.attrib)} attributes; no SEVIS element allows "
             f"more than 3 (the ceiling is {limits.max_attributes_per_element}): remove the attributes the schema "
             "does not declare",
         )
-    attributes = int(root.xpath("count(//@*)"))
+    attributes = _count(root, "count(//@*)")
     if attributes > limits.max_attributes:
         return _limit(
             root,
@@ -125,9 +124,27 @@ def check_limits(tree: etree._ElementTree, limits: Limits = LIMITS) -> SchemaPro
     return None
 
 
+def _first_element(root: etree._Element | etree._ElementTree, path: str) -> etree._Element | None:
+    """The first element an XPath selects (None when it selects none, or no element)."""
+    found = root.xpath(path)
+    if isinstance(found, list) and found and isinstance(found[0], etree._Element):
+        return found[0]
+    return None
+
+
+def _count(root: etree._Element, path: str) -> int:
+    """An XPath ``count(...)``: libxml2 answers a float."""
+    return int(cast(float, root.xpath(path)))
+
+
+def _line(elem: etree._Element) -> int:
+    """The element's line in the document (1 when libxml2 does not know it)."""
+    return cast(int | None, elem.sourceline) or 1  # lxml-stubs type sourceline as a bare `...`
+
+
 def _limit(elem: etree._Element, reason: str) -> SchemaProblem:
     reason = _plain(reason)
-    return SchemaProblem(elem.sourceline or 1, _shallow_path(elem), reason, reason)
+    return SchemaProblem(_line(elem), _shallow_path(elem), reason, reason)
 
 
 def _shallow_path(elem: etree._Element) -> str:
@@ -211,14 +228,14 @@ class SchemaSet:
             reason = f"root element must be {known}" + (
                 f", without a namespace (found {tree.getroot().tag})" if tree.getroot().tag[:1] == "{" else ""
             )
-            return Problems([SchemaProblem(tree.getroot().sourceline or 1, f"/{root}", reason, reason)])
+            return Problems([SchemaProblem(_line(tree.getroot()), f"/{root}", reason, reason)])
         started = time.thread_time()
         beyond = check_limits(tree)
         if beyond is not None:
             return Problems([beyond])
         if schema.validate(tree):
             return Problems()
-        errors = schema.error_log
+        errors = cast(Sequence[Any], schema.error_log)  # an _ErrorLog sizes and slices (its stubs do not say so)
         problems = Problems([_problem(tree, e) for e in errors[:MAX_PROBLEMS]], total=len(errors))
         if problems and time.thread_time() - started < EXPLAIN_CPU_SECONDS:
             problems[0] = self._explain(tree, problems[0], errors[0])
@@ -262,15 +279,14 @@ class SchemaSet:
         if not match or not _VALUE_FAULT.search(error.message):
             return problem
         try:
-            nodes = tree.xpath(error.path) if error.path else []
-            if not nodes or not isinstance(nodes[0], etree._Element):
+            node = _first_element(tree, error.path) if error.path else None
+            if node is None:
                 return problem
-            node = nodes[0]
             lineage = [*reversed(list(node.iterancestors())), node]
             if any(e.get(f"{{{XSI}}}type") for e in lineage):
                 return problem  # the path alone does not tell the declaration
             attribute = match.group(2)
-            value = node.get(attribute) if attribute else node.xpath("string()")
+            value = node.get(attribute) if attribute else str(node.xpath("string()"))
             if value is None or len(value) > MAX_EXPLAINED_VALUE:
                 return problem
             steps = tuple(etree.QName(e).localname for e in lineage)
@@ -303,9 +319,9 @@ def _problem(tree: etree._ElementTree, error) -> SchemaProblem:
     match = _ELEMENT_PREFIX.match(message)
     path = error.path or ""
     try:
-        nodes = tree.xpath(path) if path else []
-        if nodes and isinstance(nodes[0], etree._Element):
-            path = readable_path(nodes[0])
+        node = _first_element(tree, path) if path else None
+        if node is not None:
+            path = readable_path(node)
     except etree.XPathError:
         pass
     reason = message
@@ -333,15 +349,16 @@ def _shorten_set(match: re.Match) -> str:
 def readable_path(elem: etree._Element) -> str:
     """/Root/Child[2]/Grandchild: local names, a position only where siblings share the name."""
     parts = []
-    while elem is not None:
-        name = etree.QName(elem).localname
-        parent = elem.getparent()
+    node: etree._Element | None = elem
+    while node is not None:
+        name = etree.QName(node).localname
+        parent = node.getparent()
         if parent is not None:
-            same = [s for s in parent if s.tag == elem.tag]
+            same = [s for s in parent if s.tag == node.tag]
             if len(same) > 1:
-                name += f"[{same.index(elem) + 1}]"
+                name += f"[{same.index(node) + 1}]"
         parts.append(name)
-        elem = parent
+        node = parent
     return "/" + "/".join(reversed(parts))
 
 

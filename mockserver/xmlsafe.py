@@ -34,7 +34,7 @@ def parse(data: bytes) -> etree._ElementTree:
             raise UnsafeXML(DOCTYPE_REASON) from None
         raise
     tree = root.getroottree()
-    if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
+    if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:  # type: ignore[union-attr]  # lxml-stubs lack DocInfo.doctype
         raise UnsafeXML(DOCTYPE_REASON)
     drop_comments_and_pis(root)
     return tree

@@ -143,4 +143,4 @@ def check_document(data: bytes, org: Organization, batch_id: str, schemas: Schem
         if total > 10:
             shown.append(f"... and {total - 10} more")
         raise Refusal("S0013", shown)
-    return AcceptedDocument(kind, tree)
+    return AcceptedDocument(kind or org.kind, tree)  # an unknown root failed the schema above

@@ -13,7 +13,7 @@ import logging
 import time
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Callable
+from typing import Any, Callable
 
 from lxml import etree
 from sqlalchemy import select
@@ -103,9 +103,8 @@ class BatchProcessor:
         """Every record of the batch with its handler, in the order they are applied: creates, then updates."""
         create_path, update_path, _ = LAYOUT[self.batch.kind]
         root = parse(self.batch.document).getroot()
-        return [(e, self._create) for e in root.iterfind(create_path)] + [
-            (e, self._update) for e in root.iterfind(update_path)
-        ]
+        handlers: list[tuple[etree._Element, RecordHandler]] = [(e, self._create) for e in root.iterfind(create_path)]
+        return handlers + [(e, self._update) for e in root.iterfind(update_path)]
 
     def apply(self, records: list[tuple[etree._Element, RecordHandler]]) -> list[RecordOutcome]:
         """Apply records (each in a savepoint of the current session) and return their results."""
@@ -216,7 +215,7 @@ class BatchProcessor:
             self.session.scalars(select(Record).where(Record.principal_sevis_id == sevis_id).order_by(Record.sevis_id))
         )
 
-    def _history(self, sevis_id: str) -> list[tuple[str, etree._Element]]:
+    def _history(self, sevis_id: str) -> list[tuple[str, etree._Element | None]]:
         rows = self.session.scalars(
             select(RecordEvent).where(RecordEvent.sevis_id == sevis_id).order_by(RecordEvent.id)
         )
@@ -449,7 +448,7 @@ class BatchProcessor:
         )
         rows = {d.sevis_id: d for d in self._dependents(record.sevis_id)}
         for dep in target.dependents:
-            row = rows[dep.sevis_id]
+            row = rows[dep.sevis_id or ""]  # a stored dependent: its SEVIS ID is known
             if dep.changed:
                 row.document = etree.tostring(dep.doc, encoding="unicode")
                 row.status = dep.status
@@ -502,7 +501,7 @@ class BatchProcessor:
         (a J-2's DS-2019; an F-2's or M-2's I-20 [i]), each named by its SEVIS ID."""
         if self.render_form is None:
             return
-        common = dict(
+        common: dict[str, Any] = dict(
             kind=kind,
             sevis_id=sevis_id,
             org_id=self.batch.org_id,

@@ -21,7 +21,7 @@ class UploadPart:
     file_name: str | None
 
 
-def _sub(parent: etree._Element, tag: str, text: str | None = None, **attrs: str) -> etree._Element:
+def _sub(parent: etree._Element, tag: str, text: str | None = None, **attrs: str | None) -> etree._Element:
     el = etree.SubElement(parent, tag, {k: xml_text(v) for k, v in attrs.items() if v is not None})
     if text is not None:
         el.text = xml_text(text)

@@ -78,7 +78,7 @@ def upload(env_prefix: str):
     missing = [k for k, v in (("orgid", org_id), ("userid", user_id), ("batchid", batch_id)) if not v]
     if part is None:
         missing.append("xml (a file part)")
-    if missing:
+    if missing or part is None:
         garbled = "" if form or files else request.get_data(as_text=True)[:200]
         reasons = [
             f"the multipart/form-data body lacks {', '.join(missing)}; send fields orgid, userid, batchid and a file part named xml"

@@ -93,6 +93,8 @@ def apply_batch(mock, batch_pk: int | None = None, claimed: list[int] | None = N
     drawing: dict = {}  # forms sent to the helpers as their records were applied, drawn meanwhile
 
     def send(group: str, sevis_id: str, job: dict) -> None:
+        if pool is None:
+            return
         future = pool.submit(job)
         if future is not None:
             drawing[(group, sevis_id)] = (job, future)
@@ -169,7 +171,7 @@ def resume_abandoned_batches(mock) -> int:
                 continue
             progress.lease_until = real_now() + PROCESS_LEASE
         log.info("going on with batch #%s, abandoned by its processor after %s records", stale, progress.applied)
-        finished += apply_batch(mock, stale)
+        finished += bool(apply_batch(mock, stale))
 
 
 def print_forms(mock, batch_pk: int, jobs: dict, drawing: dict | None = None) -> bool:

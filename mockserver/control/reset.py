@@ -112,6 +112,6 @@ def clear_all(store, *, keep_clock: bool) -> dict[str, int]:
             counts[table.name] = s.execute(select(func.count()).select_from(table)).scalar_one()
             s.execute(delete(table))
         if offset is not None:
-            s.execute(insert(Setting.__table__).values(key=CLOCK_KEY, value=offset))
+            s.execute(insert(Setting).values(key=CLOCK_KEY, value=offset))
         cache.changed(s)  # every worker's cached clock and rows are gone with the tables
     return counts

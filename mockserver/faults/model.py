@@ -13,7 +13,7 @@ import json
 import random
 import re
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -210,7 +210,7 @@ class FaultRule:
 
     # -- (de)serialising ---------------------------------------------------------------------------
     def to_dict(self) -> dict:
-        data = {"match": self.match.to_dict(), "respond": self.respond, "times": self.times}
+        data: dict[str, Any] = {"match": self.match.to_dict(), "respond": self.respond, "times": self.times}
         if self.notes:
             data["notes"] = list(self.notes)
         return data

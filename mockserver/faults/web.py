@@ -53,7 +53,8 @@ def request_facts(now: datetime, *, fields: bool) -> RequestFacts | None:
 def _fields(endpoint: str) -> tuple[str, str, str]:
     try:
         values = request.form if endpoint == "upload" else request.values
-        return tuple(values.get(k, "").strip() for k in ("orgid", "userid", "batchid"))
+        org_id, user_id, batch_id = (values.get(k, "").strip() for k in ("orgid", "userid", "batchid"))
+        return org_id, user_id, batch_id
     except Exception:  # a body refused unread: the view answers it
         return "", "", ""
 
@@ -300,7 +301,9 @@ def break_zip(body: bytes, how: str) -> bytes:
     elif how == "no_download_part" and log is not None:
         root = etree.fromstring(log, etree.XMLParser(resolve_entities=False, no_network=True))
         for part in root.findall("BatchDetail/Download"):
-            part.getparent().remove(part)
+            parent = part.getparent()
+            if parent is not None:
+                parent.remove(part)
         log = etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:

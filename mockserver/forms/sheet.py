@@ -81,7 +81,7 @@ class Sheet:
         self.c.setSubject(subject)
         self.c.setAuthor("sevis-mock")
         self.c.setCreator("sevis-mock, an offline SEVIS Batch emulator")
-        self.c.setKeywords(["TEST", "NOT A GOVERNMENT FORM", "sevis-mock"])
+        self.c.setKeywords(["TEST", "NOT A GOVERNMENT FORM", "sevis-mock"])  # type: ignore[arg-type]  # a list is documented; the stubs say str
         self.running_head = running_head
         self.page = 0
         self.y = CONTENT_TOP

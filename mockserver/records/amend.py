@@ -188,7 +188,14 @@ def set_text(parent: etree._Element, path: str, value: str | None) -> None:
 def remove(parent: etree._Element, path: str) -> None:
     found = parent.find(path)
     if found is not None:
-        found.getparent().remove(found)
+        detach(found)
+
+
+def detach(element: etree._Element) -> None:
+    """Take ``element`` out of its document (an element without a parent stays as it is)."""
+    parent = element.getparent()
+    if parent is not None:
+        parent.remove(element)
 
 
 def replace(parent: etree._Element, sent: etree._Element, tag: str | None = None) -> None:

@@ -30,7 +30,7 @@ from lxml import etree
 from ..rules import Violation
 from ..xmlsafe import XML_SPACE
 from . import lifecycle
-from .amend import children, copy_as, ensure, is_blank, merge, place, remove, replace, set_text
+from .amend import children, copy_as, detach, ensure, is_blank, merge, place, remove, replace, set_text
 
 XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"
 USER_DEFINED = ("UserDefinedA", "UserDefinedB")
@@ -137,7 +137,7 @@ def apply_event(target: Target, event_element: etree._Element) -> str:
     applier = APPLIERS[(target.kind, action)]
     sub = sub_action(event_element) if event_element.tag in WITH_SUB_ACTIONS[target.kind] else event_element
     before = target.status
-    applier(target, sub, event_element)
+    applier(target, event_element if sub is None else sub, event_element)  # the schema requires the sub-action
     target.status = lifecycle.principal_status(target.kind, action, target.status)
     for dep in target.dependents:
         if target.status != before and lifecycle.follows(dep.status, before, dep.followed_last):
@@ -686,7 +686,7 @@ def j_site_delete(t: Target, sub, _event) -> None:
     site = _site(t, sub)
     if _t(site, "PrimarySite") in ("true", "1"):
         raise Refused("S2203")
-    site.getparent().remove(site)
+    detach(site)
 
 
 @applies("J", "SiteOfActivity/Edit")
@@ -712,8 +712,9 @@ def _tipp(t: Target) -> etree._Element:
 
 def _numbers(doc: etree._Element) -> Iterator[int]:
     for el in doc.iterfind("AddTIPP//*"):
-        if el.tag in ("SiteId", "PhaseId") and (el.text or "").strip(XML_SPACE).isdigit():
-            yield int(el.text.strip(XML_SPACE))
+        value = (el.text or "").strip(XML_SPACE)
+        if el.tag in ("SiteId", "PhaseId") and value.isdigit():
+            yield int(value)
 
 
 def number_tipp(doc: etree._Element) -> None:
@@ -785,7 +786,7 @@ def j_tipp_add(t: Target, sub, _event) -> None:
     exempt = t.doc.find("AddTIPP/TippExemptProgram")
     replace(t.doc, sub, "AddTIPP")
     if exempt is not None:  # [i] the program the plan was exempt under (Korea WEST, IWT) stays on record
-        t.doc.find("AddTIPP").insert(0, exempt)
+        ensure(t.doc, "AddTIPP").insert(0, exempt)
     number_tipp(t.doc)
 
 
@@ -807,7 +808,7 @@ def j_tipp_edit_site(t: Target, sub, _event) -> None:
 @applies("J", "TIPP/DeleteSite")
 def j_tipp_delete_site(t: Target, sub, _event) -> None:
     site = _tipp_site(t, _t(sub, "SiteId"))
-    site.getparent().remove(site)
+    detach(site)
 
 
 @applies("J", "TIPP/AddPhase")
@@ -832,7 +833,7 @@ def j_tipp_edit_phase(t: Target, sub, _event) -> None:
 def j_tipp_delete_phase(t: Target, sub, _event) -> None:
     phase = _phase(t, _t(sub, "PhaseId"))
     site = phase.getparent()
-    if len(site.findall("TippPhase")) == 1:
+    if site is None or len(site.findall("TippPhase")) == 1:
         raise Refused("S2275")
     site.remove(phase)
 

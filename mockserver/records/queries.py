@@ -25,17 +25,17 @@ def xml_data(element: etree._Element) -> dict | str:
     text as the value itself (or "#text" beside attributes or children)."""
     out: dict = {}
     for name, value in element.attrib.items():
-        out["@" + _attr_name(name)] = value
+        out["@" + _attr_name(str(name))] = value
     for child in element:
         if not isinstance(child.tag, str):
             continue
-        value = xml_data(child)
+        data = xml_data(child)
         if child.tag in out:
             if not isinstance(out[child.tag], list):
                 out[child.tag] = [out[child.tag]]
-            out[child.tag].append(value)
+            out[child.tag].append(data)
         else:
-            out[child.tag] = value
+            out[child.tag] = data
     text = (element.text or "").strip(XML_SPACE)
     if not out:
         return text
@@ -87,7 +87,7 @@ def _dependents_of(session: Session, sevis_ids: list[str]) -> dict[str, list[Rec
             .order_by(Record.sevis_id)
         )
         for row in rows:
-            found[row.principal_sevis_id].append(row)
+            found[row.principal_sevis_id or ""].append(row)  # selected by principal: never None
     return found
 
 

@@ -240,7 +240,7 @@ def set_password(session: Session, token: str, password: str, now: datetime) -> 
             "ask SEVP (the operator console) for a new link",
             field="token",
         )
-    account = session.get(RtiAccount, link.user_id)
+    account = account_of(session, link.user_id)
     problems = password_problems(password or "", account.user_id)
     if problems:
         raise RtiError(400, "the password needs " + "; ".join(problems), field="password", invalid=problems)
@@ -331,10 +331,16 @@ def login(session: Session, user_id: str, password: str, environment: str, now: 
     return account
 
 
-def unlock(session: Session, user_id: str) -> RtiAccount:
+def account_of(session: Session, user_id: str) -> RtiAccount:
+    """The RTI account ``user_id`` (RtiError 404 when there is none)."""
     account = session.get(RtiAccount, (user_id or "").strip().upper())
     if account is None:
         raise RtiError(404, f"no RTI user {user_id!r}")
+    return account
+
+
+def unlock(session: Session, user_id: str) -> RtiAccount:
+    account = account_of(session, user_id)
     account.locked_until, account.failed_logins = None, 0
     return account
 

@@ -401,7 +401,7 @@ def designate(session: Session, d: Designation, now: datetime, host_url: str, sm
         now,
         json.dumps(decision),
     )
-    owner = session.get(RtiAccount, d.owner_user_id)
+    owner = accounts.account_of(session, d.owner_user_id)
     listed = "\n".join(f"  {o['role']} {o['name']} <{o['email']}>: user ID {o['user_id']}" for o in officials)
     mail.send(
         session,
@@ -429,7 +429,7 @@ def reject(session: Session, d: Designation, reason: str, now: datetime, smtp: b
     if d.state != "submitted":
         raise RtiError(409, f"DS-3036 {d.id} is {d.state}, not submitted; only a submitted DS-3036 can be rejected")
     d.state, d.decided_at, d.updated_at, d.decision = "rejected", now, now, reason
-    owner = session.get(RtiAccount, d.owner_user_id)
+    owner = accounts.account_of(session, d.owner_user_id)
     name = json.loads(d.body)["sponsor_name"]
     mail.send(
         session,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Response, flash, g, jsonify, redirect, request, url_for
 from sqlalchemy import select
 
@@ -85,7 +87,7 @@ def _ds3036_from_form() -> dict:
     f = request.form
     sites, officials = [], []
     for n in range(SITE_SLOTS):
-        c = {
+        c: dict[str, Any] = {
             "name": f.get(f"site-{n}-name", ""),
             "address": {k: f.get(f"site-{n}-{k}", "") for k in designations.ADDRESS_FIELDS},
         }

@@ -3,6 +3,8 @@ Each page calls the same functions as the JSON API and shows a refusal next to t
 
 from __future__ import annotations
 
+from typing import Any
+
 import json
 from urllib.parse import quote
 
@@ -160,7 +162,7 @@ def _i17_from_form() -> dict:
     main = f.get("main_campus", "0")
     campuses, officials = [], []
     for n in range(CAMPUS_SLOTS):
-        c = {
+        c: dict[str, Any] = {
             "name": f.get(f"campus-{n}-name", ""),
             "main": str(n) == main,
             "address": {k: f.get(f"campus-{n}-{k}", "") for k in petitions.ADDRESS_FIELDS},

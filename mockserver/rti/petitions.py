@@ -362,8 +362,8 @@ def approve(session: Session, p: Petition, now: datetime, host_url: str, smtp: b
         )
         campuses.append({"name": c["name"], "main": n == main, "school_code": codes[n]})
     session.flush()
-    for n in codes.values():
-        session.add(OrganizationProfile(org_id=n, profile=json.dumps(school_profile(body)), updated_at=now))
+    for school_code in codes.values():
+        session.add(OrganizationProfile(org_id=school_code, profile=json.dumps(school_profile(body)), updated_at=now))
     officials = []
     for o in body["officials"]:
         user_id = accounts.new_user_id(session)
@@ -416,7 +416,7 @@ def approve(session: Session, p: Petition, now: datetime, host_url: str, smtp: b
         now,
         json.dumps(decision),
     )
-    owner = session.get(RtiAccount, p.owner_user_id)
+    owner = accounts.account_of(session, p.owner_user_id)
     listing = "\n".join(f"    {c['school_code']}  {c['name']}{' (main campus)' if c['main'] else ''}" for c in campuses)
     people = "\n".join(
         f"    {o['user_id']}  {o['role']:4}  {o['name']} <{o['email']}>  {o['campus_code']}" for o in officials
@@ -446,7 +446,7 @@ def reject(session: Session, p: Petition, reason: str, now: datetime, smtp: bool
     if p.state != "submitted":
         raise RtiError(409, f"I-17 {p.id} is {p.state}, not submitted; only a submitted I-17 can be rejected")
     p.state, p.decided_at, p.updated_at, p.decision = "rejected", now, now, reason
-    owner = session.get(RtiAccount, p.owner_user_id)
+    owner = accounts.account_of(session, p.owner_user_id)
     name = json.loads(p.body)["school_name"]
     mail.send(
         session,

@@ -105,7 +105,8 @@ def get_batch(session: Session, account: RtiAccount, org_id: str, batch_id: str,
 def batch_detail(b: Batch) -> dict:
     out = batch_summary(b)
     out["results"] = [r.as_dict() for r in ProcessOutcome.from_json(b.results).records] if b.results else []
-    plans = plan_pdfs(object_session(b), b.id) if object_session(b) is not None else {}
+    session = object_session(b)
+    plans = plan_pdfs(session, b.id) if session is not None else {}
     out["forms"] = sorted([f.sevis_id for f in b.forms] + list(plans))  # "<SEVIS ID>" and "<SEVIS ID>-7002"
     out["form_list"] = form_list(b.kind, out["forms"], out["results"])
     return out
@@ -142,7 +143,7 @@ def transaction_log(b: Batch) -> bytes:
         org_id=b.org_id,
         system=system,
         upload=upload,
-        process=ProcessOutcome.from_json(b.results),
+        process=ProcessOutcome.from_json(b.results) if b.results else None,
         download_code="S0000",
     )
 
@@ -188,6 +189,13 @@ def record(session: Session, account: RtiAccount, environment: str, sevis_id: st
     return view
 
 
+def _row(session: Session, sevis_id: str) -> Record:
+    row = session.get(Record, sevis_id)
+    if row is None:
+        raise RtiError(404, f"no record {sevis_id} on this system")
+    return row
+
+
 def printable_form(session: Session, account: RtiAccount, environment: str, sevis_id: str, render_form, today) -> bytes:
     """The I-20 / DS-2019 of a record as it stands now: a principal's, or a dependent's own (a J-2's DS-2019,
     an F-2's or M-2's I-20 [i]) with the principal's program."""
@@ -197,9 +205,9 @@ def printable_form(session: Session, account: RtiAccount, environment: str, sevi
     view = record(session, account, environment, sevis_id)
     holder = None
     if view["principal_sevis_id"]:
-        holder = (sevis_id, parse(session.get(Record, sevis_id).document.encode()).getroot())
+        holder = (sevis_id, parse(_row(session, sevis_id).document.encode()).getroot())
         sevis_id = view["principal_sevis_id"]
-    row = session.get(Record, sevis_id)
+    row = _row(session, sevis_id)
     org = session.get(Organization, row.org_id)
     deps = session.scalars(select(Record).where(Record.principal_sevis_id == sevis_id).order_by(Record.sevis_id))
     element = parse(row.document.encode()).getroot()
@@ -222,7 +230,7 @@ def printable_ds7002(session: Session, account: RtiAccount, environment: str, se
     from ..xmlsafe import parse
 
     view = record(session, account, environment, sevis_id)
-    row = session.get(Record, sevis_id)
+    row = _row(session, sevis_id)
     element = parse(row.document.encode()).getroot()
     if view["principal_sevis_id"] or row.kind != "J" or element.find("AddTIPP/TippSite") is None:
         raise RtiError(

@@ -271,14 +271,22 @@ def action(ctx: RuleContext, *names: str) -> etree._Element | None:
     return None
 
 
-def student(ctx: RuleContext) -> etree._Element | None:
+def sent(ctx: RuleContext) -> etree._Element:
+    """What this request sends: the create element itself, or an update's event element."""
+    if ctx.event == "create" or ctx.event_element is None:
+        return ctx.element
+    return ctx.event_element
+
+
+def student(ctx: RuleContext) -> etree._Element:
     """The principal's data: the create element itself, or the stored record for an update."""
-    return ctx.element if ctx.record is None else ctx.stored
+    stored = ctx.stored  # None exactly when there is no stored record (a create)
+    return ctx.element if stored is None else stored
 
 
 def history_actions(ctx: RuleContext, event_tag: str) -> list[etree._Element]:
     """Action elements (``Add``, ``Cancel``, …) of earlier applied ``event_tag`` events, oldest first."""
-    found = []
+    found: list[etree._Element] = []
     for _name, element in ctx.history:
         if element is None or element.tag != event_tag:
             continue

@@ -14,7 +14,7 @@ from lxml import etree
 
 from .. import addresses
 from ..addresses import BAD_CSZ, BAD_STREET, NO_EXPLANATION, Codes
-from . import RuleContext, Violation, rule
+from . import RuleContext, Violation, rule, sent
 from .fm_facts import FM_UPDATE_EVENTS
 from .j_common import J_ALL_EVENTS
 
@@ -28,7 +28,7 @@ FM_ADDRESSES = {
 
 
 def _scope(ctx: RuleContext) -> etree._Element:
-    return ctx.element if ctx.event == "create" else ctx.event_element
+    return sent(ctx)
 
 
 def _is_address(element: etree._Element) -> bool:

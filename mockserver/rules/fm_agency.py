@@ -95,7 +95,7 @@ def _other_live_records(ctx: RuleContext) -> list[etree._Element]:
     """The latest word on each other record of the person (agency event OtherRecord) that is Initial or Active."""
     latest: dict[str, etree._Element] = {}
     for e in ctx.agency_events("OtherRecord"):
-        latest[e.findtext("SevisID")] = e
+        latest[e.findtext("SevisID") or ""] = e
     return [e for e in latest.values() if e.findtext("Status") in ("Initial", "Active")]
 
 

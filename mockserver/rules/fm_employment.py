@@ -343,7 +343,7 @@ def _employer_list(ctx: RuleContext):
     return [], None, None, None
 
 
-def _employer_key(employer: etree._Element) -> tuple:
+def _employer_key(employer: etree._Element | None) -> tuple[str, str]:
     return ((text(employer, "EmployerName") or "").upper(), text(employer, "StartDate") or "")
 
 

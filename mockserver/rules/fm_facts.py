@@ -78,8 +78,12 @@ def dates_of(
     return as_date(text(element, start)), as_date(text(element, end))
 
 
-def overlaps(a: tuple[date, date], b: tuple[date, date]) -> bool:
-    return a[0] <= b[1] and b[0] <= a[1]
+def overlaps(a: tuple[date | None, date | None], b: tuple[date | None, date | None]) -> bool:
+    """Whether two date ranges share a day (a range missing a date shares none)."""
+    (a_start, a_end), (b_start, b_end) = a, b
+    if a_start is None or a_end is None or b_start is None or b_end is None:
+        return False
+    return a_start <= b_end and b_start <= a_end
 
 
 def live_segments(ctx: RuleContext, event_tag: str, key=dates_of) -> list[etree._Element]:

@@ -21,8 +21,9 @@ def _names(ctx: RuleContext):
         return
     for full in scope.iter("FullName"):
         for child in full:
-            if isinstance(child.tag, str) and (child.text or "").strip(XML_SPACE):
-                yield child.tag, child.text.strip(XML_SPACE)
+            value = (child.text or "").strip(XML_SPACE)
+            if isinstance(child.tag, str) and value:
+                yield child.tag, value
 
 
 def _unacceptable(value: str) -> bool:

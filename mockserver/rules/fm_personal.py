@@ -87,7 +87,7 @@ def _contact(ctx: RuleContext) -> dict:
             )
         ),
         "phone": any(text(info, p) for p in ("Telephone/Phone/USNumber", "Telephone/Phone/Foreign/PhoneNumber")),
-        "telephone_sent": info.find("Telephone") is not None,
+        "telephone_sent": info is not None and info.find("Telephone") is not None,
         "exempt": text(info, "Telephone/TelephoneExemptInd") == "Y",
         "k12": edu_level(ctx) in K12_LEVELS,
         "m1_under_14": visa_type(ctx) == M1 and born is not None and age_on(born, ctx.today) < 14,

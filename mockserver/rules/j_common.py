@@ -173,8 +173,10 @@ def has_tipp(source: etree._Element | None) -> bool:
 def persons(ctx: RuleContext) -> list[etree._Element]:
     """Every person element of this request whose biography is sent: the principal, its dependents."""
     if ctx.event == "create":
-        return [ctx.element.find("Biographical"), *ctx.element.findall("CreateDependent/Dependent")]
-    found = []
+        biographical = ctx.element.find("Biographical")  # the schema requires it on a create
+        principal = [] if biographical is None else [biographical]
+        return [*principal, *ctx.element.findall("CreateDependent/Dependent")]
+    found: list[etree._Element | None] = []
     if ctx.event == "Biographical":
         found.append(ctx.event_element)
     if ctx.event == "Dependent":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from . import RuleContext, Violation, as_date, rule, text
+from . import RuleContext, Violation, as_date, rule, sent, text
 from .j_common import (
     J_ALL_EVENTS,
     add_duration,
@@ -23,7 +23,7 @@ UPDATE_WINDOW = timedelta(days=120)
 
 
 def _dates(ctx: RuleContext):
-    scope = ctx.element if ctx.event == "create" else ctx.event_element
+    scope = sent(ctx)
     for el in scope.iter():
         if isinstance(el.tag, str) and "Date" in el.tag and el.text and el.text.strip(XML_SPACE):
             yield el.tag, as_date(el.text.strip(XML_SPACE))

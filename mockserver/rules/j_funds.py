@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from lxml import etree
 
-from . import RuleContext, Violation, rule, text
+from . import RuleContext, Violation, rule, sent, text
 from .j_common import is_yes
 from ..xmlsafe import XML_SPACE
 
@@ -65,7 +65,7 @@ def total_funding_at_least_one_dollar(ctx: RuleContext) -> Violation | None:
 def us_government_funding_given(ctx: RuleContext) -> Violation | None:
     """ReceivedUSGovtFunds is true but no U.S. government agency funding (OtherFunds/USGovt) is listed. [i]"""
     fin = _financial(ctx)
-    if is_yes(text(fin, "ReceivedUSGovtFunds")) and fin.find("OtherFunds/USGovt") is None:
+    if fin is not None and is_yes(text(fin, "ReceivedUSGovtFunds")) and fin.find("OtherFunds/USGovt") is None:
         return Violation.of("S2012", element="U.S. government agency funding (OtherFunds/USGovt)")
     return None
 
@@ -110,7 +110,7 @@ def org_name_empty_unless_other(ctx: RuleContext) -> Violation | None:
 @rule("S2226", "j.FinancialInfo")
 def other_funding_complete(ctx: RuleContext) -> Violation | None:
     """'Other' funding is sent with an empty name or an empty amount (while the other of the two has a value)."""
-    other = _financial(ctx).find("OtherFunds/Other")
+    other = sent(ctx).find("OtherFunds/Other")  # the FinancialInfo event
     if other is None:
         return None
     name, value = _value(other, "Name"), _value(other, "Amount")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from . import RuleContext, Violation, as_date, rule, text
+from . import RuleContext, Violation, as_date, rule, sent, text
 from .j_common import (
     ACTIVE_STATES,
     CHILD,
@@ -106,7 +106,7 @@ def reason_cleared_when_birth_country_changes(ctx: RuleContext) -> Violation | N
 @rule("S2010", "j.create", "j.Biographical", "j.Validate", "j.TIPP")
 def email_well_formed(ctx: RuleContext) -> Violation | None:
     """An e-mail address is not of the form name@domain.tld (letters, digits and the usual symbols). [i]"""
-    scope = ctx.element if ctx.event == "create" else ctx.event_element
+    scope = sent(ctx)
     for element in scope.iter():
         if isinstance(element.tag, str) and element.tag.endswith(("Email", "EmailAddress")):
             value = (element.text or "").strip(XML_SPACE)

@@ -42,8 +42,13 @@ def occupational_category_designated(ctx: RuleContext) -> Violation | None:
 @rule("S2021", "j.create")
 def form_allotment_left(ctx: RuleContext) -> Violation | None:
     """The sponsor has created as many exchange visitors since its form allotment was set as the allotment allows (profile form_allotment)."""
-    allotment = None if ctx.profile is None else ctx.profile["form_allotment"]
-    if allotment is not None and ctx.count_org_records() - ctx.profile["form_allotment_base"] >= allotment:
+    profile = ctx.profile
+    allotment = None if profile is None else profile["form_allotment"]
+    if (
+        profile is not None
+        and allotment is not None
+        and ctx.count_org_records() - profile["form_allotment_base"] >= allotment
+    ):
         return Violation.of("S2021")
     return None
 

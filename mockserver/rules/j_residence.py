@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from lxml import etree
 
-from . import RuleContext, Violation, rule, text
+from . import RuleContext, Violation, rule, sent, text
 from .j_common import AU_PAIR, SECONDARY, category
 from ..xmlsafe import XML_SPACE
 
 
 def _residence(ctx: RuleContext) -> etree._Element | None:
-    scope = ctx.element if ctx.event == "create" else ctx.event_element
+    scope = sent(ctx)
     return scope.find("ResidentialAddress")
 
 
@@ -62,6 +62,7 @@ def host_family_has_no_boarding_school(ctx: RuleContext) -> Violation | None:
     residence = _residence(ctx)
     if (
         category(ctx) == SECONDARY
+        and residence is not None
         and text(residence, "ResidentialType") == "HST"
         and _filled(residence.find("BoardingSchool"))
     ):
@@ -75,6 +76,7 @@ def boarding_school_has_no_host_family(ctx: RuleContext) -> Violation | None:
     residence = _residence(ctx)
     if (
         category(ctx) == SECONDARY
+        and residence is not None
         and text(residence, "ResidentialType") == "BRD"
         and _filled(residence.find("HostFamily"))
     ):

@@ -52,7 +52,7 @@ def _primary(ctx: RuleContext) -> etree._Element | None:
     sites = stored_sites(ctx)
     flagged = [s for s in sites if is_yes(text(s, "PrimarySite"))]
     off_site = [s for s in sites if site_type(s) in SITE_TYPES_OFF_SITE]
-    return (flagged or off_site or [None])[0]
+    return next(iter(flagged or off_site), None)
 
 
 @rule("S2205", "j.create")

@@ -9,13 +9,13 @@
 from __future__ import annotations
 
 from ..codetables import meaning
-from . import RuleContext, Violation, rule, text
+from . import RuleContext, Violation, rule, sent, text
 
 UNKNOWN_GENDER = "U"
 
 
 def _sent(ctx: RuleContext, tag: str) -> str | None:
-    scope = ctx.element if ctx.event == "create" else ctx.event_element
+    scope = sent(ctx)
     return text(scope, tag)
 
 

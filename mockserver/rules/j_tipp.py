@@ -10,7 +10,7 @@ from datetime import date, timedelta
 
 from lxml import etree
 
-from . import RuleContext, Violation, as_date, rule, text
+from . import RuleContext, Violation, as_date, rule, sent, student, text
 from .j_common import (
     INTERN,
     IRELAND,
@@ -141,9 +141,11 @@ def tipp_has_primary_site(ctx: RuleContext) -> Violation | None:
     return None
 
 
-def _first_gap(phases: list[tuple[date, date]], start: date, end: date) -> tuple[date, date] | None:
+def _first_gap(phases: list[tuple[date | None, date | None]], start: date, end: date) -> tuple[date, date] | None:
+    """The first days from ``start`` to ``end`` no phase covers (phases without both dates are passed over)."""
     covered = start - timedelta(days=1)
-    for phase_start, phase_end in sorted(phases):
+    known = sorted((s, e) for s, e in phases if s is not None and e is not None)
+    for phase_start, phase_end in known:
         if phase_start > covered + timedelta(days=1):
             return covered + timedelta(days=1) if covered >= start else start, phase_start
         covered = max(covered, phase_end)
@@ -160,7 +162,7 @@ def phases_cover_program(ctx: RuleContext) -> Violation | None:
     if added is None or added.find("TippSite") is None or start is None or end is None:
         return None
     phases = [(as_date(text(p, "StartDate")), as_date(text(p, "EndDate"))) for p in added.iter("TippPhase")]
-    gap = _first_gap([p for p in phases if p[0] and p[1]], start, end)
+    gap = _first_gap(phases, start, end)
     if gap is None:
         return None
     text_ = message("S2254").replace("{0}", us_date(gap[0])).replace("{1}", us_date(gap[1]))
@@ -168,7 +170,7 @@ def phases_cover_program(ctx: RuleContext) -> Violation | None:
 
 
 def _official_names(ctx: RuleContext):
-    scope = ctx.element if ctx.event == "create" else ctx.event_element
+    scope = sent(ctx)
     for el in scope.iter("OfficialUserName", "UserName"):
         if el.text and el.text.strip(XML_SPACE):
             yield el.text.strip(XML_SPACE)
@@ -186,7 +188,7 @@ def signing_official_known(ctx: RuleContext) -> Violation | None:
 
 def _signature_sites(ctx: RuleContext) -> list[etree._Element]:
     if ctx.event == "Validate":
-        return ctx.event_element.findall("TippSignatureDates/TippSite")
+        return sent(ctx).findall("TippSignatureDates/TippSite")
     child = _tipp_action(ctx)
     return child.findall("TippSite") if child is not None and child.tag == "UpdateSignatureDates" else []
 
@@ -315,10 +317,10 @@ def phase_deletion_leaves_no_gap(ctx: RuleContext) -> Violation | None:
         return None
     rest = [
         (as_date(text(p, "StartDate")), as_date(text(p, "EndDate")))
-        for p in ctx.stored.iterfind("AddTIPP/TippSite/TippPhase")
+        for p in student(ctx).iterfind("AddTIPP/TippSite/TippPhase")
         if p is not phase
     ]
-    gap = _first_gap([p for p in rest if p[0] and p[1]], start, end)
+    gap = _first_gap(rest, start, end)
     if gap is None:
         return None
     filled = message("S2270", element="phase").replace("{2}", us_date(gap[0])).replace("{3}", us_date(gap[1]))
