@@ -18,7 +18,9 @@ pytest_plugins = ["tests.support.server"]
 
 
 def pytest_configure(config):
+    config.addinivalue_line("markers", "server: starts or talks to a real sevis-mock server")
     config.addinivalue_line("markers", "slow: takes more than a few seconds (builds, walks, long scenarios)")
+    config.addinivalue_line("markers", "browser: drives a real headless browser (Playwright, Debian's chromium)")
     config.addinivalue_line(
         "markers", "sevis_reference: compares with ICE's official files (SEVIS_REFERENCE=DIR; skipped when absent)"
     )

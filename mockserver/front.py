@@ -104,6 +104,9 @@ class FrontWorker(Worker):
         self.running_lock = threading.Lock()
         self.in_flight = 0  # requests handed to the pool and not answered yet (loop thread only)
         self.stuck = 0  # requests answered 503 for overrunning their CPU budget, still running
+        # kept-alive connections waiting for their next request's first byte: a winding-down worker closes these
+        # at once (nothing of theirs is in flight) and lets every other connection finish the request it is on
+        self.idle: dict[asyncio.Task, asyncio.StreamWriter] = {}
         self.recycling = False
         super().init_process()
 
@@ -145,19 +148,29 @@ class FrontWorker(Worker):
         finally:
             for task in accepting:
                 task.cancel()
+            self._close_idle()
             # let requests in flight finish (a stuck one is not waited for when recycling)
             deadline = loop.time() + self.cfg.graceful_timeout
             while self.in_flight > self.stuck and loop.time() < deadline:
                 self.notify()
                 await asyncio.sleep(0.1)
-            # and let replies already answered reach their clients: a connection still sending closes itself
-            # once sent (the worker is no longer alive); cancelling it first would reset it mid-reply
-            pending = [task for task in tasks if not task.done()]
-            if pending:
-                await asyncio.wait(pending, timeout=max(0.0, min(2.0, deadline - loop.time())))
+            # then every accepted connection gets its request answered within the graceful timeout: one in its
+            # handshake or sending its head or body is not reset (a client cannot tell that from a lost upload),
+            # and a reply already answered reaches its client (cancelling first would cut it mid-reply). Each such
+            # connection closes itself after that request, the worker being no longer alive.
+            while (pending := [task for task in tasks if not task.done()]) and loop.time() < deadline:
+                self._close_idle()
+                self.notify()
+                await asyncio.wait(pending, timeout=min(0.5, max(0.0, deadline - loop.time())))
             for task in list(tasks):
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _close_idle(self) -> None:
+        """Close, gracefully (TLS close_notify, then FIN), the kept-alive connections waiting between requests."""
+        for writer in list(self.idle.values()):
+            if not writer.transport.is_closing():
+                writer.close()  # their read gets end-of-file and the connection ends as a client's close would
 
     async def _accept(self, listener: socket.socket, tasks: set) -> None:
         loop = asyncio.get_running_loop()
@@ -224,7 +237,7 @@ class FrontWorker(Worker):
         first = True
         while self.alive or first:
             try:
-                request = await self._read_head(conn, reader, first)
+                request = await self._read_head(conn, reader, first, writer)
                 if request is None:
                     return
                 first = False
@@ -255,15 +268,23 @@ class FrontWorker(Worker):
         data = await asyncio.wait_for(reader.read(READ_CHUNK), max(timeout, 0.001))
         conn.receive_data(data)
 
-    async def _read_head(self, conn: h11.Connection, reader: asyncio.StreamReader, first: bool):
+    async def _read_head(self, conn: h11.Connection, reader: asyncio.StreamReader, first: bool, writer=None):
         loop = asyncio.get_running_loop()
         # wait for the first byte of a request: the head deadline for a new connection, keepalive after
         if not conn.trailing_data[0]:
             wait = self.limits.header_seconds if first else self.limits.keepalive_seconds
+            task = asyncio.current_task()
+            if not first and task is not None and writer is not None:
+                if not self.alive:
+                    return None  # winding down: a kept-alive connection ends between requests
+                self.idle[task] = writer
             try:
                 await self._receive(conn, reader, wait)
             except asyncio.TimeoutError:
                 raise _Closed() from None
+            finally:
+                if task is not None:
+                    self.idle.pop(task, None)
         deadline = loop.time() + self.limits.header_seconds
         while True:
             try:
