@@ -1,14 +1,12 @@
 """`sevis-mock validate`: the verdict the mock server would give a batch document, offline.
 
-The upload verdict comes from the server's own intake (``sevis_mock.server.batch.intake.check_document``):
-well-formedness and posting rules (S0012), schema (S0013). The upload form fields are taken to be the
-document's own header (BatchHeader/OrgID and BatchID, the organization's kind from the root element),
-so the posting checks that compare header and fields always pass here.
-
-With ``rules=True`` an accepted document is also processed by the server's own ``BatchProcessor`` and
-rules registry, against an in-memory database that holds a described record state (``--state``: the
-JSON of ``GET /control/records`` or of ``GET /control/records/<sevis_id>``), inside a transaction that
-is rolled back, so every document is judged against the same state.
+The verdicts are the server's own (``sevis_mock.server.batch.judge``), which the upload view and the worker use:
+``judge_document`` for the upload (size and well-formedness S0012, posting rules S0012, schema S0013), with the
+upload form fields taken to be the document's own header (BatchHeader/OrgID and BatchID, the organization's kind
+from the org ID or the root element) unless --orgid/--batchid say otherwise; ``judge_processing`` with ``rules=True``
+(the worker's processor and rules against a described record state, ``--state``: the JSON of
+``GET /control/records`` or of ``GET /control/records/<sevis_id>``, nothing kept). This module keeps the command
+and its reports: each problem with its line, path and a hint.
 """
 
 from __future__ import annotations
@@ -20,7 +18,7 @@ import sys
 import time
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -28,23 +26,19 @@ from typing import Any, Iterable
 
 import click
 from lxml import etree
-from sqlalchemy.orm import Session
 
-from sevis_mock.server.batch.intake import KIND_OF_ROOT, Refusal, check_document
-from sevis_mock.server.batch.processing import BatchProcessor, dependent_key, duplicate_key_for
+from sevis_mock.server.batch.intake import KIND_OF_ROOT, Refusal
+from sevis_mock.server.batch.judge import PRINCIPAL_TAG, DocumentUploader, judge_document, judge_processing
+from sevis_mock.server.batch.judge import RecordState as State
+from sevis_mock.server.batch.judge import StateError
 from sevis_mock.server.catalog import catalogue
 from sevis_mock.server.clock import parse_iso
 from sevis_mock.server.config import DEFAULT_MAX_BODY, ENVIRONMENTS
-from sevis_mock.server.db import Batch, Official, Organization, Record, RecordEvent, Setting, Store
-from sevis_mock.server.profiles import READ_ONLY, ProfileError
-from sevis_mock.server.profiles import save as save_profile
-from sevis_mock.server.profiles import validate as validate_profile
 from sevis_mock.server.validation import SchemaFolderError, SchemaSet, readable_path
 from sevis_mock.server.xmlsafe import UnsafeXML, parse
 
-ROLES = {"F/M": "PDSO", "J": "RO"}
-XSI = "http://www.w3.org/2001/XMLSchema-instance"
-PRINCIPAL_TAG = {"F/M": "Student", "J": "ExchangeVisitor"}
+__all__ = ["Problem", "State", "StateError", "Validator", "Verdict", "validate_command"]
+
 _LINE = re.compile(r"\bline (\d+)")
 
 
@@ -104,21 +98,15 @@ def hint_for(code: str) -> str:
 # --- the validator -------------------------------------------------------------------------------
 
 
-class HeaderOrg:
-    """The organization a document names for itself (stands in for the upload's orgid field)."""
-
-    def __init__(self, org_id: str, kind: str | None) -> None:
-        self.org_id = org_id
-        self.kind = kind
-
-
 class Validator:
+    """The server's verdict engine (`sevis_mock.server.batch.judge`) over documents, as reports."""
+
     def __init__(
         self,
         schemas: SchemaSet,
         *,
         rules: bool = False,
-        state: "State | None" = None,
+        state: State | None = None,
         now: datetime | None = None,
         environment: str = "beta",
         max_body_bytes: int = DEFAULT_MAX_BODY,
@@ -135,40 +123,32 @@ class Validator:
         self.max_body_bytes = max_body_bytes
         self.orgid = orgid  # the upload form fields; None: the document's own header values
         self.batchid = batchid
-        self._store: Store | None = None
 
-    # upload -----------------------------------------------------------------------------------------
     def check(self, data: bytes, name: str = "") -> Verdict:
         started = time.perf_counter()
-        verdict, tree = self._upload(data, name)
+        verdict = self._upload(data, name)
         if verdict.upload == "S0000" and self.rules:
-            self._process(verdict, data, tree)
+            self._process(verdict, data)
         verdict.seconds = time.perf_counter() - started
         return verdict
 
-    def _upload(self, data: bytes, name: str) -> tuple[Verdict, etree._ElementTree | None]:
-        if len(data) > self.max_body_bytes:  # the server's first check (batch/views.py)
-            reason = f"the document is larger than {self.max_body_bytes} bytes"
-            return Verdict(name, "S0012", problems=[_problem("S0012", reason)]), None
-        tree, parse_error = _parse(data)
+    # upload -----------------------------------------------------------------------------------------
+    def _upload(self, data: bytes, name: str) -> Verdict:
+        tree, parse_error = _parse(data) if len(data) <= self.max_body_bytes else (None, None)
         root = tree.getroot() if tree is not None else None
         root_kind = KIND_OF_ROOT.get(root.tag) if root is not None else None
-        if self.orgid is not None:
-            org = HeaderOrg(self.orgid, _kind_of_org_id(self.orgid) or root_kind)
-        else:
-            org = HeaderOrg((root.findtext("BatchHeader/OrgID") or "").strip() if root is not None else "", root_kind)
-        batch_id = (
-            self.batchid
-            if self.batchid is not None
-            else ((root.findtext("BatchHeader/BatchID") or "").strip() if root is not None else "")
-        )
-        try:
-            check_document(data, org, batch_id, self.schemas)
+        uploader = DocumentUploader(root_kind, kind_of_field=self.orgid is not None)
+        org_id = self.orgid if self.orgid is not None else _header(root, "BatchHeader/OrgID")
+        batch_id = self.batchid if self.batchid is not None else _header(root, "BatchHeader/BatchID")
+        user_id = (root.get("userID") or "").strip() if root is not None else ""
+        try:  # no form here: the fields are the document's own (or --orgid/--batchid), so S0001 cannot arise
+            judge_document(
+                data, org_id, user_id, batch_id, schemas=self.schemas, max_bytes=self.max_body_bytes, uploader=uploader
+            )
         except Refusal as refusal:
-            return Verdict(
-                name, refusal.code, problems=self._refusal_problems(refusal, tree, parse_error, org.kind)
-            ), tree
-        return Verdict(name, "S0000"), tree
+            org_kind = uploader.organization(org_id, user_id).kind
+            return Verdict(name, refusal.code, problems=self._refusal_problems(refusal, tree, parse_error, org_kind))
+        return Verdict(name, "S0000")
 
     def _refusal_problems(self, refusal: Refusal, tree, parse_error, org_kind: str | None) -> list[Problem]:
         structured = getattr(refusal, "problems", None)
@@ -186,30 +166,22 @@ class Validator:
         ]
 
     # process ----------------------------------------------------------------------------------------
-    def _process(self, verdict: Verdict, data: bytes, tree: etree._ElementTree) -> None:
-        root = tree.getroot()
-        kind = KIND_OF_ROOT[root.tag]
-        org_id = (root.findtext("BatchHeader/OrgID") or "").strip()
-        now = self.now or datetime.now(UTC)
-        store = self._state_store()
-        with store.engine.connect() as conn:
-            outer = conn.begin()
-            try:
-                with Session(bind=conn, join_transaction_mode="create_savepoint") as session:
-                    batch = self._arrange(session, root, kind, org_id, data, verdict.file, now)
-                    outcome = BatchProcessor(session, store, batch, now, org_id, None).run()
-            except Exception as exc:  # the server's processor would retry this batch forever: S0030
-                verdict.problems.append(
-                    _problem(
-                        "S0030",
-                        f"the mock's processor fails on this document "
-                        f"({type(exc).__name__}: {exc}); the server would keep it queued",
-                    )
+    def _process(self, verdict: Verdict, data: bytes) -> None:
+        try:
+            outcome = judge_processing(
+                data, self.state, now=self.now, environment=self.environment, file_name=verdict.file
+            )
+        except Exception as exc:  # the server's processor would retry this batch forever: S0030
+            verdict.problems.append(
+                _problem(
+                    "S0030",
+                    f"the mock's processor fails on this document "
+                    f"({type(exc).__name__}: {exc}); the server would keep it queued",
                 )
-                return
-            finally:
-                outer.rollback()
+            )
+            return
         verdict.process = outcome.code
+        root = parse(data).getroot()
         for result in outcome.records:
             request_id = result.request_id
             verdict.records[request_id] = None if result.ok else result.error_code
@@ -228,61 +200,9 @@ class Validator:
                     )
                 )
 
-    def _arrange(self, session, root, kind: str, org_id: str, data: bytes, file_name: str, now: datetime) -> Batch:
-        """The organization, its officials and the batch row, as the server would hold them at upload."""
-        if session.get(Organization, org_id) is None:
-            org = Organization(
-                org_id=org_id, kind=kind, name=org_id, batch_registered=True, agreement_on_file=True, created_at=now
-            )
-            session.add(org)
-            session.flush()
-            wanted = {k: v for k, v in (self.state.profiles.get(org_id) or {}).items() if k not in READ_ONLY}
-            if wanted:  # checked when the state file was read
-                save_profile(session, org, wanted, now)
-        for user_id, role in self.state.officials_for(org_id, kind, _user_ids(root)):
-            if session.get(Official, user_id) is None:
-                session.add(
-                    Official(
-                        user_id=user_id,
-                        org_id=org_id,
-                        name=user_id,
-                        role=role,
-                        batch_registered=True,
-                        last_login_at=now,
-                    )
-                )
-        batch = Batch(
-            org_id=org_id,
-            batch_id=(root.findtext("BatchHeader/BatchID") or "").strip(),
-            user_id=root.get("userID", ""),
-            kind=kind,
-            environment=self.environment,
-            file_name=Path(file_name).name[:255],
-            document=data,
-            uploaded_at=now,
-            due_at=now,
-            state="queued",
-        )
-        session.add(batch)
-        session.flush()
-        return batch
 
-    def _state_store(self) -> Store:
-        if self._store is None:
-            store = Store("sqlite://")  # in memory, private to this validator
-            store.create_all()
-            with store.write() as session:
-                self.state.load_into(session, self.environment)
-            self._store = store
-        return self._store
-
-
-def _kind_of_org_id(org_id: str) -> str | None:
-    if re.fullmatch(r"[A-Z]{3}214F\d{8}", org_id):
-        return "F/M"
-    if re.fullmatch(r"(P-[1-4]|G-[1-7])-\d{5}", org_id):
-        return "J"
-    return None
+def _header(root: etree._Element | None, path: str) -> str:
+    return (root.findtext(path) or "").strip() if root is not None else ""
 
 
 def _parse(data: bytes):
@@ -314,186 +234,6 @@ def _record_element(root: etree._Element, request_id: str) -> etree._Element | N
         ):
             return element
     return None
-
-
-def _user_ids(root: etree._Element) -> list[str]:
-    found = [root.get("userID")] + [e.get("userID") for e in root.iter() if isinstance(e.tag, str)]
-    return list(dict.fromkeys(u.strip() for u in found if u and u.strip()))
-
-
-# --- the described record state ------------------------------------------------------------------
-
-
-class StateError(ValueError):
-    """A --state file that cannot be used, with what to fix."""
-
-
-@dataclass
-class State:
-    """Records (and optionally officials) as ``GET /control/records[/<sevis_id>]`` describes them."""
-
-    records: list[dict] = field(default_factory=list)
-    officials: list[dict] | None = None  # None: every userID a document names is a registered official [i]
-    # org_id -> organization profile (GET /control/orgs/<id>/profile's "profile"); absent: the defaults
-    profiles: dict[str, dict] = field(default_factory=dict)
-
-    @classmethod
-    def load(cls, path: Path) -> "State":
-        try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise StateError(f"{path}: not readable JSON ({exc})") from exc
-        officials, profiles = None, {}
-        if isinstance(data, dict) and isinstance(data.get("profiles"), dict):
-            profiles = data["profiles"]
-        if isinstance(data, dict) and "sevis_id" in data:
-            records = [data]
-        elif isinstance(data, dict) and isinstance(data.get("records"), list):
-            records, officials = data["records"], data.get("officials")
-        elif isinstance(data, list):
-            records = data
-        else:
-            raise StateError(
-                f'{path}: expected {{"records": [...]}} (GET /control/records), a list of records, '
-                "or one record (GET /control/records/<sevis_id>)"
-            )
-        for n, record in enumerate(records):
-            missing = [
-                k for k in ("sevis_id", "org_id", "kind", "status") if not isinstance(record, dict) or not record.get(k)
-            ]
-            if missing:
-                raise StateError(f"{path}: record {n} lacks {', '.join(missing)}")
-            if record["kind"] not in PRINCIPAL_TAG:
-                raise StateError(f"{path}: record {record['sevis_id']}: kind must be F/M or J, not {record['kind']!r}")
-        if officials is not None and not all(isinstance(o, dict) and o.get("user_id") for o in officials):
-            raise StateError(f"{path}: officials must be objects with user_id (and org_id, role)")
-        for org_id, profile in profiles.items():
-            kind = _kind_of_org_id(org_id)
-            if kind is None or not isinstance(profile, dict):
-                raise StateError(
-                    f"{path}: profiles must map a school code or program number to a profile object "
-                    "(GET /control/orgs/<id>/profile)"
-                )
-            try:
-                validate_profile(kind, {k: v for k, v in profile.items() if k not in READ_ONLY})
-            except ProfileError as exc:
-                raise StateError(f"{path}: profile of {org_id}: {exc}") from exc
-        return cls(records, officials, profiles)
-
-    def officials_for(self, org_id: str, kind: str, named: Iterable[str]) -> list[tuple[str, str]]:
-        if self.officials is None:
-            return [(u, ROLES[kind]) for u in named]
-        return [(o["user_id"], o.get("role", ROLES[kind])) for o in self.officials if o.get("org_id", org_id) == org_id]
-
-    def load_into(self, session, environment: str) -> None:
-        numbers = [0]
-        seen: set[str] = set()
-        for record in self.records:
-            env = record.get("environment") or environment
-            self._add(session, record, env, record.get("principal_sevis_id"), seen, numbers)
-            for dep in record.get("dependents") or []:
-                if dep.get("sevis_id") and dep["sevis_id"] not in seen:
-                    merged = {"org_id": record["org_id"], "kind": record["kind"], **dep}
-                    self._add(session, merged, env, record["sevis_id"], seen, numbers)
-        session.flush()
-        for record in self.records:
-            for n, event in enumerate(record.get("history") or []):
-                if event.get("event") and event.get("event") != "Create":
-                    session.add(
-                        RecordEvent(
-                            sevis_id=record["sevis_id"],
-                            batch_pk=None,
-                            event=event["event"],
-                            detail=event.get("detail") or "",
-                            at=_when(event.get("at")),
-                        )
-                    )
-        session.merge(Setting(key="next_sevis_number", value=str(max(numbers) + 1 if max(numbers) else 1_000_001)))
-
-    @staticmethod
-    def _add(
-        session, record: dict, environment: str, principal: str | None, seen: set[str], numbers: list[int]
-    ) -> None:
-        sevis_id = record["sevis_id"]
-        if sevis_id in seen:
-            return
-        seen.add(sevis_id)
-        if re.fullmatch(r"N\d{10}", sevis_id):
-            numbers.append(int(sevis_id[1:]))
-        kind = record["kind"]
-        tag = "Dependent" if principal else PRINCIPAL_TAG[kind]
-        element = _document(record, tag)
-        key = dependent_key(element) if principal else duplicate_key_for(kind, element)
-        surname, given, birth_date, country, gender = key
-        session.add(
-            Record(
-                sevis_id=sevis_id,
-                org_id=record["org_id"],
-                environment=environment,
-                kind=kind,
-                principal_sevis_id=principal,
-                status=record["status"],
-                surname=surname or (record.get("surname") or "").upper(),
-                given_name=given or (record.get("given_name") or "").upper(),
-                birth_date=birth_date or record.get("birth_date") or "",
-                birth_country=country,
-                gender=gender,
-                relationship_code=record.get("relationship") or "",
-                request_id=record.get("request_id") or "",
-                created_batch_pk=None,
-                document=etree.tostring(element, encoding="unicode"),
-                created_at=_when(record.get("created_at")),
-                updated_at=_when(record.get("updated_at")),
-            )
-        )
-
-
-def _when(value) -> datetime:
-    if not value:
-        return datetime.now(UTC)
-    try:
-        return parse_iso(str(value)).astimezone(UTC)
-    except ValueError:
-        return datetime.now(UTC)
-
-
-def _document(record: dict, tag: str) -> etree._Element:
-    """The stored record's XML: from ``data`` (XML text, or a nested dict of element names), or a minimal
-    element from the summary fields when the state has no data."""
-    data = record.get("data")
-    if isinstance(data, str) and data.lstrip().startswith("<"):
-        return etree.fromstring(data.encode())
-    if isinstance(data, dict) and data:
-        if len(data) == 1 and tag in data and isinstance(data[tag], dict):
-            data = data[tag]
-        return _element(tag, data)
-    element = etree.Element(tag)
-    names = etree.SubElement(
-        etree.SubElement(element, "PersonalInfo" if tag == "Student" else "Biographical"), "FullName"
-    )
-    etree.SubElement(names, "LastName").text = record.get("surname") or ""
-    etree.SubElement(names, "FirstName").text = record.get("given_name") or ""
-    return element
-
-
-def _element(tag: str, value) -> etree._Element:
-    """Element names as keys (a list when repeated), "@name" keys attributes, "#text" the text beside them:
-    the shape of sevis_mock.server.records.queries.xml_data."""
-    element = etree.Element(tag)
-    if isinstance(value, dict):
-        for key, child in value.items():
-            if key.startswith("@"):
-                name = key[1:]
-                name = f"{{{XSI}}}{name[4:]}" if name.startswith("xsi:") else name
-                element.set(name, "" if child is None else str(child))
-            elif key == "#text":
-                element.text = "" if child is None else str(child)
-            else:
-                for item in child if isinstance(child, list) else [child]:
-                    element.append(_element(key, item))
-    elif value is not None:
-        element.text = str(value).lower() if isinstance(value, bool) else str(value)
-    return element
 
 
 # --- files and the command -----------------------------------------------------------------------

@@ -269,7 +269,7 @@ def test_five_hundred_records(tmp_path, capsys):
 
 
 def test_records_api_data_turns_back_into_the_same_xml():
-    from sevis_mock.harness.validate import _document
+    from sevis_mock.server.batch.judge import _document
     from sevis_mock.server.records.queries import xml_data
 
     student = etree.fromstring(read_fixture("fm/create-with-dependent.xml")).find("CreateStudent/Student")

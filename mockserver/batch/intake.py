@@ -83,15 +83,12 @@ class AcceptedDocument:
     tree: etree._ElementTree
 
 
-def check_batch_id(session: Session, environment: str, org_id: str, batch_id: str) -> None:
+def batch_id_used(session: Session, environment: str, org_id: str, batch_id: str) -> bool:
+    """Whether the organization already used the batch ID on this system (S0010)."""
     used = session.scalars(
         select(Batch.id).where(Batch.environment == environment, Batch.org_id == org_id, Batch.batch_id == batch_id)
     ).first()
-    if used is not None:
-        raise Refusal(
-            "S0010",
-            [f"batch ID {batch_id} was already used by {org_id}; batch IDs are unique per organization forever"],
-        )
+    return used is not None
 
 
 # [i] CPU time one document may take to parse before the schema is run at all; far above what the 16 MiB

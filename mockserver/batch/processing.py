@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from .. import addresses, profiles
 from ..clock import real_now, sevis_timestamp
-from ..db import Batch, Official, Record, RecordEvent, Store
+from ..db import Batch, Official, Organization, Record, RecordEvent, Store
 from ..forms import form_job, plan_job
 from ..forms.store import PrintJob
 from ..records import events, lifecycle
@@ -530,6 +530,22 @@ class BatchProcessor:
                 site_id=site_id,
             ),
         )
+
+
+def processor_for(
+    session: Session,
+    store: Store,
+    batch: Batch,
+    render_form: FormRenderer | None,
+    on_print: Callable[[str, str, dict], None] | None = None,
+) -> BatchProcessor:
+    """The processor of a claimed batch, as the worker and `sevis_mock.server.batch.judge` make it: the mock clock
+    of the claim (``batch.processed_at``) and the organization's name for its forms."""
+    org = session.get(Organization, batch.org_id)
+    assert batch.processed_at is not None, "a batch is processed once claimed"
+    return BatchProcessor(
+        session, store, batch, batch.processed_at, org.name if org else batch.org_id, render_form, on_print
+    )
 
 
 def plan_request(event_element: etree._Element) -> tuple[bool, str | None]:

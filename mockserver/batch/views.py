@@ -18,7 +18,8 @@ from ..xmlsafe import header_value
 from . import translog
 from .outcome import ProcessOutcome
 from .replay import REPLAY_HEADER, mark_not_recorded, replay_download, replay_upload
-from .intake import Refusal, check_batch_id, check_document, check_identity
+from .intake import Refusal, check_identity
+from .judge import CertifiedUploader, UploadForm, judge_upload
 from .multipart import Misread, closing_delimiters_between_parts
 
 bp = Blueprint("batch", __name__)
@@ -75,25 +76,23 @@ def upload(env_prefix: str):
     org_id, user_id, batch_id = (form.get(k, "").strip() for k in ("orgid", "userid", "batchid"))
     part = files.get("xml")
     file_name = part.filename if part is not None else None
-    missing = [k for k, v in (("orgid", org_id), ("userid", user_id), ("batchid", batch_id)) if not v]
-    if part is None:
-        missing.append("xml (a file part)")
-    if missing or part is None:
-        garbled = "" if form or files else request.get_data(as_text=True)[:200]
-        reasons = [
-            f"the multipart/form-data body lacks {', '.join(missing)}; send fields orgid, userid, batchid and a file part named xml"
-        ]
-        return _upload_log(batch_id, org_id or garbled, system, now, file_name, "S0001", reasons, garbled=not org_id)
-    data = part.read(m.settings.max_body_bytes + 1)
-    if m.replay is not None and (recorded := replay_upload(m.replay, env_prefix, org_id, batch_id, data)):
+    data = part.read(m.settings.max_body_bytes + 1) if part is not None else None
+    if (
+        m.replay is not None
+        and data is not None
+        and org_id
+        and batch_id
+        and (recorded := replay_upload(m.replay, env_prefix, org_id, batch_id, data))
+    ):
         return recorded
+    uploader = CertifiedUploader(m.cache, m.store, peer_certificate(request.environ), env, now)
     try:
-        if len(data) > m.settings.max_body_bytes:
-            raise Refusal("S0012", [f"the document is larger than {m.settings.max_body_bytes} bytes"])
-        org, _ = check_identity(m.cache, peer_certificate(request.environ), org_id, user_id, now)
-        with m.store.session() as s:
-            check_batch_id(s, env, org_id, batch_id)
-        doc = check_document(data, org, batch_id, m.schemas)
+        doc = judge_upload(
+            UploadForm(org_id, user_id, batch_id, data),
+            schemas=m.schemas,
+            max_bytes=m.settings.max_body_bytes,
+            uploader=uploader,
+        )
         queued = Batch(
             org_id=org_id,
             batch_id=batch_id,
@@ -113,6 +112,11 @@ def upload(env_prefix: str):
             g.pop("journaled", None)  # rolled back with the batch: the refusal is journaled after the reply
             raise Refusal("S0010", [f"batch ID {batch_id} was already used by {org_id}"]) from None
     except Refusal as refusal:
+        if refusal.code == "S0001":  # fields missing: a body no parser could read is echoed as SEVIS echoes it
+            garbled = "" if form or files else request.get_data(as_text=True)[:200]
+            return _upload_log(
+                batch_id, org_id or garbled, system, now, file_name, "S0001", refusal.reasons, garbled=not org_id
+            )
         return _upload_log(batch_id, org_id, system, now, file_name, refusal.code, refusal.reasons)
     m.wake_worker()
     return _upload_log(batch_id, org_id, system, now, file_name, "S0000", None)

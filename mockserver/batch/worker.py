@@ -24,11 +24,11 @@ from concurrent.futures.process import BrokenProcessPool
 from sqlalchemy import select
 
 from ..clock import real_now
-from ..db import Batch, BatchForm, BatchProgress, Organization
+from ..db import Batch, BatchForm, BatchProgress
 from ..faults.processing import before_processing
 from ..forms.store import PlanForm, PrintJob
 from .outcome import RecordOutcome, records_from_json, records_to_json
-from .processing import PRINT_LEASE, BatchProcessor
+from .processing import PRINT_LEASE, BatchProcessor, processor_for
 
 log = logging.getLogger(__name__)
 
@@ -118,15 +118,8 @@ def apply_batch(mock, batch_pk: int | None = None, claimed: list[int] | None = N
             if processor is not None and progress.applied != expected:  # taken over after a stall: theirs now
                 return False
             if processor is None:
-                org = session.get(Organization, batch.org_id)
-                processor = BatchProcessor(
-                    session,
-                    mock.store,
-                    batch,
-                    batch.processed_at,  # the mock clock when the batch was claimed
-                    org.name if org else batch.org_id,
-                    mock.render_form,
-                    on_print=send if pool is not None else None,
+                processor = processor_for(
+                    session, mock.store, batch, mock.render_form, on_print=send if pool is not None else None
                 )
                 if progress.applied:
                     processor.resume(json.loads(progress.carried))
