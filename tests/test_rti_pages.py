@@ -256,3 +256,33 @@ def test_logout_ends_the_session_even_for_a_copied_cookie(server):
     assert r.status_code == 200 and "You are logged out" in r.text
     r = thief.get(f"{b.root}/i17", timeout=30)
     assert "/login" in r.url  # ...until its owner logs out
+
+
+@pytest.mark.parametrize(
+    "kind, fixture", [("F/M", "fm/create-with-dependent.xml"), ("J", "j/create-with-dependent-and-site.xml")]
+)
+def test_a_records_form_from_rti_is_the_pdf_in_the_download_zip(server, kind, fixture):
+    """One record, one form: the I-20 / DS-2019 RTI prints for a record (and for its dependent) is byte for byte
+    the one its batch put in the zip that day."""
+    from sevis_mock.fixtures import read_fixture
+    from tests.support.server import new_batch_id, with_batch_id
+    from tests.test_rti import sevp
+
+    org = server.org(kind)
+    batch_id = new_batch_id("F")
+    server.upload(with_batch_id(read_fixture(fixture), batch_id), org=org, batch_id=batch_id)
+    reply = server.wait_processed(org=org, batch_id=batch_id)
+    assert reply.process_code == "S0000" and len(reply.pdfs) == 2, (
+        reply.raw.decode()
+    )  # the principal's, the dependent's
+
+    email = sevp(server, "POST", f"accounts/{org['user_id']}/password-link").json()["email"]
+    b = Browser(server)
+    link = mail_of(server, email, "set-password")["links"][-1]
+    b.submit(link, data={"password": PASSWORD, "confirm_password": PASSWORD})
+    assert b.submit("/login", data={"user_id": org["user_id"], "password": PASSWORD}).status_code == 200
+    for sevis_id, pdf in reply.pdfs.items():
+        printed = b.get(f"/records/{sevis_id}/form.pdf")
+        assert printed.status_code == 200 and printed.content == pdf, sevis_id
+        from_batch = b.get(f"/batches/{org['org_id']}/{batch_id}/forms/{sevis_id}.pdf")
+        assert from_batch.content == pdf

@@ -13,7 +13,7 @@ import logging
 import time
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from typing import Callable
 
 from lxml import etree
 from sqlalchemy import select
@@ -22,14 +22,15 @@ from sqlalchemy.orm import Session
 from .. import addresses, profiles
 from ..clock import real_now, sevis_timestamp
 from ..db import Batch, Official, Organization, Record, RecordEvent, Store
-from ..forms import form_job, plan_job
+from ..forms import plan_job
 from ..forms.store import PrintJob
-from ..records import events, lifecycle
+from ..records import events
 from ..records.events import DependentRecord, Refused, Target
 from ..rules import RuleContext, Violation, first_violation
 from .outcome import DependentOutcome, ProcessOutcome, RecordOutcome
 from ..rules.fm import duplicate_key
 from ..xmlsafe import XML_SPACE, parse
+from .results import form_jobs, stored_form_jobs
 
 log = logging.getLogger(__name__)
 
@@ -481,18 +482,11 @@ class BatchProcessor:
                 )
 
     def _render_stored(self, record: Record) -> None:
-        """The record's form as it stands now (an update sent with printForm="true")."""
+        """The record's form as it stands now (an update sent with printForm="true"), as RTI prints it too."""
         if self.render_form is None:
             return
-        dependents = self.session.scalars(
-            select(Record).where(Record.principal_sevis_id == record.sevis_id).order_by(Record.sevis_id)
-        )
-        self._print(
-            etree.fromstring(record.document),
-            record.kind,
-            record.sevis_id,
-            [(d.sevis_id, etree.fromstring(d.document)) for d in dependents if d.status in lifecycle.OPEN],
-        )  # [i] ended dependents leave the form and get none of their own
+        for sevis_id, job in stored_form_jobs(self.session, record, self.org_name, self.now.date()).items():
+            self._queue("forms", sevis_id, job)
 
     def _print(
         self, element: etree._Element, kind: str, sevis_id: str, dependents: list[tuple[str, etree._Element]]
@@ -501,7 +495,8 @@ class BatchProcessor:
         (a J-2's DS-2019; an F-2's or M-2's I-20 [i]), each named by its SEVIS ID."""
         if self.render_form is None:
             return
-        common: dict[str, Any] = dict(
+        jobs = form_jobs(
+            element,
             kind=kind,
             sevis_id=sevis_id,
             org_id=self.batch.org_id,
@@ -509,10 +504,8 @@ class BatchProcessor:
             issue_date=self.now.date(),
             dependents=dependents,
         )
-        self._queue("forms", sevis_id, form_job(element, **common))
-        common["dependents"] = []  # a dependent's own form does not list the family: its job stays small
-        for dependent in dependents:
-            self._queue("forms", dependent[0], form_job(element, **common, for_dependent=dependent))
+        for form_id, job in jobs.items():
+            self._queue("forms", form_id, job)
 
     def _render_plan(self, sevis_id: str, visitor: etree._Element, site_id: str | None = None) -> None:
         """The record's DS-7002 (T/IPP) as it stands after this record's create or event."""

@@ -12,11 +12,10 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..config import ENVIRONMENTS
 from ..db import Batch
-from ..forms.store import plan_pdfs
 from ..tls import peer_certificate
 from ..xmlsafe import header_value
-from . import translog
-from .outcome import ProcessOutcome
+from . import results, translog
+from .results import LOG_NAME
 from .replay import REPLAY_HEADER, mark_not_recorded, replay_download, replay_upload
 from .intake import Refusal, check_identity
 from .judge import CertifiedUploader, UploadForm, judge_upload
@@ -25,32 +24,42 @@ from .multipart import Misread, closing_delimiters_between_parts
 bp = Blueprint("batch", __name__)
 
 DETAIL_HEADER = "X-Sevis-Mock-Detail"
-LOG_NAME = "sevis_transaction_log.xml"
 
 
 def mock():
     return current_app.extensions["sevis_mock"]
 
 
-def _explained(resp: Response, reasons: list[str] | None) -> Response:
+def _explained(resp: Response, reasons: list[str] | None, code: str, process_code: str | None = None) -> Response:
+    """The reply with its detail header, and the codes it carries kept for the request journal (which so need not
+    read them back out of the reply)."""
     if reasons:
         resp.headers[DETAIL_HEADER] = header_value("; ".join(reasons))
+    g.sevis_reply_codes = (code, process_code or "")
     return resp
 
 
-def _reply_xml(body: bytes, reasons: list[str] | None = None) -> Response:
-    return _explained(Response(body, status=200, mimetype="text/xml"), reasons)
+def _reply_xml(body: bytes, reasons: list[str] | None, *, code: str) -> Response:
+    return _explained(Response(body, status=200, mimetype="text/xml"), reasons, code)
 
 
-def _reply_zip(log_xml: bytes, pdfs: dict[str, bytes], batch_id: str, reasons: list[str] | None = None) -> Response:
+def _reply_zip(
+    log_xml: bytes,
+    pdfs: dict[str, bytes],
+    batch_id: str,
+    reasons: list[str] | None = None,
+    *,
+    code: str,
+    process_code: str | None = None,
+) -> Response:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr(LOG_NAME, log_xml)
-        for sevis_id, pdf in sorted(pdfs.items()):
-            zf.writestr(f"{sevis_id}.pdf", pdf)
+        for name, pdf in sorted(pdfs.items()):
+            zf.writestr(f"{name}.pdf", pdf)
     resp = Response(buf.getvalue(), status=200, mimetype="application/zip")
     resp.headers.set("Content-Disposition", "attachment", filename=header_value(f"{batch_id or 'batch'}.zip", 100))
-    return _explained(resp, reasons)
+    return _explained(resp, reasons, code, process_code)
 
 
 @bp.route("/<env_prefix>/action/batchUpload", methods=["POST"])
@@ -209,7 +218,7 @@ def _upload_log(batch_id, org_id, system, now, file_name, code, reasons, *, garb
         upload=translog.UploadPart(code, now, file_name),
         explanation=[f"{code}:"] + reasons if reasons else None,
     )
-    return _reply_xml(body, reasons)
+    return _reply_xml(body, reasons, code=code)
 
 
 @bp.route("/<env_prefix>/action/batchDownload", methods=["GET", "POST"])
@@ -246,26 +255,11 @@ def download(env_prefix: str):
             ).first()
             if batch is None:
                 raise Refusal("S0031", [f"no batch {batch_id} was accepted for {org_id} on this system ({system})"])
-            upload_part = translog.UploadPart("S0000", batch.uploaded_at, batch.file_name)
-            if batch.state != "processed":
-                reason = translog.not_ready(batch)
-                body = translog.build(
-                    batch_id=batch_id,
-                    org_id=org_id,
-                    system=system,
-                    upload=upload_part,
-                    download_code="S0030",
-                    explanation=[f"S0030: {reason}"],
-                )
-                return _reply_zip(body, {}, batch_id, [reason])
-            outcome = ProcessOutcome.from_json(batch.results)
-            pdfs = {f.sevis_id: f.pdf for f in batch.forms} | plan_pdfs(s, batch.id)  # DS-7002: "<SEVIS ID>-7002"
+            log = results.transaction_log(batch)
+            pdfs = results.batch_pdfs(s, batch) if log.download_code == "S0000" else {}
     except Refusal as refusal:
         return _download_only(batch_id, org_id, system, refusal.code, refusal.reasons)
-    body = translog.build(
-        batch_id=batch_id, org_id=org_id, system=system, upload=upload_part, process=outcome, download_code="S0000"
-    )
-    return _reply_zip(body, pdfs, batch_id)
+    return _reply_zip(log.body, pdfs, batch_id, log.reasons, code=log.download_code, process_code=log.process_code)
 
 
 def _download_only(batch_id, org_id, system, code, reasons):
@@ -277,7 +271,7 @@ def _download_only(batch_id, org_id, system, code, reasons):
         download_code=code,
         explanation=[f"{code}:"] + reasons,
     )
-    return _reply_zip(body, {}, batch_id, reasons)
+    return _reply_zip(body, {}, batch_id, reasons, code=code)
 
 
 NO_CERTIFICATE = (
@@ -293,7 +287,7 @@ def _no_certificate(system: str, now, *, upload: bool) -> Response:
     body = translog.build(
         batch_id=batch_id, org_id=org_id, system=system, explanation=["S0001:", NO_CERTIFICATE], **part
     )
-    return _explained(Response(body, status=403, mimetype="text/xml"), [NO_CERTIFICATE])
+    return _explained(Response(body, status=403, mimetype="text/xml"), [NO_CERTIFICATE], "S0001")
 
 
 def _environment(prefix: str) -> str | None:

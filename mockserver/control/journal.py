@@ -185,8 +185,17 @@ def _subject() -> str:
 
 
 def _disposition(action: str, response: Response) -> tuple[str, str]:
-    """The result code the reply carries (Upload or Download), and the Process code when present."""
+    """The result code the reply carries (Upload or Download), and the Process code when present: as the view
+    that built it said, or read from a reply the mock did not build (a recorded one under ``serve --replay``, a
+    zip a fault broke)."""
     http = f"HTTP {response.status_code}"
+    built = g.get("sevis_reply_codes")
+    if built is not None:
+        code, process_code = built
+        return (
+            code if response.status_code == 200 else f"{code} ({http})",
+            process_code if action == "download" else "",
+        )
     body = response.get_data()
     try:
         if response.mimetype == "application/zip":

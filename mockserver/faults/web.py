@@ -117,6 +117,7 @@ def after_request(response: Response) -> Response:
     if response.mimetype != "application/zip":
         return response  # an upload, or a refusal that is not a zip: nothing to break
     response.set_data(break_zip(response.get_data(), claimed.rule.respond["zip"]))
+    g.pop("sevis_reply_codes", None)  # the journal reads the broken reply as the client gets it
     return response
 
 
@@ -169,7 +170,7 @@ def _log_reply(claimed: Claimed, facts: RequestFacts, code: str, reason: str, up
             upload=translog.UploadPart(code, facts.now, file_name),
             explanation=[f"{code}:", words],
         )
-        return _mark(_reply_xml(body, [words]), claimed)
+        return _mark(_reply_xml(body, [words], code=code), claimed)
     body = translog.build(
         batch_id=facts.batch or "",
         org_id=facts.org or "",
@@ -178,7 +179,7 @@ def _log_reply(claimed: Claimed, facts: RequestFacts, code: str, reason: str, up
         download_code=code,
         explanation=[f"{code}:", words],
     )
-    return _mark(_reply_zip(body, {}, facts.batch or "", [words]), claimed)
+    return _mark(_reply_zip(body, {}, facts.batch or "", [words], code=code), claimed)
 
 
 @answer("disposition")

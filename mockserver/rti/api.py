@@ -218,5 +218,5 @@ def api_record_form(sevis_id: str):
     account = api_account(_env())
     m = mock()
     with m.store.session() as s:
-        pdf = records.printable_form(s, account, _env(), sevis_id, m.render_form, m.clock.now().date())
+        pdf = records.printable_form(s, account, _env(), sevis_id, m.clock.now().date())
     return Response(pdf, mimetype="application/pdf")

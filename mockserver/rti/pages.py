@@ -336,7 +336,7 @@ def record_form(sevis_id: str):
         return _login_first()
     m = mock()
     with m.store.session() as s:
-        pdf = records.printable_form(s, account, g.environment, sevis_id, m.render_form, m.clock.now().date())
+        pdf = records.printable_form(s, account, g.environment, sevis_id, m.clock.now().date())
     return Response(pdf, mimetype="application/pdf")
 
 

@@ -6,11 +6,10 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
 
-from ..batch import translog
+from ..batch import results
 from ..batch.outcome import ProcessOutcome
-from ..config import ENVIRONMENTS
-from ..db import Batch, BatchForm, Official, Organization, Record
-from ..forms.store import PLAN_SUFFIX, PlanForm, plan_pdfs
+from ..db import Batch, Official, Organization, Record
+from ..forms.store import PLAN_SUFFIX
 from ..paging import Page, PagingError
 from .errors import RtiError
 from .models import RtiAccount
@@ -106,8 +105,7 @@ def batch_detail(b: Batch) -> dict:
     out = batch_summary(b)
     out["results"] = [r.as_dict() for r in ProcessOutcome.from_json(b.results).records] if b.results else []
     session = object_session(b)
-    plans = plan_pdfs(session, b.id) if session is not None else {}
-    out["forms"] = sorted([f.sevis_id for f in b.forms] + list(plans))  # "<SEVIS ID>" and "<SEVIS ID>-7002"
+    out["forms"] = results.form_names(session, b) if session is not None else []  # "<ID>" and "<ID>-7002"
     out["form_list"] = form_list(b.kind, out["forms"], out["results"])
     return out
 
@@ -127,41 +125,20 @@ def form_list(kind: str, names: list[str], results: list[dict]) -> list[dict]:
 
 def transaction_log(b: Batch) -> bytes:
     """The log as batchDownload would return it now."""
-    system = ENVIRONMENTS[b.environment][1]
-    upload = translog.UploadPart("S0000", b.uploaded_at, b.file_name)
-    if b.state != "processed":
-        return translog.build(
-            batch_id=b.batch_id,
-            org_id=b.org_id,
-            system=system,
-            upload=upload,
-            download_code="S0030",
-            explanation=[f"S0030: {translog.not_ready(b)}"],
-        )
-    return translog.build(
-        batch_id=b.batch_id,
-        org_id=b.org_id,
-        system=system,
-        upload=upload,
-        process=ProcessOutcome.from_json(b.results) if b.results else None,
-        download_code="S0000",
-    )
+    return results.transaction_log(b).body
 
 
-def batch_pdf(session: Session, b: Batch, sevis_id: str) -> bytes:
+def batch_pdf(session: Session, b: Batch, name: str) -> bytes:
     """The form named as in the download zip: "<SEVIS ID>" (I-20 / DS-2019) or "<SEVIS ID>-7002" (DS-7002)."""
-    if sevis_id.endswith(PLAN_SUFFIX):
-        plan = session.get(PlanForm, (b.id, sevis_id.removesuffix(PLAN_SUFFIX)))
-        if plan is None:
-            raise RtiError(404, f"batch {b.batch_id} made no DS-7002 for {sevis_id.removesuffix(PLAN_SUFFIX)}")
-        return plan.pdf
-    form = session.get(BatchForm, (b.id, sevis_id))
-    if form is None:
-        raise RtiError(
-            404,
-            f'batch {b.batch_id} made no form for {sevis_id} (forms are made for records sent with printForm="true")',
-        )
-    return form.pdf
+    pdf = results.batch_pdf(session, b, name)
+    if pdf is not None:
+        return pdf
+    if name.endswith(PLAN_SUFFIX):
+        raise RtiError(404, f"batch {b.batch_id} made no DS-7002 for {name.removesuffix(PLAN_SUFFIX)}")
+    raise RtiError(
+        404,
+        f'batch {b.batch_id} made no form for {name} (forms are made for records sent with printForm="true")',
+    )
 
 
 # --- records (the records read API) -------------------------------------------------------------------------------
@@ -196,32 +173,15 @@ def _row(session: Session, sevis_id: str) -> Record:
     return row
 
 
-def printable_form(session: Session, account: RtiAccount, environment: str, sevis_id: str, render_form, today) -> bytes:
+def printable_form(session: Session, account: RtiAccount, environment: str, sevis_id: str, today) -> bytes:
     """The I-20 / DS-2019 of a record as it stands now: a principal's, or a dependent's own (a J-2's DS-2019,
-    an F-2's or M-2's I-20 [i]) with the principal's program."""
-
-    from ..xmlsafe import parse
-
-    view = record(session, account, environment, sevis_id)
-    holder = None
-    if view["principal_sevis_id"]:
-        holder = (sevis_id, parse(_row(session, sevis_id).document.encode()).getroot())
-        sevis_id = view["principal_sevis_id"]
-    row = _row(session, sevis_id)
-    org = session.get(Organization, row.org_id)
-    deps = session.scalars(select(Record).where(Record.principal_sevis_id == sevis_id).order_by(Record.sevis_id))
-    element = parse(row.document.encode()).getroot()
-    dependents = [(d.sevis_id, parse(d.document.encode()).getroot()) for d in deps]
-    return render_form(
-        element,
-        kind=row.kind,
-        sevis_id=sevis_id,
-        org_id=row.org_id,
-        org_name=org.name if org else "",
-        issue_date=today,
-        dependents=dependents,
-        for_dependent=holder,
-    )
+    an F-2's or M-2's I-20 [i]) with the principal's program; the same PDF a batch printing it today puts in its
+    zip (`sevis_mock.server.batch.results.record_form`)."""
+    record(session, account, environment, sevis_id)  # 404 unless one of the official's organizations' records
+    try:
+        return results.record_form(session, sevis_id, today)
+    except results.NoForm as exc:
+        raise RtiError(404, str(exc)) from None
 
 
 def printable_ds7002(session: Session, account: RtiAccount, environment: str, sevis_id: str, today) -> bytes:

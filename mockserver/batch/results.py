@@ -1,0 +1,168 @@
+"""What a batch and a stored record produce, for every reader: the transaction log of a batch as batchDownload
+returns it, the batch's PDFs, and the I-20 / DS-2019 of a stored record.
+
+The download view, RTI's pages and API, and the processor all read these here, so one batch has one log and one
+record one form wherever it is fetched: the form RTI prints for a record is byte for byte the one a batch sent
+with printForm="true" put in the zip on the same mock day (forms are drawn in reportlab's invariant mode).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from lxml import etree
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..config import ENVIRONMENTS
+from ..db import Batch, BatchForm, Organization, Record
+from ..forms import form_job, render_job
+from ..forms.store import PLAN_SUFFIX, PlanForm, plan_name
+from ..records import lifecycle
+from ..xmlsafe import parse
+from . import translog
+from .outcome import ProcessOutcome
+
+LOG_NAME = "sevis_transaction_log.xml"  # the log's name in the download zip
+
+
+# --- the transaction log ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BatchLog:
+    """A batch's transaction log as batchDownload returns it now, with the codes it carries."""
+
+    body: bytes
+    download_code: str  # S0000, or S0030 while the batch is queued, processing or printing
+    process_code: str | None  # the Process code once processed
+    reasons: list[str] = field(default_factory=list)  # why S0030, for the reply's detail header
+
+
+def transaction_log(batch: Batch) -> BatchLog:
+    system = ENVIRONMENTS[batch.environment][1]
+    upload = translog.UploadPart("S0000", batch.uploaded_at, batch.file_name)
+    if batch.state != "processed":
+        reason = translog.not_ready(batch)
+        body = translog.build(
+            batch_id=batch.batch_id,
+            org_id=batch.org_id,
+            system=system,
+            upload=upload,
+            download_code="S0030",
+            explanation=[f"S0030: {reason}"],
+        )
+        return BatchLog(body, "S0030", None, [reason])
+    outcome = ProcessOutcome.from_json(batch.results) if batch.results else None
+    body = translog.build(
+        batch_id=batch.batch_id,
+        org_id=batch.org_id,
+        system=system,
+        upload=upload,
+        process=outcome,
+        download_code="S0000",
+    )
+    return BatchLog(body, "S0000", outcome.code if outcome is not None else None)
+
+
+# --- a batch's PDFs -----------------------------------------------------------------------------------
+
+
+def batch_pdfs(session: Session, batch: Batch) -> dict[str, bytes]:
+    """Every PDF of a processed batch by its name in the zip without ".pdf": "<SEVIS ID>" (I-20 / DS-2019) and
+    "<SEVIS ID>-7002" (DS-7002)."""
+    forms = {row.sevis_id: row.pdf for row in session.scalars(select(BatchForm).where(BatchForm.batch_pk == batch.id))}
+    plans = session.scalars(select(PlanForm).where(PlanForm.batch_pk == batch.id))
+    return dict(sorted((forms | {plan_name(row.sevis_id): row.pdf for row in plans}).items()))
+
+
+def form_names(session: Session, batch: Batch) -> list[str]:
+    """The names of a batch's PDFs, as `batch_pdfs` keys them."""
+    forms = session.scalars(select(BatchForm.sevis_id).where(BatchForm.batch_pk == batch.id))
+    plans = session.scalars(select(PlanForm.sevis_id).where(PlanForm.batch_pk == batch.id))
+    return sorted([*forms, *(plan_name(sevis_id) for sevis_id in plans)])
+
+
+def batch_pdf(session: Session, batch: Batch, name: str) -> bytes | None:
+    """One PDF of a batch by its zip name (without ".pdf"), None when the batch made no such form."""
+    if name.endswith(PLAN_SUFFIX):
+        plan = session.get(PlanForm, (batch.id, name.removesuffix(PLAN_SUFFIX)))
+        return plan.pdf if plan is not None else None
+    form = session.get(BatchForm, (batch.id, name))
+    return form.pdf if form is not None else None
+
+
+# --- the form of a stored record ----------------------------------------------------------------------
+
+
+class NoForm(LookupError):
+    """A stored record that has no I-20 / DS-2019 to print; the message says why."""
+
+
+def stored_form_jobs(session: Session, record: Record, org_name: str, issue_date: dt.date) -> dict[str, dict]:
+    """The print jobs of a stored principal's form as it stands now, and of each of its dependents' own (a J-2's
+    DS-2019; an F-2's or M-2's I-20 [i]), by SEVIS ID. [i] ended dependents leave the form and get none of their
+    own: only dependents in an open status (Initial, Active) are printed."""
+    dependents = [
+        (d.sevis_id, _element(d.document))
+        for d in session.scalars(
+            select(Record).where(Record.principal_sevis_id == record.sevis_id).order_by(Record.sevis_id)
+        )
+        if d.status in lifecycle.OPEN
+    ]
+    return form_jobs(
+        _element(record.document),
+        kind=record.kind,
+        sevis_id=record.sevis_id,
+        org_id=record.org_id,
+        org_name=org_name,
+        issue_date=issue_date,
+        dependents=dependents,
+    )
+
+
+def form_jobs(
+    element: etree._Element,
+    *,
+    kind: str,
+    sevis_id: str,
+    org_id: str,
+    org_name: str,
+    issue_date: dt.date,
+    dependents: list[tuple[str, etree._Element]],
+) -> dict[str, dict]:
+    """The principal's form job (listing ``dependents``) and each dependent's own, which does not list the family."""
+    common = {"kind": kind, "sevis_id": sevis_id, "org_id": org_id, "org_name": org_name, "issue_date": issue_date}
+    jobs = {sevis_id: form_job(element, **common, dependents=dependents)}
+    for dependent in dependents:
+        jobs[dependent[0]] = form_job(element, **common, for_dependent=dependent)
+    return jobs
+
+
+def org_name(session: Session, org_id: str) -> str:
+    """The name a form shows for the organization (its code when the organization is not stored)."""
+    org = session.get(Organization, org_id)
+    return org.name if org is not None else org_id
+
+
+def record_form(session: Session, sevis_id: str, issue_date: dt.date) -> bytes:
+    """The I-20 / DS-2019 of a stored record (a principal's, or a dependent's own) as it stands now, issued on
+    ``issue_date``: the PDF a batch that printed the record on that day put in its zip. `NoForm` when it has none."""
+    row = session.get(Record, sevis_id)
+    if row is None:
+        raise NoForm(f"no record {sevis_id}")
+    principal = session.get(Record, row.principal_sevis_id) if row.principal_sevis_id else row
+    if principal is None:
+        raise NoForm(f"the principal {row.principal_sevis_id} of dependent {sevis_id} is not stored")
+    jobs = stored_form_jobs(session, principal, org_name(session, principal.org_id), issue_date)
+    if sevis_id not in jobs:
+        raise NoForm(
+            f"dependent {sevis_id} has ended (status {row.status}): ended dependents leave the principal's form "
+            "and get none of their own [i]"
+        )
+    return render_job(jobs[sevis_id])
+
+
+def _element(document: str) -> etree._Element:
+    return parse(document.encode()).getroot()
