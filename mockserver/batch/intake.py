@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from cryptography import x509
 from lxml import etree
@@ -77,6 +78,16 @@ def check_identity(
     return org, official
 
 
+class UploadingOrg(Protocol):
+    """The organization an upload speaks for, as the document checks need it."""
+
+    @property
+    def org_id(self) -> str: ...
+
+    @property
+    def kind(self) -> str | None: ...
+
+
 @dataclass
 class AcceptedDocument:
     kind: str
@@ -96,7 +107,7 @@ def batch_id_used(session: Session, environment: str, org_id: str, batch_id: str
 PARSE_CPU_SECONDS = 10.0
 
 
-def check_document(data: bytes, org: Organization, batch_id: str, schemas: SchemaSet) -> AcceptedDocument:
+def check_document(data: bytes, org: UploadingOrg, batch_id: str, schemas: SchemaSet) -> AcceptedDocument:
     started = time.thread_time()
     try:
         tree = parse(data)
@@ -140,4 +151,6 @@ def check_document(data: bytes, org: Organization, batch_id: str, schemas: Schem
         if total > 10:
             shown.append(f"... and {total - 10} more")
         raise Refusal("S0013", shown)
-    return AcceptedDocument(kind or org.kind, tree)  # an unknown root failed the schema above
+    if kind is None:  # the schemas know only the batch roots; kept so no other root is ever accepted
+        raise Refusal("S0013", [f"{root.tag} is not the root element of a batch document"])
+    return AcceptedDocument(kind, tree)

@@ -30,7 +30,15 @@ from ..profiles import save as save_profile
 from ..profiles import validate as validate_profile
 from ..validation import SchemaSet
 from ..xmlsafe import parse
-from .intake import KIND_OF_ROOT, AcceptedDocument, Refusal, batch_id_used, check_document, check_identity
+from .intake import (
+    KIND_OF_ROOT,
+    AcceptedDocument,
+    Refusal,
+    UploadingOrg,
+    batch_id_used,
+    check_document,
+    check_identity,
+)
 from .outcome import ProcessOutcome
 from .processing import dependent_key, duplicate_key_for, processor_for
 
@@ -63,15 +71,10 @@ class UploadForm:
     document: bytes | None
 
 
-class UploaderOrg(Protocol):
-    org_id: str
-    kind: str | None
-
-
 class Uploader(Protocol):
     """Who is asking: the identity checks (S0002/S0003) and the batch IDs already used (S0010)."""
 
-    def organization(self, org_id: str, user_id: str) -> UploaderOrg:
+    def organization(self, org_id: str, user_id: str) -> UploadingOrg:
         """The organization the request speaks for; raises `Refusal` S0002/S0003."""
         ...
 
@@ -111,7 +114,7 @@ def judge_document(
             "S0010",
             [f"batch ID {batch_id} was already used by {org_id}; batch IDs are unique per organization forever"],
         )
-    return check_document(document, org, batch_id, schemas)  # type: ignore[arg-type]
+    return check_document(document, org, batch_id, schemas)
 
 
 class CertifiedUploader:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from ..config import ENVIRONMENTS
 from ..db import Batch, BatchForm, Organization, Record
-from ..forms import form_job, render_job
+from ..forms import form_job, plan_job, render_job
 from ..forms.store import PLAN_SUFFIX, PlanForm, plan_name
 from ..records import lifecycle
 from ..xmlsafe import parse
@@ -133,10 +133,18 @@ def form_jobs(
     dependents: list[tuple[str, etree._Element]],
 ) -> dict[str, dict]:
     """The principal's form job (listing ``dependents``) and each dependent's own, which does not list the family."""
-    common = {"kind": kind, "sevis_id": sevis_id, "org_id": org_id, "org_name": org_name, "issue_date": issue_date}
-    jobs = {sevis_id: form_job(element, **common, dependents=dependents)}
-    for dependent in dependents:
-        jobs[dependent[0]] = form_job(element, **common, for_dependent=dependent)
+    jobs = {}
+    for form_id, listed, holder in [(sevis_id, dependents, None)] + [(d[0], [], d) for d in dependents]:
+        jobs[form_id] = form_job(
+            element,
+            kind=kind,
+            sevis_id=sevis_id,
+            org_id=org_id,
+            org_name=org_name,
+            issue_date=issue_date,
+            dependents=listed,
+            for_dependent=holder,
+        )
     return jobs
 
 
@@ -162,6 +170,27 @@ def record_form(session: Session, sevis_id: str, issue_date: dt.date) -> bytes:
             "and get none of their own [i]"
         )
     return render_job(jobs[sevis_id])
+
+
+def record_plan(session: Session, sevis_id: str, issue_date: dt.date) -> bytes:
+    """The DS-7002 (T/IPP) of a stored trainee's or intern's record as it stands now, the whole plan: the PDF a
+    batch asking for it (print7002, Reprint7002 without a SiteId) put in its zip that day. `NoForm` without one."""
+    row = session.get(Record, sevis_id)
+    element = _element(row.document) if row is not None else None
+    if row is None or element is None or row.principal_sevis_id or row.kind != "J" or not has_plan(element):
+        raise NoForm(
+            f"{sevis_id} has no T/IPP, so no DS-7002: a DS-7002 is the training plan of a trainee or intern "
+            "(AddTIPP on the create, or TIPP/AddTIPP in an update)"
+        )
+    job = plan_job(
+        element, sevis_id=sevis_id, org_id=row.org_id, org_name=org_name(session, row.org_id), issue_date=issue_date
+    )
+    return render_job(job)
+
+
+def has_plan(element: etree._Element) -> bool:
+    """Whether a J record holds a T/IPP with sites to print: a DS-7002."""
+    return element.find("AddTIPP/TippSite") is not None
 
 
 def _element(document: str) -> etree._Element:

@@ -11,6 +11,7 @@ from ..batch.outcome import ProcessOutcome
 from ..db import Batch, Official, Organization, Record
 from ..forms.store import PLAN_SUFFIX
 from ..paging import Page, PagingError
+from ..xmlsafe import parse
 from .errors import RtiError
 from .models import RtiAccount
 
@@ -166,13 +167,6 @@ def record(session: Session, account: RtiAccount, environment: str, sevis_id: st
     return view
 
 
-def _row(session: Session, sevis_id: str) -> Record:
-    row = session.get(Record, sevis_id)
-    if row is None:
-        raise RtiError(404, f"no record {sevis_id} on this system")
-    return row
-
-
 def printable_form(session: Session, account: RtiAccount, environment: str, sevis_id: str, today) -> bytes:
     """The I-20 / DS-2019 of a record as it stands now: a principal's, or a dependent's own (a J-2's DS-2019,
     an F-2's or M-2's I-20 [i]) with the principal's program; the same PDF a batch printing it today puts in its
@@ -186,31 +180,14 @@ def printable_form(session: Session, account: RtiAccount, environment: str, sevi
 
 def printable_ds7002(session: Session, account: RtiAccount, environment: str, sevis_id: str, today) -> bytes:
     """The DS-7002 (T/IPP) of a trainee's or intern's record as it stands now; 404 for a record without one."""
-    from ..forms.ds7002 import render_ds7002
-    from ..xmlsafe import parse
-
-    view = record(session, account, environment, sevis_id)
-    row = _row(session, sevis_id)
-    element = parse(row.document.encode()).getroot()
-    if view["principal_sevis_id"] or row.kind != "J" or element.find("AddTIPP/TippSite") is None:
-        raise RtiError(
-            404,
-            f"{sevis_id} has no T/IPP, so no DS-7002: a DS-7002 is the training plan of a trainee or intern "
-            "(AddTIPP on the create, or TIPP/AddTIPP in an update)",
-        )
-    org = session.get(Organization, row.org_id)
-    return render_ds7002(
-        element, sevis_id=sevis_id, org_id=row.org_id, org_name=org.name if org else "", issue_date=today
-    )
+    record(session, account, environment, sevis_id)
+    try:
+        return results.record_plan(session, sevis_id, today)
+    except results.NoForm as exc:
+        raise RtiError(404, str(exc)) from None
 
 
 def has_tipp(session: Session, sevis_id: str) -> bool:
     """Whether the record holds a T/IPP (its page then offers the DS-7002)."""
-    from ..xmlsafe import parse
-
     row = session.get(Record, sevis_id)
-    return (
-        row is not None
-        and row.kind == "J"
-        and parse(row.document.encode()).getroot().find("AddTIPP/TippSite") is not None
-    )
+    return row is not None and row.kind == "J" and results.has_plan(parse(row.document.encode()).getroot())
