@@ -51,6 +51,8 @@ def test_sponsor_rehearsal_passes_every_step_on_defaults_and_every_report_shows_
     step_suite, record_suite = root.findall("testsuite")
     assert (step_suite.get("tests"), step_suite.get("failures"), record_suite.get("tests")) == ("15", "0", "4")
     assert any("DOS-09" in case.get("name") for case in step_suite)
+    evidence = "\n".join(case.findtext("system-out") or "" for case in step_suite)
+    assert "sponsor: " in evidence and "college:" not in evidence  # the actor named as in the HTML report
 
     page = files["html"].read_text()
     assert "Rehearsal <b>PASSED</b>" in page and "test program" in page and program in page

@@ -17,9 +17,9 @@ def _clean(text: str | None) -> str:
     return _NOT_XML.sub("\ufffd", text or "")
 
 
-def _evidence_text(step: StepResult) -> str:
+def _evidence_text(step: StepResult, who: str = "college") -> str:
     e = step.evidence
-    lines = [f"college: {step.college}", f"mock verifies: {step.mock}", f"result: {step.summary}"]
+    lines = [f"{who}: {step.college}", f"mock verifies: {step.mock}", f"result: {step.summary}"]
     lines += [f"note: {n}" for n in e.notes]
     lines += [f"id {k}: {v}" for k, v in e.ids.items()]
     lines += [f"e-mail to {m.to} ({m.kind}): {m.subject}" for m in e.emails]
@@ -28,7 +28,7 @@ def _evidence_text(step: StepResult) -> str:
     return "\n".join(lines)
 
 
-def _step_case(suite: etree._Element, step: StepResult) -> None:
+def _step_case(suite: etree._Element, step: StepResult, who: str = "college") -> None:
     case = etree.SubElement(
         suite,
         "testcase",
@@ -37,13 +37,17 @@ def _step_case(suite: etree._Element, step: StepResult) -> None:
         time=f"{step.seconds:.3f}",
     )
     if step.status == FAIL:
-        etree.SubElement(case, "failure", message=_clean(step.summary), type="fail").text = _clean(_evidence_text(step))
+        etree.SubElement(case, "failure", message=_clean(step.summary), type="fail").text = _clean(
+            _evidence_text(step, who)
+        )
     elif step.status == WAIT:
-        etree.SubElement(case, "failure", message=_clean(step.summary), type="wait").text = _clean(_evidence_text(step))
+        etree.SubElement(case, "failure", message=_clean(step.summary), type="wait").text = _clean(
+            _evidence_text(step, who)
+        )
     elif step.status == SKIP:
         etree.SubElement(case, "skipped", message=_clean(step.summary))
     else:
-        etree.SubElement(case, "system-out").text = _clean(_evidence_text(step))
+        etree.SubElement(case, "system-out").text = _clean(_evidence_text(step, who))
 
 
 def write_junit(rehearsal: Rehearsal, path: Path) -> None:
@@ -60,7 +64,7 @@ def write_junit(rehearsal: Rehearsal, path: Path) -> None:
         timestamp=rehearsal.started_at[:19],
     )
     for step in rehearsal.steps:
-        _step_case(steps, step)
+        _step_case(steps, step, "sponsor" if rehearsal.kind == "J" else "college")
     records = etree.SubElement(
         root,
         "testsuite",
