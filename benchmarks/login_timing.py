@@ -22,9 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from flask import Flask  # noqa: E402
 
-from sevis_mock.server.db import Store  # noqa: E402
+from sevis_mock.server.store import Store  # noqa: E402
 from sevis_mock.server.rti import accounts  # noqa: E402
-from sevis_mock.server.rti.models import RtiAccount  # noqa: E402
+from sevis_mock.server.store import RtiAccount  # noqa: E402
 
 
 class _Settings:

@@ -31,7 +31,7 @@ from lxml import etree  # noqa: E402
 
 from sevis_mock.harness.strategies import trees  # noqa: E402
 from sevis_mock.server.batch.intake import check_document  # noqa: E402
-from sevis_mock.server.db import Organization  # noqa: E402
+from sevis_mock.server.store import Organization  # noqa: E402
 from sevis_mock.server.validation import SchemaSet  # noqa: E402
 
 # ICE's official schemas: SEVIS_REFERENCE=DIR, else ../shared/sevis-reference beside the project

@@ -11,9 +11,9 @@ from flask import Flask
 
 from .clock import MockClock
 from .config import Settings
-from .cache import GENERATION_KEY, RowCache
-from .cache import changed as cache_changed
-from .db import Setting, Store
+from .store.cache import GENERATION_KEY, RowCache
+from .store.cache import changed as cache_changed
+from .store import Setting, Store
 from .forms.pool import RenderPool
 from .validation import SchemaSet
 
@@ -96,7 +96,7 @@ def create_app(settings: Settings | None = None, *, mock: Mock | None = None) ->
     # reply); a body beyond four times that is cut off with HTTP 413 instead of being read at all.
     app.config["MAX_CONTENT_LENGTH"] = 4 * settings.max_body_bytes
     app.extensions["sevis_mock"] = mock
-    app.before_request(mock.cache.refresh)  # one read of the generation per request (sevis_mock.server.cache)
+    app.before_request(mock.cache.refresh)  # one read of the generation per request (sevis_mock.server.store.cache)
 
     from .batch.views import bp as batch_bp
 

@@ -434,7 +434,7 @@ def certs_issue(org_id, user_id, out, data_dir, register) -> None:
     from .clock import MockClock
     from .config import Settings
     from .datadir import DataDir, registration
-    from .db import Official, Organization
+    from .store import Official, Organization
     from .tls import CertificateAuthority
 
     settings = Settings(data_dir=data_dir)
@@ -447,7 +447,7 @@ def certs_issue(org_id, user_id, out, data_dir, register) -> None:
     issued = ca.issue_client(out, org_id=org_id, user_id=user_id)
     click.echo(f"certificate {issued.cert_path}\nkey         {issued.key_path}")
     if register:
-        from .db import Store
+        from .store import Store
 
         store = Store(settings.db_url)
         store.create_all()

@@ -39,7 +39,9 @@ class MockClock:
 
     def __init__(self, store, cache=None) -> None:
         self._store = store
-        self._cache = cache  # a sevis_mock.server.cache.RowCache: the offset read once per generation, not per call
+        self._cache = (
+            cache  # a sevis_mock.server.store.cache.RowCache: the offset read once per generation, not per call
+        )
 
     def offset(self) -> timedelta:
         source = self._cache.setting if self._cache is not None else self._store.get_setting

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from .clock import MockClock
 from .config import ENVIRONMENTS, Settings
-from .db import Certificate, Official, Organization, Store
+from .store import Certificate, Official, Organization, Store
 from .rti.keys import connection_info
 from .tls import CertificateAuthority, cert_pem, fingerprint, load_certificate
 
@@ -106,7 +106,7 @@ class DataDir:
             return
         from sqlalchemy import inspect
 
-        from .db import Base
+        from .store import Base
 
         engine = Store(self.settings.db_url).engine
         try:

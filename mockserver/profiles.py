@@ -217,7 +217,7 @@ def describe(kind: str, profile: dict) -> list[tuple[str, str]]:
 
 def load(session, org_id: str, kind: str) -> dict:
     """The organization's profile, defaults filled in."""
-    from .db import OrganizationProfile
+    from .store import OrganizationProfile
 
     row = session.get(OrganizationProfile, org_id)
     return merged(kind, row.profile if row else None)
@@ -225,7 +225,7 @@ def load(session, org_id: str, kind: str) -> dict:
 
 def save(session, org, changes: dict, now) -> dict:
     """Apply ``changes`` (ProfileError when one is wrong) inside the caller's write transaction; the whole profile."""
-    from .db import OrganizationProfile
+    from .store import OrganizationProfile
 
     row = session.get(OrganizationProfile, org.org_id)
     profile = merged(org.kind, row.profile if row else None, changes)
@@ -242,7 +242,7 @@ def count_records(session, org_id: str) -> int:
     """Principal records (students, exchange visitors) the organization holds, in every environment."""
     from sqlalchemy import func, select
 
-    from .db import Record
+    from .store import Record
 
     return session.scalar(
         select(func.count()).select_from(Record).where(Record.org_id == org_id, Record.principal_sevis_id.is_(None))

@@ -97,7 +97,7 @@ class MockServer(BaseApplication):
 
         def when_ready(server):
             port = server.LISTENERS[0].sock.getsockname()[1]
-            from .db import Store
+            from .store import Store
 
             info = d.write_connection(port, Store(s.db_url))
             print(describe(info, s), flush=True)

@@ -1,4 +1,4 @@
-"""The per-process row cache (sevis_mock.server.cache): every change to a cached row or the clock, made by any process
+"""The per-process row cache (sevis_mock.server.store.cache): every change to a cached row or the clock, made by any process
 through any path, is seen by every other process's cache at its next refresh (its next request)."""
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import delete, update
 
-import sevis_mock.server.cache
-from sevis_mock.server.cache import RowCache, changed
+import sevis_mock.server.store.cache
+from sevis_mock.server.store.cache import RowCache, changed
 from sevis_mock.server.clock import MockClock
 from sevis_mock.server.control.reset import clear_all
-from sevis_mock.server.db import Official, Organization, Store
+from sevis_mock.server.store import Official, Organization, Store
 
 NOW = datetime(2027, 1, 15, tzinfo=UTC)
 
@@ -32,7 +32,7 @@ def stores(tmp_path):
         s.add(Official(user_id="MCKPDSO001", org_id="MCK214F00001000", name="P D S O", role="PDSO"))
     cache = RowCache(mine)
     cache.refresh()
-    sevis_mock.server.cache._caches.discard(
+    sevis_mock.server.store.cache._caches.discard(
         cache
     )  # it stands for another process's: no commit here empties it directly
     return mine, other, cache
@@ -89,7 +89,7 @@ def test_the_clock_offset_follows_a_jump_made_by_another_process(stores):
 
 def test_a_change_made_by_this_process_is_seen_at_once(stores):
     mine, other, cache = stores
-    sevis_mock.server.cache._caches.add(cache)
+    sevis_mock.server.store.cache._caches.add(cache)
     clock = MockClock(mine, cache)
     clock.offset()
     clock.set(NOW)
@@ -113,7 +113,7 @@ def test_a_real_other_process_changing_the_clock_reaches_the_cache(stores, tmp_p
     clock = MockClock(mine, cache)
     assert abs(clock.offset().total_seconds()) < 1
     script = (
-        "import sys; from datetime import timedelta; from sevis_mock.server.db import Store; "
+        "import sys; from datetime import timedelta; from sevis_mock.server.store import Store; "
         "from sevis_mock.server.clock import MockClock; MockClock(Store(sys.argv[1])).advance(timedelta(days=46))"
     )
     subprocess.run([sys.executable, "-c", script, str(mine.engine.url)], check=True, timeout=60)

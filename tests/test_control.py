@@ -13,8 +13,8 @@ from sevis_mock.fixtures import read_fixture
 from sevis_mock.harness.client import replace_batch_id
 from sevis_mock.harness.pytest_plugin import MockControlError, assert_record_ok, start_mock
 from sevis_mock.server.control.reset import clear_all
-from sevis_mock.server.cache import GENERATION_KEY
-from sevis_mock.server.db import Base, Organization, Store
+from sevis_mock.server.store.cache import GENERATION_KEY
+from sevis_mock.server.store import Base, Organization, Store
 
 FM_FIXTURE = "fm/create-three-students.xml"
 

@@ -11,7 +11,7 @@ from sqlalchemy import update
 
 from sevis_mock.fixtures import read_fixture
 from sevis_mock.server.datadir import registration
-from sevis_mock.server.db import Official, Organization
+from sevis_mock.server.store import Official, Organization
 from sevis_mock.server.tls import CertificateAuthority
 from tests.support.reference import AVAILABLE, OFFICIAL_XSD, REQUIRED, require
 from tests.support.server import assert_valid_log, new_batch_id, open_store, start_server, with_batch_id

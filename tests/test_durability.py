@@ -9,7 +9,7 @@ import time
 from sqlalchemy import func, select
 
 from sevis_mock.fixtures import read_fixture
-from sevis_mock.server.db import Batch, Record, RecordEvent
+from sevis_mock.server.store import Batch, Record, RecordEvent
 from tests.support.server import new_batch_id, open_store, with_batch_id
 
 
@@ -74,7 +74,7 @@ def test_each_batch_processed_exactly_once_with_two_workers(server_factory):
 def _race(db_url: str, start_at: float, out) -> None:
     from sevis_mock.server.batch.worker import process_due
     from sevis_mock.server.clock import MockClock
-    from sevis_mock.server.db import Store
+    from sevis_mock.server.store import Store
 
     class Headless:
         def __init__(self):

@@ -20,7 +20,7 @@ from pypdf import PdfReader
 
 from sevis_mock.fixtures import read_fixture
 from sevis_mock.server.records.events import APPLIERS
-from sevis_mock.server.db import Official
+from sevis_mock.server.store import Official
 from tests.support.server import assert_valid_log, new_batch_id, open_store, with_batch_id
 
 EVENTS_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "events"

@@ -18,9 +18,9 @@ from sqlalchemy import create_engine, inspect, select
 
 from sevis_mock.fixtures import read_fixture
 from sevis_mock.server.batch.processing import plan_request
-from sevis_mock.server.db import Base, Organization, Store
+from sevis_mock.server.store import Base, Organization, Store
 from sevis_mock.server.forms import TEST_MARK, render_plan
-from sevis_mock.server.forms.store import PlanForm, plan_pdfs
+from sevis_mock.server.store import PlanForm, plan_pdfs
 from sevis_mock.server.records.events import number_tipp
 from tests.support.reference import OFFICIAL_XSD, official_or_project
 from tests.support.server import assert_valid_log, new_batch_id, open_store, with_batch_id
@@ -227,7 +227,7 @@ def test_create_all_adds_the_plan_table_to_an_older_database(tmp_path):
 def test_rti_batch_detail_lists_and_serves_both_forms_of_a_record(tmp_path):
     from datetime import UTC, datetime
 
-    from sevis_mock.server.db import Batch, BatchForm
+    from sevis_mock.server.store import Batch, BatchForm
     from sevis_mock.server.rti import records as rti_records
     from sevis_mock.server.rti.errors import RtiError
 

@@ -14,9 +14,9 @@ from pypdf import PdfReader
 from sevis_mock.fixtures import read_fixture
 from sevis_mock.server.batch.worker import process_due, resume_abandoned_prints
 from sevis_mock.server.clock import MockClock, real_now
-from sevis_mock.server.db import Batch, BatchForm, Store
+from sevis_mock.server.store import Batch, BatchForm, Store
 from sevis_mock.server.forms import form_job, render_form
-from sevis_mock.server.forms.store import PrintJob
+from sevis_mock.server.store import PrintJob
 
 NOW = datetime(2027, 1, 15, tzinfo=UTC)
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from lxml import etree
 
-from sevis_mock.server.db import Record, RecordEvent, Store
+from sevis_mock.server.store import Record, RecordEvent, Store
 from sevis_mock.server.records.queries import list_records, record_view, xml_data
 from tests.support.server import new_batch_id
 from tests.test_events import control, create, record, update_batch, upload_and_process

@@ -10,7 +10,7 @@ import pytest
 from lxml import etree
 
 from sevis_mock.server.batch.results import NoForm, record_form, stored_form_jobs, transaction_log
-from sevis_mock.server.db import Batch, Organization, Record, Store
+from sevis_mock.server.store import Batch, Organization, Record, Store
 from sevis_mock.server.forms import render_job
 
 T0 = datetime(2027, 1, 20, 9, 0, tzinfo=UTC)

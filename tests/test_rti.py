@@ -314,7 +314,7 @@ def test_whole_path_from_new_account_to_a_processed_batch(server, tmp_path):
 
     # the login recorded above is what keeps the batch user active (45-day rule)
     from tests.support.server import open_store
-    from sevis_mock.server.db import Official
+    from sevis_mock.server.store import Official
 
     with open_store(server).session() as s:
         assert s.get(Official, pdso["user_id"]).last_login_at is not None

@@ -20,7 +20,7 @@ from sevis_mock.server.batch.processing import BatchProcessor
 from sevis_mock.server.clock import real_now
 from sevis_mock.server.config import Settings
 from sevis_mock.server.datadir import DataDir
-from sevis_mock.server.db import Batch, BatchProgress, Record
+from sevis_mock.server.store import Batch, BatchProgress, Record
 
 RECORDS = 30
 

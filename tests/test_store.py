@@ -1,4 +1,4 @@
-"""The store's units of work (mockserver/db.py): a write refused before its first statement leaves
+"""The store's units of work (mockserver/store/core.py): a write refused before its first statement leaves
 nothing behind on the pooled connection."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import time
 import pytest
 from sqlalchemy import event, text
 
-from sevis_mock.server.db import Store
+from sevis_mock.server.store import Store
 
 
 @pytest.fixture
@@ -85,7 +85,7 @@ def test_group_commit_applies_each_unit_in_its_own_savepoint_and_answers_after_t
     from sqlalchemy import select
     from sqlalchemy.exc import IntegrityError
 
-    from sevis_mock.server.db import Setting
+    from sevis_mock.server.store import Setting
 
     def unit(n: int):
         key = "same" if n % 10 == 0 else f"key{n}"
@@ -106,7 +106,7 @@ def test_group_commit_applies_each_unit_in_its_own_savepoint_and_answers_after_t
 
 
 def test_work_handed_over_without_waiting_is_written_by_the_next_flush(store):
-    from sevis_mock.server.db import Setting
+    from sevis_mock.server.store import Setting
 
     for n in range(20):
         store.writer.submit(lambda s, n=n: s.add(Setting(key=f"deferred{n}", value=str(n))))

@@ -16,7 +16,7 @@ from lxml import etree
 
 from sevis_mock.server.batch.intake import Refusal, check_document
 from sevis_mock.server.cli import main
-from sevis_mock.server.db import Organization
+from sevis_mock.server.store import Organization
 from sevis_mock.server.validation import SchemaFolderError, SchemaProblem, SchemaSet
 from sevis_mock.schemas import schema_root
 from tests.support.reference import OFFICIAL_XSD, official

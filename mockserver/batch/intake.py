@@ -17,7 +17,7 @@ from lxml import etree
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..db import Batch, Certificate, Official, Organization
+from ..store import Batch, Certificate, Official, Organization
 from ..tls import fingerprint
 from ..validation import DOCUMENTS, SchemaSet
 from ..xmlsafe import XML_SPACE, UnsafeXML, parse
@@ -36,7 +36,7 @@ def check_identity(
     session: Session, cert: x509.Certificate | None, org_id: str, user_id: str, now: datetime
 ) -> tuple[Organization, Official]:
     """The certificate, org and user checks shared by upload and download. ``session`` is anything with
-    ``Session.get``'s signature: the server passes its row cache (`sevis_mock.server.cache.RowCache`)."""
+    ``Session.get``'s signature: the server passes its row cache (`sevis_mock.server.store.cache.RowCache`)."""
     if cert is None:  # TLS requires one; this guards a misconfigured front end
         raise Refusal(
             "S0001", ["no client certificate reached the application; connect with your registered certificate"]

@@ -24,7 +24,7 @@ from lxml import etree
 from sqlalchemy.orm import Session
 
 from ..clock import parse_iso
-from ..db import Batch, Official, Organization, Record, RecordEvent, Setting, Store
+from ..store import Batch, Official, Organization, Record, RecordEvent, Setting, Store
 from ..profiles import READ_ONLY, ProfileError
 from ..profiles import save as save_profile
 from ..profiles import validate as validate_profile

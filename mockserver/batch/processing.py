@@ -21,9 +21,9 @@ from sqlalchemy.orm import Session
 
 from .. import addresses, profiles
 from ..clock import real_now, sevis_timestamp
-from ..db import Batch, Official, Organization, Record, RecordEvent, Store
+from ..store import Batch, Official, Organization, Record, RecordEvent, Store
 from ..forms import plan_job
-from ..forms.store import PrintJob
+from ..store import PrintJob
 from ..records import events
 from ..records.events import DependentRecord, Refused, Target
 from ..rules import RuleContext, Violation, first_violation

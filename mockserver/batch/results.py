@@ -16,9 +16,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..config import ENVIRONMENTS
-from ..db import Batch, BatchForm, Organization, Record
+from ..store import Batch, BatchForm, Organization, Record
 from ..forms import form_job, plan_job, render_job
-from ..forms.store import PLAN_SUFFIX, PlanForm, plan_name
+from ..store import PLAN_SUFFIX, PlanForm, plan_name
 from ..records import lifecycle
 from ..xmlsafe import parse
 from . import translog

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..config import ENVIRONMENTS
-from ..db import Batch
+from ..store import Batch
 from ..tls import peer_certificate
 from ..xmlsafe import header_value
 from . import results, translog

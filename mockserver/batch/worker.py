@@ -24,9 +24,9 @@ from concurrent.futures.process import BrokenProcessPool
 from sqlalchemy import select
 
 from ..clock import real_now
-from ..db import Batch, BatchForm, BatchProgress
+from ..store import Batch, BatchForm, BatchProgress
 from ..faults.processing import before_processing
-from ..forms.store import PlanForm, PrintJob
+from ..store import PlanForm, PrintJob
 from .outcome import RecordOutcome, records_from_json, records_to_json
 from .processing import PRINT_LEASE, BatchProcessor, processor_for
 

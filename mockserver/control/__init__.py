@@ -121,7 +121,7 @@ def process_now():
     from sqlalchemy import select, update
 
     from ..batch.worker import process_due, wait_printed
-    from ..db import Batch
+    from ..store import Batch
 
     m = mock()
     with m.store.write() as s:

@@ -13,7 +13,7 @@ from lxml import etree
 from sqlalchemy import select
 
 from .. import agency
-from ..db import Record, RecordEvent
+from ..store import Record, RecordEvent
 from ..records import lifecycle
 from . import bp, mock
 

@@ -45,7 +45,7 @@ def faults_add():
     if not isinstance(name, str):
         abort(400, description="fault: name is a label (text)")
     fault = model.add_fault(m.store, rule, now, name=name)
-    return jsonify(fault.to_dict(now)), 201
+    return jsonify(model.fault_dict(fault, now)), 201
 
 
 @bp.get("/faults")
@@ -53,7 +53,7 @@ def faults_list():
     m = mock()
     now = m.clock.now()
     with m.store.session() as s:
-        faults = [f.to_dict(now) for f in s.scalars(select(model.Fault).order_by(model.Fault.id))]
+        faults = [model.fault_dict(f, now) for f in s.scalars(select(model.Fault).order_by(model.Fault.id))]
     return jsonify({"faults": faults, "count": len(faults)})
 
 
@@ -64,7 +64,7 @@ def faults_get(fault_id: int):
         fault = s.get(model.Fault, fault_id)
         if fault is None:
             abort(404, description=f"no fault {fault_id}; GET /control/faults lists them")
-        return jsonify(fault.to_dict(m.clock.now()))
+        return jsonify(model.fault_dict(fault, m.clock.now()))
 
 
 @bp.delete("/faults/<int:fault_id>")
@@ -73,7 +73,7 @@ def faults_delete(fault_id: int):
         fault = s.get(model.Fault, fault_id)
         if fault is None:
             abort(404, description=f"no fault {fault_id}; GET /control/faults lists them")
-        gone = fault.to_dict()
+        gone = model.fault_dict(fault)
         s.delete(fault)
     return jsonify({"deleted": [gone["id"]], "fault": gone})
 
@@ -120,5 +120,5 @@ def scenarios_load():
         rules = scenario.rules(now)
     except model.FaultError as exc:
         abort(400, description=f"scenario: {exc}")
-    made = [model.add_fault(m.store, rule, now, name=scenario.name).to_dict(now) for rule in rules]
+    made = [model.fault_dict(model.add_fault(m.store, rule, now, name=scenario.name), now) for rule in rules]
     return jsonify({"scenario": scenario.name, "faults": made}), 201

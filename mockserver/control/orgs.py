@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from flask import abort, jsonify, request
 
-from ..db import Organization, OrganizationProfile
+from ..store import Organization, OrganizationProfile
 from .. import profiles
 from ..profiles import ProfileError, defaults
 from . import bp, mock

@@ -1,6 +1,6 @@
 """``POST /control/reset``: the mock as a fresh data dir would hold it.
 
-Every row of every table on ``sevis_mock.server.db.Base`` is deleted (children before parents, so whatever
+Every row of every table on ``sevis_mock.server.store.Base`` is deleted (children before parents, so whatever
 tables other parts of the mock add are covered too), the clock offset is reset unless the body says
 ``{"keep_clock": true}``, and the default organizations, officials and certificate registrations are
 seeded again by the same code that seeds a new data dir. The client certificate files in ``clients/``
@@ -12,8 +12,8 @@ from __future__ import annotations
 from flask import abort, jsonify, request
 from sqlalchemy import delete, func, insert, select
 
-from .. import cache
-from ..db import Base, Organization
+from ..store import cache
+from ..store import Base, Organization
 from ..tls import CertificateAuthority
 from . import _clock_state, bp, mock, refresh_connection_file
 
@@ -80,7 +80,7 @@ def reset_data_dir(settings, *, everything: bool) -> dict[str, int]:
 
     from ..clock import MockClock
     from ..datadir import DataDir
-    from ..db import Store
+    from ..store import Store
 
     store = Store(settings.db_url)
     try:
@@ -103,7 +103,7 @@ def reset_data_dir(settings, *, everything: bool) -> dict[str, int]:
 
 def clear_all(store, *, keep_clock: bool) -> dict[str, int]:
     """Delete every row of every table in one write transaction; returns the row counts per table."""
-    from ..db import Setting
+    from ..store import Setting
 
     counts: dict[str, int] = {}
     with store.write() as s:

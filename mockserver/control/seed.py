@@ -22,7 +22,8 @@ import secrets
 
 from flask import abort, jsonify, request
 
-from ..db import Official, Organization
+from ..datadir import DataDir, registration
+from ..store import Official, Organization
 from ..profiles import ProfileError, validate
 from ..profiles import save as save_profile
 from ..tls import CertificateAuthority, fingerprint
@@ -43,8 +44,6 @@ def seed():
     kind = body.get("kind")
     if kind not in ROLES:
         abort(400, description=f'kind must be "F/M" (school) or "J" (sponsor), not {kind!r}')
-    from ..datadir import DataDir, registration  # here: sevis_mock.server.db loads this package, and datadir needs db
-
     m = mock()
     data_dir = DataDir(m.settings)
     ca = CertificateAuthority.load_or_create(data_dir.certs)

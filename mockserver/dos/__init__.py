@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from ..rti import accounts, designations
 from ..rti.errors import RtiError
-from ..rti.models import Designation, HelpDeskTicket
+from ..store import Designation, HelpDeskTicket
 from ..rti.web import auto_approve, bearer, check_csrf, deliver_mail, json_body, json_error, mock, smtp_on
 from ..sevp import _operator_login
 

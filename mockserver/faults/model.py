@@ -17,11 +17,10 @@ from typing import Any, Callable
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import ForeignKey, Integer, String, Text, select
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import select
 
 from ..clock import parse_iso
-from ..db import Base, UTCDateTime
+from ..store import Fault
 
 EASTERN = "America/New_York"  # SEVIS's own time (PROTOCOL §3a)
 MAX_DELAY_SECONDS = 300.0  # a delay holds one of the server's threads: bounded
@@ -93,46 +92,27 @@ class FaultError(ValueError):
     """A fault rule that cannot be used; the message says what to fix."""
 
 
-class Fault(Base):
-    """One fault rule and its counters."""
-
-    __tablename__ = "faults"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(200), default="")  # a label, or the scenario it came from
-    kind: Mapped[str] = mapped_column(String(24))
-    rule: Mapped[str] = mapped_column(Text)  # the checked rule, JSON
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)  # mock clock
-    seen: Mapped[int] = mapped_column(Integer, default=0)  # matching requests so far (for nth)
-    hits: Mapped[int] = mapped_column(Integer, default=0)  # times the fault acted
-    last_hit_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-
-    def checked(self) -> "FaultRule":
-        return FaultRule.from_json(self.rule)
-
-    def to_dict(self, now: datetime | None = None) -> dict:
-        rule = self.checked()
-        data = {
-            "id": self.id,
-            "name": self.name,
-            "kind": self.kind,
-            **rule.to_dict(),
-            "hits": self.hits,
-            "seen": self.seen,
-            "created_at": self.created_at.isoformat(timespec="seconds"),
-            "last_hit_at": self.last_hit_at.isoformat(timespec="seconds") if self.last_hit_at else None,
-        }
-        if now is not None:
-            data["active"] = rule.live(self.hits, now)
-        return data
+def checked(fault: Fault) -> "FaultRule":
+    """The stored rule of ``fault`` in its checked form."""
+    return FaultRule.from_json(fault.rule)
 
 
-class FaultBatch(Base):
-    """A processing fault applied to one batch (so an overnight deferral happens once)."""
-
-    __tablename__ = "fault_batches"
-    fault_id: Mapped[int] = mapped_column(ForeignKey("faults.id", ondelete="CASCADE"), primary_key=True)
-    batch_pk: Mapped[int] = mapped_column(Integer, primary_key=True)
-    applied_at: Mapped[datetime] = mapped_column(UTCDateTime)
+def fault_dict(fault: Fault, now: datetime | None = None) -> dict:
+    """``fault`` as the control API shows it (``active`` too when ``now`` is given)."""
+    rule = checked(fault)
+    data = {
+        "id": fault.id,
+        "name": fault.name,
+        "kind": fault.kind,
+        **rule.to_dict(),
+        "hits": fault.hits,
+        "seen": fault.seen,
+        "created_at": fault.created_at.isoformat(timespec="seconds"),
+        "last_hit_at": fault.last_hit_at.isoformat(timespec="seconds") if fault.last_hit_at else None,
+    }
+    if now is not None:
+        data["active"] = rule.live(fault.hits, now)
+    return data
 
 
 # --- the rule format --------------------------------------------------------------------------------
@@ -622,7 +602,7 @@ def claim(store, facts: RequestFacts, wants: Callable[[FaultRule], bool] = lambd
     with store.session() as s:
         fitting = []
         for fault in candidates(s):
-            rule = fault.checked()
+            rule = checked(fault)
             if wants(rule) and rule.live(fault.hits, facts.now) and rule.fits(facts):
                 fitting.append(fault.id)
     if not fitting:
@@ -630,7 +610,7 @@ def claim(store, facts: RequestFacts, wants: Callable[[FaultRule], bool] = lambd
     acted: list[Claimed] = []
     with store.write() as s:
         for fault in s.scalars(select(Fault).where(Fault.id.in_(fitting)).order_by(Fault.id)):
-            rule = fault.checked()
+            rule = checked(fault)
             if not rule.live(fault.hits, facts.now):
                 continue
             fault.seen += 1

@@ -13,7 +13,8 @@ from sqlalchemy import select
 
 from ..batch.outcome import ProcessOutcome, RecordOutcome
 from ..clock import sevis_timestamp
-from .model import EASTERN, Fault, FaultBatch, RequestFacts
+from ..store import Fault, FaultBatch
+from .model import EASTERN, RequestFacts, checked
 
 NIGHT = time(2, 0)  # [i] "overnight": the next 02:00 Eastern
 
@@ -38,7 +39,7 @@ def before_processing(session, batch, now: datetime) -> bool:
         return False  # a fault already had its way with this batch (an overnight deferral ends here)
     facts = RequestFacts("upload", batch.uploaded_at, batch.environment, batch.org_id, batch.user_id, batch.batch_id)
     for fault in faults:
-        rule = fault.checked()
+        rule = checked(fault)
         if not (rule.live(fault.hits, now) and rule.fits(facts)):
             continue
         fault.seen += 1

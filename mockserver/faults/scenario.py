@@ -104,7 +104,7 @@ def install(db_url: str, scenarios: list[Scenario]) -> None:
     from sqlalchemy import delete
 
     from ..clock import MockClock
-    from ..db import Store
+    from ..store import Store
     from .model import Fault, add_fault
 
     store = Store(db_url)

@@ -86,7 +86,7 @@ _stores: dict = {}
 
 
 def _store(db_url: str):
-    from ..db import Store
+    from ..store import Store
 
     if db_url not in _stores:
         _stores[db_url] = Store(db_url)
@@ -158,12 +158,12 @@ class _HandshakeFaults:
 
     def _check(self, sslobj):
         from ..clock import MockClock
-        from .model import RequestFacts, candidates, claim
+        from .model import RequestFacts, candidates, checked, claim
 
         store = _store(self.db_url)
         now = MockClock(store).now()
         with store.session() as s:
-            rules = [(f.id, f.hits, f.checked()) for f in candidates(s, ("connection", "certificate"))]
+            rules = [(f.id, f.hits, checked(f)) for f in candidates(s, ("connection", "certificate"))]
         live = [(fid, rule) for fid, hits, rule in rules if rule.live(hits, now) and rule.in_window(now)]
         if any(rule.handshake_fault for _, rule in live):
             facts = RequestFacts("handshake", now)
@@ -251,7 +251,7 @@ def _revocation_list(store, rules, ca_dir: Path) -> str | None:
     """A CRL from the development CA listing every registered certificate a certificate fault covers."""
     from sqlalchemy import select
 
-    from ..db import Certificate
+    from ..store import Certificate
     from ..tls import CertificateAuthority, load_certificate
 
     ca = CertificateAuthority.load_or_create(ca_dir)

@@ -21,7 +21,7 @@ from lxml import etree
 from ..config import ENVIRONMENTS
 from ..xmlsafe import header_value
 from . import transport
-from .model import ZIP_FAULTS, Claimed, FaultRule, RequestFacts, candidates, claim
+from .model import ZIP_FAULTS, Claimed, FaultRule, RequestFacts, candidates, checked, claim
 
 FAULT_HEADER = "X-Sevis-Mock-Fault"
 LOG_NAME = "sevis_transaction_log.xml"
@@ -62,7 +62,7 @@ def _fields(endpoint: str) -> tuple[str, str, str]:
 def _live_rules(store, now: datetime) -> list[FaultRule]:
     """The faults that could act on a request now (one cheap read; most requests meet none)."""
     with store.session() as s:
-        rules = [(f.hits, f.checked()) for f in candidates(s)]
+        rules = [(f.hits, checked(f)) for f in candidates(s)]
     return [r for hits, r in rules if _answers_requests(r) and r.live(hits, now) and r.in_window(now)]
 
 
@@ -195,7 +195,7 @@ def _not_yet_processed(claimed: Claimed, facts: RequestFacts) -> Response:
     if facts.org is None:
         facts = RequestFacts(facts.endpoint, facts.now, facts.environment, *_fields(facts.endpoint))
     from ..batch import translog
-    from ..db import Batch
+    from ..store import Batch
 
     upload_part = None
     with mock().store.session() as s:

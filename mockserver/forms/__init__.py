@@ -6,8 +6,7 @@ of a J record's T/IPP (print7002="true" or Reprint7002). Every page says TEST â€
 and so do the PDF's title and subject. Output is deterministic for the same input (reportlab's
 invariant mode).
 
-The drawing modules (and reportlab) load on first use, so `sevis_mock.server.forms.store` (a table that
-`sevis_mock.server.db` imports) costs nothing to import.
+The drawing modules (and reportlab) load on first use, so importing the package costs nothing.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from ..agency import PREFIX as AGENCY
 from ..agency import summary
-from ..db import Batch, Record, RecordEvent
+from ..store import Batch, Record, RecordEvent
 from ..xmlsafe import XML_SPACE
 
 XSI = "http://www.w3.org/2001/XMLSchema-instance"

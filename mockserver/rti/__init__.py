@@ -4,7 +4,7 @@ batches), the SEVP operator console (``/sevp``), the Department of State's desig
 (``/dos``) and the e-mail outbox (``/outbox``). Pages are server-rendered Jinja templates with plain HTML forms;
 every action is also a JSON API. The contract is ``API.md`` beside this file.
 
-Kept import-light: ``sevis_mock.server.db`` imports ``.models`` from here at start-up.
+The tables are in ``sevis_mock.server.store.rti``.
 """
 
 from __future__ import annotations

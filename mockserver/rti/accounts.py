@@ -14,10 +14,10 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from ..db import Official
+from ..store import Official
 from . import mail
 from .errors import RtiError
-from .models import AuthToken, PasswordLink, RtiAccount
+from ..store import AuthToken, PasswordLink, RtiAccount
 
 LINK_LIFETIME = timedelta(hours=72)  # [i] SEVIS does not publish it; RTI-API.md fixes 72 hours
 MAX_FAILED_LOGINS = 5  # [i]

@@ -7,7 +7,7 @@ from flask import Response, g, jsonify, request
 from . import accounts, batchreg, petitions, records
 from .blueprint import bp
 from .errors import RtiError
-from .models import Petition, ResponseTicket, RtiAccount
+from ..store import Petition, ResponseTicket, RtiAccount
 from .paths import link_base
 from .web import api_account, bearer, json_body, mock, smtp_on
 

@@ -12,11 +12,11 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from sqlalchemy.orm import Session
 
 from ..datadir import registration
-from ..db import Certificate, Official, Organization
+from ..store import Certificate, Official, Organization
 from ..tls import fingerprint
 from . import mail
 from .errors import RtiError
-from .models import RtiAccount
+from ..store import RtiAccount
 
 CLIENT_AUTH_HELP = (
     "ask your certificate authority for a client certificate (extended key usage "

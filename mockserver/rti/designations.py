@@ -17,12 +17,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..db import Official, Organization, OrganizationProfile, Setting
+from ..store import Official, Organization, OrganizationProfile, Setting
 from ..profiles import merged
 from ..rules.j_common import CATEGORIES as CATEGORY_NAMES
 from . import accounts, mail
 from .errors import RtiError
-from .models import Designation, HelpDeskTicket, RtiAccount
+from ..store import Designation, HelpDeskTicket, RtiAccount
 from .paths import link_base
 from .petitions import ADDRESS_FIELDS, US_STATES, ZIP, change_draft, submit_draft
 

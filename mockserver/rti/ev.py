@@ -10,7 +10,7 @@ from sqlalchemy import select
 from . import designations, records
 from .blueprint import bp
 from .errors import RtiError
-from .models import Designation, HelpDeskTicket
+from ..store import Designation, HelpDeskTicket
 from .pages import _account, _errors, _login_first, _page
 from .web import api_account, json_body, mock
 

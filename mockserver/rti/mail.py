@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from ..paging import Page
 
-from .models import OutboxMessage
+from ..store import OutboxMessage
 
 SENDER = "SEVIS (sevis-mock) <no-reply@sevis-mock.invalid>"
 LINK = re.compile(r"https?://[^\s<>\"']+")

@@ -11,12 +11,12 @@ from urllib.parse import quote
 from flask import Response, flash, g, redirect, render_template, request, session, url_for
 from sqlalchemy import select
 
-from ..db import Organization
+from ..store import Organization
 from ..profiles import describe, load as load_profile
 from . import accounts, batchreg, petitions, records
 from .blueprint import bp
 from .errors import RtiError
-from .models import PasswordLink, Petition, ResponseTicket, RtiAccount
+from ..store import PasswordLink, Petition, ResponseTicket, RtiAccount
 from .paths import link_base
 from .web import mock, rti_account, smtp_on
 

@@ -10,11 +10,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..db import Organization, OrganizationProfile, Official, Setting
+from ..store import Organization, OrganizationProfile, Official, Setting
 from ..profiles import ProfileError, validate
 from . import accounts, mail
 from .errors import RtiError
-from .models import Petition, ResponseTicket, RtiAccount
+from ..store import Petition, ResponseTicket, RtiAccount
 from .paths import link_base
 
 CATEGORIES = {"F": "F only", "FM": "F and M", "M": "M only"}

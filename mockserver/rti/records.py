@@ -8,12 +8,12 @@ from sqlalchemy.orm import Session, object_session
 
 from ..batch import results
 from ..batch.outcome import ProcessOutcome
-from ..db import Batch, Official, Organization, Record
-from ..forms.store import PLAN_SUFFIX
+from ..store import Batch, Official, Organization, Record
+from ..store import PLAN_SUFFIX
 from ..paging import Page, PagingError
 from ..xmlsafe import parse
 from .errors import RtiError
-from .models import RtiAccount
+from ..store import RtiAccount
 
 
 def visible_orgs(session: Session, account: RtiAccount) -> list[str]:

@@ -76,7 +76,7 @@ def auto_approve() -> None:
     with m.store.session() as s:  # cheap look first: most requests find nothing due
         from sqlalchemy import select
 
-        from .models import Designation, Petition
+        from ..store import Designation, Petition
 
         i17 = s.scalars(select(Petition.id).where(Petition.state == "submitted").limit(1)).first() is not None
         ds3036 = s.scalars(select(Designation.id).where(Designation.state == "submitted").limit(1)).first() is not None
@@ -109,7 +109,7 @@ def rti_account(subject: str | None, environment: str | None = None):
     """The RtiAccount behind a session or token subject, or None."""
     if not subject:
         return None
-    from .models import RtiAccount
+    from ..store import RtiAccount
 
     with mock().store.session() as s:
         account = s.get(RtiAccount, subject)

@@ -16,8 +16,8 @@ from sqlalchemy import select
 from ..rti import accounts, petitions
 from ..rti.errors import RtiError
 from ..rti.keys import operator_credentials
-from ..db import Setting
-from ..rti.models import Petition, ResponseTicket, RtiAccount
+from ..store import Setting
+from ..store import Petition, ResponseTicket, RtiAccount
 from ..rti.web import auto_approve, bearer, check_csrf, deliver_mail, json_body, json_error, mock, smtp_on
 
 bp = Blueprint("sevp", __name__, url_prefix="/sevp")

@@ -15,7 +15,7 @@ import pytest
 
 from sevis_mock.fixtures import read_fixture
 from sevis_mock.server.batch.intake import Refusal, check_document
-from sevis_mock.server.db import Organization
+from sevis_mock.server.store import Organization
 from sevis_mock.server.validation import SchemaSet
 from tests.support.server import new_batch_id, start_server, with_batch_id
 

@@ -282,10 +282,10 @@ def _through_resets(call, tries: int = 5):
 def test_every_refused_login_checks_one_password_hash(tmp_path, monkeypatch, who):
     """An unknown user ID costs the same hash check as a wrong password for a known one (a dummy hash), so
     the time of a refusal does not tell which user IDs exist (benchmarks/login_timing.py measures it)."""
-    from sevis_mock.server.db import Store
+    from sevis_mock.server.store import Store
     from sevis_mock.server.rti import accounts
     from sevis_mock.server.rti.errors import RtiError
-    from sevis_mock.server.rti.models import RtiAccount
+    from sevis_mock.server.store import RtiAccount
 
     store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
     store.create_all()

@@ -155,7 +155,7 @@ def app(tmp_path, monkeypatch):
 def failing_writes(monkeypatch):
     from contextlib import contextmanager
 
-    from sevis_mock.server.db import Store
+    from sevis_mock.server.store import Store
 
     def fail(reason: str):
         @contextmanager

@@ -248,7 +248,7 @@ def with_batch_id(xml: bytes, batch_id: str, fresh_people: bool = True) -> bytes
 
 def open_store(server: "RunningServer"):
     """The server's own database, for arranging states the control API does not reach yet."""
-    from sevis_mock.server.db import Store
+    from sevis_mock.server.store import Store
 
     return Store(f"sqlite:///{server.data_dir / 'sevis-mock.db'}")
 

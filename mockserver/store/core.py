@@ -1,4 +1,6 @@
-"""Tables and the store: SQLAlchemy 2 over SQLite (WAL) in the data dir, or any database URL."""
+"""The core tables (organizations, officials, certificates, batches, records) and the Store: SQLAlchemy 2 over
+SQLite (WAL) in the data dir, or any database URL, with its sessions and group writer. The other tables of
+``sevis_mock.server.store`` are declared on the same ``Base``."""
 
 from __future__ import annotations
 
@@ -418,10 +420,3 @@ class GroupWriter:
                 if unit.error is not None and not unit.wait:
                     logging.getLogger(__name__).error("a deferred write failed: %r", unit.error)
                 unit.done.set()
-
-
-from .control import journal as _journal  # noqa: E402,F401  (the request journal's table)
-from .rti import models as _rti_models  # noqa: E402,F401  (RTI, SEVP and outbox tables)
-from .forms import store as _form_store  # noqa: E402,F401  (DS-7002 PDFs of a batch)
-from . import cache as _cache  # noqa: E402,F401  (the hooks that tell every worker its cached rows changed)
-from .faults import model as _fault_model  # noqa: E402,F401  (fault rules and the batches they touched)

@@ -24,7 +24,7 @@ from typing import cast
 from sqlalchemy import Table, event, insert, select, update
 from sqlalchemy.orm import Session
 
-from .db import Certificate, Official, Organization, Setting
+from .core import Certificate, Official, Organization, Setting
 
 GENERATION_KEY = "cache_generation"
 CACHED_ROWS = (Organization, Official, Certificate)

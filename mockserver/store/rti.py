@@ -1,4 +1,4 @@
-"""RTI, SEVP console and outbox tables (declared on ``sevis_mock.server.db.Base``; imported at the end of db.py).
+"""RTI, SEVP console and outbox tables (declared on the store's ``Base``).
 
 The batch endpoint keeps reading ``Organization`` / ``Official`` / ``Certificate``: approval and batch
 registration write those rows; these tables hold what only the web side needs (passwords, links,
@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..db import Base, UTCDateTime
+from .core import Base, UTCDateTime
 
 
 class RtiAccount(Base):

@@ -1,9 +1,9 @@
-"""Where a batch's DS-7002 PDFs are kept, next to its I-20 / DS-2019 PDFs (`sevis_mock.server.db.BatchForm`), and
+"""Where a batch's DS-7002 PDFs are kept, next to its I-20 / DS-2019 PDFs (`BatchForm`), and
 the print jobs of batches whose forms are still being drawn.
 
 A record can get both a DS-2019 and a DS-7002 from one batch, and `BatchForm` holds one PDF per
 (batch, SEVIS ID); so the DS-7002s have this table of their own, which `create_all` also adds to a
-data dir made before it existed. Imported at the end of `sevis_mock.server.db`.
+data dir made before it existed. Part of `sevis_mock.server.store`.
 
 Forms are drawn outside the batch's write transaction: processing stores what each form shows (a `PrintJob`)
 with the records and leaves the batch "printing"; the processor then draws the PDFs with no lock held and
@@ -19,7 +19,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, LargeBinary, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from ..db import Base, UTCDateTime
+from .core import Base, UTCDateTime
 
 # [i] PROTOCOL §4 says only that clients find a PDF by the SEVIS ID in its file name; the DS-2019 is
 # "<SEVIS ID>.pdf", so the DS-7002 of the same record is "<SEVIS ID>-7002.pdf" (the ID is still in the name).
