@@ -33,7 +33,7 @@ TARGETS = {"help": 15.0, "version": 15.0, "upload": 25.0, "download": 25.0}
 
 def sevis_mock_command() -> list[str]:
     script = Path(sys.executable).parent / "sevis-mock"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "sevis_mock.server"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "sevis_mock"]
 
 
 def timed(command: list[str], **kwargs) -> float:

@@ -1,7 +1,8 @@
-"""The `sevis-mock` command.
+"""The server's own commands: ``serve``, ``reset``, ``wait``, ``scenarios`` and ``certs issue``.
 
-Start-up is kept short (``--help`` and ``--version`` import click and nothing heavy): the commands that live
-elsewhere are imported only when run (:data:`LAZY_COMMANDS`), and each command imports what it needs inside.
+``python -m sevis_mock.server`` runs these alone (the tests and the harness start servers that way); the
+``sevis-mock`` command (``sevis_mock.cli``) offers them beside the harness's commands. Each command imports what
+it needs inside, so that ``--help`` and ``--version`` import click and nothing heavy.
 Every option can also be given as an environment variable, shown in ``--help``: ``SEVIS_MOCK_<OPTION>`` for
 ``serve``, ``reset``, ``wait`` and ``certs issue`` (``SEVIS_MOCK_DATA_DIR``, ``SEVIS_MOCK_PORT``, ...), and
 ``SEVIS_MOCK_<COMMAND>_<OPTION>`` for the others (``SEVIS_MOCK_UPLOAD_WAIT``, ...).
@@ -15,46 +16,6 @@ import click
 
 ENV_PREFIX = "SEVIS_MOCK"
 PROFILES = ("alpha", "beta", "production")  # sevis_mock.server.config.PROFILES (not imported here: start-up time)
-
-#: Commands defined in other modules: name -> (module, attribute, the help's first sentence for `--help`).
-LAZY_COMMANDS = {
-    "upload": (
-        "sevis_mock.harness.cli",
-        "upload_command",
-        "Upload a batch FILE to SEVIS Batch (or sevis-mock) and report the Upload result.",
-    ),
-    "download": (
-        "sevis_mock.harness.cli",
-        "download_command",
-        "Download a batch's transaction log and forms into --out and summarize them.",
-    ),
-    "validate": (
-        "sevis_mock.harness.validate",
-        "validate_command",
-        "The verdict sevis-mock's server would give each batch FILE (or every .xml under DIR).",
-    ),
-    "rehearse": (
-        "sevis_mock.harness.rehearsal.cli",
-        "rehearse_command",
-        "Run SEVIS's 15-step batch beta-testing procedure and report each step (a school's, or with --sponsor an "
-        "exchange-visitor sponsor's).",
-    ),
-    "codes": (
-        "sevis_mock.server.codes",
-        "codes_command",
-        "Every SEVIS result code: implemented or not (and why), its condition, and what provokes it.",
-    ),
-    "proxy": (
-        "sevis_mock.harness.shadow.cli",
-        "proxy_command",
-        "Forward a college's batch traffic to SEVIS, answer with SEVIS's replies unchanged, and record it.",
-    ),
-    "shadow-report": (
-        "sevis_mock.harness.shadow.cli",
-        "shadow_report_command",
-        "Summarize a shadow recording: agreements, differences by kind, a minimal document for each.",
-    ),
-}
 
 
 def show_envvars(command: click.Command, prefix: str) -> click.Command:
@@ -73,44 +34,7 @@ def show_envvars(command: click.Command, prefix: str) -> click.Command:
     return command
 
 
-class LazyGroup(click.Group):
-    """A group whose commands from other modules are imported when one of them runs."""
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
-
-    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        if name in LAZY_COMMANDS and name not in self.commands:
-            import importlib
-
-            module, attribute, _ = LAZY_COMMANDS[name]
-            command = getattr(importlib.import_module(module), attribute)
-            self.add_command(show_envvars(command, f"{ENV_PREFIX}_{name.replace('-', '_').upper()}"), name)
-        return super().get_command(ctx, name)
-
-    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        names = self.list_commands(ctx)
-        limit = formatter.width - 6 - max(len(n) for n in names)
-        rows = []
-        for name in names:
-            if name in LAZY_COMMANDS and name not in self.commands:
-                rows.append((name, short_help(LAZY_COMMANDS[name][2], limit)))
-            else:
-                command = self.commands[name]
-                if not command.hidden:
-                    rows.append((name, command.get_short_help_str(limit)))
-        with formatter.section("Commands"):
-            formatter.write_dl(rows)
-
-
-def short_help(sentence: str, limit: int) -> str:
-    """``sentence`` cut to ``limit`` characters at a word, as click shortens a command's help."""
-    if len(sentence) <= limit:
-        return sentence
-    return sentence[: limit - 3].rsplit(" ", 1)[0] + "..."
-
-
-def _print_version(ctx: click.Context, _param, value: bool) -> None:
+def print_version(ctx: click.Context, _param, value: bool) -> None:
     if value and not ctx.resilient_parsing:
         from . import __version__  # not importlib.metadata: importing it costs more than the rest of --version
 
@@ -118,18 +42,18 @@ def _print_version(ctx: click.Context, _param, value: bool) -> None:
         ctx.exit()
 
 
-@click.group(cls=LazyGroup, context_settings={"auto_envvar_prefix": ENV_PREFIX})
+@click.group(context_settings={"auto_envvar_prefix": ENV_PREFIX})
 @click.option(
     "--version",
     is_flag=True,
     expose_value=False,
     is_eager=True,
     allow_from_autoenv=False,
-    callback=_print_version,
+    callback=print_version,
     help="Show the version.",
 )
 def main() -> None:
-    """sevis-mock: an offline stand-in for SEVIS Batch (upload, processing, transaction logs, forms)."""
+    """sevis-mock's server commands (the `sevis-mock` command has these and the client's: upload, download, ...)."""
 
 
 class SetupError(click.ClickException):

@@ -1,5 +1,5 @@
 """`python -m sevis_mock` is the `sevis-mock` command."""
 
-from sevis_mock.server.cli import main
+from sevis_mock.cli import main
 
 main()

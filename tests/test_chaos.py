@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from sevis_mock.harness.chaos import judge
-from sevis_mock.server.cli import main
+from sevis_mock.cli import main
 from tests.support.server import start_server
 
 NAIVE_CLIENT = """

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from sevis_mock.fixtures.rules import load_cases
 from sevis_mock.server.catalog import catalogue
-from sevis_mock.server.cli import main
+from sevis_mock.cli import main
 from sevis_mock.server.codes import build_rows
 from sevis_mock.server.rules import RULES
 from tests.support.reference import RESULT_CODES, official

@@ -661,7 +661,7 @@ def test_serve_scenario_file(tmp_path):
 def test_scenarios_command_lists_each_on_one_line():
     from click.testing import CliRunner
 
-    from sevis_mock.server.cli import main
+    from sevis_mock.cli import main
     from sevis_mock.server.faults.scenario import shipped
 
     result = CliRunner().invoke(main, ["scenarios"])

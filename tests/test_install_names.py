@@ -80,7 +80,7 @@ def test_the_wheel_holds_only_sevis_mock_import_names(wheel):
     assert "sevis_mock/fixtures/catalog.json" in names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
-    assert "sevis-mock = sevis_mock.server.cli:main" in text and "sevis_mock.harness.pytest_plugin" in text
+    assert "sevis-mock = sevis_mock.cli:main" in text and "sevis_mock.harness.pytest_plugin" in text
 
 
 @pytest.mark.slow
@@ -101,7 +101,7 @@ def test_pypi_fixtures_installed_beside_it_leaves_sevis_mock_codes_working(wheel
     assert where.returncode == 0, where.stderr
     assert all(line.startswith(str(site)) for line in where.stdout.split()), where.stdout  # the wheel, not the repo
     codes = subprocess.run(
-        [sys.executable, "-c", "from sevis_mock.server.cli import main; main()", "codes"],
+        [sys.executable, "-c", "from sevis_mock.cli import main; main()", "codes"],
         capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120,
     )  # fmt: skip
     assert codes.returncode == 0, codes.stderr[-2000:]

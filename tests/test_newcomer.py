@@ -14,7 +14,7 @@ from tests.support.server import ROOT, new_batch_id
 def cli(server, *args):
     env = {**os.environ, "SEVIS_MOCK_CONNECTION": str(server.data_dir / "connection.json")}
     return subprocess.run(
-        [sys.executable, "-m", "sevis_mock.server", *args],
+        [sys.executable, "-m", "sevis_mock", *args],
         capture_output=True,
         text=True,
         cwd=ROOT,

@@ -17,7 +17,7 @@ import requests
 
 from sevis_mock.fixtures import read_fixture
 from sevis_mock.harness.pytest_plugin import MockServer
-from sevis_mock.server.cli import LAZY_COMMANDS, main
+from sevis_mock.cli import LAZY_COMMANDS, main
 from tests.support.server import ROOT, new_batch_id, with_batch_id
 
 SERVE_ENV = {  # the module's server is configured through environment variables only
@@ -32,7 +32,7 @@ SERVE_ENV = {  # the module's server is configured through environment variables
 def sevis_mock(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("SEVIS_MOCK_")}
     return subprocess.run(
-        [sys.executable, "-m", "sevis_mock.server", *args],
+        [sys.executable, "-m", "sevis_mock", *args],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -155,7 +155,7 @@ def test_lazy_commands_say_what_the_commands_say():
 
 def test_version_and_help_do_not_import_the_server():
     probe = (
-        "import sys; from sevis_mock.server.cli import main\n"
+        "import sys; from sevis_mock.cli import main\n"
         "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
         "print(sorted(m for m in ('flask', 'sqlalchemy', 'lxml', 'requests', 'cryptography') if m in sys.modules))"
     )

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def rehearse(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "sevis_mock.server", "rehearse", *args],
+        [sys.executable, "-m", "sevis_mock", "rehearse", *args],
         cwd=cwd,
         capture_output=True,
         text=True,

@@ -71,7 +71,7 @@ def test_process_now(server_factory):
 
 def run_cli(*args):
     return subprocess.run(
-        [sys.executable, "-m", "sevis_mock.server", *args], capture_output=True, text=True, cwd=ROOT, timeout=60
+        [sys.executable, "-m", "sevis_mock", *args], capture_output=True, text=True, cwd=ROOT, timeout=60
     )
 
 

@@ -171,7 +171,7 @@ def start_proxy(tmp: Path, upstream, record: Path, *extra: str, kind: str = "F/M
     command = [
         sys.executable,
         "-m",
-        "sevis_mock.server",
+        "sevis_mock",
         "proxy",
         "--upstream",
         f"{upstream.base_url}/sbtsevisbatch",

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from lxml import etree
 
 from sevis_mock.server.batch.intake import Refusal, check_document
-from sevis_mock.server.cli import main
+from sevis_mock.cli import main
 from sevis_mock.server.store import Organization
 from sevis_mock.server.validation import SchemaFolderError, SchemaProblem, SchemaSet
 from sevis_mock.schemas import schema_root

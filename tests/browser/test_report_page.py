@@ -28,7 +28,7 @@ def rejected_run(tmp_path_factory):
         [
             sys.executable,
             "-m",
-            "sevis_mock.server",
+            "sevis_mock",
             "rehearse",
             "--batch",
             str(batch),

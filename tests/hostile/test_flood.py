@@ -17,7 +17,7 @@ from click.testing import CliRunner
 
 from sevis_mock.fixtures import read_fixture
 from sevis_mock.server.batch.intake import Refusal, check_document
-from sevis_mock.server.cli import main
+from sevis_mock.cli import main
 from sevis_mock.server.store import Organization
 from sevis_mock.server.validation import LIMITS, MAX_PROBLEMS, SchemaSet
 from tests.support.server import new_batch_id, start_server, with_batch_id
