@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from sevis_mock.server.batch.processing import duplicate_key_for
+from sevis_mock.server.rules.keys import duplicate_key_for
 from sevis_mock.server.catalog import catalogue
 from sevis_mock.server.rules import RULES, RuleContext, first_violation
 from sevis_mock.server.profiles import defaults as profile_defaults

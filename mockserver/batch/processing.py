@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import addresses, profiles
+from ..catalog import INTERNAL_ERROR
 from ..clock import real_now, sevis_timestamp
 from ..store import Batch, Official, Organization, Record, RecordEvent, Store
 from ..forms import plan_job
@@ -27,8 +28,8 @@ from ..store import PrintJob
 from ..records import events
 from ..records.events import DependentRecord, Refused, Target
 from ..rules import RuleContext, Violation, first_violation
+from ..rules.keys import dependent_key, duplicate_key_for
 from .outcome import DependentOutcome, ProcessOutcome, RecordOutcome
-from ..rules.fm import duplicate_key
 from ..xmlsafe import XML_SPACE, parse
 from .results import form_jobs, stored_form_jobs
 
@@ -39,7 +40,6 @@ LAYOUT = {  # kind -> (create path, update path, principal tag)
     "J": ("CreateEV/ExchangeVisitor", "UpdateEV/ExchangeVisitor", "ExchangeVisitor"),
 }
 NOT_FOUND = {"F/M": "S1003", "J": "S2001"}
-INTERNAL_ERROR = "S2000"  # [i] the catalogue's only "exception while processing" code; used for both kinds
 USER_DEFINED = ("UserDefinedA", "UserDefinedB")
 
 FormRenderer = Callable[..., bytes]
@@ -571,25 +571,3 @@ def site_id(batch_pk: int, n: int) -> str:
     """The SiteId of the ``n``-th site a batch adds: a plain number as SEVIS's (``108087``, PROTOCOL §3a),
     unique across batches and kept on the stored record, so a site keeps its ID. [i] the numbering."""
     return str(batch_pk * SITES_PER_BATCH + n)
-
-
-def duplicate_key_for(kind: str, element: etree._Element) -> tuple:
-    if kind == "F/M":
-        return duplicate_key(element)
-    return (
-        _text(element, "Biographical/FullName/LastName").upper(),
-        _text(element, "Biographical/FullName/FirstName").upper(),
-        _text(element, "Biographical/BirthDate"),
-        _text(element, "Biographical/BirthCountryCode"),
-        _text(element, "Biographical/Gender"),
-    )
-
-
-def dependent_key(dep: etree._Element) -> tuple:
-    return (
-        _text(dep, ".//FullName/LastName").upper(),
-        _text(dep, ".//FullName/FirstName").upper(),
-        _text(dep, ".//BirthDate"),
-        _text(dep, ".//BirthCountryCode"),
-        _text(dep, ".//Gender"),
-    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from . import RuleContext, Violation, action, amount, as_date, event_name, rule, text
 from .fm_facts import FM_UPDATE_EVENTS
+from .keys import duplicate_key
 
 __all__ = ["FM_UPDATE_EVENTS", "STATUS_ONLY", "duplicate_key"]
 
@@ -66,16 +67,6 @@ def program_start_before_end(ctx: RuleContext) -> Violation | None:
     if start and end and start >= end:
         return Violation.of("S1009")
     return None
-
-
-def duplicate_key(student) -> tuple:
-    return (
-        (text(student, "PersonalInfo/FullName/LastName") or "").upper(),
-        (text(student, "PersonalInfo/FullName/FirstName") or "").upper(),
-        text(student, "PersonalInfo/BirthDate") or "",
-        text(student, "PersonalInfo/BirthCountryCode") or "",
-        text(student, "PersonalInfo/Gender") or "",
-    )
 
 
 @rule("S1004", "fm.create")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from . import RuleContext, Violation, as_date, rule, sent, text
+from .keys import duplicate_key_for
 from .j_common import (
     ACTIVE_STATES,
     CHILD,
@@ -118,8 +119,6 @@ def email_well_formed(ctx: RuleContext) -> Violation | None:
 @rule("S2141", "j.create")
 def not_a_duplicate_exchange_visitor(ctx: RuleContext) -> Violation | None:
     """The same exchange visitor (name, birth date, birth country, gender) is earlier in this batch or in Initial/Active status at the sponsor."""
-    from ..batch.processing import duplicate_key_for  # the processor's key, so both agree on "same"
-
     key = duplicate_key_for("J", ctx.element)
     if key in ctx.duplicate_keys_seen or ctx.existing_duplicate(key):
         return Violation.of("S2141")
