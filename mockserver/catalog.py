@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
+INTERNAL_ERROR = "S2000"  # [i] the catalogue's only "exception while processing" code; used for both kinds
+
 
 @dataclass(frozen=True)
 class ResultCode:

@@ -17,8 +17,7 @@ from dataclasses import asdict, dataclass
 import click
 
 from . import rules
-from .batch.processing import INTERNAL_ERROR
-from .catalog import catalogue
+from .catalog import INTERNAL_ERROR, catalogue
 
 FAMILY_NAMES = {"batch": "disposition", "fm": "F/M rule", "j": "J rule"}
 RULE_FIXTURE_TEST = "tests/test_rule_fixtures.py"

@@ -70,7 +70,8 @@ def _batch_failure(session, batch, now, fault_id) -> bool:
 
 
 def _record_errors(session, batch, now, fault_id) -> bool:
-    from ..batch.processing import INTERNAL_ERROR, LAYOUT, _ud
+    from ..batch.processing import LAYOUT, _ud
+    from ..catalog import INTERNAL_ERROR
     from ..rules import Violation
     from ..xmlsafe import parse
 
