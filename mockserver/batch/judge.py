@@ -40,7 +40,8 @@ from .intake import (
     check_identity,
 )
 from .outcome import ProcessOutcome
-from .processing import dependent_key, duplicate_key_for, processor_for
+from ..rules.keys import dependent_key, duplicate_key_for
+from .processing import processor_for
 
 ROLES = {"F/M": "PDSO", "J": "RO"}  # the role an official a state does not describe is given
 PRINCIPAL_TAG = {"F/M": "Student", "J": "ExchangeVisitor"}
