@@ -34,6 +34,8 @@ from typing import Any, Callable, NamedTuple
 import requests
 from lxml import etree
 
+from .connection import Connection, SevisOrg
+
 DETAIL_HEADER = "X-Sevis-Mock-Detail"  # sevis-mock says what to fix beside SEVIS's bare code
 
 __all__ = [
@@ -821,6 +823,36 @@ class SevisClient:
             raise SevisError(f"CA bundle not found: {self.verify}")
         self._session = requests.Session()
         self._session.headers["User-Agent"] = "sevis-mock-harness/0.1 (SEVIS Batch client)"
+
+    @classmethod
+    def for_org(
+        cls,
+        connection: Connection,
+        org: SevisOrg | str | None = None,
+        *,
+        environment: str = "beta",
+        p12_password: bytes | str | None = None,
+        timeout: float = 60,
+    ) -> SevisClient:
+        """A client acting as ``org`` (an organization of ``connection``, or its org ID; the first listed when
+        None), trusting the connection's CA."""
+        if org is None or isinstance(org, str):
+            found = connection.find_org(org) if org else (connection.organizations or (None,))[0]
+            if found is None:
+                listed = ", ".join(o.org_id for o in connection.organizations) or "none"
+                raise SevisError(
+                    f"{connection.source} lists no organization {org or ''} (listed: {listed})".replace("  ", " ")
+                )
+            org = found
+        return cls(
+            connection.base_url,
+            cert=org.cert,
+            p12=None if org.cert else org.client_p12,
+            p12_password=p12_password,
+            ca_bundle=connection.ca_cert or True,
+            environment=connection.batch_prefix(environment),
+            timeout=timeout,
+        )
 
     # -- lifecycle -----------------------------------------------------------------------------
     def close(self) -> None:

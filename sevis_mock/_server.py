@@ -9,39 +9,17 @@ import contextlib
 import subprocess
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import requests
-
 from sevis_mock.harness import launch
+from sevis_mock.harness.api import MockApi, MockControlError
+from sevis_mock.harness.connection import Connection, SevisOrg
 
 if TYPE_CHECKING:
     from sevis_mock.harness.client import SevisClient
 
-__all__ = ["MockControlError", "MockServer", "SevisOrg", "start_mock"]
-
-
-class MockControlError(RuntimeError):
-    """The control API refused a request; the message carries its explanation."""
-
-
-@dataclass(frozen=True)
-class SevisOrg:
-    """An organization of the mock as a client sees it: IDs and the official's certificate files."""
-
-    org_id: str
-    kind: str  # "F/M" | "J"
-    name: str
-    user_id: str
-    client_cert: str
-    client_key: str
-    ca_cert: str
-
-    @property
-    def cert(self) -> tuple[str, str]:
-        return (self.client_cert, self.client_key)
+__all__ = ["MockControlError", "MockServer", "SevisOrg", "launch_mock", "start_mock"]
 
 
 class FaultHandle:
@@ -61,67 +39,59 @@ class FaultHandle:
 
 
 class MockServer:
-    """A `sevis-mock serve` subprocess and the ways to reach it (batch client, control API)."""
+    """A `sevis-mock serve` subprocess and the ways to reach it: its :class:`Connection`, a batch client, the
+    JSON client of its web side and control API (:attr:`api`)."""
 
-    def __init__(self, data_dir: Path, proc: subprocess.Popen, info: dict) -> None:
-        self.data_dir = data_dir
+    def __init__(self, data_dir: Path, proc: subprocess.Popen, info: dict | Connection) -> None:
+        self.data_dir = Path(data_dir)
         self.proc = proc
-        self.info = info
-        self._http = requests.Session()
-        self._http.trust_env = False  # REQUESTS_CA_BUNDLE would override verify=
-        self._http.verify = self.ca_cert
-        # the control API answers over the same mutual-TLS listener; a certificate of its own, registered to no
-        # organization, keeps it reachable when a fault refuses the organizations' certificates
-        self._http.cert = control_certificate(data_dir) or self.orgs[0].cert
-        self._http.headers["Authorization"] = f"Bearer {info['control']['token']}"
+        connection = info if isinstance(info, Connection) else Connection.from_dict(info, source="connection.json")
+        self._connection = connection
+        self.info: dict = connection.raw
+        self._api: MockApi | None = None
 
     # --- where things are ------------------------------------------------------------------------
     @property
-    def connection(self) -> dict:
-        """The contents of ``DATA_DIR/connection.json``: base URL, CA, organizations, control API, RTI, SEVP."""
-        return self.info
+    def connection(self) -> Connection:
+        """``DATA_DIR/connection.json``, typed (``connection["base_url"]`` reads the JSON as written)."""
+        return self._connection
 
     @property
     def base_url(self) -> str:
-        return self.info["base_url"]
+        return self._connection.base_url
 
     @property
     def ca_cert(self) -> str:
-        return self.info["ca_cert"]
+        return self._connection.ca_cert or ""
 
     @property
     def orgs(self) -> list[SevisOrg]:
-        return [
-            SevisOrg(o["org_id"], o["kind"], o["name"], o["user_id"], o["client_cert"], o["client_key"], self.ca_cert)
-            for o in self.info["organizations"]
-        ]
+        return list(self._connection.organizations)
 
     def org(self, kind: str = "F/M") -> SevisOrg:
         """The seeded school (``"F/M"``) or sponsor (``"J"``)."""
-        found = [o for o in self.orgs if o.kind == kind]
-        if not found:
-            raise LookupError(f"no seeded organization of kind {kind!r}; kinds are 'F/M' and 'J'")
-        return found[0]
+        return self._connection.org(kind)
 
     def client(self, org: SevisOrg | None = None, *, environment: str = "sbtsevisbatch") -> SevisClient:
         """A :class:`sevis_mock.harness.client.SevisClient` acting as ``org`` (the seeded school by default); close it (or use
         it in a ``with``) when done."""
         from sevis_mock.harness.client import SevisClient
 
-        org = org or self.org("F/M")
-        return SevisClient(self.base_url, cert=org.cert, ca_bundle=self.ca_cert, environment=environment)
+        return SevisClient.for_org(self._connection, org or self.org("F/M"), environment=environment)
+
+    @property
+    def api(self) -> MockApi:
+        """The JSON client of RTI, the consoles, the outbox and the control API (made on first use)."""
+        if self._api is None:
+            # the control API answers over the same mutual-TLS listener; a certificate of its own, registered to no
+            # organization, keeps it reachable when a fault refuses the organizations' certificates
+            self._api = MockApi.for_connection(self._connection, control_cert=control_certificate(self.data_dir))
+        return self._api
 
     # --- control API -----------------------------------------------------------------------------
-    def control(self, method: str, path: str, **kwargs: Any) -> Any:
-        url = f"{self.info['control']['url']}/{path.lstrip('/')}"
-        r = self._http.request(method, url, timeout=60, **kwargs)
-        if r.status_code >= 400:
-            try:
-                reason = r.json().get("error", r.text)
-            except ValueError:
-                reason = r.text[:300]
-            raise MockControlError(f"{method} {url}: HTTP {r.status_code}: {reason}")
-        return r.json()
+    def control(self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None) -> Any:
+        """A control API call (``path`` relative to /control/); the decoded JSON, or :class:`MockControlError`."""
+        return self.api.control(method, path, json=json, params=params)
 
     def reset(self, *, keep_clock: bool = False) -> dict:
         return self.control("POST", "reset", json={"keep_clock": keep_clock})
@@ -137,7 +107,7 @@ class MockServer:
             official["user_id"],
             official["client_cert"],
             official["client_key"],
-            self.ca_cert,
+            self._connection.ca_cert,
         )
 
     def process_now(self) -> int:
@@ -238,8 +208,13 @@ class MockServer:
         return self.proc.poll() is None
 
     def stop(self) -> None:
-        self._http.close()
+        if self._api is not None:
+            self._api.close()
         launch.stop(self.proc)
+
+    def log_tail(self, chars: int = 3000) -> str:
+        """The end of ``DATA_DIR/serve.log``."""
+        return launch.serve_log_tail(self.data_dir, chars)
 
     def __enter__(self) -> "MockServer":
         return self
@@ -261,14 +236,30 @@ def control_certificate(data_dir: Path) -> tuple[str, str] | None:
     return str(cert), str(key)
 
 
+def launch_mock(
+    data_dir: Path, *args: str, timeout: float = 90, cwd: Path | None = None, answering: bool = True
+) -> MockServer:
+    """Run ``sevis-mock serve --data-dir DATA_DIR --port 0 ARGS...`` and wait until it has written connection.json
+    (and, with ``answering``, until a worker answers the control API); raises ``launch.ServeDidNotStart``."""
+    data_dir = Path(data_dir)
+    deadline = time.monotonic() + timeout
+    proc, info = launch.launch(data_dir, *args, timeout=timeout, cwd=cwd)
+    try:
+        server = MockServer(data_dir, proc, info)
+    except ValueError:
+        launch.stop(proc)
+        raise
+    if answering:
+        _wait_answering(server, deadline)
+    return server
+
+
 def start_mock(
     data_dir: Path, *, processing_delay: float = 0, workers: int = 1, extra: tuple[str, ...] = (), timeout: float = 90
 ) -> MockServer:
-    """Start ``sevis-mock serve`` on a free port of 127.0.0.1 and wait until it has written connection.json."""
-    data_dir = Path(data_dir)
-    deadline = time.monotonic() + timeout
-    proc, info = launch.launch(
-        data_dir,
+    """Start ``sevis-mock serve`` on a free port of 127.0.0.1 and wait until it answers."""
+    return launch_mock(
+        Path(data_dir),
         "--host",
         "127.0.0.1",
         "--processing-delay",
@@ -278,9 +269,6 @@ def start_mock(
         *extra,
         timeout=timeout,
     )
-    server = MockServer(data_dir, proc, info)
-    _wait_answering(server, deadline)
-    return server
 
 
 def _wait_answering(server: MockServer, deadline: float) -> None:
@@ -289,9 +277,10 @@ def _wait_answering(server: MockServer, deadline: float) -> None:
         try:
             server.clock()
             return
-        except (requests.ConnectionError, MockControlError) as exc:
+        except MockControlError as exc:
             if not server.alive() or time.monotonic() > deadline:
                 server.stop()
-                tail = (server.data_dir / "serve.log").read_text(errors="replace")[-3000:]
-                raise RuntimeError(f"sevis-mock serve does not answer ({exc}):\n{tail}") from exc
+                raise launch.ServeDidNotStart(
+                    f"sevis-mock serve does not answer ({exc}):\n{server.log_tail()}"
+                ) from exc
             time.sleep(0.1)

@@ -17,7 +17,7 @@ from .hints import catalogue_message, hint
 from .model import BatchFile, Email, Exchange, RecordOutcome
 from .readdress import fresh_batch_id, readdress
 from .school import password_for
-from .transport import ApiError
+from ..api import ApiError
 
 CHECKS: dict[str, Callable[[Context], str]] = {}
 SCHOOL_CODE = re.compile(r"^[A-Z]{3}214F\d{8}$")

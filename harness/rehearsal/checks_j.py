@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ..api import ApiError
 from .checks import _messages, check, expect, login, set_password, wait_for_emails, _set_password_link
 from .context import Context, Official
 from .school import password_for
@@ -233,7 +234,6 @@ def officers_activate(ctx: Context) -> str:
 def ro_registers_for_batch(ctx: Context) -> str:
     """An ARO trying to register the certificate is refused [i]; then the RO registers it."""
     from .checks import _certificate_for, register_for_batch
-    from .transport import ApiError
 
     ro = ctx.main_pdso()
     aros = [o for o in ctx.state.officials if o.role == "ARO"]

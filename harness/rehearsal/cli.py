@@ -23,7 +23,7 @@ from .reports import Terminal, write_html, write_json, write_junit
 from .runner import run_steps, unknown_checks
 from .sample import sample_batch
 from .school import SchoolFileError, load_school
-from .transport import Api
+from ..api import MockApi
 
 ENVIRONMENTS = ("beta", "alpha", "production")
 EXIT_PASSED, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -408,7 +408,7 @@ def rehearse_command(
             notes=notes,
         )
         holder: list[Context] = []
-        api = Api(target.ca_cert, record=lambda exchange: holder[0].evidence.exchanges.append(exchange))
+        api = MockApi(target.ca_cert, record=lambda exchange: holder[0].evidence.exchanges.append(exchange), timeout=30)
         stack.callback(api.close)
         ctx = Context(
             target=target,

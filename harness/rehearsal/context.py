@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 from .certs import ClientCertificate
 from .model import BatchFile, Evidence, RecordOutcome
-from .transport import Api
+from ..api import MockApi
 
 
 @dataclass
@@ -90,7 +90,7 @@ class State:
 @dataclass
 class Context:
     target: Target
-    api: Api
+    api: MockApi
     school: dict[str, Any]
     batch_sources: list[tuple[str, bytes, bool]]  # (name, xml, is_sample)
     work_dir: Path

@@ -5,21 +5,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ..api import Exchange
+
+__all__ = ["Exchange"]  # one exchange with the mock, as the JSON client records it
+
 PASS, FAIL, SKIP, WAIT = "pass", "fail", "skip", "wait"
 STATUSES = (PASS, FAIL, SKIP, WAIT)
-
-
-@dataclass
-class Exchange:
-    """One HTTP exchange with the mock (secrets redacted, bodies shortened)."""
-
-    method: str
-    url: str
-    status: int | None
-    request: str | None
-    response: str | None
-    elapsed_ms: int
-    error: str | None = None
 
 
 @dataclass

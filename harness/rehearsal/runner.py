@@ -11,7 +11,7 @@ from .checks import CHECKS, StepFailed, StepSkipped, StepWaiting
 from .context import Context
 from .model import FAIL, PASS, SKIP, WAIT, Evidence, Rehearsal, StepResult
 from .procedure import Step
-from .transport import ApiError
+from ..api import ApiError
 
 Listener = Callable[[StepResult], None]
 
