@@ -19,6 +19,7 @@ A batch the scenario defers to the night is processed once the client has polled
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shlex
@@ -28,10 +29,10 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
-import requests
-
+from .api import MockApi, MockControlError
+from .connection import Connection, ConnectionFileError, SevisOrg, connection_path, load_connection
 from .client import (
     SevisClient,
     SevisConnectionError,
@@ -169,31 +170,23 @@ def _wait(exc: SevisHTTPError, policy: RetryPolicy) -> float:
 
 
 class Control:
-    """The mock's control API, reached with a certificate no certificate fault refuses."""
+    """The mock's control API through the harness's JSON client, with a certificate no certificate fault refuses;
+    a refusal is a :class:`ChaosError`."""
 
-    def __init__(self, info: dict, data_dir: Path | None) -> None:
+    def __init__(self, connection: Connection, data_dir: Path | None) -> None:
         from sevis_mock._server import control_certificate
 
-        self.info = info
-        self.http = requests.Session()
-        self.http.trust_env = False
-        self.http.verify = info["ca_cert"]
         cert = control_certificate(data_dir) if data_dir is not None else None
-        self.http.cert = cert or (info["organizations"][0]["client_cert"], info["organizations"][0]["client_key"])
-        self.http.headers["Authorization"] = f"Bearer {info['control']['token']}"
+        self.api = MockApi.for_connection(connection, control_cert=cert)
 
-    def __call__(self, method: str, path: str, **kwargs):
-        r = self.http.request(method, f"{self.info['control']['url']}/{path}", timeout=60, **kwargs)
-        if r.status_code >= 400:
-            try:
-                reason = r.json().get("error", r.text)
-            except ValueError:
-                reason = r.text[:300]
-            raise ChaosError(f"control API {method} /control/{path}: HTTP {r.status_code}: {reason}")
-        return r.json()
+    def __call__(self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None) -> Any:
+        try:
+            return self.api.control(method, path, json=json, params=params)
+        except MockControlError as exc:
+            raise ChaosError(f"control API: {exc}") from exc
 
     def close(self) -> None:
-        self.http.close()
+        self.api.close()
 
 
 @dataclass
@@ -244,7 +237,7 @@ def load_scenario(control: Control, scenario: str) -> list[dict]:
 
 
 def run_chaos(
-    info: dict,
+    connection: Connection,
     data_dir: Path | None,
     xml: bytes,
     *,
@@ -257,35 +250,31 @@ def run_chaos(
     from .rehearsal.readdress import readdress
 
     started = time.monotonic()
-    control = Control(info, data_dir)
+    control = Control(connection, data_dir)
     try:
-        org = next(o for o in info["organizations"] if o["kind"] == "F/M")
+        org = connection.org("F/M")
         batch_id = "CHAOS" + format(int(time.time() * 1000) % 10**9, "09d")
-        xml, _ = readdress(xml, org_id=org["org_id"], user_id=org["user_id"], batch_id=batch_id, source="batch")
+        xml, _ = readdress(xml, org_id=org.org_id, user_id=org.user_id, batch_id=batch_id, source="batch")
         tls = {"action": "tls"}  # refused handshakes carry no batch ID: those after this mark are this run's
         mark = max((e["id"] for e in control("GET", "journal", params=tls)["entries"]), default=0)
         loaded = load_scenario(control, scenario)
-        say(f"scenario {scenario}: {len(loaded)} fault(s) in force; batch {batch_id} of {org['org_id']}")
-        night = _NightWatch(control, org["org_id"], batch_id)
+        say(f"scenario {scenario}: {len(loaded)} fault(s) in force; batch {batch_id} of {org.org_id}")
+        night = _NightWatch(control, org.org_id, batch_id)
         night.start()
         try:
             if client_command:
                 report = None
-                exit_ok, output_text = _run_command(client_command, info, org, batch_id, xml, environment, timeout)
+                exit_ok, output_text = _run_command(
+                    client_command, connection, org, batch_id, xml, environment, timeout
+                )
                 exit_detail = output_text.splitlines()[0]
             else:
-                with SevisClient(
-                    info["base_url"],
-                    cert=(org["client_cert"], org["client_key"]),
-                    ca_bundle=info["ca_cert"],
-                    environment=environment,
-                    timeout=30,
-                ) as client:
+                with SevisClient.for_org(connection, org, environment=environment, timeout=30) as client:
                     report = builtin_client(
                         client,
                         xml,
-                        org_id=org["org_id"],
-                        user_id=org["user_id"],
+                        org_id=org.org_id,
+                        user_id=org.user_id,
                         batch_id=batch_id,
                         policy=RetryPolicy(timeout=timeout),
                         say=lambda line: say(f"  client: {line}"),
@@ -302,7 +291,7 @@ def run_chaos(
         control.close()
     checks = judge(entries, faults, batch_id) + [Check("client-exit", exit_ok, exit_detail)]
     return ChaosResult(
-        scenario, batch_id, org["org_id"], checks, report, output_text, faults, entries, time.monotonic() - started
+        scenario, batch_id, org.org_id, checks, report, output_text, faults, entries, time.monotonic() - started
     )
 
 
@@ -340,7 +329,7 @@ class _NightWatch(threading.Thread):
                 polls = self.control("GET", "journal", params={"batch": self.batch_id, "action": "download"})
                 if sum(1 for e in polls["entries"] if e["disposition"] == "S0030") >= 3:
                     self.control("POST", "process-now")
-            except (ChaosError, requests.RequestException):
+            except ChaosError:
                 pass
 
     def stop(self) -> None:
@@ -348,7 +337,9 @@ class _NightWatch(threading.Thread):
         self.join(timeout=5)
 
 
-def _run_command(command, info, org, batch_id, xml, environment, timeout) -> tuple[bool, str]:
+def _run_command(
+    command: str, connection: Connection, org: SevisOrg, batch_id: str, xml: bytes, environment: str, timeout: float
+) -> tuple[bool, str]:
     from sevis_mock.server.config import ENVIRONMENTS
 
     prefix = ENVIRONMENTS.get(environment, ENVIRONMENTS["beta"])[0]
@@ -360,16 +351,16 @@ def _run_command(command, info, org, batch_id, xml, environment, timeout) -> tup
         env = dict(os.environ)
         env.update(
             {
-                "SEVIS_BASE_URL": f"{info['base_url']}/{prefix}",
-                "SEVIS_UPLOAD_URL": f"{info['base_url']}/{prefix}/action/batchUpload",
-                "SEVIS_DOWNLOAD_URL": f"{info['base_url']}/{prefix}/action/batchDownload",
-                "SEVIS_ORG_ID": org["org_id"],
-                "SEVIS_USER_ID": org["user_id"],
+                "SEVIS_BASE_URL": f"{connection.base_url}/{prefix}",
+                "SEVIS_UPLOAD_URL": f"{connection.base_url}/{prefix}/action/batchUpload",
+                "SEVIS_DOWNLOAD_URL": f"{connection.base_url}/{prefix}/action/batchDownload",
+                "SEVIS_ORG_ID": org.org_id,
+                "SEVIS_USER_ID": org.user_id,
                 "SEVIS_BATCH_ID": batch_id,
                 "SEVIS_BATCH_FILE": str(batch_file),
-                "SEVIS_CERT": org["client_cert"],
-                "SEVIS_KEY": org["client_key"],
-                "SEVIS_CA": info["ca_cert"],
+                "SEVIS_CERT": org.client_cert or "",
+                "SEVIS_KEY": org.client_key or "",
+                "SEVIS_CA": connection.ca_cert or "",
                 "SEVIS_OUT_DIR": str(out_dir),
             }
         )
@@ -486,27 +477,27 @@ def cli_chaos(scenario, client_command, server, connection, data_dir, batch, env
     embedded = None
     try:
         if server:
-            connection = connection or Path(".sevis-mock/connection.json")
+            path, _ = connection_path(connection)
             try:
-                info = json.loads(Path(connection).read_text())
-            except (OSError, ValueError) as exc:
-                click.echo(f"--connection {connection}: cannot read it as JSON ({exc})", err=True)
+                details = load_connection(path)
+            except ConnectionFileError as exc:
+                click.echo(f"--connection: {exc}", err=True)
                 return 2
-            info["base_url"] = server.rstrip("/")
-            mock_dir = Path(connection).parent
+            details = dataclasses.replace(details, base_url=server.rstrip("/"))
+            mock_dir = path.parent
         else:
             from .rehearsal.embedded import EmbeddedMock, EmbeddedMockError
 
             embedded = EmbeddedMock(data_dir)
             try:
-                info = embedded.start()
+                details = embedded.start()
             except EmbeddedMockError as exc:
                 click.echo(str(exc), err=True)
                 return 1
             mock_dir = embedded.data_dir
         try:
             result = run_chaos(
-                info,
+                details,
                 mock_dir,
                 batch or sample_batch(),
                 scenario=scenario,

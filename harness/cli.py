@@ -19,6 +19,15 @@ from typing import Any, Callable
 
 import click
 
+from sevis_mock.harness.connection import (
+    CONNECTION_ENV,
+    DEFAULT_CONNECTION,
+    Connection,
+    ConnectionFileError,
+    SevisOrg,
+    connection_path,
+    load_connection,
+)
 from sevis_mock.harness.client import (
     ENVIRONMENTS,
     DownloadResult,
@@ -34,8 +43,6 @@ from sevis_mock.harness.client import (
     replace_batch_id,
 )
 
-DEFAULT_CONNECTION = Path(".sevis-mock") / "connection.json"
-CONNECTION_ENV = "SEVIS_MOCK_CONNECTION"
 DEFAULT_ENVIRONMENT = "sbtsevisbatch"
 
 #: What to do about a failed batch disposition.
@@ -61,28 +68,16 @@ ADVICE = {
 # --------------------------------------------------------------------------------------------
 # Connection file and target resolution
 # --------------------------------------------------------------------------------------------
-def connection_path(explicit: str | None) -> tuple[Path, bool]:
-    """The connection file to read, and whether the user named it (then it must exist)."""
-    if explicit:
-        return Path(explicit), True
-    if os.environ.get(CONNECTION_ENV):
-        return Path(os.environ[CONNECTION_ENV]), True
-    return DEFAULT_CONNECTION, False
-
-
-def load_connection(explicit: str | None) -> dict[str, Any]:
+def read_connection(explicit: str | None) -> Connection | None:
+    """The connection file (``--connection``, ``$SEVIS_MOCK_CONNECTION``, ``./.sevis-mock/connection.json``);
+    None when the default file is absent, an error when a named one is missing or unusable."""
     path, named = connection_path(explicit)
-    if not path.is_file():
-        if named:
-            raise click.ClickException(f"connection file {path} not found")
-        return {}
+    if not named and not path.is_file():
+        return None
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise click.ClickException(f"cannot read connection file {path}: {exc}") from exc
-    if not isinstance(data, dict):
-        raise click.ClickException(f"connection file {path} must hold a JSON object")
-    return data
+        return load_connection(path)
+    except ConnectionFileError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 def _kind(value: str | None) -> str | None:
@@ -121,20 +116,20 @@ class Target:
 
 
 def _pick_org(
-    orgs: list[dict[str, Any]], org_id: str | None, doc_org: str | None, doc_kind: str | None, *, need_choice: bool
-) -> dict[str, Any] | None:
+    orgs: tuple[SevisOrg, ...], org_id: str | None, doc_org: str | None, doc_kind: str | None, *, need_choice: bool
+) -> SevisOrg | None:
     if org_id:
-        return next((o for o in orgs if o.get("org_id") == org_id), None)
+        return next((o for o in orgs if o.org_id == org_id), None)
     if doc_org:
-        match = next((o for o in orgs if o.get("org_id") == doc_org), None)
+        match = next((o for o in orgs if o.org_id == doc_org), None)
         if match:
             return match
     if doc_kind:
-        match = next((o for o in orgs if _kind(o.get("kind")) == doc_kind), None)
+        match = next((o for o in orgs if _kind(o.kind) == doc_kind), None)
         if match:
             return match
     if need_choice and len(orgs) > 1:
-        names = ", ".join(str(o.get("org_id")) for o in orgs)
+        names = ", ".join(o.org_id for o in orgs)
         raise click.UsageError(f"several organizations in the connection file; pass --org ({names})")
     return orgs[0] if orgs else None
 
@@ -142,24 +137,22 @@ def _pick_org(
 def resolve_target(
     opts: dict[str, Any], *, doc_org: str | None = None, doc_kind: str | None = None, doc_user: str | None = None
 ) -> Target:
-    conn = load_connection(opts["connection"])
-    orgs = [o for o in conn.get("organizations") or [] if isinstance(o, dict)]
-    org = _pick_org(orgs, opts["org_id"], doc_org, doc_kind, need_choice=doc_kind is None)
+    conn = read_connection(opts["connection"])
+    org = _pick_org(conn.organizations if conn else (), opts["org_id"], doc_org, doc_kind, need_choice=doc_kind is None)
 
-    base_url = opts["server"] or conn.get("base_url")
+    base_url = opts["server"] or (conn.base_url if conn else None)
     if not base_url:
         raise click.UsageError(
             "no server: pass --server URL or a connection file "
             f"(--connection, ${CONNECTION_ENV}, ./{DEFAULT_CONNECTION})"
         )
     env_name = opts["environment"] or DEFAULT_ENVIRONMENT
-    environments = {**ENVIRONMENTS, **(conn.get("environments") or {})}
-    environment = environments.get(env_name, env_name)
+    environment = conn.batch_prefix(env_name) if conn else ENVIRONMENTS.get(env_name, env_name)
 
-    org_id = opts["org_id"] or (org or {}).get("org_id") or doc_org
+    org_id = opts["org_id"] or (org.org_id if org else None) or doc_org
     if not org_id:
         raise click.UsageError("no organization: pass --org ORGID")
-    user_id = opts["user_id"] or (org or {}).get("user_id") or doc_user
+    user_id = opts["user_id"] or (org.user_id if org else None) or doc_user
     if not user_id:
         raise click.UsageError(f"no user ID for {org_id}: pass --user USERID")
 
@@ -172,11 +165,8 @@ def resolve_target(
     if opts["cert"]:
         cert = (opts["cert"], opts["key"])
     elif not p12 and org:
-        if org.get("client_cert") and org.get("client_key"):
-            cert = (org["client_cert"], org["client_key"])
-        elif org.get("client_p12"):
-            p12 = org["client_p12"]
-    ca: str | bool = opts["ca"] or conn.get("ca_cert") or True
+        cert, p12 = org.cert, None if org.cert else org.client_p12
+    ca: str | bool = opts["ca"] or (conn.ca_cert if conn else None) or True
     return Target(
         base_url=base_url,
         environment=environment,
@@ -186,7 +176,7 @@ def resolve_target(
         p12=p12,
         p12_password=opts["p12_password"],
         ca=ca,
-        org_name=(org or {}).get("name"),
+        org_name=org.name if org else None,
     )
 
 
@@ -648,7 +638,7 @@ def download_command(
     ctx.exit(0 if result.ok else 1)
 
 
-__all__ = ["upload_command", "download_command", "echo_log", "load_connection", "resolve_target", "save_download"]
+__all__ = ["upload_command", "download_command", "echo_log", "read_connection", "resolve_target", "save_download"]
 
 if __name__ == "__main__":  # pragma: no cover - `python -m sevis_mock.harness.cli upload ...`
     group = click.Group("sevis-mock", commands=[upload_command, download_command])

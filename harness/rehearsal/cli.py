@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import shutil
 import sys
 import tempfile
@@ -24,6 +23,7 @@ from .runner import run_steps, unknown_checks
 from .sample import sample_batch
 from .school import SchoolFileError, load_school
 from ..api import MockApi
+from ..connection import Connection, connection_path, load_connection
 
 ENVIRONMENTS = ("beta", "alpha", "production")
 EXIT_PASSED, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -75,24 +75,15 @@ def _server_target(
     sevp_user: str | None,
     sevp_password: str | None,
 ) -> Target:
-    if connection is None and Path(".sevis-mock/connection.json").is_file():
-        connection = Path(".sevis-mock/connection.json")
+    default, named = connection_path(connection)
     base = server.rstrip("/")
-    if connection is not None:
-        try:
-            info = json.loads(connection.read_text())
-        except (OSError, ValueError) as exc:
-            raise UsageError(f"--connection {connection}: cannot read it as JSON ({exc})") from exc
-    else:
-        info = {
-            "base_url": base,
-            "rti": {"beta": f"{base}/sbtsevis", "alpha": f"{base}/alphasevis", "production": f"{base}/sevis"},
-            "sevp": {"url": f"{base}/sevp"},
-            "outbox": f"{base}/outbox",
-        }
     try:
-        target = Target.from_connection(info, environment, str(ca) if ca else None, base_url=base)
-    except (KeyError, ValueError) as exc:
+        if named or default.is_file():
+            details = load_connection(default)
+        else:
+            details = Connection.for_server(base)
+        target = Target.from_connection(details, environment, str(ca) if ca else None, base_url=base)
+    except ValueError as exc:  # ConnectionFileError included
         raise UsageError(f"--connection: {exc}") from exc
     if target.ca_dir is None and ca:
         target.ca_dir = development_ca_dir(ca)
@@ -119,7 +110,7 @@ def _sponsor_file_sets(path: Path | None, key: str) -> bool:
     "--connection",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="The running mock's connection.json (CA, RTI/SEVP addresses, operator login). "
-    "Default with --server: ./.sevis-mock/connection.json if present.",
+    "Default with --server: $SEVIS_MOCK_CONNECTION, else ./.sevis-mock/connection.json if present.",
 )
 @click.option(
     "--ca",
@@ -392,9 +383,8 @@ def rehearse_command(
             mock = EmbeddedMock(data_dir, trust=anchors)
             stack.callback(mock.cleanup)
             try:
-                info = mock.start()
-                target = Target.from_connection(info, environment)
-            except (EmbeddedMockError, KeyError, ValueError) as exc:
+                target = Target.from_connection(mock.start(), environment)
+            except (EmbeddedMockError, ValueError) as exc:
                 click.echo(f"error: {exc}", err=True)
                 sys.exit(EXIT_FAILED)
             label = f"embedded mock {target.base_url} (data dir {mock.data_dir}{'' if data_dir else ', removed afterwards'})"

@@ -6,9 +6,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from .certs import ClientCertificate
-from .model import BatchFile, Evidence, RecordOutcome
 from ..api import MockApi
+from ..connection import Connection
+from .certs import ClientCertificate, development_ca_dir
+from .model import BatchFile, Evidence, RecordOutcome
 
 
 @dataclass
@@ -29,31 +30,26 @@ class Target:
 
     @classmethod
     def from_connection(
-        cls, info: dict[str, Any], environment: str, ca_cert: str | None = None, base_url: str | None = None
+        cls, connection: Connection, environment: str, ca_cert: str | None = None, base_url: str | None = None
     ) -> "Target":
-        from .certs import development_ca_dir
-
-        missing = [key for key in ("rti", "sevp", "outbox") if key not in info]
-        if missing:
-            raise ValueError(
-                f"the mock's connection details have no {', '.join(missing)}: it predates the RTI "
-                "web application; update sevis-mock on the server"
-            )
-        base = (base_url or info["base_url"]).rstrip("/")
-        sevp = info["sevp"]
-        ca = ca_cert or info.get("ca_cert") or True
+        """The rehearsal's view of a mock's :class:`Connection` (which must list RTI, SEVP and the outbox)."""
+        try:
+            connection.require("rti", "sevp", "outbox")
+        except ValueError as exc:
+            raise ValueError(f"{exc} (a mock that predates the RTI web application: update sevis-mock on the server)")
+        base = (base_url or connection.base_url).rstrip("/")
         return cls(
             base_url=base,
-            ca_cert=ca,
-            rti_url=info["rti"][environment].rstrip("/"),
-            sevp_url=sevp["url"].rstrip("/"),
-            sevp_user=sevp.get("user"),
-            sevp_password=sevp.get("password"),
-            outbox_url=info["outbox"].rstrip("/"),
+            ca_cert=ca_cert or connection.ca_cert or True,
+            rti_url=connection.rti_url(environment),
+            sevp_url=connection.sevp_url or f"{base}/sevp",
+            sevp_user=connection.sevp_user,
+            sevp_password=connection.sevp_password,
+            outbox_url=connection.outbox_url or f"{base}/outbox",
             environment=environment,
-            ca_dir=development_ca_dir(info.get("ca_cert")),
-            dos_url=(info.get("dos") or {}).get("url", f"{base}/dos").rstrip("/"),
-            control_token=(info.get("control") or {}).get("token"),
+            ca_dir=development_ca_dir(connection.ca_cert),
+            dos_url=connection.dos_url or f"{base}/dos",
+            control_token=connection.control_token,
         )
 
 

@@ -1,13 +1,19 @@
-"""An embedded mock for the rehearsal: `sevis-mock serve` on a free port, fresh data dir, processing at once."""
+"""An embedded mock for the rehearsal: `sevis-mock serve` on a free port, fresh data dir, processing at once.
+
+The process is the product's one server handle (:class:`sevis_mock._server.MockServer`); this adds the rehearsal's
+choices (arguments, a data dir removed afterwards unless given) and its log excerpts for failed steps.
+"""
 
 from __future__ import annotations
 
 import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 
+from sevis_mock._server import MockServer, launch_mock
+
 from .. import launch
+from ..connection import Connection
 
 START_TIMEOUT = 60.0
 
@@ -17,29 +23,33 @@ class EmbeddedMockError(RuntimeError):
 
 
 class EmbeddedMock:
-    """A `sevis-mock serve` subprocess; `info` is its connection.json. Use as a context manager."""
+    """A `sevis-mock serve` subprocess; :attr:`server` is its handle once started. Use as a context manager."""
 
     def __init__(self, data_dir: Path | None = None, *, trust: list[Path] = (), environment_args: list[str] = ()):
         self.keep = data_dir is not None
         self.data_dir = Path(data_dir) if data_dir is not None else Path(tempfile.mkdtemp(prefix="sevis-rehearsal-"))
         self.trust = [Path(t) for t in trust]
         self.extra = list(environment_args)
-        self.proc: subprocess.Popen | None = None
-        self.info: dict = {}
+        self.server: MockServer | None = None
 
     @property
     def log_path(self) -> Path:
         return self.data_dir / "serve.log"
 
-    def start(self) -> dict:
+    @property
+    def info(self) -> dict:
+        """Its connection.json as written (empty before it started)."""
+        return self.server.info if self.server is not None else {}
+
+    def start(self) -> Connection:
         args = ["--processing-delay", "0", "--workers", "1"]
         for ca in self.trust:
             args += ["--trust", str(ca)]
         try:
-            self.proc, self.info = launch.launch(self.data_dir, *args, *self.extra, timeout=START_TIMEOUT)
-        except launch.ServeDidNotStart:
+            self.server = launch_mock(self.data_dir, *args, *self.extra, timeout=START_TIMEOUT, answering=False)
+        except (launch.ServeDidNotStart, ValueError):
             raise EmbeddedMockError(f"the embedded mock did not start:\n{self.log_excerpt()}") from None
-        return self.info
+        return self.server.connection
 
     def log_excerpt(self, lines: int = 40) -> str:
         if not self.log_path.exists():
@@ -47,7 +57,8 @@ class EmbeddedMock:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
     def stop(self) -> None:
-        launch.stop(self.proc)
+        if self.server is not None:
+            self.server.stop()
 
     def cleanup(self) -> None:
         self.stop()

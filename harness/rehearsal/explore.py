@@ -12,7 +12,6 @@ fails at the same action, and written as a Python script that replays it::
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import tempfile
 import time
@@ -24,6 +23,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis.stateful import run_state_machine_as_test
 
+from sevis_mock.harness.connection import load_connection
 from sevis_mock.harness.procedure_machine import (
     ProcedureMachine,
     ProcedureMismatch,
@@ -204,9 +204,8 @@ class MockUnavailable(RuntimeError):
 
 def target_from_connection(connection: Path) -> Target:
     try:
-        info = json.loads(Path(connection).read_text())
-        target = Target.from_connection(info)
-    except (OSError, ValueError, KeyError, StopIteration) as exc:
+        target = Target.from_connection(load_connection(connection).require("rti", "sevp", "outbox", "control"))
+    except (ValueError, KeyError, LookupError, StopIteration) as exc:
         raise MockUnavailable(
             f"{connection}: not the connection.json of a sevis-mock with RTI, SEVP and the control API ({exc!r})"
         ) from exc
@@ -241,8 +240,7 @@ def run(
             echo(f"exploring the running mock {target.base_url} (it is reset before every walk)")
         else:
             mock = embedded(data_dir)
-            info = mock.start()
-            target, owned = Target.from_connection(info), True
+            target, owned = Target.from_connection(mock.start()), True
             echo(f"exploring an embedded mock {target.base_url}")
         machine_class = bind(target, work, owned)
         try:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import io
 import os
 import re
 import subprocess
 import time
-import zipfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -17,7 +15,8 @@ import pytest
 import requests
 from lxml import etree
 
-from sevis_mock.harness import launch
+from sevis_mock._server import MockServer, launch_mock
+from sevis_mock.harness.client import SevisClient
 from sevis_mock.harness.lifecycle import letters
 from tests.support.reference import OFFICIAL_XSD, REFERENCE, official_or_project  # noqa: F401  (re-exported)
 
@@ -94,29 +93,52 @@ class Reply:
 
 
 class RunningServer:
-    def __init__(self, data_dir: Path, proc: subprocess.Popen, info: dict, args: list[str]) -> None:
-        self.data_dir = data_dir
-        self.proc = proc
-        self.info = info
-        self.args = args
+    """A test's hold on a running mock: the product's own handle (:class:`sevis_mock._server.MockServer`: the
+    process, its connection.json, the control API) and batch client (:class:`SevisClient`), with replies checked
+    against the official TransLog XSD and organizations as connection.json lists them (dicts)."""
+
+    def __init__(self, mock: MockServer) -> None:
+        self.mock = mock
+
+    @property
+    def data_dir(self) -> Path:
+        return self.mock.data_dir
+
+    @property
+    def proc(self) -> subprocess.Popen:
+        return self.mock.proc
+
+    @property
+    def args(self) -> list[str]:
+        return list(self.mock.proc.args)
+
+    @property
+    def info(self) -> dict:
+        return self.mock.info
 
     @property
     def base_url(self) -> str:
-        return self.info["base_url"]
+        return self.mock.base_url
 
     @property
     def ca(self) -> str:
-        return self.info["ca_cert"]
+        return self.mock.ca_cert
 
     def org(self, kind: str) -> dict:
         return next(o for o in self.info["organizations"] if o["kind"] == kind)
 
     def session(self, cert: tuple[str, str] | None) -> requests.Session:
+        """A bare session trusting the mock's CA, for requests the batch client would not send."""
         s = requests.Session()
         s.trust_env = False  # REQUESTS_CA_BUNDLE would otherwise override verify
         s.verify = self.ca
         s.cert = cert
         return s
+
+    def client(self, org: dict, cert: tuple[str, str] | None, env: str) -> SevisClient:
+        return SevisClient(
+            self.base_url, cert=cert or (org["client_cert"], org["client_key"]), ca_bundle=self.ca, environment=env
+        )
 
     def upload(
         self,
@@ -130,17 +152,15 @@ class RunningServer:
         env: str = "sbtsevisbatch",
         filename: str = "batch.xml",
     ) -> Reply:
-        cert = cert or (org["client_cert"], org["client_key"])
-        fields = {"orgid": org_id or org["org_id"], "userid": user_id or org["user_id"], "batchid": batch_id}
-        with self.session(cert) as s:
-            r = s.post(
-                f"{self.base_url}/{env}/action/batchUpload",
-                data=fields,
-                files={"xml": (filename, xml, "text/xml")},
-                timeout=60,
+        with self.client(org, cert, env) as client:
+            sent = client.upload(
+                xml,
+                org_id=org_id or org["org_id"],
+                user_id=user_id or org["user_id"],
+                batch_id=batch_id,
+                filename=filename,
             )
-        assert r.status_code == 200, r.text
-        return Reply(assert_valid_log(r.content), r.content, r.headers.get("X-Sevis-Mock-Detail", ""), {})
+        return Reply(assert_valid_log(sent.log.xml), sent.log.xml, sent.detail or "", {})
 
     def download(
         self,
@@ -153,22 +173,13 @@ class RunningServer:
         env: str = "sbtsevisbatch",
         method: str = "GET",
     ) -> Reply:
-        cert = cert or (org["client_cert"], org["client_key"])
-        fields = {"orgid": org_id or org["org_id"], "userid": user_id or org["user_id"], "batchid": batch_id}
-        url = f"{self.base_url}/{env}/action/batchDownload"
-        with self.session(cert) as s:
-            if method == "GET":
-                r = s.get(url, params=fields, timeout=60)
-            elif method == "POST":
-                r = s.post(url, files={k: (None, v) for k, v in fields.items()}, timeout=60)
-            else:
-                r = s.post(url, data=fields, timeout=60)
-        assert r.status_code == 200, r.text
-        assert r.headers["Content-Type"].startswith("application/zip"), r.headers
-        with zipfile.ZipFile(io.BytesIO(r.content)) as zf:
-            log = zf.read("sevis_transaction_log.xml")
-            pdfs = {n[:-4]: zf.read(n) for n in zf.namelist() if n.endswith(".pdf")}
-        return Reply(assert_valid_log(log), log, r.headers.get("X-Sevis-Mock-Detail", ""), pdfs)
+        """``method``: GET (query string), POST (multipart) or FORM (urlencoded POST)."""
+        with self.client(org, cert, env) as client:
+            got = client.download(
+                org_id=org_id or org["org_id"], user_id=user_id or org["user_id"], batch_id=batch_id, method=method
+            )
+        assert got.zip_bytes is not None, f"a download must answer a zip, not:\n{got.log.xml.decode()}"
+        return Reply(assert_valid_log(got.log.xml), got.log.xml, got.detail or "", got.pdfs)
 
     def wait_processed(self, *, org: dict, batch_id: str, timeout: float = 30, **kw) -> Reply:
         deadline = time.monotonic() + timeout
@@ -179,26 +190,15 @@ class RunningServer:
             time.sleep(0.2)
 
     def control(self, method: str, path: str, body=None):
-        """A control API call (``path`` relative to /control/), as the seeded school; returns the JSON reply."""
-        school = self.org("F/M")
-        with self.session((school["client_cert"], school["client_key"])) as s:
-            r = s.request(
-                method,
-                f"{self.info['control']['url']}/{path.lstrip('/')}",
-                json=body,
-                headers={"Authorization": f"Bearer {self.info['control']['token']}"},
-                timeout=60,
-            )
-        assert r.status_code < 300, f"{method} {path}: HTTP {r.status_code} {r.text[:500]}"
-        return r.json()
+        """A control API call (``path`` relative to /control/); returns the JSON reply."""
+        return self.mock.control(method, path, json=body)
 
     def stop(self) -> None:
-        launch.stop(self.proc)
+        self.mock.stop()
 
 
 def start_server(data_dir: Path, *extra: str, timeout: float = 60) -> RunningServer:
-    proc, info = launch.launch(data_dir, *extra, timeout=timeout, cwd=ROOT)
-    return RunningServer(data_dir, proc, info, list(proc.args))
+    return RunningServer(launch_mock(data_dir, *extra, timeout=timeout, cwd=ROOT, answering=False))
 
 
 @pytest.fixture(scope="session")
