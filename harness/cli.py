@@ -19,6 +19,7 @@ from typing import Any, Callable
 
 import click
 
+from sevis_mock.harness.hints import known_hint
 from sevis_mock.harness.connection import (
     CONNECTION_ENV,
     DEFAULT_CONNECTION,
@@ -44,25 +45,6 @@ from sevis_mock.harness.client import (
 )
 
 DEFAULT_ENVIRONMENT = "sbtsevisbatch"
-
-#: What to do about a failed batch disposition.
-ADVICE = {
-    "S0001": "General failure: check the client certificate, the multipart body and the server; "
-    "if all look right, retry later.",
-    "S0002": "The organization was refused: the certificate must be registered in RTI for this "
-    "OrgID by its PDSO/RO, the organization registered for batch, and a customer "
-    "agreement on file.",
-    "S0003": "The user ID was refused: it must be an official of this organization, registered for "
-    "batch, whose RTI account is active (logged in within 45 days).",
-    "S0010": "Batch IDs are unique per organization forever; send the file again with a new one "
-    "(--batch-id rewrites the header).",
-    "S0011": "The document name was refused; use a short file name ending in .xml.",
-    "S0012": "The XML is not well-formed, or its header BatchID/OrgID differ from the form fields (--batch-id, --org).",
-    "S0013": "The document does not comply with the SEVIS schema; validate it against the XSD.",
-    "S0020": "Some records failed business rules (listed above); the others were applied.",
-    "S0030": "Not processed yet: wait and download again (--wait SECONDS polls for you).",
-    "S0031": "SEVIS knows no such batch for this organization: check --batch-id and --org.",
-}
 
 
 # --------------------------------------------------------------------------------------------
@@ -258,13 +240,14 @@ def _echo_advice(code: str | None, explanation: str | None = None) -> None:
     """The server's own explanation first (sevis-mock says exactly what was wrong), then the general hint."""
     if explanation:
         click.echo(f"The server says: {explanation}")
-    if code in ADVICE:
-        click.echo(f"What to do: {ADVICE[code]}")
+    advice = known_hint(code)
+    if advice:
+        click.echo(f"What to do: {advice}")
 
 
 def _with_hint(data: dict[str, Any], code: str | None) -> dict[str, Any]:
     """A result's JSON with the general hint beside the server's explanation (``explanation``)."""
-    data["hint"] = ADVICE.get(code or "")
+    data["hint"] = known_hint(code)
     return data
 
 

@@ -11,7 +11,6 @@ and its reports: each problem with its line, path and a hint.
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 import sys
@@ -19,14 +18,13 @@ import time
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable
 
 import click
 from lxml import etree
 
+from sevis_mock.harness.hints import hints
 from sevis_mock.server.batch.intake import KIND_OF_ROOT, Refusal
 from sevis_mock.server.batch.judge import PRINCIPAL_TAG, DocumentUploader, judge_document, judge_processing
 from sevis_mock.server.batch.judge import RecordState as State
@@ -77,13 +75,6 @@ class Verdict:
         data = asdict(self)
         data["clean"] = self.clean
         return data
-
-
-@cache
-def hints() -> dict[str, str]:
-    text = resources.files("sevis_mock.harness").joinpath("data/hints.csv").read_text(encoding="utf-8")
-    rows = csv.DictReader(line for line in text.splitlines() if not line.startswith("#"))
-    return {row["code"]: row["hint"] for row in rows}
 
 
 def catalogue_message(code: str) -> str:

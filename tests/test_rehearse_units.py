@@ -11,7 +11,7 @@ from lxml import etree
 from sevis_mock.harness.rehearsal import checks as checks_module
 from sevis_mock.harness.rehearsal.checks import StepFailed, StepSkipped, StepWaiting, mock_detail
 from sevis_mock.harness.rehearsal.context import Context, Target
-from sevis_mock.harness.rehearsal.hints import FALLBACK, catalogue_message, hint
+from sevis_mock.harness.hints import FALLBACK, catalogue_message, hint
 from sevis_mock.harness.rehearsal.model import BatchFile, Exchange, RecordOutcome, Rehearsal
 from sevis_mock.harness.rehearsal.procedure import ProcedureError, load_procedure, parse_procedure
 from sevis_mock.harness.rehearsal.readdress import BatchFileError, fresh_batch_id, readdress
@@ -150,7 +150,7 @@ def test_hints_and_catalogue_messages():
 
 
 def test_every_hint_code_is_in_the_catalogue():
-    from sevis_mock.harness.rehearsal.hints import hints
+    from sevis_mock.harness.hints import hints
     from sevis_mock.server.catalog import catalogue
 
     known = catalogue()

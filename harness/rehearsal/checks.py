@@ -13,7 +13,7 @@ from typing import Any, Callable
 from sevis_mock.harness.client import SevisClient, SevisError, SevisTimeout, describe_code
 
 from .context import Context, Official
-from .hints import catalogue_message, hint
+from ..hints import catalogue_message, hint
 from .model import BatchFile, Email, Exchange, RecordOutcome
 from .readdress import fresh_batch_id, readdress
 from .school import password_for

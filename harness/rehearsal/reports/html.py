@@ -11,7 +11,7 @@ from pathlib import Path
 
 from sevis_mock.harness.client import describe_code
 
-from ..hints import hint
+from ...hints import hint
 from ..model import FAIL, PASS, SKIP, WAIT, Rehearsal, StepResult
 from .terminal import summary_lines
 

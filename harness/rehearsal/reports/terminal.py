@@ -6,7 +6,7 @@ from typing import Callable
 
 from sevis_mock.harness.client import describe_code
 
-from ..hints import hint
+from ...hints import hint
 from ..model import FAIL, PASS, SKIP, WAIT, Rehearsal, StepResult
 
 LABELS = {PASS: "PASS", FAIL: "FAIL", SKIP: "SKIP", WAIT: "WAIT"}

@@ -1,10 +1,13 @@
-"""A plain-language fix hint for each SEVIS result code, beside SEVIS's own catalogue message."""
+"""What to fix, per SEVIS result code: one table (``harness/data/hints.csv``) for ``sevis-mock validate``, the
+``upload``/``download`` commands and the rehearsal's reports, shown beside SEVIS's own catalogue message."""
 
 from __future__ import annotations
 
 import csv
 from functools import cache
 from importlib import resources
+
+__all__ = ["FALLBACK", "catalogue_message", "hint", "hints", "known_hint"]
 
 FALLBACK = (
     "Read SEVIS's message: it names what the record breaks. Correct the record in the student "
@@ -14,20 +17,24 @@ FALLBACK = (
 
 @cache
 def hints() -> dict[str, str]:
-    text = resources.files(__package__).joinpath("hints.csv").read_text(encoding="utf-8")
+    """Code -> hint, as the table holds them."""
+    text = resources.files("sevis_mock.harness").joinpath("data/hints.csv").read_text(encoding="utf-8")
     rows = csv.DictReader(line for line in text.splitlines() if not line.startswith("#"))
     return {row["code"]: row["hint"] for row in rows}
 
 
+def known_hint(code: str | None) -> str | None:
+    """The table's hint for ``code``; None for a code without one."""
+    return hints().get(code or "")
+
+
 def hint(code: str | None) -> str:
-    """The fix hint for `code` (a generic one for codes without their own)."""
-    if not code:
-        return FALLBACK
-    return hints().get(code, FALLBACK)
+    """The fix hint for ``code`` (a generic one for codes without their own)."""
+    return known_hint(code) or FALLBACK
 
 
 def catalogue_message(code: str | None) -> str | None:
-    """SEVIS's message for `code` from the mock's catalogue, placeholders unfilled; None if unknown."""
+    """SEVIS's message for ``code`` from the mock's catalogue, placeholders unfilled; None if unknown or reserved."""
     if not code:
         return None
     try:
