@@ -837,11 +837,11 @@ class SevisClient:
         """A client acting as ``org`` (an organization of ``connection``, or its org ID; the first listed when
         None), trusting the connection's CA."""
         if org is None or isinstance(org, str):
-            found = connection.find_org(org) if org else (connection.organizations or (None,))[0]
+            found = connection.find_org(org) if org else next(iter(connection.organizations), None)
             if found is None:
                 listed = ", ".join(o.org_id for o in connection.organizations) or "none"
                 raise SevisError(
-                    f"{connection.source} lists no organization {org or ''} (listed: {listed})".replace("  ", " ")
+                    f"{connection.source} lists no organization {org or ''!s}".rstrip() + f" (listed: {listed})"
                 )
             org = found
         return cls(

@@ -115,3 +115,23 @@ def test_a_mock_known_by_its_url():
     assert c.rti_url("production") == "https://mock.example:8443/sevis"
     assert c.require("rti", "sevp", "outbox").sevp_url == "https://mock.example:8443/sevp"
     assert c.ca_cert == "ca.pem"
+
+
+def test_the_batch_client_for_an_organization_of_the_connection(tmp_path):
+    from sevis_mock.harness.client import SevisClient, SevisError
+
+    files = {name: tmp_path / name for name in ("ca.pem", "a.pem", "a.key.pem")}
+    for path in files.values():
+        path.write_text("-")
+    info = dict(SERVED, ca_cert=str(files["ca.pem"]))
+    info["organizations"] = [
+        dict(SERVED["organizations"][0], client_cert=str(files["a.pem"]), client_key=str(files["a.key.pem"]))
+    ]
+    c = Connection.from_dict(info)
+    with SevisClient.for_org(c, "MCK214F00001000", environment="alpha") as client:
+        assert client.url("batchUpload") == "https://127.0.0.1:8443/alphasevisbatch/action/batchUpload"
+        assert client.cert == (str(files["a.pem"]), str(files["a.key.pem"])) and client.verify == str(files["ca.pem"])
+    with SevisClient.for_org(c) as client:
+        assert client.environment == "sbtsevisbatch"
+    with pytest.raises(SevisError, match=r"lists no organization P-1-12345 \(listed: MCK214F00001000\)"):
+        SevisClient.for_org(c, "P-1-12345")
