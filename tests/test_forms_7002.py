@@ -14,13 +14,12 @@ import io
 import pytest
 from lxml import etree
 from pypdf import PdfReader
-from sqlalchemy import create_engine, inspect, select
+from sqlalchemy import create_engine, insert, inspect, select
 
 from sevis_mock.fixtures import read_fixture
 from sevis_mock.server.batch.processing import plan_request
 from sevis_mock.server.store import Base, Organization, Store
 from sevis_mock.server.forms import TEST_MARK, render_plan
-from sevis_mock.server.store import PlanForm, plan_pdfs
 from sevis_mock.server.records.events import number_tipp
 from tests.support.reference import OFFICIAL_XSD, official_or_project
 from tests.support.server import assert_valid_log, new_batch_id, open_store, with_batch_id
@@ -209,18 +208,49 @@ def test_which_update_events_ask_for_the_ds7002(event, expected):
     assert plan_request(etree.fromstring(event)) == expected
 
 
-def test_create_all_adds_the_plan_table_to_an_older_database(tmp_path):
+LEGACY_FORM_TABLES_DDL = (  # as sevis-mock made them before a batch's PDFs were kept in one table
+    "CREATE TABLE batch_forms (batch_pk INTEGER NOT NULL, sevis_id VARCHAR(11) NOT NULL, pdf BLOB NOT NULL, "
+    "PRIMARY KEY (batch_pk, sevis_id), FOREIGN KEY(batch_pk) REFERENCES batches (id))",
+    "CREATE TABLE batch_plan_forms (batch_pk INTEGER NOT NULL, sevis_id VARCHAR(11) NOT NULL, pdf BLOB NOT NULL, "
+    "PRIMARY KEY (batch_pk, sevis_id), FOREIGN KEY(batch_pk) REFERENCES batches (id))",
+)
+
+
+def test_create_all_moves_an_older_data_dirs_forms_into_the_one_forms_table(tmp_path):
+    from sevis_mock.server.store import Batch, BatchForm
+
     url = f"sqlite:///{tmp_path / 'old.db'}"
     engine = create_engine(url)
-    older = [table for table in Base.metadata.sorted_tables if table.name != PlanForm.__tablename__]
-    Base.metadata.create_all(engine, tables=older)
-    assert PlanForm.__tablename__ not in inspect(engine).get_table_names()
+    Base.metadata.create_all(engine, tables=[t for t in Base.metadata.sorted_tables if t.name != "batch_pdfs"])
+    with engine.begin() as conn:
+        for ddl in LEGACY_FORM_TABLES_DDL:
+            conn.exec_driver_sql(ddl)
+        conn.execute(
+            insert(Batch).values(
+                id=1,
+                org_id="P-1-12345",
+                batch_id="JOLDBATCH00001",
+                user_id="MCKRO00001",
+                kind="J",
+                environment="beta",
+                file_name="old.xml",
+                document=b"<x/>",
+                uploaded_at=dt.datetime(2027, 1, 20, tzinfo=dt.UTC),
+                due_at=dt.datetime(2027, 1, 20, tzinfo=dt.UTC),
+                state="processed",
+            )
+        )
+        conn.exec_driver_sql("INSERT INTO batch_forms VALUES (1, 'N0001000001', X'2550444620692D3230')")
+        conn.exec_driver_sql("INSERT INTO batch_plan_forms VALUES (1, 'N0001000001', X'2550444620372D303032')")
     engine.dispose()
     store = Store(url)
     store.create_all()
-    assert PlanForm.__tablename__ in inspect(store.engine).get_table_names()
+    store.create_all()  # a second start finds nothing left to move
+    tables = inspect(store.engine).get_table_names()
+    assert "batch_forms" not in tables and "batch_plan_forms" not in tables
     with store.session() as s:
-        assert plan_pdfs(s, 1) == {}
+        rows = {f.name: f.pdf for f in s.scalars(select(BatchForm).where(BatchForm.batch_pk == 1))}
+    assert rows == {"N0001000001": b"%PDF i-20", "N0001000001-7002": b"%PDF 7-002"}
     store.engine.dispose()
 
 
@@ -252,8 +282,8 @@ def test_rti_batch_detail_lists_and_serves_both_forms_of_a_record(tmp_path):
         )
         s.add(b)
         s.flush()
-        s.add(BatchForm(batch_pk=b.id, sevis_id="N0001000001", pdf=b"%PDF ds2019"))
-        s.add(PlanForm(batch_pk=b.id, sevis_id="N0001000001", pdf=b"%PDF ds7002"))
+        s.add(BatchForm(batch_pk=b.id, name="N0001000001", pdf=b"%PDF ds2019"))
+        s.add(BatchForm(batch_pk=b.id, name="N0001000001-7002", pdf=b"%PDF ds7002"))
     with store.session() as s:
         b = s.scalars(select(Batch)).one()
         assert rti_records.batch_detail(b)["forms"] == ["N0001000001", "N0001000001-7002"]

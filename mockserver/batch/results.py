@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 from ..config import ENVIRONMENTS
 from ..store import Batch, BatchForm, Organization, Record
 from ..forms import form_job, plan_job, render_job
-from ..store import PLAN_SUFFIX, PlanForm, plan_name
 from ..records import lifecycle
 from ..xmlsafe import parse
 from . import translog
@@ -72,23 +71,17 @@ def transaction_log(batch: Batch) -> BatchLog:
 def batch_pdfs(session: Session, batch: Batch) -> dict[str, bytes]:
     """Every PDF of a processed batch by its name in the zip without ".pdf": "<SEVIS ID>" (I-20 / DS-2019) and
     "<SEVIS ID>-7002" (DS-7002)."""
-    forms = {row.sevis_id: row.pdf for row in session.scalars(select(BatchForm).where(BatchForm.batch_pk == batch.id))}
-    plans = session.scalars(select(PlanForm).where(PlanForm.batch_pk == batch.id))
-    return dict(sorted((forms | {plan_name(row.sevis_id): row.pdf for row in plans}).items()))
+    rows = session.scalars(select(BatchForm).where(BatchForm.batch_pk == batch.id).order_by(BatchForm.name))
+    return {row.name: row.pdf for row in rows}
 
 
 def form_names(session: Session, batch: Batch) -> list[str]:
     """The names of a batch's PDFs, as `batch_pdfs` keys them."""
-    forms = session.scalars(select(BatchForm.sevis_id).where(BatchForm.batch_pk == batch.id))
-    plans = session.scalars(select(PlanForm.sevis_id).where(PlanForm.batch_pk == batch.id))
-    return sorted([*forms, *(plan_name(sevis_id) for sevis_id in plans)])
+    return list(session.scalars(select(BatchForm.name).where(BatchForm.batch_pk == batch.id).order_by(BatchForm.name)))
 
 
 def batch_pdf(session: Session, batch: Batch, name: str) -> bytes | None:
     """One PDF of a batch by its zip name (without ".pdf"), None when the batch made no such form."""
-    if name.endswith(PLAN_SUFFIX):
-        plan = session.get(PlanForm, (batch.id, name.removesuffix(PLAN_SUFFIX)))
-        return plan.pdf if plan is not None else None
     form = session.get(BatchForm, (batch.id, name))
     return form.pdf if form is not None else None
 

@@ -26,7 +26,7 @@ from sqlalchemy import select
 from ..clock import real_now
 from ..store import Batch, BatchForm, BatchProgress
 from ..faults.processing import before_processing
-from ..store import PlanForm, PrintJob
+from ..store import PrintJob, plan_name
 from .outcome import RecordOutcome, records_from_json, records_to_json
 from .processing import PRINT_LEASE, BatchProcessor, processor_for
 
@@ -178,9 +178,9 @@ def print_forms(mock, batch_pk: int, jobs: dict, drawing: dict | None = None) ->
         if job is None or batch is None or batch.state != "printing":
             return False
         for sevis_id, pdf in pdfs["forms"].items():
-            session.add(BatchForm(batch_pk=batch_pk, sevis_id=sevis_id, pdf=pdf))
+            session.add(BatchForm(batch_pk=batch_pk, name=sevis_id, pdf=pdf))
         for sevis_id, pdf in pdfs["plans"].items():
-            session.add(PlanForm(batch_pk=batch_pk, sevis_id=sevis_id, pdf=pdf))
+            session.add(BatchForm(batch_pk=batch_pk, name=plan_name(sevis_id), pdf=pdf))
         session.delete(job)
         batch.state = "processed"
     return True

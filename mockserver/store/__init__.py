@@ -26,7 +26,7 @@ from .core import (
     UTCDateTime,
 )
 from .faults import Fault, FaultBatch
-from .forms import PLAN_SUFFIX, PlanForm, PrintJob, plan_name, plan_pdfs
+from .forms import PLAN_SUFFIX, PrintJob, plan_name
 from .journal import JournalEntry
 from .rti import (
     AuthToken,
@@ -59,7 +59,6 @@ __all__ = [
     "PLAN_SUFFIX",
     "PasswordLink",
     "Petition",
-    "PlanForm",
     "PrintJob",
     "Record",
     "RecordEvent",
@@ -70,5 +69,4 @@ __all__ = [
     "UTCDateTime",
     "cache",
     "plan_name",
-    "plan_pdfs",
 ]

@@ -26,6 +26,7 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    inspect,
     select,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
@@ -148,11 +149,13 @@ class BatchProgress(Base):
 
 
 class BatchForm(Base):
-    """An I-20 / DS-2019 PDF made for a record sent with printForm="true"."""
+    """A PDF a batch made, by its name in the download zip without ".pdf": "<SEVIS ID>" for an I-20 / DS-2019 (a
+    record sent with printForm="true", or a dependent's own form), "<SEVIS ID>-7002" for a DS-7002 (print7002).
+    One table for every form, so every reader finds a batch's PDFs in one place."""
 
-    __tablename__ = "batch_forms"
+    __tablename__ = "batch_pdfs"
     batch_pk: Mapped[int] = mapped_column(ForeignKey("batches.id"), primary_key=True)
-    sevis_id: Mapped[str] = mapped_column(String(11), primary_key=True)
+    name: Mapped[str] = mapped_column(String(16), primary_key=True)
     pdf: Mapped[bytes] = mapped_column(LargeBinary)
     batch: Mapped[Batch] = relationship(back_populates="forms")
 
@@ -237,6 +240,21 @@ class _ProcessWriteQueue:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
 
 
+# The tables of a data dir made before all of a batch's PDFs were kept in one (BatchForm): each row moves into it
+# under its name in the download zip, then the table goes.
+LEGACY_FORM_TABLES = {"batch_forms": "sevis_id", "batch_plan_forms": "sevis_id || '-7002'"}
+
+
+def merge_legacy_forms(conn) -> None:
+    present = set(inspect(conn).get_table_names())
+    for table, name in LEGACY_FORM_TABLES.items():
+        if table in present:
+            conn.exec_driver_sql(
+                f"INSERT INTO {BatchForm.__tablename__} (batch_pk, name, pdf) SELECT batch_pk, {name}, pdf FROM {table}"
+            )
+            conn.exec_driver_sql(f"DROP TABLE {table}")
+
+
 def _sqlite_begin(conn) -> None:
     # A write transaction takes the database lock up front (BEGIN IMMEDIATE) so that two workers
     # can never both read a batch as queued and both apply it.
@@ -264,6 +282,8 @@ class Store:
             for table in Base.metadata.sorted_tables:
                 for index in table.indexes:
                     index.create(conn, checkfirst=True)
+        with self.write() as session:  # under the write lock: one process moves the rows
+            merge_legacy_forms(session.connection())
 
     @contextmanager
     def session(self) -> Iterator[Session]:

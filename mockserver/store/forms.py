@@ -1,9 +1,5 @@
-"""Where a batch's DS-7002 PDFs are kept, next to its I-20 / DS-2019 PDFs (`BatchForm`), and
-the print jobs of batches whose forms are still being drawn.
-
-A record can get both a DS-2019 and a DS-7002 from one batch, and `BatchForm` holds one PDF per
-(batch, SEVIS ID); so the DS-7002s have this table of their own, which `create_all` also adds to a
-data dir made before it existed. Part of `sevis_mock.server.store`.
+"""The print jobs of batches whose forms are still being drawn, and how a DS-7002 is named beside the I-20 /
+DS-2019 of the same record (both kept in `BatchForm`). Part of `sevis_mock.server.store`.
 
 Forms are drawn outside the batch's write transaction: processing stores what each form shows (a `PrintJob`)
 with the records and leaves the batch "printing"; the processor then draws the PDFs with no lock held and
@@ -16,8 +12,8 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, LargeBinary, String, Text, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import ForeignKey, Text
+from sqlalchemy.orm import Mapped, mapped_column
 
 from .core import Base, UTCDateTime
 
@@ -26,24 +22,9 @@ from .core import Base, UTCDateTime
 PLAN_SUFFIX = "-7002"
 
 
-class PlanForm(Base):
-    """A DS-7002 (T/IPP) PDF made for a J record whose batch asked for one."""
-
-    __tablename__ = "batch_plan_forms"
-    batch_pk: Mapped[int] = mapped_column(ForeignKey("batches.id"), primary_key=True)
-    sevis_id: Mapped[str] = mapped_column(String(11), primary_key=True)
-    pdf: Mapped[bytes] = mapped_column(LargeBinary)
-
-
 def plan_name(sevis_id: str) -> str:
-    """The PDF's name in the download zip, without ".pdf"."""
+    """The DS-7002's name in the download zip (and `BatchForm.name`), without ".pdf"."""
     return f"{sevis_id}{PLAN_SUFFIX}"
-
-
-def plan_pdfs(session: Session, batch_pk: int) -> dict[str, bytes]:
-    """The batch's DS-7002 PDFs by their zip name (without ".pdf")."""
-    rows = session.scalars(select(PlanForm).where(PlanForm.batch_pk == batch_pk).order_by(PlanForm.sevis_id))
-    return {plan_name(row.sevis_id): row.pdf for row in rows}
 
 
 class PrintJob(Base):
