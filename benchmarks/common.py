@@ -7,7 +7,6 @@ a time.
 
 from __future__ import annotations
 
-import copy
 import io
 import os
 import statistics
@@ -25,9 +24,8 @@ import requests  # noqa: E402
 from lxml import etree  # noqa: E402
 
 from sevis_mock.harness import launch  # noqa: E402
-from sevis_mock.harness.lifecycle import letters  # noqa: E402
+from sevis_mock.harness.batches import students_batch as make_batch  # noqa: E402,F401  (the benchmarks' batches)
 
-TEMPLATE = PROJECT / "fixtures" / "fm" / "create-three-students.xml"
 UPLOAD = "sbtsevisbatch/action/batchUpload"
 DOWNLOAD = "sbtsevisbatch/action/batchDownload"
 _batch_counter = [0]
@@ -38,27 +36,6 @@ def batch_id(prefix: str = "B") -> str:
     _batch_counter[0] += 1
     stamp = f"{os.getpid() % 1000:03d}{int(time.time() * 1000) % 10**6:06d}{_batch_counter[0]:05d}"
     return (prefix + stamp)[:14].ljust(14, "0")
-
-
-def make_batch(records: int, bid: str, org_id: str, *, print_form: bool = True, salt: int = 0) -> bytes:
-    """An F/M batch of ``records`` new students (the fixture's first student, each with a name of its own,
-    printForm as asked), addressed to ``org_id`` with BatchID ``bid``."""
-    doc = etree.parse(str(TEMPLATE)).getroot()
-    doc.find("BatchHeader/BatchID").text = bid
-    doc.find("BatchHeader/OrgID").text = org_id
-    create = doc.find("CreateStudent")
-    students = create.findall("Student")
-    template = students[0]
-    for student in students:
-        create.remove(student)
-    for i in range(records):
-        student = copy.deepcopy(template)
-        student.set("requestID", f"R{salt:06d}-{i:04d}"[:20])
-        student.set("printForm", "true" if print_form else "false")
-        student.find("PersonalInfo/FullName/LastName").text = f"BENCH {letters(salt * 1000 + i)}"
-        student.find("PersonalInfo/FullName/FirstName").text = f"STUDENT {letters(i)}"
-        create.append(student)
-    return etree.tostring(doc, xml_declaration=True, encoding="UTF-8")
 
 
 @contextmanager
