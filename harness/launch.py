@@ -29,21 +29,35 @@ def serve_log_tail(data_dir: Path, chars: int = 3000) -> str:
 
 def launch(data_dir: Path, *args: str, timeout: float = 60, cwd: Path | None = None) -> tuple[subprocess.Popen, dict]:
     """Run ``python -m sevis_mock.server serve --data-dir DATA_DIR --port 0 ARGS...`` (its output appended to
-    DATA_DIR/serve.log) and wait until it has written connection.json; returns the process and that file."""
+    DATA_DIR/serve.log) and wait until connection.json lists it among the running instances; returns the process
+    and that file, its URLs those of this instance (with PostgreSQL several instances share a data dir, and the
+    file's top-level keys describe the first of them)."""
     data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     connection = data_dir / "connection.json"
-    connection.unlink(missing_ok=True)  # a stale file from an earlier run must not be taken for this one
     command = [sys.executable, "-m", "sevis_mock.server", "serve", "--data-dir", str(data_dir), "--port", "0", *args]
     with open(data_dir / "serve.log", "ab") as log:
         proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=cwd)
     deadline = time.monotonic() + timeout
-    while not connection.exists():
+    while (info := _listing(connection, proc.pid)) is None:  # a file from an earlier run does not list this pid
         if proc.poll() is not None or time.monotonic() > deadline:
             stop(proc, grace=0)
             raise ServeDidNotStart(f"sevis-mock serve did not start ({' '.join(command)}):\n{serve_log_tail(data_dir)}")
         time.sleep(0.05)
-    return proc, json.loads(connection.read_text())
+    return proc, info
+
+
+def _listing(connection: Path, pid: int) -> dict | None:
+    """connection.json as instance ``pid`` would describe itself, once it lists that instance."""
+    try:
+        info = json.loads(connection.read_text())
+        mine = next(i["url"] for i in info["instances"] if i["pid"] == pid)
+    except (OSError, ValueError, KeyError, TypeError, StopIteration):
+        return None
+    rest = {key: value for key, value in info.items() if key != "instances"}
+    if mine != info["base_url"]:  # every URL of the other keys begins with the first instance's
+        rest = json.loads(json.dumps(rest).replace(json.dumps(info["base_url"])[1:-1], json.dumps(mine)[1:-1]))
+    return {**rest, "instances": info["instances"]}
 
 
 def stop(proc: subprocess.Popen | None, grace: float = 20) -> None:

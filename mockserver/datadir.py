@@ -16,6 +16,7 @@ from sqlalchemy import select
 from .clock import MockClock
 from .config import ENVIRONMENTS, Settings
 from .store import Certificate, Official, Organization, Store
+from .instances import DataDirLock, Instance, listed_instances, registry_lock, updated
 from .rti.keys import connection_info
 from .tls import CertificateAuthority, cert_pem, fingerprint, load_certificate
 
@@ -52,6 +53,7 @@ class DataDir:
         self.root = settings.data_dir
         self.certs = self.root / "certs"
         self.clients = self.root / "clients"
+        self.lock: DataDirLock | None = None  # held by `serve` for its life (sevis_mock.server.instances)
 
     @property
     def connection_file(self) -> Path:
@@ -195,8 +197,9 @@ class DataDir:
                 return cert
         return ca.issue_client(self.clients, org_id=org_id, user_id=user_id).certificate
 
-    def write_connection(self, port: int, store: Store) -> dict:
-        base_url = f"https://{_url_host(self.settings.host)}:{port}"
+    def connection(self, base_url: str, store: Store) -> dict:
+        """What connection.json says about the instance at ``base_url``: the CA, each organization with its
+        official and client certificate, the control API, RTI and the consoles."""
         orgs = []
         with store.session() as s:
             for org in s.scalars(select(Organization).order_by(Organization.kind, Organization.org_id)):
@@ -216,7 +219,7 @@ class DataDir:
                         "client_key": str(stem.with_name(stem.name + ".key.pem")),
                     }
                 )
-        info = {
+        return {
             "base_url": base_url,
             "ca_cert": str(self.ca_cert),
             "environments": {name: prefix for name, (prefix, _) in ENVIRONMENTS.items()},
@@ -224,9 +227,34 @@ class DataDir:
             "control": {"url": f"{base_url}/control", "token": self.control_token()},
             **connection_info(self.root, base_url),  # RTI, SEVP console, outbox (mockserver/rti/API.md)
         }
-        tmp = self.connection_file.with_suffix(".tmp")
-        write_private(tmp, json.dumps(info, indent=2) + "\n")  # it holds the control token and SEVP password
-        tmp.replace(self.connection_file)
+
+    def url(self, port: int) -> str:
+        """The base URL of an instance of this data dir listening on ``port``."""
+        return f"https://{_url_host(self.settings.host)}:{port}"
+
+    def write_connection(
+        self, store: Store, *, joining: Instance | None = None, leaving: Instance | None = None
+    ) -> dict | None:
+        """Rewrite connection.json: ``instances`` lists every instance still running (``joining`` added,
+        ``leaving`` and those whose process is gone removed), and the top-level keys describe the first of them.
+        Without ``joining`` or ``leaving`` (an organization was seeded, the data was reset) the file is rewritten
+        only when an instance runs. When the last instance leaves, the top-level keys stay (a client then finds
+        the server stopped, as before) and ``instances`` is empty. Returns what was written, or None."""
+        with registry_lock(self.root):
+            listed = listed_instances(self.connection_file)
+            running = updated(listed, joining=joining, leaving=leaving)
+            if running:
+                info = {**self.connection(running[0].url, store), "instances": [i.to_json() for i in running]}
+            elif leaving is not None:
+                try:
+                    info = {**json.loads(self.connection_file.read_text()), "instances": []}
+                except (OSError, ValueError, TypeError):
+                    return None
+            else:
+                return None
+            tmp = self.connection_file.with_suffix(".tmp")
+            write_private(tmp, json.dumps(info, indent=2) + "\n")  # it holds the control token and SEVP password
+            tmp.replace(self.connection_file)
         return info
 
 

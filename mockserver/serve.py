@@ -14,6 +14,7 @@ from gunicorn.app.base import BaseApplication
 
 from .config import ENVIRONMENTS, Settings
 from .datadir import DataDir
+from .instances import DataDirBusy, DataDirLock, Instance, registry_lock
 
 
 def describe(info: dict, settings: Settings) -> str:
@@ -98,14 +99,30 @@ class MockServer(BaseApplication):
             only_development_ca = all(Path(ca).resolve() == d.ca_cert.resolve() for ca in trusted)
             return prepare_context(base_context(), base_context, s.db_url, d.certs, revocable=only_development_ca)
 
+        me: dict[str, Instance] = {}
+
         def when_ready(server):
             port = server.LISTENERS[0].sock.getsockname()[1]
             from .store import Store
 
-            info = d.write_connection(port, Store(s.db_url))
-            print(describe(info, s), flush=True)
+            store = Store(s.db_url)
+            url = d.url(port)
+            me["instance"] = Instance.this_process(url, backend_name(s))
+            if d.lock is not None:
+                d.lock.announce(url, backend_name(s))
+            print(describe(d.connection(url, store), s), flush=True)  # before connection.json says it is ready
+            d.write_connection(store, joining=me["instance"])
+            store.engine.dispose()
             gc.collect()  # what is loaded now lives until the end: out of the collector's way (see post_worker_init)
             gc.freeze()
+
+        def on_exit(server):  # a clean stop: this instance leaves connection.json's list
+            if "instance" in me:
+                from .store import Store
+
+                store = Store(s.db_url)
+                d.write_connection(store, leaving=me["instance"])
+                store.engine.dispose()
 
         def post_worker_init(worker):
             worker.app.callable.extensions["sevis_mock"].start_worker()
@@ -136,6 +153,8 @@ class MockServer(BaseApplication):
         options = {
             "bind": f"{s.host}:{s.port}" if ":" not in s.host else f"[{s.host}]:{s.port}",
             "workers": s.workers,
+            # With PostgreSQL, instances on one host may share one port: the kernel spreads connections among them
+            "reuse_port": shares_port(s),
             "worker_class": "sevis_mock.server.front.FrontWorker",  # slow clients cost no thread: see front.py
             "threads": 8,
             "certfile": str(d.server_cert),
@@ -143,6 +162,7 @@ class MockServer(BaseApplication):
             "cert_reqs": ssl.CERT_OPTIONAL,
             "ssl_context": ssl_context,
             "when_ready": when_ready,
+            "on_exit": on_exit,
             "post_worker_init": post_worker_init,
             "post_request": post_request,
             "worker_exit": worker_exit,
@@ -183,10 +203,17 @@ def check_setup(settings: Settings) -> DataDir:
             f"cannot write to the data dir {data_dir} ({exc.strerror or exc}). Choose a folder you can write "
             "with --data-dir DIR (or SEVIS_MOCK_DATA_DIR=DIR), or make this one writable."
         ) from None
-    datadir = DataDir(settings)
+    lock = DataDirLock(data_dir, exclusive=backend_name(settings) == "sqlite")
     try:
-        datadir.check_version()
-        datadir.prepare()
+        lock.acquire()  # before anything in the data dir changes under a running server
+    except DataDirBusy as exc:
+        raise SetupProblem(str(exc)) from None
+    datadir = DataDir(settings)
+    datadir.lock = lock
+    try:
+        with registry_lock(data_dir):  # instances starting at once on one data dir make one CA, not two
+            datadir.check_version()
+            datadir.prepare()
     except IncompatibleDataDir as exc:
         raise SetupProblem(str(exc)) from None
     except (ValueError, TypeError) as exc:  # cryptography's answer to a garbled PEM file
@@ -203,6 +230,20 @@ def check_setup(settings: Settings) -> DataDir:
     _check_tls_files(datadir)
     _check_port(settings)
     return datadir
+
+
+def backend_name(settings: Settings) -> str:
+    """The database behind ``settings``: "sqlite" (the embedded default), "postgresql", ..."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(settings.db_url).get_backend_name()
+
+
+def shares_port(settings: Settings) -> bool:
+    """Whether instances may listen on one port together (SO_REUSEPORT): with a shared database, not SQLite."""
+    import socket
+
+    return backend_name(settings) != "sqlite" and hasattr(socket, "SO_REUSEPORT")
 
 
 def _check_tls_files(datadir: DataDir) -> None:
@@ -235,6 +276,8 @@ def _check_port(settings: Settings) -> None:
     try:
         with socket.socket(family, socket.SOCK_STREAM) as sock:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn binds
+            if shares_port(settings):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
             sock.bind((settings.host, settings.port))
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:

@@ -8,7 +8,6 @@ reached over the same mutual-TLS listener, so the caller also needs a certificat
 from __future__ import annotations
 
 import hmac
-import json
 import math
 from datetime import timedelta
 
@@ -47,19 +46,12 @@ def require_token():
 
 
 def refresh_connection_file() -> None:
-    """Rewrite connection.json (after seed or reset) so that it lists the organizations the mock now has."""
-    from urllib.parse import urlsplit
-
+    """Rewrite connection.json (after seed or reset) so that it lists the organizations the mock now has; nothing
+    to do when no running `serve` wrote one (an in-process app)."""
     from ..datadir import DataDir
 
     m = mock()
-    data_dir = DataDir(m.settings)
-    try:
-        port = urlsplit(json.loads(data_dir.connection_file.read_text())["base_url"]).port
-    except (OSError, ValueError, KeyError, TypeError):
-        return  # no running `serve` wrote one (an in-process app): nothing to refresh
-    if port:
-        data_dir.write_connection(port, m.store)
+    DataDir(m.settings).write_connection(m.store)
 
 
 def _clock_state():

@@ -75,8 +75,6 @@ def clear_data(store) -> dict[str, int]:
 def reset_data_dir(settings, *, everything: bool) -> dict[str, int]:
     """``sevis-mock reset``: :func:`clear_data`, or with ``everything`` what ``POST /control/reset`` does, on the
     data dir's database directly (a running server sees the change at its next request)."""
-    import json
-    from urllib.parse import urlsplit
 
     from ..clock import MockClock
     from ..datadir import DataDir
@@ -90,12 +88,7 @@ def reset_data_dir(settings, *, everything: bool) -> dict[str, int]:
         cleared = clear_all(store, keep_clock=False)
         data_dir = DataDir(settings)
         data_dir.seed(store, CertificateAuthority.load_or_create(data_dir.certs), MockClock(store).now())
-        try:
-            port = urlsplit(json.loads(data_dir.connection_file.read_text())["base_url"]).port
-        except (OSError, ValueError, KeyError, TypeError):
-            port = None
-        if port:
-            data_dir.write_connection(port, store)
+        data_dir.write_connection(store)  # when a server runs, connection.json lists the seeds again
         return cleared
     finally:
         store.engine.dispose()
