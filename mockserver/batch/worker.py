@@ -35,7 +35,9 @@ log = logging.getLogger(__name__)
 
 STEP_RECORDS = 25  # records applied per write transaction at most
 STEP_SECONDS = 0.05  # and for about this long: between two steps, uploads and other writers get the lock
-PROCESS_LEASE = timedelta(minutes=2)  # real time a processor holds a batch between steps before another may
+PROCESS_LEASE = timedelta(seconds=15)  # real time a processor holds a batch between steps (about 50 ms apart) before
+# another may go on with it: a processor killed mid-batch (kill -9, a lost host) delays its batch by this much at most;
+# one that was merely slow finds at its next step that the batch was taken over, and stops (each record once)
 
 
 def process_due(mock, limit: int | None = None, applied: list[int] | None = None) -> int:
