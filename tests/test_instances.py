@@ -228,7 +228,7 @@ def postgres_url() -> str | None:
     return os.environ.get("SEVIS_MOCK_TEST_DATABASE_URL")
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+@pytest.fixture(scope="module", params=["sqlite"])
 def cluster(request, tmp_path_factory):
     data_dir = tmp_path_factory.mktemp(f"instances-{request.param}")
     common = ("--processing-delay", "0", "--fast-passwords")
