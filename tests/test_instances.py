@@ -26,19 +26,8 @@ from sevis_mock.server.config import Settings
 from sevis_mock.server.datadir import DataDir
 from sevis_mock.server.db import Batch, BatchProgress, Record, Store
 from sevis_mock.server.instances import Instance, live_instances, updated
-from tests.support.server import ROOT, RunningServer, new_batch_id, start_server
-
-
-def sevis_mock(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("SEVIS_MOCK_")}
-    return subprocess.run(
-        [sys.executable, "-m", "sevis_mock.server", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=clean,
-        timeout=timeout,
-    )
+from tests.support.server import RunningServer, new_batch_id, start_server
+from tests.support.server import sevis_mock_cli as sevis_mock
 
 
 # --- the registry of instances (no server) -------------------------------------------------------------------

@@ -19,6 +19,7 @@ from sevis_mock.fixtures import read_fixture
 from sevis_mock.harness.pytest_plugin import MockServer
 from sevis_mock.cli import LAZY_COMMANDS, main
 from tests.support.server import ROOT, new_batch_id, with_batch_id
+from tests.support.server import sevis_mock_cli as sevis_mock
 
 SERVE_ENV = {  # the module's server is configured through environment variables only
     "SEVIS_MOCK_HOST": "127.0.0.1",
@@ -27,18 +28,6 @@ SERVE_ENV = {  # the module's server is configured through environment variables
     "SEVIS_MOCK_WORKERS": "1",
     "SEVIS_MOCK_FAST_PASSWORDS": "true",
 }
-
-
-def sevis_mock(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("SEVIS_MOCK_")}
-    return subprocess.run(
-        [sys.executable, "-m", "sevis_mock", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env={**clean, **(env or {})},
-        timeout=timeout,
-    )
 
 
 @pytest.fixture(scope="module")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -195,6 +196,20 @@ class RunningServer:
 
     def stop(self) -> None:
         self.mock.stop()
+
+
+def sevis_mock_cli(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    """``sevis-mock ARGS...`` in a subprocess, with no SEVIS_MOCK_* variable of this environment but those of
+    ``env``; its output captured as text."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("SEVIS_MOCK_")}
+    return subprocess.run(
+        [sys.executable, "-m", "sevis_mock", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**clean, **(env or {})},
+        timeout=timeout,
+    )
 
 
 def start_server(data_dir: Path, *extra: str, timeout: float = 60) -> RunningServer:
