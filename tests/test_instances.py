@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 from sevis_mock.harness.batches import students_batch
 from sevis_mock.server.config import Settings
 from sevis_mock.server.datadir import DataDir
-from sevis_mock.server.db import Batch, BatchProgress, Record, Store
+from sevis_mock.server.store import Batch, BatchProgress, Record, Store
 from sevis_mock.server.instances import Instance, live_instances, updated
 from tests.support.server import RunningServer, new_batch_id, start_server
 from tests.support.server import sevis_mock_cli as sevis_mock
