@@ -33,14 +33,4 @@ def read_log(xml: bytes) -> etree._Element:
 
 def control(server, method: str, path: str, **kw):
     """The mock's control API (here: process the queued batches when the test says so)."""
-    org = server.org("F/M")
-    with server.session((org["client_cert"], org["client_key"])) as s:
-        r = s.request(
-            method,
-            f"{server.info['control']['url']}/{path}",
-            headers={"Authorization": f"Bearer {server.info['control']['token']}"},
-            timeout=120,
-            **kw,
-        )
-    assert r.status_code == 200, r.text
-    return r.json()
+    return server.mock.control(method, path, **kw)
