@@ -81,6 +81,17 @@ def _clock(ctx, param, value):
         raise click.BadParameter(f"{value!r} is not an ISO-8601 date or date-time (e.g. 2027-01-15T09:00:00)")
 
 
+def _public_url(ctx, param, value):
+    if value is None:
+        return None
+    from .config import parse_public_url
+
+    try:
+        return parse_public_url(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc))
+
+
 DATA_DIR_OPTION = click.option(
     "--data-dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -172,6 +183,15 @@ OWN_PREFIX = {"auto_envvar_prefix": ENV_PREFIX}  # SEVIS_MOCK_DATA_DIR rather th
     "needs the control token or a SEVP console login.",
 )
 @click.option(
+    "--public-url",
+    "public_url",
+    callback=_public_url,
+    default=None,
+    metavar="URL",
+    help="The address clients use when a proxy or load balancer is in front of the instances (https://HOST[:PORT]): "
+    "connection.json's top-level URLs give it, and the server certificate names its host.",
+)
+@click.option(
     "--scenario",
     "scenario",
     multiple=True,
@@ -195,6 +215,7 @@ def serve(
     replay,
     max_worker_memory_mb,
     open_outbox,
+    public_url,
     scenario,
 ) -> None:
     """Run the mock over mutual TLS; prints how to reach it and writes DATA_DIR/connection.json."""
@@ -226,6 +247,7 @@ def serve(
         replay=replay,
         max_worker_memory_mb=max_worker_memory_mb,
         open_outbox=open_outbox,
+        public_url=public_url,
     )
     if smtp:
         from .rti.mail import parse_smtp

@@ -6,8 +6,28 @@ import os
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from .clock import parse_iso
+
+
+def parse_public_url(value: str) -> str:
+    """``https://HOST`` or ``https://HOST:PORT`` (the address of a proxy in front of the instances), without a
+    trailing slash; ValueError saying what is wrong otherwise."""
+    try:
+        parts = urlsplit(value.strip())
+        parts.port  # a port that is not a number in range raises here
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme != "https" or not parts.hostname or parts.path not in ("", "/"):
+        raise ValueError(
+            f"{value[:200]!r} is not an address clients can use: give https://HOST or https://HOST:PORT (the name or "
+            "address of the proxy in front of the instances, no path)"
+        )
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise ValueError(f"{value[:200]!r}: give https://HOST[:PORT] alone, without user, query or fragment")
+    return f"https://{parts.netloc}"
+
 
 # Processing latency by profile (PROTOCOL §1: alpha seconds, beta about 20 minutes, production overnight).
 PROFILES = ("alpha", "beta", "production")
@@ -45,11 +65,19 @@ class Settings:
     fast_passwords: bool = False  # RTI passwords hashed with cheap PBKDF2 instead of scrypt (throwaway test servers)
     max_worker_memory_mb: float = 512  # a worker over this resident memory is recycled after its request (0 = never)
     open_outbox: bool = False  # the outbox readable without the control token or a SEVP console login
+    public_url: str | None = None  # the address clients use (a proxy in front of the instances), https://HOST[:PORT]
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).resolve()
+        if self.public_url is not None:
+            self.public_url = parse_public_url(self.public_url)
         if self.profile not in PROFILES:
             raise ValueError(f"profile must be one of {', '.join(PROFILES)}, not {self.profile!r}")
+
+    @property
+    def public_host(self) -> str | None:
+        """The host name or address of ``public_url``, which the server certificate must name too."""
+        return urlsplit(self.public_url).hostname if self.public_url else None
 
     @property
     def db_url(self) -> str:
@@ -84,6 +112,8 @@ class Settings:
             values["max_worker_memory_mb"] = float(env["SEVIS_MOCK_MAX_WORKER_MEMORY"])
         if env.get("SEVIS_MOCK_OPEN_OUTBOX", "").lower() in ("1", "true", "yes"):
             values["open_outbox"] = True
+        if "SEVIS_MOCK_PUBLIC_URL" in env:
+            values["public_url"] = env["SEVIS_MOCK_PUBLIC_URL"]
         if "SEVIS_MOCK_DATABASE_URL" in env:
             values["database_url"] = env["SEVIS_MOCK_DATABASE_URL"]
         values.update({k: v for k, v in overrides.items() if v is not None})

@@ -135,9 +135,10 @@ class DataDir:
         if not self.format_file.exists():
             self.format_file.write_text(json.dumps({"format": DATA_FORMAT}) + "\n")
         ca = CertificateAuthority.load_or_create(self.certs)
-        if not self.server_cert.exists() or self._server_host() != self.settings.host:
-            ca.issue_server(self.certs, self.settings.host)
-            (self.certs / "server.host").write_text(self.settings.host)
+        names = " ".join(filter(None, (self.settings.host, self.settings.public_host)))
+        if not self.server_cert.exists() or self._server_host() != names:
+            ca.issue_server(self.certs, self.settings.host, also=tuple(names.split()[1:]))
+            (self.certs / "server.host").write_text(names)
         store = Store(self.settings.db_url)
         store.create_all()
         clock = MockClock(store)
@@ -236,7 +237,8 @@ class DataDir:
         self, store: Store, *, joining: Instance | None = None, leaving: Instance | None = None
     ) -> dict | None:
         """Rewrite connection.json: ``instances`` lists every instance still running (``joining`` added,
-        ``leaving`` and those whose process is gone removed), and the top-level keys describe the first of them.
+        ``leaving`` and those whose process is gone removed), and the top-level keys describe the first of them (its
+        ``--public-url`` when it has one).
         Without ``joining`` or ``leaving`` (an organization was seeded, the data was reset) the file is rewritten
         only when an instance runs. When the last instance leaves, the top-level keys stay (a client then finds
         the server stopped, as before) and ``instances`` is empty. Returns what was written, or None."""
@@ -244,7 +246,8 @@ class DataDir:
             listed = listed_instances(self.connection_file)
             running = updated(listed, joining=joining, leaving=leaving)
             if running:
-                info = {**self.connection(running[0].url, store), "instances": [i.to_json() for i in running]}
+                first = running[0].public_url or running[0].url  # a proxy in front of the instances, if they have one
+                info = {**self.connection(first, store), "instances": [i.to_json() for i in running]}
             elif leaving is not None:
                 try:
                     info = {**json.loads(self.connection_file.read_text()), "instances": []}

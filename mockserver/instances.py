@@ -51,9 +51,10 @@ class Instance:
     started_at: str
     backend: str  # "sqlite" | "postgresql" (or another SQLAlchemy dialect's name)
     pid_started: int | None = None  # the process's start time (Linux clock ticks): a reused pid is not taken for it
+    public_url: str | None = None  # the address clients use when a proxy is in front of the instances (--public-url)
 
     @classmethod
-    def this_process(cls, url: str, backend: str) -> "Instance":
+    def this_process(cls, url: str, backend: str, public_url: str | None = None) -> "Instance":
         return cls(
             url=url,
             pid=os.getpid(),
@@ -61,6 +62,7 @@ class Instance:
             started_at=datetime.now(UTC).isoformat(timespec="seconds"),
             backend=backend,
             pid_started=process_start(os.getpid()),
+            public_url=public_url,
         )
 
     @classmethod
@@ -69,7 +71,7 @@ class Instance:
         if not isinstance(value, dict):
             return None
         try:
-            started = value.get("pid_started")
+            started, public = value.get("pid_started"), value.get("public_url")
             instance = cls(
                 url=str(value["url"]),
                 pid=int(value["pid"]),
@@ -77,6 +79,7 @@ class Instance:
                 started_at=str(value.get("started_at", "")),
                 backend=str(value.get("backend", "")),
                 pid_started=None if started is None else int(started),
+                public_url=None if public is None else str(public),
             )
         except (KeyError, TypeError, ValueError):
             return None

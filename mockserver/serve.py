@@ -107,10 +107,13 @@ class MockServer(BaseApplication):
 
             store = Store(s.db_url)
             url = d.url(port)
-            me["instance"] = Instance.this_process(url, backend_name(s))
+            me["instance"] = Instance.this_process(url, backend_name(s), s.public_url)
             if d.lock is not None:
                 d.lock.announce(url, backend_name(s))
-            print(describe(d.connection(url, store), s), flush=True)  # before connection.json says it is ready
+            banner = describe(d.connection(s.public_url or url, store), s)
+            if s.public_url:
+                banner += f"\n  this instance listens at {url}; clients use {s.public_url}"
+            print(banner, flush=True)  # before connection.json says it is ready
             d.write_connection(store, joining=me["instance"])
             store.engine.dispose()
             gc.collect()  # what is loaded now lives until the end: out of the collector's way (see post_worker_init)

@@ -125,16 +125,18 @@ class CertificateAuthority:
             builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
         return builder.sign(self.key, hashes.SHA256()), key
 
-    def issue_server(self, directory: Path, host: str) -> IssuedCertificate:
+    def issue_server(self, directory: Path, host: str, also: tuple[str, ...] = ()) -> IssuedCertificate:
+        """The server certificate for ``host`` (and localhost, 127.0.0.1 and the names in ``also``, such as a proxy's
+        in front of several instances)."""
         now = datetime.now(UTC)
         sans: list[x509.GeneralName] = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-        try:
-            ip = ipaddress.ip_address(host)
-            if x509.IPAddress(ip) not in sans:
-                sans.append(x509.IPAddress(ip))
-        except ValueError:
-            if host not in ("localhost", ""):
-                sans.append(x509.DNSName(host))
+        for name in (host, *also):
+            try:
+                san: x509.GeneralName = x509.IPAddress(ipaddress.ip_address(name))
+            except ValueError:
+                san = x509.DNSName(name)
+            if name not in ("localhost", "") and san not in sans:
+                sans.append(san)
         cert, key = self._leaf(
             _name(host or "localhost", "sevis-mock"),
             ExtendedKeyUsageOID.SERVER_AUTH,

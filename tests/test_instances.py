@@ -22,10 +22,11 @@ from lxml import etree
 from sqlalchemy import func, select
 
 from sevis_mock.harness.batches import students_batch
-from sevis_mock.server.config import Settings
+from sevis_mock.server.config import Settings, parse_public_url
 from sevis_mock.server.datadir import DataDir
 from sevis_mock.server.store import Batch, BatchProgress, Record, Store
 from sevis_mock.server.instances import Instance, live_instances, updated
+from sevis_mock.server.tls import load_certificate
 from tests.support.server import RunningServer, new_batch_id, start_server
 from tests.support.server import sevis_mock_cli as sevis_mock
 
@@ -100,6 +101,50 @@ def test_connection_json_lists_every_instance_and_each_leaves_on_its_own(tmp_pat
         assert d.write_connection(store) is None
     finally:
         store.engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "given, kept",
+    [("https://sevis.example.edu", "https://sevis.example.edu"), ("https://10.0.0.5:8443/", "https://10.0.0.5:8443")],
+)
+def test_a_public_url_is_https_host_and_port(given, kept):
+    assert parse_public_url(given) == kept
+
+
+@pytest.mark.parametrize(
+    "given",
+    ["http://sevis.example.edu", "sevis.example.edu:8443", "https://h:99999", "https://h/sbtsevisbatch", "https://u@h"],
+)
+def test_anything_else_is_refused_saying_what_to_give(given):
+    with pytest.raises(ValueError, match=r"https://HOST"):
+        parse_public_url(given)
+
+
+def test_behind_a_proxy_connection_json_gives_the_public_url_and_the_certificate_names_it(tmp_path):
+    from cryptography import x509
+
+    settings = Settings(data_dir=tmp_path / "d", host="0.0.0.0", public_url="https://sevis.example.edu:8443")
+    d = DataDir(settings)
+    store = d.prepare()
+    try:
+        names = load_certificate(d.server_cert.read_bytes()).extensions.get_extension_for_class(
+            x509.SubjectAlternativeName
+        )
+        assert "sevis.example.edu" in names.value.get_values_for_type(x509.DNSName)
+        me = Instance.this_process("https://127.0.0.1:40001", "postgresql", settings.public_url)
+        info = d.write_connection(store, joining=me)
+        assert info["base_url"] == "https://sevis.example.edu:8443"
+        assert info["control"]["url"] == "https://sevis.example.edu:8443/control"
+        assert [i["url"] for i in info["instances"]] == ["https://127.0.0.1:40001"]
+        before = d.server_cert.read_bytes()
+        DataDir(settings).prepare().engine.dispose()
+        assert d.server_cert.read_bytes() == before  # the same names: the same certificate
+    finally:
+        store.engine.dispose()
+    with pytest.raises(ValueError, match="https://HOST"):
+        Settings(data_dir=tmp_path / "d", public_url="http://sevis.example.edu")
+    refused = sevis_mock("serve", "--data-dir", str(tmp_path / "e"), "--public-url", "sevis.example.edu")
+    assert refused.returncode == 2 and "--public-url" in refused.stderr and "https://HOST" in refused.stderr
 
 
 # --- the data-dir lock (real servers) ------------------------------------------------------------------------
