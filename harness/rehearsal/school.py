@@ -78,25 +78,51 @@ def sample_school(tag: str | None = None) -> dict[str, Any]:
     }
 
 
-def _require(mapping: Any, keys: tuple[str, ...], where: str) -> None:
+def require(mapping: Any, keys: tuple[str, ...], where: str, error: type[SchoolFileError] = SchoolFileError) -> None:
+    """``error`` unless ``mapping`` is a mapping giving every one of ``keys``."""
     if not isinstance(mapping, dict):
-        raise SchoolFileError(f"{where}: expected a mapping with {', '.join(keys)}")
+        raise error(f"{where}: expected a mapping with {', '.join(keys)}")
     missing = [k for k in keys if mapping.get(k) in (None, "")]
     if missing:
-        raise SchoolFileError(f"{where}: missing {', '.join(missing)}")
+        raise error(f"{where}: missing {', '.join(missing)}")
+
+
+def read_details(
+    path: Path, sample: dict[str, Any], keys: set[str], name_key: str, error: type[SchoolFileError]
+) -> dict[str, Any]:
+    """The organization details of the YAML file ``path`` over ``sample``: the keys it gives replace the
+    sample's (``contact`` key by key); ``organization_name`` defaults to the ``name_key`` it gives."""
+    try:
+        given = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise error(f"{path} is not valid YAML: {exc}") from exc
+    if not isinstance(given, dict):
+        raise error(f"{path}: expected a mapping of {', '.join(sorted(keys))}")
+    unknown = sorted(set(given) - keys)
+    if unknown:
+        raise error(f"{path}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(keys))}")
+    merged = copy.deepcopy(sample)
+    for key, value in given.items():
+        if key == "contact" and isinstance(value, dict):
+            merged["contact"] = {**sample["contact"], **value}
+        else:
+            merged[key] = value
+    if name_key in given and "organization_name" not in given:
+        merged["organization_name"] = given[name_key]
+    return merged
 
 
 def validate_school(school: dict[str, Any]) -> dict[str, Any]:
     """Check the shape the I-17 needs; return the school unchanged or raise `SchoolFileError`."""
     if school["category"] not in CATEGORIES:
         raise SchoolFileError(f"category: {school['category']!r} is not one of F, FM, M")
-    _require(school["contact"], CONTACT_KEYS, "contact")
+    require(school["contact"], CONTACT_KEYS, "contact")
     campuses = school["campuses"]
     if not isinstance(campuses, list) or not 1 <= len(campuses) <= 3:
         raise SchoolFileError("campuses: give 1 to 3 campuses")
     for i, campus in enumerate(campuses):
-        _require(campus, ("name",), f"campuses[{i}]")
-        _require(campus.get("address"), ADDRESS_KEYS, f"campuses[{i}].address")
+        require(campus, ("name",), f"campuses[{i}]")
+        require(campus.get("address"), ADDRESS_KEYS, f"campuses[{i}].address")
         campus["main"] = bool(campus.get("main", False))
     if sum(c["main"] for c in campuses) != 1:
         raise SchoolFileError("campuses: exactly one campus must have `main: true`")
@@ -104,7 +130,7 @@ def validate_school(school: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(officials, list) or not 1 <= len(officials) <= 4:
         raise SchoolFileError("officials: give 1 to 4 officials")
     for i, official in enumerate(officials):
-        _require(official, OFFICIAL_KEYS[:-1], f"officials[{i}]")
+        require(official, OFFICIAL_KEYS[:-1], f"officials[{i}]")
         official.setdefault("campus", 0)
         if official["role"] not in ("PDSO", "DSO"):
             raise SchoolFileError(f"officials[{i}].role: {official['role']!r} is not PDSO or DSO")
@@ -122,23 +148,7 @@ def load_school(path: Path | None, tag: str | None = None) -> tuple[dict[str, An
     school = sample_school(tag)
     if path is None:
         return school, False
-    try:
-        given = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise SchoolFileError(f"{path} is not valid YAML: {exc}") from exc
-    if not isinstance(given, dict):
-        raise SchoolFileError(f"{path}: expected a mapping of {', '.join(sorted(KEYS))}")
-    unknown = sorted(set(given) - KEYS)
-    if unknown:
-        raise SchoolFileError(f"{path}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(KEYS))}")
-    merged = copy.deepcopy(school)
-    for key, value in given.items():
-        if key == "contact" and isinstance(value, dict):
-            merged["contact"] = {**school["contact"], **value}
-        else:
-            merged[key] = value
-    if "school_name" in given and "organization_name" not in given:
-        merged["organization_name"] = given["school_name"]
+    merged = read_details(path, school, KEYS, "school_name", SchoolFileError)
     merged["category"] = str(merged["category"]).upper()
     return validate_school(merged), True
 

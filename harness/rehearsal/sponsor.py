@@ -18,14 +18,12 @@ sponsor's own batches (`--batch`) and no `categories`, the DS-3036 applies for t
 
 from __future__ import annotations
 
-import copy
 import secrets
 from pathlib import Path
 from typing import Any
 
-import yaml
 
-from .school import SchoolFileError
+from .school import SchoolFileError, read_details, require
 
 KEYS = {"sponsor_name", "program_type", "categories", "organization_name", "contact", "sites", "officials"}
 PROGRAM_TYPES = ("P-1", "P-3", "P-4")
@@ -73,11 +71,7 @@ def sample_sponsor(tag: str | None = None) -> dict[str, Any]:
 
 
 def _require(mapping: Any, keys: tuple[str, ...], where: str) -> None:
-    if not isinstance(mapping, dict):
-        raise SponsorFileError(f"{where}: expected a mapping with {', '.join(keys)}")
-    missing = [k for k in keys if mapping.get(k) in (None, "")]
-    if missing:
-        raise SponsorFileError(f"{where}: missing {', '.join(missing)}")
+    require(mapping, keys, where, SponsorFileError)
 
 
 def validate_sponsor(sponsor: dict[str, Any]) -> dict[str, Any]:
@@ -117,23 +111,7 @@ def load_sponsor(path: Path | None, tag: str | None = None) -> tuple[dict[str, A
     sponsor = sample_sponsor(tag)
     if path is None:
         return validate_sponsor(sponsor), False
-    try:
-        given = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise SponsorFileError(f"{path} is not valid YAML: {exc}") from exc
-    if not isinstance(given, dict):
-        raise SponsorFileError(f"{path}: expected a mapping of {', '.join(sorted(KEYS))}")
-    unknown = sorted(set(given) - KEYS)
-    if unknown:
-        raise SponsorFileError(f"{path}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(KEYS))}")
-    merged = copy.deepcopy(sponsor)
-    for key, value in given.items():
-        if key == "contact" and isinstance(value, dict):
-            merged["contact"] = {**sponsor["contact"], **value}
-        else:
-            merged[key] = value
-    if "sponsor_name" in given and "organization_name" not in given:
-        merged["organization_name"] = given["sponsor_name"]
+    merged = read_details(path, sponsor, KEYS, "sponsor_name", SponsorFileError)
     merged["program_type"] = str(merged["program_type"]).upper()
     return validate_sponsor(merged), True
 
