@@ -15,7 +15,6 @@ from __future__ import annotations
 import hmac
 from dataclasses import dataclass
 from datetime import datetime
-from types import ModuleType
 from typing import Any
 
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, session, url_for
@@ -23,6 +22,7 @@ from sqlalchemy import select
 
 from .store import Setting
 from .rti import accounts
+from .rti.applications import FormKind
 from .rti.errors import RtiError
 from .rti.keys import operator_credentials
 from .rti.web import auto_approve, bearer, check_csrf, deliver_mail, json_body, json_error, mock, smtp_on
@@ -82,10 +82,8 @@ class Console:
 
     name: str  # "sevp" | "dos": URL prefix, token kind, session and Setting keys
     title: str  # "SEVP console" | "Department of State console"
-    form: Any  # the reviewed form's table (Petition | Designation)
-    tickets: Any  # its tickets' table (ResponseTicket | HelpDeskTicket)
-    ticket_of: str  # the tickets' column naming the form ("petition_id" | "designation_id")
-    domain: ModuleType  # rti.petitions | rti.designations: as_json(form, tickets), reject(...)
+    heading: str  # its pages' heading: "SEVP operator console" | "Department of State designation console"
+    kind: FormKind  # the form it reviews: rti.petitions.I17 | rti.designations.DS3036
     noun: str  # how a 404 names one form: "I-17 petition" | "DS-3036"
     states: tuple[str, ...]
     home: str  # the listing page's endpoint, where a login lands
@@ -123,30 +121,29 @@ class Console:
     # --- the forms it reviews ---------------------------------------------------------------------------------
 
     def one(self, s, form_id: int) -> Any:
-        found = s.get(self.form, form_id)
+        found = s.get(self.kind.table, form_id)
         if found is None:
             raise RtiError(404, f"no {self.noun} {form_id}")
         return found
 
     def full(self, s, form: Any) -> dict:
-        column = getattr(self.tickets, self.ticket_of)
-        tickets = list(s.scalars(select(self.tickets).where(column == form.id).order_by(self.tickets.id)))
-        return self.domain.as_json(form, tickets)
+        return self.kind.with_tickets(s, form)
 
     def listing(self, state: str | None) -> list[dict]:
         if state and state not in self.states:
             raise RtiError(400, f"state: {state!r} is not one of {', '.join(self.states)}", field="state")
         with mock().store.session() as s:
-            query = select(self.form).order_by(self.form.id)
+            table = self.kind.table
+            query = select(table).order_by(table.id)
             if state:
-                query = query.where(self.form.state == state)
+                query = query.where(table.state == state)
             return [self.full(s, form) for form in s.scalars(query)]
 
     def reject(self, form_id: int, reason: str) -> dict:
         m = mock()
         with m.store.write() as s:
-            rejected = self.domain.reject(s, self.one(s, form_id), reason, m.clock.now(), smtp_on())
-            return self.domain.as_json(rejected)
+            rejected = self.kind.reject(s, self.one(s, form_id), reason, m.clock.now(), smtp_on())
+            return self.kind.as_json(rejected)
 
     # --- the blueprint ----------------------------------------------------------------------------------------
 
@@ -198,7 +195,7 @@ class Console:
                     session[f"{self.name}_operator"] = request.form["user"]
                     session[f"{self.name}_generation"] = mock().store.get_setting(self.generation, "0")
                     return redirect(url_for(self.home))
-            return render_template(f"{self.name}/login.html", error=error), status
+            return render_template("console_login.html", console=self, error=error), status
 
         @bp.post("/logout")
         def logout_page():

@@ -13,16 +13,13 @@ from flask import flash, jsonify, redirect, render_template, request, url_for
 from ..console import Console
 from ..rti import designations
 from ..rti.errors import RtiError
-from ..store import Designation, HelpDeskTicket
 from ..rti.web import json_body, mock, smtp_on
 
 CONSOLE = Console(
     name="dos",
     title="Department of State console",
-    form=Designation,
-    tickets=HelpDeskTicket,
-    ticket_of="designation_id",
-    domain=designations,
+    heading="Department of State designation console",
+    kind=designations.DS3036,
     noun="DS-3036",
     states=("submitted", "designated", "rejected", "draft"),
     home="dos.designations_page",

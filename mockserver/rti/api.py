@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from flask import Response, g, jsonify, request
+from sqlalchemy import select
 
 from . import accounts, batchreg, petitions, records
+from .applications import FormKind
 from .blueprint import bp
 from .errors import RtiError
-from ..store import Petition, ResponseTicket, RtiAccount
+from ..store import RtiAccount
 from .paths import link_base
 from .web import api_account, bearer, json_body, mock, smtp_on
 
@@ -68,52 +70,54 @@ def api_me():
 # --- Form I-17 -------------------------------------------------------------------------------------------
 
 
-@bp.post("/api/petitions")
-def api_petition_create():
-    account = api_account(_env())
-    m = mock()
-    with m.store.write() as s:
-        p = petitions.create(s, account, request.get_json(silent=True) or {}, m.clock.now())
-        return jsonify(petitions.as_json(p)), 201
+def form_api(kind: FormKind, *, path: str, singular: str) -> None:
+    """The JSON API of an application form on the RTI blueprint: ``POST /api/<path>`` (a new draft), ``GET``
+    (the user's), ``GET``/``PUT /api/<path>/<id>`` (one with its tickets; change the draft) and
+    ``POST /api/<path>/<id>/submit``; endpoints ``rti.api_<singular>_create``, ``_list``, ``_get``, ``_put``,
+    ``_submit``."""
+
+    def create():
+        account = api_account(_env())
+        m = mock()
+        with m.store.write() as s:
+            form = kind.create(s, account, request.get_json(silent=True) or {}, m.clock.now())
+            return jsonify(kind.as_json(form)), 201
+
+    def listing():
+        account = api_account(_env())
+        table = kind.table
+        with mock().store.session() as s:
+            rows = s.scalars(select(table).where(table.owner_user_id == account.user_id).order_by(table.id))
+            return jsonify({path: [kind.as_json(form) for form in rows]})
+
+    def one(**ids: int):
+        account = api_account(_env())
+        with mock().store.session() as s:
+            return jsonify(kind.with_tickets(s, kind.owned(s, ids[kind.id_key], account)))
+
+    def change(**ids: int):
+        account = api_account(_env())
+        m = mock()
+        with m.store.write() as s:
+            form = kind.save_draft(kind.owned(s, ids[kind.id_key], account), json_body(), m.clock.now())
+            return jsonify(kind.as_json(form))
+
+    def submit(**ids: int):
+        account = api_account(_env())
+        m = mock()
+        with m.store.write() as s:
+            form = kind.submit(kind.owned(s, ids[kind.id_key], account), m.clock.now())
+            return jsonify(kind.as_json(form))
+
+    one_path = f"/api/{path}/<int:{kind.id_key}>"
+    bp.add_url_rule(f"/api/{path}", endpoint=f"api_{singular}_create", view_func=create, methods=["POST"])
+    bp.add_url_rule(f"/api/{path}", endpoint=f"api_{singular}_list", view_func=listing, methods=["GET"])
+    bp.add_url_rule(one_path, endpoint=f"api_{singular}_get", view_func=one, methods=["GET"])
+    bp.add_url_rule(one_path, endpoint=f"api_{singular}_put", view_func=change, methods=["PUT"])
+    bp.add_url_rule(f"{one_path}/submit", endpoint=f"api_{singular}_submit", view_func=submit, methods=["POST"])
 
 
-@bp.get("/api/petitions")
-def api_petition_list():
-    account = api_account(_env())
-    from sqlalchemy import select
-
-    with mock().store.session() as s:
-        rows = s.scalars(select(Petition).where(Petition.owner_user_id == account.user_id).order_by(Petition.id))
-        return jsonify({"petitions": [petitions.as_json(p) for p in rows]})
-
-
-@bp.get("/api/petitions/<int:petition_id>")
-def api_petition_get(petition_id: int):
-    account = api_account(_env())
-    from sqlalchemy import select
-
-    with mock().store.session() as s:
-        p = petitions.owned(s, petition_id, account)
-        tickets = list(s.scalars(select(ResponseTicket).where(ResponseTicket.petition_id == p.id)))
-        return jsonify(petitions.as_json(p, tickets))
-
-
-@bp.put("/api/petitions/<int:petition_id>")
-def api_petition_put(petition_id: int):
-    account = api_account(_env())
-    m = mock()
-    with m.store.write() as s:
-        p = petitions.save_draft(petitions.owned(s, petition_id, account), json_body(), m.clock.now())
-        return jsonify(petitions.as_json(p))
-
-
-@bp.post("/api/petitions/<int:petition_id>/submit")
-def api_petition_submit(petition_id: int):
-    account = api_account(_env())
-    m = mock()
-    with m.store.write() as s:
-        p = petitions.submit(petitions.owned(s, petition_id, account), m.clock.now())
-        return jsonify(petitions.as_json(p))
+form_api(petitions.I17, path="petitions", singular="petition")
 
 
 @bp.post("/api/response-center")

@@ -12,19 +12,18 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..store import Official, Organization, OrganizationProfile, Setting
+from ..store import Organization, OrganizationProfile
 from ..profiles import merged
 from ..rules.j_common import CATEGORIES as CATEGORY_NAMES
-from . import accounts, mail
+from . import accounts
+from .applications import FormKind, add_official, next_number, tell_owner
 from .errors import RtiError
-from ..store import Designation, HelpDeskTicket, RtiAccount
-from .paths import link_base
-from .petitions import ADDRESS_FIELDS, US_STATES, ZIP, change_draft, submit_draft
+from ..store import Designation, HelpDeskTicket
+from .petitions import ADDRESS_FIELDS, US_STATES, ZIP
 
 # program type -> (program number prefix, label). [i] P-1 academic, P-3 private sector, P-4 government.
 PROGRAM_TYPES = {
@@ -202,67 +201,27 @@ def submission_problems(body: dict) -> tuple[list[str], list[str]]:
     return missing, invalid
 
 
-def as_json(d: Designation, tickets: list[HelpDeskTicket] | None = None) -> dict:
-    out = {
-        "designation_id": d.id,
-        "form": "DS-3036",
-        "state": d.state,
-        "environment": d.environment,
-        "owner": d.owner_user_id,
-        **json.loads(d.body),
-        "program_number": d.program_number,
-        "created_at": d.created_at.isoformat(timespec="seconds"),
-        "updated_at": d.updated_at.isoformat(timespec="seconds"),
-        "submitted_at": d.submitted_at.isoformat(timespec="seconds") if d.submitted_at else None,
-        "decided_at": d.decided_at.isoformat(timespec="seconds") if d.decided_at else None,
-    }
-    if d.state == "designated" and d.decision:
-        out["designation"] = json.loads(d.decision)
-    if d.state == "rejected":
-        out["rejection_reason"] = d.decision
-    if tickets is not None:
-        out["help_desk"] = [
-            {"ticket": t.ticket, **json.loads(t.body), "created_at": t.created_at.isoformat(timespec="seconds")}
-            for t in tickets
-        ]
-    return out
-
-
-def owned(session: Session, designation_id: int, account: RtiAccount) -> Designation:
-    d = session.get(Designation, designation_id)
-    if d is None or d.owner_user_id != account.user_id:
-        raise RtiError(404, f"no DS-3036 {designation_id} of user {account.user_id}")
-    return d
-
-
-def create(session: Session, account: RtiAccount, raw, now: datetime) -> Designation:
-    if account.role != "TEMP-EV":
-        raise RtiError(
-            403,
-            "Form DS-3036 is prepared by the temporary user from 'Register for New Account' with the purpose "
-            "'Apply for designation by the Department of State as an Exchange Visitor Program'",
-        )
-    body = normalize(raw if raw is not None else {})
-    d = Designation(
-        environment=account.environment,
-        owner_user_id=account.user_id,
-        state="draft",
-        body=json.dumps(body),
-        created_at=now,
-        updated_at=now,
-        decision="",
-    )
-    session.add(d)
-    session.flush()
-    return d
-
-
-def save_draft(d: Designation, raw, now: datetime) -> Designation:
-    return change_draft(d, normalize(raw), now, "DS-3036")
-
-
-def submit(d: Designation, now: datetime) -> Designation:
-    return submit_draft(d, submission_problems, now, "DS-3036")
+DS3036 = FormKind(
+    form_name="DS-3036",
+    table=Designation,
+    ticket_table=HelpDeskTicket,
+    ticket_of="designation_id",
+    id_key="designation_id",
+    number_key="program_number",
+    decided="designated",
+    decision_key="designation",
+    tickets_key="help_desk",
+    name_field="sponsor_name",
+    organization="sponsor",
+    preparer_role="TEMP-EV",
+    not_preparer="Form DS-3036 is prepared by the temporary user from 'Register for New Account' with the purpose "
+    "'Apply for designation by the Department of State as an Exchange Visitor Program'",
+    reader="applicant",
+    refused="The Department of State did not designate {name} (DS-3036 {id})",
+    normalize=normalize,
+    problems=submission_problems,
+    extra=(("form", "DS-3036"),),
+)
 
 
 # --- the exchange-visitor help desk ------------------------------------------------------------------------
@@ -272,25 +231,7 @@ def contact_help_desk(session: Session, body: dict, environment: str, now: datet
     accounts.require(body, HELP_DESK_FIELDS)
     email = accounts.check_email(body["email"])
     name = " ".join(_text(body["sponsor_name"]).split())
-    designation = next(
-        (
-            d
-            for d in session.scalars(
-                select(Designation)
-                .where(Designation.environment == environment, Designation.state.in_(("submitted", "designated")))
-                .order_by(Designation.id.desc())
-            )
-            if " ".join(json.loads(d.body)["sponsor_name"].split()).lower() == name.lower()
-        ),
-        None,
-    )
-    if designation is None:
-        raise RtiError(
-            400,
-            f"no submitted DS-3036 for a sponsor named {name!r} on this system; give the sponsor name "
-            "exactly as on the DS-3036 (submit the DS-3036 first)",
-            field="sponsor_name",
-        )
+    designation = DS3036.submitted_named(session, environment, name, "sponsor_name")
     fields = {k: _text(body[k]) for k in HELP_DESK_FIELDS}
     fields.update(email=email)
     ticket = HelpDeskTicket(
@@ -305,15 +246,7 @@ def contact_help_desk(session: Session, body: dict, environment: str, now: datet
 
 
 def _next_program_number(session: Session) -> int:
-    row = session.get(Setting, "next_program_number")
-    number = int(row.value) if row else FIRST_PROGRAM_NUMBER
-    while session.scalars(select(Organization.org_id).where(Organization.org_id.like(f"P-_-{number:05d}"))).first():
-        number += 1
-    if row is None:
-        row = Setting(key="next_program_number", value="")
-        session.add(row)
-    row.value = str(number + 1)
-    return number
+    return next_number(session, "next_program_number", FIRST_PROGRAM_NUMBER, lambda n: f"P-_-{n:05d}")
 
 
 def designated_categories(body: dict, chosen) -> list[str]:
@@ -335,8 +268,7 @@ def designated_categories(body: dict, chosen) -> list[str]:
 
 
 def designate(session: Session, d: Designation, now: datetime, host_url: str, smtp: bool, categories=None) -> dict:
-    if d.state != "submitted":
-        raise RtiError(409, f"DS-3036 {d.id} is {d.state}, not submitted; only a submitted DS-3036 can be designated")
+    DS3036.check_submitted(d, "designated")
     body = json.loads(d.body)
     chosen = designated_categories(body, categories)
     number = f"{PROGRAM_TYPES[body['program_type']][0]}-{_next_program_number(session):05d}"
@@ -356,109 +288,51 @@ def designate(session: Session, d: Designation, now: datetime, host_url: str, sm
     session.add(OrganizationProfile(org_id=number, profile=json.dumps(profile), updated_at=now))
     officials = []
     for o in body["officials"]:
-        user_id = accounts.new_user_id(session)
-        account = RtiAccount(
-            user_id=user_id,
-            environment=d.environment,
-            role=o["role"],
-            first_name=o["first_name"],
-            last_name=o["last_name"],
-            email=o["email"],
-            phone="",
-            created_at=now,
-        )
-        session.add(account)
-        session.add(
-            Official(
-                user_id=user_id,
-                org_id=number,
-                name=account.name,
-                email=o["email"],
-                role=o["role"],
-                batch_registered=False,
-                last_login_at=None,
-            )
-        )
-        session.flush()
         title = "Responsible Officer" if o["role"] == "RO" else "Alternate Responsible Officer"
-        accounts.send_set_password(
+        account = add_official(
             session,
-            account,
+            d.environment,
+            o,
+            number,
             now,
-            link_base(host_url, d.environment),
+            host_url,
             smtp,
             f"The Department of State designated {body['sponsor_name']} as an Exchange Visitor Program. You are "
             f"{title} ({o['role']}) of program {number}. Set your password and log in to activate your account.",
         )
         officials.append(
-            {"user_id": user_id, "role": o["role"], "email": o["email"], "name": account.name, "program_number": number}
+            {
+                "user_id": account.user_id,
+                "role": o["role"],
+                "email": o["email"],
+                "name": account.name,
+                "program_number": number,
+            }
         )
     decision = {"program_number": number, "categories": chosen, "officials": officials}
-    d.state, d.program_number, d.decided_at, d.updated_at, d.decision = (
-        "designated",
-        number,
-        now,
-        now,
-        json.dumps(decision),
-    )
-    owner = accounts.account_of(session, d.owner_user_id)
+    DS3036.decide(d, number, decision, now)
     listed = "\n".join(f"  {o['role']} {o['name']} <{o['email']}>: user ID {o['user_id']}" for o in officials)
-    mail.send(
+    tell_owner(
         session,
-        to=owner.email,
+        d,
         subject=f"SEVIS: {body['sponsor_name']} is designated, program {number}",
         kind="designated",
         now=now,
-        user_id=owner.user_id,
         smtp=smtp,
-        body=(
-            f"Dear {owner.name},\n\nThe Department of State designated {body['sponsor_name']} (DS-3036 {d.id}) as "
+        text=(
+            f"The Department of State designated {body['sponsor_name']} (DS-3036 {d.id}) as "
             f"an Exchange Visitor Program.\n\nProgram number: {number}\nCategories: "
             f"{', '.join(category_label(c) for c in chosen)}\n\nOfficials (each was e-mailed a Set Password "
-            f"link):\n{listed}\n\nNext: the Responsible Officer registers for batch processing in RTI.\n\n"
-            "-- SEVIS (sevis-mock, a test system)\n"
+            f"link):\n{listed}\n\nNext: the Responsible Officer registers for batch processing in RTI."
         ),
     )
     return decision
 
 
-def reject(session: Session, d: Designation, reason: str, now: datetime, smtp: bool) -> Designation:
-    reason = _text(reason, 2000)
-    if not reason:
-        raise RtiError(400, "reason: say why the DS-3036 is rejected (the applicant reads it)", field="reason")
-    if d.state != "submitted":
-        raise RtiError(409, f"DS-3036 {d.id} is {d.state}, not submitted; only a submitted DS-3036 can be rejected")
-    d.state, d.decided_at, d.updated_at, d.decision = "rejected", now, now, reason
-    owner = accounts.account_of(session, d.owner_user_id)
-    name = json.loads(d.body)["sponsor_name"]
-    mail.send(
-        session,
-        to=owner.email,
-        subject=f"SEVIS: the DS-3036 of {name} was not approved",
-        kind="rejected",
-        now=now,
-        user_id=owner.user_id,
-        smtp=smtp,
-        body=(
-            f"Dear {owner.name},\n\nThe Department of State did not designate {name} (DS-3036 {d.id}).\n\n"
-            f"Reason: {reason}\n\nYou may register again and submit a corrected DS-3036.\n\n"
-            "-- SEVIS (sevis-mock, a test system)\n"
-        ),
-    )
-    return d
-
-
 def auto_designate_due(session: Session, after_seconds: float, now: datetime, host_url: str, smtp: bool) -> list[int]:
     """`serve --auto-approve SECONDS`: the Department of State designates every DS-3036 submitted at least
     SECONDS ago (mock clock), for every category it asks for [i]."""
-    cutoff = now - timedelta(seconds=after_seconds)
-    due = list(
-        session.scalars(
-            select(Designation)
-            .where(Designation.state == "submitted", Designation.submitted_at <= cutoff)
-            .order_by(Designation.id)
-        )
-    )
+    due = DS3036.due(session, after_seconds, now)
     for d in due:
         designate(session, d, now, host_url, smtp)
     return [d.id for d in due]

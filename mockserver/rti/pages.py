@@ -3,7 +3,7 @@ Each page calls the same functions as the JSON API and shows a refusal next to t
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import json
 from urllib.parse import quote
@@ -15,8 +15,9 @@ from ..store import Organization
 from ..profiles import describe, load as load_profile
 from . import accounts, batchreg, petitions, records
 from .blueprint import bp
+from .applications import FormKind
 from .errors import RtiError
-from ..store import PasswordLink, Petition, ResponseTicket, RtiAccount
+from ..store import PasswordLink, RtiAccount
 from .paths import link_base
 from .web import mock, rti_account, smtp_on
 
@@ -184,64 +185,80 @@ def _i17_from_form() -> dict:
     }
 
 
-@bp.route("/i17", methods=["GET", "POST"])
-def i17_list():
-    account = _account()
-    if account is None:
-        return _login_first()
-    m = mock()
-    if request.method == "POST":
-        try:
-            with m.store.write() as s:
-                p = petitions.create(s, account, {}, m.clock.now())
-            return redirect(url_for("rti.i17_edit", petition_id=p.id))
-        except RtiError as err:
-            flash(err.message)
-    with m.store.session() as s:
-        rows = [
-            petitions.as_json(p)
-            for p in s.scalars(select(Petition).where(Petition.owner_user_id == account.user_id).order_by(Petition.id))
-        ]
-    return _page("rti/i17_list.html", petitions=rows, user=account)
+def form_pages(
+    kind: FormKind,
+    *,
+    name: str,
+    from_form: Callable[[], dict],
+    rows_name: str,
+    view_name: str,
+    submitted_next: str,
+    context: dict[str, Any],
+) -> None:
+    """The preparer's pages of an application form (``/<name>``: theirs, and a new draft; ``/<name>/<id>``: the
+    draft to fill in and submit), on the RTI blueprint as ``rti.<name>_list`` and ``rti.<name>_edit``."""
 
-
-@bp.route("/i17/<int:petition_id>", methods=["GET", "POST"])
-def i17_edit(petition_id: int):
-    account = _account()
-    if account is None:
-        return _login_first()
-    m = mock()
-    errors: dict = {}
-    status = 200
-    if request.method == "POST":
-        raw = _i17_from_form()
-        try:
-            with m.store.write() as s:
-                p = petitions.save_draft(petitions.owned(s, petition_id, account), raw, m.clock.now())
-            if request.form.get("action") == "submit":
+    def list_page():
+        account = _account()
+        if account is None:
+            return _login_first()
+        m = mock()
+        if request.method == "POST":
+            try:
                 with m.store.write() as s:
-                    petitions.submit(petitions.owned(s, petition_id, account), m.clock.now())
-                flash(f"Form I-17 {petition_id} is submitted. Next: contact the SEVP Response Center (step 8).")
-            else:
-                flash(f"Draft of Form I-17 {petition_id} saved.")
-            return redirect(url_for("rti.i17_edit", petition_id=petition_id))
-        except RtiError as err:
-            errors, status = _errors(err), err.status
-    with m.store.session() as s:
-        p = petitions.owned(s, petition_id, account)
-        view = petitions.as_json(p, list(s.scalars(select(ResponseTicket).where(ResponseTicket.petition_id == p.id))))
-    if request.method == "POST":
-        view.update(_i17_from_form())  # show what was typed, next to its errors
-    return _page(
-        "rti/i17_edit.html",
-        status,
-        p=view,
-        errors=errors,
-        campus_slots=CAMPUS_SLOTS,
-        official_slots=OFFICIAL_SLOTS,
-        categories=petitions.CATEGORIES,
-        user=account,
-    )
+                    form = kind.create(s, account, {}, m.clock.now())
+                return redirect(url_for(f"rti.{name}_edit", **{kind.id_key: form.id}))
+            except RtiError as err:
+                flash(err.message)
+        with m.store.session() as s:
+            table = kind.table
+            mine = s.scalars(select(table).where(table.owner_user_id == account.user_id).order_by(table.id))
+            rows = [kind.as_json(form) for form in mine]
+        return _page(f"rti/{name}_list.html", **{rows_name: rows}, user=account)
+
+    def edit_page(**ids: int):
+        form_id = ids[kind.id_key]
+        account = _account()
+        if account is None:
+            return _login_first()
+        m = mock()
+        errors: dict = {}
+        status = 200
+        if request.method == "POST":
+            raw = from_form()
+            try:
+                with m.store.write() as s:
+                    kind.save_draft(kind.owned(s, form_id, account), raw, m.clock.now())
+                if request.form.get("action") == "submit":
+                    with m.store.write() as s:
+                        kind.submit(kind.owned(s, form_id, account), m.clock.now())
+                    flash(f"Form {kind.form_name} {form_id} is submitted. Next: {submitted_next}.")
+                else:
+                    flash(f"Draft of Form {kind.form_name} {form_id} saved.")
+                here: dict[str, Any] = {kind.id_key: form_id}
+                return redirect(url_for(f"rti.{name}_edit", **here))
+            except RtiError as err:
+                errors, status = _errors(err), err.status
+        with m.store.session() as s:
+            view = kind.with_tickets(s, kind.owned(s, form_id, account))
+        if request.method == "POST":
+            view.update(from_form())  # show what was typed, next to its errors
+        return _page(f"rti/{name}_edit.html", status, **{view_name: view}, errors=errors, user=account, **context)
+
+    methods = ["GET", "POST"]
+    bp.add_url_rule(f"/{name}", endpoint=f"{name}_list", view_func=list_page, methods=methods)
+    bp.add_url_rule(f"/{name}/<int:{kind.id_key}>", endpoint=f"{name}_edit", view_func=edit_page, methods=methods)
+
+
+form_pages(
+    petitions.I17,
+    name="i17",
+    from_form=_i17_from_form,
+    rows_name="petitions",
+    view_name="p",
+    submitted_next="contact the SEVP Response Center (step 8)",
+    context={"campus_slots": CAMPUS_SLOTS, "official_slots": OFFICIAL_SLOTS, "categories": petitions.CATEGORIES},
+)
 
 
 # --- step 8 ------------------------------------------------------------------------------------------------------

@@ -5,17 +5,16 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..store import Organization, OrganizationProfile, Official, Setting
+from ..store import Organization, OrganizationProfile
 from ..profiles import ProfileError, validate
-from . import accounts, mail
+from . import accounts
+from .applications import FormKind, add_official, next_number, tell_owner
 from .errors import RtiError
-from ..store import Petition, ResponseTicket, RtiAccount
-from .paths import link_base
+from ..store import Petition, ResponseTicket
 
 CATEGORIES = {"F": "F only", "FM": "F and M", "M": "M only"}
 CATEGORY_WORDS = {"f only": "F", "f and m": "FM", "m only": "M", "f": "F", "fm": "FM", "m": "M", "f/m": "FM"}
@@ -179,93 +178,25 @@ def submission_problems(body: dict) -> tuple[list[str], list[str]]:
     return missing, invalid
 
 
-def as_json(p: Petition, tickets: list[ResponseTicket] | None = None) -> dict:
-    out = {
-        "petition_id": p.id,
-        "state": p.state,
-        "environment": p.environment,
-        "owner": p.owner_user_id,
-        **json.loads(p.body),
-        "school_code": p.school_code,
-        "created_at": p.created_at.isoformat(timespec="seconds"),
-        "updated_at": p.updated_at.isoformat(timespec="seconds"),
-        "submitted_at": p.submitted_at.isoformat(timespec="seconds") if p.submitted_at else None,
-        "decided_at": p.decided_at.isoformat(timespec="seconds") if p.decided_at else None,
-    }
-    if p.state == "approved" and p.decision:
-        out["approval"] = json.loads(p.decision)
-    if p.state == "rejected":
-        out["rejection_reason"] = p.decision
-    if tickets is not None:
-        out["response_center"] = [
-            {"ticket": t.ticket, **json.loads(t.body), "created_at": t.created_at.isoformat(timespec="seconds")}
-            for t in tickets
-        ]
-    return out
-
-
-def owned(session: Session, petition_id: int, account: RtiAccount) -> Petition:
-    p = session.get(Petition, petition_id)
-    if p is None or p.owner_user_id != account.user_id:
-        raise RtiError(404, f"no I-17 {petition_id} of user {account.user_id}")
-    return p
-
-
-def create(session: Session, account: RtiAccount, raw, now: datetime) -> Petition:
-    if account.role != "TEMP":
-        raise RtiError(403, "Form I-17 is prepared by the temporary user from 'Register for New Account'")
-    body = normalize(raw if raw is not None else {})
-    p = Petition(
-        environment=account.environment,
-        owner_user_id=account.user_id,
-        state="draft",
-        body=json.dumps(body),
-        created_at=now,
-        updated_at=now,
-        decision="",
-    )
-    session.add(p)
-    session.flush()
-    return p
-
-
-def save_draft(p: Petition, raw, now: datetime) -> Petition:
-    return change_draft(p, normalize(raw), now, "I-17")
-
-
-def submit(p: Petition, now: datetime) -> Petition:
-    return submit_draft(p, submission_problems, now, "I-17")
-
-
-# --- a form's draft and its submission: Form I-17 here, Form DS-3036 in designations.py ----------------------
-
-
-def change_draft(draft, body: dict, now: datetime, form_name: str):
-    """Replace a draft's (normalized) ``body``; a form past its draft answers 409."""
-    if draft.state != "draft":
-        raise RtiError(409, f"{form_name} {draft.id} is {draft.state}; only a draft can be changed")
-    draft.body = json.dumps(body)
-    draft.updated_at = now
-    return draft
-
-
-def submit_draft(draft, problems, now: datetime, form_name: str):
-    """Submit a draft; a 400 names each missing field and each invalid entry ``problems(body)`` finds."""
-    if draft.state != "draft":
-        raise RtiError(409, f"{form_name} {draft.id} is already {draft.state}")
-    missing, invalid = problems(json.loads(draft.body))
-    if missing or invalid:
-        parts = ([f"missing: {'; '.join(missing)}"] if missing else []) + (
-            [f"invalid: {'; '.join(invalid)}"] if invalid else []
-        )
-        raise RtiError(
-            400,
-            f"the {form_name} cannot be submitted yet; " + " | ".join(parts) + ". Complete it and submit again",
-            missing=missing,
-            invalid=invalid,
-        )
-    draft.state, draft.submitted_at, draft.updated_at = "submitted", now, now
-    return draft
+I17 = FormKind(
+    form_name="I-17",
+    table=Petition,
+    ticket_table=ResponseTicket,
+    ticket_of="petition_id",
+    id_key="petition_id",
+    number_key="school_code",
+    decided="approved",
+    decision_key="approval",
+    tickets_key="response_center",
+    name_field="school_name",
+    organization="school",
+    preparer_role="TEMP",
+    not_preparer="Form I-17 is prepared by the temporary user from 'Register for New Account'",
+    reader="petitioner",
+    refused="SEVP did not approve the I-17 of {name} (petition {id})",
+    normalize=normalize,
+    problems=submission_problems,
+)
 
 
 # --- step 8: SEVP Response Center ----------------------------------------------------------------------
@@ -284,25 +215,7 @@ def contact_response_center(session: Session, body: dict, environment: str, now:
             field="school_category",
         )
     name = " ".join(str(body["school_name"]).split())
-    petition = next(
-        (
-            p
-            for p in session.scalars(
-                select(Petition)
-                .where(Petition.environment == environment, Petition.state.in_(("submitted", "approved")))
-                .order_by(Petition.id.desc())
-            )
-            if " ".join(json.loads(p.body)["school_name"].split()).lower() == name.lower()
-        ),
-        None,
-    )
-    if petition is None:
-        raise RtiError(
-            400,
-            f"no submitted I-17 for a school named {name!r} on this system; give the school name "
-            "exactly as on the I-17 (submit the I-17 first)",
-            field="school_name",
-        )
+    petition = I17.submitted_named(session, environment, name, "school_name")
     petition_category = json.loads(petition.body)["category"]
     if petition_category != category:
         raise RtiError(
@@ -327,20 +240,11 @@ def _school_prefix(name: str) -> str:
 
 
 def _next_school_number(session: Session) -> int:
-    row = session.get(Setting, "next_school_number")
-    number = int(row.value) if row else FIRST_SCHOOL_NUMBER
-    while session.scalars(select(Organization.org_id).where(Organization.org_id.like(f"___214F{number:05d}%"))).first():
-        number += 1
-    if row is None:
-        row = Setting(key="next_school_number", value="")
-        session.add(row)
-    row.value = str(number + 1)
-    return number
+    return next_number(session, "next_school_number", FIRST_SCHOOL_NUMBER, lambda n: f"___214F{n:05d}%")
 
 
 def approve(session: Session, p: Petition, now: datetime, host_url: str, smtp: bool) -> dict:
-    if p.state != "submitted":
-        raise RtiError(409, f"I-17 {p.id} is {p.state}, not submitted; only a submitted I-17 can be approved")
+    I17.check_submitted(p, "approved")
     body = json.loads(p.body)
     number = _next_school_number(session)
     prefix = _school_prefix(body["school_name"])
@@ -366,42 +270,20 @@ def approve(session: Session, p: Petition, now: datetime, host_url: str, smtp: b
         session.add(OrganizationProfile(org_id=school_code, profile=json.dumps(school_profile(body)), updated_at=now))
     officials = []
     for o in body["officials"]:
-        user_id = accounts.new_user_id(session)
-        account = RtiAccount(
-            user_id=user_id,
-            environment=p.environment,
-            role=o["role"],
-            first_name=o["first_name"],
-            last_name=o["last_name"],
-            email=o["email"],
-            phone="",
-            created_at=now,
-        )
-        session.add(account)
-        session.add(
-            Official(
-                user_id=user_id,
-                org_id=codes[o["campus"]],
-                name=account.name,
-                email=o["email"],
-                role=o["role"],
-                batch_registered=False,
-                last_login_at=None,
-            )
-        )
-        session.flush()
-        accounts.send_set_password(
+        account = add_official(
             session,
-            account,
+            p.environment,
+            o,
+            codes[o["campus"]],
             now,
-            link_base(host_url, p.environment),
+            host_url,
             smtp,
             f"SEVP approved the I-17 of {body['school_name']}. You are {o['role']} of school code "
             f"{codes[o['campus']]}. Set your password and log in to activate your account.",
         )
         officials.append(
             {
-                "user_id": user_id,
+                "user_id": account.user_id,
                 "role": o["role"],
                 "email": o["email"],
                 "name": account.name,
@@ -409,69 +291,30 @@ def approve(session: Session, p: Petition, now: datetime, host_url: str, smtp: b
             }
         )
     decision = {"school_code": codes[main], "campuses": campuses, "officials": officials}
-    p.state, p.school_code, p.decided_at, p.updated_at, p.decision = (
-        "approved",
-        codes[main],
-        now,
-        now,
-        json.dumps(decision),
-    )
-    owner = accounts.account_of(session, p.owner_user_id)
+    I17.decide(p, codes[main], decision, now)
     listing = "\n".join(f"    {c['school_code']}  {c['name']}{' (main campus)' if c['main'] else ''}" for c in campuses)
     people = "\n".join(
         f"    {o['user_id']}  {o['role']:4}  {o['name']} <{o['email']}>  {o['campus_code']}" for o in officials
     )
-    mail.send(
+    tell_owner(
         session,
-        to=owner.email,
+        p,
         subject=f"SEVIS: {body['school_name']} is approved",
         kind="approved",
         now=now,
-        user_id=owner.user_id,
         smtp=smtp,
-        body=(
-            f"Dear {owner.name},\n\nSEVP approved the I-17 of {body['school_name']} (petition {p.id}).\n\n"
+        text=(
+            f"SEVP approved the I-17 of {body['school_name']} (petition {p.id}).\n\n"
             f"School code: {codes[main]}\nCampuses:\n{listing}\n\nOfficials (each was e-mailed a user ID and a "
-            f"Set Password link):\n{people}\n\nNext: each PDSO registers for batch processing in RTI.\n\n"
-            "-- SEVIS (sevis-mock, a test system)\n"
+            f"Set Password link):\n{people}\n\nNext: each PDSO registers for batch processing in RTI."
         ),
     )
     return decision
 
 
-def reject(session: Session, p: Petition, reason: str, now: datetime, smtp: bool) -> Petition:
-    reason = _text(reason, 2000)
-    if not reason:
-        raise RtiError(400, "reason: say why the I-17 is rejected (the petitioner reads it)", field="reason")
-    if p.state != "submitted":
-        raise RtiError(409, f"I-17 {p.id} is {p.state}, not submitted; only a submitted I-17 can be rejected")
-    p.state, p.decided_at, p.updated_at, p.decision = "rejected", now, now, reason
-    owner = accounts.account_of(session, p.owner_user_id)
-    name = json.loads(p.body)["school_name"]
-    mail.send(
-        session,
-        to=owner.email,
-        subject=f"SEVIS: the I-17 of {name} was not approved",
-        kind="rejected",
-        now=now,
-        user_id=owner.user_id,
-        smtp=smtp,
-        body=(
-            f"Dear {owner.name},\n\nSEVP did not approve the I-17 of {name} (petition {p.id}).\n\nReason: {reason}\n\n"
-            "You may register again and submit a corrected I-17.\n\n-- SEVIS (sevis-mock, a test system)\n"
-        ),
-    )
-    return p
-
-
 def auto_approve_due(session: Session, after_seconds: float, now: datetime, host_url: str, smtp: bool) -> list[int]:
     """`serve --auto-approve SECONDS`: approve every I-17 submitted at least SECONDS ago (mock clock)."""
-    cutoff = now - timedelta(seconds=after_seconds)
-    due = list(
-        session.scalars(
-            select(Petition).where(Petition.state == "submitted", Petition.submitted_at <= cutoff).order_by(Petition.id)
-        )
-    )
+    due = I17.due(session, after_seconds, now)
     for p in due:
         approve(session, p, now, host_url, smtp)
     return [p.id for p in due]

@@ -12,16 +12,14 @@ from sqlalchemy import select
 
 from ..console import Console
 from ..rti import accounts, petitions
-from ..store import Petition, ResponseTicket, RtiAccount
+from ..store import RtiAccount
 from ..rti.web import json_body, mock, smtp_on
 
 CONSOLE = Console(
     name="sevp",
     title="SEVP console",
-    form=Petition,
-    tickets=ResponseTicket,
-    ticket_of="petition_id",
-    domain=petitions,
+    heading="SEVP operator console",
+    kind=petitions.I17,
     noun="I-17 petition",
     states=("submitted", "approved", "rejected", "draft"),
     home="sevp.petitions_page",
