@@ -8,6 +8,7 @@ petitions, e-mails).
 from __future__ import annotations
 
 from datetime import datetime
+from typing import ClassVar
 
 from sqlalchemy import ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -60,36 +61,54 @@ class AuthToken(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class Petition(Base):
-    """A Form I-17 petition, from draft to approved (or rejected)."""
+class ApplicationForm:
+    """The columns Form I-17 (``Petition``) and Form DS-3036 (``Designation``) share: a draft owned by the
+    temporary user who prepares it, submitted, then decided; each adds the number its decision assigns."""
 
-    __tablename__ = "rti_petitions"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    environment: Mapped[str] = mapped_column(String(16))
-    owner_user_id: Mapped[str] = mapped_column(ForeignKey("rti_accounts.user_id"), index=True)
-    state: Mapped[str] = mapped_column(String(12), default="draft")  # draft|submitted|approved|rejected
-    body: Mapped[str] = mapped_column(Text, default="{}")  # JSON, the I-17 as entered
-    school_code: Mapped[str | None] = mapped_column(String(15), nullable=True)
-    decision: Mapped[str] = mapped_column(Text, default="")  # JSON of the approval, or the rejection reason
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, sort_order=-10)
+    environment: Mapped[str] = mapped_column(String(16), sort_order=-9)
+    owner_user_id: Mapped[str] = mapped_column(ForeignKey("rti_accounts.user_id"), index=True, sort_order=-8)
+    state: Mapped[str] = mapped_column(String(12), default="draft", sort_order=-7)  # draft|submitted|<decided>|rejected
+    body: Mapped[str] = mapped_column(Text, default="{}", sort_order=-6)  # JSON, the form as entered
+    # the decision's number comes here (sort order 0)
+    decision: Mapped[str] = mapped_column(
+        Text, default="", sort_order=1
+    )  # JSON of the decision, or the rejection reason
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, sort_order=2)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, sort_order=3)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, sort_order=4)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, sort_order=5)
 
 
-class ResponseTicket(Base):
-    """A message to the SEVP Response Center (step 8), linked to the I-17 it names."""
+class FormTicket:
+    """A message to the desk that answers about a form (SEVP Response Center, the exchange-visitor help desk);
+    each adds the column naming its form."""
 
-    __tablename__ = "rti_response_tickets"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    environment: Mapped[str] = mapped_column(String(16))
-    petition_id: Mapped[int] = mapped_column(ForeignKey("rti_petitions.id"), index=True)
-    body: Mapped[str] = mapped_column(Text)  # JSON of the fields sent
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    PREFIX: ClassVar[str]  # of the ticket number shown to the sender
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, sort_order=-10)
+    environment: Mapped[str] = mapped_column(String(16), sort_order=-9)
+    # the form's ID comes here (sort order 0)
+    body: Mapped[str] = mapped_column(Text, sort_order=1)  # JSON of the fields sent
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, sort_order=2)
 
     @property
     def ticket(self) -> str:
-        return f"SRC{self.id:07d}"
+        return f"{self.PREFIX}{self.id:07d}"
+
+
+class Petition(ApplicationForm, Base):
+    """A Form I-17 petition, from draft to approved (or rejected)."""
+
+    __tablename__ = "rti_petitions"
+    school_code: Mapped[str | None] = mapped_column(String(15), nullable=True)
+
+
+class ResponseTicket(FormTicket, Base):
+    """A message to the SEVP Response Center (step 8), linked to the I-17 it names."""
+
+    __tablename__ = "rti_response_tickets"
+    PREFIX = "SRC"
+    petition_id: Mapped[int] = mapped_column(ForeignKey("rti_petitions.id"), index=True)
 
 
 class OutboxMessage(Base):
@@ -108,34 +127,17 @@ class OutboxMessage(Base):
     )  # "" (no --smtp) | pending | sending | delivered | failed: ...
 
 
-class Designation(Base):
+class Designation(ApplicationForm, Base):
     """A Form DS-3036 (application for designation as an Exchange Visitor Program), from draft to
     designated (or rejected) by the Department of State."""
 
     __tablename__ = "rti_designations"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    environment: Mapped[str] = mapped_column(String(16))
-    owner_user_id: Mapped[str] = mapped_column(ForeignKey("rti_accounts.user_id"), index=True)
-    state: Mapped[str] = mapped_column(String(12), default="draft")  # draft|submitted|designated|rejected
-    body: Mapped[str] = mapped_column(Text, default="{}")  # JSON, the DS-3036 as entered
     program_number: Mapped[str | None] = mapped_column(String(9), nullable=True)
-    decision: Mapped[str] = mapped_column(Text, default="")  # JSON of the designation, or the rejection reason
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
-class HelpDeskTicket(Base):
+class HelpDeskTicket(FormTicket, Base):
     """A message to the Department of State's exchange-visitor help desk, linked to the DS-3036 it names."""
 
     __tablename__ = "rti_help_desk_tickets"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    environment: Mapped[str] = mapped_column(String(16))
+    PREFIX = "EVHD"
     designation_id: Mapped[int] = mapped_column(ForeignKey("rti_designations.id"), index=True)
-    body: Mapped[str] = mapped_column(Text)  # JSON of the fields sent
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-
-    @property
-    def ticket(self) -> str:
-        return f"EVHD{self.id:07d}"
