@@ -173,7 +173,7 @@ RULE_ORDER: tuple[str, ...] = (
     "j_tables",
 )
 # Modules of this package that register no rule: shared facts and the tables of codes no rule answers.
-HELPER_MODULES: tuple[str, ...] = ("fm_facts", "fm_undecidable", "j_common")
+HELPER_MODULES: tuple[str, ...] = ("fm_facts", "fm_undecidable", "j_common", "keys")
 
 RULES: list[Rule] = []  # every registered rule, always kept in RULE_ORDER
 
