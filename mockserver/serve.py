@@ -156,8 +156,6 @@ class MockServer(BaseApplication):
         options = {
             "bind": f"{s.host}:{s.port}" if ":" not in s.host else f"[{s.host}]:{s.port}",
             "workers": s.workers,
-            # With PostgreSQL, instances on one host may share one port: the kernel spreads connections among them
-            "reuse_port": shares_port(s),
             "worker_class": "sevis_mock.server.front.FrontWorker",  # slow clients cost no thread: see front.py
             "threads": 8,
             "certfile": str(d.server_cert),
@@ -242,13 +240,6 @@ def backend_name(settings: Settings) -> str:
     return make_url(settings.db_url).get_backend_name()
 
 
-def shares_port(settings: Settings) -> bool:
-    """Whether instances may listen on one port together (SO_REUSEPORT): with a shared database, not SQLite."""
-    import socket
-
-    return backend_name(settings) != "sqlite" and hasattr(socket, "SO_REUSEPORT")
-
-
 def _check_tls_files(datadir: DataDir) -> None:
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     try:
@@ -279,8 +270,6 @@ def _check_port(settings: Settings) -> None:
     try:
         with socket.socket(family, socket.SOCK_STREAM) as sock:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn binds
-            if shares_port(settings):
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
             sock.bind((settings.host, settings.port))
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
