@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from typing import Callable
 from typing import TYPE_CHECKING
 
-from flask import Flask
+from flask import Flask, Response, g, jsonify, render_template, request
 
 from .clock import MockClock
 from .config import Settings
@@ -111,9 +112,18 @@ def create_app(settings: Settings | None = None, *, mock: Mock | None = None) ->
 
     app.register_blueprint(records_bp)
     register_rti(app)  # RTI pages and API, SEVP operator console, e-mail outbox
+    from .batch.journal import record_request
+    from .batch.views import flag_replay
+    from .faults.web import after_request as break_reply
     from .faults.web import before_request as fault_before_request
 
     app.before_request(fault_before_request)  # faults and outages on demand (control API /control/faults)
+    # after each batch request, in this order (Flask runs them last registered first): a fault breaks the real
+    # answer, `serve --replay` marks a reply the recording did not hold, and the request journal records the reply
+    # as the client gets it
+    app.after_request(_batch_only(record_request))
+    app.after_request(_batch_only(flag_replay))
+    app.after_request(_batch_only(break_reply))
     from .bodies import GuardBody, MalformedBody
     from .storage import STORAGE_ERRORS
 
@@ -125,9 +135,16 @@ def create_app(settings: Settings | None = None, *, mock: Mock | None = None) ->
     return app
 
 
-def _malformed_body(err):
-    from flask import Response, jsonify, request
+def _batch_only(hook: Callable[[Response], Response]) -> Callable[[Response], Response]:
+    """``hook`` for the replies of the batch endpoints only."""
 
+    def after_batch_request(response: Response) -> Response:
+        return hook(response) if request.blueprint == "batch" else response
+
+    return after_batch_request
+
+
+def _malformed_body(err):
     if request.path.startswith(("/control/", "/sevp/api/", "/outbox/api/")) or "/api/" in request.path:
         return jsonify({"error": err.description}), 400
     return Response(err.description + "\n", status=400, mimetype="text/plain")
@@ -136,8 +153,6 @@ def _malformed_body(err):
 def _storage_trouble(exc):
     """A write the store could not make: the answer says why (see mockserver/storage.py); anything else
     that reaches here is re-raised, to be logged and answered 500 as before."""
-    from flask import g, jsonify, render_template, request
-
     from .storage import RETRY_AFTER_SECONDS, report, storage_trouble
 
     reason = storage_trouble(exc)

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import io
-import zipfile
 
-from flask import Blueprint, Response, current_app, g, request
+from flask import Blueprint, Response, g, request
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -13,53 +11,17 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from ..config import ENVIRONMENTS
 from ..store import Batch
 from ..tls import peer_certificate
-from ..xmlsafe import header_value
-from . import results, translog
-from .results import LOG_NAME
+from ..current import mock
+from . import journal, results, translog
 from .replay import REPLAY_HEADER, mark_not_recorded, replay_download, replay_upload
 from .intake import Refusal, check_identity
 from .judge import CertifiedUploader, UploadForm, judge_upload
 from .multipart import Misread, closing_delimiters_between_parts
+from .replies import explained as _explained
+from .replies import reply_xml as _reply_xml
+from .replies import reply_zip as _reply_zip
 
 bp = Blueprint("batch", __name__)
-
-DETAIL_HEADER = "X-Sevis-Mock-Detail"
-
-
-def mock():
-    return current_app.extensions["sevis_mock"]
-
-
-def _explained(resp: Response, reasons: list[str] | None, code: str, process_code: str | None = None) -> Response:
-    """The reply with its detail header, and the codes it carries kept for the request journal (which so need not
-    read them back out of the reply)."""
-    if reasons:
-        resp.headers[DETAIL_HEADER] = header_value("; ".join(reasons))
-    g.sevis_reply_codes = (code, process_code or "")
-    return resp
-
-
-def _reply_xml(body: bytes, reasons: list[str] | None, *, code: str) -> Response:
-    return _explained(Response(body, status=200, mimetype="text/xml"), reasons, code)
-
-
-def _reply_zip(
-    log_xml: bytes,
-    pdfs: dict[str, bytes],
-    batch_id: str,
-    reasons: list[str] | None = None,
-    *,
-    code: str,
-    process_code: str | None = None,
-) -> Response:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr(LOG_NAME, log_xml)
-        for name, pdf in sorted(pdfs.items()):
-            zf.writestr(f"{name}.pdf", pdf)
-    resp = Response(buf.getvalue(), status=200, mimetype="application/zip")
-    resp.headers.set("Content-Disposition", "attachment", filename=header_value(f"{batch_id or 'batch'}.zip", 100))
-    return _explained(resp, reasons, code, process_code)
 
 
 @bp.route("/<env_prefix>/action/batchUpload", methods=["POST"])
@@ -294,20 +256,10 @@ def _environment(prefix: str) -> str | None:
     return next((name for name, (p, _) in ENVIRONMENTS.items() if p == prefix), None)
 
 
-from ..control import journal  # noqa: E402  (the control API's request journal)
-
-bp.after_request(journal.record_request)
-
-
-@bp.after_request
-def _flag_replay(resp: Response) -> Response:
-    """Under ``serve --replay``, a reply the recording did not hold says so (runs before the journal)."""
+def flag_replay(resp: Response) -> Response:
+    """Under ``serve --replay``, a reply the recording did not hold says so (after each batch request, before the
+    journal records it: see the app factory)."""
     m = mock()
     if m.replay is not None and REPLAY_HEADER not in resp.headers:
         mark_not_recorded(resp)
     return resp
-
-
-from ..faults.web import after_request as break_reply  # noqa: E402  (faults that break the real answer)
-
-bp.after_request(break_reply)  # registered last, so it runs before the journal records the reply

@@ -11,10 +11,11 @@ import hmac
 import math
 from datetime import timedelta
 
-from flask import Blueprint, abort, current_app, jsonify, request
+from flask import Blueprint, abort, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from ..clock import ClockOutOfRange, parse_iso
+from ..current import mock
 
 
 def truncated(value: str, limit: int = 60) -> str:
@@ -23,10 +24,6 @@ def truncated(value: str, limit: int = 60) -> str:
 
 
 bp = Blueprint("control", __name__, url_prefix="/control")
-
-
-def mock():
-    return current_app.extensions["sevis_mock"]
 
 
 @bp.before_request

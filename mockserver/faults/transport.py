@@ -219,7 +219,7 @@ def _count(db_url: str, fault_ids: list[int], detail: str) -> None:
 
 
 def _journal(store, now, fault_ids: list[int], detail: str) -> None:
-    from ..control.journal import record_connection
+    from ..batch.journal import record_connection
 
     try:
         record_connection(store, now, fault_ids, detail)

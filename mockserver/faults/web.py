@@ -15,20 +15,20 @@ import time
 import zipfile
 from datetime import datetime
 
-from flask import Response, current_app, g, request
+from flask import Response, g, request
 from lxml import etree
 
+from ..batch import translog
+from ..batch.replies import DETAIL_HEADER, reply_xml, reply_zip
 from ..config import ENVIRONMENTS
+from ..store import Batch
 from ..xmlsafe import header_value
 from . import transport
 from .model import ZIP_FAULTS, Claimed, FaultRule, RequestFacts, candidates, checked, claim
+from ..current import mock
 
 FAULT_HEADER = "X-Sevis-Mock-Fault"
 LOG_NAME = "sevis_transaction_log.xml"
-
-
-def mock():
-    return current_app.extensions["sevis_mock"]
 
 
 # --- what a request is --------------------------------------------------------------------------------
@@ -124,8 +124,6 @@ def after_request(response: Response) -> Response:
 def _mark(response: Response, claimed: Claimed, detail: str | None = None) -> Response:
     response.headers[FAULT_HEADER] = str(claimed.id)
     if detail:
-        from ..batch.views import DETAIL_HEADER
-
         response.headers[DETAIL_HEADER] = header_value(detail)
     return response
 
@@ -154,9 +152,6 @@ def _system(facts: RequestFacts) -> str:
 
 def _log_reply(claimed: Claimed, facts: RequestFacts, code: str, reason: str, upload_part=None) -> Response:
     """A transaction log with ``code``: the upload reply, or a download zip."""
-    from ..batch import translog
-    from ..batch.views import _reply_zip, _reply_xml
-
     words = f"{_fault_words(claimed)}: {reason}"
     if facts.org is None:  # not read for matching: read now, this answer stands in for the view's
         org, user, batch = _fields(facts.endpoint)
@@ -170,7 +165,7 @@ def _log_reply(claimed: Claimed, facts: RequestFacts, code: str, reason: str, up
             upload=translog.UploadPart(code, facts.now, file_name),
             explanation=[f"{code}:", words],
         )
-        return _mark(_reply_xml(body, [words], code=code), claimed)
+        return _mark(reply_xml(body, [words], code=code), claimed)
     body = translog.build(
         batch_id=facts.batch or "",
         org_id=facts.org or "",
@@ -179,7 +174,7 @@ def _log_reply(claimed: Claimed, facts: RequestFacts, code: str, reason: str, up
         download_code=code,
         explanation=[f"{code}:", words],
     )
-    return _mark(_reply_zip(body, {}, facts.batch or "", [words], code=code), claimed)
+    return _mark(reply_zip(body, {}, facts.batch or "", [words], code=code), claimed)
 
 
 @answer("disposition")
@@ -194,9 +189,6 @@ def _not_yet_processed(claimed: Claimed, facts: RequestFacts) -> Response:
 
     if facts.org is None:
         facts = RequestFacts(facts.endpoint, facts.now, facts.environment, *_fields(facts.endpoint))
-    from ..batch import translog
-    from ..store import Batch
-
     upload_part = None
     with mock().store.session() as s:
         batch = s.scalars(

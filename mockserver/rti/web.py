@@ -7,17 +7,14 @@ import hmac
 import logging
 import secrets
 
-from flask import current_app, jsonify, request, session
+from flask import jsonify, request, session
 
 from . import accounts, petitions
 from .errors import RtiError
+from ..current import mock
 
 log = logging.getLogger("sevis_mock.server.rti")
 CSRF_FIELD = "csrf_token"
-
-
-def mock():
-    return current_app.extensions["sevis_mock"]
 
 
 def now():

@@ -1,0 +1,166 @@
+"""Writing the request journal: every request to the batch endpoints and the disposition it got (read back by
+``GET /control/journal``, ``sevis_mock.server.control.journal``).
+
+The app factory registers :func:`record_request` after each batch request; the upload view writes its entry
+with the accepted batch (:func:`accepted_upload`); a fault that refuses a TLS handshake writes one too
+(:func:`record_connection`).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import zipfile
+from datetime import datetime
+
+from flask import Response, g, request
+from lxml import etree
+
+from ..clock import real_now
+from ..config import ENVIRONMENTS
+from ..current import mock
+from ..recordings import NOT_RECORDED
+from ..storage import report, storage_trouble
+from ..store import JournalEntry
+from ..tls import peer_certificate
+
+log = logging.getLogger(__name__)
+
+_REPLY_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+
+
+def record_request(response: Response) -> Response:
+    """After each batch request (registered by the app factory): journal the request (unless its own write transaction already
+    did, see `accepted_upload`); never changes or breaks the reply."""
+    if g.get("journaled"):
+        return response
+    try:
+        _record(response)
+    except Exception as exc:  # the journal is an aid; a failure to write it must not cost the college its reply
+        reason = storage_trouble(exc)
+        if reason is None:
+            log.exception("could not journal %s %s", request.method, request.path)
+        else:
+            report(reason, f"the request journal ({request.method} {request.path} not journaled)")
+    return response
+
+
+def accepted_upload(now: datetime) -> JournalEntry:
+    """The journal entry of the upload being accepted, for the write transaction that queues its batch: one
+    transaction per request, and the entry is durable with the batch."""
+    g.journaled = True
+    detail = NOT_RECORDED if mock().replay is not None else ""  # serve --replay: the mock, not the recording
+    return _entry("upload", now, http_status=200, disposition="S0000", process_code="", detail=detail)
+
+
+def _record(response: Response) -> None:
+    m = mock()
+    action = {"batch.upload": "upload", "batch.download": "download"}.get(request.endpoint or "")
+    if action is None:
+        return
+    disposition, process_code = _disposition(action, response)
+    if g.get("sevis_fault_disposition"):  # the connection was dropped: no reply carried a code
+        disposition = g.sevis_fault_disposition
+    entry = _entry(
+        action,
+        m.clock.now(),
+        http_status=response.status_code,
+        disposition=disposition,
+        process_code=process_code,
+        detail="; ".join(
+            v for v in (response.headers.get("X-Sevis-Mock-Replay"), response.headers.get("X-Sevis-Mock-Detail")) if v
+        ),
+    )
+    # no state changed: the reply need not wait; written with other requests' entries (group commit)
+    m.store.writer.submit(lambda s: s.add(entry))
+
+
+def _entry(action: str, now: datetime, **outcome) -> JournalEntry:
+    fields, file_name, size = _fields(action)
+    prefix = (request.view_args or {}).get("env_prefix", "")
+    environment = next((name for name, (p, _) in ENVIRONMENTS.items() if p == prefix), prefix)
+    return JournalEntry(
+        at=now,
+        received_at=real_now(),
+        action=action,
+        environment=environment[:16],
+        method=request.method,
+        client_subject=_subject(),
+        org_id=fields.get("orgid", "")[:64],
+        user_id=fields.get("userid", "")[:64],
+        batch_id=fields.get("batchid", "")[:64],
+        file_name=file_name,
+        size=size,
+        faults=",".join(str(f) for f in g.get("sevis_faults", ()))[:200],  # the faults that acted on it
+        **outcome,
+    )
+
+
+def record_connection(store, now: datetime, fault_ids: list[int], detail: str) -> None:
+    """A connection a fault refused before any request was read (a TLS handshake): action ``tls``."""
+    entry = JournalEntry(
+        at=now,
+        received_at=real_now(),
+        action="tls",
+        method="",
+        http_status=0,
+        disposition="TLS handshake failure",
+        detail=detail,
+        faults=",".join(map(str, fault_ids))[:200],
+    )
+    with store.write() as s:
+        s.add(entry)
+
+
+def _fields(action: str) -> tuple[dict, str, int]:
+    try:
+        values = request.form if action == "upload" else request.values
+        fields = {k: values.get(k, "").strip() for k in ("orgid", "userid", "batchid")}
+        part = request.files.get("xml") if action == "upload" else None
+    except Exception:  # a body refused unread (HTTP 413) has no fields to show
+        return {}, "", request.content_length or 0
+    if part is None:
+        return fields, "", 0
+    part.stream.seek(0, io.SEEK_END)
+    return fields, part.filename or "", part.stream.tell()
+
+
+def _subject() -> str:
+    try:
+        cert = peer_certificate(request.environ)
+    except ValueError:
+        return "(unreadable certificate)"
+    return cert.subject.rfc4514_string() if cert is not None else ""
+
+
+def _disposition(action: str, response: Response) -> tuple[str, str]:
+    """The result code the reply carries (Upload or Download), and the Process code when present: as the view
+    that built it said, or read from a reply the mock did not build (a recorded one under ``serve --replay``, a
+    zip a fault broke)."""
+    http = f"HTTP {response.status_code}"
+    built = g.get("sevis_reply_codes")
+    if built is not None:
+        code, process_code = built
+        return (
+            code if response.status_code == 200 else f"{code} ({http})",
+            process_code if action == "download" else "",
+        )
+    body = response.get_data()
+    try:
+        if response.mimetype == "application/zip":
+            with zipfile.ZipFile(io.BytesIO(body)) as zf:
+                body = zf.read("sevis_transaction_log.xml")
+        elif response.mimetype != "text/xml":
+            return http, ""
+        root = etree.fromstring(body, _REPLY_PARSER)
+    except (zipfile.BadZipFile, KeyError, etree.XMLSyntaxError):
+        return http, ""
+    part = root.find(f"BatchDetail/{'Upload' if action == 'upload' else 'Download'}")
+    process = root.find("BatchDetail/Process")
+    code = part.get("resultCode", "") if part is not None else ""
+    if not code:
+        return http, ""
+    return (
+        code if response.status_code == 200 else f"{code} ({http})",
+        process.get("resultCode", "") if process is not None and action == "download" else "",
+    )
