@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 from typing import Callable
 from typing import TYPE_CHECKING
@@ -101,6 +102,7 @@ def create_app(settings: Settings | None = None, *, mock: Mock | None = None) ->
 
     from .batch.views import bp as batch_bp
 
+    from .control import agency, faults, journal, orgs, reset, seed  # noqa: F401  (their routes join the blueprint)
     from .control import bp as control_bp
     from .health import bp as health_bp
 
@@ -108,10 +110,9 @@ def create_app(settings: Settings | None = None, *, mock: Mock | None = None) ->
     app.register_blueprint(batch_bp)
     app.register_blueprint(control_bp)
     from .records.api import bp as records_bp
-    from .rti import register as register_rti
 
     app.register_blueprint(records_bp)
-    register_rti(app)  # RTI pages and API, SEVP operator console, e-mail outbox
+    _register_rti(app, mock)  # RTI pages and API, the SEVP and DoS consoles, the e-mail outbox
     from .batch.journal import record_request
     from .batch.views import flag_replay
     from .faults.web import after_request as break_reply
@@ -133,6 +134,48 @@ def create_app(settings: Settings | None = None, *, mock: Mock | None = None) ->
         app.register_error_handler(error, _storage_trouble)
     logging.getLogger("sevis_mock.server").setLevel(logging.INFO)
     return app
+
+
+def _register_rti(app: Flask, mock: Mock) -> None:
+    """Attach the RTI, SEVP, DoS and outbox blueprints to ``app`` and give it its session key and cookie rules."""
+    from .dos import bp as dos_bp
+    from .outbox import bp as outbox_bp
+    from .rti import api, ev, pages  # noqa: F401  (their routes join the RTI blueprint)
+    from .rti.blueprint import bp as rti_bp
+    from .rti.keys import operator_credentials, session_secret
+    from .rti.web import csrf_token
+    from .sevp import bp as sevp_bp
+
+    app.secret_key = session_secret(mock.settings.data_dir)
+    operator_credentials(mock.settings.data_dir)  # created at first start, before anyone asks
+    app.config.update(
+        SESSION_COOKIE_SECURE=True,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_NAME="sevis_mock_session",
+    )
+    app.jinja_env.globals["csrf_token"] = csrf_token
+    app.register_error_handler(404, _json_for_api)
+    app.register_error_handler(405, _json_for_api)
+    app.register_blueprint(rti_bp)
+    app.register_blueprint(sevp_bp)
+    app.register_blueprint(dos_bp)
+    app.register_blueprint(outbox_bp)
+
+
+def _json_for_api(err):
+    """Unknown URLs and methods under the control API, the health checks and the RTI / SEVP / outbox JSON
+    APIs answer JSON; other paths keep Flask's default answer."""
+    if re.match(r"^/control(/|$)|^/(healthz|readyz)$", request.path):
+        return jsonify({"error": f"{request.method} {request.path}: {err.description}"}), err.code
+    if re.match(r"^/(sbtsevis|alphasevis|sevis)/api/|^/sevp/api/|^/dos/api/|^/outbox/api/", request.path):
+        return jsonify(
+            {
+                "error": f"{request.method} {request.path}: {err.description} "
+                "(the endpoints are listed in mockserver/rti/API.md)"
+            }
+        ), err.code
+    return err
 
 
 def _batch_only(hook: Callable[[Response], Response]) -> Callable[[Response], Response]:

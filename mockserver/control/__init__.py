@@ -1,5 +1,6 @@
 """The control API for people and CI jobs: reset, seed, the mock clock, processing on demand, the
-request journal and faults (``journal.py``, ``reset.py``, ``seed.py``, ``faults.py``).
+request journal and faults (``journal.py``, ``reset.py``, ``seed.py``, ``faults.py``, ``orgs.py``, ``agency.py``:
+their routes join this blueprint when the app factory imports them).
 
 Token-protected (``Authorization: Bearer <token>`` from connection.json); like every endpoint it is
 reached over the same mutual-TLS listener, so the caller also needs a certificate the mock trusts.
@@ -138,6 +139,3 @@ def json_error(err: HTTPException):
     """Every refusal of the control API is JSON ``{"error": ...}`` (the records routes and unknown
     ``/control/...`` URLs use this too)."""
     return jsonify({"error": err.description}), err.code
-
-
-from . import agency, faults, journal, orgs, reset, seed  # noqa: E402,F401  (their routes join this blueprint)

@@ -11,10 +11,11 @@ import hmac
 
 from flask import Blueprint, abort, jsonify, render_template, request, url_for
 
-from ..paging import Page, PagingError
-from . import accounts, mail
-from .errors import RtiError
-from .web import auto_approve, bearer, deliver_mail, mock
+from .paging import Page, PagingError
+from .rti import accounts, mail
+from .rti.errors import RtiError
+from .rti.web import auto_approve, bearer, deliver_mail, mock
+from .sevp import page_operator
 
 bp = Blueprint("outbox", __name__, url_prefix="/outbox")
 PAGE = 1000  # messages per page, oldest first
@@ -38,8 +39,6 @@ def may_read() -> bool:
             return True
         with m.store.session() as s:
             return accounts.token_subject(s, token, "sevp", m.clock.now()) is not None
-    from ..sevp import page_operator
-
     return page_operator() is not None
 
 
