@@ -286,3 +286,50 @@ def test_a_records_form_from_rti_is_the_pdf_in_the_download_zip(server, kind, fi
         assert printed.status_code == 200 and printed.content == pdf, sevis_id
         from_batch = b.get(f"/batches/{org['org_id']}/{batch_id}/forms/{sevis_id}.pdf")
         assert from_batch.content == pdf
+
+
+def _j_update(batch_id: str, sevis_id: str, event: str) -> bytes:
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<SEVISBatchCreateUpdateEV xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" userID="MCKRO00001">'
+        f"<BatchHeader><BatchID>{batch_id}</BatchID><OrgID>P-1-12345</OrgID></BatchHeader>"
+        f'<UpdateEV><ExchangeVisitor sevisID="{sevis_id}" requestID="U-1" userID="MCKRO00001">{event}'
+        "</ExchangeVisitor></UpdateEV></SEVISBatchCreateUpdateEV>"
+    ).encode()
+
+
+def test_a_reprint_after_a_dependent_ended_leaves_it_out_in_the_zip_and_in_rti(server):
+    """[i] ended dependents leave the form and get none of their own: the zip of a Reprint and RTI agree."""
+    from sevis_mock.fixtures import read_fixture
+    from tests.support.server import new_batch_id, with_batch_id
+    from tests.test_rti import sevp
+
+    org = server.org("J")
+    batch_id = new_batch_id("E")
+    server.upload(
+        with_batch_id(read_fixture("j/create-with-dependent-and-site.xml"), batch_id), org=org, batch_id=batch_id
+    )
+    created = server.wait_processed(org=org, batch_id=batch_id).record("JDEP-0001")
+    principal, dependent = created.get("sevisID"), created.find("Dependent").get("dependentSevisID")
+    terminate = (
+        f'<Dependent><Terminate dependentSevisID="{dependent}"><Reason>01</Reason>'
+        "<EffectiveDate>2027-01-15</EffectiveDate></Terminate></Dependent>"
+    )
+    reprint = '<Reprint printForm="true"><Reason>13</Reason><Remarks>Form damaged</Remarks></Reprint>'
+    replies = []
+    for event in (terminate, reprint):
+        batch_id = new_batch_id("E")
+        server.upload(_j_update(batch_id, principal, event), org=org, batch_id=batch_id)
+        replies.append(server.wait_processed(org=org, batch_id=batch_id))
+        assert replies[-1].process_code == "S0000", replies[-1].raw.decode()
+    assert list(replies[-1].pdfs) == [principal]  # the ended dependent's own form is not made
+
+    email = sevp(server, "POST", f"accounts/{org['user_id']}/password-link").json()["email"]
+    b = Browser(server)
+    b.submit(
+        mail_of(server, email, "set-password")["links"][-1], data={"password": PASSWORD, "confirm_password": PASSWORD}
+    )
+    assert b.submit("/login", data={"user_id": org["user_id"], "password": PASSWORD}).status_code == 200
+    assert b.get(f"/records/{principal}/form.pdf").content == replies[-1].pdfs[principal]
+    refused = b.get(f"/records/{dependent}/form.pdf")
+    assert refused.status_code == 404 and "has ended" in refused.text
