@@ -24,7 +24,7 @@ from lxml import etree
 from sqlalchemy.orm import Session
 
 from ..clock import parse_iso
-from ..store import Batch, Official, Organization, Record, RecordEvent, Setting, Store
+from ..store import Base, Batch, Official, Organization, Record, RecordEvent, Setting, Store
 from ..profiles import READ_ONLY, ProfileError
 from ..profiles import save as save_profile
 from ..profiles import validate as validate_profile
@@ -319,7 +319,7 @@ class RecordState:
         """A private in-memory store holding the state (made once per environment)."""
         if environment not in self._stores:
             store = Store("sqlite://")
-            store.create_all()
+            Base.metadata.create_all(store.engine)  # a throwaway database: the tables as they are, no migrations
             with store.write() as session:
                 self.load_into(session, environment)
             self._stores[environment] = store
