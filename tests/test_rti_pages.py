@@ -235,6 +235,8 @@ def test_records_and_batches_pages_show_what_a_batch_did(server):
         "Agency/CBPAdmission" in record.text and "PortOfEntry BOS (BOSTON, MA)" in record.text
     )  # another agency's event
     assert sevis_id in b.get("/records").text
+    filtered = b.get("/records", params={"status": "Initial"})  # the filter is shown, not taken for the HTTP status
+    assert filtered.status_code == 200 and 'value="Initial"' in filtered.text and sevis_id in filtered.text
     pdf = b.get(f"/records/{sevis_id}/form.pdf")
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     other = b.get("/batches", params={"org": "P-1-12345"})

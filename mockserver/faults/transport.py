@@ -97,13 +97,17 @@ class _Counting:
     """Counts a handshake refused by a certificate fault's CRL as that fault's hit (the socket or memory-BIO
     object of every handshake, whichever the front uses)."""
 
+    context: ssl.SSLContext  # the SSLSocket's or SSLObject's, which this mixin comes before
+
     def do_handshake(self, *args, **kwargs):
         try:
-            return super().do_handshake(*args, **kwargs)
+            return super().do_handshake(*args, **kwargs)  # type: ignore[misc]  # SSLSocket's or SSLObject's
         except ssl.SSLCertVerificationError as exc:
+            # set on the checking context by _checking (the plain context has neither)
             faults = getattr(self.context, "sevis_certificate_faults", None)
-            if faults and exc.verify_code == X509_V_ERR_CERT_REVOKED:
-                _in_background(_count, self.context.sevis_db_url, faults, "client certificate refused (revoked)")
+            db_url = getattr(self.context, "sevis_db_url", None)
+            if faults and db_url and exc.verify_code == X509_V_ERR_CERT_REVOKED:
+                _in_background(_count, db_url, faults, "client certificate refused (revoked)")
             raise
 
 

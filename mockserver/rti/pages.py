@@ -39,7 +39,7 @@ def _login_first():
     return redirect(url_for("rti.login_page", next=request.path))
 
 
-def _page(template: str, status: int = 200, **context):
+def _page(template: str, status: int = 200, **context: Any):
     context.setdefault("user", _account())
     return render_template(template, environment=g.environment, **context), status
 
@@ -214,7 +214,8 @@ def form_pages(
             table = kind.table
             mine = s.scalars(select(table).where(table.owner_user_id == account.user_id).order_by(table.id))
             rows = [kind.as_json(form) for form in mine]
-        return _page(f"rti/{name}_list.html", **{rows_name: rows}, user=account)
+        listing: dict[str, Any] = {rows_name: rows}
+        return _page(f"rti/{name}_list.html", **listing, user=account)
 
     def edit_page(**ids: int):
         form_id = ids[kind.id_key]
@@ -332,7 +333,9 @@ def records_page():
     with mock().store.session() as s:
         orgs = records.check_org(s, account, None)
         found, paging = records.list_records(s, account, g.environment, org, status, records.page_of(request.args))
-    return _page("rti/records.html", records=found, orgs=orgs, org=org, status=status, user=account, paging=paging)
+    return _page(
+        "rti/records.html", records=found, orgs=orgs, org=org, status_filter=status, user=account, paging=paging
+    )  # not `status=`: that is the page's HTTP status
 
 
 @bp.get("/records/<sevis_id>")
