@@ -109,7 +109,7 @@ def create_app(settings: Settings | None = None, *, mock: Mock | None = None) ->
     app.register_blueprint(health_bp)
     app.register_blueprint(batch_bp)
     app.register_blueprint(control_bp)
-    from .records.api import bp as records_bp
+    from .control.records import bp as records_bp
 
     app.register_blueprint(records_bp)
     _register_rti(app, mock)  # RTI pages and API, the SEVP and DoS consoles, the e-mail outbox
@@ -142,7 +142,7 @@ def _register_rti(app: Flask, mock: Mock) -> None:
     from .outbox import bp as outbox_bp
     from .rti import api, ev, pages  # noqa: F401  (their routes join the RTI blueprint)
     from .rti.blueprint import bp as rti_bp
-    from .rti.keys import operator_credentials, session_secret
+    from .keys import operator_credentials, session_secret
     from .rti.web import csrf_token
     from .sevp import bp as sevp_bp
 

@@ -40,6 +40,7 @@ ENVIRONMENTS = {  # name -> (path prefix, transaction-log system value)
     "beta": ("sbtsevisbatch", "PROD-SBT"),
     "alpha": ("alphasevisbatch", "PROD-ALPHA"),
 }
+RTI_ROOTS = {"beta": "sbtsevis", "alpha": "alphasevis", "production": "sevis"}  # where RTI lives (RTI-API.md)
 
 DEFAULT_MAX_BODY = 16 * 1024 * 1024  # [i] SEVIS publishes no limit; 250 records stay far below this
 

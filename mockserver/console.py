@@ -24,7 +24,7 @@ from .store import Setting
 from .rti import accounts
 from .rti.applications import FormKind
 from .rti.errors import RtiError
-from .rti.keys import operator_credentials
+from .keys import operator_credentials
 from .rti.web import auto_approve, bearer, check_csrf, deliver_mail, json_body, json_error, mock, smtp_on
 
 FAILED = "sevp_failed_logins"  # Settings shared by every worker: failures in a row, and the lock's end

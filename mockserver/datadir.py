@@ -17,7 +17,7 @@ from .clock import MockClock
 from .config import ENVIRONMENTS, Settings
 from .store import Certificate, Official, Organization, Store
 from .instances import DataDirLock, Instance, listed_instances, registry_lock, updated
-from .rti.keys import connection_info
+from .keys import connection_info
 from .tls import CertificateAuthority, cert_pem, fingerprint, load_certificate
 
 

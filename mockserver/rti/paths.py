@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-RTI_ROOTS = {"beta": "sbtsevis", "alpha": "alphasevis", "production": "sevis"}
+from ..config import RTI_ROOTS
+
 ENVIRONMENT_OF_ROOT = {root: env for env, root in RTI_ROOTS.items()}
 
 

@@ -6,9 +6,9 @@ from flask import Blueprint, abort, current_app, jsonify, request
 
 from werkzeug.exceptions import HTTPException
 
-from ..control import json_error, require_token
 from ..paging import Page, PagingError
-from . import queries
+from ..records import queries
+from . import json_error, require_token
 
 bp = Blueprint("records", __name__, url_prefix="/control/records")
 bp.before_request(require_token)

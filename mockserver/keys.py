@@ -11,6 +11,8 @@ import os
 import secrets
 from pathlib import Path
 
+from .config import RTI_ROOTS
+
 SESSION_KEY_FILE = "session-secret"
 OPERATOR_FILE = "sevp-operator.json"
 OPERATOR_USER = "SEVPADMIN1"  # [i] one operator account per mock; 10 characters like an RTI user ID
@@ -50,8 +52,6 @@ def operator_credentials(data_dir: Path) -> dict:
 
 def connection_info(data_dir: Path, base_url: str) -> dict:
     """The connection.json entries of the web side (RTI-API.md)."""
-    from .paths import RTI_ROOTS
-
     creds = operator_credentials(data_dir)
     return {
         "rti": {env: f"{base_url}/{root}" for env, root in RTI_ROOTS.items()},
