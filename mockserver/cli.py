@@ -99,11 +99,22 @@ DATA_DIR_OPTION = click.option(
     show_default=True,
     help="Where certificates, the database and connection.json live.",
 )
+DATABASE_OPTION = click.option(
+    "--database",
+    "database_url",
+    envvar=f"{ENV_PREFIX}_DATABASE_URL",
+    default=None,
+    metavar="URL",
+    help="The store: a PostgreSQL database (postgresql://USER:PASSWORD@HOST:PORT/NAME, psycopg 3) that several "
+    "instances may share, or a SQLAlchemy URL; default the SQLite file DATA_DIR/sevis-mock.db. Its schema is "
+    "created or upgraded at start.",
+)
 OWN_PREFIX = {"auto_envvar_prefix": ENV_PREFIX}  # SEVIS_MOCK_DATA_DIR rather than SEVIS_MOCK_SERVE_DATA_DIR
 
 
 @main.command(context_settings=OWN_PREFIX)
 @DATA_DIR_OPTION
+@DATABASE_OPTION
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8443, show_default=True, help="0 picks a free port.")
 @click.option(
@@ -201,6 +212,7 @@ OWN_PREFIX = {"auto_envvar_prefix": ENV_PREFIX}  # SEVIS_MOCK_DATA_DIR rather th
 )
 def serve(
     data_dir,
+    database_url,
     host,
     port,
     profile,
@@ -233,6 +245,7 @@ def serve(
 
     settings = Settings.from_env(
         data_dir=data_dir,
+        database_url=database_url,
         host=host,
         port=port,
         profile=profile,
@@ -285,6 +298,7 @@ def serve(
 
 @main.command(context_settings=OWN_PREFIX)
 @DATA_DIR_OPTION
+@DATABASE_OPTION
 @click.option(
     "--all",
     "everything",
@@ -292,7 +306,7 @@ def serve(
     help="Also delete organizations, officials, certificate registrations, RTI accounts and the clock offset, "
     "then seed the default school and sponsor again (as POST /control/reset).",
 )
-def reset(data_dir: Path, everything: bool) -> None:
+def reset(data_dir: Path, database_url: str | None, everything: bool) -> None:
     """Forget every batch, record, journal entry and e-mail of DATA_DIR (the server may be running).
 
     Organizations, officials, certificate registrations, RTI accounts and the mock clock are kept unless
@@ -301,7 +315,7 @@ def reset(data_dir: Path, everything: bool) -> None:
     from .config import Settings
     from .control.reset import reset_data_dir
 
-    settings = Settings.from_env(data_dir=data_dir)
+    settings = Settings.from_env(data_dir=data_dir, database_url=database_url)
     if not (settings.data_dir / "sevis-mock.db").exists() and settings.database_url is None:
         raise SetupError(
             f"{settings.data_dir} holds no sevis-mock database: nothing to reset (pass the --data-dir that "
@@ -369,13 +383,14 @@ def certs() -> None:
 @click.option("--user", "user_id", required=True, help="The official's 10-character user ID.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
 @DATA_DIR_OPTION
+@DATABASE_OPTION
 @click.option(
     "--register/--no-register",
     default=True,
     show_default=True,
     help="Also register the certificate for batch with ORG and USER (as RTI batch registration does).",
 )
-def certs_issue(org_id, user_id, out, data_dir, register) -> None:
+def certs_issue(org_id, user_id, out, data_dir, database_url, register) -> None:
     """Issue a client certificate for ORG and USER into OUT."""
     from .clock import MockClock
     from .config import Settings
@@ -383,7 +398,7 @@ def certs_issue(org_id, user_id, out, data_dir, register) -> None:
     from .store import Official, Organization
     from .tls import CertificateAuthority
 
-    settings = Settings(data_dir=data_dir)
+    settings = Settings.from_env(data_dir=data_dir, database_url=database_url)
     d = DataDir(settings)
     if not d.ca_cert.exists():
         raise click.ClickException(

@@ -89,7 +89,9 @@ class DataDir:
 
     def check_version(self) -> None:
         """Refuse a data dir this version cannot use: one marked with another data format, or whose database
-        lacks a column this version's tables have (an older sevis-mock made it)."""
+        the migrations cannot bring to this version's schema (see sevis_mock.server.store.migrations.check): a newer
+        sevis-mock migrated it, or one older than the first migration made it. Everything else is upgraded at
+        start (``prepare``)."""
         advice = (
             f"Start with a new data dir (--data-dir DIR), delete {self.root}, or run the sevis-mock version that "
             "made it."
@@ -106,28 +108,28 @@ class DataDir:
                 )
         if self.settings.database_url is None and not (self.root / "sevis-mock.db").exists():
             return
-        from sqlalchemy import inspect
-
-        from .store import Base
+        from .store.migrations import OutdatedDatabase, check
 
         engine = Store(self.settings.db_url).engine
         try:
-            inspector = inspect(engine)
-            present = set(inspector.get_table_names())
-            missing = [
-                f"{table.name}.{column.name}"
-                for table in Base.metadata.sorted_tables
-                if table.name in present
-                for column in table.columns
-                if column.name not in {c["name"] for c in inspector.get_columns(table.name)}
-            ]
+            with engine.connect() as connection:
+                check(connection, where=self.database_name())
+        except OutdatedDatabase as exc:
+            raise IncompatibleDataDir(str(exc)) from None
         finally:
             engine.dispose()
-        if missing:
-            raise IncompatibleDataDir(
-                f"the database of {self.root} was made by another sevis-mock version: it lacks "
-                f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}. {advice}"
-            )
+
+    def database_name(self) -> str:
+        """The database in words for messages: SQLite's file in the data dir, or the URL without its password."""
+        if self.settings.database_url is None:
+            return f"the database of {self.root}"
+        from sqlalchemy.engine import make_url
+
+        try:
+            shown = make_url(self.settings.database_url).render_as_string(hide_password=True)
+        except Exception:  # noqa: BLE001 -- an unparsable URL is refused by the store; here it is only named
+            shown = "given with --database"
+        return f"the database {shown}"
 
     def prepare(self) -> Store:
         """Create what is missing (CA, server certificate, seed) and return the store."""

@@ -11,10 +11,13 @@ import sys
 from pathlib import Path
 
 from gunicorn.app.base import BaseApplication
+from sqlalchemy.exc import DBAPIError
 
 from .config import ENVIRONMENTS, Settings
 from .datadir import DataDir
 from .instances import DataDirBusy, DataDirLock, Instance, registry_lock
+from .storage import storage_trouble
+from .store.core import database_url
 
 
 def describe(info: dict, settings: Settings) -> str:
@@ -204,6 +207,7 @@ def check_setup(settings: Settings) -> DataDir:
             f"cannot write to the data dir {data_dir} ({exc.strerror or exc}). Choose a folder you can write "
             "with --data-dir DIR (or SEVIS_MOCK_DATA_DIR=DIR), or make this one writable."
         ) from None
+    _check_database_url(settings)
     lock = DataDirLock(data_dir, exclusive=backend_name(settings) == "sqlite")
     try:
         lock.acquire()  # before anything in the data dir changes under a running server
@@ -217,6 +221,9 @@ def check_setup(settings: Settings) -> DataDir:
             datadir.prepare()
     except IncompatibleDataDir as exc:
         raise SetupProblem(str(exc)) from None
+    except DBAPIError as exc:  # the database cannot be reached or used (PostgreSQL down, a wrong password)
+        reason = storage_trouble(exc) or f"the database refused the mock's schema set-up ({exc.orig or exc})"
+        raise SetupProblem(f"{datadir.database_name()}: {reason}.") from None
     except (ValueError, TypeError) as exc:  # cryptography's answer to a garbled PEM file
         raise SetupProblem(
             f"the certificate files in {datadir.certs} cannot be read ({exc}). Restore them, or delete "
@@ -237,7 +244,33 @@ def backend_name(settings: Settings) -> str:
     """The database behind ``settings``: "sqlite" (the embedded default), "postgresql", ..."""
     from sqlalchemy.engine import make_url
 
-    return make_url(settings.db_url).get_backend_name()
+    return make_url(database_url(settings.db_url)).get_backend_name()
+
+
+SUPPORTED_DATABASES = ("sqlite", "postgresql")
+
+
+def _check_database_url(settings: Settings) -> None:
+    """--database names a database the mock can use: SQLite or PostgreSQL, through a driver it ships."""
+    if settings.database_url is None:
+        return
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        url = make_url(database_url(settings.database_url))
+    except ArgumentError:
+        url = None
+    if url is None or url.get_backend_name() not in SUPPORTED_DATABASES:
+        raise SetupProblem(
+            "--database (SEVIS_MOCK_DATABASE_URL) takes postgresql://USER:PASSWORD@HOST:PORT/DATABASE or "
+            "sqlite:////ABSOLUTE/PATH.db; leave it out for the SQLite file in the data dir."
+        )
+    if url.get_backend_name() == "postgresql" and url.get_driver_name() not in ("psycopg", "psycopg_async"):
+        raise SetupProblem(
+            f"--database names the {url.get_driver_name()} driver; the mock ships psycopg 3: write "
+            "postgresql://... (or postgresql+psycopg://...)."
+        )
 
 
 def _check_tls_files(datadir: DataDir) -> None:

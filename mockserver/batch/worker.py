@@ -74,7 +74,11 @@ def _claim(mock, session) -> Batch | bool | None:
     fault deferred or finished the one that was."""
     now = mock.clock.now()
     batch = session.scalars(
-        select(Batch).where(Batch.state == "queued", Batch.due_at <= now).order_by(Batch.due_at, Batch.id).limit(1)
+        select(Batch)
+        .where(Batch.state == "queued", Batch.due_at <= now)
+        .order_by(Batch.due_at, Batch.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)  # PostgreSQL: a batch another instance is claiming is passed over
     ).first()
     if batch is None:
         return None

@@ -26,7 +26,7 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
-    inspect,
+    func,
     select,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
@@ -240,21 +240,6 @@ class _ProcessWriteQueue:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
 
 
-# The tables of a data dir made before all of a batch's PDFs were kept in one (BatchForm): each row moves into it
-# under its name in the download zip, then the table goes.
-LEGACY_FORM_TABLES = {"batch_forms": "sevis_id", "batch_plan_forms": "sevis_id || '-7002'"}
-
-
-def merge_legacy_forms(conn) -> None:
-    present = set(inspect(conn).get_table_names())
-    for table, name in LEGACY_FORM_TABLES.items():
-        if table in present:
-            conn.exec_driver_sql(
-                f"INSERT INTO {BatchForm.__tablename__} (batch_pk, name, pdf) SELECT batch_pk, {name}, pdf FROM {table}"
-            )
-            conn.exec_driver_sql(f"DROP TABLE {table}")
-
-
 def _sqlite_begin(conn) -> None:
     # A write transaction takes the database lock up front (BEGIN IMMEDIATE) so that two workers
     # can never both read a batch as queued and both apply it.
@@ -262,28 +247,62 @@ def _sqlite_begin(conn) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+#: The key of the transaction-level advisory lock that PostgreSQL's exclusive writers take: the counterpart of
+#: SQLite's BEGIN IMMEDIATE, across every instance on the database (see Store.write).
+PG_WRITE_LOCK = 0x5E7150C4
+#: PostgreSQL: SEVIS numbers come from this sequence (made by the migrations), unique across instances.
+SEVIS_NUMBER_SEQUENCE = "sevis_number_seq"
+FIRST_SEVIS_NUMBER = 1_000_001
+
+
+def database_url(url: str) -> str:
+    """``url`` with the driver the mock ships: ``postgresql://`` (and ``postgres://``) mean psycopg 3, which
+    `serve --database` documents, not SQLAlchemy's default psycopg2."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url.removeprefix(prefix)
+    return url
+
+
+def _engine_options(url: str) -> dict:
+    if url.startswith("postgresql"):
+        # [i] as long as SQLite's busy timeout: a writer waits up to 60 s for the write lock, then gets an error
+        # that the storage classifier words; a connection that cannot be made fails within 10 s
+        return {
+            "pool_pre_ping": True,
+            "pool_size": 10,
+            "max_overflow": 20,
+            "connect_args": {"connect_timeout": 10, "options": "-c lock_timeout=60000 -c timezone=UTC"},
+        }
+    return {}
+
+
 class Store:
     def __init__(self, url: str) -> None:
-        self.engine = create_engine(url, future=True)
+        url = database_url(url)
+        self.engine = create_engine(url, future=True, **_engine_options(url))
+        self.dialect = self.engine.dialect.name
         self._write_lock = threading.RLock()
         self._writers_queue = None
         self.writer = GroupWriter(self)
-        if self.engine.dialect.name == "sqlite":
+        if self.dialect == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
             event.listen(self.engine, "begin", _sqlite_begin)
             database = self.engine.url.database
             if database and database != ":memory:" and not database.startswith("file:"):
                 self._writers_queue = _ProcessWriteQueue(Path(database + ".write-lock"))
 
+    @property
+    def row_locks(self) -> bool:
+        """True on a database with row locks (PostgreSQL): writers need no lock of the whole database to insert,
+        and claims skip rows that another instance holds (``FOR UPDATE SKIP LOCKED``)."""
+        return self.dialect == "postgresql"
+
     def create_all(self) -> None:
-        Base.metadata.create_all(self.engine)
-        # a data dir made before an index existed gets it too (create_all adds indexes only with new tables)
-        with self.engine.begin() as conn:
-            for table in Base.metadata.sorted_tables:
-                for index in table.indexes:
-                    index.create(conn, checkfirst=True)
-        with self.write() as session:  # under the write lock: one process moves the rows
-            merge_legacy_forms(session.connection())
+        """Create or upgrade the schema to this version's (the Alembic migrations in mockserver/store/migrations/)."""
+        from .migrations import upgrade
+
+        upgrade(self)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -293,10 +312,21 @@ class Store:
                 yield session
 
     @contextmanager
-    def write(self) -> Iterator[Session]:
-        """A unit of work that holds the write lock from its first statement. Writers of one process queue on
-        a lock of their own first, so that at most one per process waits on the database's lock (whose busy
-        handler sleeps and retries, unfairly, rather than queueing)."""
+    def write(self, exclusive: bool = True) -> Iterator[Session]:
+        """A unit of work that holds the write lock from its first statement, so that what it reads stays true
+        until it commits. On SQLite, writers of one process queue on a lock of their own first, so that at most
+        one per process waits on the database's lock (whose busy handler sleeps and retries, unfairly, rather
+        than queueing). On PostgreSQL the write lock is a transaction-level advisory lock that every instance on
+        the database shares (released at commit, or when a killed instance's connection drops); with
+        ``exclusive=False`` a unit that only inserts (an accepted upload, a journal entry) runs beside the others,
+        the database's constraints deciding between them."""
+        if self.dialect != "sqlite":
+            with Session(self.engine, expire_on_commit=False) as session:
+                with session.begin():
+                    if exclusive:
+                        session.execute(select(func.pg_advisory_xact_lock(PG_WRITE_LOCK)))
+                    yield session
+            return
         with self._write_lock, self._between_processes(), self.engine.connect() as conn:
             conn.info["immediate"] = True
             try:
@@ -337,9 +367,16 @@ class Store:
             return value
 
     def next_sevis_ids(self, session: Session, count: int) -> list[str]:
-        """Reserve ``count`` new SEVIS IDs (``N`` + 10 digits) inside the caller's write transaction."""
+        """Reserve ``count`` new SEVIS IDs (``N`` + 10 digits) inside the caller's write transaction: from a
+        sequence on PostgreSQL (unique whichever instance asks, never handed out twice even when the transaction
+        rolls back), from a counter row under the write lock on SQLite."""
+        if self.dialect == "postgresql":
+            numbers = session.scalars(
+                select(func.nextval(SEVIS_NUMBER_SEQUENCE)).select_from(func.generate_series(1, count))
+            ).all()
+            return [f"N{n:010d}" for n in sorted(numbers)]
         row = session.get(Setting, "next_sevis_number")
-        first = int(row.value) if row else 1_000_001
+        first = int(row.value) if row else FIRST_SEVIS_NUMBER
         if row is None:
             row = Setting(key="next_sevis_number", value=str(first))
             session.add(row)
@@ -385,7 +422,12 @@ class GroupWriter:
 
     def run(self, work: Callable[[Session], object]) -> object:
         """``work(session)`` inside the next group's transaction; returns its result once committed, or raises
-        what it raised (its savepoint rolled back; the others' work stands) or what the commit raised."""
+        what it raised (its savepoint rolled back; the others' work stands) or what the commit raised. On
+        PostgreSQL, which commits concurrent transactions side by side, the work runs at once in the caller's own
+        transaction."""
+        if self._store.row_locks:
+            with self._store.write(exclusive=False) as session:
+                return work(session)
         unit = _Unit(work)
         self._queue.put(unit)
         self._ensure_thread()
@@ -424,6 +466,18 @@ class GroupWriter:
             self._apply(group)
 
     def _apply(self, group: list[_Unit]) -> None:
+        if self._store.row_locks:  # no lock of the whole database to share: each unit commits on its own
+            for unit in group:
+                try:
+                    with self._store.write(exclusive=False) as session:
+                        unit.result = unit.work(session)
+                except BaseException as exc:
+                    unit.error = exc
+                finally:
+                    if unit.error is not None and not unit.wait:
+                        logging.getLogger(__name__).error("a deferred write failed: %r", unit.error)
+                    unit.done.set()
+            return
         try:
             with self._store.write() as session:
                 for unit in group:
