@@ -1,0 +1,182 @@
+"""The store's schema is made and upgraded by Alembic migrations, on SQLite and on PostgreSQL: a database of the
+last release before migrations keeps its rows, a new one gets exactly the tables' schema, and a database this
+version cannot take is refused with what to do."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import create_engine, func, insert, select, text
+
+from sevis_mock.server import migrations
+from sevis_mock.server.db import Base, Batch, Official, Organization, Record, Setting, Store
+
+PREVIOUS_RELEASE = Path(__file__).parent / "data" / "previous-release"
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+
+
+def _previous_release_database(backend, tmp_path) -> str:
+    """A database as sevis-mock at git f903775 made it (its recorded DDL), holding a school, a processed batch, a
+    record and the SEVIS number counter."""
+    url = backend.database_url(tmp_path)
+    engine = create_engine(url)
+    ddl = (PREVIOUS_RELEASE / f"schema-{backend.name}.sql").read_text()
+    try:
+        with engine.begin() as conn:
+            for statement in ddl.split(";"):
+                if any(line.strip() and not line.startswith("--") for line in statement.splitlines()):
+                    conn.exec_driver_sql(statement)
+            conn.execute(
+                insert(Organization.__table__).values(
+                    org_id="OLD214F00001000",
+                    kind="F/M",
+                    name="Old College",
+                    batch_registered=True,
+                    agreement_on_file=True,
+                    created_at=NOW,
+                )
+            )
+            conn.execute(
+                insert(Official.__table__).values(
+                    user_id="OLDPDSO001",
+                    org_id="OLD214F00001000",
+                    name="Old Official",
+                    email="",
+                    role="PDSO",
+                    batch_registered=True,
+                    last_login_at=NOW,
+                )
+            )
+            conn.execute(
+                insert(Batch.__table__).values(
+                    id=7,
+                    org_id="OLD214F00001000",
+                    batch_id="OLDBATCH000001",
+                    user_id="OLDPDSO001",
+                    kind="F/M",
+                    environment="beta",
+                    file_name="old.xml",
+                    document=b"<SEVISBatchCreateUpdateStudent/>",
+                    uploaded_at=NOW,
+                    due_at=NOW,
+                    state="processed",
+                    process_code="S0000",
+                    results="[]",
+                )
+            )
+            conn.execute(
+                insert(Record.__table__).values(
+                    sevis_id="N0001000041",
+                    org_id="OLD214F00001000",
+                    environment="beta",
+                    kind="F/M",
+                    status="INITIAL",
+                    surname="OLDSTUDENT",
+                    given_name="ANNA",
+                    birth_date="2001-01-01",
+                    request_id="1",
+                    created_batch_pk=7,
+                    document="<Student/>",
+                    created_at=NOW,
+                    updated_at=NOW,
+                )
+            )
+            conn.execute(insert(Setting.__table__).values(key="next_sevis_number", value="1000042"))
+    finally:
+        engine.dispose()
+    return url
+
+
+def test_a_database_of_the_previous_release_is_upgraded_and_keeps_its_rows(backend, tmp_path):
+    url = _previous_release_database(backend, tmp_path)
+    store = Store(url)
+    try:
+        with store.engine.connect() as conn:
+            assert migrations.check(conn) == "legacy"
+        store.create_all()
+        with store.engine.connect() as conn:
+            assert migrations.current(conn) == migrations.head()
+        with store.session() as s:
+            assert s.get(Organization, "OLD214F00001000").name == "Old College"
+            assert s.get(Official, "OLDPDSO001").org_id == "OLD214F00001000"
+            batch = s.get(Batch, 7)
+            assert (batch.batch_id, batch.state, batch.uploaded_at) == ("OLDBATCH000001", "processed", NOW)
+            assert s.get(Record, "N0001000041").surname == "OLDSTUDENT"
+        with store.write() as s:  # new SEVIS IDs go on after the stored ones, on either engine
+            assert store.next_sevis_ids(s, 2) == ["N0001000042", "N0001000043"]
+        with store.write() as s:  # and the batch-ID constraint of that release still decides S0010
+            s.add(Batch(**_batch_values("OLDBATCH000002")))
+        with pytest.raises(Exception, match="(?i)unique|duplicate"):
+            with store.write() as s:
+                s.add(Batch(**_batch_values("OLDBATCH000002")))
+        store.create_all()  # at head: nothing to do, nothing lost
+        with store.session() as s:
+            assert s.scalar(select(func.count()).select_from(Batch)) == 2
+    finally:
+        store.engine.dispose()
+
+
+def _batch_values(batch_id: str) -> dict:
+    return dict(
+        org_id="OLD214F00001000",
+        batch_id=batch_id,
+        user_id="OLDPDSO001",
+        kind="F/M",
+        environment="beta",
+        file_name="b.xml",
+        document=b"<x/>",
+        uploaded_at=NOW,
+        due_at=NOW,
+    )
+
+
+def test_the_migrations_make_exactly_the_tables_of_this_version(backend, tmp_path):
+    """A change to a table without a migration fails here: write one in mockserver/migrations/versions/ (print
+    ``compare_metadata``'s list to see what it must do)."""
+    store = Store(backend.database_url(tmp_path))
+    try:
+        store.create_all()
+        with store.engine.connect() as conn:
+            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            differences = [
+                d for d in compare_metadata(context, Base.metadata) if not _is_version_table(d)
+            ]
+        assert differences == [], "the tables differ from what the migrations make:\n" + "\n".join(
+            map(str, differences)
+        )
+    finally:
+        store.engine.dispose()
+
+
+def _is_version_table(difference) -> bool:
+    return difference[0] == "remove_table" and difference[1].name == migrations.VERSION_TABLE
+
+
+def test_a_database_with_a_column_missing_is_refused_with_what_to_do(backend, tmp_path):
+    url = backend.database_url(tmp_path)
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("CREATE TABLE batches (id INTEGER PRIMARY KEY)"))
+        with engine.connect() as conn, pytest.raises(migrations.OutdatedDatabase) as refused:
+            migrations.check(conn, "the test database")
+        assert "made by another sevis-mock version" in str(refused.value)
+        assert "batches.batch_id" in str(refused.value) and "new data dir" in str(refused.value)
+    finally:
+        engine.dispose()
+
+
+def test_a_database_a_newer_version_migrated_is_refused(backend, tmp_path):
+    store = Store(backend.database_url(tmp_path))
+    try:
+        store.create_all()
+        with store.engine.begin() as conn:
+            conn.execute(text(f"UPDATE {migrations.VERSION_TABLE} SET version_num = 'f00d0099'"))
+        with pytest.raises(migrations.OutdatedDatabase, match="newer sevis-mock .*f00d0099"):
+            store.create_all()
+    finally:
+        store.engine.dispose()
