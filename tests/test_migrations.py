@@ -12,8 +12,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, func, insert, select, text
 
-from sevis_mock.server import migrations
-from sevis_mock.server.db import Base, Batch, Official, Organization, Record, Setting, Store
+from sevis_mock.server.store import migrations
+from sevis_mock.server.store import Base, Batch, Official, Organization, Record, Setting, Store
 
 PREVIOUS_RELEASE = Path(__file__).parent / "data" / "previous-release"
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -142,9 +142,7 @@ def test_the_migrations_make_exactly_the_tables_of_this_version(backend, tmp_pat
         store.create_all()
         with store.engine.connect() as conn:
             context = MigrationContext.configure(conn, opts={"compare_type": True})
-            differences = [
-                d for d in compare_metadata(context, Base.metadata) if not _is_version_table(d)
-            ]
+            differences = [d for d in compare_metadata(context, Base.metadata) if not _is_version_table(d)]
         assert differences == [], "the tables differ from what the migrations make:\n" + "\n".join(
             map(str, differences)
         )

@@ -9,19 +9,43 @@ import pytest
 from sqlalchemy import event, text
 
 from sevis_mock.server.store import Store
+from tests.support.postgres import new_database
+
+
+def _open(url: str) -> Store:
+    st = Store(url)
+    if st.dialect == "sqlite":
+
+        @event.listens_for(st.engine, "connect")
+        def _short_busy_timeout(dbapi_connection, _record):  # runs after the store's own pragmas
+            dbapi_connection.execute("PRAGMA busy_timeout=3000")
+
+    return st
 
 
 @pytest.fixture
-def store(tmp_path):
-    st = Store(f"sqlite:///{tmp_path / 'store.db'}")
-
-    @event.listens_for(st.engine, "connect")
-    def _short_busy_timeout(dbapi_connection, _record):  # runs after the store's own pragmas
-        dbapi_connection.execute("PRAGMA busy_timeout=3000")
-
+def store(backend, tmp_path):
+    """A new store on each backend (tests/support/postgres.py)."""
+    st = _open(backend.database_url(tmp_path))
     st.create_all()
     yield st
     st.engine.dispose()
+
+
+@pytest.fixture
+def sqlite_store(tmp_path):
+    st = _open(f"sqlite:///{tmp_path / 'store.db'}")
+    st.create_all()
+    yield st
+    st.engine.dispose()
+
+
+@pytest.fixture
+def instances(store):
+    """A second store on the same database: what another `serve` instance (or another host) holds."""
+    other = _open(store.engine.url.render_as_string(hide_password=False))
+    yield store, other
+    other.engine.dispose()
 
 
 def test_a_write_refused_before_any_statement_does_not_turn_later_reads_into_writes(store):
@@ -116,7 +140,7 @@ def test_work_handed_over_without_waiting_is_written_by_the_next_flush(store):
         assert all(s.get(Setting, f"deferred{n}").value == str(n) for n in range(20))
 
 
-def test_writers_of_all_processes_queue_on_a_lock_file_beside_the_database(store, tmp_path):
+def test_writers_of_all_processes_queue_on_a_lock_file_beside_the_database(sqlite_store, tmp_path):
     """SQLite's busy handler sleeps between tries; the kernel's file lock wakes the next writer at once. The lock
     is held for exactly the write transaction, and only its owner can read or write the file."""
     import fcntl
@@ -135,8 +159,82 @@ def test_writers_of_all_processes_queue_on_a_lock_file_beside_the_database(store
             os.close(fd)
         return True
 
-    with store.write() as s:
+    with sqlite_store.write() as s:
         s.execute(text("SELECT 1"))
         assert not free()
     assert free()
     assert stat.S_IMODE(lock_file.stat().st_mode) == 0o600
+
+
+def test_writers_of_two_instances_hold_the_write_lock_one_after_the_other(instances):
+    """What one unit of work reads stays true until it commits, whichever instance writes next: on SQLite the
+    database lock, on PostgreSQL a transaction-level advisory lock that every instance shares."""
+    import threading
+
+    first, second = instances
+    holding, spans = threading.Event(), {}
+
+    def hold():
+        with first.write() as s:
+            s.execute(text("SELECT 1"))
+            holding.set()
+            spans["first"] = (time.monotonic(), None)
+            time.sleep(0.5)
+            spans["first"] = (spans["first"][0], time.monotonic())
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    assert holding.wait(10)
+    with second.write() as s:
+        s.execute(text("SELECT 1"))
+        began = time.monotonic()
+    thread.join()
+    assert began >= spans["first"][1], "the second instance wrote while the first held the write lock"
+
+
+def test_sevis_ids_are_unique_across_instances(instances):
+    """SEVIS IDs from a sequence on PostgreSQL, from a counter row under the write lock on SQLite: two instances
+    reserving at once never get the same one."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def reserve(n: int) -> list[str]:
+        store = instances[n % 2]
+        with store.write() as s:
+            return store.next_sevis_ids(s, 1 + n % 3)
+
+    with ThreadPoolExecutor(8) as pool:
+        reserved = [i for ids in pool.map(reserve, range(60)) for i in ids]
+    assert len(reserved) == len(set(reserved)) == sum(1 + n % 3 for n in range(60))
+    assert all(len(i) == 11 and i.startswith("N") and i[1:].isdigit() for i in reserved)
+
+
+def test_inserting_writers_do_not_wait_for_the_write_lock_on_postgresql():
+    """On PostgreSQL an accepted upload (an insert whose uniqueness the database decides) commits while another
+    instance holds the write lock (on SQLite it waits, as every writer does)."""
+    import threading
+
+    from sevis_mock.server.store import Setting
+
+    url = new_database()
+    first, second = _open(url), _open(url)
+    first.create_all()
+    holding, release = threading.Event(), threading.Event()
+
+    def hold():
+        with first.write() as s:
+            s.execute(text("SELECT 1"))
+            holding.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    try:
+        assert holding.wait(10)
+        started = time.monotonic()
+        second.writer.run(lambda s: s.add(Setting(key="inserted", value="1")))
+        assert time.monotonic() - started < 2
+    finally:
+        release.set()
+        thread.join()
+        first.engine.dispose()
+        second.engine.dispose()
