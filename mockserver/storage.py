@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 log = logging.getLogger("sevis_mock.server.storage")
 
@@ -100,6 +100,8 @@ def storage_trouble(exc: BaseException) -> str | None:
         if exc.orig is not None and type(exc.orig).__module__.startswith("psycopg"):
             if state is not None and not state.startswith("08"):
                 return None  # another SQLSTATE is a bug (e.g. 42P01, a missing table): an HTTP 500 with its traceback
+            if not isinstance(exc, OperationalError):
+                return None  # raised by the driver itself (a value it cannot send): a bug too
             for needle, reason in _PG_CAUSES:  # no SQLSTATE, or class 08: the connection itself failed
                 if needle in text:
                     return reason

@@ -31,12 +31,15 @@ def other_ca():
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory, other_ca):
+def server(tmp_path_factory, other_ca, module_backend):
+    """One server per backend (SQLite, PostgreSQL: tests/support/postgres.py) for the module's tests."""
     trusted = tmp_path_factory.mktemp("trust") / "college-ca.pem"
     other_ca.cert_pem.write_to_path(str(trusted))
+    data_dir = tmp_path_factory.mktemp("disp")
     # --trust: a CA of the college's own (a "purchased" certificate); its certs still need registration
     srv = start_server(
-        tmp_path_factory.mktemp("disp"),
+        data_dir,
+        *module_backend.serve_args(data_dir),
         "--processing-delay",
         "3600",
         "--workers",

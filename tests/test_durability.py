@@ -13,9 +13,10 @@ from sevis_mock.server.store import Batch, Record, RecordEvent
 from tests.support.server import new_batch_id, open_store, with_batch_id
 
 
-def test_restart_keeps_orgs_batches_records_and_queued_work(server_factory, tmp_path):
+def test_restart_keeps_orgs_batches_records_and_queued_work(server_factory, tmp_path, backend):
     data_dir = tmp_path / "keep"
-    first = server_factory("--processing-delay", "0", data_dir=data_dir)
+    database = backend.serve_args(data_dir)  # the same database across the restarts
+    first = server_factory("--processing-delay", "0", *database, data_dir=data_dir)
     fm = first.org("F/M")
     done_id, queued_id = new_batch_id("P"), new_batch_id("Q")
     first.upload(with_batch_id(read_fixture("fm/create-with-dependent.xml"), done_id), org=fm, batch_id=done_id)
@@ -24,12 +25,12 @@ def test_restart_keeps_orgs_batches_records_and_queued_work(server_factory, tmp_
     first.stop()
 
     # a batch accepted just before a stop is processed after the restart
-    second = server_factory("--processing-delay", "2", data_dir=data_dir)
+    second = server_factory("--processing-delay", "2", *database, data_dir=data_dir)
     assert second.org("F/M")["client_cert"] == fm["client_cert"]  # same certificates, still registered
     second.upload(with_batch_id(read_fixture("fm/create-three-students.xml"), queued_id), org=fm, batch_id=queued_id)
     second.stop()
 
-    third = server_factory("--processing-delay", "2", data_dir=data_dir)
+    third = server_factory("--processing-delay", "2", *database, data_dir=data_dir)
     after = third.download(org=fm, batch_id=done_id)
     assert after.raw.replace(b'<Download resultCode="S0000"/>', b"") == before.raw.replace(
         b'<Download resultCode="S0000"/>', b""
@@ -48,8 +49,8 @@ def test_restart_keeps_orgs_batches_records_and_queued_work(server_factory, tmp_
         assert s.scalar(select(func.count()).select_from(Record).where(Record.principal_sevis_id.is_(None))) == 4
 
 
-def test_each_batch_processed_exactly_once_with_two_workers(server_factory):
-    server = server_factory("--processing-delay", "0", "--workers", "2")
+def test_each_batch_processed_exactly_once_with_two_workers(server_factory, tmp_path, backend):
+    server = server_factory("--processing-delay", "0", "--workers", "2", *backend.serve_args(tmp_path))
     fm = server.org("F/M")
     batch_ids = [new_batch_id("E") for _ in range(16)]
     for batch_id in batch_ids:
@@ -88,8 +89,10 @@ def _race(db_url: str, start_at: float, out) -> None:
     out.put(process_due(mock))
 
 
-def test_competing_processors_never_apply_a_batch_twice(server_factory):
-    server = server_factory("--processing-delay", "3600", "--workers", "1")
+def test_competing_processors_never_apply_a_batch_twice(server_factory, tmp_path, backend):
+    """Three processes claim due batches at the same instant: the write lock on SQLite, ``FOR UPDATE SKIP
+    LOCKED`` (under the shared write lock) on PostgreSQL; each batch is applied by exactly one of them."""
+    server = server_factory("--processing-delay", "3600", "--workers", "1", *backend.serve_args(tmp_path))
     fm = server.org("F/M")
     for _ in range(12):
         batch_id = new_batch_id("Z")
@@ -99,7 +102,7 @@ def test_competing_processors_never_apply_a_batch_twice(server_factory):
     with store.write() as s:  # make them all due now
         for batch in s.scalars(select(Batch)):
             batch.due_at = batch.uploaded_at
-    db_url = f"sqlite:///{server.data_dir / 'sevis-mock.db'}"
+    db_url = server.database_url
     ctx = multiprocessing.get_context("spawn")
     out = ctx.Queue()
     start_at = time.time() + 2

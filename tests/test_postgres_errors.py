@@ -75,7 +75,10 @@ def test_a_lock_held_beyond_the_wait_is_storage_trouble_not_a_bug():
         thread.join()
         holder.engine.dispose()
         waiter.engine.dispose()
-    assert storage_trouble(waited.value) == "the database stayed locked by another writer beyond its wait; try again shortly"
+    assert (
+        storage_trouble(waited.value)
+        == "the database stayed locked by another writer beyond its wait; try again shortly"
+    )
 
 
 @pytest.mark.parametrize(

@@ -277,6 +277,22 @@ def _engine_options(url: str) -> dict:
     return {}
 
 
+def _without_nul(value):
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd") if "\x00" in value else value
+    if isinstance(value, dict):
+        return {k: _without_nul(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_without_nul(v) for v in value)
+    return value
+
+
+def _pg_text_without_nul(conn, cursor, statement, parameters, context, executemany):
+    # PostgreSQL's text cannot hold NUL, which hostile form fields carry: as U+FFFD a key finds no row (as no stored
+    # key holds one) and a stored echo keeps its place, where the driver would refuse the whole statement
+    return statement, _without_nul(parameters)
+
+
 class Store:
     def __init__(self, url: str) -> None:
         url = database_url(url)
@@ -285,6 +301,8 @@ class Store:
         self._write_lock = threading.RLock()
         self._writers_queue = None
         self.writer = GroupWriter(self)
+        if self.dialect == "postgresql":
+            event.listen(self.engine, "before_cursor_execute", _pg_text_without_nul, retval=True)
         if self.dialect == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
             event.listen(self.engine, "begin", _sqlite_begin)

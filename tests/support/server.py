@@ -122,6 +122,14 @@ class RunningServer:
         return self.mock.base_url
 
     @property
+    def database_url(self) -> str:
+        """The store the server runs on: its ``--database`` URL, else SQLite's file in its data dir."""
+        args = [str(a) for a in self.args]
+        if "--database" in args:
+            return args[args.index("--database") + 1]
+        return f"sqlite:///{self.data_dir / 'sevis-mock.db'}"
+
+    @property
     def ca(self) -> str:
         return self.mock.ca_cert
 
@@ -262,10 +270,11 @@ def with_batch_id(xml: bytes, batch_id: str, fresh_people: bool = True) -> bytes
 
 
 def open_store(server: "RunningServer"):
-    """The server's own database, for arranging states the control API does not reach yet."""
+    """The server's own database (its --database, else SQLite's file in its data dir), for arranging states the
+    control API does not reach yet."""
     from sevis_mock.server.store import Store
 
-    return Store(f"sqlite:///{server.data_dir / 'sevis-mock.db'}")
+    return Store(server.database_url)
 
 
 # --- an invariant over the whole run: no server answered with an unhandled exception -----------------------
