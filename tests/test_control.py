@@ -19,6 +19,16 @@ from sevis_mock.server.store import Base, Organization, Store
 FM_FIXTURE = "fm/create-three-students.xml"
 
 
+@pytest.fixture(scope="module")
+def sevis_mock_server(tmp_path_factory, module_backend):
+    """The plugin's server, once per backend (SQLite, PostgreSQL): the control API's state lives in the database."""
+    from sevis_mock import running
+
+    data_dir = tmp_path_factory.mktemp("control")
+    with running(data_dir=data_dir, extra=tuple(module_backend.serve_args(data_dir))) as server:
+        yield server
+
+
 def with_org(xml: bytes, org_id: str, user_id: str) -> bytes:
     doc = etree.fromstring(xml)
     doc.find("BatchHeader/OrgID").text = org_id
@@ -178,9 +188,10 @@ def test_seed_says_what_is_wrong(sevis_mock, body, message):
 
 
 @pytest.fixture(scope="module")
-def queued_mock(tmp_path_factory):
+def queued_mock(tmp_path_factory, module_backend):
     """A mock that processes only when told to (process-now), so downloads can come before processing."""
-    server = start_mock(tmp_path_factory.mktemp("queued"), processing_delay=86400)
+    data_dir = tmp_path_factory.mktemp("queued")
+    server = start_mock(data_dir, processing_delay=86400, extra=tuple(module_backend.serve_args(data_dir)))
     yield server
     server.stop()
 

@@ -104,6 +104,7 @@ def clear_all(store, *, keep_clock: bool) -> dict[str, int]:
         for table in reversed(Base.metadata.sorted_tables):
             counts[table.name] = s.execute(select(func.count()).select_from(table)).scalar_one()
             s.execute(delete(table))
+        store.restart_sevis_ids(s)
         if offset is not None:
             s.execute(insert(Setting).values(key=CLOCK_KEY, value=offset))
         cache.changed(s)  # every worker's cached clock and rows are gone with the tables

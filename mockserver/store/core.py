@@ -25,9 +25,11 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     create_engine,
+    delete,
     event,
     func,
     select,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -400,6 +402,14 @@ class Store:
             session.add(row)
         row.value = str(first + count)
         return [f"N{n:010d}" for n in range(first, first + count)]
+
+    def restart_sevis_ids(self, session: Session) -> None:
+        """The next SEVIS ID is the first again (a reset that forgets every record): the sequence restarted on
+        PostgreSQL, the counter row deleted on SQLite, in the caller's write transaction."""
+        if self.dialect == "postgresql":
+            session.execute(text(f"ALTER SEQUENCE {SEVIS_NUMBER_SEQUENCE} RESTART WITH {FIRST_SEVIS_NUMBER}"))
+        else:
+            session.execute(delete(Setting).where(Setting.key == "next_sevis_number"))
 
     def org(self, org_id: str) -> Organization | None:
         with self.session() as s:

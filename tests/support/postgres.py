@@ -70,7 +70,9 @@ class Cluster:
             raise RuntimeError(f"{' '.join(argv)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
 
     def start(self) -> str:
-        self._run("initdb", "-D", str(self.data), "-U", "sevis", "--auth=trust", "-E", "UTF8", "--no-sync")
+        self._run(
+            "initdb", "-D", str(self.data), "-U", "sevis", "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync"
+        )
         options = (
             f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
             "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
