@@ -391,9 +391,9 @@ class Store:
         sequence on PostgreSQL (unique whichever instance asks, never handed out twice even when the transaction
         rolls back), from a counter row under the write lock on SQLite."""
         if self.dialect == "postgresql":
-            numbers = session.scalars(
-                select(func.nextval(SEVIS_NUMBER_SEQUENCE)).select_from(func.generate_series(1, count))
-            ).all()
+            numbers: list[int] = list(
+                session.scalars(select(func.nextval(SEVIS_NUMBER_SEQUENCE)).select_from(func.generate_series(1, count)))
+            )
             return [f"N{n:010d}" for n in sorted(numbers)]
         row = session.get(Setting, "next_sevis_number")
         first = int(row.value) if row else FIRST_SEVIS_NUMBER

@@ -24,7 +24,7 @@ _present: dict[str, set[str]] = {}
 def _existing() -> dict[str, set[str]]:
     """Each table already in the database with the names of its indexes."""
     found = sa.inspect(op.get_bind())
-    return {table: {ix["name"] for ix in found.get_indexes(table)} for table in found.get_table_names()}
+    return {table: {str(ix["name"]) for ix in found.get_indexes(table)} for table in found.get_table_names()}
 
 
 def _create_table(name: str, *columns, **kw) -> None:
