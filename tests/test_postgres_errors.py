@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from sevis_mock.server.db import PG_WRITE_LOCK, Store
+from sevis_mock.server.store.core import PG_WRITE_LOCK, Store
 from sevis_mock.server.storage import storage_trouble
 from tests.support.postgres import new_database, require_server
 from tests.test_operations import assert_one_paragraph, sevis_mock

@@ -243,7 +243,7 @@ def test_inserting_writers_do_not_wait_for_the_write_lock_on_postgresql():
 def test_hostile_text_with_nul_is_stored_and_looked_up_without_an_error(store):
     """A form field may carry NUL, which PostgreSQL's text refuses: a lookup by it finds nothing (as on SQLite)
     and a stored echo keeps its place (NUL as U+FFFD on PostgreSQL)."""
-    from sevis_mock.server.db import Organization, Setting
+    from sevis_mock.server.store import Organization, Setting
 
     with store.session() as s:
         assert s.get(Organization, "MCK\x00214F") is None
