@@ -218,7 +218,7 @@ def check_setup(settings: Settings) -> DataDir:
     try:
         with registry_lock(data_dir):  # instances starting at once on one data dir make one CA, not two
             datadir.check_version()
-            datadir.prepare()
+            datadir.prepare().engine.dispose()
     except IncompatibleDataDir as exc:
         raise SetupProblem(str(exc)) from None
     except DBAPIError as exc:  # the database cannot be reached or used (PostgreSQL down, a wrong password)
@@ -327,6 +327,6 @@ def _check_port(settings: Settings) -> None:
 def serve(settings: Settings, datadir: DataDir | None = None) -> None:
     if datadir is None:
         datadir = DataDir(settings)
-        datadir.prepare()
+        datadir.prepare().engine.dispose()
     sys.argv = sys.argv[:1]  # gunicorn must not read our flags
     MockServer(settings, datadir).run()
