@@ -85,7 +85,10 @@ class MockServer:
         if self._api is None:
             # the control API answers over the same mutual-TLS listener; a certificate of its own, registered to no
             # organization, keeps it reachable when a fault refuses the organizations' certificates
-            self._api = MockApi.for_connection(self._connection, control_cert=control_certificate(self.data_dir))
+            # process-now works through every due batch before it answers: a long wait, which only a hang reaches
+            self._api = MockApi.for_connection(
+                self._connection, control_cert=control_certificate(self.data_dir), timeout=300
+            )
         return self._api
 
     # --- control API -----------------------------------------------------------------------------

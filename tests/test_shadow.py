@@ -192,10 +192,12 @@ def start_proxy(tmp: Path, upstream, record: Path, *extra: str, kind: str = "F/M
     with open(record / "proxy.log", "ab") as log:
         proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True)
     deadline = time.monotonic() + 90
-    while not (record / "proxy.json").exists():
-        assert proc.poll() is None and time.monotonic() < deadline, (record / "proxy.log").read_text()
-        time.sleep(0.05)
-    return proc, json.loads((record / "proxy.json").read_text())
+    while True:  # the proxy may be caught writing proxy.json: wait until it holds the whole object
+        try:
+            return proc, json.loads((record / "proxy.json").read_text())
+        except (OSError, ValueError):
+            assert proc.poll() is None and time.monotonic() < deadline, (record / "proxy.log").read_text()
+            time.sleep(0.05)
 
 
 def stop_proxy(proc: subprocess.Popen) -> None:

@@ -23,7 +23,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis.stateful import run_state_machine_as_test
 
-from sevis_mock.harness.connection import load_connection
+from sevis_mock.harness.connection import connection_path, load_connection
 from sevis_mock.harness.procedure_machine import (
     ProcedureMachine,
     ProcedureMismatch,
@@ -320,7 +320,7 @@ def cli_explore(walks: int, server: str | None, connection: Path | None, data_di
     if server and data_dir:
         raise click.UsageError("--data-dir configures the embedded mock; with --server it does not apply")
     if server and connection is None:
-        default = Path(".sevis-mock/connection.json")
+        default, _ = connection_path(None)  # $SEVIS_MOCK_CONNECTION, else ./.sevis-mock/connection.json
         if not default.is_file():
             raise click.UsageError(
                 "--explore with --server needs the mock's connection.json (--connection): the walks "

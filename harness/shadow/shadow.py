@@ -21,7 +21,7 @@ from pathlib import Path
 import requests
 from lxml import etree
 
-from sevis_mock.harness import launch
+from sevis_mock._server import launch_mock
 from sevis_mock.server.recordings import Exchange
 
 from .compare import LOG_NAME, Comparison, compare_logs, compare_zips, parse_log
@@ -90,12 +90,14 @@ class ShadowMock:
 
     def __init__(self, data_dir: Path, *extra: str) -> None:
         self.data_dir = Path(data_dir)
-        self.proc, self.info = launch.launch(
-            self.data_dir, "--processing-delay", "86400", "--workers", "1", "--fast-passwords", *extra
+        self.server = launch_mock(
+            self.data_dir, "--processing-delay", "86400", "--workers", "1", "--fast-passwords", *extra, answering=False
         )
+        self.info = self.server.info
+        # the batch endpoints raw, as the college's client met SEVIS's: the comparison is of the replies as sent
         self.http = requests.Session()
         self.http.trust_env = False
-        self.http.verify = self.info["ca_cert"]
+        self.http.verify = self.server.ca_cert
 
     def org(self, kind: str) -> dict:
         return next(o for o in self.info["organizations"] if o["kind"] == kind)
@@ -114,15 +116,7 @@ class ShadowMock:
         )
 
     def process_now(self) -> None:
-        control = self.info["control"]
-        org = self.info["organizations"][0]  # the control API, like the batch endpoints, wants a client certificate
-        self.http.post(
-            f"{control['url']}/process-now",
-            headers={"Authorization": f"Bearer {control['token']}"},
-            json={},
-            cert=(org["client_cert"], org["client_key"]),
-            timeout=300,
-        ).raise_for_status()
+        self.server.process_now()
 
     def download(self, environment: str, org: dict, batch_id: str):
         fields = {"orgid": org["org_id"], "userid": org["user_id"], "batchid": batch_id}
@@ -135,7 +129,7 @@ class ShadowMock:
 
     def close(self) -> None:
         self.http.close()
-        launch.stop(self.proc)
+        self.server.stop()
 
 
 class Shadow:
