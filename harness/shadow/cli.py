@@ -151,11 +151,14 @@ def proxy_command(
     server = make_server(host.strip("[]"), int(port_text), app, threaded=True, ssl_context=context)
     bound = server.socket.getsockname()[1]
     url = f"https://{host}:{bound}"
-    (Path(record_dir) / "proxy.json").write_text(
+    written = Path(record_dir) / "proxy.json"
+    partial = written.with_suffix(".tmp")  # renamed into place whole: a script waiting for the file never reads half
+    partial.write_text(
         json.dumps(
             {"url": url, "ca_cert": str(Path(ca_path).resolve()), "upstream": upstream, "pid": os.getpid()}, indent=2
         )
     )
+    partial.replace(written)
     click.echo(
         f"sevis-mock proxy at {url} forwards to {upstream}\n"
         f"  point the college's client at {url}/<environment>/action/batchUpload (and batchDownload)\n"
