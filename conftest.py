@@ -14,13 +14,10 @@ settings.register_profile("dev", deadline=None)
 settings.register_profile("thorough", deadline=None, max_examples=5000)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
 
-pytest_plugins = ["tests.support.server", "tests.support.postgres"]
+pytest_plugins = ["tests.support.server", "tests.support.postgres", "tests.support.markers"]
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "server: starts or talks to a real sevis-mock server")
-    config.addinivalue_line("markers", "slow: takes more than a few seconds (builds, walks, long scenarios)")
-    config.addinivalue_line("markers", "browser: drives a real headless browser (Playwright, Debian's chromium)")
     config.addinivalue_line(
         "markers", "sevis_reference: compares with ICE's official files (SEVIS_REFERENCE=DIR; skipped when absent)"
     )
