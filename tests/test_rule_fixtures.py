@@ -1,9 +1,12 @@
-"""Every rule fixture (fixtures/rules/fm and fixtures/rules/j) through the real server.
+"""Every rule fixture (fixtures/rules/fm and fixtures/rules/j), each case through the server's application.
 
-One dedicated server, clock at RULE_FIXTURE_CLOCK, processing at once. Each case uploads its steps
-in order; earlier steps must succeed entirely; the last step's records must end with the expected
-code and exactly the catalogue's message (placeholders filled), in a log valid against the
-official TransLog XSD.
+Each case uploads its steps in order; earlier steps must succeed entirely; the last step's records must end with
+the expected code and exactly the catalogue's message (placeholders filled), in a log valid against the
+official TransLog XSD. Clock at RULE_FIXTURE_CLOCK, processing at once.
+
+Every case runs in this process (tests/support/inprocess.py: the same application, its batch endpoints and control
+API, without sockets); a sample of them (``WIRE_SAMPLE``: every tenth case, and cases that need the control API or
+a clock change) runs again through a real `sevis-mock serve` over mutual TLS, which shows the two paths agree.
 """
 
 from __future__ import annotations
@@ -16,9 +19,16 @@ import pytest
 from sevis_mock.fixtures.rules import RULE_FIXTURE_CLOCK, RuleCase, load_cases
 from sevis_mock.server.catalog import catalogue
 from sevis_mock.server.clock import MockClock, parse_iso
+from tests.support.inprocess import InProcessServer
 from tests.support.server import new_batch_id, open_store, start_server
 
 CASES = load_cases()
+# every tenth case, with at least one that makes control API calls and one that moves the clock
+WIRE_SAMPLE = CASES[::10]
+WIRE_SAMPLE += [
+    next(c for c in CASES if c.control and c not in WIRE_SAMPLE),
+    next(c for c in CASES if c.clock and c not in WIRE_SAMPLE),
+]
 
 
 @pytest.fixture(scope="module")
@@ -27,6 +37,14 @@ def rule_server(tmp_path_factory):
         tmp_path_factory.mktemp("rules"), "--clock", RULE_FIXTURE_CLOCK, "--processing-delay", "0", "--workers", "2"
     )
     server.clock = MockClock(open_store(server))
+    server.clock_at = RULE_FIXTURE_CLOCK
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def rules_app(tmp_path_factory):
+    server = InProcessServer(tmp_path_factory.mktemp("rules-app"), clock=parse_iso(RULE_FIXTURE_CLOCK))
     server.clock_at = RULE_FIXTURE_CLOCK
     yield server
     server.stop()
@@ -86,29 +104,27 @@ def _outcome(record) -> tuple[str | None, str | None]:
     return result.findtext("ErrorCode"), result.findtext("ErrorMessage")
 
 
-@pytest.fixture
-def case_profile(rule_server, request):
-    """The seeded organization's profile back to its defaults after every case (a case may change it)."""
-    yield
-    case = request.node.callspec.params["case"]
-    if any("profile" in call["path"] for calls in case.control.values() for call in calls):
-        rule_server.control("DELETE", f"orgs/{case.org_id}/profile")
+def _run_case(server, case: RuleCase) -> None:
+    try:
+        _check_case(server, case)
+    finally:  # the seeded organization's profile back to its defaults (a case may change it)
+        if any("profile" in call["path"] for calls in case.control.values() for call in calls):
+            server.control("DELETE", f"orgs/{case.org_id}/profile")
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.case_id for c in CASES])
-def test_rule_fixture(rule_server, case_profile, case: RuleCase):
+def _check_case(server, case: RuleCase) -> None:
     sevis_ids: dict[str, str] = {}
     dependent_ids: dict[str, list[str]] = {}
     site_ids: dict[str, list[str]] = {}
     for n in range(len(case.steps) - 1):
-        reply = _run_step(rule_server, case, n, sevis_ids, dependent_ids, site_ids)
+        reply = _run_step(server, case, n, sevis_ids, dependent_ids, site_ids)
         failed = {
             r.get("requestID"): _outcome(r)
             for r in reply.log.iterfind("BatchDetail/Process/Record")
             if _outcome(r)[0] is not None
         }
         assert not failed, f"{case.case_id}: setup step {case.steps[n]} must succeed, got {failed}"
-    reply = _run_step(rule_server, case, len(case.steps) - 1, sevis_ids, dependent_ids, site_ids)
+    reply = _run_step(server, case, len(case.steps) - 1, sevis_ids, dependent_ids, site_ids)
     for request_id, expected in case.expect.items():
         code, message = _outcome(reply.record(request_id))
         assert code == expected, f"{case.case_id}: {request_id} got {code} {message!r}, expected {expected}"
@@ -116,3 +132,13 @@ def test_rule_fixture(rule_server, case_profile, case: RuleCase):
             tokens = re.findall(r"\[[^\]]+\]", catalogue()[expected].message)
             assert not [t for t in tokens if t in message], f"unfilled placeholder in {message!r}"
             assert _message_pattern(expected).fullmatch(message), (message, catalogue()[expected].message)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.case_id for c in CASES])
+def test_rule_fixture(rules_app, case: RuleCase):
+    _run_case(rules_app, case)
+
+
+@pytest.mark.parametrize("case", WIRE_SAMPLE, ids=[c.case_id for c in WIRE_SAMPLE])
+def test_rule_fixture_over_the_wire(rule_server, case: RuleCase):
+    _run_case(rule_server, case)
