@@ -508,8 +508,13 @@ def _():
     return provoke, check
 
 
-@pytest.mark.parametrize("way", list(WAYS))
-@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+# Every case is provoked once, through one of the three ways in turn (each way is thus used end to end on a third
+# of the cases, of every sort): what a fault does depends only on the rule the server stores, and
+# test_every_way_stores_the_same_rule shows that the three ways store the same rule for every case.
+ROTATION = [(case, list(WAYS)[n % len(WAYS)]) for n, case in enumerate(CASES)]
+
+
+@pytest.mark.parametrize("case, way", ROTATION, ids=[f"{case.id}-{way}" for case, way in ROTATION])
 def test_fault_kind(mock, case, way):
     batch_id = mock.processed_batch() if case.needs_batch else None
     if way == "plugin":
@@ -525,6 +530,35 @@ def test_fault_kind(mock, case, way):
     got = case.provoke(mock, batch_id)
     eventually(lambda: mock.control("GET", f"faults/{ids[0]}")["hits"] >= 1)
     case.check(mock, got)
+
+
+def _what_it_does(fault: dict) -> tuple[dict, dict]:
+    """A stored fault's rule, without what tells two copies apart (id, name, hits, when made), and its window's
+    ends (``from``, ``until``: a relative ``+1h`` is resolved when the rule arrives) as datetimes."""
+    rule = {k: fault.get(k) for k in ("kind", "respond", "times", "notes")}
+    match = dict(fault["match"])
+    window = {k: datetime.fromisoformat(match.pop(k)) for k in ("from", "until") if k in match}
+    return {**rule, "match": match}, window
+
+
+def test_every_way_stores_the_same_rule(mock):
+    """For every case, the fault made through a scenario and through the plugin is the one the control API makes."""
+    for case in CASES:
+        stored = []
+        by_api = mock.control("GET", f"faults/{by_control_api(mock, case.rule)[0]}")
+        by_yaml = mock.control("GET", f"faults/{by_scenario(mock, case.rule)[0]}")
+        respond = case.rule["respond"]
+        extra = {k: v for k, v in case.rule.items() if k not in ("respond", "match", "times")}
+        with mock.plugin.fault(respond, case.rule.get("match"), times=case.rule.get("times"), **extra) as fault:
+            by_plugin = mock.control("GET", f"faults/{fault.id}")
+        for made in (by_api, by_yaml, by_plugin):
+            stored.append(_what_it_does(made))
+        (rule, window), *others = stored
+        for other_rule, other_window in others:
+            assert other_rule == rule, case.id
+            assert other_window.keys() == window.keys(), case.id
+            assert all(abs(other_window[k] - window[k]) <= timedelta(seconds=60) for k in window), case.id
+        mock.control("DELETE", "faults")
 
 
 # --- the contract of the control API -----------------------------------------------------------------
