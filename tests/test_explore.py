@@ -49,6 +49,8 @@ def test_the_script_holds_the_steps_as_plain_data(tmp_path):
     assert "SEVIS should answer S0002" in text and "found with 31 steps" in text and os.access(script, os.X_OK)
 
 
+@pytest.mark.slow
+@pytest.mark.server
 def test_a_written_script_replays_against_an_embedded_mock(tmp_path):
     """A walk that passes (every refusal in it is the one SEVIS gives) replays with exit code 0."""
     script = write_script(Failure("(none)", "sevp_decide", HAPPY, len(HAPPY)), tmp_path / "walk.py", 1)
@@ -89,6 +91,8 @@ def test_shorten_keeps_only_what_the_failure_needs(monkeypatch):
     assert [n for n, _ in short] == ["b", "d", "e"] and message == "e failed"
 
 
+@pytest.mark.slow
+@pytest.mark.server
 def test_explore_option_runs_walks_against_an_embedded_mock(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(rehearse_command, ["--explore", "2"])

@@ -164,6 +164,7 @@ def assert_one_paragraph(result: subprocess.CompletedProcess, *words: str) -> No
         assert word in " ".join(text.split()), (word, text)
 
 
+@pytest.mark.server
 def test_unwritable_data_dir(tmp_path):
     (tmp_path / "a-file").write_text("")
     result = sevis_mock("serve", "--data-dir", str(tmp_path / "a-file" / "d"), "--port", "0")
@@ -179,6 +180,7 @@ def test_unwritable_data_dir(tmp_path):
         assert_one_paragraph(result, "cannot write to the data dir", "Permission denied")
 
 
+@pytest.mark.server
 def test_port_in_use_suggests_port_0(tmp_path):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -188,6 +190,7 @@ def test_port_in_use_suggests_port_0(tmp_path):
     assert_one_paragraph(result, f"port {port} on 127.0.0.1 is in use", "--port 0")
 
 
+@pytest.mark.server
 def test_bad_trust_certificate(tmp_path):
     bogus = tmp_path / "college-ca.pem"
     bogus.write_text("not a certificate\n")
@@ -195,6 +198,7 @@ def test_bad_trust_certificate(tmp_path):
     assert_one_paragraph(result, str(bogus), "cannot be used", "PEM")
 
 
+@pytest.mark.server
 def test_garbled_ca_in_the_data_dir(tmp_path):
     certs = tmp_path / "d" / "certs"
     certs.mkdir(parents=True)
@@ -204,6 +208,7 @@ def test_garbled_ca_in_the_data_dir(tmp_path):
     assert_one_paragraph(result, "cannot be read", f"delete {certs}")
 
 
+@pytest.mark.server
 def test_data_dir_of_another_format(tmp_path):
     (tmp_path / "d").mkdir()
     (tmp_path / "d" / "sevis-mock-data.json").write_text('{"format": 99}')
@@ -211,6 +216,7 @@ def test_data_dir_of_another_format(tmp_path):
     assert_one_paragraph(result, "data format 99", "reads format 1", "new data dir")
 
 
+@pytest.mark.server
 def test_data_dir_whose_database_an_older_version_made(tmp_path):
     (tmp_path / "d").mkdir()
     with sqlite3.connect(tmp_path / "d" / "sevis-mock.db") as db:
@@ -362,6 +368,7 @@ def test_version_is_the_installed_distributions():
     assert result.returncode == 0 and result.stdout.strip() == f"sevis-mock, version {version('sevis-mock')}"
 
 
+@pytest.mark.slow
 def test_the_other_commands_read_their_variables_too():
     plain_table = sevis_mock("codes")
     as_json = sevis_mock("codes", env={"SEVIS_MOCK_CODES_JSON": "true"})

@@ -465,6 +465,7 @@ _PROBES = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("release, official, top", _params(TOP_SCHEMAS[:2]))
 def test_simple_types_accept_the_same_values(release, official, top):
     """A second, behavioural check of every Common and Table simple type: the same probes pass."""

@@ -30,6 +30,8 @@ def test_pyproject_declares_the_entry_point():
     assert project["entry-points"]["pytest11"] == {"sevis_mock": "sevis_mock.harness.pytest_plugin"}
 
 
+@pytest.mark.slow
+@pytest.mark.server
 def test_another_project_gets_the_fixtures(pytester, monkeypatch):
     """The README's example, copied into a project of its own (no conftest of ours), passes."""
     monkeypatch.setenv("PYTHONPATH", str(ROOT))  # this checkout, installed or not

@@ -40,6 +40,8 @@ def step_lines(stdout: str) -> list[str]:
     return [line for line in stdout.splitlines() if line.startswith("[")]
 
 
+@pytest.mark.slow
+@pytest.mark.server
 def test_clean_rehearsal_passes_the_15_steps_and_every_report_says_so(tmp_path):
     args, files = reports(tmp_path)
     run = rehearse(*args)
@@ -110,6 +112,8 @@ def college_p12(tmp_path: Path) -> tuple[Path, Path, x509.Certificate]:
     return p12, ca_file, cert
 
 
+@pytest.mark.slow
+@pytest.mark.server
 def test_a_college_batch_with_a_bad_record_fails_naming_the_record_code_and_fix(tmp_path):
     batch = tmp_path / "peoplesoft-export.xml"
     batch.write_bytes(bad_college_batch())

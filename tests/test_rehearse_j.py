@@ -17,6 +17,8 @@ from sevis_mock.harness.rehearsal.sponsor import SponsorFileError, load_sponsor
 from tests.test_rehearse import rehearse, reports, step_lines
 
 
+@pytest.mark.slow
+@pytest.mark.server
 def test_sponsor_rehearsal_passes_every_step_on_defaults_and_every_report_shows_the_j_steps(tmp_path):
     args, files = reports(tmp_path)
     run = rehearse("--sponsor", *args)
@@ -60,6 +62,8 @@ def test_sponsor_rehearsal_passes_every_step_on_defaults_and_every_report_shows_
     assert "<b>Sponsor:</b> Waits for the Department of State" in page and "College:" not in page
 
 
+@pytest.mark.slow
+@pytest.mark.server
 def test_sponsor_batch_with_program_ending_before_it_starts_exits_1_naming_record_code_and_fix(tmp_path):
     batch = tmp_path / "our-sponsor-export.xml"
     batch.write_bytes(read_fixture("j/rule-S2282-program-end-before-start.xml"))

@@ -76,6 +76,7 @@ def test_unreachable_smtp_is_recorded_not_fatal(server_factory):
     assert all(m["smtp"].startswith("failed: ") for m in outbox(server, "b@example.edu"))
 
 
+@pytest.mark.server
 def test_bad_smtp_option_is_a_usage_error(tmp_path):
     import subprocess
     import sys

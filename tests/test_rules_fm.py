@@ -367,6 +367,7 @@ def _check_every_rule(ctx: RuleContext) -> None:
                 assert not unfilled(found.code, found.message), found
 
 
+@pytest.mark.slow
 @settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(
     tree=trees(FM_XSD, "SEVISBatchCreateUpdateStudent", max_repeats=2, max_text=12), status=st.sampled_from(STATUSES)

@@ -884,6 +884,7 @@ def _j_trees():
     return trees(J_XSD, "SEVISBatchCreateUpdateEV", max_repeats=2, max_text=12)
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(
     tree=st.deferred(_j_trees),

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from datetime import UTC
 
+import pytest
 
 from sevis_mock.fixtures import read_fixture
 from sevis_mock.schemas import schema_for_root
@@ -75,6 +76,7 @@ def run_cli(*args):
     )
 
 
+@pytest.mark.server
 def test_broken_schema_folder_is_named_not_a_traceback(tmp_path):
     (tmp_path / "Create-UpdateStudent.xsd").write_text(
         schema_for_root("SEVISBatchCreateUpdateStudent").read_text()
@@ -84,12 +86,14 @@ def test_broken_schema_folder_is_named_not_a_traceback(tmp_path):
     assert "Create-UpdateStudent.xsd" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.server
 def test_schema_file_name_case_mismatch_is_named(tmp_path):
     (tmp_path / "create-updatestudent.xsd").write_text("<x/>")
     result = run_cli("serve", "--data-dir", str(tmp_path / "d"), "--port", "0", "--schemas", str(tmp_path))
     assert result.returncode != 0 and "must be spelled Create-UpdateStudent.xsd" in result.stderr
 
 
+@pytest.mark.server
 def test_bad_clock_is_a_usage_error(tmp_path):
     result = run_cli("serve", "--data-dir", str(tmp_path), "--clock", "tomorrow")
     assert result.returncode == 2 and "ISO-8601" in result.stderr

@@ -231,6 +231,7 @@ def test_hint_table_covers_the_batch_dispositions_and_is_catalogued():
 # --- a 500-record document (time reported, not asserted) ------------------------------------------
 
 
+@pytest.mark.slow
 def test_five_hundred_records(tmp_path, capsys):
     """250 creates and 250 Registration updates against 250 records of state, with the rules."""
     doc = etree.fromstring(read_fixture("fm/create-three-students.xml"))

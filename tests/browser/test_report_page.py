@@ -15,6 +15,8 @@ from sevis_mock.harness.rehearsal.sample import sample_batch
 
 ROOT = Path(__file__).resolve().parents[2]
 
+pytestmark = [pytest.mark.server, pytest.mark.slow]  # `rehearse` runs its embedded mock
+
 
 @pytest.fixture(scope="module")
 def rejected_run(tmp_path_factory):

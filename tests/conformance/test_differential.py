@@ -94,6 +94,7 @@ CASES = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("root", "source"), CASES)
 def test_project_validator_agrees_with_the_official_schema(root, source):
     path = source_file(root, source)

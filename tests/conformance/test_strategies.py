@@ -89,6 +89,7 @@ def libxml(schema_path) -> etree.XMLSchema:
     return etree.XMLSchema(etree.parse(str(schema_path)))
 
 
+@pytest.mark.slow
 def test_generated_documents_are_valid_and_use_every_feature(schema_path, libxml):
     seen: collections.Counter = collections.Counter()
 
@@ -129,6 +130,7 @@ def test_generated_documents_are_valid_and_use_every_feature(schema_path, libxml
     assert not missing, f"never generated: {missing}"
 
 
+@pytest.mark.slow
 def test_trees_and_pairs_hold_the_same_document(schema_path, libxml):
     @PROFILE
     @given(documents_and_trees(schema_path, "{urn:test}Root"), trees(schema_path, "{urn:test}Root"))
@@ -182,6 +184,7 @@ def test_unknown_root_is_refused(schema_path):
         trees(schema_path, "Nope")
 
 
+@pytest.mark.slow
 def test_every_mutant_is_invalid_and_every_kind_occurs(schema_path, libxml):
     """Every applicable fault of every generated document is applied and must be invalid."""
     kinds: collections.Counter = collections.Counter()
@@ -205,6 +208,7 @@ def test_every_mutant_is_invalid_and_every_kind_occurs(schema_path, libxml):
     assert set(KINDS) <= set(kinds), f"kinds never made: {sorted(set(KINDS) - set(kinds))}"
 
 
+@pytest.mark.slow
 def test_mutants_strategy_reports_one_fault(schema_path, libxml):
     @PROFILE
     @given(st.data())
