@@ -87,7 +87,7 @@ def routes(tmp_path_factory):
 def mock(tmp_path_factory):
     server = start_server(tmp_path_factory.mktemp("any-request"), "--processing-delay", "0", "--fast-passwords")
     yield server
-    server.stop()
+    server.stop(wait=False)
 
 
 @pytest.fixture(scope="module")

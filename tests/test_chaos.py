@@ -29,7 +29,7 @@ print("download", r.status_code)
 def server(tmp_path_factory):
     srv = start_server(tmp_path_factory.mktemp("chaos"), "--processing-delay", "0", "--workers", "2")
     yield srv
-    srv.stop()
+    srv.stop(wait=False)
 
 
 def rehearse(server, *args: str):

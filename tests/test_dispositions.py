@@ -50,7 +50,7 @@ def server(tmp_path_factory, other_ca, module_backend):
         *(["--schemas", str(OFFICIAL_XSD)] if official_schemas() else []),
     )
     yield srv
-    srv.stop()
+    srv.stop(wait=False)
 
 
 @pytest.fixture

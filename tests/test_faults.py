@@ -33,7 +33,7 @@ EASTERN = ZoneInfo("America/New_York")
 def server(tmp_path_factory):
     srv = start_server(tmp_path_factory.mktemp("faults"), "--processing-delay", "0", "--workers", "2")
     yield srv
-    srv.stop()
+    srv.stop(wait=False)
 
 
 @pytest.fixture

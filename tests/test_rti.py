@@ -211,7 +211,7 @@ def retarget(xml: bytes, org_id: str, user_id: str) -> bytes:
 def server(tmp_path_factory):
     srv = start_server(tmp_path_factory.mktemp("rti"), "--processing-delay", "0", "--workers", "2")
     yield srv
-    srv.stop()
+    srv.stop(wait=False)
 
 
 @pytest.fixture(scope="module")

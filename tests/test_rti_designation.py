@@ -88,7 +88,7 @@ def server(tmp_path_factory):
         tmp_path_factory.mktemp("rti-j"), "--processing-delay", "0", "--workers", "2", "--fast-passwords"
     )
     yield srv
-    srv.stop()
+    srv.stop(wait=False)
 
 
 def test_whole_j_path_from_new_account_to_a_processed_ev_batch(server, tmp_path):

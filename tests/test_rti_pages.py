@@ -41,7 +41,7 @@ class Browser:
 def server(tmp_path_factory):
     srv = start_server(tmp_path_factory.mktemp("rti-pages"), "--processing-delay", "0", "--workers", "1")
     yield srv
-    srv.stop()
+    srv.stop(wait=False)
 
 
 def test_post_without_csrf_token_is_refused(server):

@@ -39,7 +39,7 @@ def rule_server(tmp_path_factory):
     server.clock = MockClock(open_store(server))
     server.clock_at = RULE_FIXTURE_CLOCK
     yield server
-    server.stop()
+    server.stop(wait=False)
 
 
 @pytest.fixture(scope="module")

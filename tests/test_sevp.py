@@ -12,7 +12,7 @@ from tests.test_rti import api, login_token, mail_of, sevp, submitted_petition, 
 def server(tmp_path_factory):
     srv = start_server(tmp_path_factory.mktemp("sevp"), "--workers", "1")
     yield srv
-    srv.stop()
+    srv.stop(wait=False)
 
 
 def test_reject_needs_a_reason_then_tells_the_petitioner(server):

@@ -18,7 +18,7 @@ def serve(tmp_path_factory):
     """Batches wait until a test processes them (`control(serve, "POST", "process-now")`): polls meet S0030 first."""
     server = start_server(tmp_path_factory.mktemp("clients"), "--processing-delay", "3600", "--workers", "2")
     yield server
-    server.stop()
+    server.stop(wait=False)
 
 
 def read_log(xml: bytes) -> etree._Element:

@@ -18,7 +18,7 @@ def server(tmp_path_factory):
         tmp_path_factory.mktemp("hostile-accounts"), "--processing-delay", "0", "--workers", "1", "--fast-passwords"
     )
     yield srv
-    srv.stop()
+    srv.stop(wait=False)
 
 
 def links(server, email: str) -> list[str]:

@@ -111,7 +111,7 @@ def test_every_bomb_is_s0012_in_intake(schemas, listener, name):
 def server(tmp_path_factory):
     server = start_server(tmp_path_factory.mktemp("bombs"), "--processing-delay", "0", "--workers", "1")
     yield server
-    server.stop()
+    server.stop(wait=False)
 
 
 @pytest.mark.parametrize("name", ["billion-laughs", "xxe-file", "xxe-http", "external-dtd", "parameter-entity"])

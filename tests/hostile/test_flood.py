@@ -140,7 +140,7 @@ def test_validate_answers_the_flood_at_once(tmp_path):
 def server(tmp_path_factory):
     server = start_server(tmp_path_factory.mktemp("flood"), "--processing-delay", "0", "--workers", "2")
     yield server
-    server.stop()
+    server.stop(wait=False)
 
 
 def test_four_floods_in_parallel_and_a_normal_upload_are_all_answered(server):
@@ -167,7 +167,7 @@ def budgeted(tmp_path_factory):
         patch.setenv("SEVIS_MOCK_FRONT_REQUEST_CPU_SECONDS", "0.5")
         server = start_server(tmp_path_factory.mktemp("budget"), "--processing-delay", "3600", "--workers", "1")
     yield server
-    server.stop()
+    server.stop(wait=False)
 
 
 def test_an_overrunning_request_is_answered_and_its_worker_recycled(budgeted):

@@ -24,7 +24,7 @@ SEEN: Counter = Counter()
 def server(tmp_path_factory):
     server = start_server(tmp_path_factory.mktemp("fuzz"), "--processing-delay", "3600", "--workers", "2")
     yield server
-    server.stop()
+    server.stop(wait=False)
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ def server(tmp_path_factory):
     with started.session(None) as s:  # the worker has loaded the app (it writes the session key)
         assert s.get(f"{started.info['rti']['beta']}/", timeout=30).status_code == 200
     yield started
-    started.stop()
+    started.stop(wait=False)
 
 
 def mode(path) -> int:

@@ -121,7 +121,7 @@ def server(tmp_path_factory):
             patch.setenv(key, value)
         server = start_server(tmp_path_factory.mktemp("slow"), "--processing-delay", "0", "--workers", "2")
     yield server
-    server.stop()
+    server.stop(wait=False)
 
 
 def test_64_slow_connections_do_not_stop_normal_uploads(server):
@@ -156,7 +156,7 @@ def strict(tmp_path_factory):
             patch.setenv(key, value)
         server = start_server(tmp_path_factory.mktemp("strict"), "--processing-delay", "0", "--workers", "1")
     yield server
-    server.stop()
+    server.stop(wait=False)
 
 
 def closed_within(sock: socket.socket, seconds: float) -> bytes | None:

@@ -24,7 +24,7 @@ FM = "fm/create-with-dependent.xml"
 def server(tmp_path_factory):
     srv = start_server(tmp_path_factory.mktemp("small-items"), "--processing-delay", "0", "--workers", "2")
     yield srv
-    srv.stop()
+    srv.stop(wait=False)
 
 
 def control(server, method: str, path: str, **kw):

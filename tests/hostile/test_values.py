@@ -27,7 +27,7 @@ INJECTED = "X-Injected"
 def server(tmp_path_factory):
     srv = start_server(tmp_path_factory.mktemp("hostile-values"), "--processing-delay", "0", "--workers", "1")
     yield srv
-    srv.stop()
+    srv.stop(wait=False)
 
 
 def raw_upload(server, xml: bytes, batch_id: str, *, org=None, fields=None):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -202,8 +203,23 @@ class RunningServer:
         """A control API call (``path`` relative to /control/); returns the JSON reply."""
         return self.mock.control(method, path, json=body)
 
-    def stop(self) -> None:
-        self.mock.stop()
+    def stop(self, *, wait: bool = True) -> None:
+        """Stop the server and its workers. ``wait=False``, for fixture teardowns after which nothing uses the data
+        dir again, only starts the stop (SIGTERM to its process group): the next tests run while it winds down,
+        and the session waits for it before it reads the servers' logs."""
+        if wait or self.proc.poll() is not None:
+            self.mock.stop()
+            return
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        _stopping.append(self.mock)
+
+
+_stopping: list[MockServer] = []  # servers told to stop and not waited for yet
+
+
+def wait_for_stopping_servers() -> None:
+    while _stopping:
+        _stopping.pop().stop()  # waits for the exit (SIGKILL after 20 s)
 
 
 def sevis_mock_cli(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -229,7 +245,7 @@ def mock_server(tmp_path_factory):
     """One server for the session: processing at once, 2 workers."""
     server = start_server(tmp_path_factory.mktemp("mock"), "--processing-delay", "0", "--workers", "2")
     yield server
-    server.stop()
+    server.stop(wait=False)
 
 
 @pytest.fixture
@@ -243,7 +259,7 @@ def server_factory(tmp_path):
 
     yield start
     for server in started:
-        server.stop()
+        server.stop(wait=False)
 
 
 _counter = [0]
@@ -299,6 +315,7 @@ def servers_with_unhandled_errors(base: Path) -> list[tuple[Path, str]]:
 def pytest_sessionfinish(session, exitstatus):
     """Bad input must never crash the server: a traceback in any test server's log fails the run, even
     when the test that provoked it passed (the client may have accepted a 500 or given up waiting)."""
+    wait_for_stopping_servers()  # their logs are complete once they have exited
     factory = getattr(session.config, "_tmp_path_factory", None)
     base = getattr(factory, "_basetemp", None) if factory is not None else None
     if base is None or not Path(base).is_dir():
