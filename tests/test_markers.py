@@ -121,6 +121,7 @@ def test_starting_serve_without_the_server_marker_fails(suite):
         (["sevis-mock", "serve", "--help"], False),
         (["sevis-mock", "validate", "a.xml"], False),
         ([sys.executable, "-m", "sevis_mock.server", "reset"], False),
+        ([sys.executable, "-m", "sevis_mock", "serve", "--port", "0"], True),
         (["curl", "https://127.0.0.1/serve"], False),
     ],
 )

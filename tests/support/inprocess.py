@@ -37,7 +37,7 @@ class InProcessServer:
         )
         data = DataDir(settings)
         store = data.prepare()
-        self.info = data.write_connection(443, store)
+        self.info = data.connection(data.url(443), store)  # what connection.json would say (no file written)
         store.engine.dispose()
         self.data_dir = settings.data_dir
         self.app = create_app(settings)

@@ -91,7 +91,7 @@ def is_serve_command(args) -> bool:
     """``args`` (a Popen argument list or command line) runs `sevis-mock serve` or a command that starts one."""
     words = [str(a) for a in args] if isinstance(args, (list, tuple)) else str(args).split()
     for at, word in enumerate(words):
-        if word == "sevis_mock.server" or word.endswith("sevis-mock"):
+        if word in ("sevis_mock", "sevis_mock.server") or word.endswith("sevis-mock"):
             rest = words[at + 1 :]
             return "--help" not in rest and any(w in SERVER_COMMANDS for w in rest)
     return False
