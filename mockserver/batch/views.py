@@ -20,6 +20,7 @@ from .multipart import Misread, closing_delimiters_between_parts
 from .replies import explained as _explained
 from .replies import reply_xml as _reply_xml
 from .replies import reply_zip as _reply_zip
+from ..clock import real_now
 
 bp = Blueprint("batch", __name__)
 
@@ -161,8 +162,6 @@ def storage_refusal(reason: str) -> Response:
     try:
         now = m.clock.now()
     except Exception:  # noqa: BLE001 -- the clock lives in the same store
-        from ..clock import real_now
-
         now = real_now()
     reasons = [f"sevis-mock could not store the request: {reason}; nothing was accepted, send it again later"]
     if request.endpoint == "batch.upload":

@@ -17,6 +17,10 @@ from werkzeug.exceptions import HTTPException
 
 from ..clock import ClockOutOfRange, parse_iso
 from ..current import mock
+from ..tls import peer_certificate
+from ..datadir import DataDir
+from ..batch.worker import process_due, wait_printed
+from ..store import Batch
 
 
 def truncated(value: str, limit: int = 60) -> str:
@@ -29,8 +33,6 @@ bp = Blueprint("control", __name__, url_prefix="/control")
 
 @bp.before_request
 def require_token():
-    from ..tls import peer_certificate
-
     if peer_certificate(request.environ) is None:  # the listener lets RTI pages in without one
         abort(
             403,
@@ -46,8 +48,6 @@ def require_token():
 def refresh_connection_file() -> None:
     """Rewrite connection.json (after seed or reset) so that it lists the organizations the mock now has; nothing
     to do when no running `serve` wrote one (an in-process app)."""
-    from ..datadir import DataDir
-
     m = mock()
     DataDir(m.settings).write_connection(m.store)
 
@@ -109,9 +109,6 @@ def process_now():
     queued when the call began (or that this call applied) and is processed when it answers, whichever
     worker thread applied it: the processor threads of every worker process take part."""
     from sqlalchemy import select, update
-
-    from ..batch.worker import process_due, wait_printed
-    from ..store import Batch
 
     m = mock()
     with m.store.write() as s:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from flask import abort, jsonify, request
 from sqlalchemy import delete, select
 
-from ..faults import model, scenario as scenarios  # modules, not names: the fault model imports the store
+from ..faults import model, scenario as scenarios
 from . import bp, mock
 
 MAX_SCENARIO_BYTES = 256 * 1024

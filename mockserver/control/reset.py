@@ -16,6 +16,10 @@ from ..store import cache
 from ..store import Base, Organization
 from ..tls import CertificateAuthority
 from . import _clock_state, bp, mock, refresh_connection_file
+from ..datadir import DataDir
+from ..clock import MockClock
+from ..store import Store
+from ..store import Setting
 
 CLOCK_KEY = "clock_offset_seconds"
 
@@ -32,7 +36,6 @@ def reset():
         or not all(isinstance(body.get(f, False), bool) for f in flags)
     ):
         abort(400, description='send no body, or {"keep_clock": true|false, "keep_organizations": true|false}')
-    from ..datadir import DataDir
 
     m = mock()
     m.store.writer.flush()  # journal entries still being written are cleared too, not written after
@@ -76,10 +79,6 @@ def reset_data_dir(settings, *, everything: bool) -> dict[str, int]:
     """``sevis-mock reset``: :func:`clear_data`, or with ``everything`` what ``POST /control/reset`` does, on the
     data dir's database directly (a running server sees the change at its next request)."""
 
-    from ..clock import MockClock
-    from ..datadir import DataDir
-    from ..store import Store
-
     store = Store(settings.db_url)
     try:
         store.create_all()
@@ -96,8 +95,6 @@ def reset_data_dir(settings, *, everything: bool) -> dict[str, int]:
 
 def clear_all(store, *, keep_clock: bool) -> dict[str, int]:
     """Delete every row of every table in one write transaction; returns the row counts per table."""
-    from ..store import Setting
-
     counts: dict[str, int] = {}
     with store.write() as s:
         offset = s.scalar(select(Setting.value).where(Setting.key == CLOCK_KEY)) if keep_clock else None

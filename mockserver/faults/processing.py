@@ -15,6 +15,10 @@ from ..batch.outcome import ProcessOutcome, RecordOutcome
 from ..clock import sevis_timestamp
 from ..store import Fault, FaultBatch
 from .model import EASTERN, RequestFacts, checked
+from ..batch.processing import LAYOUT, _ud
+from ..catalog import INTERNAL_ERROR
+from ..rules import Violation
+from ..xmlsafe import parse
 
 NIGHT = time(2, 0)  # [i] "overnight": the next 02:00 Eastern
 
@@ -70,11 +74,6 @@ def _batch_failure(session, batch, now, fault_id) -> bool:
 
 
 def _record_errors(session, batch, now, fault_id) -> bool:
-    from ..batch.processing import LAYOUT, _ud
-    from ..catalog import INTERNAL_ERROR
-    from ..rules import Violation
-    from ..xmlsafe import parse
-
     create_path, update_path, _ = LAYOUT[batch.kind]
     root = parse(batch.document).getroot()
     violation = Violation.of(INTERNAL_ERROR)

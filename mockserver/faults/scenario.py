@@ -20,7 +20,10 @@ from pathlib import Path
 
 import yaml
 
-from . import model  # the module: the fault model imports the store, which may be importing us
+from . import model
+from ..clock import MockClock
+from ..store import Store
+from .model import Fault, add_fault
 
 SHIPPED = Path(__file__).parent / "scenarios"
 
@@ -102,10 +105,6 @@ def install(db_url: str, scenarios: list[Scenario]) -> None:
     """Put the scenarios' faults in force (``serve --scenario``), replacing those an earlier start of the same
     data dir left under the same names."""
     from sqlalchemy import delete
-
-    from ..clock import MockClock
-    from ..store import Store
-    from .model import Fault, add_fault
 
     store = Store(db_url)
     now = MockClock(store).now()

@@ -14,6 +14,8 @@ from ..paging import Page, PagingError
 from ..xmlsafe import parse
 from .errors import RtiError
 from ..store import RtiAccount
+from ..records.queries import list_records as query
+from ..records.queries import record_view
 
 
 def visible_orgs(session: Session, account: RtiAccount) -> list[str]:
@@ -149,8 +151,6 @@ def list_records(
     session: Session, account: RtiAccount, environment: str, org_id: str | None, status: str | None, page: Page
 ) -> tuple[list[dict], dict]:
     """One page of the records of the official's organizations (or ``org_id``), newest first."""
-    from ..records.queries import list_records as query
-
     orgs = check_org(session, account, org_id)
     found = query(
         session, org_id=orgs, environment=environment, status=status or None, limit=page.limit + 1, offset=page.offset
@@ -159,8 +159,6 @@ def list_records(
 
 
 def record(session: Session, account: RtiAccount, environment: str, sevis_id: str) -> dict:
-    from ..records.queries import record_view
-
     view = record_view(session, sevis_id, environment=environment)
     if view is None or view["org_id"] not in visible_orgs(session, account):
         raise RtiError(404, f"no record {sevis_id} of your organizations on this system")

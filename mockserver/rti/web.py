@@ -12,6 +12,9 @@ from flask import jsonify, request, session
 from . import accounts, petitions
 from .errors import RtiError
 from ..current import mock
+from ..store import Designation, Petition, RtiAccount
+from . import designations
+from .mail import deliver_pending
 
 log = logging.getLogger("sevis_mock.server.rti")
 CSRF_FIELD = "csrf_token"
@@ -73,14 +76,10 @@ def auto_approve() -> None:
     with m.store.session() as s:  # cheap look first: most requests find nothing due
         from sqlalchemy import select
 
-        from ..store import Designation, Petition
-
         i17 = s.scalars(select(Petition.id).where(Petition.state == "submitted").limit(1)).first() is not None
         ds3036 = s.scalars(select(Designation.id).where(Designation.state == "submitted").limit(1)).first() is not None
     if not (i17 or ds3036):
         return
-    from . import designations
-
     with m.store.write() as s:
         approved = petitions.auto_approve_due(s, after, m.clock.now(), request.host_url, smtp_on()) if i17 else []
         designated = (
@@ -96,8 +95,6 @@ def deliver_mail(response):
     """After each request: hand pending e-mails to the SMTP server when `serve --smtp` is given."""
     m = mock()
     if m.settings.smtp:
-        from .mail import deliver_pending
-
         deliver_pending(m.store, m.settings.smtp)
     return response
 
@@ -106,8 +103,6 @@ def rti_account(subject: str | None, environment: str | None = None):
     """The RtiAccount behind a session or token subject, or None."""
     if not subject:
         return None
-    from ..store import RtiAccount
-
     with mock().store.session() as s:
         account = s.get(RtiAccount, subject)
     if account is None or (environment and account.environment != environment):
