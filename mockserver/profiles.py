@@ -33,7 +33,8 @@ import json
 import re
 from datetime import date
 
-from .codetables import table
+from .codetables import meaning, table
+from .store import OrganizationProfile, Record
 
 SCHOOL_DEFAULTS = {
     "visa_types": ["F", "M"],
@@ -183,7 +184,6 @@ def _withdrawn_words(withdrawal: dict | None) -> str:
 
 def describe(kind: str, profile: dict) -> list[tuple[str, str]]:
     """(label, value) pairs for RTI's pages."""
-    from .codetables import meaning
 
     def codes(values, type_name):
         if values is None:
@@ -217,16 +217,12 @@ def describe(kind: str, profile: dict) -> list[tuple[str, str]]:
 
 def load(session, org_id: str, kind: str) -> dict:
     """The organization's profile, defaults filled in."""
-    from .store import OrganizationProfile
-
     row = session.get(OrganizationProfile, org_id)
     return merged(kind, row.profile if row else None)
 
 
 def save(session, org, changes: dict, now) -> dict:
     """Apply ``changes`` (ProfileError when one is wrong) inside the caller's write transaction; the whole profile."""
-    from .store import OrganizationProfile
-
     row = session.get(OrganizationProfile, org.org_id)
     profile = merged(org.kind, row.profile if row else None, changes)
     if "form_allotment" in changes:
@@ -241,8 +237,6 @@ def save(session, org, changes: dict, now) -> dict:
 def count_records(session, org_id: str) -> int:
     """Principal records (students, exchange visitors) the organization holds, in every environment."""
     from sqlalchemy import func, select
-
-    from .store import Record
 
     return session.scalar(
         select(func.count()).select_from(Record).where(Record.org_id == org_id, Record.principal_sevis_id.is_(None))
