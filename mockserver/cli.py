@@ -42,8 +42,7 @@ def print_version(ctx: click.Context, _param, value: bool) -> None:
         ctx.exit()
 
 
-@click.group(context_settings={"auto_envvar_prefix": ENV_PREFIX})
-@click.option(
+VERSION_OPTION = click.option(
     "--version",
     is_flag=True,
     expose_value=False,
@@ -52,6 +51,10 @@ def print_version(ctx: click.Context, _param, value: bool) -> None:
     callback=print_version,
     help="Show the version.",
 )
+
+
+@click.group(context_settings={"auto_envvar_prefix": ENV_PREFIX})
+@VERSION_OPTION
 def main() -> None:
     """sevis-mock's server commands (the `sevis-mock` command has these and the client's: upload, download, ...)."""
 

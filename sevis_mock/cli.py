@@ -95,15 +95,7 @@ def short_help(sentence: str, limit: int) -> str:
 
 
 @click.group(cls=LazyGroup, context_settings={"auto_envvar_prefix": ENV_PREFIX})
-@click.option(
-    "--version",
-    is_flag=True,
-    expose_value=False,
-    is_eager=True,
-    allow_from_autoenv=False,
-    callback=server_cli.print_version,
-    help="Show the version.",
-)
+@server_cli.VERSION_OPTION
 def main() -> None:
     """sevis-mock: an offline stand-in for SEVIS Batch (upload, processing, transaction logs, forms)."""
 
