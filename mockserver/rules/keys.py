@@ -12,36 +12,27 @@ def _field(element: etree._Element, path: str) -> str:
     return text(element, path) or ""
 
 
+def _person_key(element: etree._Element, where: str) -> tuple:
+    """Surname and given name (upper case), birth date, birth country and gender, found under ``where``."""
+    return (
+        _field(element, f"{where}FullName/LastName").upper(),
+        _field(element, f"{where}FullName/FirstName").upper(),
+        _field(element, f"{where}BirthDate"),
+        _field(element, f"{where}BirthCountryCode"),
+        _field(element, f"{where}Gender"),
+    )
+
+
 def duplicate_key(student: etree._Element) -> tuple:
     """An F/M student's key: name, birth date, birth country and gender (S1004)."""
-    return (
-        _field(student, "PersonalInfo/FullName/LastName").upper(),
-        _field(student, "PersonalInfo/FullName/FirstName").upper(),
-        _field(student, "PersonalInfo/BirthDate"),
-        _field(student, "PersonalInfo/BirthCountryCode"),
-        _field(student, "PersonalInfo/Gender"),
-    )
+    return _person_key(student, "PersonalInfo/")
 
 
 def duplicate_key_for(kind: str, element: etree._Element) -> tuple:
     """The key of a principal of ``kind`` ("F/M" student, "J" exchange visitor: S2141)."""
-    if kind == "F/M":
-        return duplicate_key(element)
-    return (
-        _field(element, "Biographical/FullName/LastName").upper(),
-        _field(element, "Biographical/FullName/FirstName").upper(),
-        _field(element, "Biographical/BirthDate"),
-        _field(element, "Biographical/BirthCountryCode"),
-        _field(element, "Biographical/Gender"),
-    )
+    return duplicate_key(element) if kind == "F/M" else _person_key(element, "Biographical/")
 
 
 def dependent_key(dep: etree._Element) -> tuple:
     """A dependent's key within its principal's record."""
-    return (
-        _field(dep, ".//FullName/LastName").upper(),
-        _field(dep, ".//FullName/FirstName").upper(),
-        _field(dep, ".//BirthDate"),
-        _field(dep, ".//BirthCountryCode"),
-        _field(dep, ".//Gender"),
-    )
+    return _person_key(dep, ".//")
