@@ -18,7 +18,9 @@ from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from .store import Setting
 from .rti import accounts
@@ -120,13 +122,13 @@ class Console:
 
     # --- the forms it reviews ---------------------------------------------------------------------------------
 
-    def one(self, s, form_id: int) -> Any:
+    def one(self, s: Session, form_id: int) -> Any:
         found = s.get(self.kind.table, form_id)
         if found is None:
             raise RtiError(404, f"no {self.noun} {form_id}")
         return found
 
-    def full(self, s, form: Any) -> dict:
+    def full(self, s: Session, form: Any) -> dict:
         return self.kind.with_tickets(s, form)
 
     def listing(self, state: str | None) -> list[dict]:
@@ -152,7 +154,7 @@ class Console:
         bp = Blueprint(self.name, __name__, url_prefix=f"/{self.name}")
 
         @bp.before_request
-        def _before():
+        def _before() -> None:
             auto_approve()
             if not self.is_api():
                 check_csrf()
@@ -160,13 +162,13 @@ class Console:
         bp.after_request(deliver_mail)
 
         @bp.errorhandler(RtiError)
-        def _refused(err: RtiError):
+        def _refused(err: RtiError) -> ResponseReturnValue:
             if self.is_api():
                 return json_error(err)
             return render_template("error.html", error=err, console=True), err.status
 
         @bp.post("/api/login")
-        def api_login():
+        def api_login() -> ResponseReturnValue:
             body = json_body()
             operator_login(str(body.get("user") or ""), str(body.get("password") or ""))
             m = mock()
@@ -175,13 +177,13 @@ class Console:
             return jsonify({"token": token})
 
         @bp.post("/api/logout")
-        def api_logout():
+        def api_logout() -> ResponseReturnValue:
             with mock().store.write() as s:
                 accounts.revoke_token(s, bearer())
             return jsonify({"logged_out": True})
 
         @bp.route("/login", methods=["GET", "POST"])
-        def login_page():
+        def login_page() -> ResponseReturnValue:
             error = None
             status = 200
             if request.method == "POST":
@@ -198,7 +200,7 @@ class Console:
             return render_template("console_login.html", console=self, error=error), status
 
         @bp.post("/logout")
-        def logout_page():
+        def logout_page() -> ResponseReturnValue:
             if self.page_operator():
                 mock().store.update_setting(self.generation, lambda old: str(int(old or "0") + 1))
             session.clear()

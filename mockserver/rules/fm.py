@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import date
+
+from lxml import etree
+
 from . import RuleContext, Violation, action, amount, as_date, event_name, rule, text
 from .fm_facts import FM_UPDATE_EVENTS
 from .keys import duplicate_key
@@ -47,7 +51,7 @@ def event_allowed_in_status(ctx: RuleContext) -> Violation | None:
     return Violation.of("S1106") if _status_refusal(ctx) == "S1106" else None
 
 
-def _program_dates_sent(ctx: RuleContext):
+def _program_dates_sent(ctx: RuleContext) -> tuple[date | None, date | None]:
     """Program dates a create, an EducationLevel Change or a Program ManageSessionDates sends."""
     if ctx.record is None:
         info = ctx.element.find("EducationalInfo")
@@ -78,14 +82,14 @@ def not_a_duplicate_student(ctx: RuleContext) -> Violation | None:
     return None
 
 
-def _expenses(fin) -> int:
+def _expenses(fin: etree._Element | None) -> int:
     return sum(
         amount(fin, p)
         for p in ("Expense/Tuition", "Expense/LivingExpense", "Expense/DependentExp", "Expense/Other/Amount")
     )
 
 
-def _funding(fin) -> int:
+def _funding(fin: etree._Element | None) -> int:
     return sum(
         amount(fin, p)
         for p in ("Funding/Personal", "Funding/School/Amount", "Funding/Other/Amount", "Funding/Employment")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
+
+from lxml import etree
 
 from . import RuleContext, Violation, action, add_months, as_date, rule, student, text
 from .fm_facts import M1, program_dates, visa_type
@@ -12,7 +14,7 @@ def _is_true(value: str | None) -> bool:
     return (value or "").strip().lower() in ("true", "1", "y")
 
 
-def _new_end(ctx: RuleContext, *actions: str):
+def _new_end(ctx: RuleContext, *actions: str) -> date | None:
     return as_date(text(action(ctx, *actions), "NewPrgEndDate"))
 
 
@@ -100,11 +102,11 @@ def m1_program_within_three_years(ctx: RuleContext) -> Violation | None:
 # --- registration (session dates) -----------------------------------------------------------------
 
 
-def _registration(ctx: RuleContext):
+def _registration(ctx: RuleContext) -> etree._Element | None:
     return ctx.event_element if ctx.event_element is not None and ctx.event_element.tag == "Registration" else None
 
 
-def _session(ctx: RuleContext, name: str):
+def _session(ctx: RuleContext, name: str) -> date | None:
     return as_date(text(_registration(ctx), name))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from lxml import etree
 
 from ..codetables import code_for
-from . import RuleContext, Violation, action, add_months, amount, as_date, rule, student, text
+from . import RuleContext, StoredRecord, Violation, action, add_months, amount, as_date, rule, student, text
 from .fm_facts import ACTIVE_STATES, CHILD, DEPENDENT_VISA, SPOUSE, mmddyyyy, visa_type
 
 EVENTS = ("fm.create", "fm.Dependent")
@@ -24,7 +24,7 @@ def _names(dep: etree._Element) -> dict:
     return {"last_name": text(dep, "FullName/LastName") or "", "first_name": text(dep, "FullName/FirstName") or ""}
 
 
-def _named_dependent(ctx: RuleContext):
+def _named_dependent(ctx: RuleContext) -> tuple[etree._Element | None, StoredRecord | None]:
     """(action element, stored dependent or None) for actions that name a dependentSevisID."""
     act = action(ctx, "Cancel", "Edit", "Reactivate", "Reprint", "Terminate")
     if act is None:

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Callable
 
 from lxml import etree
 
 from . import RuleContext, Violation, action, add_months, as_date, history_actions, rule, text
 from .fm_facts import (
+    FULL_TIME,
     K12_LEVELS,
     LANGUAGE_TRAINING,
     M1,
     PART_TIME,
     POST_COMPLETION,
     PRE_COMPLETION,
-    FULL_TIME,
     dates_of,
     edu_level,
     live_segments,
@@ -39,7 +40,7 @@ def _tag(ctx: RuleContext) -> str:
     return "" if ctx.event_element is None else ctx.event_element.tag
 
 
-def _key_of(tag: str):
+def _key_of(tag: str) -> Callable[[etree._Element], tuple]:
     fields = KEYS[tag]
 
     def key(element: etree._Element) -> tuple:
@@ -52,7 +53,7 @@ def _segments(ctx: RuleContext, tag: str) -> list[etree._Element]:
     return live_segments(ctx, tag, key=_key_of(tag))
 
 
-def _named_segment(ctx: RuleContext):
+def _named_segment(ctx: RuleContext) -> tuple[etree._Element | None, etree._Element | None]:
     """(action, matching live segment or None) for actions that name an existing segment."""
     tag = _tag(ctx)
     if tag == "OPTEmployer":
@@ -217,7 +218,7 @@ def employment_within_program(ctx: RuleContext) -> Violation | None:
 # --- OPT ---------------------------------------------------------------------------------------------
 
 
-def _opt_added(ctx: RuleContext):
+def _opt_added(ctx: RuleContext) -> tuple[date | None, date | None]:
     return dates_of(_added(ctx, "OPTEmployment"))
 
 
@@ -325,7 +326,9 @@ def extension_after_opt_started(ctx: RuleContext) -> Violation | None:
 # --- OPT employers -----------------------------------------------------------------------------------
 
 
-def _employer_list(ctx: RuleContext):
+def _employer_list(
+    ctx: RuleContext,
+) -> tuple[list[etree._Element], date | None, date | None, str | None]:
     """(employers sent, OPT start, OPT end, OPT full/part-time) for OPT Add/Extend and OPTEmployer Add/Edit."""
     tag = _tag(ctx)
     if tag == "OPTEmployment":
@@ -403,8 +406,9 @@ def employer_not_job_search(ctx: RuleContext) -> Violation | None:
     """An employer name says the student is seeking employment (seeking, unemployed, looking for, job search) [i]."""
     employers, *_ = _employer_list(ctx)
     edit = action(ctx, "Edit") if _tag(ctx) == "OPTEmployer" else None
-    if edit is not None and edit.find("Employer") is not None:
-        employers = [*employers, edit.find("Employer")]
+    new_employer = edit.find("Employer") if edit is not None else None
+    if new_employer is not None:
+        employers = [*employers, new_employer]
     for employer in employers:
         name = (text(employer, "EmployerName") or "").upper()
         if any(word in name for word in SEEKING):
@@ -412,7 +416,9 @@ def employer_not_job_search(ctx: RuleContext) -> Violation | None:
     return None
 
 
-def _employer_dates_check(ctx: RuleContext, code: str, breaks) -> Violation | None:
+def _employer_dates_check(
+    ctx: RuleContext, code: str, breaks: Callable[[date | None, date | None, date, date], bool]
+) -> Violation | None:
     employers, opt_start, opt_end, _ = _employer_list(ctx)
     if not (opt_start and opt_end):
         return None

@@ -8,6 +8,7 @@ level that means OTHER", never for a bare ``"11"``.
 from __future__ import annotations
 
 from datetime import date
+from typing import Callable
 
 from lxml import etree
 
@@ -86,7 +87,9 @@ def overlaps(a: tuple[date | None, date | None], b: tuple[date | None, date | No
     return a_start <= b_end and b_start <= a_end
 
 
-def live_segments(ctx: RuleContext, event_tag: str, key=dates_of) -> list[etree._Element]:
+def live_segments(
+    ctx: RuleContext, event_tag: str, key: Callable[[etree._Element], tuple] = dates_of
+) -> list[etree._Element]:
     """``Add`` actions of earlier ``event_tag`` events not cancelled since, with ``Edit``s applied to their dates."""
     live: list[etree._Element] = []
     for act in history_actions(ctx, event_tag):

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from . import RuleContext, Violation, rule, student, text
+from typing import Iterator
+
 from ..xmlsafe import XML_SPACE
+from . import RuleContext, Violation, rule, student, text
 
 # (path under FinancialInfo, the name SEVIS's message gives it) [i: names follow the I-20's wording]
 PAIRS = (("Expense/Other", "Other expense"), ("Funding/School", "School funding"), ("Funding/Other", "Other funding"))
 
 
-def _pairs(ctx: RuleContext):
+def _pairs(ctx: RuleContext) -> Iterator[tuple[str, str, str]]:
     """(label, amount, remarks) for each amount/remarks pair the update sends, unsent halves as stored."""
     sent = ctx.event_element
     if sent is None or sent.tag != "FinancialInfo":

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+from typing import Iterator
 
-from . import RuleContext, Violation, rule
 from ..xmlsafe import XML_SPACE
+from . import RuleContext, Violation, rule
 
 EVENTS = ("fm.create", "fm.PersonalInfo", "fm.Dependent")
 # [c] PROTOCOL.md §5: FNU/LNU/Unknown are refused; None and Not Applicable too [i].
@@ -14,7 +15,7 @@ LETTERS = re.compile(r"[A-Za-z ]+")
 CHECKED = ("LastName", "FirstName", "PassportName")
 
 
-def _names(ctx: RuleContext):
+def _names(ctx: RuleContext) -> Iterator[tuple[str, str]]:
     """(field, value) for every non-empty name the record sends: student and dependents."""
     scope = ctx.element if ctx.record is None else ctx.event_element
     if scope is None:

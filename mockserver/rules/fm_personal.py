@@ -6,9 +6,9 @@ import re
 
 from lxml import etree
 
+from ..xmlsafe import XML_SPACE
 from . import RuleContext, Violation, as_date, rule, student, text
 from .fm_facts import K12_LEVELS, M1, age_on, edu_level, visa_type
-from ..xmlsafe import XML_SPACE
 
 PERSON_EVENTS = ("fm.create", "fm.PersonalInfo", "fm.Dependent", "fm.Registration")
 COMMUTER_COUNTRIES = {"CA", "MX"}  # border commuters are Canadian or Mexican nationals (8 CFR 214.2(f)(18)) [i]

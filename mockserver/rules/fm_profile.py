@@ -6,15 +6,17 @@ Each rule is silent when no profile is known (offline validation without a state
 
 from __future__ import annotations
 
+from lxml import etree
+
+from ..codetables import code_for
 from . import RuleContext, Violation, action, rule, text
 from .fm_facts import F1, FM_UPDATE_EVENTS, VISA_CLASS, visa_type
-from ..codetables import code_for
 
 PRIMARY = code_for("EduLevelCodeType", "PRIMARY")
 VISA_LETTER = {"F-1": "F", "M-1": "M"}
 
 
-def _education(ctx: RuleContext):
+def _education(ctx: RuleContext) -> etree._Element | None:
     """The education details the record sends: a create's, a change of level's or a Program Edit's."""
     if ctx.record is None:
         return ctx.element.find("EducationalInfo")
@@ -26,7 +28,7 @@ def _education(ctx: RuleContext):
     return None
 
 
-def _level(education) -> str:
+def _level(education: etree._Element | None) -> str:
     return text(education, "EduLevel/Level") or text(education, "Level") or ""
 
 

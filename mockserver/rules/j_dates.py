@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Iterator
 
+from ..xmlsafe import XML_SPACE
 from . import RuleContext, Violation, as_date, rule, sent, text
 from .j_common import (
     J_ALL_EVENTS,
@@ -15,14 +17,13 @@ from .j_common import (
     sub_event,
     us_date,
 )
-from ..xmlsafe import XML_SPACE
 
 EARLIEST = date(1900, 1, 2)
 VALIDATION_WINDOW = timedelta(days=30)
 UPDATE_WINDOW = timedelta(days=120)
 
 
-def _dates(ctx: RuleContext):
+def _dates(ctx: RuleContext) -> Iterator[tuple[str, date | None]]:
     scope = sent(ctx)
     for el in scope.iter():
         if isinstance(el.tag, str) and "Date" in el.tag and el.text and el.text.strip(XML_SPACE):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from lxml import etree
+
 from . import RuleContext, Violation, rule, text
 from .j_common import first_child, sub_event
 
@@ -10,7 +12,7 @@ from .j_common import first_child, sub_event
 OTHER_REASONS = {"Reprint": "05", "EndStatus": "09", "Terminate": "09"}
 
 
-def _needs_other_remarks(element, reason_code: str) -> bool:
+def _needs_other_remarks(element: etree._Element | None, reason_code: str) -> bool:
     return element is not None and text(element, "Reason") == reason_code and not text(element, "OtherRemarks")
 
 
@@ -32,7 +34,7 @@ def termination_other_has_remarks(ctx: RuleContext) -> Violation | None:
     return None
 
 
-def _infraction(ctx: RuleContext):
+def _infraction(ctx: RuleContext) -> etree._Element | None:
     child = first_child(ctx.event_element)
     return child if child is not None and child.tag == "CorrectInfraction" else None
 

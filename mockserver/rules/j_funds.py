@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Iterator
+
 from lxml import etree
 
+from ..xmlsafe import XML_SPACE
 from . import RuleContext, Violation, rule, sent, text
 from .j_common import is_yes
-from ..xmlsafe import XML_SPACE
 
 AMOUNTS = (
     "ProgramSponsorFunds",
@@ -70,7 +72,7 @@ def us_government_funding_given(ctx: RuleContext) -> Violation | None:
     return None
 
 
-def _org_pairs(fin: etree._Element | None):
+def _org_pairs(fin: etree._Element | None) -> Iterator[tuple[str | None, str | None, str | None]]:
     """(organization code, other name, amount) for each Org1/Org2 slot sent, as text or None."""
     for group in ORG_GROUPS:
         g = fin.find(group) if fin is not None else None

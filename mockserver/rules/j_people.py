@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
+from typing import Iterator
 
-from . import RuleContext, Violation, as_date, rule, sent, text
-from .keys import duplicate_key_for
+from lxml import etree
+
+from ..xmlsafe import XML_SPACE
+from . import RuleContext, StoredRecord, Violation, as_date, rule, sent, text
 from .j_common import (
     ACTIVE_STATES,
     CHILD,
@@ -17,7 +20,7 @@ from .j_common import (
     sub_event,
     us_date,
 )
-from ..xmlsafe import XML_SPACE
+from .keys import duplicate_key_for
 
 NAME_FIELDS = ("LastName", "FirstName", "PassportName")
 ALLOWED_NAME = re.compile(r"[A-Za-z ]*")
@@ -30,7 +33,7 @@ EMAIL = re.compile(
 )
 
 
-def _names(person):
+def _names(person: etree._Element) -> Iterator[tuple[str, str]]:
     for field in NAME_FIELDS:
         value = person.findtext(f"FullName/{field}")
         if value is not None and value.strip(XML_SPACE):
@@ -68,7 +71,7 @@ def preferred_name_pattern(ctx: RuleContext) -> Violation | None:
     return None
 
 
-def _birth_reason(person):
+def _birth_reason(person: etree._Element) -> tuple[etree._Element | None, str]:
     element = person.find("BirthCountryReason")
     return element, (element.text or "").strip(XML_SPACE) if element is not None else ""
 
@@ -98,7 +101,7 @@ def reason_cleared_when_birth_country_changes(ctx: RuleContext) -> Violation | N
     """A biographical update moves the birth country away from the U.S. without the empty BirthCountryReason tag that clears the stored reason."""
     country = text(ctx.event_element, "BirthCountryCode")
     stored_reason = text(ctx.stored, "Biographical/BirthCountryReason")
-    element, _ = _birth_reason(ctx.event_element)
+    element, _ = _birth_reason(sent(ctx))  # the Biographical event
     if country and country not in US_AND_TERRITORIES and stored_reason and element is None:
         return Violation.of("S2104")
     return None
@@ -164,7 +167,7 @@ def child_under_21(ctx: RuleContext) -> Violation | None:
     return None
 
 
-def _dependent(ctx: RuleContext, sevis_id: str | None):
+def _dependent(ctx: RuleContext, sevis_id: str | None) -> StoredRecord | None:
     return next((d for d in ctx.dependents if d.sevis_id == sevis_id), None)
 
 

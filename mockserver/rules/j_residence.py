@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from lxml import etree
 
+from ..xmlsafe import XML_SPACE
 from . import RuleContext, Violation, rule, sent, text
 from .j_common import AU_PAIR, SECONDARY, category
-from ..xmlsafe import XML_SPACE
 
 
 def _residence(ctx: RuleContext) -> etree._Element | None:

@@ -7,9 +7,12 @@ are answered by the event appliers in :mod:`sevis_mock.server.records.events`.
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Iterator
 
 from lxml import etree
 
+from ..catalog import message
+from ..xmlsafe import XML_SPACE
 from . import RuleContext, Violation, as_date, rule, sent, student, text
 from .j_common import (
     INTERN,
@@ -26,8 +29,6 @@ from .j_common import (
     tipp_exempt,
     us_date,
 )
-from ..catalog import message
-from ..xmlsafe import XML_SPACE
 
 ADDING = ("AddTIPP", "AddSite", "AddPhase")
 
@@ -169,7 +170,7 @@ def phases_cover_program(ctx: RuleContext) -> Violation | None:
     return Violation("S2254", text_)
 
 
-def _official_names(ctx: RuleContext):
+def _official_names(ctx: RuleContext) -> Iterator[str]:
     scope = sent(ctx)
     for el in scope.iter("OfficialUserName", "UserName"):
         if el.text and el.text.strip(XML_SPACE):
