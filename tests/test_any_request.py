@@ -152,6 +152,7 @@ def _path(rule: str, number: int, segment: str) -> str:
     return _PARAM.sub(fill, rule)
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
 @given(
     data=st.data(),

@@ -39,6 +39,7 @@ def rehearse(server, *args: str):
     )
 
 
+@pytest.mark.slow
 def test_builtin_client_recovers_from_a_bad_day(server, tmp_path):
     report = tmp_path / "chaos.json"
     result = rehearse(server, "--json", str(report))
@@ -56,6 +57,7 @@ def test_builtin_client_recovers_from_a_bad_day(server, tmp_path):
     assert "RECOVERED" in result.output
 
 
+@pytest.mark.slow
 def test_client_command_that_recovers(server):
     result = rehearse(
         server, "--scenario", "gateway-trouble", "--client-command", f"{sys.executable} -m sevis_mock.harness.chaos"

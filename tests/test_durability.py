@@ -6,6 +6,7 @@ import json
 import multiprocessing
 import time
 
+import pytest
 from sqlalchemy import func, select
 
 from sevis_mock.fixtures import read_fixture
@@ -13,6 +14,7 @@ from sevis_mock.server.store import Batch, Record, RecordEvent
 from tests.support.server import new_batch_id, open_store, with_batch_id
 
 
+@pytest.mark.slow
 def test_restart_keeps_orgs_batches_records_and_queued_work(server_factory, tmp_path, backend):
     data_dir = tmp_path / "keep"
     database = backend.serve_args(data_dir)  # the same database across the restarts
@@ -49,6 +51,7 @@ def test_restart_keeps_orgs_batches_records_and_queued_work(server_factory, tmp_
         assert s.scalar(select(func.count()).select_from(Record).where(Record.principal_sevis_id.is_(None))) == 4
 
 
+@pytest.mark.slow
 def test_each_batch_processed_exactly_once_with_two_workers(server_factory, tmp_path, backend):
     server = server_factory("--processing-delay", "0", "--workers", "2", *backend.serve_args(tmp_path))
     fm = server.org("F/M")
@@ -89,6 +92,7 @@ def _race(db_url: str, start_at: float, out) -> None:
     out.put(process_due(mock))
 
 
+@pytest.mark.slow
 def test_competing_processors_never_apply_a_batch_twice(server_factory, tmp_path, backend):
     """Three processes claim due batches at the same instant: the write lock on SQLite, ``FOR UPDATE SKIP
     LOCKED`` (under the shared write lock) on PostgreSQL; each batch is applied by exactly one of them."""

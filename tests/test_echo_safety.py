@@ -199,6 +199,7 @@ def _log_of(r) -> bytes:
     return r.content
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 @given(position=st.sampled_from(POSITIONS), value=HOSTILE)
 def test_any_value_in_any_echoed_position_gets_a_valid_log(queued_server, position, value):

@@ -283,6 +283,7 @@ def walk_server(server_factory):
     return server_factory("--processing-delay", "0", "--workers", "1")
 
 
+@pytest.mark.slow
 def test_every_fm_event_and_sub_action_changes_the_stored_record(walk_server):
     walked = run_walk(
         walk_server,
@@ -292,6 +293,7 @@ def test_every_fm_event_and_sub_action_changes_the_stored_record(walk_server):
     assert walked == sub_actions("F/M")
 
 
+@pytest.mark.slow
 def test_every_j_event_and_sub_action_changes_the_stored_record(walk_server):
     sponsor = walk_server.org("J")["org_id"]  # record K is a Korea WEST trainee: the sponsor must run Korea WEST
     r = control(walk_server, "POST", f"orgs/{sponsor}/profile", json={"korea_west": True})

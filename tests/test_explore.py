@@ -118,6 +118,7 @@ def test_explore_option_usage_errors(tmp_path, monkeypatch, args, message):
     assert result.exit_code == 2 and message in result.output, result.output
 
 
+@pytest.mark.slow
 def test_explore_option_runs_walks_against_a_running_server(tmp_path, monkeypatch):
     """--server with --connection: the walks reset a running mock (which processes batches on its own,
     here at once) and issue certificates from its CA; the mock is still answering afterwards."""

@@ -666,6 +666,7 @@ def test_reset_clears_faults(mock):
     assert mock.control("GET", "faults")["faults"] == []
 
 
+@pytest.mark.slow
 def test_serve_scenario_file(tmp_path):
     scenario = tmp_path / "flaky.yaml"
     scenario.write_text(

@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from sevis_mock.harness.client import SevisClient
 from tests.support.server import ROOT, new_batch_id
 
@@ -23,6 +25,7 @@ def cli(server, *args):
     )
 
 
+@pytest.mark.slow
 def test_readme_upload_then_download(server_factory, tmp_path):
     server = server_factory("--processing-delay", "1")
     batch_id = new_batch_id("R")
@@ -40,6 +43,7 @@ def test_readme_upload_then_download(server_factory, tmp_path):
     assert again.returncode == 1 and "S0010" in again.stdout
 
 
+@pytest.mark.slow
 def test_protocol_client_against_the_mock(server_factory):
     server = server_factory("--processing-delay", "0")
     j = server.org("J")
@@ -58,6 +62,7 @@ def test_protocol_client_against_the_mock(server_factory):
         assert len(record.dependents) == 1 and record.sites
 
 
+@pytest.mark.slow
 def test_certs_issue_registers_a_working_certificate(server_factory, tmp_path):
     server = server_factory("--processing-delay", "0")
     fm = server.org("F/M")

@@ -271,6 +271,7 @@ def upload_and_process(server: MockServer, xml: bytes):
         return client.download(org_id=org.org_id, user_id=org.user_id, batch_id=up.batch_id)
 
 
+@pytest.mark.slow
 def test_reset_forgets_batches_and_records_but_keeps_organizations(served):
     served.reset()
     extra = served.seed("F/M")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from playwright.sync_api import expect
 
 from sevis_mock.harness.client import SevisClient
@@ -14,6 +15,7 @@ from sevis_mock.harness.rehearsal.sample import sample_ev_batches
 from tests.browser.test_rti_pages import log_in, read_user_id, set_password_from_mail
 
 
+@pytest.mark.slow
 def test_the_j_path_through_the_pages(server_factory, browser_page, tmp_path):
     server = server_factory("--processing-delay", "0", "--fast-passwords", "--open-outbox")  # outbox read unlogged
     rti, dos, outbox = server.info["rti"]["beta"], server.info["dos"], server.info["outbox"]

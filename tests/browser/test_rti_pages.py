@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import re
 
+import pytest
 from cryptography.hazmat.primitives import serialization
 from playwright.sync_api import expect
 
@@ -50,6 +51,7 @@ def log_in(page, user_id: str) -> None:
     expect(page.locator("#flash")).to_contain_text(f"You are logged in as {user_id}")
 
 
+@pytest.mark.slow
 def test_steps_1_to_11_through_the_pages(server_factory, browser_page, tmp_path):
     server = server_factory("--processing-delay", "0", "--open-outbox")  # a person reads the outbox unlogged
     rti, sevp, outbox = server.info["rti"]["beta"], server.info["sevp"], server.info["outbox"]

@@ -170,6 +170,7 @@ def budgeted(tmp_path_factory):
     server.stop(wait=False)
 
 
+@pytest.mark.slow
 def test_an_overrunning_request_is_answered_and_its_worker_recycled(budgeted):
     org = budgeted.org("F/M")
     kept = new_batch_id("K")

@@ -37,6 +37,7 @@ def fuzz(server):
     session.close()
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 2**32 - 1))
 def test_hostile_uploads_get_a_sevis_code_or_a_clean_http_error(server, fuzz, seed):

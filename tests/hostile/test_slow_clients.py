@@ -124,6 +124,7 @@ def server(tmp_path_factory):
     server.stop(wait=False)
 
 
+@pytest.mark.slow
 def test_64_slow_connections_do_not_stop_normal_uploads(server):
     org = server.org("F/M")
     fixture = read_fixture("fm/create-with-dependent.xml")

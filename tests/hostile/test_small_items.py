@@ -213,6 +213,7 @@ def test_a_400_kb_orgid_is_not_echoed_whole(server):
 # --- process-now ----------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_process_now_counts_every_batch_the_worker_threads_processed_too(tmp_path):
     """Batches due in an hour; process-now makes them due at once, and every worker's processor thread takes
     part: the count is every batch processed since the call began, not only this request's share."""
@@ -238,6 +239,7 @@ def test_process_now_counts_every_batch_the_worker_threads_processed_too(tmp_pat
 # --- worker recycling --------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_worker_over_its_memory_limit_is_recycled_and_nothing_is_lost(tmp_path):
     srv = start_server(tmp_path / "recycle", "--processing-delay", "0", "--workers", "1", "--max-worker-memory", "1")
     try:
@@ -358,6 +360,7 @@ def test_a_sevp_console_token_or_page_session_reads_the_outbox(server):
         assert outbox_get(server, "/outbox", session=browser).status_code == 401
 
 
+@pytest.mark.slow
 def test_open_outbox_lets_anyone_read_it(tmp_path):
     srv = start_server(tmp_path / "open", "--processing-delay", "0", "--workers", "1", "--open-outbox")
     try:
