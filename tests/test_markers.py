@@ -78,6 +78,15 @@ def test_starts_serve_marked():
     subprocess.run(SERVE, check=True)
 
 
+def test_serve_refused_at_start_unmarked(tmp_path):  # it never listened: no connection.json
+    subprocess.run(SERVE + ["--data-dir", str(tmp_path)], check=True)
+
+
+def test_serve_that_listened_unmarked(tmp_path):
+    subprocess.run(SERVE + ["--data-dir", str(tmp_path)], check=True)
+    (tmp_path / "connection.json").write_text("{{}}")  # as `serve` writes it once it listens
+
+
 def test_runs_something_else():
     subprocess.run([{sys.executable!r}, "-c", "pass"], check=True)
 """
@@ -107,9 +116,10 @@ def test_server_and_browser_markers_come_from_the_fixtures(suite):
 
 
 def test_starting_serve_without_the_server_marker_fails(suite):
-    result = suite.runpytest_inprocess("-p", "no:cacheprovider", "-k", "starts_serve or something_else")
-    result.assert_outcomes(passed=2, failed=1)
+    result = suite.runpytest_inprocess("-p", "no:cacheprovider", "-k", "serve_ or something_else")
+    result.assert_outcomes(passed=3, failed=2)
     result.stdout.fnmatch_lines(["*test_starts_serve_unmarked started `sevis-mock serve` but is not marked `server`*"])
+    result.stdout.fnmatch_lines(["*test_serve_that_listened_unmarked started `sevis-mock serve`*"])
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,8 @@
   function calls one of ``SERVER_CALLS`` (``start_server``, ``launch``, ...), and any test function that does. A
   test that starts a server some other way (a CLI command with an embedded mock, a bare ``Popen``) must carry the
   marker itself (``pytestmark = pytest.mark.server`` for a whole module): a test that starts ``sevis-mock serve``
-  without it FAILS, with a message that says so (the check sees every ``subprocess.Popen`` through an audit hook).
+  without it FAILS, with a message that says so (the check sees every ``subprocess.Popen`` through an audit hook;
+  a ``serve`` that never listened, refused at start for a bad option or data dir, does not count).
 - ``slow``: more than about 3 s on its own (long walks, builds, big Hypothesis runs); set by hand.
 - ``browser``: drives headless Chromium through Playwright; added to every test that uses the ``chromium`` fixture.
 
@@ -15,6 +16,9 @@
 from __future__ import annotations
 
 import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
 from types import CodeType
 
 import pytest
@@ -80,7 +84,24 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 _hook_installed: list[bool] = []
 _running: list[pytest.Item] = []  # the test being run (set around its setup, call and teardown)
-_unmarked: dict[str, list[str]] = {}  # nodeid -> the server commands it started without the marker
+_unmarked: dict[str, list[Spawned]] = {}  # nodeid -> the server commands it ran without the marker
+
+
+@dataclass(frozen=True)
+class Spawned:
+    command: str
+    data_dir: Path | None  # `serve --data-dir`: it wrote connection.json there once it was listening
+    at: float
+
+    def served(self) -> bool:
+        """The command became a server: `rehearse` and `shadow` always do; `serve` once it has written
+        connection.json (a `serve` refused for a bad option or data dir, exit 2, never listened)."""
+        if self.data_dir is None:
+            return True
+        try:
+            return (self.data_dir / "connection.json").stat().st_mtime >= self.at - 1
+        except OSError:
+            return False
 
 
 #: `sevis-mock` commands that run a server: `serve` itself, and those that start an embedded one (or talk to one)
@@ -102,7 +123,11 @@ def _audit(event: str, args: tuple) -> None:
         return
     item = _running[-1]
     if item.get_closest_marker("server") is None and is_serve_command(args[1]):
-        _unmarked.setdefault(item.nodeid, []).append(" ".join(str(a) for a in args[1])[:300])
+        words = [str(a) for a in args[1]] if isinstance(args[1], (list, tuple)) else str(args[1]).split()
+        data_dir = None
+        if "serve" in words and "--data-dir" in words[:-1]:
+            data_dir = Path(args[2] or ".", words[words.index("--data-dir") + 1])
+        _unmarked.setdefault(item.nodeid, []).append(Spawned(" ".join(words)[:300], data_dir, time.time()))
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -118,8 +143,10 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem):
 def pytest_runtest_makereport(item: pytest.Item, call):
     outcome = yield
     report = outcome.get_result()
-    started = _unmarked.pop(item.nodeid, None)
-    if started and report.when in ("setup", "call") and not report.failed:
+    if report.when not in ("setup", "call"):
+        return
+    started = [spawned.command for spawned in _unmarked.pop(item.nodeid, []) if spawned.served()]
+    if started and not report.failed:
         report.outcome = "failed"
         report.longrepr = (
             f"{item.nodeid} started `sevis-mock serve` but is not marked `server`:\n  "
