@@ -120,6 +120,7 @@ def test_anything_else_is_refused_saying_what_to_give(given):
         parse_public_url(given)
 
 
+@pytest.mark.server  # it runs `serve` (refused at its flags)
 def test_behind_a_proxy_connection_json_gives_the_public_url_and_the_certificate_names_it(tmp_path):
     from cryptography import x509
 
@@ -232,8 +233,10 @@ class Cluster:
     database_url: str
 
     def instance(self, n: int) -> RunningServer:
-        """The server client ``n`` talks to (on SQLite, the one listener whose workers share the connections)."""
-        return self.servers[n % len(self.servers)]
+        """The server client ``n`` talks to (on SQLite, the one listener whose workers share the connections), among
+        those still running (a test may have killed one)."""
+        running = [s for s in self.servers if s.proc.poll() is None]
+        return running[n % len(running)]
 
     def groups(self) -> list[list[int]]:
         """The processes of each instance, to stop or kill together."""
@@ -258,29 +261,22 @@ def children(pid: int) -> list[int]:
     return sorted(found)
 
 
-def postgres_url() -> str | None:
-    return os.environ.get("SEVIS_MOCK_TEST_DATABASE_URL")
-
-
-@pytest.fixture(scope="module", params=["sqlite"])
-def cluster(request, tmp_path_factory):
-    data_dir = tmp_path_factory.mktemp(f"instances-{request.param}")
+@pytest.fixture(scope="module")
+def cluster(module_backend, tmp_path_factory):
+    data_dir = tmp_path_factory.mktemp(f"instances-{module_backend.name}")
     common = ("--processing-delay", "0", "--fast-passwords")
-    if request.param == "sqlite":
+    url = module_backend.database_url(data_dir)
+    if module_backend.name == "sqlite":
         server = start_server(data_dir, "--workers", str(INSTANCES), *common)
         servers = [server]
-        url = f"sqlite:///{data_dir / 'sevis-mock.db'}"
         deadline = time.monotonic() + 30
         while len(children(server.proc.pid)) < INSTANCES and time.monotonic() < deadline:
             time.sleep(0.1)
-    else:
-        url = postgres_url()
-        if url is None:
-            pytest.skip("PostgreSQL instances: set SEVIS_MOCK_TEST_DATABASE_URL to an empty database")
+    else:  # three serve processes on one database and one data dir
         servers = []
         for _ in range(INSTANCES):
             servers.append(start_server(data_dir, "--database", url, "--workers", "1", *common))
-    cluster = Cluster(request.param, servers, url)
+    cluster = Cluster(module_backend.name, servers, url)
     yield cluster
     for server in servers:
         server.stop()
@@ -318,6 +314,17 @@ def wait_for_records(cluster: Cluster, count: int, timeout: float = 120) -> int:
     while (found := record_count(cluster)) < count and time.monotonic() < deadline:
         time.sleep(0.2)
     return found
+
+
+@pytest.mark.server
+def test_connection_json_lists_each_running_instance_and_the_first_one_on_top(cluster):
+    info = json.loads((cluster.servers[0].data_dir / "connection.json").read_text())
+    assert [i["pid"] for i in info["instances"]] == [s.proc.pid for s in cluster.servers]
+    assert [i["url"] for i in info["instances"]] == [s.base_url for s in cluster.servers]
+    assert {i["backend"] for i in info["instances"]} == {cluster.backend}
+    assert info["base_url"] == cluster.servers[0].base_url
+    assert len({s.base_url for s in cluster.servers}) == len(cluster.servers)  # each its own port
+    assert len({s.ca for s in cluster.servers}) == 1  # one CA, one data dir
 
 
 @pytest.mark.server
@@ -378,6 +385,18 @@ def test_200_batches_across_instances_are_each_processed_exactly_once(cluster):
     assert record_count(cluster) == before + 200
 
 
+@pytest.mark.server
+def test_the_clock_advanced_from_two_instances_is_seen_by_all(cluster):
+    first, second = cluster.instance(0), cluster.instance(1)
+    start = datetime.fromisoformat(first.control("GET", "clock")["now"])
+    first.control("POST", "clock", {"advance_seconds": 86_400})
+    second.control("POST", "clock", {"advance_seconds": 86_400})
+    for n in range(2 * INSTANCES + 2):  # new connections: on SQLite they land on any worker
+        seen = datetime.fromisoformat(cluster.instance(n).control("GET", "clock")["now"])
+        assert timedelta(days=2) <= seen - start < timedelta(days=2, minutes=5), n
+    first.control("POST", "clock", {"advance_seconds": -2 * 86_400})
+
+
 def progress(store: Store, batch_pk: int) -> int | None:
     """How many records of a batch its processor has applied, or None once it is no longer being processed."""
     with store.session() as s:
@@ -435,15 +454,3 @@ def test_kill_9_of_an_instance_mid_processing_another_finishes_its_batch_once(cl
     assert sorted(r.get("requestID") for r in records) == sorted(f"R030000-{i:04d}" for i in range(size))
     assert len({r.get("sevisID") for r in records}) == size
     assert record_count(cluster) == before + size  # the records applied before the kill were not applied again
-
-
-@pytest.mark.server
-def test_the_clock_advanced_from_two_instances_is_seen_by_all(cluster):
-    first, second = cluster.instance(0), cluster.instance(1)
-    start = datetime.fromisoformat(first.control("GET", "clock")["now"])
-    first.control("POST", "clock", {"advance_seconds": 86_400})
-    second.control("POST", "clock", {"advance_seconds": 86_400})
-    for n in range(2 * INSTANCES + 2):  # new connections: on SQLite they land on any worker
-        seen = datetime.fromisoformat(cluster.instance(n).control("GET", "clock")["now"])
-        assert timedelta(days=2) <= seen - start < timedelta(days=2, minutes=5), n
-    first.control("POST", "clock", {"advance_seconds": -2 * 86_400})
