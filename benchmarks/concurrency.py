@@ -9,6 +9,16 @@ fast as they are answered for ``--seconds``; then the mock again while 250-form 
 another the whole time. Uploads/s, p50/p99 latency, errors (anything but HTTP 200 with S0000) and the servers'
 memory (RSS of the whole process group) are printed per run; medians of ``--runs``; the last line holds the
 ratios. Targets: 0 errors, mock/floor throughput >= 0.5, p99 <= 250 ms, p99 with the batch <= 1.5x without.
+
+    python benchmarks/concurrency.py --database postgresql+psycopg://USER@HOST:PORT/DB [--instances 1 3]
+
+With ``--database``, several instances as one SEVIS instead: for each ``--instances`` N, N `serve --workers 1`
+processes on one PostgreSQL database (a database of its own for each N, created beside DB and dropped after) and
+one data dir take the ``--clients`` clients, spread round-robin over the instances; uploads/s, p50/p99 and errors,
+then once every accepted batch is processed: lost batches (accepted, not processed or missing), duplicated ones
+(more records than accepted students), duplicate SEVIS IDs, and a race of the clients on one batch ID on each of
+10 IDs (exactly one S0000 each). The last line holds the throughput with N instances over 1. Targets: 0 errors,
+0 lost, 0 duplicated, 0 duplicate SEVIS IDs, one S0000 per raced ID.
 """
 
 from __future__ import annotations
@@ -19,11 +29,13 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
-from common import PROJECT, batch_id, fm_org, load, make_batch, median, running_mock, session, upload
+from common import PROJECT, batch_id, fm_org, launch, load, make_batch, median, running_mock, session, upload
 
 PROCESSES = 4
 
@@ -55,14 +67,18 @@ def server_pgid(info: dict) -> int | None:
         return None
 
 
-def client_process(url, ca, cert, org_id, user_id, template, threads, start_at, seconds, tag, out) -> None:
+def client_process(urls, ca, cert, org_id, user_id, template, threads, start_at, seconds, tag, out) -> None:
     import requests
+
+    urls = [urls] if isinstance(urls, str) else urls
 
     latencies: list[float] = []
     errors: list[str] = []
+    accepted: list[str] = []
     lock = threading.Lock()
 
     def client(n: int) -> None:
+        url = urls[(int(tag[-1]) * threads + n) % len(urls)]  # this process's n-th client: spread over the instances
         s = requests.Session()
         s.trust_env = False
         s.verify, s.cert = ca, cert
@@ -91,13 +107,15 @@ def client_process(url, ca, cert, org_id, user_id, template, threads, start_at, 
                 latencies.append(took)
                 if problem:
                     errors.append(problem)
+                else:
+                    accepted.append(bid)
 
     pool = [threading.Thread(target=client, args=(n,)) for n in range(threads)]
     for t in pool:
         t.start()
     for t in pool:
         t.join()
-    out.put((latencies, errors))
+    out.put((latencies, errors, accepted))
 
 
 def _letters(bid: str) -> bytes:
@@ -123,9 +141,10 @@ def measure(url, ca, cert, org_id, user_id, clients, seconds, tag) -> dict:
     results = [out.get(timeout=seconds + 120) for _ in procs]
     for p in procs:
         p.join()
-    latencies = sorted(x for lat, _ in results for x in lat)
-    errors = [e for _, errs in results for e in errs]
+    latencies = sorted(x for lat, _, _ in results for x in lat)
+    errors = [e for _, errs, _ in results for e in errs]
     return {
+        "accepted": [bid for _, _, ok in results for bid in ok],
         "rate": len(latencies) / seconds,
         "p50": latencies[len(latencies) // 2] if latencies else float("nan"),
         "p99": latencies[int(len(latencies) * 0.99)] if latencies else float("nan"),
@@ -186,7 +205,147 @@ def stop(proc) -> None:
 def show(name: str, r: dict) -> str:
     return (
         f"{name}: {r['rate']:.0f} uploads/s, p50 {r['p50'] * 1000:.0f} ms, p99 {r['p99'] * 1000:.0f} ms, "
-        f"errors {r['errors']}, memory {r.get('rss', 0):.0f} MB" + (f" ({r['first_error']})" if r["errors"] else "")
+        f"errors {r['errors']}"
+        + (f", memory {r['rss']:.0f} MB" if "rss" in r else "")
+        + (f" ({r['first_error']})" if r["errors"] else "")
+    )
+
+
+@contextmanager
+def database_of_its_own(url: str, name: str):
+    """A new empty database ``name`` on the PostgreSQL server of ``url``, dropped afterwards; yields its URL."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@contextmanager
+def instances_on(database: str, count: int):
+    """``count`` `serve --workers 1` processes on ``database`` sharing one fresh data dir; yields each one's
+    connection.json (its own URLs) and the process groups."""
+    with tempfile.TemporaryDirectory(prefix="sevis-bench-") as tmp:
+        started = []
+        try:
+            for _ in range(count):
+                started.append(
+                    launch.launch(
+                        Path(tmp) / "mock",
+                        "--database",
+                        database,
+                        "--workers",
+                        "1",
+                        "--processing-delay",
+                        "0",
+                        "--fast-passwords",
+                        cwd=PROJECT,
+                    )
+                )
+            yield [info for _, info in started], [proc.pid for proc, _ in started]
+        finally:
+            for proc, _ in started:
+                launch.stop(proc)
+
+
+def race(infos: list[dict], org: dict, clients: int, ids: int = 10) -> int:
+    """``clients`` clients over the instances upload the same batch ID at once, for ``ids`` IDs; returns how many IDs
+    did not get exactly one S0000 (and S0010 for the others)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    wrong = 0
+    sessions = [session(infos[n % len(infos)], org) for n in range(clients)]
+    for i in range(ids):
+        bid = batch_id("Z")
+        xml = make_batch(1, bid, org["org_id"], print_form=False, salt=900_000 + i)
+        gate = threading.Barrier(clients)
+
+        def one(n: int) -> str:
+            gate.wait()
+            return upload(sessions[n], infos[n % len(infos)], org, bid, xml)
+
+        with ThreadPoolExecutor(clients) as pool:
+            codes = sorted(pool.map(one, range(clients)))
+        wrong += codes != ["S0000"] + ["S0010"] * (clients - 1)
+    return wrong
+
+
+def audit(database: str, accepted: list[str], timeout: float = 600) -> dict:
+    """Once every accepted batch is processed (or ``timeout`` s): lost, duplicated, duplicate SEVIS IDs."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(database)
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            with engine.connect() as conn:
+                waiting = conn.execute(text("SELECT count(*) FROM batches WHERE state <> 'processed'")).scalar()
+            if not waiting or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        with engine.connect() as conn:
+            processed = set(conn.execute(text("SELECT batch_id FROM batches WHERE state = 'processed'")).scalars())
+            records = conn.execute(text("SELECT count(*) FROM records WHERE principal_sevis_id IS NULL")).scalar()
+            distinct = conn.execute(text("SELECT count(DISTINCT sevis_id) FROM records")).scalar()
+            per_batch = conn.execute(
+                text(
+                    "SELECT count(*) FROM (SELECT request_id, surname FROM records WHERE principal_sevis_id IS NULL "
+                    "GROUP BY 1, 2 HAVING count(*) > 1) d"
+                )
+            ).scalar()
+    finally:
+        engine.dispose()
+    return {
+        "lost": len(set(accepted) - processed),
+        "duplicated": max(0, records - len(processed)) + per_batch,
+        "duplicate_ids": records - distinct,
+    }
+
+
+def instances_main(args) -> None:
+    runs: dict[int, list[dict]] = {}
+    for count in args.instances:
+        runs[count] = []
+        for run in range(args.runs):
+            name = f"sevis_bench_{os.getpid()}_{count}_{run}"
+            with database_of_its_own(args.database, name) as database, instances_on(database, count) as (infos, _):
+                org = fm_org(infos[0])
+                urls = [f"{info['base_url']}/sbtsevisbatch/action/batchUpload" for info in infos]
+                cert = (org["client_cert"], org["client_key"])
+                r = measure(urls, infos[0]["ca_cert"], cert, org["org_id"], org["user_id"], args.clients,
+                            args.seconds, f"I{count}{run}")  # fmt: skip
+                r.update(audit(database, r["accepted"]))
+                r["race"] = race(infos, org, args.clients)
+                runs[count].append(r)
+                print(
+                    f"instances {count} run {run + 1} " + show("mock", r) + f", {len(r['accepted'])} accepted, "
+                    f"lost {r['lost']}, duplicated {r['duplicated']}, duplicate SEVIS IDs {r['duplicate_ids']}, "
+                    f"raced IDs without exactly one S0000 {r['race']}",
+                    flush=True,
+                )
+    med = {n: {m: median([r[m] for r in v]) for m in ("rate", "p50", "p99")} for n, v in runs.items()}
+    totals = {
+        m: sum(r[m] for v in runs.values() for r in v)
+        for m in ("errors", "lost", "duplicated", "duplicate_ids", "race")
+    }
+    base = med[min(med)]["rate"]
+    print(
+        f"instances on PostgreSQL ({args.clients} clients, {args.seconds:g} s, medians of {args.runs}, {load()}): "
+        + "; ".join(
+            f"{n}: {m['rate']:.0f} uploads/s ({m['rate'] / base:.2f}x), p50 {m['p50'] * 1000:.0f} ms, "
+            f"p99 {m['p99'] * 1000:.0f} ms"
+            for n, m in med.items()
+        )
+        + f"; errors {totals['errors']}, lost {totals['lost']}, duplicated {totals['duplicated']}, "
+        f"duplicate SEVIS IDs {totals['duplicate_ids']}, raced IDs without exactly one S0000 {totals['race']}"
     )
 
 
@@ -196,7 +355,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--database", help="PostgreSQL URL: measure several instances on it instead (--instances)")
+    parser.add_argument("--instances", type=int, nargs="+", default=[1, 3])
     args = parser.parse_args()
+    if args.database:
+        instances_main(args)
+        return
     summary = []
     for workers in args.workers:
         runs: dict[str, list[dict]] = {"floor": [], "mock": [], "batch": []}
