@@ -120,7 +120,6 @@ def test_anything_else_is_refused_saying_what_to_give(given):
         parse_public_url(given)
 
 
-@pytest.mark.server  # it runs `serve` (refused at its flags)
 def test_behind_a_proxy_connection_json_gives_the_public_url_and_the_certificate_names_it(tmp_path):
     from cryptography import x509
 
