@@ -11,6 +11,7 @@ from sevis_mock.harness.pytest_plugin import start_mock
 from tests.support.server import official_translog_schema
 
 MIN_STEPS = 200
+pytestmark = [pytest.mark.server, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

@@ -14,9 +14,10 @@ from datetime import UTC, datetime
 
 from lxml import etree
 
+from sevis_mock.harness.documents import ROOTS, address
+
 BATCH_ID_LENGTH = 14
-FM_ROOT = "SEVISBatchCreateUpdateStudent"
-J_ROOT = "SEVISBatchCreateUpdateEV"
+FM_ROOT, J_ROOT = ROOTS["F/M"], ROOTS["J"]
 _counter = itertools.count(1)
 
 
@@ -27,10 +28,6 @@ class BatchFileError(ValueError):
 def _parser() -> etree.XMLParser:
     # hardened like the server: no DTD, no entities, no network
     return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
-
-
-def _local(el: etree._Element) -> str:
-    return etree.QName(el).localname
 
 
 def fresh_batch_id(now: datetime | None = None) -> str:
@@ -54,7 +51,7 @@ def readdress(
         raise BatchFileError(
             f"{source} is not well-formed XML ({exc}); SEVIS would answer S0012. Fix the file before rehearsing"
         ) from exc
-    name = _local(root)
+    name = etree.QName(root).localname
     if kind == "J":
         if name == FM_ROOT:
             raise BatchFileError(
@@ -71,28 +68,10 @@ def readdress(
         )
     elif name != FM_ROOT:
         raise BatchFileError(f"{source}: root element <{name}> is not a SEVIS F/M batch ({FM_ROOT})")
-    header = next((c for c in root if isinstance(c.tag, str) and _local(c) == "BatchHeader"), None)
-    if header is None:
-        raise BatchFileError(f"{source} has no BatchHeader; a SEVIS batch starts with BatchHeader(BatchID, OrgID)")
-    changes: list[str] = []
-    for field, value in (("BatchID", batch_id), ("OrgID", org_id)):
-        element = next((c for c in header if isinstance(c.tag, str) and _local(c) == field), None)
-        if element is None:
-            raise BatchFileError(f"{source}: BatchHeader has no {field}")
-        old = (element.text or "").strip()
-        if old != value:
-            changes.append(f"BatchHeader/{field} {old or '(empty)'} -> {value}")
-        element.text = value
-    changed_users: dict[str, int] = {}
-    for element in root.iter():
-        if not isinstance(element.tag, str):
-            continue
-        old = element.get("userID")
-        if old is not None and old != user_id:
-            changed_users[old] = changed_users.get(old, 0) + 1
-            element.set("userID", user_id)
-    for old, count in changed_users.items():
-        changes.append(f"userID {old} -> {user_id} ({count} attribute{'s' if count != 1 else ''})")
+    try:
+        changes = address(root, org_id=org_id, user_id=user_id, batch_id=batch_id)
+    except ValueError as exc:
+        raise BatchFileError(f"{source}: {exc}") from exc
     tree = root.getroottree()
     out = etree.tostring(tree, xml_declaration=True, encoding=tree.docinfo.encoding or "UTF-8")
     return out, changes
