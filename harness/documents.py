@@ -156,13 +156,18 @@ class BatchDocuments:
         root = copy.deepcopy(tree.getroot() if hasattr(tree, "getroot") else tree)
         address(root, org_id=org_id, user_id=user_id, batch_id=batch_id)
         no_forms(root)
-        creates, principals = set(), 0
         for n, student in enumerate(root.iter("Student")):
             student.set("requestID", f"G{n}")
-            principals += 1
-            if student.getparent().tag == "CreateStudent":
-                creates.add(f"G{n}")
-        return serialize(root), principals, creates
+        xml = serialize(root)
+        return (xml, *self.creates(xml))
+
+    @staticmethod
+    def creates(xml: bytes) -> tuple[int, set]:
+        """(principals, requestIDs of the principals it creates) of a document."""
+        root = etree.fromstring(xml)
+        principals = [el for el in root.iter("Student", "ExchangeVisitor")]
+        creates = {el.get("requestID") for el in principals if el.getparent().tag in ("CreateStudent", "CreateEV")}
+        return len(principals), creates
 
     def valid(self, xml: bytes) -> bool:
         return bool(self.schema.validate(etree.fromstring(xml).getroottree()))
