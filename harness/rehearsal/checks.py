@@ -12,6 +12,8 @@ from typing import Any, Callable
 
 from sevis_mock.harness.client import SevisClient, SevisError, SevisTimeout, describe_code
 
+from sevis_mock.harness.procedure_model import J_PATH, PATHS, PROGRAM_NUMBER, Path
+
 from .context import Context, Official
 from ..hints import catalogue_message, hint
 from .model import BatchFile, Email, Exchange, RecordOutcome
@@ -37,12 +39,21 @@ class StepSkipped(Exception):
     """Nothing for this step to do (e.g. no batch was accepted); the message says why."""
 
 
-def check(name: str):
+def check(*names: str):
+    """Register a step's check under its name in procedure.yaml (and procedure-j.yaml, where the J step of the
+    same shape has its own name: one function serves both kinds, told apart by ``ctx.kind``)."""
+
     def register(fn: Callable[[Context], str]) -> Callable[[Context], str]:
-        CHECKS[name] = fn
+        for name in names:
+            CHECKS[name] = fn
         return fn
 
     return register
+
+
+def _path(ctx: Context) -> Path:
+    """The kind of organization's way through the procedure (F/M: I-17 and SEVP; J: DS-3036 and DoS)."""
+    return PATHS[ctx.kind]
 
 
 def expect(condition: Any, message: str) -> None:
@@ -139,9 +150,9 @@ def open_registration(ctx: Context) -> str:
     return f"RTI home page {ctx.target.rti_url}/ offers Register for New Account"
 
 
-@check("apply_for_certification")
-def apply_for_certification(ctx: Context) -> str:
-    contact = ctx.school["contact"]
+@check("apply_for_certification", "apply_for_designation")
+def apply_for_account(ctx: Context) -> str:
+    contact, path = ctx.school["contact"], _path(ctx)
     for message in _messages(ctx, contact["email"]):  # older mail to the same address is not evidence
         ctx.state.seen_emails.add(message.get("id"))
     body = ctx.api.call(
@@ -152,7 +163,7 @@ def apply_for_certification(ctx: Context) -> str:
             "last_name": contact["last_name"],
             "email": contact["email"],
             "phone": contact["phone"],
-            "purpose": "certification",
+            "purpose": path.purpose,
         },
         expect=(201,),
     )
@@ -160,7 +171,8 @@ def apply_for_certification(ctx: Context) -> str:
     expect(len(user_id) == USER_ID_LENGTH, f"the temporary user ID {user_id!r} is not {USER_ID_LENGTH} characters")
     ctx.state.temporary_user_id = user_id
     ctx.evidence.ids["temporary_user_id"] = user_id
-    return f"temporary user ID {user_id} issued for {contact['email']}"
+    purpose = " (designation as an Exchange Visitor Program)" if path is J_PATH else ""
+    return f"temporary user ID {user_id} issued for {contact['email']}{purpose}"
 
 
 @check("account_emails")
@@ -218,136 +230,158 @@ def set_password_and_login(ctx: Context) -> str:
 # --------------------------------------------------------------------------------------------
 # Steps 5-8: Form I-17 and the Response Center
 # --------------------------------------------------------------------------------------------
-def _petition_url(ctx: Context, suffix: str = "") -> str:
-    return f"{ctx.target.rti_url}/api/petitions/{ctx.state.petition_id}{suffix}"
+# what each form holds besides its officials, what must read back equal, and the list counted on the draft
+FORM_FIELDS = {
+    "F/M": (("school_name", "category", "campuses"), ("school_name",), "campuses"),
+    "J": (
+        ("sponsor_name", "program_type", "categories", "sites"),
+        ("sponsor_name", "program_type", "categories"),
+        "sites",
+    ),
+}
+OFFICIAL_FIELDS = {
+    "F/M": ("role", "first_name", "last_name", "email", "campus"),
+    "J": ("role", "first_name", "last_name", "email"),
+}
 
 
-def _i17_body(ctx: Context, with_officials: bool) -> dict:
-    school = ctx.school
-    body: dict[str, Any] = {
-        "school_name": school["school_name"],
-        "category": school["category"],
-        "campuses": school["campuses"],
-    }
+def _form_url(ctx: Context, suffix: str = "") -> str:
+    return f"{ctx.target.rti_url}/api/{_path(ctx).api}/{ctx.state.petition_id}{suffix}"
+
+
+def _form_body(ctx: Context, with_officials: bool) -> dict:
+    """Form I-17 (F/M) or DS-3036 (J) as the school or sponsor file gives it."""
+    given = ctx.school
+    body: dict[str, Any] = {key: given[key] for key in FORM_FIELDS[ctx.kind][0]}
     if with_officials:
-        body["officials"] = [
-            {k: o[k] for k in ("role", "first_name", "last_name", "email", "campus")} for o in school["officials"]
-        ]
+        body["officials"] = [{k: o[k] for k in OFFICIAL_FIELDS[ctx.kind]} for o in given["officials"]]
     return body
 
 
-@check("fill_i17")
-def fill_i17(ctx: Context) -> str:
+@check("fill_i17", "fill_ds3036")
+def fill_form(ctx: Context) -> str:
+    path, given = _path(ctx), ctx.school
     body = ctx.api.call(
         "POST",
-        f"{ctx.target.rti_url}/api/petitions",
-        json_body=_i17_body(ctx, False),
+        f"{ctx.target.rti_url}/api/{path.api}",
+        json_body=_form_body(ctx, False),
         token=ctx.state.temporary_token,
         expect=(201,),
     )
-    expect(body.get("petition_id") is not None, "the new I-17 has no petition_id")
-    expect(body.get("state") == "draft", f"a new I-17 should be a draft, not {body.get('state')!r}")
-    ctx.state.petition_id = body["petition_id"]
-    ctx.evidence.ids["petition_id"] = str(body["petition_id"])
-    stored = ctx.api.call("GET", _petition_url(ctx), token=ctx.state.temporary_token)
+    number = body.get(path.id_field)
+    expect(number is not None, f"the new {path.form} has no {path.id_field}")
+    expect(body.get("state") == "draft", f"a new {path.form} should be a draft, not {body.get('state')!r}")
+    ctx.state.petition_id = number
+    ctx.evidence.ids[path.id_field] = str(number)
+    stored = ctx.api.call("GET", _form_url(ctx), token=ctx.state.temporary_token)
+    _, equal, counted = FORM_FIELDS[ctx.kind]
+    for key in equal:
+        expect(stored.get(key) == given[key], f"the draft reads back {key} {stored.get(key)!r}, not {given[key]!r}")
     expect(
-        stored.get("school_name") == ctx.school["school_name"],
-        f"the draft reads back school_name {stored.get('school_name')!r}",
+        len(stored.get(counted) or []) == len(given[counted]),
+        f"the draft reads back {len(stored.get(counted) or [])} {counted}, not {len(given[counted])}",
     )
-    expect(
-        len(stored.get("campuses") or []) == len(ctx.school["campuses"]),
-        f"the draft reads back {len(stored.get('campuses') or [])} campuses, not {len(ctx.school['campuses'])}",
-    )
-    return (
-        f"draft I-17 {body['petition_id']} for {ctx.school['school_name']} ({len(ctx.school['campuses'])} campus(es))"
-    )
+    if path is J_PATH:
+        what = f"{given['program_type']}, categories {', '.join(given['categories'])}, {len(given['sites'])} site(s)"
+    else:
+        what = f"{len(given['campuses'])} campus(es)"
+    return f"draft {path.form} {number} for {given[path.name_field]} ({what})"
 
 
-@check("add_officials")
+@check("add_officials", "add_officers")
 def add_officials(ctx: Context) -> str:
-    ctx.api.call("PUT", _petition_url(ctx), json_body=_i17_body(ctx, True), token=ctx.state.temporary_token)
-    stored = ctx.api.call("GET", _petition_url(ctx), token=ctx.state.temporary_token)
-    emails = sorted(o.get("email", "") for o in stored.get("officials") or [])
-    wanted = sorted(o["email"] for o in ctx.school["officials"])
-    expect(emails == wanted, f"the draft reads back officials {emails}, not {wanted}")
+    ctx.api.call("PUT", _form_url(ctx), json_body=_form_body(ctx, True), token=ctx.state.temporary_token)
+    stored = ctx.api.call("GET", _form_url(ctx), token=ctx.state.temporary_token)
+    got = sorted((o.get("role", ""), o.get("email", "")) for o in stored.get("officials") or [])
+    wanted = sorted((o["role"], o["email"]) for o in ctx.school["officials"])
+    expect(got == wanted, f"the draft reads back officials {got}, not {wanted}")
     roles = ", ".join(f"{o['role']} {o['first_name']} {o['last_name']}" for o in ctx.school["officials"])
     return f"{len(wanted)} official(s) on the draft: {roles}"
 
 
-@check("submit_i17")
-def submit_i17(ctx: Context) -> str:
-    body = ctx.api.call("POST", _petition_url(ctx, "/submit"), token=ctx.state.temporary_token)
-    expect(body.get("state") == "submitted", f"after submit the I-17 is {body.get('state')!r}, not submitted")
-    return f"I-17 {ctx.state.petition_id} submitted"
+@check("submit_i17", "submit_ds3036")
+def submit_form(ctx: Context) -> str:
+    form = _path(ctx).form
+    body = ctx.api.call("POST", _form_url(ctx, "/submit"), token=ctx.state.temporary_token)
+    expect(body.get("state") == "submitted", f"after submit the {form} is {body.get('state')!r}, not submitted")
+    return f"{form} {ctx.state.petition_id} submitted"
 
 
-@check("contact_response_center")
-def contact_response_center(ctx: Context) -> str:
-    contact = ctx.school["contact"]
-    category = {"F": "F only", "FM": "F and M", "M": "M only"}[ctx.school["category"]]
+@check("contact_response_center", "contact_help_desk")
+def contact_help(ctx: Context) -> str:
+    """The Response Center (F/M, with the school's category) or the help desk (J): a ticket linked to the form."""
+    contact, path, given = ctx.school["contact"], _path(ctx), ctx.school
+    request = {
+        "organization_name": given["organization_name"],
+        "contact_name": f"{contact['first_name']} {contact['last_name']}",
+        "email": contact["email"],
+        "phone": contact["phone"],
+    }
+    if path is not J_PATH:
+        request["school_category"] = given["category"]
+    request[path.name_field] = given[path.name_field]
     body = ctx.api.call(
         "POST",
-        f"{ctx.target.rti_url}/api/response-center",
-        json_body={
-            "organization_name": ctx.school["organization_name"],
-            "contact_name": f"{contact['first_name']} {contact['last_name']}",
-            "email": contact["email"],
-            "phone": contact["phone"],
-            "school_category": ctx.school["category"],
-            "school_name": ctx.school["school_name"],
-        },
+        f"{ctx.target.rti_url}/api/{path.help}",
+        json_body=request,
         token=ctx.state.temporary_token,
         expect=(201,),
     )
-    expect(body.get("ticket") is not None, "the Response Center answered without a ticket")
+    desk = "Response Center" if path is not J_PATH else "help desk"
+    expect(body.get("ticket") is not None, f"the {desk} answered without a ticket")
+    expect(
+        body.get(path.id_field) == ctx.state.petition_id,
+        f"the {desk} linked the ticket to {path.form} {body.get(path.id_field)}, not {ctx.state.petition_id}",
+    )
     ctx.state.ticket = body["ticket"]
     ctx.evidence.ids["ticket"] = str(body["ticket"])
-    return f"ticket {body['ticket']} ({category}, {ctx.school['school_name']})"
+    if path is J_PATH:
+        return f"ticket {body['ticket']} for DS-3036 {ctx.state.petition_id} ({given['sponsor_name']})"
+    category = {"F": "F only", "FM": "F and M", "M": "M only"}[given["category"]]
+    return f"ticket {body['ticket']} ({category}, {given['school_name']})"
 
 
 # --------------------------------------------------------------------------------------------
 # Steps 9-11: approval, officials, batch registration
 # --------------------------------------------------------------------------------------------
-@check("sevp_approves")
-def sevp_approves(ctx: Context) -> str:
-    t = ctx.target
+@check("sevp_approves", "dos_designates")
+def decide(ctx: Context) -> str:
+    """SEVP approves the I-17 (a school code per campus) or the Department of State designates the DS-3036 (a
+    program number and its categories); each official gets a user ID."""
+    t, path = ctx.target, _path(ctx)
+    console = "SEVP console" if path is not J_PATH else "Department of State console"
     expect(
         t.sevp_user and t.sevp_password,
-        "no SEVP operator credentials: give --sevp-user/--sevp-password or a connection file with `sevp`",
+        f"no operator credentials for the {console}: give --sevp-user/--sevp-password or a connection file with "
+        + ("`dos` or `sevp`" if path is J_PATH else "`sevp`"),
     )
-    body = ctx.api.call("POST", f"{t.sevp_url}/api/login", json_body={"user": t.sevp_user, "password": t.sevp_password})
-    ctx.state.sevp_token = body.get("token")
-    expect(ctx.state.sevp_token, "the SEVP console login answered without a token")
-    listed = ctx.api.call(
-        "GET", f"{t.sevp_url}/api/petitions", params={"state": "submitted"}, token=ctx.state.sevp_token
-    )
-    petitions = listed.get("petitions", listed) if isinstance(listed, dict) else listed
-    ids = [str(p.get("petition_id", p.get("id"))) for p in petitions or []]
+    url = (t.dos_url or t.sevp_url.rsplit("/", 1)[0] + "/dos") if path is J_PATH else t.sevp_url
+    body = ctx.api.call("POST", f"{url}/api/login", json_body={"user": t.sevp_user, "password": t.sevp_password})
+    token = body.get("token")
+    expect(token, f"the {console} login answered without a token")
+    if path is not J_PATH:
+        ctx.state.sevp_token = token
+    listed = ctx.api.call("GET", f"{url}/api/{path.api}", params={"state": "submitted"}, token=token)
+    ids = [str(x.get(path.id_field)) for x in listed.get(path.api) or []]
     expect(
         str(ctx.state.petition_id) in ids,
-        f"I-17 {ctx.state.petition_id} is not listed as submitted in the SEVP console",
+        f"{path.form} {ctx.state.petition_id} is not listed as submitted in the {console}",
     )
-    approved = ctx.api.call(
-        "POST", f"{t.sevp_url}/api/petitions/{ctx.state.petition_id}/approve", token=ctx.state.sevp_token
+    decision = ctx.api.call(
+        "POST",
+        f"{url}/api/{path.api}/{ctx.state.petition_id}/{path.decide[0]}",
+        json_body={"categories": ctx.school["categories"]} if path is J_PATH else None,
+        token=token,
     )
-    code = approved.get("school_code") or ""
-    expect(
-        SCHOOL_CODE.match(code) and code.endswith("000"),
-        f"the school code {code!r} is not <AAA>214F<8 digits> ending in 000",
-    )
-    campuses = approved.get("campuses") or []
-    expect(
-        len(campuses) == len(ctx.school["campuses"]),
-        f"approval gave {len(campuses)} campus code(s) for {len(ctx.school['campuses'])} campus(es)",
-    )
-    ctx.state.school_code = code
-    ctx.state.campus_codes = [c.get("school_code") for c in campuses]
-    officials = approved.get("officials") or []
-    by_email = {o.get("email"): o for o in officials}
+    code, codes, summary = _designated(ctx, decision) if path is J_PATH else _approved(ctx, decision)
+    ctx.state.school_code, ctx.state.campus_codes = code, codes
+    ctx.evidence.ids["program_number" if path is J_PATH else "school_code"] = code
+    word = "designation" if path is J_PATH else "approval"
+    by_email = {o.get("email"): o for o in decision.get("officials") or []}
     ctx.state.officials = []
     for given in ctx.school["officials"]:
         issued = by_email.get(given["email"])
-        expect(issued, f"approval issued no user ID for official {given['email']}")
+        expect(issued, f"the {word} issued no user ID for official {given['email']}")
         expect(
             len(issued.get("user_id") or "") == USER_ID_LENGTH,
             f"official {given['email']} got user ID {issued.get('user_id')!r}, not 10 characters",
@@ -358,22 +392,55 @@ def sevp_approves(ctx: Context) -> str:
                 first_name=given["first_name"],
                 last_name=given["last_name"],
                 email=given["email"],
-                campus=given["campus"],
+                campus=given.get("campus", 0),
                 user_id=issued["user_id"],
-                campus_code=issued.get("campus_code"),
+                campus_code=issued.get("program_number") if path is J_PATH else issued.get("campus_code"),
             )
         )
-    ctx.evidence.ids["school_code"] = code
-    for i, c in enumerate(ctx.state.campus_codes):
-        ctx.evidence.ids[f"campus {i} ({ctx.school['campuses'][i]['name']})"] = c or ""
     for o in ctx.state.officials:
         ctx.evidence.ids[f"{o.role} {o.email}"] = o.user_id or ""
-    return f"I-17 approved: school code {code}, {len(officials)} official user ID(s)"
+    return f"{summary}, {len(ctx.state.officials)} official user ID(s)"
 
 
-@check("officials_activate")
+def _approved(ctx: Context, approved: dict) -> tuple[str, list, str]:
+    """(school code, campus codes, summary) of SEVP's approval, checked."""
+    code = approved.get("school_code") or ""
+    expect(
+        SCHOOL_CODE.match(code) and code.endswith("000"),
+        f"the school code {code!r} is not <AAA>214F<8 digits> ending in 000",
+    )
+    campuses = approved.get("campuses") or []
+    expect(
+        len(campuses) == len(ctx.school["campuses"]),
+        f"approval gave {len(campuses)} campus code(s) for {len(ctx.school['campuses'])} campus(es)",
+    )
+    codes = [c.get("school_code") for c in campuses]
+    ctx.evidence.ids.update({f"campus {i} ({ctx.school['campuses'][i]['name']})": c or "" for i, c in enumerate(codes)})
+    return code, codes, f"I-17 approved: school code {code}"
+
+
+def _designated(ctx: Context, decision: dict) -> tuple[str, list, str]:
+    """(program number, [program number], summary) of the Department of State's designation, checked."""
+    number = decision.get("program_number") or ""
+    prefix = ctx.school["program_type"]
+    expect(
+        PROGRAM_NUMBER.match(number) and number.startswith(prefix + "-"),
+        f"the program number {number!r} is not {prefix}- and five digits",
+    )
+    categories = decision.get("categories") or []
+    expect(
+        sorted(categories) == sorted(ctx.school["categories"]),
+        f"the designation gives categories {categories}, not the {ctx.school['categories']} applied for",
+    )
+    ctx.state.designated_categories = categories
+    ctx.evidence.ids["designated categories"] = ", ".join(categories)
+    return number, [number], f"DS-3036 designated: program number {number}, categories {', '.join(categories)}"
+
+
+@check("officials_activate", "officers_activate")
 def officials_activate(ctx: Context) -> str:
-    wait_for_emails(ctx, ctx.school["contact"]["email"], ["approved"])
+    decided = _path(ctx).decided[0]
+    wait_for_emails(ctx, ctx.school["contact"]["email"], [decided])
     for official in ctx.state.officials:
         found = wait_for_emails(ctx, official.email, ["set-password"])
         message = found["set-password"]
@@ -399,8 +466,8 @@ def officials_activate(ctx: Context) -> str:
             f"{official.user_id} logged in with role {user.get('role')!r}, not {official.role}",
         )
     return (
-        f"approval e-mail received; {len(ctx.state.officials)} official(s) set passwords and logged in: "
-        + ", ".join(f"{o.role} {o.user_id}" for o in ctx.state.officials)
+        f"{'approval' if decided == 'approved' else 'designation'} e-mail received; {len(ctx.state.officials)} "
+        "official(s) set passwords and logged in: " + ", ".join(f"{o.role} {o.user_id}" for o in ctx.state.officials)
     )
 
 
@@ -419,8 +486,35 @@ def _certificate_for(ctx: Context, official: Official, is_main: bool):
     )
 
 
-@check("register_for_batch")
+@check("register_for_batch", "ro_registers_for_batch")
 def register_for_batch(ctx: Context) -> str:
+    """Each PDSO (or the RO) registers its campus's (program's) certificate; for a program, an ARO trying
+    first is refused [i]."""
+    refused = _aro_refused(ctx) if ctx.kind == "J" else ""
+    return refused + _register_certificates(ctx)
+
+
+def _aro_refused(ctx: Context) -> str:
+    ro = ctx.main_pdso()
+    aros = [o for o in ctx.state.officials if o.role == "ARO"]
+    if not aros:
+        return ""
+    certificate = _certificate_for(ctx, ro, True)
+    try:
+        ctx.api.call(
+            "POST",
+            f"{ctx.target.rti_url}/api/batch-registration",
+            token=aros[0].token,
+            json_body={"org_id": ro.campus_code, "certificate": certificate.pem, "accept_agreement": True},
+            expect=(403,),
+        )
+    except ApiError as exc:
+        expect(False, f"an ARO registering the program's certificate must be refused with HTTP 403: {exc}")
+    ctx.note(f"ARO {aros[0].user_id} tried to register the certificate and was refused: only the RO may [i]")
+    return f"ARO {aros[0].user_id} refused (403); "
+
+
+def _register_certificates(ctx: Context) -> str:
     from cryptography.hazmat.primitives import serialization
     import hashlib
 
@@ -776,6 +870,3 @@ def review_results(ctx: Context) -> str:
             + "; ".join(f"{r.request_id} {r.code} {r.message}" for r in rejected)
         )
     return f"{ok} record(s) applied, 0 rejected; {forms} form(s) in the zip"
-
-
-from . import checks_j  # noqa: E402,F401  (the exchange-visitor steps join CHECKS)
