@@ -11,6 +11,9 @@ from sevis_mock.harness.pytest_plugin import start_mock
 from tests.support.server import official_translog_schema
 
 MIN_STEPS = 200
+# Few walks against the server: the model's predictions and every document are tested without one
+# (tests/test_lifecycle_model.py); the walks show the mock agrees with the model, and reach every disposition
+EXAMPLES, STEPS = 7, 40
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
 
@@ -31,7 +34,9 @@ def test_random_batch_sequences_keep_every_invariant(queued_server):
 
     machine = lifecycle_machine(queued_server, official_translog_schema(), on_step=count)
     try:
-        run_state_machine_as_test(machine, settings=settings(max_examples=16, stateful_step_count=45, deadline=None))
+        run_state_machine_as_test(
+            machine, settings=settings(max_examples=EXAMPLES, stateful_step_count=STEPS, deadline=None)
+        )
     finally:
         for client in machine.clients.values():
             client.close()

@@ -14,13 +14,26 @@ import textwrap
 
 import pytest
 
-from sevis_mock.harness.procedure_machine import ProcedureMismatch, Target, procedure_machine, replay, translog_schema
+from sevis_mock.harness.procedure_machine import (
+    ACTIONS,
+    ProcedureMismatch,
+    Target,
+    procedure_machine,
+    replay,
+    translog_schema,
+)
 from sevis_mock.harness.pytest_plugin import start_mock
 from sevis_mock.harness.rehearsal.explore import explore, write_script
 from tests.support.server import ROOT, TRANSLOG_XSD
 
-WALKS = 100
+pytestmark = [pytest.mark.server, pytest.mark.slow]
+
+# The model's answers and the procedure's next steps are tested without a server (tests/test_procedure_model.py);
+# here a few walks show that the mock answers as the model says, every action drawn at least once
+WALKS = 20
 STEPS = 25
+SEARCH_WALKS = 100  # at most, looking for the broken mock's fault
+LONG_STEPS = 40  # walks that go on after a batch registration: where a certificate can be shown to another org
 PROCESSING_DELAY = "86400"  # batches wait for process-now (or for a 45-day jump, processed before it)
 
 
@@ -58,18 +71,17 @@ def test_the_mock_answers_every_walk_as_sevis_would(machine):
     )
     stats = machine.stats
     print(f"\n{WALKS} walks x {STEPS} steps in {result.seconds:.0f} s:", sorted(stats.items()))
-    # the walks reached the end of the procedure, and refusals of every kind the issue names
-    # (which rarer refusals a fixed seed reaches also depends on the IDs the mock draws, so those have
-    # scripted walks of their own below)
-    for needed in [
-        ("upload good", "S0000"),
-        ("process good", "S0000"),
-        ("review", "pages agree"),
-        ("review I-17", "pages agree"),
-    ]:
-        assert stats[needed] > 0, f"no walk exercised {needed}; seen: {sorted(stats)}"
+    # the walks reached the end of the procedure (accepted and processed batches, the RTI pages read), and
+    # refusals of every kind the issue names (which rarer refusals a fixed seed reaches also depends on the IDs
+    # the mock draws, so those have scripted walks of their own below)
+    reached = {action.split()[0] for action, outcome in stats if outcome in ("S0000", "S0020", "pages agree")}
+    assert {"upload", "process", "review"} <= reached, (
+        f"the walks reached only {sorted(reached)}; seen: {sorted(stats)}"
+    )
     outcomes = {outcome for _, outcome in stats}
     assert {"S0002", "S0003", "400", "401", "403", "404", "409", "410"} <= outcomes, sorted(outcomes)
+    never = set(ACTIONS) - {"progress"} - set(machine.performed)
+    assert not never, f"no walk performed {sorted(never)}: {dict(machine.performed)}"
 
 
 def test_a_replayed_walk_reaches_an_accepted_upload(machine):
@@ -161,6 +173,7 @@ def test_after_the_procedure_every_batch_refusal_is_reached(machine):
             ("upload", dict(upload, doc="good", reuse=False)),
             ("login", {"user": pdso, "right": True}),
             ("upload", dict(upload, doc="good", reuse=False)),
+            ("process_now", {}),
         ]
         before = dict(machine.stats)
         for name, args in script:
@@ -175,6 +188,7 @@ def test_after_the_procedure_every_batch_refusal_is_reached(machine):
             ("login (right password)", "429"),
             ("upload refused: user inactive 45 days", "S0003"),
             ("upload good", "S0000"),
+            ("process good", "S0000"),
         ]:
             assert key in seen, f"{key} not reached; the walk gave {sorted(seen)}"
     finally:
@@ -286,7 +300,7 @@ def test_a_mock_without_the_certificate_to_org_check_is_caught(tmp_path, monkeyp
         )
         cls = procedure_machine(Target.from_connection(broken.info), translog_schema(TRANSLOG_XSD), tmp_path / "pool")
         try:
-            result = explore(cls, WALKS, STEPS, derandomize=True, shrink_budget=60)
+            result = explore(cls, SEARCH_WALKS, LONG_STEPS, derandomize=True)
         finally:
             cls.driver.close()
         failure = result.failure
@@ -299,7 +313,7 @@ def test_a_mock_without_the_certificate_to_org_check_is_caught(tmp_path, monkeyp
         )
         assert "SEVIS should answer S0002" in failure.message, failure.message
         assert failure.action == "upload" and len(failure.steps) <= 16, failure.steps
-        script = write_script(failure, tmp_path / "replay.py", WALKS)
+        script = write_script(failure, tmp_path / "replay.py", SEARCH_WALKS)
         monkeypatch.delenv("PYTHONPATH")
         run = subprocess.run(
             [sys.executable, str(script), "--connection", str(broken.data_dir / "connection.json")],
@@ -321,10 +335,10 @@ def test_a_derandomized_exploration_repeats_itself(machine):
 
     def run() -> dict:
         before = dict(machine.stats)
-        result = explore(machine, 8, STEPS, derandomize=True)
+        result = explore(machine, 4, STEPS, derandomize=True)
         assert result.failure is None, result.failure.message
         return {k: n - before.get(k, 0) for k, n in machine.stats.items() if n > before.get(k, 0)}
 
     first, second = run(), run()
     assert first == second
-    assert sum(first.values()) > 8 * 10, first  # the walks did go somewhere
+    assert sum(first.values()) > 4 * 10, first  # the walks did go somewhere
