@@ -1,7 +1,8 @@
 """A stateful model of the whole fifteen-step procedure (PROTOCOL §7), every step done right or wrong.
 
-:func:`procedure_machine` returns a Hypothesis ``RuleBasedStateMachine`` bound to a running mock (a
-:class:`Target` read from its connection.json). Its actions are the college's and the sponsor's -- register an
+:func:`procedure_machine` returns a Hypothesis ``RuleBasedStateMachine`` bound to a running mock (the
+:class:`~sevis_mock.harness.connection.Connection` read from its connection.json; the machine speaks to it
+with :class:`~sevis_mock.harness.api.MockApi` and, for batches, :class:`~sevis_mock.harness.client.SevisClient`). Its actions are the college's and the sponsor's -- register an
 account, set passwords (fresh, used or expired links, weak passwords), log in (right or wrong password), fill
 and submit Form I-17 (F / FM / M, 1-3 campuses, 1-4 officials, with or without a missing field) or Form
 DS-3036 (with or without its RO or site, or with a category the program type may not use), contact the
@@ -54,6 +55,9 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from lxml import etree
 from lxml import html as lhtml
 
+from .api import MockApi
+from .client import SevisClient, SevisHTTPError
+from .connection import Connection, SevisOrg
 from .documents import FM, BatchDocuments, generated_documents
 from .procedure_model import (
     ADVANCE,
@@ -82,49 +86,10 @@ from .procedure_model import (
 )
 from .procedure_model import Path as ProcedurePath
 
-__all__ = ["ACTIONS", "ProcedureMachine", "ProcedureMismatch", "Target", "procedure_machine", "replay"]
+__all__ = ["ACTIONS", "ProcedureMachine", "ProcedureMismatch", "procedure_machine", "replay"]
 
 PROGRESS_WEIGHT = 40  # draws of the progress action among about 25 of the others: 2/3 of the steps advance
 USERS = st.integers(min_value=0, max_value=7)  # who acts: see ProcedureMachine._user
-
-# --- where the mock is ------------------------------------------------------------------------------------
-
-
-@dataclass
-class Target:
-    base_url: str
-    ca_cert: str
-    rti_url: str
-    sevp_url: str
-    sevp_user: str
-    sevp_password: str
-    outbox_url: str
-    control_url: str
-    control_token: str
-    seeded: dict  # the seeded F/M school: org_id, user_id, client_cert, client_key
-    dos_url: str = ""  # the Department of State's designation console (same operator credentials)
-
-    @classmethod
-    def from_connection(cls, info: dict, environment: str = "beta") -> "Target":
-        seeded = next(o for o in info["organizations"] if o["kind"] == "F/M")
-        return cls(
-            base_url=info["base_url"].rstrip("/"),
-            ca_cert=info["ca_cert"],
-            rti_url=info["rti"][environment].rstrip("/"),
-            sevp_url=info["sevp"]["url"].rstrip("/"),
-            sevp_user=info["sevp"]["user"],
-            sevp_password=info["sevp"]["password"],
-            outbox_url=info["outbox"].rstrip("/"),
-            control_url=info["control"]["url"].rstrip("/"),
-            control_token=info["control"]["token"],
-            seeded=seeded,
-            dos_url=(info.get("dos") or {}).get("url", info["base_url"].rstrip("/") + "/dos").rstrip("/"),
-        )
-
-    @property
-    def ca_dir(self) -> Path:
-        return Path(self.ca_cert).parent
-
 
 # --- certificates --------------------------------------------------------------------------------------------
 
@@ -142,7 +107,7 @@ class PoolCert:
         return (self.cert_path, self.key_path)
 
 
-def issue_pool(ca_dir: Path, out: Path, seeded: dict) -> dict[str, PoolCert]:
+def issue_pool(ca_dir: Path, out: Path, seeded: SevisOrg) -> dict[str, PoolCert]:
     """Client certificates from the mock's CA: six valid ones (on the real and the mock clock), one expired
     and one not yet valid on the mock clock, one without clientAuth; the seeded school's own; and a
     private key (uploaded by mistake)."""
@@ -169,11 +134,12 @@ def issue_pool(ca_dir: Path, out: Path, seeded: dict) -> dict[str, PoolCert]:
             issued.cert_path.read_text(),
             fingerprint(issued.certificate),
         )
-    pem = Path(seeded["client_cert"]).read_text()
+    assert seeded.client_cert and seeded.client_key, "the seeded school's certificate files are listed"
+    pem = Path(seeded.client_cert).read_text()
     pool["seeded"] = PoolCert(
         "seeded",
-        seeded["client_cert"],
-        seeded["client_key"],
+        seeded.client_cert,
+        seeded.client_key,
         pem,
         fingerprint(x509.load_pem_x509_certificate(pem.encode())),
     )
@@ -185,95 +151,15 @@ def issue_pool(ca_dir: Path, out: Path, seeded: dict) -> dict[str, PoolCert]:
 # --- HTTP -----------------------------------------------------------------------------------------------------
 
 
-class Driver:
-    """The calls the college (and SEVP) make, over real TLS."""
-
-    def __init__(self, target: Target, translog_schema: etree.XMLSchema) -> None:
-        self.t = target
-        self.schema = translog_schema
-        self.http = self._session(None)
-        self._tls: dict[tuple[str, str], requests.Session] = {}
-        self.control_http = self._session((target.seeded["client_cert"], target.seeded["client_key"]))
-        self.control_http.headers["Authorization"] = f"Bearer {target.control_token}"
-
-    def _session(self, cert) -> requests.Session:
-        s = requests.Session()
-        s.trust_env = False  # REQUESTS_CA_BUNDLE would override verify=
-        s.verify = self.t.ca_cert
-        s.cert = cert
-        return s
-
-    def close(self) -> None:
-        for s in [self.http, self.control_http, *self._tls.values()]:
-            s.close()
-
-    def answer(self, method: str, url: str, body: Any = None, token: str | None = None, params=None) -> tuple[int, Any]:
-        headers = {"Accept": "application/json"}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        r = self.http.request(method, url, json=body, params=params, headers=headers, timeout=60)
-        try:
-            data = r.json()
-        except ValueError:
-            data = None
-        return r.status_code, data
-
-    def control(self, method: str, path: str, body: Any = None, params=None) -> Any:
-        r = self.control_http.request(method, f"{self.t.control_url}/{path}", json=body, params=params, timeout=120)
-        if r.status_code >= 400:
-            raise RuntimeError(f"control API {method} {path}: HTTP {r.status_code}: {r.text[:300]}")
-        return r.json()
-
-    def _cert_session(self, pair: tuple[str, str]) -> requests.Session:
-        if pair not in self._tls:
-            self._tls[pair] = self._session(pair)
-        return self._tls[pair]
-
-    def valid_log(self, xml: bytes) -> etree._Element:
-        doc = etree.fromstring(xml)
-        if not self.schema.validate(doc.getroottree()):
-            raise ProcedureMismatch(
-                f"transaction log invalid against the TransLog XSD: {self.schema.error_log}\n"
-                f"{xml.decode(errors='replace')[:3000]}"
-            )
-        return doc
-
-    def upload(self, pair, org_id: str, user_id: str, batch_id: str, xml: bytes) -> tuple[str, str]:
-        r = self._cert_session(pair).post(
-            f"{self.t.base_url}/sbtsevisbatch/action/batchUpload",
-            data={"orgid": org_id, "userid": user_id, "batchid": batch_id},
-            files={"xml": ("batch.xml", xml, "text/xml")},
-            timeout=120,
-        )
-        if r.status_code != 200:
-            raise ProcedureMismatch(f"batchUpload answered HTTP {r.status_code}, not 200: {r.text[:300]}")
-        log = self.valid_log(r.content)
-        return log.find("BatchDetail/Upload").get("resultCode"), r.headers.get("X-Sevis-Mock-Detail", "")
-
-    def download(self, pair, org_id: str, user_id: str, batch_id: str) -> tuple[str, etree._Element, str]:
-        import io
-        import zipfile
-
-        r = self._cert_session(pair).get(
-            f"{self.t.base_url}/sbtsevisbatch/action/batchDownload",
-            params={"orgid": org_id, "userid": user_id, "batchid": batch_id},
-            timeout=120,
-        )
-        if r.status_code != 200 or not r.headers.get("Content-Type", "").startswith("application/zip"):
-            raise ProcedureMismatch(f"batchDownload answered HTTP {r.status_code} {r.headers.get('Content-Type')}")
-        with zipfile.ZipFile(io.BytesIO(r.content)) as zf:
-            log = self.valid_log(zf.read("sevis_transaction_log.xml"))
-        return log.find("BatchDetail/Download").get("resultCode"), log, r.headers.get("X-Sevis-Mock-Detail", "")
-
-    def page_session(self, login_url: str, fields: dict) -> tuple[requests.Session, int]:
-        """A cookie session logged in through the HTML form (with its CSRF token)."""
-        s = self._session(None)
-        page = s.get(login_url, timeout=60)
-        token = lhtml.fromstring(page.content).xpath("//input[@name='csrf_token']/@value")
-        r = s.post(
-            login_url, data={**fields, "csrf_token": token[0] if token else ""}, allow_redirects=False, timeout=60
-        )
-        return s, r.status_code
+def page_session(verify: str | bool, login_url: str, fields: dict) -> tuple[requests.Session, int]:
+    """A cookie session logged in through an HTML login form (with its CSRF token): RTI's or a console's."""
+    s = requests.Session()
+    s.trust_env = False  # REQUESTS_CA_BUNDLE would override verify=
+    s.verify = verify
+    page = s.get(login_url, timeout=60)
+    token = lhtml.fromstring(page.content).xpath("//input[@name='csrf_token']/@value")
+    r = s.post(login_url, data={**fields, "csrf_token": token[0] if token else ""}, allow_redirects=False, timeout=60)
+    return s, r.status_code
 
 
 # --- the actions, as data ---------------------------------------------------------------------------------------
@@ -358,7 +244,10 @@ DRAWS = [name for name, (weight, _) in ACTIONS.items() for _ in range(weight)]
 class ProcedureMachine(RuleBasedStateMachine):
     """Bound to a target by :func:`procedure_machine`; see the module docstring."""
 
-    driver: Driver
+    connection: Connection  # the mock's connection.json
+    api: MockApi  # RTI, the consoles, the outbox and the control API
+    schema: etree.XMLSchema  # the TransLog XSD every log is checked against
+    clients: dict[tuple[str, str], SevisClient]  # batch clients by (certificate, key) shown
     pool: dict[str, PoolCert]
     documents: BatchDocuments
     stats: Counter  # (action as answered, outcome) -> times
@@ -370,8 +259,8 @@ class ProcedureMachine(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        d = self.driver
-        self.model = Model(d.t.seeded["org_id"], d.t.seeded["user_id"])
+        seeded = self.connection.org("F/M")
+        self.model = Model(seeded.org_id, seeded.user_id)
         self.trace: list[tuple[str, dict]] = []
         self.drawable = DRAWS
         self.pages_seen: dict[tuple[str, int], str] = {}  # (kind, application number) -> state its page showed
@@ -379,8 +268,8 @@ class ProcedureMachine(RuleBasedStateMachine):
         self._operator_tokens: dict[str, tuple[str, float]] = {}  # kind -> (token, issued)
         self._console_pages: dict[str, requests.Session] = {}  # kind -> a console session logged in
         type(self).last[:] = [self]
-        d.control("POST", "clock", {"now": CLOCK.isoformat()})
-        d.control("POST", "reset", {"keep_clock": True})  # seeded officials logged in at CLOCK
+        self.api.control("POST", "clock", json={"now": CLOCK.isoformat()})
+        self.api.control("POST", "reset", json={"keep_clock": True})  # seeded officials logged in at CLOCK
 
     # --- plumbing ------------------------------------------------------------------------------------------------
     @initialize(data=st.data())
@@ -461,7 +350,7 @@ class ProcedureMachine(RuleBasedStateMachine):
         return (CLOCK + timedelta(seconds=self.model.now)).date()
 
     def _rti(self, path: str) -> str:
-        return f"{self.driver.t.rti_url}/api/{path}"
+        return f"{self.connection.rti_url()}/api/{path}"
 
     # --- steps 1-4: account ------------------------------------------------------------------------------------
     def act_register_account(self) -> None:
@@ -472,7 +361,7 @@ class ProcedureMachine(RuleBasedStateMachine):
 
     def _register(self, path: ProcedurePath) -> None:
         body, email = self.model.account(path)
-        status, reply = self.driver.answer("POST", self._rti("accounts"), body)
+        status, reply = self.api.answer("POST", self._rti("accounts"), body)
         self._answer(f"register_{'account' if path is FM_PATH else 'sponsor_account'}", status, 201, reply)
         self.model.account_registered(path, email, reply.get("temporary_user_id") or "")
 
@@ -493,7 +382,7 @@ class ProcedureMachine(RuleBasedStateMachine):
         password = STRONG_PASSWORD if strong else WEAK_PASSWORD
         outcome, link = self.model.set_password_outcome(u, newest, strong)
         token = link.token if link is not None else "never-issued-link-token"
-        status, body = self.driver.answer("POST", self._rti("set-password"), {"token": token, "password": password})
+        status, body = self.api.answer("POST", self._rti("set-password"), {"token": token, "password": password})
         self._expect(outcome, status, body)
         if outcome.status == 400:
             expect(body.get("invalid"), "a weak password's refusal lists no rule broken")
@@ -506,7 +395,7 @@ class ProcedureMachine(RuleBasedStateMachine):
     def act_login(self, user: int, right: bool) -> None:
         u = self._user(user, lambda u: (u.password is None, self.model.token_ok(u)))
         password = (u.password or STRONG_PASSWORD) if right else "Wrong#Pass99"
-        status, body = self.driver.answer("POST", self._rti("login"), {"user_id": u.user_id, "password": password})
+        status, body = self.api.answer("POST", self._rti("login"), {"user_id": u.user_id, "password": password})
         want = self.model.login_outcome(u, right)
         self._answer(f"login ({'right' if right else 'wrong'} password)", status, want, body)
         if status == 200:
@@ -515,8 +404,8 @@ class ProcedureMachine(RuleBasedStateMachine):
 
     def act_sevp_new_link(self, user: int) -> None:
         u = self._user(user, lambda u: (not u.official, u.password is not None))
-        status, body = self.driver.answer(
-            "POST", f"{self.driver.t.sevp_url}/api/accounts/{u.user_id}/password-link", token=self._operator(FM_PATH)
+        status, body = self.api.answer(
+            "POST", f"{self.connection.sevp_url}/api/accounts/{u.user_id}/password-link", token=self._operator(FM_PATH)
         )
         self._answer("SEVP sends a new Set Password link", status, 200, body)
         self.model.new_link(u, body.get("email") or "")
@@ -533,14 +422,14 @@ class ProcedureMachine(RuleBasedStateMachine):
         latest = m.latest(u, path)
         if latest is not None and latest.state != "draft" and revise:
             url = self._rti(f"{path.api}/{latest.number}")
-            status, body = self.driver.answer("PUT", url, {path.name_field: latest.name}, token=u.token)
+            status, body = self.api.answer("PUT", url, {path.name_field: latest.name}, token=u.token)
             return self._expect(m.revise_outcome(u, latest), status, body)
         draft = m.draft(u, path)
         body, missing, invalid = form(draft)
         if draft.number:
-            status, reply = self.driver.answer("PUT", self._rti(f"{path.api}/{draft.number}"), body, token=u.token)
+            status, reply = self.api.answer("PUT", self._rti(f"{path.api}/{draft.number}"), body, token=u.token)
         else:
-            status, reply = self.driver.answer("POST", self._rti(path.api), body, token=u.token)
+            status, reply = self.api.answer("POST", self._rti(path.api), body, token=u.token)
         outcome = m.fill_outcome(u, draft)
         self._expect(outcome, status, reply)
         if status in (200, 201):
@@ -557,7 +446,7 @@ class ProcedureMachine(RuleBasedStateMachine):
         u, m = self._owner(owner, path), self.model
         app = m.latest(u, path)
         number = app.number if app else 999999
-        status, body = self.driver.answer("POST", self._rti(f"{path.api}/{number}/submit"), token=u.token)
+        status, body = self.api.answer("POST", self._rti(f"{path.api}/{number}/submit"), token=u.token)
         outcome = m.submit_outcome(u, app, path)
         self._expect(outcome, status, body)
         if app is not None:
@@ -574,7 +463,7 @@ class ProcedureMachine(RuleBasedStateMachine):
         apps = m.of(path)
         app = apps[n % len(apps)] if apps else None
         body = m.help_request(path, app, wrong_category, unknown_name)
-        status, reply = self.driver.answer("POST", self._rti(path.help), body)
+        status, reply = self.api.answer("POST", self._rti(path.help), body)
         outcome = m.help_outcome(path, app, wrong_category, unknown_name)
         self._expect(outcome, status, reply)
         if outcome.status == 201 and app is not None:
@@ -585,21 +474,25 @@ class ProcedureMachine(RuleBasedStateMachine):
             app.tickets += 1
 
     def _console(self, path: ProcedurePath) -> str:
-        t = self.driver.t
-        return t.sevp_url if path is FM_PATH else t.dos_url
+        c = self.connection
+        return (c.sevp_url if path is FM_PATH else c.dos_url) or ""
 
     def _operator(self, path: ProcedurePath) -> str:
         """A console token of SEVP (F/M) or the Department of State (J), logged in again after 24 mock hours."""
-        m, t = self.model, self.driver.t
+        m = self.model
         token, issued = self._operator_tokens.get(path.kind, (None, 0.0))
         if token is None or m.now >= issued + TOKEN_LIFETIME:
-            status, body = self.driver.answer(
-                "POST", f"{self._console(path)}/api/login", {"user": t.sevp_user, "password": t.sevp_password}
-            )
+            status, body = self.api.answer("POST", f"{self._console(path)}/api/login", self._operator_login(path))
             expect(status == 200, f"{path.operator} console login answered {status}")
             token = body["token"]
             self._operator_tokens[path.kind] = (token, m.now)
         return token
+
+    def _operator_login(self, path: ProcedurePath) -> dict:
+        c = self.connection
+        if path is FM_PATH:
+            return {"user": c.sevp_user, "password": c.sevp_password}
+        return {"user": c.dos_user, "password": c.dos_password}
 
     def act_sevp_decide(self, petition: int, approve: bool) -> None:
         self._decide(FM_PATH, petition, approve)
@@ -614,7 +507,7 @@ class ProcedureMachine(RuleBasedStateMachine):
             return
         app = apps[n % len(apps)]
         verb = path.decide[0 if yes else 1]
-        status, body = self.driver.answer(
+        status, body = self.api.answer(
             "POST",
             f"{self._console(path)}/api/{path.api}/{app.number}/{verb}",
             None if yes else {"reason": f"The rehearsal rejects this {path.form}"},
@@ -630,7 +523,7 @@ class ProcedureMachine(RuleBasedStateMachine):
         m = self.model
         u = self._user(user, lambda u: (u.role not in ("PDSO", "RO"), not m.token_ok(u), u.batch_registered))
         org_id = m.org_choice(org, u)
-        status, body = self.driver.answer(
+        status, body = self.api.answer(
             "POST",
             self._rti("batch-registration"),
             {"org_id": org_id, "certificate": self.pool[cert].pem, "accept_agreement": agree},
@@ -688,7 +581,7 @@ class ProcedureMachine(RuleBasedStateMachine):
             doc, org_id, u.user_id or "", batch_id, variant, generated
         )
         want, refusal = m.upload_code(org_id, u, presented, batch_id, doc_code)
-        code, detail = self.driver.upload(self.pool[presented].pair, org_id, u.user_id, batch_id, xml)
+        code, detail = self._upload(self.pool[presented].pair, org_id, u.user_id or "", batch_id, xml)
         self._seen(f"upload {kind}", code)
         if refusal:
             self._seen(f"upload refused: {refusal}", code)
@@ -702,13 +595,13 @@ class ProcedureMachine(RuleBasedStateMachine):
             m.uploaded(Batch(org_id, batch_id, u, presented, kind, principals, creates))
 
     def act_download(self, batch: int, never_sent: bool) -> None:
-        m, d = self.model, self.driver
+        m = self.model
         if never_sent or not m.batches:
             seeded = m.users[0]
             b = Batch(seeded.org_id or "", f"PN{m.fresh():012d}", seeded, "seeded", "none", 0, set())
         else:
             b = m.batches[batch % len(m.batches)]
-        code, log, detail = d.download(self.pool[b.cert].pair, b.org_id, b.user.user_id, b.batch_id)
+        code, log, detail = self._download(self.pool[b.cert].pair, b.org_id, b.user.user_id or "", b.batch_id)
         want = m.download_code(b)
         self._seen("download", code)
         if want == "S0030" and code == "S0000" and not self.processing_owned:
@@ -725,15 +618,15 @@ class ProcedureMachine(RuleBasedStateMachine):
             )
 
     def act_process_now(self) -> None:
-        m, d = self.model, self.driver
+        m = self.model
         queued = [b for b in m.batches if not b.processed]
-        processed = d.control("POST", "process-now")["processed"]
+        processed = self.api.control("POST", "process-now")["processed"]
         if self.processing_owned:
             expect(processed == len(queued), f"process-now processed {processed} batches; {len(queued)} were queued")
         else:
             expect(processed <= len(queued), f"process-now processed {processed} batches; only {len(queued)} queued")
         for b in queued:
-            code, log, detail = d.download(self.pool[b.cert].pair, b.org_id, b.user.user_id, b.batch_id)
+            code, log, detail = self._download(self.pool[b.cert].pair, b.org_id, b.user.user_id or "", b.batch_id)
             expect(code == "S0000", f"download of processed {b.batch_id} answered {code} ({detail}); SEVIS: S0000")
             self._processed(b, log)
 
@@ -743,7 +636,7 @@ class ProcedureMachine(RuleBasedStateMachine):
 
     def act_advance_clock(self) -> None:
         self.act_process_now()  # what is queued is processed on the day it was sent
-        self.driver.control("POST", "clock", {"advance_seconds": ADVANCE})
+        self.api.control("POST", "clock", json={"advance_seconds": ADVANCE})
         self.model.advanced()
 
     # --- review: RTI's pages against its JSON -----------------------------------------------------------------
@@ -752,31 +645,31 @@ class ProcedureMachine(RuleBasedStateMachine):
         officials = [u for u in self.model.users if u.official and u.password]
         if not officials:
             return
-        u, m, d = officials[user % len(officials)], self.model, self.driver
+        u, m = officials[user % len(officials)], self.model
         self.act_login(self._ref(u), True)
         if not m.token_ok(u):
             return
         pages, _ = self._page_login(u)
         try:
             visible = m.visible_orgs(u)
-            status, body = d.answer("GET", self._rti("batches"), token=u.token)
+            status, body = self.api.answer("GET", self._rti("batches"), token=u.token)
             expect(status == 200, f"RTI batches answered {status}")
             listed = sorted(
                 (b["batch_id"], b["org_id"], b["state"], b.get("process_code") or "") for b in body["batches"]
             )
             expected = sorted((b.batch_id, b.org_id) for b in m.batches if b.org_id in visible)
             expect([x[:2] for x in listed] == expected, f"RTI batches {listed}; model {expected}")
-            rows = self._table(pages, f"{d.t.rti_url}/batches", "batches")
+            rows = self._table(pages, f"{self.connection.rti_url()}/batches", "batches")
             shown = sorted((r[0], r[1], r[4], r[5]) for r in rows)
             expect(shown == listed, f"the Batches page shows {shown}; the JSON API {listed}")
-            status, body = d.answer("GET", self._rti("records"), token=u.token)
+            status, body = self.api.answer("GET", self._rti("records"), token=u.token)
             expect(status == 200, f"RTI records answered {status}")
             records = sorted((r["sevis_id"], r["status"]) for r in body["records"])
             expect(
                 len(records) == sum(m.records[o] for o in visible),
                 f"RTI lists {len(records)} records for {sorted(visible)}; the model {dict(m.records)}",
             )
-            shown = sorted((r[0], r[2]) for r in self._table(pages, f"{d.t.rti_url}/records", "records"))
+            shown = sorted((r[0], r[2]) for r in self._table(pages, f"{self.connection.rti_url()}/records", "records"))
             expect(shown == records, f"the Records page shows {shown}; the JSON API {records}")
             self._seen("review", "pages agree")
         finally:
@@ -785,7 +678,7 @@ class ProcedureMachine(RuleBasedStateMachine):
 
     def _review_i17(self) -> None:
         """The college that filed the newest I-17 reads its petitions: JSON, the I-17 page and the model agree."""
-        m, d = self.model, self.driver
+        m = self.model
         owners = [p.owner for p in m.petitions if p.owner.password]
         if not owners:
             return
@@ -793,7 +686,7 @@ class ProcedureMachine(RuleBasedStateMachine):
         self.act_login(self._ref(u), True)
         if not m.token_ok(u):
             return
-        status, body = d.answer("GET", self._rti("petitions"), token=u.token)
+        status, body = self.api.answer("GET", self._rti("petitions"), token=u.token)
         expect(status == 200, f"RTI petitions answered {status}")
         listed = sorted(
             (p["petition_id"], p.get("school_name") or "", p["state"], p.get("school_code") or "")
@@ -811,7 +704,7 @@ class ProcedureMachine(RuleBasedStateMachine):
                 return
             shown = sorted(
                 (int(r[0].split()[-1]), "" if r[1] == "(no name yet)" else r[1], r[2], r[3])
-                for r in self._table(pages, f"{d.t.rti_url}/i17", "petitions")
+                for r in self._table(pages, f"{self.connection.rti_url()}/i17", "petitions")
             )
             expect(shown == listed, f"the Form I-17 page shows {shown}; the JSON API {listed}")
             self._seen("review I-17", "pages agree")
@@ -821,8 +714,8 @@ class ProcedureMachine(RuleBasedStateMachine):
     def _page_login(self, u: User) -> tuple[requests.Session, bool]:
         """``u`` logs in through RTI's login page (a login like any other for the model); the page must
         redirect exactly when the model says the login succeeds."""
-        d = self.driver
-        pages, status = d.page_session(f"{d.t.rti_url}/login", {"user_id": u.user_id, "password": u.password})
+        login = f"{self.connection.rti_url()}/login"
+        pages, status = page_session(self.api.verify, login, {"user_id": u.user_id, "password": u.password})
         want = self.model.login_outcome(u, True)
         expect(
             (status in (302, 303)) == (want == 200),
@@ -842,9 +735,8 @@ class ProcedureMachine(RuleBasedStateMachine):
 
     # --- invariants ----------------------------------------------------------------------------------------
     def _outbox(self) -> list[dict]:
-        status, body = self.driver.answer(
-            "GET", f"{self.driver.t.outbox_url}/api/messages", token=self.driver.t.control_token
-        )
+        c = self.connection
+        status, body = self.api.answer("GET", f"{c.outbox_url}/api/messages", token=c.control_token)
         expect(status == 200, f"the outbox answered {status}")
         return body["messages"]
 
@@ -861,7 +753,7 @@ class ProcedureMachine(RuleBasedStateMachine):
             type(self).failing[:] = [self]
 
     def _check_all(self) -> None:
-        m, d = self.model, self.driver
+        m = self.model
         if not self.processing_owned and any(not b.processed for b in m.batches):
             self.act_process_now()  # a server processing on its own: settle before counting records
         messages = self._outbox()
@@ -871,7 +763,7 @@ class ProcedureMachine(RuleBasedStateMachine):
             f"the outbox holds {dict(held - m.emails)} more and {dict(m.emails - held)} fewer e-mails than SEVIS sends",
         )
         self._sync_links(messages)
-        records = d.control("GET", "records")["records"]
+        records = self.api.control("GET", "records")["records"]
         per_org = Counter(r["org_id"] for r in records)
         expect(
             +per_org == +m.records,
@@ -887,7 +779,7 @@ class ProcedureMachine(RuleBasedStateMachine):
         apps = self.model.of(path)
         if not apps:
             return
-        status, body = self.driver.answer("GET", f"{self._console(path)}/api/{path.api}", token=self._operator(path))
+        status, body = self.api.answer("GET", f"{self._console(path)}/api/{path.api}", token=self._operator(path))
         expect(status == 200, f"the {path.operator} console's {path.api} answered {status}")
         got = {
             x[path.id_field]: (x["state"], len(x.get(path.help_list) or []), x.get("program_number"))
@@ -907,11 +799,11 @@ class ProcedureMachine(RuleBasedStateMachine):
                 self.pages_seen[(path.kind, a.number)] = a.state
 
     def _console_page_state(self, path: ProcedurePath, number: int) -> str:
-        d, console = self.driver, self._console(path)
+        console = self._console(path)
         for _ in range(2):
             if path.kind not in self._console_pages:
-                self._console_pages[path.kind], _ = d.page_session(
-                    f"{console}/login", {"user": d.t.sevp_user, "password": d.t.sevp_password}
+                self._console_pages[path.kind], _ = page_session(
+                    self.api.verify, f"{console}/login", self._operator_login(path)
                 )
             pages = self._console_pages[path.kind]
             r = pages.get(f"{console}/{path.api}/{number}", timeout=60, allow_redirects=False)
@@ -921,6 +813,48 @@ class ProcedureMachine(RuleBasedStateMachine):
             pages.close()
             del self._console_pages[path.kind]  # the session ended (e.g. reset): log in again
         return f"HTTP {r.status_code}"
+
+    # --- the batch interface, one SevisClient per certificate shown ----------------------------------------
+    def _client(self, pair: tuple[str, str]) -> SevisClient:
+        if pair not in self.clients:
+            c = self.connection
+            self.clients[pair] = SevisClient(c.base_url, cert=pair, ca_bundle=c.ca_cert or True, environment="beta")
+        return self.clients[pair]
+
+    def _valid_log(self, xml: bytes) -> etree._Element:
+        doc = etree.fromstring(xml)
+        if not self.schema.validate(doc.getroottree()):
+            raise ProcedureMismatch(
+                f"transaction log invalid against the TransLog XSD: {self.schema.error_log}\n"
+                f"{xml.decode(errors='replace')[:3000]}"
+            )
+        return doc
+
+    def _upload(self, pair, org_id: str, user_id: str, batch_id: str, xml: bytes) -> tuple[str, str]:
+        """(Upload resultCode, the mock's explanation) of an upload showing certificate ``pair``."""
+        try:
+            result = self._client(pair).upload(xml, org_id=org_id, user_id=user_id, batch_id=batch_id)
+        except SevisHTTPError as exc:
+            raise ProcedureMismatch(f"batchUpload answered HTTP {exc.status}, not 200: {exc}") from exc
+        log = self._valid_log(result.log.xml)
+        return log.find("BatchDetail/Upload").get("resultCode"), result.detail or ""
+
+    def _download(self, pair, org_id: str, user_id: str, batch_id: str) -> tuple[str, etree._Element, str]:
+        """(Download resultCode, the log, the mock's explanation); the reply must be a zip."""
+        try:
+            result = self._client(pair).download(org_id=org_id, user_id=user_id, batch_id=batch_id)
+        except SevisHTTPError as exc:
+            raise ProcedureMismatch(f"batchDownload answered HTTP {exc.status}, not 200: {exc}") from exc
+        expect(result.zip_bytes is not None, f"batchDownload of {batch_id} answered bare XML, not a zip")
+        log = self._valid_log(result.log.xml)
+        return log.find("BatchDetail/Download").get("resultCode"), log, result.detail or ""
+
+    @classmethod
+    def close(cls) -> None:
+        """Close the clients of a bound machine class."""
+        cls.api.close()
+        for client in cls.clients.values():
+            client.close()
 
     def teardown(self) -> None:
         try:
@@ -932,17 +866,22 @@ class ProcedureMachine(RuleBasedStateMachine):
 
 
 def procedure_machine(
-    target: Target, translog_schema: etree.XMLSchema, work_dir: Path, *, processing_owned: bool = True
+    connection: Connection, translog_schema: etree.XMLSchema, work_dir: Path, *, processing_owned: bool = True
 ) -> type[ProcedureMachine]:
-    """A machine class bound to ``target`` (its data dir's CA must be readable: certificates are issued).
-    ``processing_owned``: the mock runs with a long processing delay, so only process-now processes."""
-    driver = Driver(target, translog_schema)
-    pool = issue_pool(target.ca_dir, Path(work_dir) / "procedure-certs", target.seeded)
+    """A machine class bound to the mock ``connection`` describes (its data dir's CA must be readable:
+    certificates are issued). ``processing_owned``: the mock runs with a long processing delay, so only
+    process-now processes. Call ``close()`` on the class when done."""
+    connection.require("rti", "sevp", "outbox", "control", "organizations", "ca_cert")
+    seeded = connection.org("F/M")
+    assert connection.ca_dir is not None
 
     class Bound(ProcedureMachine):
         pass
 
-    Bound.driver, Bound.pool, Bound.documents = driver, pool, BatchDocuments()
+    Bound.connection, Bound.schema, Bound.clients = connection, translog_schema, {}
+    Bound.api = MockApi.for_connection(connection, control_cert=seeded.cert)
+    Bound.pool = issue_pool(connection.ca_dir, Path(work_dir) / "procedure-certs", seeded)
+    Bound.documents = BatchDocuments()
     Bound.stats, Bound.performed, Bound.last, Bound.failing = Counter(), Counter(), [], []
     Bound.processing_owned = processing_owned
     Bound.__name__ = Bound.__qualname__ = "SevisProcedure"

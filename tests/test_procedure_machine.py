@@ -17,7 +17,6 @@ import pytest
 from sevis_mock.harness.procedure_machine import (
     ACTIONS,
     ProcedureMismatch,
-    Target,
     procedure_machine,
     replay,
     translog_schema,
@@ -52,11 +51,9 @@ def mock(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def machine(mock, tmp_path_factory):
-    cls = procedure_machine(
-        Target.from_connection(mock.info), translog_schema(TRANSLOG_XSD), tmp_path_factory.mktemp("pool")
-    )
+    cls = procedure_machine(mock.connection, translog_schema(TRANSLOG_XSD), tmp_path_factory.mktemp("pool"))
     yield cls
-    cls.driver.close()
+    cls.close()
 
 
 def test_the_mock_answers_every_walk_as_sevis_would(machine):
@@ -298,11 +295,11 @@ def test_a_mock_without_the_certificate_to_org_check_is_caught(tmp_path, monkeyp
             "the fault was not injected into the server: "
             + (broken.data_dir / "serve.log").read_text(errors="replace")[-2000:]
         )
-        cls = procedure_machine(Target.from_connection(broken.info), translog_schema(TRANSLOG_XSD), tmp_path / "pool")
+        cls = procedure_machine(broken.connection, translog_schema(TRANSLOG_XSD), tmp_path / "pool")
         try:
             result = explore(cls, SEARCH_WALKS, LONG_STEPS, derandomize=True)
         finally:
-            cls.driver.close()
+            cls.close()
         failure = result.failure
         assert failure is not None, "the broken mock passed every walk"
         print(

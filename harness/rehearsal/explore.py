@@ -23,11 +23,10 @@ from pathlib import Path
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis.stateful import run_state_machine_as_test
 
-from sevis_mock.harness.connection import connection_path, load_connection
+from sevis_mock.harness.connection import Connection, connection_path, load_connection
 from sevis_mock.harness.procedure_machine import (
     ProcedureMachine,
     ProcedureMismatch,
-    Target,
     procedure_machine,
     replay,
     translog_schema,
@@ -202,9 +201,9 @@ class MockUnavailable(RuntimeError):
     """The mock cannot be explored (not started, or its connection details lack what the walks need)."""
 
 
-def target_from_connection(connection: Path) -> Target:
+def target_from_connection(connection: Path) -> Connection:
     try:
-        target = Target.from_connection(load_connection(connection).require("rti", "sevp", "outbox", "control"))
+        target = load_connection(connection).require("rti", "sevp", "outbox", "control", "organizations", "ca_cert")
     except (ValueError, KeyError, LookupError, StopIteration) as exc:
         raise MockUnavailable(
             f"{connection}: not the connection.json of a sevis-mock with RTI, SEVP and the control API ({exc!r})"
@@ -224,7 +223,7 @@ def embedded(data_dir: Path | None = None):
     return EmbeddedMock(data_dir, environment_args=["--processing-delay", PROCESSING_DELAY, "--fast-passwords"])
 
 
-def bind(target: Target, work: Path, processing_owned: bool):
+def bind(target: Connection, work: Path, processing_owned: bool):
     return procedure_machine(target, translog_schema(), work, processing_owned=processing_owned)
 
 
@@ -240,13 +239,13 @@ def run(
             echo(f"exploring the running mock {target.base_url} (it is reset before every walk)")
         else:
             mock = embedded(data_dir)
-            target, owned = Target.from_connection(mock.start()), True
+            target, owned = mock.start(), True
             echo(f"exploring an embedded mock {target.base_url}")
         machine_class = bind(target, work, owned)
         try:
             result = explore(machine_class, walks, derandomize=derandomize)
         finally:
-            machine_class.driver.close()
+            machine_class.close()
         refusals = sorted(
             {
                 outcome
@@ -289,7 +288,7 @@ def replay_main(steps: list, argv: list[str] | None = None) -> int:
             target, owned = target_from_connection(args.connection), False
         else:
             mock = embedded()
-            target, owned = Target.from_connection(mock.start()), True
+            target, owned = mock.start(), True
         machine_class = bind(target, work, owned)
         try:
             replay(machine_class, steps)
@@ -300,7 +299,7 @@ def replay_main(steps: list, argv: list[str] | None = None) -> int:
             print(f"FAILED at step {len(done)}: {exc}")
             return 1
         finally:
-            machine_class.driver.close()
+            machine_class.close()
         for n, (name, step_args) in enumerate(steps, 1):
             print(f"{n:3d}. {name} {step_args}")
         print(f"passed: the mock answered all {len(steps)} steps as SEVIS would")
