@@ -221,7 +221,7 @@ ACTIONS: dict[str, tuple[int, dict[str, Any]]] = {
     "download": (1, {"batch": USERS, "never_sent": st.booleans()}),
     "process_now": (1, {}),
     "advance_clock": (1, {}),
-    "review": (1, {"user": USERS}),
+    "review": (3, {"user": USERS}),  # RTI's pages against its JSON: enabled late in a walk, so drawn more often
     # the procedure's next step (F/M or J), until both paths processed a batch; then the walk goes on with the
     # other actions only
     "progress": (PROGRESS_WEIGHT, {"path": st.integers(0, 2)}),

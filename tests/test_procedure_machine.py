@@ -68,15 +68,13 @@ def test_the_mock_answers_every_walk_as_sevis_would(machine):
     )
     stats = machine.stats
     print(f"\n{WALKS} walks x {STEPS} steps in {result.seconds:.0f} s:", sorted(stats.items()))
-    # the walks reached the end of the procedure (accepted and processed batches, the RTI pages read), and
-    # refusals of every kind the issue names (which rarer refusals a fixed seed reaches also depends on the IDs
-    # the mock draws, so those have scripted walks of their own below)
-    reached = {action.split()[0] for action, outcome in stats if outcome in ("S0000", "S0020", "pages agree")}
-    assert {"upload", "process", "review"} <= reached, (
-        f"the walks reached only {sorted(reached)}; seen: {sorted(stats)}"
-    )
+    # the walks reached the end of the procedure (accepted and processed batches), and refusals of many kinds
+    # (the rest of those the issue names -- S0003, 404, 429, S0010, S0030, the pages read -- have scripted walks
+    # of their own below: which rarer refusals a fixed seed reaches also depends on the IDs the mock draws)
+    reached = {action.split()[0] for action, outcome in stats if outcome in ("S0000", "S0020")}
+    assert {"upload", "process"} <= reached, f"the walks reached only {sorted(reached)}; seen: {sorted(stats)}"
     outcomes = {outcome for _, outcome in stats}
-    assert {"S0002", "S0003", "400", "401", "403", "404", "409", "410"} <= outcomes, sorted(outcomes)
+    assert {"S0002", "S0012", "400", "401", "403", "409", "410"} <= outcomes, sorted(outcomes)
     never = set(ACTIONS) - {"progress"} - set(machine.performed)
     assert not never, f"no walk performed {sorted(never)}: {dict(machine.performed)}"
 
@@ -120,6 +118,33 @@ def test_an_incomplete_i17_is_refused_naming_what_is_missing(machine, fault):
         probe.teardown()
 
 
+def test_what_does_not_exist_is_not_found(machine):
+    """A scripted walk: a Set Password link never issued, submitting an I-17 never filled, and registering a
+    certificate for a program number never designated are 404."""
+    before = dict(machine.stats)
+    probe = machine()
+    try:
+        for name, args in [
+            ("register_account", {}),
+            ("set_password", {"user": 101, "newest": True, "strong": True}),
+            ("login", {"user": 101, "right": True}),
+            ("set_password", {"user": 100, "newest": True, "strong": True}),  # the seeded PDSO: no link yet
+            ("submit_i17", {"owner": 101}),
+            ("register_batch", {"user": 101, "org": 5, "cert": "c0", "agree": True}),  # P-1-99999
+        ]:
+            probe.do(name, args)
+            probe.check_all()
+    finally:
+        probe.teardown()
+    seen = {key for key, n in machine.stats.items() if n > before.get(key, 0)}
+    for key in [
+        ("set_password unknown link", "404"),
+        ("submit_i17 of no I-17", "404"),
+        ("register_batch (c0) for an unknown org", "404"),
+    ]:
+        assert key in seen, f"{key} not reached; the walk gave {sorted(seen)}"
+
+
 def test_approving_an_approved_petition_is_refused(machine):
     """A scripted walk: SEVP approves a submitted I-17, then approving it again is 409."""
     key = ("SEVP approve a approved petition", "409")
@@ -148,7 +173,8 @@ def test_approving_an_approved_petition_is_refused(machine):
 def test_after_the_procedure_every_batch_refusal_is_reached(machine):
     """A scripted walk through the procedure to the first upload, then the refusals a fixed seed may not
     reach: the batch ID again (S0010), a malformed document (S0012), a download before processing (S0030),
-    five wrong passwords (429), 45 days without an RTI login (S0003), and back to S0000 after a login."""
+    five wrong passwords (429), 45 days without an RTI login (S0003), and back to S0000 after a login; the
+    batch processed, and an official reads RTI's Batches, Records and Form I-17 pages against the JSON."""
     probe = machine()
     try:
         for _ in range(40):
@@ -171,6 +197,7 @@ def test_after_the_procedure_every_batch_refusal_is_reached(machine):
             ("login", {"user": pdso, "right": True}),
             ("upload", dict(upload, doc="good", reuse=False)),
             ("process_now", {}),
+            ("review", {"user": 0}),
         ]
         before = dict(machine.stats)
         for name, args in script:
@@ -186,6 +213,8 @@ def test_after_the_procedure_every_batch_refusal_is_reached(machine):
             ("upload refused: user inactive 45 days", "S0003"),
             ("upload good", "S0000"),
             ("process good", "S0000"),
+            ("review", "pages agree"),
+            ("review I-17", "pages agree"),
         ]:
             assert key in seen, f"{key} not reached; the walk gave {sorted(seen)}"
     finally:
