@@ -32,6 +32,7 @@ pytestmark = [pytest.mark.server, pytest.mark.slow]
 WALKS = 20
 STEPS = 25
 SEARCH_WALKS = 100  # at most, looking for the broken mock's fault
+SHRINK_BUDGET = 240  # seconds at most for shortening it: room to finish on a loaded machine (it stops when done)
 LONG_STEPS = 40  # walks that go on after a batch registration: where a certificate can be shown to another org
 PROCESSING_DELAY = "86400"  # batches wait for process-now (or for a 45-day jump, processed before it)
 
@@ -326,7 +327,7 @@ def test_a_mock_without_the_certificate_to_org_check_is_caught(tmp_path, monkeyp
         )
         cls = procedure_machine(broken.connection, translog_schema(TRANSLOG_XSD), tmp_path / "pool")
         try:
-            result = explore(cls, SEARCH_WALKS, LONG_STEPS, derandomize=True)
+            result = explore(cls, SEARCH_WALKS, LONG_STEPS, derandomize=True, shrink_budget=SHRINK_BUDGET)
         finally:
             cls.close()
         failure = result.failure
