@@ -208,8 +208,10 @@ def retarget(xml: bytes, org_id: str, user_id: str) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    srv = start_server(tmp_path_factory.mktemp("rti"), "--processing-delay", "0", "--workers", "2")
+def server(tmp_path_factory, module_backend):
+    """One server per backend (SQLite, PostgreSQL): accounts, tokens, lockouts and petitions are rows."""
+    data_dir = tmp_path_factory.mktemp("rti")
+    srv = start_server(data_dir, "--processing-delay", "0", "--workers", "2", *module_backend.serve_args(data_dir))
     yield srv
     srv.stop(wait=False)
 
