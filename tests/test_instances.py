@@ -264,7 +264,7 @@ def children(pid: int) -> list[int]:
 def cluster(module_backend, tmp_path_factory):
     data_dir = tmp_path_factory.mktemp(f"instances-{module_backend.name}")
     common = ("--processing-delay", "0", "--fast-passwords")
-    url = module_backend.database_url(data_dir)
+    url = module_backend.migrated_url(data_dir)  # the schema made once, copied
     if module_backend.name == "sqlite":
         server = start_server(data_dir, "--workers", str(INSTANCES), *common)
         servers = [server]

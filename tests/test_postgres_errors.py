@@ -15,7 +15,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from sevis_mock.server.store.core import PG_WRITE_LOCK, Store
 from sevis_mock.server.storage import storage_trouble
-from tests.support.postgres import new_database, require_server
+from tests.support.postgres import migrated_database, new_database, require_server
 from tests.test_operations import assert_one_paragraph, sevis_mock
 
 
@@ -51,9 +51,8 @@ def test_an_unknown_user_and_an_unknown_database_are_named():
 
 
 def test_a_lock_held_beyond_the_wait_is_storage_trouble_not_a_bug():
-    url = new_database()
+    url = migrated_database()
     holder, waiter = Store(url), Store(url)
-    holder.create_all()
     holding, release = threading.Event(), threading.Event()
 
     def hold():
@@ -103,12 +102,14 @@ def test_a_bug_stays_a_bug():
     assert storage_trouble(_raised(url, "SELEC 1")) is None
 
 
+@pytest.mark.slow  # a `sevis-mock serve` process each
 def test_serve_with_an_unreachable_database_exits_2_with_what_to_do(tmp_path):
     url = f"postgresql://sevis@127.0.0.1:{_closed_port()}/sevis"
     result = sevis_mock("serve", "--data-dir", str(tmp_path / "d"), "--port", "0", "--database", url)
     assert_one_paragraph(result, "connection refused", "PostgreSQL is running", "--database")
 
 
+@pytest.mark.slow
 def test_serve_with_a_database_it_cannot_use_exits_2(tmp_path):
     result = sevis_mock("serve", "--data-dir", str(tmp_path / "d"), "--port", "0", "--database", "mysql://a@b/c")
     assert_one_paragraph(result, "--database", "postgresql://USER:PASSWORD@HOST:PORT/DATABASE")

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import event, text
 
 from sevis_mock.server.store import Store
-from tests.support.postgres import new_database
+from tests.support.postgres import migrated_database
 
 
 def _open(url: str) -> Store:
@@ -26,7 +26,7 @@ def _open(url: str) -> Store:
 @pytest.fixture
 def store(backend, tmp_path):
     """A new store on each backend (tests/support/postgres.py)."""
-    st = _open(backend.database_url(tmp_path))
+    st = _open(backend.migrated_url(tmp_path))
     st.create_all()
     yield st
     st.engine.dispose()
@@ -215,9 +215,8 @@ def test_inserting_writers_do_not_wait_for_the_write_lock_on_postgresql():
 
     from sevis_mock.server.store import Setting
 
-    url = new_database()
+    url = migrated_database()
     first, second = _open(url), _open(url)
-    first.create_all()
     holding, release = threading.Event(), threading.Event()
 
     def hold():

@@ -129,20 +129,22 @@ def require_server() -> str:
 _names = itertools.count(1)
 
 
-def new_database() -> str:
-    """A new, empty database on the test server; its URL (psycopg 3 driver)."""
+def new_database(template: str | None = None) -> str:
+    """A new database on the test server, empty or a copy of ``template`` (a database name); its URL (psycopg 3
+    driver)."""
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
     admin = make_url(require_server())
     name = f"sevis_test_{os.getpid()}_{next(_names)}_{uuid.uuid4().hex[:6]}"
     engine = create_engine(admin, isolation_level="AUTOCOMMIT")
+    copy = f' TEMPLATE "{template}"' if template else ""
     try:
         deadline = time.monotonic() + 30
         while True:
             try:
                 with engine.connect() as conn:
-                    conn.execute(text(f'CREATE DATABASE "{name}"'))
+                    conn.execute(text(f'CREATE DATABASE "{name}"{copy}'))
                 break
             except Exception:  # a cluster just started may still refuse for a moment
                 if time.monotonic() > deadline:
@@ -151,6 +153,27 @@ def new_database() -> str:
     finally:
         engine.dispose()
     return admin.set(database=name).render_as_string(hide_password=False)
+
+
+_migrated: list[str] = []
+
+
+def migrated_database() -> str:
+    """A new database holding this version's schema and nothing else: a copy of one migrated once per test run
+    (copying is a file copy; migrating takes a second or more)."""
+    from sqlalchemy.engine import make_url
+
+    if not _migrated:
+        from sevis_mock.server.store import Store
+
+        url = new_database()
+        store = Store(url)
+        try:
+            store.create_all()
+        finally:
+            store.engine.dispose()  # a template may have no connection open while it is copied
+        _migrated.append(make_url(url).database)
+    return new_database(template=_migrated[0])
 
 
 @dataclass(frozen=True)
@@ -165,9 +188,16 @@ class Backend:
             return f"sqlite:///{Path(data_dir) / 'sevis-mock.db'}"
         return new_database()
 
+    def migrated_url(self, data_dir: Path) -> str:
+        """A new database with this version's schema (SQLite's file is migrated by whoever opens it first)."""
+        if self.name == "sqlite":
+            return self.database_url(data_dir)
+        return migrated_database()
+
     def serve_args(self, data_dir: Path) -> list[str]:
-        """The `sevis-mock serve` arguments that put a server on this backend (none for SQLite's default)."""
-        return [] if self.name == "sqlite" else ["--database", self.database_url(data_dir)]
+        """The `sevis-mock serve` arguments that put a server on this backend (none for SQLite's default): a new
+        database with the schema already made, as any start after the first finds it."""
+        return [] if self.name == "sqlite" else ["--database", self.migrated_url(data_dir)]
 
 
 BACKENDS = ("sqlite", "postgresql")
