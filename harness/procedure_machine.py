@@ -782,7 +782,7 @@ class ProcedureMachine(RuleBasedStateMachine):
         status, body = self.api.answer("GET", f"{self._console(path)}/api/{path.api}", token=self._operator(path))
         expect(status == 200, f"the {path.operator} console's {path.api} answered {status}")
         got = {
-            x[path.id_field]: (x["state"], len(x.get(path.help_list) or []), x.get("program_number"))
+            x[path.id_field]: (x["state"], len(x.get(path.help_action) or []), x.get("program_number"))
             for x in body[path.api]
         }
         want = {a.number: (a.state, a.tickets, a.program) for a in apps}

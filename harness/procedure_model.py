@@ -69,7 +69,7 @@ def expect(condition: Any, message: str) -> None:
 
 @dataclass(frozen=True)
 class Path:
-    """One kind of organization's way through the procedure, in SEVIS's words."""
+    """One kind of organization's way through the procedure, in SEVIS's words (:data:`PATH_TABLE`)."""
 
     kind: str  # F/M or J
     temporary_role: str  # the account's role until approval
@@ -84,74 +84,54 @@ class Path:
     name_field: str
     name_suffix: str
     help: str  # the help channel's RTI path
-    help_action: str
-    help_list: str  # the console's field listing the help tickets
-    noun_arg: str  # the argument naming an application in the help and decide actions
+    help_action: str  # its action, and the console's field listing its tickets
     operator: str  # who decides, in labels
     decide: tuple[str, str]  # the verbs (yes, no)
     decided: tuple[str, str]  # the states after (yes, no)
     batch_official: str  # the official who registers the certificate
-    officials: tuple[str, ...]  # the officials' roles
     fill_refusal: str  # the label of a fill by someone else
     rule_code: str  # the business-rule failure of the rule-failure fixture
-    good_kind: str  # Batch.kind of a good and a rule-failure upload
-    rule_kind: str
+    batch_prefix: str  # of Batch.kind for a good and a rule-failure upload
+
+    @property
+    def noun_arg(self) -> str:
+        """The argument naming an application in the help and decide actions (petition, designation)."""
+        return self.api[:-1]
+
+    @property
+    def good_kind(self) -> str:
+        return f"{self.batch_prefix}good"
+
+    @property
+    def rule_kind(self) -> str:
+        return f"{self.batch_prefix}rule-failure"
 
 
-FM_PATH = Path(
-    kind=FM,
-    temporary_role="TEMP",
-    purpose="certification",
-    who="college",
-    contact=("Pat", "Tester", "703-555-0100"),
-    domain="rehearsal.example.edu",
-    form="I-17",
-    noun="petition",
-    api="petitions",
-    id_field="petition_id",
-    name_field="school_name",
-    name_suffix="Rehearsal College",
-    help="response-center",
-    help_action="response_center",
-    help_list="response_center",
-    noun_arg="petition",
-    operator="SEVP",
-    decide=("approve", "reject"),
-    decided=("approved", "rejected"),
-    batch_official="PDSO",
-    officials=("PDSO", "DSO"),
-    fill_refusal="by an official or a sponsor",
-    rule_code="S1009",
-    good_kind="good",
-    rule_kind="rule-failure",
-)
-J_PATH = Path(
-    kind=J,
-    temporary_role="TEMP-EV",
-    purpose="designation",
-    who="sponsor",
-    contact=("Rosa", "Sponsor", "202-555-0100"),
-    domain="rehearsal.example.org",
-    form="DS-3036",
-    noun="DS-3036",
-    api="designations",
-    id_field="designation_id",
-    name_field="sponsor_name",
-    name_suffix="Rehearsal Exchange",
-    help="help-desk",
-    help_action="help_desk",
-    help_list="help_desk",
-    noun_arg="designation",
-    operator="DoS",
-    decide=("designate", "reject"),
-    decided=("designated", "rejected"),
-    batch_official="RO",
-    officials=("RO", "ARO"),
-    fill_refusal="by someone not a sponsor's temporary user",
-    rule_code="S2282",
-    good_kind="j-good",
-    rule_kind="j-rule-failure",
-)
+# field: (F/M, J) -- the two paths side by side
+PATH_TABLE: dict[str, tuple[Any, Any]] = {
+    "kind": (FM, J),
+    "temporary_role": ("TEMP", "TEMP-EV"),
+    "purpose": ("certification", "designation"),
+    "who": ("college", "sponsor"),
+    "contact": (("Pat", "Tester", "703-555-0100"), ("Rosa", "Sponsor", "202-555-0100")),
+    "domain": ("rehearsal.example.edu", "rehearsal.example.org"),
+    "form": ("I-17", "DS-3036"),
+    "noun": ("petition", "DS-3036"),
+    "api": ("petitions", "designations"),
+    "id_field": ("petition_id", "designation_id"),
+    "name_field": ("school_name", "sponsor_name"),
+    "name_suffix": ("Rehearsal College", "Rehearsal Exchange"),
+    "help": ("response-center", "help-desk"),
+    "help_action": ("response_center", "help_desk"),
+    "operator": ("SEVP", "DoS"),
+    "decide": (("approve", "reject"), ("designate", "reject")),
+    "decided": (("approved", "rejected"), ("designated", "rejected")),
+    "batch_official": ("PDSO", "RO"),
+    "fill_refusal": ("by an official or a sponsor", "by someone not a sponsor's temporary user"),
+    "rule_code": ("S1009", "S2282"),
+    "batch_prefix": ("", "j-"),
+}
+FM_PATH, J_PATH = (Path(**{name: pair[side] for name, pair in PATH_TABLE.items()}) for side in (0, 1))
 PATHS = {FM: FM_PATH, J: J_PATH}
 
 

@@ -3,11 +3,12 @@
     import sevis_mock
 
     with sevis_mock.running(data_dir="build/sevis-mock", processing_delay=0) as mock:
-        mock.connection["base_url"]                # what connection.json holds
+        mock.connection.base_url                   # connection.json, typed (harness.connection.Connection)
         school = mock.org("F/M")                   # org ID, user ID, certificate paths
         with mock.client(school) as client:        # a sevis_mock.harness.client.SevisClient for that school
             upload = client.upload(xml, org_id=school.org_id, user_id=school.user_id)
         mock.process_now(); mock.journal(); mock.reset()   # the control API
+        mock.api                                   # the JSON client of RTI, the consoles and the outbox
 
 The mock runs as a managed subprocess (``sevis-mock serve`` on a free port of 127.0.0.1, real mutual TLS)
 and is stopped when the ``with`` block ends. The pytest plugin's ``sevis_mock`` fixture is the same object.

@@ -2,34 +2,19 @@
 
 from __future__ import annotations
 
-from lxml import etree
 
 from . import RuleContext, Violation, action, history_actions, rule, text
-from .fm_facts import F1, LEVELS_FOR, M1, OTHER_LEVEL, visa_type
+from .fm_facts import F1, LEVELS_FOR, M1, OTHER_LEVEL, education_sent, level_of, visa_type
 
 EVENTS = ("fm.create", "fm.EducationLevel", "fm.Program")
 NO_SUBJECT = "00.0000"
 
 
-def _education(ctx: RuleContext) -> etree._Element | None:
-    """The education details this record sends: a create's or a change's EducationalInfo, or a Program/Edit."""
-    if ctx.record is None:
-        return ctx.element.find("EducationalInfo")
-    change = action(ctx, "Change")
-    if change is not None:
-        return change.find("EducationalInfo")
-    return action(ctx, "Edit") if ctx.event_element is not None and ctx.event_element.tag == "Program" else None
-
-
-def _level(education: etree._Element | None) -> str:
-    return text(education, "EduLevel/Level") or text(education, "Level") or ""
-
-
 @rule("S1061", "fm.create", "fm.EducationLevel")
 def other_level_explained(ctx: RuleContext) -> Violation | None:
     """Education level 11 (other) is sent without OtherRemarks."""
-    education = _education(ctx)
-    if _level(education) == OTHER_LEVEL and not text(education, "EduLevel/OtherRemarks"):
+    education = education_sent(ctx)
+    if level_of(education) == OTHER_LEVEL and not text(education, "EduLevel/OtherRemarks"):
         return Violation.of("S1061")
     return None
 
@@ -50,7 +35,7 @@ def m1_education_fixed(ctx: RuleContext) -> Violation | None:
 @rule("S1062", *EVENTS)
 def level_fits_visa_type(ctx: RuleContext) -> Violation | None:
     """Education level is not one SEVIS table 5 allows for the visa type: high school (08), flight training (09) or vocational school (10) for F-1, any other level for M-1."""
-    level, visa = _level(_education(ctx)), visa_type(ctx)
+    level, visa = level_of(education_sent(ctx)), visa_type(ctx)
     if level and visa in LEVELS_FOR and level not in LEVELS_FOR[visa]:
         return Violation.of("S1062")
     return None
@@ -59,7 +44,7 @@ def level_fits_visa_type(ctx: RuleContext) -> Violation | None:
 @rule("S1037", *EVENTS)
 def m1_single_subject(ctx: RuleContext) -> Violation | None:
     """An M-1 student is sent a secondary major or a minor other than 00.0000."""
-    education = _education(ctx)
+    education = education_sent(ctx)
     if visa_type(ctx) == M1 and any((text(education, t) or NO_SUBJECT) != NO_SUBJECT for t in ("MajorCode2", "Minor")):
         return Violation.of("S1037")
     return None
@@ -68,7 +53,7 @@ def m1_single_subject(ctx: RuleContext) -> Violation | None:
 @rule("S1138", "fm.create", "fm.EducationLevel")
 def f1_secondary_subjects_sent(ctx: RuleContext) -> Violation | None:
     """An F-1 create or change of education level omits MajorCode2 or Minor (00.0000 stands for none) [i]."""
-    education = _education(ctx)
+    education = education_sent(ctx)
     if (
         visa_type(ctx) == F1
         and education is not None

@@ -13,7 +13,7 @@ from typing import Callable
 from lxml import etree
 
 from ..codetables import code_for, codes_valid_for
-from . import RuleContext, as_date, history_actions, student, text
+from . import RuleContext, action, as_date, history_actions, student, text
 
 # StudentVisaCodeType and DependentFMVisaType carry the codes of table 41 (class of admission).
 F1 = code_for("StudentVisaCodeType", "F-1")
@@ -65,6 +65,22 @@ def program_dates(ctx: RuleContext) -> tuple[date | None, date | None]:
 
 def edu_level(ctx: RuleContext) -> str:
     return text(student(ctx), "EducationalInfo/EduLevel/Level") or ""
+
+
+def education_sent(ctx: RuleContext) -> etree._Element | None:
+    """The education details this record sends: a create's or a change of level's EducationalInfo, or a
+    Program/Edit (None for any other event)."""
+    if ctx.record is None:
+        return ctx.element.find("EducationalInfo")
+    change = action(ctx, "Change")
+    if change is not None:
+        return change.find("EducationalInfo")
+    return action(ctx, "Edit") if ctx.event_element is not None and ctx.event_element.tag == "Program" else None
+
+
+def level_of(education: etree._Element | None) -> str:
+    """The education level code of ``education_sent`` ("" when none is sent)."""
+    return text(education, "EduLevel/Level") or text(education, "Level") or ""
 
 
 def age_on(birth: date, day: date) -> int:

@@ -6,30 +6,13 @@ Each rule is silent when no profile is known (offline validation without a state
 
 from __future__ import annotations
 
-from lxml import etree
 
 from ..codetables import code_for
 from . import RuleContext, Violation, action, rule, text
-from .fm_facts import F1, FM_UPDATE_EVENTS, VISA_CLASS, visa_type
+from .fm_facts import F1, FM_UPDATE_EVENTS, VISA_CLASS, education_sent, level_of, visa_type
 
 PRIMARY = code_for("EduLevelCodeType", "PRIMARY")
 VISA_LETTER = {"F-1": "F", "M-1": "M"}
-
-
-def _education(ctx: RuleContext) -> etree._Element | None:
-    """The education details the record sends: a create's, a change of level's or a Program Edit's."""
-    if ctx.record is None:
-        return ctx.element.find("EducationalInfo")
-    change = action(ctx, "Change")
-    if change is not None:
-        return change.find("EducationalInfo")
-    if ctx.event_element is not None and ctx.event_element.tag == "Program":
-        return action(ctx, "Edit")
-    return None
-
-
-def _level(education: etree._Element | None) -> str:
-    return text(education, "EduLevel/Level") or text(education, "Level") or ""
 
 
 @rule("S1049", "fm.create", *FM_UPDATE_EVENTS)
@@ -45,7 +28,7 @@ def school_approved_for_visa_type(ctx: RuleContext) -> Violation | None:
 def program_of_study_approved(ctx: RuleContext) -> Violation | None:
     """A major (MajorCode1 or MajorCode2) is not among the programs of study on the school's Form I-17 (profile programs_of_study)."""
     approved = None if ctx.profile is None else ctx.profile["programs_of_study"]
-    education = _education(ctx)
+    education = education_sent(ctx)
     if approved is None or education is None:
         return None
     majors = [text(education, tag) for tag in ("MajorCode1", "MajorCode2")]
@@ -69,7 +52,7 @@ def public_institution_level(ctx: RuleContext) -> Violation | None:
         ctx.profile is not None
         and ctx.profile["public_institution"]
         and visa_type(ctx) == F1
-        and _level(_education(ctx)) == PRIMARY
+        and level_of(education_sent(ctx)) == PRIMARY
     ):
         return Violation.of("S1035")
     return None

@@ -19,24 +19,25 @@ def designation_active(ctx: RuleContext) -> Violation | None:
     return None
 
 
+def _not_designated(ctx: RuleContext, profile_key: str, path: str) -> str | None:
+    """The code the create sends at ``path`` when the sponsor's profile ``profile_key`` does not list it."""
+    designated = None if ctx.profile is None else ctx.profile[profile_key]
+    code = text(ctx.element, path)
+    return code if designated is not None and code and code not in designated else None
+
+
 @rule("S2163", "j.create")
 def category_designated(ctx: RuleContext) -> Violation | None:
     """The exchange visitor's category code is not one the sponsor is designated for (profile categories)."""
-    designated = None if ctx.profile is None else ctx.profile["categories"]
-    code = text(ctx.element, "CategoryCode")
-    if designated is not None and code and code not in designated:
-        return Violation.of("S2163", invalid_category_code=code)
-    return None
+    code = _not_designated(ctx, "categories", "CategoryCode")
+    return Violation.of("S2163", invalid_category_code=code) if code else None
 
 
 @rule("S2235", "j.create")
 def occupational_category_designated(ctx: RuleContext) -> Violation | None:
     """The occupational category code sent is not one the sponsor is designated for (profile occupational_categories)."""
-    designated = None if ctx.profile is None else ctx.profile["occupational_categories"]
-    code = text(ctx.element, "OccupationCategoryCode")
-    if designated is not None and code and code not in designated:
-        return Violation.of("S2235", category_code=code)
-    return None
+    code = _not_designated(ctx, "occupational_categories", "OccupationCategoryCode")
+    return Violation.of("S2235", category_code=code) if code else None
 
 
 @rule("S2021", "j.create")
