@@ -70,6 +70,7 @@ def _own_choice(group) -> list | None:
     return None
 
 
+@pytest.mark.slow
 def test_every_update_event_and_sub_action_of_the_schemas_has_an_applier():
     fm = schema_sub_actions(
         "fm-6.55/Create-UpdateStudent.xsd", "SEVISBatchCreateUpdateStudent", "UpdateStudent", "Student"

@@ -359,6 +359,7 @@ def equivalence_report(ours_path: Path, official_path: Path) -> list[str]:
     return problems
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("release, official, top", _params(TOP_SCHEMAS))
 def test_same_components_with_the_same_meaning(release, official, top):
     problems = equivalence_report(_ours(release, top), _official(official, top))

@@ -10,6 +10,8 @@ import sys
 import tomllib
 from importlib.metadata import packages_distributions
 
+import pytest
+
 from tests.support.server import ROOT
 
 SHIPPED = ("sevis_mock", "mockserver", "harness", "schemas", "fixtures")  # the repo's folders, all under sevis_mock
@@ -48,6 +50,7 @@ def imported_distributions() -> dict[str, set[str]]:
     return found
 
 
+@pytest.mark.slow
 def test_every_module_the_shipped_code_imports_is_a_runtime_dependency():
     runtime = {_name(r) for r in _project()["dependencies"]}
     missing = {dist: sorted(files)[:3] for dist, files in imported_distributions().items() if dist not in runtime}
