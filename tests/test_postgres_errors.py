@@ -5,7 +5,6 @@ what to fix in one paragraph (exit 2) instead of a traceback."""
 from __future__ import annotations
 
 import socket
-import threading
 
 import psycopg
 import pytest
@@ -15,7 +14,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from sevis_mock.server.store.core import PG_WRITE_LOCK, Store
 from sevis_mock.server.storage import storage_trouble
-from tests.support.postgres import migrated_database, new_database, require_server
+from tests.support.postgres import holding_the_write_lock, migrated_database, new_database, require_server
 from tests.test_operations import assert_one_paragraph, sevis_mock
 
 
@@ -53,25 +52,12 @@ def test_an_unknown_user_and_an_unknown_database_are_named():
 def test_a_lock_held_beyond_the_wait_is_storage_trouble_not_a_bug():
     url = migrated_database()
     holder, waiter = Store(url), Store(url)
-    holding, release = threading.Event(), threading.Event()
-
-    def hold():
-        with holder.write() as s:
-            s.execute(text("SELECT 1"))
-            holding.set()
-            release.wait(10)
-
-    thread = threading.Thread(target=hold)
-    thread.start()
     try:
-        assert holding.wait(10)
-        with pytest.raises(OperationalError) as waited:  # the store's own wait (60 s), shortened to 0.2 s
-            with waiter.engine.connect() as conn:
+        with holding_the_write_lock(holder), pytest.raises(OperationalError) as waited:
+            with waiter.engine.connect() as conn:  # the store's own wait (60 s), shortened to 0.2 s
                 conn.execute(text("SET lock_timeout = 200"))
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": PG_WRITE_LOCK})
     finally:
-        release.set()
-        thread.join()
         holder.engine.dispose()
         waiter.engine.dispose()
     assert (

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import event, text
 
 from sevis_mock.server.store import Store
-from tests.support.postgres import migrated_database
+from tests.support.postgres import holding_the_write_lock, migrated_database
 
 
 def _open(url: str) -> Store:
@@ -211,30 +211,16 @@ def test_sevis_ids_are_unique_across_instances(instances):
 def test_inserting_writers_do_not_wait_for_the_write_lock_on_postgresql():
     """On PostgreSQL an accepted upload (an insert whose uniqueness the database decides) commits while another
     instance holds the write lock (on SQLite it waits, as every writer does)."""
-    import threading
-
     from sevis_mock.server.store import Setting
 
     url = migrated_database()
     first, second = _open(url), _open(url)
-    holding, release = threading.Event(), threading.Event()
-
-    def hold():
-        with first.write() as s:
-            s.execute(text("SELECT 1"))
-            holding.set()
-            release.wait(10)
-
-    thread = threading.Thread(target=hold)
-    thread.start()
     try:
-        assert holding.wait(10)
-        started = time.monotonic()
-        second.writer.run(lambda s: s.add(Setting(key="inserted", value="1")))
-        assert time.monotonic() - started < 2
+        with holding_the_write_lock(first):
+            started = time.monotonic()
+            second.writer.run(lambda s: s.add(Setting(key="inserted", value="1")))
+            assert time.monotonic() - started < 2
     finally:
-        release.set()
-        thread.join()
         first.engine.dispose()
         second.engine.dispose()
 

@@ -14,6 +14,7 @@ Where the server comes from, first match wins:
 from __future__ import annotations
 
 import atexit
+import threading
 import glob
 import itertools
 import os
@@ -23,10 +24,13 @@ import subprocess
 import tempfile
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from sevis_mock.server.store.core import database_url
 
 URL_VARIABLE = "SEVIS_MOCK_TEST_DATABASE_URL"
 NOT_INSTALLED = (
@@ -108,14 +112,6 @@ def server_url() -> str | None:
     return value if isinstance(value, str) else None
 
 
-def driver_url(url: str) -> str:
-    """``url`` with SQLAlchemy's psycopg 3 driver named (``postgresql://`` alone would mean psycopg2)."""
-    for prefix in ("postgresql://", "postgres://"):
-        if url.startswith(prefix):
-            return "postgresql+psycopg://" + url.removeprefix(prefix)
-    return url
-
-
 def require_server() -> str:
     """The server's URL, or the test skipped (failed under CI=true) with the one reason."""
     url = server_url()
@@ -123,7 +119,7 @@ def require_server() -> str:
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(f"CI=true needs PostgreSQL: {NOT_INSTALLED}")
         pytest.skip(NOT_INSTALLED)
-    return driver_url(url)
+    return database_url(url)  # psycopg 3 named, as the store names it
 
 
 _names = itertools.count(1)
@@ -153,6 +149,29 @@ def new_database(template: str | None = None) -> str:
     finally:
         engine.dispose()
     return admin.set(database=name).render_as_string(hide_password=False)
+
+
+@contextmanager
+def holding_the_write_lock(store):
+    """Inside: another thread holds ``store``'s write lock (a write transaction kept open) until the block ends."""
+    from sqlalchemy import text
+
+    holding, release = threading.Event(), threading.Event()
+
+    def hold():
+        with store.write() as s:
+            s.execute(text("SELECT 1"))
+            holding.set()
+            release.wait(30)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    try:
+        assert holding.wait(30), "the write lock could not be taken"
+        yield
+    finally:
+        release.set()
+        thread.join()
 
 
 _migrated: list[str] = []
