@@ -271,6 +271,17 @@ def action(ctx: RuleContext, *names: str) -> etree._Element | None:
     return None
 
 
+def acting_official(ctx: RuleContext) -> ActingOfficial | None:
+    """The official the record's userID names (None when SEVIS knows no such official)."""
+    return ctx.lookup_official(ctx.element.get("userID", ""))
+
+
+def may_not_act(ctx: RuleContext, roles: set[str]) -> bool:
+    """The record's userID is a known official who is of another organization, or not in one of ``roles``."""
+    official = acting_official(ctx)
+    return official is not None and (official.org_id != ctx.org_id or official.role not in roles)
+
+
 def sent(ctx: RuleContext) -> etree._Element:
     """What this request sends: the create element itself, or an update's event element."""
     if ctx.event == "create" or ctx.event_element is None:
