@@ -681,8 +681,8 @@ class Model:
         return 100 + self.users.index(user)
 
     def next_step_on(self, path: Path) -> tuple[str, dict]:
+        """The next step of ``path`` for its oldest college or sponsor still in it (a new account when none is)."""
         register = "register_account" if path is FM_PATH else "register_sponsor_account"
-        form = path.form.replace("-", "").lower()
         owners = [
             u
             for u in self.users
@@ -690,12 +690,28 @@ class Model:
         ]
         if not owners:
             return register, {}
-        owner = owners[0]  # the oldest college or sponsor still in the procedure
-        if owner.password is None:
-            return "set_password", {"user": self.ref(owner), "newest": True, "strong": True}
-        if not self.token_ok(owner):
-            return "login", {"user": self.ref(owner), "right": True}
+        owner = owners[0]
         app = self.latest(owner, path)
+        step = self._login_step(owner, renew_link=False) or self._application_step(path, owner, app)
+        if step is None and app is not None:
+            step = self._officials_step(app) or self._batch_step(path, app)
+        return step or (register, {})
+
+    def _login_step(self, user: User, renew_link: bool = True) -> tuple[str, dict] | None:
+        """A password for ``user`` (with ``renew_link``, SEVP's new link first when the last is used or expired),
+        or a login; None when logged in."""
+        if user.password is None:
+            last = user.links[-1] if user.links else None
+            if renew_link and last is not None and (last.used or self.now >= last.issued + LINK_LIFETIME):
+                return "sevp_new_link", {"user": self.ref(user)}
+            return "set_password", {"user": self.ref(user), "newest": True, "strong": True}
+        if not self.token_ok(user) or user.last_login is None or self.now - user.last_login > INACTIVE_AFTER:
+            return "login", {"user": self.ref(user), "right": True}
+        return None
+
+    def _application_step(self, path: Path, owner: User, app: Application | None) -> tuple[str, dict] | None:
+        """Fill (again, after a refusal), submit, ask the help channel, have it decided; None once decided."""
+        form = path.form.replace("-", "").lower()
         if app is None or (app.state == "draft" and (app.missing or app.invalid) and app.refused):
             choices: dict[str, Any] = (
                 {"category": "FM", "campuses": 2, "officials": 2} if path is FM_PATH else {"program_type": "P-3"}
@@ -703,35 +719,38 @@ class Model:
             return f"fill_{form}", {"owner": self.ref(owner), **choices, "fault": "none", "revise": False}
         if app.state == "draft":
             return f"submit_{form}", {"owner": self.ref(owner)}
+        if app.state != "submitted":
+            return None
         index = self.of(path).index(app)
-        if app.state == "submitted":
-            if app.tickets == 0:
-                extra = {"wrong_category": False} if path is FM_PATH else {}
-                return path.help_action, {path.noun_arg: index, **extra, "unknown_name": False}
-            decide = "sevp_decide" if path is FM_PATH else "dos_decide"
-            return decide, {path.noun_arg: index, path.decide[0]: True}
+        if app.tickets == 0:
+            extra = {"wrong_category": False} if path is FM_PATH else {}
+            return path.help_action, {path.noun_arg: index, **extra, "unknown_name": False}
+        return ("sevp_decide" if path is FM_PATH else "dos_decide"), {path.noun_arg: index, path.decide[0]: True}
+
+    def _officials_step(self, app: Application) -> tuple[str, dict] | None:
+        """The next official of the approved school or designated program to set a password or log in."""
         for u in self.users:
-            if u.official and u.org_id in app.codes:
-                if u.password is None:
-                    if u.links and (u.links[-1].used or self.now >= u.links[-1].issued + LINK_LIFETIME):
-                        return "sevp_new_link", {"user": self.ref(u)}
-                    return "set_password", {"user": self.ref(u), "newest": True, "strong": True}
-                if u.locked_until is not None and self.now < u.locked_until:
-                    continue
-                if not self.token_ok(u) or u.last_login is None or self.now - u.last_login > INACTIVE_AFTER:
-                    return "login", {"user": self.ref(u), "right": True}
-        for u in self.users:
-            if u.role == path.batch_official and u.org_id in app.codes and not u.batch_registered and self.token_ok(u):
-                free = [c for c in VALID_CERTS if c not in self.certs]
-                if free:
-                    return "register_batch", {"user": self.ref(u), "org": 0, "cert": free[0], "agree": True}
+            locked = u.locked_until is not None and self.now < u.locked_until
+            if u.official and u.org_id in app.codes and not locked:
+                step = self._login_step(u)
+                if step is not None:
+                    return step
+        return None
+
+    def _batch_step(self, path: Path, app: Application) -> tuple[str, dict] | None:
+        """Register a certificate, process what is queued, upload a batch."""
+        officials = [u for u in self.users if u.role == path.batch_official and u.org_id in app.codes]
+        free = [c for c in VALID_CERTS if c not in self.certs]
+        for u in officials:
+            if not u.batch_registered and self.token_ok(u) and free:
+                return "register_batch", {"user": self.ref(u), "org": 0, "cert": free[0], "agree": True}
         if any(not b.processed for b in self.batches):
             return "process_now", {}
-        for u in self.users:
-            if u.role == path.batch_official and u.org_id in app.codes and u.batch_registered:
+        for u in officials:
+            if u.batch_registered:
                 upload = {"cert": "own", "doc": "rule-failure", "reuse": False, "variant": 0}
                 return "upload", {"user": self.ref(u), "org": 0, **upload}
-        return register, {}
+        return None
 
 
 def batch_results(batch: Batch, log: etree._Element) -> tuple:
