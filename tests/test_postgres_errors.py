@@ -17,6 +17,8 @@ from sevis_mock.server.storage import storage_trouble
 from tests.support.postgres import holding_the_write_lock, migrated_database, new_database, require_server
 from tests.test_operations import assert_one_paragraph, sevis_mock
 
+pytestmark = pytest.mark.slow  # a PostgreSQL cluster, or a `sevis-mock serve` process, for most of them
+
 
 def _closed_port() -> int:
     with socket.socket() as sock:
@@ -88,14 +90,12 @@ def test_a_bug_stays_a_bug():
     assert storage_trouble(_raised(url, "SELEC 1")) is None
 
 
-@pytest.mark.slow  # a `sevis-mock serve` process each
 def test_serve_with_an_unreachable_database_exits_2_with_what_to_do(tmp_path):
     url = f"postgresql://sevis@127.0.0.1:{_closed_port()}/sevis"
     result = sevis_mock("serve", "--data-dir", str(tmp_path / "d"), "--port", "0", "--database", url)
     assert_one_paragraph(result, "connection refused", "PostgreSQL is running", "--database")
 
 
-@pytest.mark.slow
 def test_serve_with_a_database_it_cannot_use_exits_2(tmp_path):
     result = sevis_mock("serve", "--data-dir", str(tmp_path / "d"), "--port", "0", "--database", "mysql://a@b/c")
     assert_one_paragraph(result, "--database", "postgresql://USER:PASSWORD@HOST:PORT/DATABASE")

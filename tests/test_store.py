@@ -208,6 +208,7 @@ def test_sevis_ids_are_unique_across_instances(instances):
     assert all(len(i) == 11 and i.startswith("N") and i[1:].isdigit() for i in reserved)
 
 
+@pytest.mark.slow  # a PostgreSQL database of its own
 def test_inserting_writers_do_not_wait_for_the_write_lock_on_postgresql():
     """On PostgreSQL an accepted upload (an insert whose uniqueness the database decides) commits while another
     instance holds the write lock (on SQLite it waits, as every writer does)."""
