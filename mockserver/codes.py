@@ -10,6 +10,7 @@ dispositions (S00xx) have a small table here saying which check produces them.
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 from dataclasses import asdict, dataclass
@@ -85,14 +86,9 @@ class CodeRow:
 
 def _module_tables(name: str) -> dict[str, str]:
     """``name`` (UNDECIDABLE / UNPUBLISHED / IMPLEMENTED_ELSEWHERE) merged over every rule module that has one."""
-    import importlib
-    import sys
-
     merged: dict[str, str] = {}
-    for module_name in rules.rule_modules():
-        module = sys.modules.get(f"{rules.__name__}.{module_name}") or importlib.import_module(
-            f"{rules.__name__}.{module_name}"
-        )
+    for module_name in rules.rule_modules():  # all imported with the package
+        module = importlib.import_module(f"{rules.__name__}.{module_name}")
         merged.update(getattr(module, name, {}) or {})
     return merged
 
