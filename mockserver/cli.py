@@ -425,4 +425,46 @@ def certs_issue(org_id, user_id, out, data_dir, database_url, register) -> None:
         click.echo(f"registered for batch with {org_id} / {user_id}")
 
 
+@certs.command("export", context_settings=OWN_PREFIX)
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@DATA_DIR_OPTION
+def certs_export(file, data_dir) -> None:
+    """Write what instances on other hosts need from DATA_DIR to FILE (readable by you only): the development CA
+    and its key, the server and seeded client certificates, the control token, RTI's session key and the SEVP
+    operator's login. Take it to each host with `certs import`; keep it as secret as the CA's key."""
+    from .config import Settings
+    from .sharing import SharingProblem, export_bundle
+
+    settings = Settings.from_env(data_dir=data_dir)
+    try:
+        names = export_bundle(settings.data_dir, file)
+    except SharingProblem as exc:
+        raise SetupError(str(exc))
+    except OSError as exc:
+        raise SetupError(f"cannot write {file} ({exc.strerror or exc}); choose a file in a folder you can write")
+    click.echo(f"wrote {len(names)} files of {settings.data_dir} to {file} (mode 0600)")
+
+
+@certs.command("import", context_settings=OWN_PREFIX)
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@DATA_DIR_OPTION
+@click.option(
+    "--replace",
+    is_flag=True,
+    help="Take the file's CA even though DATA_DIR holds another (the client certificates that one issued stop working).",
+)
+def certs_import(file, data_dir, replace) -> None:
+    """Unpack a file written by `certs export` into DATA_DIR (0700, every file 0600), so that an instance started
+    there on the same database is one SEVIS with the others. No serve may be running on DATA_DIR."""
+    from .config import Settings
+    from .sharing import SharingProblem, import_bundle
+
+    settings = Settings.from_env(data_dir=data_dir)
+    try:
+        names = import_bundle(settings.data_dir, file, replace=replace)
+    except SharingProblem as exc:
+        raise SetupError(str(exc))
+    click.echo(f"imported {len(names)} files into {settings.data_dir}")
+
+
 show_envvars(main, ENV_PREFIX)

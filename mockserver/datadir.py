@@ -270,12 +270,13 @@ SECRET_FILES = ("connection.json", "control-token", "session-secret", "sevp-oper
 DATABASE_FILES = ("", "-wal", "-shm", "-journal")
 
 
-def write_private(path: Path, text: str, *, exclusive: bool = False) -> None:
-    """Write ``text`` to ``path`` readable by its owner only (0600), whatever the umask or an older file's mode."""
+def write_private(path: Path, text: str | bytes, *, exclusive: bool = False) -> None:
+    """Write ``text`` (or bytes) to ``path`` readable by its owner only (0600), whatever the umask or an older file's
+    mode."""
     flags = os.O_WRONLY | os.O_CREAT | (os.O_EXCL if exclusive else os.O_TRUNC)
     fd = os.open(path, flags, PRIVATE_FILE)
     os.fchmod(fd, PRIVATE_FILE)
-    with os.fdopen(fd, "w") as f:
+    with os.fdopen(fd, "wb" if isinstance(text, bytes) else "w") as f:
         f.write(text)
 
 

@@ -3,12 +3,14 @@ connection.json lists, and the concurrency of instances on one store."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import tarfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -25,7 +27,7 @@ from sevis_mock.harness.batches import students_batch
 from sevis_mock.server.config import Settings, parse_public_url
 from sevis_mock.server.datadir import DataDir
 from sevis_mock.server.store import Batch, BatchProgress, Record, Store
-from sevis_mock.server.instances import Instance, live_instances, updated
+from sevis_mock.server.instances import DataDirLock, Instance, live_instances, updated
 from sevis_mock.server.tls import load_certificate
 from tests.support.server import RunningServer, new_batch_id, start_server
 from tests.support.server import sevis_mock_cli as sevis_mock
@@ -145,6 +147,72 @@ def test_behind_a_proxy_connection_json_gives_the_public_url_and_the_certificate
         Settings(data_dir=tmp_path / "d", public_url="http://sevis.example.edu")
     refused = sevis_mock("serve", "--data-dir", str(tmp_path / "e"), "--public-url", "sevis.example.edu")
     assert refused.returncode == 2 and "--public-url" in refused.stderr and "https://HOST" in refused.stderr
+
+
+# --- certs export / import: the data dir's shared files for hosts without shared storage -------------------------
+
+
+def test_certs_export_then_import_gives_another_host_the_same_ca_and_secrets(tmp_path):
+    from click.testing import CliRunner
+
+    from sevis_mock.cli import main
+
+    source = DataDir(Settings(data_dir=tmp_path / "a"))
+    source.prepare().engine.dispose()
+    (tmp_path / "a" / "session-secret").write_text("the session key\n")
+    bundle, target = tmp_path / "bundle.tar.gz", tmp_path / "b"
+    runner = CliRunner()
+    exported = runner.invoke(main, ["certs", "export", str(bundle), "--data-dir", str(tmp_path / "a")])
+    assert exported.exit_code == 0, exported.output
+    assert oct(bundle.stat().st_mode & 0o777) == "0o600"
+    imported = runner.invoke(main, ["certs", "import", str(bundle), "--data-dir", str(target)])
+    assert imported.exit_code == 0, imported.output
+    names = ["certs/ca.pem", "certs/ca.key.pem", "certs/server.pem", "certs/server.key.pem", "control-token",
+             "session-secret", "clients/MCK214F00001000-MCKPDSO001.pem", "clients/MCK214F00001000-MCKPDSO001.key.pem"]  # fmt: skip
+    for name in names:
+        assert (target / name).read_bytes() == (tmp_path / "a" / name).read_bytes(), name
+        assert oct((target / name).stat().st_mode & 0o777) == "0o600", name
+    assert oct(target.stat().st_mode & 0o777) == "0o700"
+    assert not (target / "sevis-mock.db").exists() and not (target / "connection.json").exists()
+
+    other = DataDir(Settings(data_dir=tmp_path / "c"))
+    other.prepare().engine.dispose()
+    theirs = (tmp_path / "c" / "certs" / "ca.pem").read_bytes()
+    refused = runner.invoke(main, ["certs", "import", str(bundle), "--data-dir", str(tmp_path / "c")])
+    said = " ".join(refused.output.split())
+    assert refused.exit_code == 2 and "already has another development CA" in said and "--replace" in said
+    assert (tmp_path / "c" / "certs" / "ca.pem").read_bytes() == theirs
+    held = DataDirLock(tmp_path / "c", exclusive=True)
+    held.acquire()  # a serve runs there
+    try:
+        busy = runner.invoke(main, ["certs", "import", str(bundle), "--data-dir", str(tmp_path / "c"), "--replace"])
+        assert busy.exit_code == 2 and "Stop it before importing" in " ".join(busy.output.split())
+    finally:
+        held.release()
+    taken = runner.invoke(main, ["certs", "import", str(bundle), "--data-dir", str(tmp_path / "c"), "--replace"])
+    assert taken.exit_code == 0 and (tmp_path / "c" / "certs" / "ca.pem").read_bytes() != theirs
+
+
+@pytest.mark.parametrize("name, kind", [("../escape", tarfile.REGTYPE), ("certs/ca.pem", tarfile.SYMTYPE),
+                                        ("sevis-mock.db", tarfile.REGTYPE), ("/etc/cron.d/x", tarfile.REGTYPE)])  # fmt: skip
+def test_a_bundle_with_anything_else_is_refused_and_nothing_written(tmp_path, name, kind):
+    from sevis_mock.server.sharing import SharingProblem, import_bundle
+
+    bundle = tmp_path / "evil.tar.gz"
+    with tarfile.open(bundle, "w:gz") as tar:
+        for member, content in (("certs/ca.pem", b"CA"), ("certs/ca.key.pem", b"KEY"), (name, b"x")):
+            info = tarfile.TarInfo(member)
+            info.type, info.size = (
+                (kind, 0) if member == name and kind == tarfile.SYMTYPE else (tarfile.REGTYPE, len(content))
+            )
+            info.linkname = "/etc/passwd" if info.type == tarfile.SYMTYPE else ""
+            tar.addfile(info, io.BytesIO(content) if info.type == tarfile.REGTYPE else None)
+    with pytest.raises(SharingProblem, match="not a file `sevis-mock certs export` writes"):
+        import_bundle(tmp_path / "d", bundle)
+    assert not (tmp_path / "d").exists()
+    (tmp_path / "garbage.tar.gz").write_bytes(b"not a tar")
+    with pytest.raises(SharingProblem, match="not a bundle"):
+        import_bundle(tmp_path / "d", tmp_path / "garbage.tar.gz")
 
 
 # --- the data-dir lock (real servers) ------------------------------------------------------------------------
