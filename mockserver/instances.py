@@ -159,12 +159,14 @@ class DataDirLock:
                 if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
                     os.close(fd)
                     raise
-            holder = read_holder(self.path)
-            orphaned = holder is not None and holder.host == socket.gethostname() and not holder.alive()
-            if not orphaned or time.monotonic() > deadline:  # a live holder: refuse at once
+            holder = read_holder(self.path)  # an exclusive holder (SQLite) writes itself there
+            if holder is not None and not holder.alive():
+                holder = None  # an earlier holder's record: the lock is held by its exiting workers, or by others
+            running = [holder] if holder is not None else live_instances(self.root / "connection.json")
+            if running or time.monotonic() > deadline:  # a live holder: refuse at once
                 os.close(fd)
-                raise DataDirBusy(busy_message(self.root, exclusive=self.exclusive, holder=holder))
-            time.sleep(0.1)  # its main process is gone; its workers are exiting and will release the lock
+                raise DataDirBusy(busy_message(self.root, exclusive=self.exclusive, running=running))
+            time.sleep(0.1)  # no live holder known: a killed server's workers are exiting and will release the lock
         self._fd = fd
         if self.exclusive:
             self.announce(STARTING)
@@ -195,10 +197,9 @@ def read_holder(path: Path) -> Instance | None:
         return None
 
 
-def busy_message(root: Path, *, exclusive: bool, holder: Instance | None) -> str:
+def busy_message(root: Path, *, exclusive: bool, running: list[Instance]) -> str:
+    who = "; ".join(f"pid {i.pid} on {i.host}, {i.url}" for i in running) or "its pid and URL unknown"
     if exclusive:
-        running = [holder] if holder is not None else live_instances(root / "connection.json")
-        who = "; ".join(f"pid {i.pid} on {i.host}, {i.url}" for i in running) or "its pid and URL unknown"
         return (
             f"the data dir {root} is in use by another sevis-mock serve ({who}). With SQLite one server owns a "
             "data dir: a second one would rewrite connection.json and leave its clients talking to the wrong port. "
@@ -206,9 +207,8 @@ def busy_message(root: Path, *, exclusive: bool, holder: Instance | None) -> str
             "--data-dir DIR, or run several instances on one PostgreSQL database (--database URL; README, "
             '"Shared deployment").'
         )
-    who = f" (pid {holder.pid} on {holder.host}, {holder.url})" if holder is not None else ""
     return (
-        f"the data dir {root} is in use by a sevis-mock serve on SQLite{who}, which owns it alone. Stop it first, "
+        f"the data dir {root} is in use by a sevis-mock serve on SQLite ({who}), which owns it alone. Stop it first, "
         "or give the PostgreSQL instances a data dir of their own with --data-dir DIR."
     )
 

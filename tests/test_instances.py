@@ -274,8 +274,15 @@ def test_the_lock_file_names_its_holder_for_the_refusal(tmp_path):
     shared = [DataDirLock(tmp_path, exclusive=False), DataDirLock(tmp_path, exclusive=False)]
     for lock in shared:
         lock.acquire()  # PostgreSQL instances share a data dir
-    with pytest.raises(DataDirBusy, match="in use by another sevis-mock serve"):
+    # the lock file still names the SQLite server that held it before and is gone: the running instances are named
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    (tmp_path / "serve.lock").write_text(json.dumps(instance(gone.pid, 1).to_json()))
+    me = instance(os.getpid(), 4443)
+    (tmp_path / "connection.json").write_text(json.dumps({"base_url": me.url, "instances": [me.to_json()]}))
+    with pytest.raises(DataDirBusy, match=rf"another sevis-mock serve \(pid {os.getpid()} on .*:4443\)") as refused:
         DataDirLock(tmp_path, exclusive=True).acquire()
+    assert f"pid {gone.pid}" not in str(refused.value)
     for lock in shared:
         lock.release()
     alone = DataDirLock(tmp_path, exclusive=True)
