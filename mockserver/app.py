@@ -45,6 +45,7 @@ class Mock:
         self._worker: Worker | None = None
         # helper processes that draw forms: the cores shared out among the server's worker processes
         self.render_pool = RenderPool((os.cpu_count() or 1) // max(1, settings.workers))
+        self._helpers_started = False
         self._lock = threading.Lock()
         token_file = settings.data_dir / "control-token"
         self.control_token = token_file.read_text().strip() if token_file.exists() else ""
@@ -67,7 +68,6 @@ class Mock:
             if self._worker is None or not self._worker.is_alive():
                 self._worker = Worker(self, self.settings.worker_poll_seconds)
                 self._worker.start()
-        threading.Thread(target=self.render_pool.start, name="sevis-mock-form-helpers", daemon=True).start()
 
     def worker_alive(self) -> bool:
         return self._worker is not None and self._worker.is_alive()
@@ -83,6 +83,12 @@ class Mock:
     def wake_worker(self) -> None:
         if self._worker is not None:
             self._worker.wake.set()
+            # the form helpers start with the first batch this process is told about, not with the process: a
+            # server that prints no form (most test servers, a CLI) never pays for them, and this batch's forms are
+            # drawn here if they are not loaded in time (RenderPool.submit)
+            if not self._helpers_started and self.render_pool is not None:
+                self._helpers_started = True
+                threading.Thread(target=self.render_pool.start, name="sevis-mock-form-helpers", daemon=True).start()
 
 
 def create_app(settings: Settings | None = None, *, mock: Mock | None = None) -> Flask:

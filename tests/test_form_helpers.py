@@ -1,0 +1,50 @@
+"""The form helper processes start with the first batch a server process is sent, not with the process: a server
+that prints no form (most test servers, a CI job that only uploads) never starts them."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+
+import pytest
+
+from sevis_mock.fixtures import read_fixture
+from tests.support.server import new_batch_id, start_server, with_batch_id
+
+pytestmark = [pytest.mark.server]
+
+
+def helpers(server) -> list[str]:
+    """Command lines of the multiprocessing children anywhere below the server's arbiter."""
+    found, parents = [], [server.proc.pid]
+    while parents:
+        pid = parents.pop()
+        children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+        for child in children:
+            parents.append(int(child))
+            try:
+                with open(f"/proc/{child}/cmdline", "rb") as f:
+                    command = f.read().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if "multiprocessing.spawn" in command:
+                found.append(command)
+    return found
+
+
+def test_helpers_start_with_the_first_batch(tmp_path):
+    server = start_server(tmp_path, "--processing-delay", "0", "--workers", "1")
+    try:
+        time.sleep(1.0)  # what an eager start would have had time to spawn
+        assert helpers(server) == [], "no form helper before any batch"
+        org = server.org("F/M")
+        batch_id = new_batch_id("H")
+        xml = with_batch_id(read_fixture("fm/create-three-students.xml"), batch_id)
+        assert server.upload(xml, org=org, batch_id=batch_id).upload_code == "S0000"
+        assert server.wait_processed(org=org, batch_id=batch_id, timeout=120).download_code == "S0000"
+        deadline = time.monotonic() + 60
+        while not helpers(server) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert helpers(server), "the first batch starts the form helpers"
+    finally:
+        server.stop()
