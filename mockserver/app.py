@@ -20,7 +20,7 @@ from .forms.pool import RenderPool
 from .validation import SchemaSet
 
 if TYPE_CHECKING:
-    from .batch.worker import Worker
+    from .worker import Worker
 
 __all__ = ["create_app", "Mock", "Settings"]
 
@@ -62,7 +62,7 @@ class Mock:
         return render_form
 
     def start_worker(self) -> None:
-        from .batch.worker import Worker
+        from .worker import Worker
 
         with self._lock:
             if self._worker is None or not self._worker.is_alive():

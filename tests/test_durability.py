@@ -76,7 +76,7 @@ def test_each_batch_processed_exactly_once_with_two_workers(server_factory, tmp_
 
 
 def _race(db_url: str, start_at: float, out) -> None:
-    from sevis_mock.server.batch.worker import process_due
+    from sevis_mock.server.worker import process_due
     from sevis_mock.server.clock import MockClock
     from sevis_mock.server.store import Store
 

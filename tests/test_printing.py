@@ -1,4 +1,4 @@
-"""Forms drawn after the batch's transaction (sevis_mock.server.batch.worker): a printing batch waits for its PDFs, and a
+"""Forms drawn after the batch's transaction (sevis_mock.server.worker): a printing batch waits for its PDFs, and a
 print job abandoned by a processor that died is finished by another once its lease has run out."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from lxml import etree
 from pypdf import PdfReader
 
 from sevis_mock.fixtures import read_fixture
-from sevis_mock.server.batch.worker import process_due, resume_abandoned_prints
+from sevis_mock.server.worker import process_due, resume_abandoned_prints
 from sevis_mock.server.clock import MockClock, real_now
 from sevis_mock.server.store import Batch, BatchForm, Store
 from sevis_mock.server.forms import form_job, render_form

@@ -1,4 +1,4 @@
-"""A batch is applied a few records per write transaction (sevis_mock.server.batch.worker): the outcome is the same as in
+"""A batch is applied a few records per write transaction (sevis_mock.server.worker): the outcome is the same as in
 one go, other writers get the lock between steps, and a processor that dies between steps loses nothing: another
 goes on from the last committed step and every record is applied exactly once."""
 
@@ -15,7 +15,7 @@ from sqlalchemy import func, select, update
 from sevis_mock.fixtures import read_fixture
 from sevis_mock.harness.lifecycle import letters
 from sevis_mock.server.app import Mock
-from sevis_mock.server.batch import worker
+from sevis_mock.server import worker
 from sevis_mock.server.batch.processing import BatchProcessor
 from sevis_mock.server.clock import real_now
 from sevis_mock.server.config import Settings

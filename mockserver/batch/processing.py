@@ -3,7 +3,7 @@
 One call processes one batch inside the caller's write transaction, so a batch is applied exactly once:
 all of it commits together with ``state = "processed"``, or nothing does. Forms are not drawn here: what each
 shows is stored as a print job (``state = "printing"``) and drawn after the commit, with no lock held
-(`sevis_mock.server.batch.worker`).
+(`sevis_mock.server.worker`).
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ class BatchProcessor:
         """The whole batch at once, in the caller's transaction."""
         return self.finish(self.apply(self.records()))
 
-    # --- the same in steps (sevis_mock.server.batch.worker applies a batch in several short transactions) ----------
+    # --- the same in steps (sevis_mock.server.worker applies a batch in several short transactions) ----------
     def records(self) -> list[tuple[etree._Element, RecordHandler]]:
         """Every record of the batch with its handler, in the order they are applied: creates, then updates."""
         create_path, update_path, _ = LAYOUT[self.batch.kind]
@@ -140,7 +140,7 @@ class BatchProcessor:
             ended = max(ended, self._last_applied + timedelta(milliseconds=1))
         failed = any(not r.ok for r in results)
         outcome = ProcessOutcome(code="S0020" if failed else "S0000", at=sevis_timestamp(ended), records=results)
-        if self.forms or self.plans:  # drawn after the commit (sevis_mock.server.batch.worker.print_forms)
+        if self.forms or self.plans:  # drawn after the commit (sevis_mock.server.worker.print_forms)
             self.session.add(
                 PrintJob(
                     batch_pk=self.batch.id,

@@ -19,7 +19,7 @@ from ..clock import ClockOutOfRange, parse_iso
 from ..current import mock
 from ..tls import peer_certificate
 from ..datadir import DataDir
-from ..batch.worker import process_due, wait_printed
+from ..worker import process_due, wait_printed
 from ..store import Batch
 
 

@@ -18,7 +18,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from sevis_mock.server.app import create_app
-from sevis_mock.server.batch.worker import process_due
+from sevis_mock.server.worker import process_due
 from sevis_mock.server.config import Settings
 from sevis_mock.server.datadir import DataDir
 from tests.support.server import Reply, assert_valid_log

@@ -23,12 +23,12 @@ from concurrent.futures.process import BrokenProcessPool
 
 from sqlalchemy import select
 
-from ..clock import real_now
-from ..store import Batch, BatchForm, BatchProgress
-from ..faults.processing import before_processing
-from ..store import PrintJob, plan_name
-from .outcome import RecordOutcome, records_from_json, records_to_json
-from .processing import PRINT_LEASE, BatchProcessor, processor_for
+from .clock import real_now
+from .store import Batch, BatchForm, BatchProgress
+from .faults.processing import before_processing
+from .store import PrintJob, plan_name
+from .batch.outcome import RecordOutcome, records_from_json, records_to_json
+from .batch.processing import PRINT_LEASE, BatchProcessor, processor_for
 
 log = logging.getLogger(__name__)
 
@@ -195,7 +195,7 @@ def print_forms(mock, batch_pk: int, jobs: dict, drawing: dict | None = None) ->
 def collect(mock, jobs: dict, drawing: dict) -> dict:
     """Every job's PDF: from the helpers when one was sent (the very job still in the batch: a record rolled back
     and redone made a new one), else sent now, else drawn here."""
-    from ..forms import render_jobs
+    from .forms import render_jobs
 
     pool = getattr(mock, "render_pool", None)
     for group, batch in jobs.items():
@@ -274,7 +274,7 @@ class Worker(threading.Thread):
             try:
                 process_due(self.mock)
             except Exception as exc:  # keep the processor alive; the batch stays queued and is retried
-                from ..storage import report, storage_trouble
+                from .storage import report, storage_trouble
 
                 reason = storage_trouble(exc)
                 if reason is None:
