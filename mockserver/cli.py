@@ -189,6 +189,15 @@ OWN_PREFIX = {"auto_envvar_prefix": ENV_PREFIX}  # SEVIS_MOCK_DATA_DIR rather th
     help="Recycle a worker process whose resident memory passes MIB after a request (default 512; 0 = never).",
 )
 @click.option(
+    "--processing-lease",
+    "processing_lease",
+    type=click.FloatRange(min=1, max=3600),
+    default=None,
+    metavar="SECONDS",
+    help="Real seconds a processor holds a batch between two steps (about 50 ms apart) before another process or "
+    "instance may go on with it (default 15): how long a batch whose processor died (kill -9, a lost host) waits.",
+)
+@click.option(
     "--open-outbox",
     "open_outbox",
     is_flag=True,
@@ -229,6 +238,7 @@ def serve(
     fast_passwords,
     replay,
     max_worker_memory_mb,
+    processing_lease,
     open_outbox,
     public_url,
     scenario,
@@ -262,6 +272,7 @@ def serve(
         fast_passwords=fast_passwords,
         replay=replay,
         max_worker_memory_mb=max_worker_memory_mb,
+        processing_lease=processing_lease,
         open_outbox=open_outbox,
         public_url=public_url,
     )

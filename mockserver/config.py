@@ -67,6 +67,7 @@ class Settings:
     max_worker_memory_mb: float = 512  # a worker over this resident memory is recycled after its request (0 = never)
     open_outbox: bool = False  # the outbox readable without the control token or a SEVP console login
     public_url: str | None = None  # the address clients use (a proxy in front of the instances), https://HOST[:PORT]
+    processing_lease: float = 15.0  # real seconds a processor holds a batch between steps before another may go on
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).resolve()
@@ -115,6 +116,8 @@ class Settings:
             values["open_outbox"] = True
         if "SEVIS_MOCK_PUBLIC_URL" in env:
             values["public_url"] = env["SEVIS_MOCK_PUBLIC_URL"]
+        if "SEVIS_MOCK_PROCESSING_LEASE" in env:
+            values["processing_lease"] = float(env["SEVIS_MOCK_PROCESSING_LEASE"])
         if "SEVIS_MOCK_DATABASE_URL" in env:
             values["database_url"] = env["SEVIS_MOCK_DATABASE_URL"]
         values.update({k: v for k, v in overrides.items() if v is not None})

@@ -35,9 +35,10 @@ log = logging.getLogger(__name__)
 
 STEP_RECORDS = 25  # records applied per write transaction at most
 STEP_SECONDS = 0.05  # and for about this long: between two steps, uploads and other writers get the lock
-PROCESS_LEASE = timedelta(seconds=15)  # real time a processor holds a batch between steps (about 50 ms apart) before
-# another may go on with it: a processor killed mid-batch (kill -9, a lost host) delays its batch by this much at most;
-# one that was merely slow finds at its next step that the batch was taken over, and stops (each record once)
+PROCESS_LEASE = timedelta(seconds=15)  # the default of `serve --processing-lease`: real time a processor holds a
+# batch between steps (about 50 ms apart) before another may go on with it: a processor killed mid-batch (kill -9, a
+# lost host) delays its batch by this much at most; one that was merely slow finds at its next step that the batch
+# was taken over, and stops (each record once)
 
 
 def process_due(mock, limit: int | None = None, applied: list[int] | None = None) -> int:
@@ -68,6 +69,12 @@ def process_due(mock, limit: int | None = None, applied: list[int] | None = None
     return done
 
 
+def process_lease(mock) -> timedelta:
+    """How long a processor holds a batch between steps: the server's setting, else the default."""
+    seconds = getattr(getattr(mock, "settings", None), "processing_lease", None)
+    return PROCESS_LEASE if seconds is None else timedelta(seconds=seconds)
+
+
 def _claim(mock, session) -> Batch | bool | None:
     """The next due batch, claimed (state "processing", with its progress row) in the caller's write
     transaction: from its commit on no other processor takes it. None when none is due; False when a processing
@@ -85,7 +92,7 @@ def _claim(mock, session) -> Batch | bool | None:
     if before_processing(session, batch, now):  # a processing fault deferred or failed it
         return False
     batch.state, batch.processed_at = "processing", now
-    session.add(BatchProgress(batch_pk=batch.id, lease_until=real_now() + PROCESS_LEASE))
+    session.add(BatchProgress(batch_pk=batch.id, lease_until=real_now() + process_lease(mock)))
     session.flush()
     return batch
 
@@ -142,7 +149,7 @@ def apply_batch(mock, batch_pk: int | None = None, claimed: list[int] | None = N
             expected = progress.applied
             if progress.applied < len(records):
                 progress.results, progress.carried = records_to_json(results), json.dumps(processor.carry())
-                progress.lease_until = real_now() + PROCESS_LEASE
+                progress.lease_until = real_now() + process_lease(mock)
                 continue
             processor.finish(results)
             session.delete(progress)
@@ -168,7 +175,7 @@ def resume_abandoned_batches(mock) -> int:
             progress = session.get(BatchProgress, stale)
             if progress is None or progress.lease_until >= real_now():
                 continue
-            progress.lease_until = real_now() + PROCESS_LEASE
+            progress.lease_until = real_now() + process_lease(mock)
         log.info("going on with batch #%s, abandoned by its processor after %s records", stale, progress.applied)
         finished += bool(apply_batch(mock, stale))
 

@@ -338,7 +338,9 @@ def children(pid: int) -> list[int]:
 @pytest.fixture(scope="module")
 def cluster(module_backend, tmp_path_factory):
     data_dir = tmp_path_factory.mktemp(f"instances-{module_backend.name}")
-    common = ("--processing-delay", "0", "--fast-passwords")
+    # a 3 s lease: the instance killed mid-batch is taken over 3 s later, not 15 (a lease shorter than a step under
+    # load only makes live processors hand batches over, each record still applied once)
+    common = ("--processing-delay", "0", "--fast-passwords", "--processing-lease", "3")
     url = module_backend.migrated_url(data_dir)  # the schema made once, copied
     if module_backend.name == "sqlite":
         server = start_server(data_dir, "--workers", str(INSTANCES), *common)

@@ -129,3 +129,28 @@ def test_a_processor_that_dies_between_steps_is_taken_over_and_each_record_appli
     assert state == "processed" and created == RECORDS
     assert [r["request_id"] for r in result["records"]] == [f"S2-{i:04d}" for i in range(RECORDS)]
     assert len({r["sevis_id"] for r in result["records"]}) == RECORDS
+
+
+def test_the_lease_is_the_servers_setting(mock, monkeypatch):
+    """`serve --processing-lease 2`: a processor that dies mid-batch is taken over 2 s later, not 15."""
+    monkeypatch.setattr(worker, "STEP_RECORDS", 4)
+    monkeypatch.setattr(worker, "STEP_SECONDS", 60)
+    monkeypatch.setattr(mock.settings, "processing_lease", 2.0)
+    real_apply = BatchProcessor.apply
+    calls = []
+
+    def dies_in_the_second_step(self, records):
+        calls.append(1)
+        if len(calls) == 5:
+            raise SystemExit("the processor's process was killed")
+        return real_apply(self, records)
+
+    monkeypatch.setattr(BatchProcessor, "apply", dies_in_the_second_step)
+    pk = queue_batch(mock, "STEPWISE000003", 3)
+    start = real_now()
+    with pytest.raises(SystemExit):
+        worker.process_due(mock)
+    with mock.store.session() as s:
+        lease = s.get(BatchProgress, pk).lease_until
+    lease = lease if lease.tzinfo else lease.replace(tzinfo=start.tzinfo)
+    assert timedelta(seconds=1.5) < lease - start < timedelta(seconds=5)
