@@ -14,6 +14,10 @@ Ceilings (:class:`FrontLimits`; ``SEVIS_MOCK_FRONT_<NAME>`` overrides one, for t
 - the TLS handshake must finish within ``handshake_seconds``;
 - a request head within ``header_seconds`` of its first byte (or of the handshake), at most
   ``max_header_bytes``; an idle kept-alive connection is closed after gunicorn's ``keepalive``;
+- a stopping worker closes its connections with a TLS close_notify and, once every byte of theirs is handed to
+  the socket, waits at most ``close_linger_seconds`` for the client's own close (its close_notify or end of
+  file) before dropping the connection: a client holding a pooled connection it does not read (a
+  ``requests.Session`` left open) would otherwise keep the worker, and the stop, for the whole graceful timeout;
 - a request body may pause at most ``body_idle_seconds`` and must arrive within ``body_seconds`` plus one
   second per ``body_min_rate`` bytes; a body is spooled to disk past 1 MiB, and one over the application's
   ``MAX_CONTENT_LENGTH`` is not read at all (the application answers it with 413);
@@ -63,6 +67,7 @@ class FrontLimits:
     body_min_rate: int = 32 * 1024  # bytes per second added to body_seconds
     write_seconds: float = 60.0
     keepalive_seconds: float = 75.0
+    close_linger_seconds: float = 1.0
     connections_per_ip: int = 256
     connections: int = 1000
     request_cpu_seconds: float = 30.0
@@ -107,6 +112,8 @@ class FrontWorker(Worker):
         # kept-alive connections waiting for their next request's first byte: a winding-down worker closes these
         # at once (nothing of theirs is in flight) and lets every other connection finish the request it is on
         self.idle: dict[asyncio.Task, asyncio.StreamWriter] = {}
+        # connections this worker has begun to close (close_notify on its way), with when the close began
+        self.closing: dict[asyncio.StreamWriter, float] = {}
         self.recycling = False
         super().init_process()
 
@@ -160,6 +167,7 @@ class FrontWorker(Worker):
             # connection closes itself after that request, the worker being no longer alive.
             while (pending := [task for task in tasks if not task.done()]) and loop.time() < deadline:
                 self._close_idle()
+                self._drop_lingering()
                 self.notify()
                 await asyncio.wait(pending, timeout=min(0.5, max(0.0, deadline - loop.time())))
             for task in list(tasks):
@@ -170,7 +178,21 @@ class FrontWorker(Worker):
         """Close, gracefully (TLS close_notify, then FIN), the kept-alive connections waiting between requests."""
         for writer in list(self.idle.values()):
             if not writer.transport.is_closing():
-                writer.close()  # their read gets end-of-file and the connection ends as a client's close would
+                self._begin_close(writer)  # their read gets end-of-file and the connection ends as a client's would
+
+    def _begin_close(self, writer: asyncio.StreamWriter) -> None:
+        """Flush what is buffered and send close_notify; the close completes when the client closes too."""
+        self.closing.setdefault(writer, asyncio.get_running_loop().time())
+        writer.close()
+
+    def _drop_lingering(self) -> None:
+        """While stopping: drop the connections whose close began ``close_linger_seconds`` ago with nothing of
+        theirs left to send, whose client has not closed its side (it holds the connection without reading it)."""
+        now = asyncio.get_running_loop().time()
+        for writer, since in list(self.closing.items()):
+            transport = writer.transport
+            if now - since >= self.limits.close_linger_seconds and transport.get_write_buffer_size() == 0:
+                transport.abort()  # a FIN: the client has sent nothing unread, so no reset
 
     async def _accept(self, listener: socket.socket, tasks: set) -> None:
         loop = asyncio.get_running_loop()
@@ -216,7 +238,7 @@ class FrontWorker(Worker):
             await self._serve(reader, writer, address, peer_cert)
             # a graceful close sends what is still buffered (the end of a large reply, a 408) before closing;
             # abort() in ``finally`` would drop it
-            writer.close()
+            self._begin_close(writer)
             await asyncio.wait_for(writer.wait_closed(), self.limits.write_seconds)
         except (_Closed, ConnectionError, OSError, asyncio.TimeoutError):
             pass
@@ -225,6 +247,8 @@ class FrontWorker(Worker):
         except Exception:  # never let one connection's trouble reach the others
             self.log.exception("front: connection from %s failed", ip)
         finally:
+            if writer is not None:
+                self.closing.pop(writer, None)
             self.per_ip[ip] -= 1
             if self.per_ip[ip] <= 0:
                 del self.per_ip[ip]
