@@ -9,7 +9,8 @@ applied exactly once).
 
 Forms are drawn after that commit, with no lock held: the batch waits in state "printing" (a download answers
 S0030) with its print job, and a second short transaction stores the PDFs and marks it "processed". A print
-job whose processor died mid-drawing is taken over once its lease has run out (real time).
+job whose processor died mid-drawing is taken over once its lease has run out (real time). A batch applied in
+its first step commits once: no progress row, and its PDFs too when the helpers drew them within that step.
 """
 
 from __future__ import annotations
@@ -19,16 +20,17 @@ import logging
 import threading
 import time
 from datetime import timedelta
+from concurrent.futures import wait
 from concurrent.futures.process import BrokenProcessPool
 
 from sqlalchemy import select
 
 from .clock import real_now
-from .store import Batch, BatchForm, BatchProgress
+from .store import Batch, BatchProgress
 from .faults.processing import before_processing
-from .store import PrintJob, plan_name
+from .store import PrintJob
 from .batch.outcome import RecordOutcome, records_from_json, records_to_json
-from .batch.processing import PRINT_LEASE, BatchProcessor, processor_for
+from .batch.processing import PRINT_LEASE, BatchProcessor, add_forms, processor_for
 
 log = logging.getLogger(__name__)
 
@@ -41,23 +43,25 @@ PROCESS_LEASE = timedelta(seconds=15)  # the default of `serve --processing-leas
 # was taken over, and stops (each record once)
 
 
-def process_due(mock, limit: int | None = None, applied: list[int] | None = None) -> int:
+def process_due(
+    mock, limit: int | None = None, applied: list[int] | None = None, resume: bool = True, woken: bool = False
+) -> int:
     """Apply every batch due on the mock clock (at most ``limit``) and draw its forms; returns how many were
     applied (and appends each one's primary key to ``applied`` when given). Batches and print jobs left by a
-    processor that died are finished first."""
+    processor that died are finished first (unless ``resume`` is False: the processor thread, woken by an
+    upload, looks for them once per poll interval only). ``woken``: a batch was just queued, so the claim is
+    tried at once, without the read that otherwise spares an idle processor the write lock."""
     done = 0
     cache = getattr(mock, "cache", None)
     if cache is not None:
         cache.refresh()
-    resume_abandoned_batches(mock)
-    resume_abandoned_prints(mock)
+    if resume:
+        resume_abandoned_batches(mock)
+        resume_abandoned_prints(mock)
     while limit is None or done < limit:
-        with mock.store.session() as session:  # a cheap look before taking the write lock
-            waiting = session.scalars(
-                select(Batch.id).where(Batch.state == "queued", Batch.due_at <= mock.clock.now()).limit(1)
-            ).first()
-        if waiting is None:
+        if not woken and not _due_waiting(mock):  # a cheap look before taking the write lock
             return done
+        woken = False
         claimed: list[int] = []
         outcome = apply_batch(mock, claimed=claimed)  # claims the next due batch in its first step
         if outcome is None:
@@ -69,6 +73,17 @@ def process_due(mock, limit: int | None = None, applied: list[int] | None = None
     return done
 
 
+def _due_waiting(mock) -> bool:
+    """Whether a queued batch is due on the mock clock (a read, no lock taken)."""
+    with mock.store.session() as session:
+        return (
+            session.scalars(
+                select(Batch.id).where(Batch.state == "queued", Batch.due_at <= mock.clock.now()).limit(1)
+            ).first()
+            is not None
+        )
+
+
 def process_lease(mock) -> timedelta:
     """How long a processor holds a batch between steps: the server's setting, else the default."""
     seconds = getattr(getattr(mock, "settings", None), "processing_lease", None)
@@ -76,9 +91,9 @@ def process_lease(mock) -> timedelta:
 
 
 def _claim(mock, session) -> Batch | bool | None:
-    """The next due batch, claimed (state "processing", with its progress row) in the caller's write
-    transaction: from its commit on no other processor takes it. None when none is due; False when a processing
-    fault deferred or finished the one that was."""
+    """The next due batch, claimed (state "processing") in the caller's write transaction: from its commit on no
+    other processor takes it. The caller adds its progress row unless the batch is finished in this same
+    transaction. None when none is due; False when a processing fault deferred or finished the one that was."""
     now = mock.clock.now()
     batch = session.scalars(
         select(Batch)
@@ -92,7 +107,6 @@ def _claim(mock, session) -> Batch | bool | None:
     if before_processing(session, batch, now):  # a processing fault deferred or failed it
         return False
     batch.state, batch.processed_at = "processing", now
-    session.add(BatchProgress(batch_pk=batch.id, lease_until=real_now() + process_lease(mock)))
     session.flush()
     return batch
 
@@ -101,7 +115,11 @@ def apply_batch(mock, batch_pk: int | None = None, claimed: list[int] | None = N
     """Apply a claimed batch's records a few per write transaction (each step commits its records and how far
     it got), then draw its forms. False when another processor finished it first. Without ``batch_pk``, the
     first step claims the next due batch (None when none is due, False when a processing fault took it) and
-    appends its primary key to ``claimed``."""
+    appends its primary key to ``claimed``.
+
+    A batch whose first step applies all of it (a small one) commits once: no progress row is written, and when
+    the helpers have drawn its forms within that step's time they are stored in it too (state "processed" at
+    once, no print job)."""
     pool = getattr(mock, "render_pool", None)
     drawing: dict = {}  # forms sent to the helpers as their records were applied, drawn meanwhile
 
@@ -118,18 +136,21 @@ def apply_batch(mock, batch_pk: int | None = None, claimed: list[int] | None = N
     expected = 0
     while True:
         with mock.store.write() as session:
-            if batch_pk is None:  # the claim and the first step in one transaction: one commit fewer
+            first_step = batch_pk is None
+            if first_step:  # the claim and the first step in one transaction: one commit fewer
                 batch_claimed = _claim(mock, session)
                 if not isinstance(batch_claimed, Batch):
                     return batch_claimed
-                batch_pk = batch_claimed.id
+                batch_pk, batch = batch_claimed.id, batch_claimed
                 if claimed is not None:
                     claimed.append(batch_pk)
-            progress, batch = session.get(BatchProgress, batch_pk), session.get(Batch, batch_pk)
-            if progress is None or batch is None or batch.state != "processing":
-                return False
-            if processor is not None and progress.applied != expected:  # taken over after a stall: theirs now
-                return False
+                progress = BatchProgress(batch_pk=batch_pk, applied=0, results="[]", carried="{}")
+            else:
+                progress, batch = session.get(BatchProgress, batch_pk), session.get(Batch, batch_pk)
+                if progress is None or batch is None or batch.state != "processing":
+                    return False
+                if processor is not None and progress.applied != expected:  # taken over after a stall: theirs now
+                    return False
             if processor is None:
                 processor = processor_for(
                     session, mock.store, batch, mock.render_form, on_print=send if pool is not None else None
@@ -150,15 +171,43 @@ def apply_batch(mock, batch_pk: int | None = None, claimed: list[int] | None = N
             if progress.applied < len(records):
                 progress.results, progress.carried = records_to_json(results), json.dumps(processor.carry())
                 progress.lease_until = real_now() + process_lease(mock)
+                if first_step:
+                    session.add(progress)
                 continue
-            processor.finish(results)
-            session.delete(progress)
+            drawn = drawn_in_time(processor, drawing, began + STEP_SECONDS) if first_step else None
+            processor.finish(results, drawn)
+            if not first_step:
+                session.delete(progress)
             printing, batch_id, org_id = batch.state == "printing", batch.batch_id, batch.org_id
             jobs = {"forms": processor.forms, "plans": processor.plans}
         log.info("processed batch %s of %s", batch_id, org_id)
         if printing:
             print_forms(mock, batch_pk, jobs, drawing)
         return True
+
+
+def drawn_in_time(processor: BatchProcessor, drawing: dict, deadline: float) -> dict | None:
+    """Every form of the batch as drawn by the helpers, waiting for them until ``deadline`` (monotonic) at most;
+    None when one was not sent to them, is not drawn by then, or failed (the forms are then drawn after the
+    commit, as usual)."""
+    futures = {}
+    for group in ("forms", "plans"):
+        for sevis_id, job in getattr(processor, group).items():
+            sent = drawing.get((group, sevis_id))
+            if sent is None or sent[0] is not job:
+                return None
+            futures[(group, sevis_id)] = sent[1]
+    if not futures:
+        return None
+    _, pending = wait(list(futures.values()), timeout=max(0.0, deadline - time.monotonic()))
+    if pending:
+        return None
+    pdfs: dict = {"forms": {}, "plans": {}}
+    for (group, sevis_id), future in futures.items():
+        if future.exception() is not None:
+            return None
+        pdfs[group][sevis_id] = future.result()
+    return pdfs
 
 
 def resume_abandoned_batches(mock) -> int:
@@ -190,10 +239,7 @@ def print_forms(mock, batch_pk: int, jobs: dict, drawing: dict | None = None) ->
         batch = session.get(Batch, batch_pk)
         if job is None or batch is None or batch.state != "printing":
             return False
-        for sevis_id, pdf in pdfs["forms"].items():
-            session.add(BatchForm(batch_pk=batch_pk, name=sevis_id, pdf=pdf))
-        for sevis_id, pdf in pdfs["plans"].items():
-            session.add(BatchForm(batch_pk=batch_pk, name=plan_name(sevis_id), pdf=pdf))
+        add_forms(session, batch_pk, pdfs)
         session.delete(job)
         batch.state = "processed"
     return True
@@ -277,9 +323,14 @@ class Worker(threading.Thread):
         self.stopping = threading.Event()
 
     def run(self) -> None:
+        looked = float("-inf")  # when abandoned batches and print jobs were last looked for
+        woken = False  # by an upload (or a clock change): a batch is likely due
         while not self.stopping.is_set():
             try:
-                process_due(self.mock)
+                resume = time.monotonic() - looked >= self.interval
+                if resume:
+                    looked = time.monotonic()
+                process_due(self.mock, resume=resume, woken=woken)
             except Exception as exc:  # keep the processor alive; the batch stays queued and is retried
                 from .storage import report, storage_trouble
 
@@ -288,7 +339,7 @@ class Worker(threading.Thread):
                     log.exception("batch processing failed; will retry")
                 else:  # a full disk is the operator's to fix, not a bug: one line, no traceback
                     report(reason, "batch processing (the batch stays queued and is retried)")
-            self.wake.wait(self.interval)
+            woken = self.wake.wait(self.interval) and not self.stopping.is_set()
             self.wake.clear()
 
     def stop(self) -> None:

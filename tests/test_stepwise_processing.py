@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import copy
 import json
+import threading
+from concurrent.futures import Future
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -20,7 +23,8 @@ from sevis_mock.server.batch.processing import BatchProcessor
 from sevis_mock.server.clock import real_now
 from sevis_mock.server.config import Settings
 from sevis_mock.server.datadir import DataDir
-from sevis_mock.server.store import Batch, BatchProgress, Record
+from sevis_mock.server.forms import render_job
+from sevis_mock.server.store import Batch, BatchForm, BatchProgress, PrintJob, Record
 
 RECORDS = 30
 
@@ -40,18 +44,18 @@ def mock(seeded):
     m.store.engine.dispose()
 
 
-def queue_batch(mock, batch_id: str, salt: int) -> int:
-    """A queued F/M batch of RECORDS new students (no forms), due now."""
+def queue_batch(mock, batch_id: str, salt: int, records: int = RECORDS, print_form: bool = False) -> int:
+    """A queued F/M batch of ``records`` new students (no forms unless ``print_form``), due now."""
     doc = etree.fromstring(read_fixture("fm/create-three-students.xml"))
     doc.find("BatchHeader/BatchID").text = batch_id
     create = doc.find("CreateStudent")
     template = create.find("Student")
     for student in create.findall("Student"):
         create.remove(student)
-    for i in range(RECORDS):
+    for i in range(records):
         student = copy.deepcopy(template)
         student.set("requestID", f"S{salt}-{i:04d}")
-        student.set("printForm", "false")
+        student.set("printForm", "true" if print_form else "false")
         student.find("PersonalInfo/FullName/LastName").text = f"STEP {letters(salt * 100 + i)}"
         create.append(student)
     now = mock.clock.now()
@@ -154,3 +158,76 @@ def test_the_lease_is_the_servers_setting(mock, monkeypatch):
         lease = s.get(BatchProgress, pk).lease_until
     lease = lease if lease.tzinfo else lease.replace(tzinfo=start.tzinfo)
     assert timedelta(seconds=1.5) < lease - start < timedelta(seconds=5)
+
+
+class DrawnAtOnce:
+    """Form helpers that have drawn each form by the time it is sent (a quiet machine, a small batch)."""
+
+    def submit(self, job: dict) -> Future:
+        future: Future = Future()
+        future.set_result(render_job(job))
+        return future
+
+
+class DrawnLate:
+    """Form helpers that take longer than a step to draw a form."""
+
+    def __init__(self) -> None:
+        self.timers: list[threading.Timer] = []
+
+    def submit(self, job: dict) -> Future:
+        future: Future = Future()
+        timer = threading.Timer(0.3, lambda: future.set_result(render_job(job)))
+        timer.start()
+        self.timers.append(timer)
+        return future
+
+
+def counting_writes(mock, monkeypatch) -> list[int]:
+    """Count the store's write transactions from now on."""
+    writes: list[int] = []
+    real_write = mock.store.write
+
+    @contextmanager
+    def write(*args, **kwargs):
+        writes.append(1)
+        with real_write(*args, **kwargs) as session:
+            yield session
+
+    monkeypatch.setattr(mock.store, "write", write)
+    return writes
+
+
+def pdfs_and_leftovers(mock, pk: int) -> tuple[list[str], int, int]:
+    with mock.store.session() as s:
+        names = list(s.scalars(select(BatchForm.name).where(BatchForm.batch_pk == pk)))
+        jobs = s.scalar(select(func.count()).select_from(PrintJob).where(PrintJob.batch_pk == pk))
+        progress = s.scalar(select(func.count()).select_from(BatchProgress).where(BatchProgress.batch_pk == pk))
+    return names, jobs, progress
+
+
+def test_a_batch_applied_in_one_step_with_its_forms_drawn_in_time_commits_once(mock, monkeypatch):
+    mock.render_pool = DrawnAtOnce()
+    pk = queue_batch(mock, "STEPWISE000004", 4, records=1, print_form=True)
+    writes = counting_writes(mock, monkeypatch)
+    assert worker.process_due(mock) == 1
+    state, result, created = outcome(mock, pk)
+    assert state == "processed" and result["code"] == "S0000" and created == 1
+    assert len(writes) == 1  # claim, record, outcome and PDF in one write transaction
+    names, jobs, progress = pdfs_and_leftovers(mock, pk)
+    assert names == [result["records"][0]["sevis_id"]] and jobs == 0 and progress == 0
+
+
+def test_forms_not_drawn_within_the_step_are_stored_after_its_commit(mock, monkeypatch):
+    late = DrawnLate()
+    mock.render_pool = late
+    pk = queue_batch(mock, "STEPWISE000005", 5, records=2, print_form=True)
+    writes = counting_writes(mock, monkeypatch)
+    assert worker.process_due(mock) == 1
+    for timer in late.timers:
+        timer.join()
+    state, result, created = outcome(mock, pk)
+    assert state == "processed" and created == 2
+    assert len(writes) == 2  # the records (the batch "printing", S0030), then the PDFs once drawn
+    names, jobs, progress = pdfs_and_leftovers(mock, pk)
+    assert sorted(names) == sorted(r["sevis_id"] for r in result["records"]) and jobs == 0 and progress == 0

@@ -24,7 +24,7 @@ from ..catalog import INTERNAL_ERROR
 from ..clock import real_now, sevis_timestamp
 from ..store import Batch, Official, Organization, Record, RecordEvent, Store
 from ..forms import plan_job
-from ..store import PrintJob
+from ..store import BatchForm, PrintJob, plan_name
 from ..records import events
 from ..records.events import DependentRecord, Refused, Target
 from ..rules import RuleContext, Violation, first_violation
@@ -130,9 +130,10 @@ class BatchProcessor:
             self._last_applied = datetime.fromisoformat(carried["last_applied"])
             self.now, self._started = max(self.now, self._last_applied), time.monotonic()  # times go on rising
 
-    def finish(self, results: list[RecordOutcome]) -> ProcessOutcome:
+    def finish(self, results: list[RecordOutcome], drawn: dict | None = None) -> ProcessOutcome:
         """The batch's outcome from all its records' results: the log's Process part, and the batch marked
-        processed (or printing, with its print job)."""
+        processed (or printing, with its print job). ``drawn`` holds every form's PDF when they were all drawn
+        in time ({"forms": {SEVIS ID: PDF}, "plans": {...}}): they are stored now and no print job is left."""
         # [c, one log] each Record/ProcessDate is the time it was applied; Process/@dateTimeStamp the time the
         # batch ended, after its last record (a millisecond later at least: SEVIS writes milliseconds).
         ended = self.elapsed_now()
@@ -140,7 +141,8 @@ class BatchProcessor:
             ended = max(ended, self._last_applied + timedelta(milliseconds=1))
         failed = any(not r.ok for r in results)
         outcome = ProcessOutcome(code="S0020" if failed else "S0000", at=sevis_timestamp(ended), records=results)
-        if self.forms or self.plans:  # drawn after the commit (sevis_mock.server.worker.print_forms)
+        printing = bool(self.forms or self.plans) and drawn is None
+        if printing:  # drawn after the commit (sevis_mock.server.worker.print_forms)
             self.session.add(
                 PrintJob(
                     batch_pk=self.batch.id,
@@ -148,7 +150,9 @@ class BatchProcessor:
                     lease_until=real_now() + PRINT_LEASE,
                 )
             )
-        self.batch.state = "printing" if self.forms or self.plans else "processed"
+        elif drawn is not None:
+            add_forms(self.session, self.batch.id, drawn)
+        self.batch.state = "printing" if printing else "processed"
         self.batch.processed_at = ended
         self.batch.process_code = outcome.code
         self.batch.results = outcome.to_json()
@@ -523,6 +527,15 @@ class BatchProcessor:
                 site_id=site_id,
             ),
         )
+
+
+def add_forms(session: Session, batch_pk: int, pdfs: dict) -> None:
+    """Store a batch's drawn PDFs ({"forms": {SEVIS ID: PDF}, "plans": {SEVIS ID: PDF}}) under their names in the
+    download zip."""
+    for sevis_id, pdf in pdfs.get("forms", {}).items():
+        session.add(BatchForm(batch_pk=batch_pk, name=sevis_id, pdf=pdf))
+    for sevis_id, pdf in pdfs.get("plans", {}).items():
+        session.add(BatchForm(batch_pk=batch_pk, name=plan_name(sevis_id), pdf=pdf))
 
 
 def processor_for(
