@@ -233,7 +233,7 @@ def test_process_now_counts_every_batch_the_worker_threads_processed_too(tmp_pat
         assert all(srv.download(org=org, batch_id=b).download_code == "S0000" for b in ids)
         assert control(srv, "POST", "process-now").json()["processed"] == 0
     finally:
-        srv.stop()
+        srv.stop(wait=False)
 
 
 # --- worker recycling --------------------------------------------------------------------------------------
@@ -263,7 +263,7 @@ def test_a_worker_over_its_memory_limit_is_recycled_and_nothing_is_lost(tmp_path
         recycled = set(re.findall(r"worker (\d+) holds", log.read_text()))
         assert len(recycled) >= 2, recycled  # each request here passes 1 MiB: each worker after it was fresh
     finally:
-        srv.stop()
+        srv.stop(wait=False)
 
 
 def _through_resets(call, tries: int = 5):
@@ -368,4 +368,4 @@ def test_open_outbox_lets_anyone_read_it(tmp_path):
         assert r.status_code == 200 and "messages" in r.json()
         assert "open to anyone" in (srv.data_dir / "serve.log").read_text()
     finally:
-        srv.stop()
+        srv.stop(wait=False)
