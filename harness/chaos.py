@@ -62,6 +62,12 @@ class RetryPolicy:
     poll_interval: float = 0.5
     timeout: float = 120.0
 
+    @classmethod
+    def scaled(cls, cooldown: float = 1.0, **more: float) -> "RetryPolicy":
+        """The policy with ``cooldown`` seconds between tries, a Retry-After honoured up to 5 times that and
+        polls half that apart (``rehearse --chaos --chaos-cooldown``)."""
+        return cls(cooldown=cooldown, max_wait=5 * cooldown, poll_interval=cooldown / 2, **more)
+
 
 @dataclass
 class ClientReport:
@@ -245,6 +251,7 @@ def run_chaos(
     client_command: str | None = None,
     environment: str = "beta",
     timeout: float = 180.0,
+    cooldown: float = 1.0,
     say: Callable[[str], None] = print,
 ) -> ChaosResult:
     from .rehearsal.readdress import readdress
@@ -265,7 +272,7 @@ def run_chaos(
             if client_command:
                 report = None
                 exit_ok, output_text = _run_command(
-                    client_command, connection, org, batch_id, xml, environment, timeout
+                    client_command, connection, org, batch_id, xml, environment, timeout, cooldown
                 )
                 exit_detail = output_text.splitlines()[0]
             else:
@@ -276,7 +283,7 @@ def run_chaos(
                         org_id=org.org_id,
                         user_id=org.user_id,
                         batch_id=batch_id,
-                        policy=RetryPolicy(timeout=timeout),
+                        policy=RetryPolicy.scaled(cooldown, timeout=timeout),
                         say=lambda line: say(f"  client: {line}"),
                     )
                 exit_ok = report.error is None
@@ -338,7 +345,14 @@ class _NightWatch(threading.Thread):
 
 
 def _run_command(
-    command: str, connection: Connection, org: SevisOrg, batch_id: str, xml: bytes, environment: str, timeout: float
+    command: str,
+    connection: Connection,
+    org: SevisOrg,
+    batch_id: str,
+    xml: bytes,
+    environment: str,
+    timeout: float,
+    cooldown: float = 1.0,
 ) -> tuple[bool, str]:
     from sevis_mock.server.config import ENVIRONMENTS
 
@@ -362,6 +376,7 @@ def _run_command(
                 "SEVIS_KEY": org.client_key or "",
                 "SEVIS_CA": connection.ca_cert or "",
                 "SEVIS_OUT_DIR": str(out_dir),
+                "SEVIS_COOLDOWN": f"{cooldown:g}",  # seconds between tries the rehearsal asks of the client
             }
         )
         try:
@@ -466,7 +481,9 @@ def write_json(result: ChaosResult, path: Path) -> None:
 # --- the command line --------------------------------------------------------------------------------
 
 
-def cli_chaos(scenario, client_command, server, connection, data_dir, batch, environment, timeout, json_file) -> int:
+def cli_chaos(
+    scenario, client_command, server, connection, data_dir, batch, environment, timeout, json_file, cooldown=1.0
+) -> int:
     """``rehearse --chaos``: exit code 0 when the client recovered, 1 when not, 2 on usage errors."""
     import click
 
@@ -504,6 +521,7 @@ def cli_chaos(scenario, client_command, server, connection, data_dir, batch, env
                 client_command=client_command,
                 environment=environment,
                 timeout=timeout,
+                cooldown=cooldown,
                 say=click.echo,
             )
         except ChaosError as exc:
@@ -541,6 +559,7 @@ def main() -> int:
             org_id=env["SEVIS_ORG_ID"],
             user_id=env["SEVIS_USER_ID"],
             batch_id=env["SEVIS_BATCH_ID"],
+            policy=RetryPolicy.scaled(float(env.get("SEVIS_COOLDOWN") or 1.0)),
             say=print,
         )
     if report.error:

@@ -241,7 +241,17 @@ def _sponsor_file_sets(path: Path | None, key: str) -> bool:
     default=None,
     help="With --chaos: the college's own upload/download program, run with SEVIS_UPLOAD_URL, "
     "SEVIS_DOWNLOAD_URL, SEVIS_ORG_ID, SEVIS_USER_ID, SEVIS_BATCH_ID, SEVIS_BATCH_FILE, SEVIS_CERT, "
-    "SEVIS_KEY, SEVIS_CA and SEVIS_OUT_DIR in its environment (default: the built-in retrying client).",
+    "SEVIS_KEY, SEVIS_CA, SEVIS_OUT_DIR and SEVIS_COOLDOWN in its environment (default: the built-in retrying "
+    "client).",
+)
+@click.option(
+    "--chaos-cooldown",
+    type=click.FloatRange(min=0),
+    default=1.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="With --chaos: the built-in client's pause between tries, the longest Retry-After it honours being 5 times "
+    "this (SEVIS asks for minutes; a rehearsal scales them down). A client command gets it as SEVIS_COOLDOWN.",
 )
 def rehearse_command(
     server,
@@ -271,6 +281,7 @@ def rehearse_command(
     chaos=False,
     scenario=None,
     client_command=None,
+    chaos_cooldown=1.0,
 ) -> None:
     """Run SEVIS's 15-step batch beta-testing procedure and report each step (a school's, or with
     --sponsor an exchange-visitor sponsor's).
@@ -282,7 +293,18 @@ def rehearse_command(
 
         batch = batches[0].read_bytes() if batches else None
         sys.exit(
-            cli_chaos(scenario, client_command, server, connection, data_dir, batch, environment, timeout, json_file)
+            cli_chaos(
+                scenario,
+                client_command,
+                server,
+                connection,
+                data_dir,
+                batch,
+                environment,
+                timeout,
+                json_file,
+                chaos_cooldown,
+            )
         )
     if explore:
         from .explore import cli_explore
