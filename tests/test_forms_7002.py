@@ -22,6 +22,7 @@ from sevis_mock.server.store import Base, Organization, Store
 from sevis_mock.server.forms import TEST_MARK, render_plan
 from sevis_mock.server.records.events import number_tipp
 from tests.support.reference import OFFICIAL_XSD, official_or_project
+from tests.support.rows import add_batch, batch_values
 from tests.support.server import assert_valid_log, new_batch_id, open_store, with_batch_id
 
 J_XSD = official_or_project(OFFICIAL_XSD / "6.27-j" / "Create-UpdateExchangeVisitor.xsd", "SEVISBatchCreateUpdateEV")
@@ -225,20 +226,9 @@ def test_create_all_moves_an_older_data_dirs_forms_into_the_one_forms_table(tmp_
     with engine.begin() as conn:
         for ddl in LEGACY_FORM_TABLES_DDL:
             conn.exec_driver_sql(ddl)
+        j_batch = dict(id=1, org_id="P-1-12345", user_id="MCKRO00001", kind="J", state="processed")
         conn.execute(
-            insert(Batch).values(
-                id=1,
-                org_id="P-1-12345",
-                batch_id="JOLDBATCH00001",
-                user_id="MCKRO00001",
-                kind="J",
-                environment="beta",
-                file_name="old.xml",
-                document=b"<x/>",
-                uploaded_at=dt.datetime(2027, 1, 20, tzinfo=dt.UTC),
-                due_at=dt.datetime(2027, 1, 20, tzinfo=dt.UTC),
-                state="processed",
-            )
+            insert(Batch).values(**batch_values("JOLDBATCH00001", dt.datetime(2027, 1, 20, tzinfo=dt.UTC), **j_batch))
         )
         conn.exec_driver_sql("INSERT INTO batch_forms VALUES (1, 'N0001000001', X'2550444620692D3230')")
         conn.exec_driver_sql("INSERT INTO batch_plan_forms VALUES (1, 'N0001000001', X'2550444620372D303032')")
@@ -265,23 +255,8 @@ def test_rti_batch_detail_lists_and_serves_both_forms_of_a_record(tmp_path):
     store.create_all()
     now = datetime(2027, 1, 20, 9, 0, tzinfo=UTC)
     with store.write() as s:
-        b = Batch(
-            org_id="P-1-12345",
-            batch_id="JPLANBATCH0001",
-            user_id="MCKRO00001",
-            kind="J",
-            environment="beta",
-            file_name="plan.xml",
-            document=b"<x/>",
-            uploaded_at=now,
-            due_at=now,
-            state="processed",
-            processed_at=now,
-            process_code="S0000",
-            results='{"records": []}',
-        )
-        s.add(b)
-        s.flush()
+        done = dict(state="processed", processed_at=now, process_code="S0000", results='{"records": []}')
+        b = add_batch(s, "JPLANBATCH0001", now, org_id="P-1-12345", user_id="MCKRO00001", kind="J", **done)
         s.add(BatchForm(batch_pk=b.id, name="N0001000001", pdf=b"%PDF ds2019"))
         s.add(BatchForm(batch_pk=b.id, name="N0001000001-7002", pdf=b"%PDF ds7002"))
     with store.session() as s:

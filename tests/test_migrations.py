@@ -14,9 +14,11 @@ from sqlalchemy import create_engine, func, insert, select, text
 
 from sevis_mock.server.store import migrations
 from sevis_mock.server.store import Base, Batch, Official, Organization, Record, Setting, Store
+from tests.support.rows import batch_values, official_values, organization_values, record_values
 
 PREVIOUS_RELEASE = Path(__file__).parent / "data" / "previous-release"
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+OLD_ORG, OLD_PDSO, OLD_RECORD = "OLD214F00001000", "OLDPDSO001", "N0001000041"
 
 
 def _previous_release_database(backend, tmp_path) -> str:
@@ -30,60 +32,13 @@ def _previous_release_database(backend, tmp_path) -> str:
             for statement in ddl.split(";"):
                 if any(line.strip() and not line.startswith("--") for line in statement.splitlines()):
                     conn.exec_driver_sql(statement)
+            conn.execute(insert(Organization.__table__).values(**organization_values(OLD_ORG, "Old College", NOW)))
+            conn.execute(insert(Official.__table__).values(**official_values(OLD_PDSO, OLD_ORG, NOW)))
+            old_batch = dict(id=7, state="processed", process_code="S0000", results="[]")
+            conn.execute(insert(Batch.__table__).values(**_batch_values("OLDBATCH000001", **old_batch)))
+            old_record = dict(surname="OLDSTUDENT", given_name="ANNA", request_id="1", created_batch_pk=7)
             conn.execute(
-                insert(Organization.__table__).values(
-                    org_id="OLD214F00001000",
-                    kind="F/M",
-                    name="Old College",
-                    batch_registered=True,
-                    agreement_on_file=True,
-                    created_at=NOW,
-                )
-            )
-            conn.execute(
-                insert(Official.__table__).values(
-                    user_id="OLDPDSO001",
-                    org_id="OLD214F00001000",
-                    name="Old Official",
-                    email="",
-                    role="PDSO",
-                    batch_registered=True,
-                    last_login_at=NOW,
-                )
-            )
-            conn.execute(
-                insert(Batch.__table__).values(
-                    id=7,
-                    org_id="OLD214F00001000",
-                    batch_id="OLDBATCH000001",
-                    user_id="OLDPDSO001",
-                    kind="F/M",
-                    environment="beta",
-                    file_name="old.xml",
-                    document=b"<SEVISBatchCreateUpdateStudent/>",
-                    uploaded_at=NOW,
-                    due_at=NOW,
-                    state="processed",
-                    process_code="S0000",
-                    results="[]",
-                )
-            )
-            conn.execute(
-                insert(Record.__table__).values(
-                    sevis_id="N0001000041",
-                    org_id="OLD214F00001000",
-                    environment="beta",
-                    kind="F/M",
-                    status="INITIAL",
-                    surname="OLDSTUDENT",
-                    given_name="ANNA",
-                    birth_date="2001-01-01",
-                    request_id="1",
-                    created_batch_pk=7,
-                    document="<Student/>",
-                    created_at=NOW,
-                    updated_at=NOW,
-                )
+                insert(Record.__table__).values(**record_values(OLD_RECORD, NOW, org_id=OLD_ORG, **old_record))
             )
             conn.execute(insert(Setting.__table__).values(key="next_sevis_number", value="1000042"))
     finally:
@@ -101,11 +56,11 @@ def test_a_database_of_the_previous_release_is_upgraded_and_keeps_its_rows(backe
         with store.engine.connect() as conn:
             assert migrations.current(conn) == migrations.head()
         with store.session() as s:
-            assert s.get(Organization, "OLD214F00001000").name == "Old College"
-            assert s.get(Official, "OLDPDSO001").org_id == "OLD214F00001000"
+            assert s.get(Organization, OLD_ORG).name == "Old College"
+            assert s.get(Official, OLD_PDSO).org_id == OLD_ORG
             batch = s.get(Batch, 7)
             assert (batch.batch_id, batch.state, batch.uploaded_at) == ("OLDBATCH000001", "processed", NOW)
-            assert s.get(Record, "N0001000041").surname == "OLDSTUDENT"
+            assert s.get(Record, OLD_RECORD).surname == "OLDSTUDENT"
         with store.write() as s:  # new SEVIS IDs go on after the stored ones, on either engine
             assert store.next_sevis_ids(s, 2) == ["N0001000042", "N0001000043"]
         with store.write() as s:  # and the batch-ID constraint of that release still decides S0010
@@ -120,18 +75,8 @@ def test_a_database_of_the_previous_release_is_upgraded_and_keeps_its_rows(backe
         store.engine.dispose()
 
 
-def _batch_values(batch_id: str) -> dict:
-    return dict(
-        org_id="OLD214F00001000",
-        batch_id=batch_id,
-        user_id="OLDPDSO001",
-        kind="F/M",
-        environment="beta",
-        file_name="b.xml",
-        document=b"<x/>",
-        uploaded_at=NOW,
-        due_at=NOW,
-    )
+def _batch_values(batch_id: str, **fields) -> dict:
+    return batch_values(batch_id, NOW, org_id=OLD_ORG, user_id=OLD_PDSO, **fields)
 
 
 def test_the_migrations_make_exactly_the_tables_of_this_version(backend, tmp_path):

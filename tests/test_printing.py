@@ -17,6 +17,7 @@ from sevis_mock.server.clock import MockClock, real_now
 from sevis_mock.server.store import Batch, BatchForm, Store
 from sevis_mock.server.forms import form_job, render_form
 from sevis_mock.server.store import PrintJob
+from tests.support.rows import add_batch
 
 NOW = datetime(2027, 1, 15, tzinfo=UTC)
 
@@ -35,23 +36,8 @@ def _printing_batch(store: Store, lease_until: datetime) -> tuple[int, bytes]:
     args = dict(kind="F/M", sevis_id="N0001000001", org_id="MCK214F00001000", org_name="Test school")
     job = form_job(student, issue_date=dt.date(2027, 1, 15), **args)
     with store.write() as s:
-        batch = Batch(
-            org_id="MCK214F00001000",
-            batch_id="PRINTING000001",
-            user_id="MCKPDSO001",
-            kind="F/M",
-            environment="beta",
-            file_name="b.xml",
-            document=b"<x/>",
-            uploaded_at=NOW,
-            due_at=NOW,
-            state="printing",
-            processed_at=NOW,
-            process_code="S0000",
-            results=json.dumps({"code": "S0000", "records": []}),
-        )
-        s.add(batch)
-        s.flush()
+        done = dict(processed_at=NOW, process_code="S0000", results=json.dumps({"code": "S0000", "records": []}))
+        batch = add_batch(s, "PRINTING000001", NOW, state="printing", **done)
         s.add(
             PrintJob(
                 batch_pk=batch.id,

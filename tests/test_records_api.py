@@ -9,6 +9,7 @@ from lxml import etree
 
 from sevis_mock.server.store import Record, RecordEvent, Store
 from sevis_mock.server.records.queries import list_records, record_view, xml_data
+from tests.support.rows import ORG_ID, STUDENT, record_values
 from tests.support.server import new_batch_id
 from tests.test_events import control, create, record, update_batch, upload_and_process
 
@@ -23,32 +24,21 @@ def store(tmp_path):
     s.engine.dispose()
 
 
-def _row(
-    sevis_id,
-    *,
-    kind="F/M",
-    org="MCK214F00001000",
-    status="Initial",
-    principal=None,
-    surname="DOE",
-    document="<Student><PersonalInfo><FullName><LastName>DOE</LastName></FullName></PersonalInfo></Student>",
-    at=T0,
-):
+def _row(sevis_id, *, kind="F/M", org=ORG_ID, status="Initial", principal=None, surname="DOE", document=STUDENT, at=T0):
+    relationship = "01" if principal else ""
     return Record(
-        sevis_id=sevis_id,
-        org_id=org,
-        environment="production",
-        kind=kind,
-        principal_sevis_id=principal,
-        status=status,
-        surname=surname,
-        given_name="JANE",
-        birth_date="2000-01-01",
-        request_id="R1",
-        document=document,
-        created_at=at,
-        updated_at=at,
-        relationship_code="01" if principal else "",
+        **record_values(
+            sevis_id,
+            at,
+            org_id=org,
+            environment="production",
+            kind=kind,
+            principal_sevis_id=principal,
+            status=status,
+            surname=surname,
+            document=document,
+            relationship_code=relationship,
+        )
     )
 
 

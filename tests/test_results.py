@@ -12,10 +12,9 @@ from lxml import etree
 from sevis_mock.server.batch.results import NoForm, record_form, stored_form_jobs, transaction_log
 from sevis_mock.server.store import Batch, Organization, Record, Store
 from sevis_mock.server.forms import render_job
+from tests.support.rows import ORG_ID, STUDENT, batch_values, organization_values, record
 
 T0 = datetime(2027, 1, 20, 9, 0, tzinfo=UTC)
-ORG = "MCK214F00001000"
-STUDENT = "<Student><PersonalInfo><FullName><LastName>DOE</LastName></FullName></PersonalInfo></Student>"
 
 
 def _dependent(name: str) -> str:
@@ -23,21 +22,7 @@ def _dependent(name: str) -> str:
 
 
 def _record(sevis_id: str, document: str, *, status: str = "Active", principal: str | None = None) -> Record:
-    return Record(
-        sevis_id=sevis_id,
-        org_id=ORG,
-        environment="beta",
-        kind="F/M",
-        principal_sevis_id=principal,
-        status=status,
-        surname="DOE",
-        given_name="JANE",
-        birth_date="2000-01-01",
-        request_id="R1",
-        document=document,
-        created_at=T0,
-        updated_at=T0,
-    )
+    return record(sevis_id, T0, document=document, status=status, principal_sevis_id=principal)
 
 
 @pytest.fixture
@@ -45,7 +30,7 @@ def store(tmp_path):
     s = Store(f"sqlite:///{tmp_path / 'results.db'}")
     s.create_all()
     with s.write() as session:
-        session.add(Organization(org_id=ORG, kind="F/M", name="Results College", created_at=T0))
+        session.add(Organization(**organization_values(ORG_ID, "Results College", T0)))
         session.add(_record("N0000000001", STUDENT))
         session.add(_record("N0000000002", _dependent("OPEN"), status="Initial", principal="N0000000001"))
         session.add(_record("N0000000003", _dependent("ENDED"), status="Terminated", principal="N0000000001"))
@@ -75,18 +60,9 @@ def test_a_records_form_is_its_print_job_drawn_with_the_organizations_name(store
 
 def _batch(state: str, results: dict | None = None) -> Batch:
     return Batch(
-        id=7,
-        org_id=ORG,
-        batch_id="RESULTS0000001",
-        user_id="MCKPDSO001",
-        kind="F/M",
-        environment="beta",
-        file_name="b.xml",
-        document=b"",
-        uploaded_at=T0,
-        due_at=T0,
-        state=state,
-        results=json.dumps(results) if results else None,
+        **batch_values(
+            "RESULTS0000001", T0, id=7, document=b"", state=state, results=json.dumps(results) if results else None
+        )
     )
 
 

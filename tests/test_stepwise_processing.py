@@ -25,6 +25,7 @@ from sevis_mock.server.config import Settings
 from sevis_mock.server.datadir import DataDir
 from sevis_mock.server.forms import render_job
 from sevis_mock.server.store import Batch, BatchForm, BatchProgress, PrintJob, Record
+from tests.support.rows import add_batch
 
 RECORDS = 30
 
@@ -60,21 +61,7 @@ def queue_batch(mock, batch_id: str, salt: int, records: int = RECORDS, print_fo
         create.append(student)
     now = mock.clock.now()
     with mock.store.write() as s:
-        batch = Batch(
-            org_id="MCK214F00001000",
-            batch_id=batch_id,
-            user_id="MCKPDSO001",
-            kind="F/M",
-            environment="beta",
-            file_name="b.xml",
-            document=etree.tostring(doc),
-            uploaded_at=now,
-            due_at=now,
-            state="queued",
-        )
-        s.add(batch)
-        s.flush()
-        return batch.id
+        return add_batch(s, batch_id, now, document=etree.tostring(doc), state="queued").id
 
 
 def outcome(mock, pk: int) -> tuple[str, dict, int]:
