@@ -7,6 +7,7 @@ and the e-mails to the preparer. One :class:`FormKind` a form says what differs 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Callable
@@ -14,13 +15,19 @@ from typing import Any, Callable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..store import Official, Organization, Setting
+from ..store import Official, Organization, OrganizationProfile, Setting
 from . import accounts, mail
 from .errors import RtiError
 from ..store import RtiAccount
 from .paths import link_base
 
 SIGNATURE = "-- SEVIS (sevis-mock, a test system)\n"
+US_STATES = set(
+    """AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM
+NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY AS GU MP PR VI""".split()
+)
+ZIP = re.compile(r"^\d{5}(-\d{4})?$")
+ADDRESS_FIELDS = ("address1", "address2", "city", "state", "zip")  # a campus's (I-17) or a site's (DS-3036)
 
 
 @dataclass(frozen=True)
@@ -161,6 +168,15 @@ class FormKind:
             )
         return found
 
+    def open_ticket(self, session: Session, environment: str, form: Any, fields: dict, now: datetime) -> Any:
+        """A ticket (``fields`` as sent, checked) naming ``form``."""
+        ticket = self.ticket_table(
+            environment=environment, body=json.dumps(fields), created_at=now, **{self.ticket_of: form.id}
+        )
+        session.add(ticket)
+        session.flush()
+        return ticket
+
     # --- the decision ----------------------------------------------------------------------------------------
 
     def check_submitted(self, form: Any, verb: str) -> None:
@@ -198,16 +214,42 @@ class FormKind:
         )
         return form
 
-    def due(self, session: Session, after_seconds: float, now: datetime) -> list:
-        """Forms submitted at least ``after_seconds`` ago (mock clock), oldest first (`serve --auto-approve`)."""
+    def decide_due(self, session: Session, after_seconds: float, now: datetime, decide: Callable[[Any], Any]) -> list:
+        """``decide`` each form submitted at least ``after_seconds`` ago (mock clock), oldest first
+        (`serve --auto-approve`); their IDs."""
         cutoff = now - timedelta(seconds=after_seconds)
-        return list(
+        due: list[Any] = list(
             session.scalars(
                 select(self.table)
                 .where(self.table.state == "submitted", self.table.submitted_at <= cutoff)
                 .order_by(self.table.id)
             )
         )
+        for form in due:
+            decide(form)
+        return [form.id for form in due]
+
+
+def address_problems(where: str, address: dict, state_example: str) -> tuple[list[str], list[str]]:
+    """(missing, invalid) of the address of ``where`` ("campuses[0]", "sites[1]"), each naming its field."""
+    missing = [f"{where}.address.{k}" for k in ("address1", "city", "state", "zip") if not address[k]]
+    invalid = []
+    if address["state"] and address["state"].upper() not in US_STATES:
+        invalid.append(f"{where}.address.state: {address['state']!r} is not a US state code (e.g. {state_example})")
+    if address["zip"] and not ZIP.match(address["zip"]):
+        invalid.append(f"{where}.address.zip: {address['zip']!r} is not a ZIP code (12345 or 12345-6789)")
+    return missing, invalid
+
+
+def official_problems(n: int, official: dict, roles: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    """(missing, invalid) of ``officials[n]``: its names and e-mail address, and a role of ``roles``."""
+    missing = [f"officials[{n}].{k}" for k in ("first_name", "last_name", "email") if not official[k]]
+    invalid = []
+    if official["role"] not in roles:
+        invalid.append(f"officials[{n}].role: {official['role'] or 'empty'!s} is not {' or '.join(roles)}")
+    if official["email"] and not accounts.EMAIL.match(official["email"]):
+        invalid.append(f"officials[{n}].email: {official['email']!r} is not an e-mail address")
+    return missing, invalid
 
 
 def tell_owner(session: Session, form: Any, *, subject: str, kind: str, now: datetime, smtp: bool, text: str) -> None:
@@ -223,6 +265,23 @@ def tell_owner(session: Session, form: Any, *, subject: str, kind: str, now: dat
         smtp=smtp,
         body=f"Dear {owner.name},\n\n{text}\n\n{SIGNATURE}",
     )
+
+
+def add_organization(session: Session, org_id: str, kind: str, name: str, profile: dict, now: datetime) -> None:
+    """An organization the decision creates (not yet registered for batch, no agreement on file) and its profile,
+    which batch rules read."""
+    session.add(
+        Organization(
+            org_id=org_id,
+            kind=kind,
+            name=name[:200],
+            batch_registered=False,
+            agreement_on_file=False,
+            created_at=now,
+        )
+    )
+    session.flush()
+    session.add(OrganizationProfile(org_id=org_id, profile=json.dumps(profile), updated_at=now))
 
 
 def add_official(
@@ -262,6 +321,11 @@ def add_official(
     session.flush()
     accounts.send_set_password(session, account, now, link_base(host_url, environment), smtp, welcome)
     return account
+
+
+def decided_official(account: RtiAccount, person: dict, **where: str) -> dict:
+    """An official as the decision lists it: user ID, role, e-mail, name, and ``where`` (its code)."""
+    return {"user_id": account.user_id, "role": person["role"], "email": person["email"], "name": account.name, **where}
 
 
 def next_number(session: Session, key: str, first: int, org_id_like: Callable[[int], str]) -> int:

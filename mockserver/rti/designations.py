@@ -16,14 +16,13 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from ..store import Organization, OrganizationProfile
 from ..profiles import merged
 from ..rules.j_common import CATEGORIES as CATEGORY_NAMES
 from . import accounts
-from .applications import FormKind, add_official, next_number, tell_owner
+from .applications import ADDRESS_FIELDS, FormKind, add_official, add_organization, decided_official
+from .applications import address_problems, next_number, official_problems, tell_owner
 from .errors import RtiError
 from ..store import Designation, HelpDeskTicket
-from .petitions import ADDRESS_FIELDS, US_STATES, ZIP
 
 # program type -> (program number prefix, label). [i] P-1 academic, P-3 private sector, P-4 government.
 PROGRAM_TYPES = {
@@ -178,26 +177,17 @@ def submission_problems(body: dict) -> tuple[list[str], list[str]]:
     if len(ros) > 1:
         invalid.append(f"officials: one RO only (officials {', '.join(map(str, ros))} are RO); the others are AROs")
     for n, o in enumerate(officials):
-        for k in ("first_name", "last_name", "email"):
-            if not o[k]:
-                missing.append(f"officials[{n}].{k}")
-        if o["role"] not in ROLES:
-            invalid.append(f"officials[{n}].role: {o['role'] or 'empty'!s} is not RO or ARO")
-        if o["email"] and not accounts.EMAIL.match(o["email"]):
-            invalid.append(f"officials[{n}].email: {o['email']!r} is not an e-mail address")
+        more_missing, more_invalid = official_problems(n, o, ROLES)
+        missing += more_missing
+        invalid += more_invalid
     if not sites:
         missing.append("sites: at least the program's main site")
     for n, c in enumerate(sites):
         if not c["name"]:
             missing.append(f"sites[{n}].name")
-        a = c["address"]
-        for k in ("address1", "city", "state", "zip"):
-            if not a[k]:
-                missing.append(f"sites[{n}].address.{k}")
-        if a["state"] and a["state"].upper() not in US_STATES:
-            invalid.append(f"sites[{n}].address.state: {a['state']!r} is not a US state code (e.g. DC)")
-        if a["zip"] and not ZIP.match(a["zip"]):
-            invalid.append(f"sites[{n}].address.zip: {a['zip']!r} is not a ZIP code (12345 or 12345-6789)")
+        more_missing, more_invalid = address_problems(f"sites[{n}]", c["address"], "DC")
+        missing += more_missing
+        invalid += more_invalid
     return missing, invalid
 
 
@@ -234,12 +224,7 @@ def contact_help_desk(session: Session, body: dict, environment: str, now: datet
     designation = DS3036.submitted_named(session, environment, name, "sponsor_name")
     fields = {k: _text(body[k]) for k in HELP_DESK_FIELDS}
     fields.update(email=email)
-    ticket = HelpDeskTicket(
-        environment=environment, designation_id=designation.id, body=json.dumps(fields), created_at=now
-    )
-    session.add(ticket)
-    session.flush()
-    return ticket
+    return DS3036.open_ticket(session, environment, designation, fields, now)
 
 
 # --- the Department of State decides ----------------------------------------------------------------------
@@ -272,20 +257,8 @@ def designate(session: Session, d: Designation, now: datetime, host_url: str, sm
     body = json.loads(d.body)
     chosen = designated_categories(body, categories)
     number = f"{PROGRAM_TYPES[body['program_type']][0]}-{_next_program_number(session):05d}"
-    session.add(
-        Organization(
-            org_id=number,
-            kind="J",
-            name=body["sponsor_name"][:200],
-            batch_registered=False,
-            agreement_on_file=False,
-            created_at=now,
-        )
-    )
-    session.flush()
     # the designation is the sponsor's organization profile: batch rules enforce its categories (S2163)
-    profile = merged("J", None, {"categories": chosen})
-    session.add(OrganizationProfile(org_id=number, profile=json.dumps(profile), updated_at=now))
+    add_organization(session, number, "J", body["sponsor_name"], merged("J", None, {"categories": chosen}), now)
     officials = []
     for o in body["officials"]:
         title = "Responsible Officer" if o["role"] == "RO" else "Alternate Responsible Officer"
@@ -300,15 +273,7 @@ def designate(session: Session, d: Designation, now: datetime, host_url: str, sm
             f"The Department of State designated {body['sponsor_name']} as an Exchange Visitor Program. You are "
             f"{title} ({o['role']}) of program {number}. Set your password and log in to activate your account.",
         )
-        officials.append(
-            {
-                "user_id": account.user_id,
-                "role": o["role"],
-                "email": o["email"],
-                "name": account.name,
-                "program_number": number,
-            }
-        )
+        officials.append(decided_official(account, o, program_number=number))
     decision = {"program_number": number, "categories": chosen, "officials": officials}
     DS3036.decide(d, number, decision, now)
     listed = "\n".join(f"  {o['role']} {o['name']} <{o['email']}>: user ID {o['user_id']}" for o in officials)
@@ -332,7 +297,4 @@ def designate(session: Session, d: Designation, now: datetime, host_url: str, sm
 def auto_designate_due(session: Session, after_seconds: float, now: datetime, host_url: str, smtp: bool) -> list[int]:
     """`serve --auto-approve SECONDS`: the Department of State designates every DS-3036 submitted at least
     SECONDS ago (mock clock), for every category it asks for [i]."""
-    due = DS3036.due(session, after_seconds, now)
-    for d in due:
-        designate(session, d, now, host_url, smtp)
-    return [d.id for d in due]
+    return DS3036.decide_due(session, after_seconds, now, lambda d: designate(session, d, now, host_url, smtp))

@@ -9,10 +9,10 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from ..store import Organization, OrganizationProfile
 from ..profiles import ProfileError, validate
 from . import accounts
-from .applications import FormKind, add_official, next_number, tell_owner
+from .applications import ADDRESS_FIELDS, FormKind, add_official, add_organization, decided_official
+from .applications import address_problems, next_number, official_problems, tell_owner
 from .errors import RtiError
 from ..store import Petition, ResponseTicket
 
@@ -21,13 +21,7 @@ CATEGORY_WORDS = {"f only": "F", "f and m": "FM", "m only": "M", "f": "F", "fm":
 MAX_CAMPUSES = 3  # [i] RTI-API.md: 1-3 campuses, 1-4 officials for a test school
 MAX_OFFICIALS = 4
 ROLES = ("PDSO", "DSO")
-US_STATES = set(
-    """AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM
-NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY AS GU MP PR VI""".split()
-)
-ZIP = re.compile(r"^\d{5}(-\d{4})?$")
 FIRST_SCHOOL_NUMBER = 20001  # [i] school numbers the mock assigns; the seeded college uses 00001
-ADDRESS_FIELDS = ("address1", "address2", "city", "state", "zip")
 
 
 def _text(value, limit: int = 200) -> str:
@@ -148,24 +142,15 @@ def submission_problems(body: dict) -> tuple[list[str], list[str]]:
     for n, c in enumerate(campuses):
         if not c["name"]:
             missing.append(f"campuses[{n}].name")
-        a = c["address"]
-        for k in ("address1", "city", "state", "zip"):
-            if not a[k]:
-                missing.append(f"campuses[{n}].address.{k}")
-        if a["state"] and a["state"].upper() not in US_STATES:
-            invalid.append(f"campuses[{n}].address.state: {a['state']!r} is not a US state code (e.g. VA)")
-        if a["zip"] and not ZIP.match(a["zip"]):
-            invalid.append(f"campuses[{n}].address.zip: {a['zip']!r} is not a ZIP code (12345 or 12345-6789)")
+        more_missing, more_invalid = address_problems(f"campuses[{n}]", c["address"], "VA")
+        missing += more_missing
+        invalid += more_invalid
     if not officials:
         missing.append("officials: a PDSO for the main campus")
     for n, o in enumerate(officials):
-        for k in ("first_name", "last_name", "email"):
-            if not o[k]:
-                missing.append(f"officials[{n}].{k}")
-        if o["role"] not in ROLES:
-            invalid.append(f"officials[{n}].role: {o['role'] or 'empty'!s} is not PDSO or DSO")
-        if o["email"] and not accounts.EMAIL.match(o["email"]):
-            invalid.append(f"officials[{n}].email: {o['email']!r} is not an e-mail address")
+        more_missing, more_invalid = official_problems(n, o, ROLES)
+        missing += more_missing
+        invalid += more_invalid
         if not 0 <= o["campus"] < max(len(campuses), 1):
             invalid.append(f"officials[{n}].campus: {o['campus']} is not one of the {len(campuses)} campuses")
     for n, c in enumerate(campuses):
@@ -225,10 +210,7 @@ def contact_response_center(session: Session, body: dict, environment: str, now:
         )
     fields = {k: _text(body[k]) for k in RESPONSE_FIELDS}
     fields.update(email=email, school_category=category)
-    ticket = ResponseTicket(environment=environment, petition_id=petition.id, body=json.dumps(fields), created_at=now)
-    session.add(ticket)
-    session.flush()
-    return ticket
+    return I17.open_ticket(session, environment, petition, fields, now)
 
 
 # --- steps 9-10: SEVP decides ----------------------------------------------------------------------------
@@ -254,20 +236,8 @@ def approve(session: Session, p: Petition, now: datetime, host_url: str, smtp: b
     campuses = []  # in the I-17's order, so campuses[i] is the I-17's campus i
     for n, c in enumerate(body["campuses"]):
         name = body["school_name"] if n == main else f"{body['school_name']} - {c['name']}"
-        session.add(
-            Organization(
-                org_id=codes[n],
-                kind="F/M",
-                name=name[:200],
-                batch_registered=False,
-                agreement_on_file=False,
-                created_at=now,
-            )
-        )
+        add_organization(session, codes[n], "F/M", name, school_profile(body), now)
         campuses.append({"name": c["name"], "main": n == main, "school_code": codes[n]})
-    session.flush()
-    for school_code in codes.values():
-        session.add(OrganizationProfile(org_id=school_code, profile=json.dumps(school_profile(body)), updated_at=now))
     officials = []
     for o in body["officials"]:
         account = add_official(
@@ -281,15 +251,7 @@ def approve(session: Session, p: Petition, now: datetime, host_url: str, smtp: b
             f"SEVP approved the I-17 of {body['school_name']}. You are {o['role']} of school code "
             f"{codes[o['campus']]}. Set your password and log in to activate your account.",
         )
-        officials.append(
-            {
-                "user_id": account.user_id,
-                "role": o["role"],
-                "email": o["email"],
-                "name": account.name,
-                "campus_code": codes[o["campus"]],
-            }
-        )
+        officials.append(decided_official(account, o, campus_code=codes[o["campus"]]))
     decision = {"school_code": codes[main], "campuses": campuses, "officials": officials}
     I17.decide(p, codes[main], decision, now)
     listing = "\n".join(f"    {c['school_code']}  {c['name']}{' (main campus)' if c['main'] else ''}" for c in campuses)
@@ -314,7 +276,4 @@ def approve(session: Session, p: Petition, now: datetime, host_url: str, smtp: b
 
 def auto_approve_due(session: Session, after_seconds: float, now: datetime, host_url: str, smtp: bool) -> list[int]:
     """`serve --auto-approve SECONDS`: approve every I-17 submitted at least SECONDS ago (mock clock)."""
-    due = I17.due(session, after_seconds, now)
-    for p in due:
-        approve(session, p, now, host_url, smtp)
-    return [p.id for p in due]
+    return I17.decide_due(session, after_seconds, now, lambda p: approve(session, p, now, host_url, smtp))
