@@ -30,7 +30,7 @@ from .store import Batch, BatchProgress
 from .faults.processing import before_processing
 from .store import PrintJob
 from .batch.outcome import RecordOutcome, records_from_json, records_to_json
-from .batch.processing import PRINT_LEASE, BatchProcessor, add_forms, processor_for
+from .batch.processing import PRINT_LEASE, BatchProcessor, add_forms, merge_carried, processor_for
 
 log = logging.getLogger(__name__)
 
@@ -156,11 +156,11 @@ def apply_batch(mock, batch_pk: int | None = None, claimed: list[int] | None = N
                     session, mock.store, batch, mock.render_form, on_print=send if pool is not None else None
                 )
                 if progress.applied:
-                    processor.resume(json.loads(progress.carried))
+                    processor.resume(merge_carried(progress.carried))
                 results, records = records_from_json(progress.results), processor.records()
             else:  # the same processor goes on in this step's session
-                processor.session, processor.batch, processor.officials = session, batch, {}
-            began, step = time.monotonic(), 0
+                processor.next_step(session, batch)
+            began, step, before, mark = time.monotonic(), 0, len(results), processor.mark()
             while progress.applied + step < len(records) and (
                 step == 0 or (step < STEP_RECORDS and time.monotonic() - began < STEP_SECONDS)
             ):
@@ -169,10 +169,13 @@ def apply_batch(mock, batch_pk: int | None = None, claimed: list[int] | None = N
             progress.applied += step
             expected = progress.applied
             if progress.applied < len(records):
-                progress.results, progress.carried = records_to_json(results), json.dumps(processor.carry())
                 progress.lease_until = real_now() + process_lease(mock)
                 if first_step:
+                    progress.results, progress.carried = records_to_json(results), json.dumps(processor.carry())
                     session.add(progress)
+                else:  # a line more for this step's records: the row is appended to, not rewritten whole
+                    progress.results = BatchProgress.results + ("\n" + records_to_json(results[before:]))
+                    progress.carried = BatchProgress.carried + ("\n" + json.dumps(processor.carry(since=mark)))
                 continue
             drawn = drawn_in_time(processor, drawing, began + STEP_SECONDS) if first_step else None
             processor.finish(results, drawn)

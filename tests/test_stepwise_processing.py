@@ -218,3 +218,50 @@ def test_forms_not_drawn_within_the_step_are_stored_after_its_commit(mock, monke
     assert len(writes) == 2  # the records (the batch "printing", S0030), then the PDFs once drawn
     names, jobs, progress = pdfs_and_leftovers(mock, pk)
     assert sorted(names) == sorted(r["sevis_id"] for r in result["records"]) and jobs == 0 and progress == 0
+
+
+def test_print_jobs_carried_across_steps_reach_the_processor_that_takes_over(mock, monkeypatch):
+    """Each step adds a line to the progress row (its records' results and print jobs), not the whole batch's
+    again; a processor that takes over merges the lines and draws every form, those of the dead one's steps too."""
+    monkeypatch.setattr(worker, "STEP_RECORDS", 4)
+    monkeypatch.setattr(worker, "STEP_SECONDS", 60)
+    real_apply = BatchProcessor.apply
+    calls = []
+
+    def dies_in_the_fourth_step(self, records):
+        calls.append(1)
+        if len(calls) == 13:  # steps 1 to 3 (12 records) are committed
+            raise SystemExit("the processor's process was killed")
+        return real_apply(self, records)
+
+    monkeypatch.setattr(BatchProcessor, "apply", dies_in_the_fourth_step)
+    pk = queue_batch(mock, "STEPWISE000006", 6, records=14, print_form=True)
+    with pytest.raises(SystemExit):
+        worker.process_due(mock)
+    with mock.store.session() as s:
+        row = s.get(BatchProgress, pk)
+        lines = row.carried.split("\n")
+        assert row.applied == 12 and len(lines) == 3 and len(row.results.split("\n")) == 3
+        assert [len(json.loads(line)["forms"]) for line in lines] == [4, 4, 4]  # each step's own print jobs
+    monkeypatch.setattr(BatchProcessor, "apply", real_apply)
+    with mock.store.write() as s:
+        s.execute(update(BatchProgress).values(lease_until=real_now() - timedelta(seconds=1)))
+    worker.process_due(mock)
+    state, result, created = outcome(mock, pk)
+    assert state == "processed" and created == 14
+    assert [r["request_id"] for r in result["records"]] == [f"S6-{i:04d}" for i in range(14)]
+    names, jobs, progress = pdfs_and_leftovers(mock, pk)
+    assert sorted(names) == sorted(r["sevis_id"] for r in result["records"]) and jobs == 0 and progress == 0
+
+
+def test_a_progress_row_of_one_line_is_read_as_before():
+    """A row written whole (one JSON object, one JSON list) by an earlier version is still read."""
+    from sevis_mock.server.batch.outcome import RecordOutcome, records_from_json, records_to_json
+    from sevis_mock.server.batch.processing import merge_carried
+
+    whole = {"seen_keys": [["A", "B", "2000-01-01", "FR", "F"]], "sites_numbered": 2, "forms": {"N1": {"x": 1}}}
+    whole.update(plans={}, last_applied="2027-01-01T00:00:00")
+    assert merge_carried(json.dumps(whole)) == whole
+    records = [RecordOutcome(request_id="1", sevis_id="N0000000001"), RecordOutcome(request_id="2")]
+    assert records_from_json(records_to_json(records)) == records
+    assert records_from_json(records_to_json(records[:1]) + "\n" + records_to_json(records[1:])) == records

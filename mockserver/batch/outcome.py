@@ -132,4 +132,6 @@ def records_to_json(records: list[RecordOutcome]) -> str:
 
 
 def records_from_json(text: str) -> list[RecordOutcome]:
-    return [RecordOutcome.from_dict(r) for r in json.loads(text)]
+    """The records of `records_to_json`, or of several such lists one per line (a batch processed in steps appends
+    each step's results as a line)."""
+    return [RecordOutcome.from_dict(r) for line in text.split("\n") if line.strip() for r in json.loads(line)]

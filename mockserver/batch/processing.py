@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Callable
 
 from lxml import etree
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from .. import addresses, profiles
@@ -61,6 +61,25 @@ def _text(element: etree._Element, path: str) -> str:
     return "" if child is None else (child.text or "").strip(XML_SPACE)
 
 
+# An active or initial principal record of the organization with the same name, birth date, birth country and
+# gender (the duplicate-student check, once per created record): built once, its parameters bound per query.
+_DUPLICATE = (
+    select(Record.sevis_id)
+    .where(
+        Record.org_id == bindparam("org_id"),
+        Record.environment == bindparam("environment"),
+        Record.principal_sevis_id.is_(None),
+        Record.status.in_(("Initial", "Active")),
+        Record.surname == bindparam("surname"),
+        Record.given_name == bindparam("given_name"),
+        Record.birth_date == bindparam("birth_date"),
+        Record.birth_country == bindparam("birth_country"),
+        Record.gender == bindparam("gender"),
+    )
+    .limit(1)
+)
+
+
 class BatchProcessor:
     """Applies one batch. ``render_form`` None prints no forms (validate, headless processors); otherwise each
     form asked for becomes a print job, drawn after the commit by the worker."""
@@ -84,6 +103,7 @@ class BatchProcessor:
         self.on_print = on_print  # told of each print job as it is made ("forms"/"plans", SEVIS ID, job)
         self.seen_keys: set = set()
         self.officials: dict[str, Official | None] = {}
+        self.profile: dict | None = None  # the organization's, read at most once per step (see `next_step`)
         self.forms: dict[str, dict] = {}  # I-20 / DS-2019 print jobs by SEVIS ID
         self.plans: dict[str, dict] = {}  # DS-7002 print jobs by SEVIS ID
         self.sites_numbered = 0  # site IDs are unique across the batch
@@ -107,17 +127,27 @@ class BatchProcessor:
         handlers: list[tuple[etree._Element, RecordHandler]] = [(e, self._create) for e in root.iterfind(create_path)]
         return handlers + [(e, self._update) for e in root.iterfind(update_path)]
 
+    def next_step(self, session: Session, batch: Batch) -> None:
+        """Go on in a later step's session: what was read in the last one is read again."""
+        self.session, self.batch, self.officials, self.profile = session, batch, {}, None
+
     def apply(self, records: list[tuple[etree._Element, RecordHandler]]) -> list[RecordOutcome]:
         """Apply records (each in a savepoint of the current session) and return their results."""
         return [self._guarded(element, handler) for element, handler in records]
 
-    def carry(self) -> dict:
-        """What a later step needs of the records applied so far (JSON-ready), see `resume`."""
+    def mark(self) -> tuple[set, dict, dict]:
+        """Where a step begins, for `carry` to give what changed in it."""
+        return set(self.seen_keys), dict(self.forms), dict(self.plans)
+
+    def carry(self, since: tuple[set, dict, dict] | None = None) -> dict:
+        """What a later step needs of the records applied so far (JSON-ready), see `resume`; with ``since`` (a
+        `mark`), only what the records applied after it added or changed (see `merge_carried`)."""
+        keys, forms, plans = since if since is not None else (set(), {}, {})
         return {
-            "seen_keys": [list(key) for key in self.seen_keys],
+            "seen_keys": [list(key) for key in self.seen_keys - keys],
             "sites_numbered": self.sites_numbered,
-            "forms": self.forms,
-            "plans": self.plans,
+            "forms": {k: v for k, v in self.forms.items() if forms.get(k) is not v},
+            "plans": {k: v for k, v in self.plans.items() if plans.get(k) is not v},
             "last_applied": self._last_applied.isoformat() if self._last_applied else None,
         }
 
@@ -201,7 +231,9 @@ class BatchProcessor:
             self.on_print(group, sevis_id, job)
 
     def _profile(self) -> dict:
-        return profiles.load(self.session, self.batch.org_id, self.batch.kind)
+        if self.profile is None:  # read once per step: no record of a batch changes it
+            self.profile = profiles.load(self.session, self.batch.org_id, self.batch.kind)
+        return self.profile
 
     def _agency_events(self, sevis_id: str) -> list[etree._Element]:
         """Other agencies' events on a record (principal or dependent), oldest first."""
@@ -230,19 +262,16 @@ class BatchProcessor:
     def _existing_duplicate(self, key: tuple) -> bool:
         surname, given, birth_date, country, gender = key
         found = self.session.scalars(
-            select(Record.sevis_id)
-            .where(
-                Record.org_id == self.batch.org_id,
-                Record.environment == self.batch.environment,
-                Record.principal_sevis_id.is_(None),
-                Record.status.in_(("Initial", "Active")),
-                Record.surname == surname,
-                Record.given_name == given,
-                Record.birth_date == birth_date,
-                Record.birth_country == country,
-                Record.gender == gender,
-            )
-            .limit(1)
+            _DUPLICATE,
+            {
+                "org_id": self.batch.org_id,
+                "environment": self.batch.environment,
+                "surname": surname,
+                "given_name": given,
+                "birth_date": birth_date,
+                "birth_country": country,
+                "gender": gender,
+            },
         ).first()
         return found is not None
 
@@ -527,6 +556,23 @@ class BatchProcessor:
                 site_id=site_id,
             ),
         )
+
+
+def merge_carried(text: str) -> dict:
+    """One `BatchProcessor.carry` from what the steps of a batch stored: one JSON object per line, the first step's
+    whole carry and each later step's additions (a batch's progress row grows by a line per step instead of being
+    rewritten whole)."""
+    merged: dict = {"seen_keys": [], "sites_numbered": 0, "forms": {}, "plans": {}, "last_applied": None}
+    for line in text.split("\n"):
+        if not line.strip():
+            continue
+        part = json.loads(line)
+        merged["seen_keys"] += part.get("seen_keys", [])
+        merged["forms"].update(part.get("forms", {}))
+        merged["plans"].update(part.get("plans", {}))
+        merged["sites_numbered"] = part.get("sites_numbered", merged["sites_numbered"])
+        merged["last_applied"] = part.get("last_applied") or merged["last_applied"]
+    return merged
 
 
 def add_forms(session: Session, batch_pk: int, pdfs: dict) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, g, request
 from sqlalchemy import select
+from sqlalchemy.orm import defer
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -212,7 +213,9 @@ def download(env_prefix: str):
         check_identity(m.cache, peer_certificate(request.environ), org_id, user_id, now)
         with m.store.session() as s:
             batch = s.scalars(
-                select(Batch).where(Batch.environment == env, Batch.org_id == org_id, Batch.batch_id == batch_id)
+                select(Batch)
+                .options(defer(Batch.document))  # the uploaded document (up to 16 MB) is not part of the reply
+                .where(Batch.environment == env, Batch.org_id == org_id, Batch.batch_id == batch_id)
             ).first()
             if batch is None:
                 raise Refusal("S0031", [f"no batch {batch_id} was accepted for {org_id} on this system ({system})"])
