@@ -37,8 +37,7 @@ class FormKind:
     form_name: str  # "I-17" | "DS-3036"
     table: Any  # Petition | Designation
     ticket_table: Any  # ResponseTicket | HelpDeskTicket
-    ticket_of: str  # the tickets' column naming the form: "petition_id" | "designation_id"
-    id_key: str  # the form's ID in its JSON: "petition_id" | "designation_id"
+    id_key: str  # the form's ID in its JSON and its tickets' column naming it: "petition_id" | "designation_id"
     number_key: str  # what the decision assigns: "school_code" | "program_number"
     decided: str  # the state a positive decision leaves: "approved" | "designated"
     decision_key: str  # the decision in the JSON: "approval" | "designation"
@@ -82,7 +81,7 @@ class FormKind:
 
     def tickets(self, session: Session, form: Any) -> list:
         """The tickets that name ``form``, oldest first."""
-        column = getattr(self.ticket_table, self.ticket_of)
+        column = getattr(self.ticket_table, self.id_key)
         return list(session.scalars(select(self.ticket_table).where(column == form.id).order_by(self.ticket_table.id)))
 
     def with_tickets(self, session: Session, form: Any) -> dict:
@@ -171,7 +170,7 @@ class FormKind:
     def open_ticket(self, session: Session, environment: str, form: Any, fields: dict, now: datetime) -> Any:
         """A ticket (``fields`` as sent, checked) naming ``form``."""
         ticket = self.ticket_table(
-            environment=environment, body=json.dumps(fields), created_at=now, **{self.ticket_of: form.id}
+            environment=environment, body=json.dumps(fields), created_at=now, **{self.id_key: form.id}
         )
         session.add(ticket)
         session.flush()
@@ -230,26 +229,24 @@ class FormKind:
         return [form.id for form in due]
 
 
-def address_problems(where: str, address: dict, state_example: str) -> tuple[list[str], list[str]]:
-    """(missing, invalid) of the address of ``where`` ("campuses[0]", "sites[1]"), each naming its field."""
-    missing = [f"{where}.address.{k}" for k in ("address1", "city", "state", "zip") if not address[k]]
-    invalid = []
+def address_problems(where: str, address: dict, state_example: str, missing: list[str], invalid: list[str]) -> None:
+    """Add to ``missing`` and ``invalid`` what keeps the address of ``where`` ("campuses[0]", "sites[1]") from
+    submission, each naming its field."""
+    missing += [f"{where}.address.{k}" for k in ("address1", "city", "state", "zip") if not address[k]]
     if address["state"] and address["state"].upper() not in US_STATES:
         invalid.append(f"{where}.address.state: {address['state']!r} is not a US state code (e.g. {state_example})")
     if address["zip"] and not ZIP.match(address["zip"]):
         invalid.append(f"{where}.address.zip: {address['zip']!r} is not a ZIP code (12345 or 12345-6789)")
-    return missing, invalid
 
 
-def official_problems(n: int, official: dict, roles: tuple[str, ...]) -> tuple[list[str], list[str]]:
-    """(missing, invalid) of ``officials[n]``: its names and e-mail address, and a role of ``roles``."""
-    missing = [f"officials[{n}].{k}" for k in ("first_name", "last_name", "email") if not official[k]]
-    invalid = []
+def official_problems(n: int, official: dict, roles: tuple[str, ...], missing: list[str], invalid: list[str]) -> None:
+    """Add to ``missing`` and ``invalid`` what keeps ``officials[n]`` from submission: its names and e-mail
+    address, and a role of ``roles``."""
+    missing += [f"officials[{n}].{k}" for k in ("first_name", "last_name", "email") if not official[k]]
     if official["role"] not in roles:
         invalid.append(f"officials[{n}].role: {official['role'] or 'empty'!s} is not {' or '.join(roles)}")
     if official["email"] and not accounts.EMAIL.match(official["email"]):
         invalid.append(f"officials[{n}].email: {official['email']!r} is not an e-mail address")
-    return missing, invalid
 
 
 def tell_owner(session: Session, form: Any, *, subject: str, kind: str, now: datetime, smtp: bool, text: str) -> None:

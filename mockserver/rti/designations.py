@@ -177,17 +177,13 @@ def submission_problems(body: dict) -> tuple[list[str], list[str]]:
     if len(ros) > 1:
         invalid.append(f"officials: one RO only (officials {', '.join(map(str, ros))} are RO); the others are AROs")
     for n, o in enumerate(officials):
-        more_missing, more_invalid = official_problems(n, o, ROLES)
-        missing += more_missing
-        invalid += more_invalid
+        official_problems(n, o, ROLES, missing, invalid)
     if not sites:
         missing.append("sites: at least the program's main site")
     for n, c in enumerate(sites):
         if not c["name"]:
             missing.append(f"sites[{n}].name")
-        more_missing, more_invalid = address_problems(f"sites[{n}]", c["address"], "DC")
-        missing += more_missing
-        invalid += more_invalid
+        address_problems(f"sites[{n}]", c["address"], "DC", missing, invalid)
     return missing, invalid
 
 
@@ -195,7 +191,6 @@ DS3036 = FormKind(
     form_name="DS-3036",
     table=Designation,
     ticket_table=HelpDeskTicket,
-    ticket_of="designation_id",
     id_key="designation_id",
     number_key="program_number",
     decided="designated",

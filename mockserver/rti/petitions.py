@@ -142,15 +142,11 @@ def submission_problems(body: dict) -> tuple[list[str], list[str]]:
     for n, c in enumerate(campuses):
         if not c["name"]:
             missing.append(f"campuses[{n}].name")
-        more_missing, more_invalid = address_problems(f"campuses[{n}]", c["address"], "VA")
-        missing += more_missing
-        invalid += more_invalid
+        address_problems(f"campuses[{n}]", c["address"], "VA", missing, invalid)
     if not officials:
         missing.append("officials: a PDSO for the main campus")
     for n, o in enumerate(officials):
-        more_missing, more_invalid = official_problems(n, o, ROLES)
-        missing += more_missing
-        invalid += more_invalid
+        official_problems(n, o, ROLES, missing, invalid)
         if not 0 <= o["campus"] < max(len(campuses), 1):
             invalid.append(f"officials[{n}].campus: {o['campus']} is not one of the {len(campuses)} campuses")
     for n, c in enumerate(campuses):
@@ -167,7 +163,6 @@ I17 = FormKind(
     form_name="I-17",
     table=Petition,
     ticket_table=ResponseTicket,
-    ticket_of="petition_id",
     id_key="petition_id",
     number_key="school_code",
     decided="approved",
