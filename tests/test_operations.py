@@ -18,7 +18,7 @@ import requests
 from sevis_mock.fixtures import read_fixture
 from sevis_mock.harness.pytest_plugin import MockServer
 from sevis_mock.cli import LAZY_COMMANDS, main
-from tests.support.server import ROOT, new_batch_id, with_batch_id
+from tests.support.server import ROOT, RunningServer, new_batch_id, with_batch_id
 from tests.support.server import sevis_mock_cli as sevis_mock
 
 SERVE_ENV = {  # the module's server is configured through environment variables only
@@ -44,6 +44,7 @@ def served(tmp_path_factory):
             cwd=tmp_path_factory.mktemp("cwd"),  # the default ./.sevis-mock would land here: it must not be used
             env=env,
         )
+    server = None
     try:
         for _ in range(18):  # `sevis-mock wait`, as a CI script would run it, while the server lives
             waited = sevis_mock("wait", "--timeout", "5", env={"SEVIS_MOCK_DATA_DIR": str(data_dir)})
@@ -54,9 +55,12 @@ def served(tmp_path_factory):
         server = MockServer(data_dir, proc, info)
         yield server
     finally:
-        from sevis_mock.harness import launch
+        if server is not None:
+            RunningServer(server).stop(wait=False)  # the session waits for its exit before reading its log
+        else:
+            from sevis_mock.harness import launch
 
-        launch.stop(proc)
+            launch.stop(proc)
 
 
 def plain(server: MockServer) -> requests.Session:

@@ -37,6 +37,18 @@ class _SMTPHandler(socketserver.StreamRequestHandler):
                 self.wfile.write(b"250 ok\r\n")
 
 
+@pytest.fixture(scope="module")
+def approving(tmp_path_factory):
+    """One server for the tests of `--auto-approve 0` and of the 45-day rule (it runs last: it moves the clock)."""
+    from tests.support.server import start_server
+
+    server = start_server(
+        tmp_path_factory.mktemp("auto-approve-0"), "--workers", "1", "--auto-approve", "0", "--processing-delay", "0"
+    )
+    yield server
+    server.stop(wait=False)
+
+
 @pytest.fixture
 def smtp_server():
     srv = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _SMTPHandler)
@@ -111,16 +123,16 @@ def test_auto_approve_waits_for_mock_clock_seconds(server_factory):
     assert sevp(server, "POST", f"petitions/{pid}/approve").status_code == 409
 
 
-def test_auto_approve_zero_approves_at_once(server_factory):
-    server = server_factory("--workers", "1", "--auto-approve", "0")
+def test_auto_approve_zero_approves_at_once(approving):
+    server = approving
     email, _, pid, _ = submitted_petition(server)
     assert mail_of(server, email, "approved")["subject"].endswith("is approved")
 
 
-def test_auto_approve_zero_designates_a_submitted_ds3036_at_once(server_factory):
+def test_auto_approve_zero_designates_a_submitted_ds3036_at_once(approving):
     from tests.test_rti_designation import dos, submitted_designation
 
-    server = server_factory("--workers", "1", "--auto-approve", "0")
+    server = approving
     email, _, did, _ = submitted_designation(server)
     designated = mail_of(server, email, "designated")
     decision = dos(server, "GET", f"designations/{did}").json()
@@ -128,12 +140,12 @@ def test_auto_approve_zero_designates_a_submitted_ds3036_at_once(server_factory)
     assert decision["designation"]["categories"] == ["08", "2A"]  # every category applied for [i]
 
 
-def test_an_rti_login_reactivates_a_batch_user_after_45_days(server_factory):
+def test_an_rti_login_reactivates_a_batch_user_after_45_days(approving):
     from sevis_mock.fixtures import read_fixture
     from tests.support.server import new_batch_id, with_batch_id
     from tests.test_rti import login
 
-    server = server_factory("--workers", "1", "--processing-delay", "0")
+    server = approving  # the module's last user of it: the clock moves 46 days
     fm = server.org("F/M")
     email = sevp(server, "POST", f"accounts/{fm['user_id']}/password-link").json()["email"]
     assert set_password(server, email, fm["user_id"]).status_code == 200

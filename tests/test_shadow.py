@@ -217,7 +217,7 @@ def test_record_then_replay_gives_the_client_byte_identical_replies(tmp_path):
         polls = college.poll(org, batch_id)
         stop_proxy(proxy)
     finally:
-        upstream.stop()
+        upstream.stop(wait=False)
     recorded = college.replies
     assert len(recorded) == 1 + polls and recorded[-1].startswith(b"PK")
 
@@ -241,7 +241,7 @@ def test_record_then_replay_gives_the_client_byte_identical_replies(tmp_path):
         details = [e["detail"] for e in journal["entries"]]
         assert all(d.startswith("recorded exchange") for d in details[:-1]) and details[-1].startswith("not in the")
     finally:
-        replay.stop()
+        replay.stop(wait=False)
 
 
 def _single_step_cases(kind: str) -> list:
@@ -272,7 +272,7 @@ def test_shadow_against_a_faithful_upstream_finds_no_difference_in_50_batches(tm
         j = _single_step_cases("J")[: 50 - len(fm)]
         reports = [_shadow_run(tmp_path, upstream, fm, "F/M"), _shadow_run(tmp_path, upstream, j, "J")]
     finally:
-        upstream.stop()
+        upstream.stop(wait=False)
     assert sum(r["compared"] for r in reports) >= 100, reports  # 50 uploads and 50 processed downloads
     assert sum(r["agreements"] for r in reports) > 1000, reports
     assert [g for r in reports for g in r["groups"]] == [], json.dumps([r["groups"] for r in reports], indent=1)[:3000]
@@ -312,7 +312,7 @@ def test_shadow_finds_each_planted_difference_and_nothing_else(tmp_path, monkeyp
         chosen = [c for c in cases if c.code == "S1009"][:1] + [c for c in cases if c.code != "S1009"][:3]
         report = _shadow_run(tmp_path, upstream, chosen, "F/M")
     finally:
-        upstream.stop()
+        upstream.stop(wait=False)
     found = {(g["kind"], g["where"]) for g in report["groups"]}
     formats = {w for k, w in found if k == "format"}
     assert formats and all(w.endswith(("@dateTimeStamp", "/ProcessDate")) for w in formats), found
