@@ -10,7 +10,15 @@ import sys
 import pytest
 
 from sevis_mock.harness.client import SevisClient
-from tests.support.server import ROOT, new_batch_id
+from tests.support.server import ROOT, new_batch_id, start_server
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """One server for the walk-through; batches are processed a second after upload (the README's --wait)."""
+    srv = start_server(tmp_path_factory.mktemp("newcomer"), "--processing-delay", "1")
+    yield srv
+    srv.stop(wait=False)
 
 
 def cli(server, *args):
@@ -26,8 +34,7 @@ def cli(server, *args):
 
 
 @pytest.mark.slow
-def test_readme_upload_then_download(server_factory, tmp_path):
-    server = server_factory("--processing-delay", "1")
+def test_readme_upload_then_download(server, tmp_path):
     batch_id = new_batch_id("R")
     up = cli(server, "upload", "fixtures/fm/create-with-dependent.xml", "--batch-id", batch_id, "--wait", "30")
     assert up.returncode == 0, up.stdout + up.stderr
@@ -44,8 +51,7 @@ def test_readme_upload_then_download(server_factory, tmp_path):
 
 
 @pytest.mark.slow
-def test_protocol_client_against_the_mock(server_factory):
-    server = server_factory("--processing-delay", "0")
+def test_protocol_client_against_the_mock(server):
     j = server.org("J")
     with SevisClient(
         server.base_url, cert=(j["client_cert"], j["client_key"]), ca_bundle=server.ca, environment="alphasevisbatch"
@@ -63,8 +69,7 @@ def test_protocol_client_against_the_mock(server_factory):
 
 
 @pytest.mark.slow
-def test_certs_issue_registers_a_working_certificate(server_factory, tmp_path):
-    server = server_factory("--processing-delay", "0")
+def test_certs_issue_registers_a_working_certificate(server, tmp_path):
     fm = server.org("F/M")
     issued = cli(
         server,

@@ -24,8 +24,8 @@ def control(server, method, path, body=None, token=None):
     return r
 
 
-def test_connection_json_describes_everything_needed(server_factory):
-    server = server_factory("--processing-delay", "0")
+def test_connection_json_describes_everything_needed(mock_server):
+    server = mock_server  # the session's server: any serve describes itself so
     info = server.info
     assert re.fullmatch(r"https://127\.0\.0\.1:\d+", info["base_url"])
     assert info["environments"] == {"production": "sevisbatch", "beta": "sbtsevisbatch", "alpha": "alphasevisbatch"}
