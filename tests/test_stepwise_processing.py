@@ -9,6 +9,7 @@ import json
 import threading
 from concurrent.futures import Future
 from contextlib import contextmanager
+from typing import Callable
 from datetime import timedelta
 
 import pytest
@@ -64,6 +65,24 @@ def queue_batch(mock, batch_id: str, salt: int, records: int = RECORDS, print_fo
         return add_batch(s, batch_id, now, document=etree.tostring(doc), state="queued").id
 
 
+def killed_in_step(monkeypatch, step: int) -> Callable[[], None]:
+    """Steps of 4 records, and a processor whose process is killed as step ``step`` begins (the steps before it
+    committed); returns what puts the real processing back for the processor that takes over."""
+    monkeypatch.setattr(worker, "STEP_RECORDS", 4)
+    monkeypatch.setattr(worker, "STEP_SECONDS", 60)  # steps cut by count only
+    real_apply = BatchProcessor.apply
+    applied = []
+
+    def dies(self, records):
+        applied.append(1)
+        if len(applied) == 4 * (step - 1) + 1:
+            raise SystemExit("the processor's process was killed")
+        return real_apply(self, records)
+
+    monkeypatch.setattr(BatchProcessor, "apply", dies)
+    return lambda: monkeypatch.setattr(BatchProcessor, "apply", real_apply)
+
+
 def outcome(mock, pk: int) -> tuple[str, dict, int]:
     with mock.store.session() as s:
         batch = s.get(Batch, pk)
@@ -92,18 +111,7 @@ def test_steps_commit_a_few_records_each_and_give_the_outcome_of_one_go(mock, mo
 
 
 def test_a_processor_that_dies_between_steps_is_taken_over_and_each_record_applied_once(mock, monkeypatch):
-    monkeypatch.setattr(worker, "STEP_RECORDS", 4)
-    monkeypatch.setattr(worker, "STEP_SECONDS", 60)
-    real_apply = BatchProcessor.apply
-    calls = []
-
-    def dies_in_the_third_step(self, records):
-        calls.append(1)
-        if len(calls) == 9:  # records 9 on: steps 1 and 2 (8 records) are committed, step 3 is not
-            raise SystemExit("the processor's process was killed")
-        return real_apply(self, records)
-
-    monkeypatch.setattr(BatchProcessor, "apply", dies_in_the_third_step)
+    revive = killed_in_step(monkeypatch, 3)  # steps 1 and 2 (8 records) are committed, step 3 is not
     pk = queue_batch(mock, "STEPWISE000002", 2)
     with pytest.raises(SystemExit):
         worker.process_due(mock)
@@ -111,7 +119,7 @@ def test_a_processor_that_dies_between_steps_is_taken_over_and_each_record_appli
         assert s.get(Batch, pk).state == "processing"
         assert s.get(BatchProgress, pk).applied == 8
         assert s.scalar(select(func.count()).select_from(Record).where(Record.created_batch_pk == pk)) == 8
-    monkeypatch.setattr(BatchProcessor, "apply", real_apply)
+    revive()
     assert worker.process_due(mock) == 0  # still under its lease: left alone
     with mock.store.write() as s:
         s.execute(update(BatchProgress).values(lease_until=real_now() - timedelta(seconds=1)))
@@ -124,19 +132,8 @@ def test_a_processor_that_dies_between_steps_is_taken_over_and_each_record_appli
 
 def test_the_lease_is_the_servers_setting(mock, monkeypatch):
     """`serve --processing-lease 2`: a processor that dies mid-batch is taken over 2 s later, not 15."""
-    monkeypatch.setattr(worker, "STEP_RECORDS", 4)
-    monkeypatch.setattr(worker, "STEP_SECONDS", 60)
     monkeypatch.setattr(mock.settings, "processing_lease", 2.0)
-    real_apply = BatchProcessor.apply
-    calls = []
-
-    def dies_in_the_second_step(self, records):
-        calls.append(1)
-        if len(calls) == 5:
-            raise SystemExit("the processor's process was killed")
-        return real_apply(self, records)
-
-    monkeypatch.setattr(BatchProcessor, "apply", dies_in_the_second_step)
+    killed_in_step(monkeypatch, 2)
     pk = queue_batch(mock, "STEPWISE000003", 3)
     start = real_now()
     with pytest.raises(SystemExit):
@@ -223,18 +220,7 @@ def test_forms_not_drawn_within_the_step_are_stored_after_its_commit(mock, monke
 def test_print_jobs_carried_across_steps_reach_the_processor_that_takes_over(mock, monkeypatch):
     """Each step adds a line to the progress row (its records' results and print jobs), not the whole batch's
     again; a processor that takes over merges the lines and draws every form, those of the dead one's steps too."""
-    monkeypatch.setattr(worker, "STEP_RECORDS", 4)
-    monkeypatch.setattr(worker, "STEP_SECONDS", 60)
-    real_apply = BatchProcessor.apply
-    calls = []
-
-    def dies_in_the_fourth_step(self, records):
-        calls.append(1)
-        if len(calls) == 13:  # steps 1 to 3 (12 records) are committed
-            raise SystemExit("the processor's process was killed")
-        return real_apply(self, records)
-
-    monkeypatch.setattr(BatchProcessor, "apply", dies_in_the_fourth_step)
+    revive = killed_in_step(monkeypatch, 4)  # steps 1 to 3 (12 records) are committed
     pk = queue_batch(mock, "STEPWISE000006", 6, records=14, print_form=True)
     with pytest.raises(SystemExit):
         worker.process_due(mock)
@@ -243,7 +229,7 @@ def test_print_jobs_carried_across_steps_reach_the_processor_that_takes_over(moc
         lines = row.carried.split("\n")
         assert row.applied == 12 and len(lines) == 3 and len(row.results.split("\n")) == 3
         assert [len(json.loads(line)["forms"]) for line in lines] == [4, 4, 4]  # each step's own print jobs
-    monkeypatch.setattr(BatchProcessor, "apply", real_apply)
+    revive()
     with mock.store.write() as s:
         s.execute(update(BatchProgress).values(lease_until=real_now() - timedelta(seconds=1)))
     worker.process_due(mock)
