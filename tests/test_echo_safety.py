@@ -105,7 +105,7 @@ def server_factory_module(tmp_path_factory):
 
     yield start
     for srv in started:
-        srv.stop()
+        srv.stop(wait=False)
 
 
 def j_doc(batch_id: str, header_batch_id: str | None = None) -> bytes:

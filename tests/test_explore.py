@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from sevis_mock.harness.rehearsal.cli import rehearse_command
 from sevis_mock.harness.rehearsal.explore import Failure, shorten, write_script
-from tests.support.server import ROOT
+from tests.support.server import ROOT, RunningServer
 
 HAPPY = [
     ("register_account", {}),
@@ -139,4 +139,4 @@ def test_explore_option_runs_walks_against_a_running_server(tmp_path, monkeypatc
         )
         assert server.alive() and server.clock()
     finally:
-        server.stop()
+        RunningServer(server).stop(wait=False)

@@ -682,7 +682,7 @@ def test_serve_scenario_file(tmp_path):
         assert (fault["name"], fault["hits"]) == ("flaky", 1)
         client.close()
     finally:
-        srv.stop()
+        srv.stop(wait=False)
 
 
 def test_scenarios_command_lists_each_on_one_line():

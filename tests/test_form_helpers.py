@@ -47,4 +47,4 @@ def test_helpers_start_with_the_first_batch(tmp_path):
             time.sleep(0.2)
         assert helpers(server), "the first batch starts the form helpers"
     finally:
-        server.stop()
+        server.stop(wait=False)

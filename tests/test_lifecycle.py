@@ -8,7 +8,7 @@ from hypothesis.stateful import run_state_machine_as_test
 
 from sevis_mock.harness.lifecycle import MAX_ADVANCE_DAYS, lifecycle_machine, summary
 from sevis_mock.harness.pytest_plugin import start_mock
-from tests.support.server import official_translog_schema
+from tests.support.server import RunningServer, official_translog_schema
 
 MIN_STEPS = 200
 # Few walks against the server: the model's predictions and every document are tested without one
@@ -23,7 +23,7 @@ def queued_server(tmp_path_factory):
     outlasts every move of the clock the machine makes)."""
     server = start_mock(tmp_path_factory.mktemp("lifecycle"), processing_delay=100 * MAX_ADVANCE_DAYS * 86400)
     yield server
-    server.stop()
+    RunningServer(server).stop(wait=False)
 
 
 def test_random_batch_sequences_keep_every_invariant(queued_server):

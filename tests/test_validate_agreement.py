@@ -18,6 +18,7 @@ from sevis_mock.harness.pytest_plugin import start_mock
 from sevis_mock.harness.strategies import documents_and_trees, serialize
 from sevis_mock.harness.validate import State, Validator
 from sevis_mock.server.validation import SchemaSet
+from tests.support.server import RunningServer
 
 SCHEMAS = SchemaSet.discover([])
 ROOT = {"F/M": "SEVISBatchCreateUpdateStudent", "J": "SEVISBatchCreateUpdateEV"}
@@ -33,7 +34,7 @@ def server(tmp_path_factory):
     yield mock
     for client in clients.values():
         client.close()
-    mock.stop()
+    RunningServer(mock).stop(wait=False)
 
 
 def server_verdict(server, kind: str, data: bytes, org_id: str, user_id: str, batch_id: str):
