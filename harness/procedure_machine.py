@@ -888,14 +888,19 @@ def procedure_machine(
     return Bound
 
 
-def replay(machine_class: type[ProcedureMachine], steps: list[tuple[str, dict]]) -> ProcedureMachine:
-    """Run recorded steps again, checking the invariants after each; raises at the first mismatch."""
+def replay(
+    machine_class: type[ProcedureMachine], steps: list[tuple[str, dict]], invariants: bool = True
+) -> ProcedureMachine:
+    """Run recorded steps again, checking the invariants after each (only the steps' own answers with
+    ``invariants=False``, about three times cheaper); raises at the first mismatch."""
     machine = machine_class()
-    machine.check_all()
+    if invariants:
+        machine.check_all()
     try:
         for name, args in steps:
             machine.do(name, args)
-            machine.check_all()
+            if invariants:
+                machine.check_all()
     finally:
         machine.teardown()
     return machine

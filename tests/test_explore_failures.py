@@ -8,7 +8,7 @@ from collections import Counter
 from hypothesis.stateful import RuleBasedStateMachine, rule
 
 from sevis_mock.harness.procedure_machine import ProcedureMismatch
-from sevis_mock.harness.rehearsal.explore import describe_failure, explore
+from sevis_mock.harness.rehearsal.explore import describe_failure, explore, shorten
 
 
 class OnceOnly(RuleBasedStateMachine):
@@ -54,3 +54,54 @@ def test_every_failure_has_words():
     assert describe_failure(ProcedureMismatch("login: HTTP 200; SEVIS should answer 401")).startswith("login:")
     assert describe_failure(AssertionError()) == "AssertionError (raised without a message): AssertionError()"
     assert describe_failure(KeyError("token")) == "KeyError: 'token'"
+
+
+class Walk:
+    """A stand-in machine for shortening: an upload fails once a registration happened (in the upload's own answer,
+    or, with ``between=True``, in the invariants checked after it); every other step is noise."""
+
+    last: list = []
+    between = False
+    replays: Counter = Counter()
+
+    def __init__(self) -> None:
+        type(self).last[:] = [self]
+        self.trace: list[tuple[str, dict]] = []
+        self.registered = self.uploaded = False
+        self.checked = False
+
+    def do(self, name: str, args: dict | None = None) -> None:
+        self.trace.append((name, args or {}))
+        self.registered |= name == "register"
+        if name == "upload" and self.registered:
+            self.uploaded = True
+            if not self.between:
+                raise ProcedureMismatch("upload answered S0003; SEVIS should answer S0002")
+
+    def check_all(self) -> None:
+        self.checked = True
+        if self.between and self.uploaded:
+            raise ProcedureMismatch("records per organization differ")
+
+    def teardown(self) -> None:
+        type(self).replays["with invariants" if self.checked else "steps only"] += 1
+
+
+WALK = [("noise", {"n": i}) for i in range(10)] + [("register", {})] + [("noise", {"n": i}) for i in range(10, 15)]
+WALK += [("upload", {})]
+
+
+def test_a_step_failure_is_shortened_with_cheap_replays_then_confirmed():
+    Walk.between, Walk.replays = False, Counter()
+    steps, message = shorten(Walk, WALK, "upload", budget=60)
+    assert steps == [("register", {}), ("upload", {})]
+    assert message == "upload answered S0003; SEVIS should answer S0002"
+    assert Walk.replays["with invariants"] == 1 and Walk.replays["steps only"] > 5, Walk.replays
+
+
+def test_an_invariant_failure_is_shortened_with_every_invariant_checked():
+    Walk.between, Walk.replays = True, Counter()
+    steps, message = shorten(Walk, WALK, "upload", budget=60)
+    assert steps == [("register", {}), ("upload", {})]
+    assert message == "records per organization differ"
+    assert Walk.replays["steps only"] == 1 and Walk.replays["with invariants"] > 5, Walk.replays

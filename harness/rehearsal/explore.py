@@ -75,10 +75,10 @@ def _first_failure(exc: BaseException) -> BaseException:
     return exc
 
 
-def _fails(machine_class, steps) -> tuple[str, str, int] | None:
+def _fails(machine_class, steps, invariants: bool = True) -> tuple[str, str, int] | None:
     """(action, message, steps run) when replaying ``steps`` fails, else None."""
     try:
-        replay(machine_class, steps)
+        replay(machine_class, steps, invariants)
     except Exception as exc:  # noqa: BLE001 -- any failure counts; its action must match the original's
         machine = machine_class.last[0]
         return _failing_action(machine), describe_failure(exc), len(machine.trace)
@@ -86,15 +86,30 @@ def _fails(machine_class, steps) -> tuple[str, str, int] | None:
 
 
 def shorten(machine_class, steps: list, action: str, budget: float = SHRINK_BUDGET) -> tuple[list, str]:
-    """A shorter walk that still fails at ``action`` (greedy removal of chunks, then single steps)."""
+    """A shorter walk that still fails at ``action`` (greedy removal of chunks, then single steps).
+
+    A walk that failed in a step's own answer (not in the invariants checked between steps) is shortened first
+    with replays that check only the steps' answers, about three times cheaper; the result counts once a replay
+    with every invariant checked fails at the same action too. Otherwise (or when it does not), every replay
+    checks the invariants."""
     deadline = time.monotonic() + budget
+    first = _fails(machine_class, steps, invariants=False)
+    if first is not None and first[0] == action:
+        short, _ = _greedy(machine_class, steps[: first[2]], action, deadline, invariants=False)
+        confirmed = _fails(machine_class, short)
+        if confirmed is not None and confirmed[0] == action:
+            return short[: confirmed[2]], confirmed[1]
+    return _greedy(machine_class, steps, action, deadline, invariants=True)
+
+
+def _greedy(machine_class, steps: list, action: str, deadline: float, invariants: bool) -> tuple[list, str]:
     best, message = list(steps), ""
     chunk = max(1, len(best) // 2)
     while chunk >= 1 and time.monotonic() < deadline:
         i, removed = 0, False
         while i < len(best) - 1 and time.monotonic() < deadline:  # the failing step itself stays
             candidate = best[:i] + best[i + chunk :]
-            outcome = _fails(machine_class, candidate)
+            outcome = _fails(machine_class, candidate, invariants)
             if outcome is not None and outcome[0] == action:
                 best, message, removed = candidate[: outcome[2]], outcome[1], True
             else:
@@ -102,7 +117,7 @@ def shorten(machine_class, steps: list, action: str, budget: float = SHRINK_BUDG
         if not removed:
             chunk //= 2
     if not message:
-        outcome = _fails(machine_class, best)
+        outcome = _fails(machine_class, best, invariants)
         message = outcome[1] if outcome else ""
     return best, message
 
