@@ -21,7 +21,7 @@ from pypdf import PdfReader
 from sevis_mock.fixtures import read_fixture
 from sevis_mock.server.records.events import APPLIERS
 from sevis_mock.server.store import Official
-from tests.support.server import assert_valid_log, new_batch_id, open_store, with_batch_id
+from tests.support.server import assert_valid_log, new_batch_id, open_store, start_server, with_batch_id
 
 EVENTS_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "events"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
@@ -278,9 +278,12 @@ def sub_actions(kind: str) -> set[str]:
 # --- the walks -------------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def walk_server(server_factory):
-    return server_factory("--processing-delay", "0", "--workers", "1")
+@pytest.fixture(scope="module")
+def walk_server(tmp_path_factory):
+    """One server for both walks (each creates its own records, with fresh names)."""
+    server = start_server(tmp_path_factory.mktemp("walks"), "--processing-delay", "0", "--workers", "1")
+    yield server
+    server.stop(wait=False)
 
 
 @pytest.mark.slow
