@@ -335,3 +335,23 @@ def test_a_reprint_after_a_dependent_ended_leaves_it_out_in_the_zip_and_in_rti(s
     assert b.get(f"/records/{principal}/form.pdf").content == replies[-1].pdfs[principal]
     refused = b.get(f"/records/{dependent}/form.pdf")
     assert refused.status_code == 404 and "has ended" in refused.text
+
+
+def test_the_help_desk_page_opens_a_ticket_or_shows_the_refusal_by_its_field(server):
+    from tests.test_rti import api, login, set_password
+    from tests.test_rti_designation import ds3036, register_sponsor_account
+
+    email, name = f"{unique('desk')}@example.org", f"Desk Page Exchange {unique('')}"
+    form = {"organization_name": name, "contact_name": "Rosa Sponsor", "email": email, "phone": "202-555-0100"}
+    b = Browser(server)
+    r = b.submit("/help-desk", data={**form, "sponsor_name": name})  # no DS-3036 of that name yet
+    assert r.status_code == 400 and 'id="e-sponsor_name"' in r.text and "no submitted DS-3036" in r.text
+    assert f'value="{name}"' in r.text  # what was typed stays in the form
+    temp = register_sponsor_account(server, email)
+    set_password(server, email)
+    token = login(server, temp).json()["token"]
+    did = api(server, "POST", "designations", token, json=ds3036(name)).json()["designation_id"]
+    assert api(server, "POST", f"designations/{did}/submit", token).status_code == 200
+    r = b.submit("/help-desk", data={**form, "sponsor_name": name})
+    assert r.status_code == 200 and re.search(rf"ticket EVHD\d{{7}} for DS-3036 {did}\b", r.text), r.text
+    assert f'value="{name}"' not in r.text  # an empty form for the next message

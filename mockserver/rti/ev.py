@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, flash, g, jsonify, redirect, request, url_for
+from flask import Response, g, jsonify, request
 
 from . import designations, records
 from .api import form_api
 from .blueprint import bp
-from .errors import RtiError
-from .pages import _account, _errors, _login_first, _page, form_pages
+from .pages import _account, _login_first, form_pages, ticket_page
 from .web import api_account, json_body, mock
 
 SITE_SLOTS = designations.MAX_SITES
@@ -72,17 +71,12 @@ form_pages(
 
 @bp.route("/help-desk", methods=["GET", "POST"])
 def help_desk_page():
-    form = {k: request.form.get(k, "") for k in designations.HELP_DESK_FIELDS}
-    if request.method == "POST":
-        m = mock()
-        try:
-            with m.store.write() as s:
-                ticket = designations.contact_help_desk(s, form, g.environment, m.clock.now())
-            flash(f"Your message reached the help desk: ticket {ticket.ticket} for DS-3036 {ticket.designation_id}.")
-            return redirect(url_for("rti.help_desk_page"))
-        except RtiError as err:
-            return _page("rti/help_desk.html", err.status, form=form, errors=_errors(err))
-    return _page("rti/help_desk.html", form=form, errors={})
+    return ticket_page(
+        "rti/help_desk.html",
+        designations.HELP_DESK_FIELDS,
+        designations.contact_help_desk,
+        lambda t: f"Your message reached the help desk: ticket {t.ticket} for DS-3036 {t.designation_id}.",
+    )
 
 
 # --- a trainee's or intern's DS-7002 ------------------------------------------------------------------------

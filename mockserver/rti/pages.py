@@ -265,23 +265,34 @@ form_pages(
 # --- step 8 ------------------------------------------------------------------------------------------------------
 
 
-@bp.route("/response-center", methods=["GET", "POST"])
-def response_center_page():
-    form = {k: request.form.get(k, "") for k in petitions.RESPONSE_FIELDS}
+def ticket_page(
+    template: str, fields: list[str], contact: Callable[..., Any], reached: Callable[[Any], str], **context
+):
+    """A page that writes to a desk (the SEVP Response Center, the exchange-visitor help desk): the form's
+    ``fields`` go to ``contact`` (session, fields, environment, now) in one write transaction; the ticket it opens is
+    flashed as ``reached(ticket)`` over an empty form, a refusal shown next to the field it names."""
+    form = {k: request.form.get(k, "") for k in fields}
     if request.method == "POST":
         m = mock()
         try:
             with m.store.write() as s:
-                ticket = petitions.contact_response_center(s, form, g.environment, m.clock.now())
-            flash(
-                f"Your message reached the SEVP Response Center: ticket {ticket.ticket} for I-17 {ticket.petition_id}."
-            )
-            return redirect(url_for("rti.response_center_page"))
+                ticket = contact(s, form, g.environment, m.clock.now())
+            flash(reached(ticket))
+            return redirect(url_for(str(request.endpoint)))
         except RtiError as err:
-            return _page(
-                "rti/response_center.html", err.status, form=form, errors=_errors(err), categories=petitions.CATEGORIES
-            )
-    return _page("rti/response_center.html", form=form, errors={}, categories=petitions.CATEGORIES)
+            return _page(template, err.status, form=form, errors=_errors(err), **context)
+    return _page(template, form=form, errors={}, **context)
+
+
+@bp.route("/response-center", methods=["GET", "POST"])
+def response_center_page():
+    return ticket_page(
+        "rti/response_center.html",
+        petitions.RESPONSE_FIELDS,
+        petitions.contact_response_center,
+        lambda t: f"Your message reached the SEVP Response Center: ticket {t.ticket} for I-17 {t.petition_id}.",
+        categories=petitions.CATEGORIES,
+    )
 
 
 # --- step 11 -----------------------------------------------------------------------------------------------------
