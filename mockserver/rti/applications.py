@@ -42,6 +42,7 @@ class FormKind:
     decided: str  # the state a positive decision leaves: "approved" | "designated"
     decision_key: str  # the decision in the JSON: "approval" | "designation"
     tickets_key: str  # its tickets in the JSON: "response_center" | "help_desk"
+    desk: str  # who reads its tickets: "the SEVP Response Center" | "the help desk"
     name_field: str  # the organization's name in the body: "school_name" | "sponsor_name"
     organization: str  # how the tickets name it: "school" | "sponsor"
     preparer_role: str  # the temporary user who prepares it: "TEMP" | "TEMP-EV"
@@ -166,6 +167,13 @@ class FormKind:
                 field=field,
             )
         return found
+
+    def ticket_reached(self, ticket: Any) -> str:
+        """What the page tells the sender of ``ticket``."""
+        return (
+            f"Your message reached {self.desk}: ticket {ticket.ticket} for {self.form_name} "
+            f"{getattr(ticket, self.id_key)}."
+        )
 
     def open_ticket(self, session: Session, environment: str, form: Any, fields: dict, now: datetime) -> Any:
         """A ticket (``fields`` as sent, checked) naming ``form``."""

@@ -196,6 +196,7 @@ DS3036 = FormKind(
     decided="designated",
     decision_key="designation",
     tickets_key="help_desk",
+    desk="the help desk",
     name_field="sponsor_name",
     organization="sponsor",
     preparer_role="TEMP-EV",

@@ -71,12 +71,8 @@ form_pages(
 
 @bp.route("/help-desk", methods=["GET", "POST"])
 def help_desk_page():
-    return ticket_page(
-        "rti/help_desk.html",
-        designations.HELP_DESK_FIELDS,
-        designations.contact_help_desk,
-        lambda t: f"Your message reached the help desk: ticket {t.ticket} for DS-3036 {t.designation_id}.",
-    )
+    fields, contact = designations.HELP_DESK_FIELDS, designations.contact_help_desk
+    return ticket_page(designations.DS3036, "rti/help_desk.html", fields, contact)
 
 
 # --- a trainee's or intern's DS-7002 ------------------------------------------------------------------------

@@ -265,19 +265,17 @@ form_pages(
 # --- step 8 ------------------------------------------------------------------------------------------------------
 
 
-def ticket_page(
-    template: str, fields: list[str], contact: Callable[..., Any], reached: Callable[[Any], str], **context
-):
-    """A page that writes to a desk (the SEVP Response Center, the exchange-visitor help desk): the form's
-    ``fields`` go to ``contact`` (session, fields, environment, now) in one write transaction; the ticket it opens is
-    flashed as ``reached(ticket)`` over an empty form, a refusal shown next to the field it names."""
+def ticket_page(kind: FormKind, template: str, fields: list[str], contact: Callable[..., Any], **context):
+    """A page that writes to the desk of ``kind`` (the SEVP Response Center, the exchange-visitor help desk): the
+    form's ``fields`` go to ``contact`` (session, fields, environment, now) in one write transaction; the ticket it
+    opens is flashed over an empty form, a refusal shown next to the field it names."""
     form = {k: request.form.get(k, "") for k in fields}
     if request.method == "POST":
         m = mock()
         try:
             with m.store.write() as s:
                 ticket = contact(s, form, g.environment, m.clock.now())
-            flash(reached(ticket))
+            flash(kind.ticket_reached(ticket))
             return redirect(url_for(str(request.endpoint)))
         except RtiError as err:
             return _page(template, err.status, form=form, errors=_errors(err), **context)
@@ -286,13 +284,8 @@ def ticket_page(
 
 @bp.route("/response-center", methods=["GET", "POST"])
 def response_center_page():
-    return ticket_page(
-        "rti/response_center.html",
-        petitions.RESPONSE_FIELDS,
-        petitions.contact_response_center,
-        lambda t: f"Your message reached the SEVP Response Center: ticket {t.ticket} for I-17 {t.petition_id}.",
-        categories=petitions.CATEGORIES,
-    )
+    fields, contact = petitions.RESPONSE_FIELDS, petitions.contact_response_center
+    return ticket_page(petitions.I17, "rti/response_center.html", fields, contact, categories=petitions.CATEGORIES)
 
 
 # --- step 11 -----------------------------------------------------------------------------------------------------

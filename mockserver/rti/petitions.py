@@ -168,6 +168,7 @@ I17 = FormKind(
     decided="approved",
     decision_key="approval",
     tickets_key="response_center",
+    desk="the SEVP Response Center",
     name_field="school_name",
     organization="school",
     preparer_role="TEMP",
