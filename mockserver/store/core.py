@@ -401,6 +401,9 @@ class Store:
             row = Setting(key="next_sevis_number", value=str(first))
             session.add(row)
         row.value = str(first + count)
+        # held for the session's next call (a batch asks once per record): the session keeps only rows that are
+        # referenced, and would read this one again each time
+        session.info["next_sevis_number"] = row
         return [f"N{n:010d}" for n in range(first, first + count)]
 
     def restart_sevis_ids(self, session: Session) -> None:
