@@ -14,7 +14,7 @@ from datetime import timedelta
 
 import pytest
 from lxml import etree
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 
 from sevis_mock.fixtures import read_fixture
 from sevis_mock.harness.lifecycle import letters
@@ -251,3 +251,27 @@ def test_a_progress_row_of_one_line_is_read_as_before():
     records = [RecordOutcome(request_id="1", sevis_id="N0000000001"), RecordOutcome(request_id="2")]
     assert records_from_json(records_to_json(records)) == records
     assert records_from_json(records_to_json(records[:1]) + "\n" + records_to_json(records[1:])) == records
+
+
+def test_only_the_steps_that_cannot_finish_a_batch_skip_the_flush_to_disk(mock, monkeypatch):
+    """Steps with more records left than a step applies commit without flushing (a power loss takes the batch back
+    to an earlier step, redone once its lease runs out); the claim and the steps that may finish it, whose outcome a
+    download shows, are flushed."""
+    monkeypatch.setattr(worker, "STEP_RECORDS", 7)
+    monkeypatch.setattr(worker, "STEP_SECONDS", 60)
+    levels: list[int] = []
+    real_apply = BatchProcessor.apply
+
+    def noted(self, records):
+        levels.append(self.session.execute(text("PRAGMA synchronous")).scalar())
+        return real_apply(self, records)
+
+    monkeypatch.setattr(BatchProcessor, "apply", noted)
+    pk = queue_batch(mock, "STEPWISE000007", 7)
+    assert worker.process_due(mock) == 1
+    state, _, created = outcome(mock, pk)
+    assert state == "processed" and created == RECORDS
+    steps = [levels[i] for i in range(0, RECORDS, 7)]  # 30 records in steps of 7: 30, 23, 16, 9 and 2 left
+    assert steps == [2, 1, 1, 1, 2]  # FULL (2) for the claim and the last step, NORMAL (1) in between
+    with mock.store.write() as s:  # the connection is back to FULL for everyone else
+        assert s.execute(text("PRAGMA synchronous")).scalar() == 2

@@ -246,6 +246,12 @@ def _sqlite_begin(conn) -> None:
     # A write transaction takes the database lock up front (BEGIN IMMEDIATE) so that two workers
     # can never both read a batch as queued and both apply it.
     immediate = conn.info.pop("immediate", False)
+    # A transaction that need not survive a power loss (Store.write(durable=False)) commits without flushing the
+    # WAL to disk; the level can only change between transactions, so each sets its own when it differs.
+    level = "NORMAL" if conn.info.pop("lazy", False) else "FULL"
+    if conn.info.get("synchronous", "FULL") != level:
+        conn.connection.dbapi_connection.execute(f"PRAGMA synchronous={level}")
+        conn.info["synchronous"] = level
     conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
@@ -332,23 +338,31 @@ class Store:
                 yield session
 
     @contextmanager
-    def write(self, exclusive: bool = True) -> Iterator[Session]:
+    def write(self, exclusive: bool = True, durable: bool = True) -> Iterator[Session]:
         """A unit of work that holds the write lock from its first statement, so that what it reads stays true
         until it commits. On SQLite, writers of one process queue on a lock of their own first, so that at most
         one per process waits on the database's lock (whose busy handler sleeps and retries, unfairly, rather
         than queueing). On PostgreSQL the write lock is a transaction-level advisory lock that every instance on
         the database shares (released at commit, or when a killed instance's connection drops); with
         ``exclusive=False`` a unit that only inserts (an accepted upload, a journal entry) runs beside the others,
-        the database's constraints deciding between them."""
+        the database's constraints deciding between them.
+
+        ``durable=False``: the commit is not flushed to disk (SQLite's ``synchronous=NORMAL``, PostgreSQL's
+        ``synchronous_commit`` off). It survives the process being killed, not a power loss or an operating system
+        crash, after which the database is as of an earlier commit: for work that is redone when lost (the
+        intermediate steps of a batch), never for what a client was told."""
         if self.dialect != "sqlite":
             with Session(self.engine, expire_on_commit=False) as session:
                 with session.begin():
                     if exclusive:
                         session.execute(select(func.pg_advisory_xact_lock(PG_WRITE_LOCK)))
+                    if not durable:
+                        session.execute(text("SET LOCAL synchronous_commit TO OFF"))
                     yield session
             return
         with self._write_lock, self._between_processes(), self.engine.connect() as conn:
             conn.info["immediate"] = True
+            conn.info["lazy"] = not durable
             try:
                 with Session(bind=conn, expire_on_commit=False) as session:
                     with session.begin():
@@ -359,6 +373,7 @@ class Store:
                 # the pooled connection, or a later read would take the write lock (and, inside another
                 # write of the same thread, wait for itself until the busy timeout)
                 conn.info.pop("immediate", None)
+                conn.info.pop("lazy", None)
 
     @contextmanager
     def _between_processes(self) -> Iterator[None]:
