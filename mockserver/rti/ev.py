@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Response, g, jsonify, request
 
 from . import designations, records
 from .api import form_api
 from .blueprint import bp
-from .pages import _account, _login_first, form_pages, ticket_page
+from .pages import _account, _login_first, form_pages, officials_from_form, places_from_form, ticket_page
 from .web import api_account, json_body, mock
 
 SITE_SLOTS = designations.MAX_SITES
@@ -32,18 +30,8 @@ def api_help_desk():
 
 def _ds3036_from_form() -> dict:
     f = request.form
-    sites, officials = [], []
-    for n in range(SITE_SLOTS):
-        c: dict[str, Any] = {
-            "name": f.get(f"site-{n}-name", ""),
-            "address": {k: f.get(f"site-{n}-{k}", "") for k in designations.ADDRESS_FIELDS},
-        }
-        if n == 0 or c["name"].strip() or any(v.strip() for v in c["address"].values()):
-            sites.append(c)
-    for n in range(OFFICER_SLOTS):
-        o = {k: f.get(f"official-{n}-{k}", "") for k in ("role", "first_name", "last_name", "email")}
-        if any(o[k].strip() for k in ("first_name", "last_name", "email")):
-            officials.append(o)
+    sites = [site for _, site in places_from_form("site", SITE_SLOTS)]
+    officials = officials_from_form(OFFICER_SLOTS)
     return {
         "sponsor_name": f.get("sponsor_name", ""),
         "program_type": f.get("program_type", ""),

@@ -15,7 +15,7 @@ from ..store import Organization
 from ..profiles import describe, load as load_profile
 from . import accounts, batchreg, petitions, records
 from .blueprint import bp
-from .applications import FormKind
+from .applications import ADDRESS_FIELDS, FormKind
 from .errors import RtiError
 from ..store import PasswordLink, RtiAccount
 from .paths import link_base
@@ -158,22 +158,37 @@ def logout_page():
 # --- steps 5-7: Form I-17 --------------------------------------------------------------------------------------
 
 
+def places_from_form(prefix: str, slots: int) -> list[tuple[int, dict[str, Any]]]:
+    """The campuses (I-17) or sites (DS-3036) typed into the page's rows ``<prefix>-<n>-name`` and
+    ``<prefix>-<n>-address1`` etc., with their row numbers: the first row always, another when anything is typed."""
+    f = request.form
+    rows = []
+    for n in range(slots):
+        place: dict[str, Any] = {
+            "name": f.get(f"{prefix}-{n}-name", ""),
+            "address": {k: f.get(f"{prefix}-{n}-{k}", "") for k in ADDRESS_FIELDS},
+        }
+        if n == 0 or place["name"].strip() or any(v.strip() for v in place["address"].values()):
+            rows.append((n, place))
+    return rows
+
+
+def officials_from_form(slots: int, *more: str) -> list[dict[str, str]]:
+    """The officials typed into the page's rows ``official-<n>-role`` etc. (and ``more`` fields): those with a name
+    or an e-mail address."""
+    f = request.form
+    rows = [
+        {k: f.get(f"official-{n}-{k}", "") for k in ("role", "first_name", "last_name", "email", *more)}
+        for n in range(slots)
+    ]
+    return [o for o in rows if any(o[k].strip() for k in ("first_name", "last_name", "email"))]
+
+
 def _i17_from_form() -> dict:
     f = request.form
     main = f.get("main_campus", "0")
-    campuses, officials = [], []
-    for n in range(CAMPUS_SLOTS):
-        c: dict[str, Any] = {
-            "name": f.get(f"campus-{n}-name", ""),
-            "main": str(n) == main,
-            "address": {k: f.get(f"campus-{n}-{k}", "") for k in petitions.ADDRESS_FIELDS},
-        }
-        if n == 0 or c["name"].strip() or any(v.strip() for v in c["address"].values()):
-            campuses.append(c)
-    for n in range(OFFICIAL_SLOTS):
-        o = {k: f.get(f"official-{n}-{k}", "") for k in ("role", "first_name", "last_name", "email", "campus")}
-        if any(o[k].strip() for k in ("first_name", "last_name", "email")):
-            officials.append(o)
+    campuses = [{**c, "main": str(n) == main} for n, c in places_from_form("campus", CAMPUS_SLOTS)]
+    officials = officials_from_form(OFFICIAL_SLOTS, "campus")
     return {
         "school_name": f.get("school_name", ""),
         "category": f.get("category", ""),
