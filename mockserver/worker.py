@@ -189,6 +189,7 @@ def apply_batch(mock, batch_pk: int | None = None, claimed: list[int] | None = N
             jobs = {"forms": processor.forms, "plans": processor.plans}
         log.info("processed batch %s of %s", batch_id, org_id)
         if printing:
+            assert batch_pk is not None  # set by the claim at the latest
             print_forms(mock, batch_pk, jobs, drawing)
         return True
 
