@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections import Counter
 
+import pytest
+
 from hypothesis.stateful import RuleBasedStateMachine, rule
 
 from sevis_mock.harness.procedure_machine import ProcedureMismatch
@@ -91,17 +93,21 @@ WALK = [("noise", {"n": i}) for i in range(10)] + [("register", {})] + [("noise"
 WALK += [("upload", {})]
 
 
-def test_a_step_failure_is_shortened_with_cheap_replays_then_confirmed():
-    Walk.between, Walk.replays = False, Counter()
-    steps, message = shorten(Walk, WALK, "upload", budget=60)
-    assert steps == [("register", {}), ("upload", {})]
-    assert message == "upload answered S0003; SEVIS should answer S0002"
-    assert Walk.replays["with invariants"] == 1 and Walk.replays["steps only"] > 5, Walk.replays
-
-
-def test_an_invariant_failure_is_shortened_with_every_invariant_checked():
-    Walk.between, Walk.replays = True, Counter()
-    steps, message = shorten(Walk, WALK, "upload", budget=60)
-    assert steps == [("register", {}), ("upload", {})]
-    assert message == "records per organization differ"
-    assert Walk.replays["steps only"] == 1 and Walk.replays["with invariants"] > 5, Walk.replays
+@pytest.mark.parametrize(
+    "between, message, cheap, checked",
+    [
+        # a step's own answer: shortened with replays of the steps only, then confirmed once with the invariants
+        (False, "upload answered S0003; SEVIS should answer S0002", "many", 1),
+        # the invariants after the step: one cheap replay shows it does not fail that way, then every replay checks
+        (True, "records per organization differ", 1, "many"),
+    ],
+    ids=["step", "invariants"],
+)
+def test_a_failing_walk_is_shortened_with_the_cheapest_replays_that_show_it(between, message, cheap, checked):
+    Walk.between, Walk.replays = between, Counter()
+    steps, said = shorten(Walk, WALK, "upload", budget=60)
+    assert steps == [("register", {}), ("upload", {})] and said == message
+    counts = {"steps only": cheap, "with invariants": checked}
+    for kind, expected in counts.items():
+        got = Walk.replays[kind]
+        assert got > 5 if expected == "many" else got == expected, Walk.replays
