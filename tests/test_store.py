@@ -140,6 +140,29 @@ def test_work_handed_over_without_waiting_is_written_by_the_next_flush(store):
         assert all(s.get(Setting, f"deferred{n}").value == str(n) for n in range(20))
 
 
+def test_work_nobody_waits_for_is_committed_without_a_flush_to_disk_and_waited_work_with_one(store):
+    """A journal entry handed over without waiting holds the write lock for moments (no fsync of its own; the next
+    flushed commit takes it to disk); a unit whose caller waits, an accepted upload, is flushed before it returns."""
+    import threading
+
+    query = "PRAGMA synchronous" if store.dialect == "sqlite" else "SHOW synchronous_commit"
+    with store.session() as s:
+        default = s.execute(text(query)).scalar()  # FULL (2) on SQLite; the server's own setting on PostgreSQL
+    levels: list = []
+    ran = threading.Event()
+
+    def note(session) -> None:
+        levels.append(session.execute(text(query)).scalar())
+        ran.set()
+
+    store.writer.submit(note)
+    assert ran.wait(30)
+    store.writer.run(note)
+    assert store.writer.flush(timeout=30)
+    assert levels == [1 if store.dialect == "sqlite" else "off", default]
+    assert store.dialect != "sqlite" or default == 2
+
+
 def test_writers_of_all_processes_queue_on_a_lock_file_beside_the_database(sqlite_store, tmp_path):
     """SQLite's busy handler sleeps between tries; the kernel's file lock wakes the next writer at once. The lock
     is held for exactly the write transaction, and only its owner can read or write the file."""

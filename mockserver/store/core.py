@@ -455,8 +455,8 @@ class GroupWriter:
     wakes each caller when that transaction has committed. A commit costs a flush to disk; sixteen clients
     uploading at once share a few commits instead of queueing for sixteen, and each reply still waits until its
     own change is durable. Work that changes no state (the journal entry of a refusal or a download) is handed
-    over without waiting (`submit`): it is written moments later, and `flush` (the journal's readers, a clean
-    stop) waits until everything handed over is."""
+    over without waiting (`submit`): it is written moments later, without a flush to disk of its own, and `flush`
+    (the journal's readers, a clean stop) waits until everything handed over is written."""
 
     MAX_GROUP = 64
 
@@ -515,7 +515,7 @@ class GroupWriter:
         if self._store.row_locks:  # no lock of the whole database to share: each unit commits on its own
             for unit in group:
                 try:
-                    with self._store.write(exclusive=False) as session:
+                    with self._store.write(exclusive=False, durable=unit.wait) as session:
                         unit.result = unit.work(session)
                 except BaseException as exc:
                     unit.error = exc
@@ -525,7 +525,10 @@ class GroupWriter:
                     unit.done.set()
             return
         try:
-            with self._store.write() as session:
+            # work nobody waits for (a refusal's or a download's journal entry) is not flushed to disk on its own: it
+            # holds the write lock for moments, and the next flushed commit (an upload, a batch's last step) takes it
+            # to disk too; only a power loss in between loses it
+            with self._store.write(durable=any(unit.wait for unit in group)) as session:
                 for unit in group:
                     try:
                         with session.begin_nested():
