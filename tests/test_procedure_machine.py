@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from contextlib import contextmanager
 
 import pytest
 
@@ -80,19 +81,54 @@ def test_the_mock_answers_every_walk_as_sevis_would(machine):
     assert not never, f"no walk performed {sorted(never)}: {dict(machine.performed)}"
 
 
-def test_a_replayed_walk_reaches_an_accepted_upload(machine):
-    """The happy path as a recorded script: 15 steps replayed from plain data, the mock agreeing throughout."""
+@contextmanager
+def probing(machine):
+    """A machine for a scripted walk, torn down whatever happens."""
     probe = machine()
-    steps = []
-    for _ in range(40):
-        name, args = probe.next_step()
+    try:
+        yield probe
+    finally:
+        probe.teardown()
+
+
+def walk(probe, steps) -> None:
+    """Each step of a script, every invariant checked after it."""
+    for name, args in steps:
         probe.do(name, args)
         probe.check_all()
-        steps.append((name, args))
-        if name == "upload":
-            break
-    probe.teardown()
-    assert steps[-1][0] == "upload", steps
+
+
+def walk_to_upload(probe, sponsor: bool = False) -> list[tuple[str, dict]]:
+    """The procedure's next steps (the school's, or the sponsor's) up to its first upload; the steps taken."""
+    steps: list[tuple[str, dict]] = []
+    for _ in range(40):
+        step = probe.next_step(sponsor=sponsor)
+        walk(probe, [step])
+        steps.append(step)
+        if step[0] == "upload":
+            return steps
+    raise AssertionError(f"the procedure did not reach an upload in 40 steps: {steps}")
+
+
+def reached_since(machine, before: dict, keys: list[tuple[str, str]]) -> None:
+    """Each (action, outcome) in ``keys`` was seen since the ``before`` snapshot of the machine's stats."""
+    seen = {key for key, n in machine.stats.items() if n > before.get(key, 0)}
+    for key in keys:
+        assert key in seen, f"{key} not reached; the walk gave {sorted(seen)}"
+
+
+def account_with_password(user: int = 0, register: str = "register_account") -> list[tuple[str, dict]]:
+    return [
+        (register, {}),
+        ("set_password", {"user": user, "newest": True, "strong": True}),
+        ("login", {"user": user, "right": True}),
+    ]
+
+
+def test_a_replayed_walk_reaches_an_accepted_upload(machine):
+    """The happy path as a recorded script: 15 steps replayed from plain data, the mock agreeing throughout."""
+    with probing(machine) as probe:
+        steps = walk_to_upload(probe)
     done = replay(machine, steps)
     assert [b.kind for b in done.model.batches] == ["rule-failure"] and done.model.batches[0].processed
     assert done.model.orgs[done.model.batches[0].org_id].registered
@@ -103,72 +139,46 @@ def test_an_incomplete_i17_is_refused_naming_what_is_missing(machine, fault):
     """A scripted walk: the I-17 submitted with a field missing is refused (400) with that field named."""
     key = ("submit_i17 incomplete", "400")
     before = machine.stats[key]
-    probe = machine()
-    try:
-        for name, args in [
-            ("register_account", {}),
-            ("set_password", {"user": 0, "newest": True, "strong": True}),
-            ("login", {"user": 0, "right": True}),
-            ("fill_i17", {"owner": 0, "category": "F", "campuses": 2, "officials": 2, "fault": fault, "revise": False}),
-            ("submit_i17", {"owner": 0}),
-        ]:
-            probe.do(name, args)
-            probe.check_all()
-        assert machine.stats[key] == before + 1
-    finally:
-        probe.teardown()
+    with probing(machine) as probe:
+        i17 = {"owner": 0, "category": "F", "campuses": 2, "officials": 2, "fault": fault, "revise": False}
+        walk(probe, [*account_with_password(), ("fill_i17", i17), ("submit_i17", {"owner": 0})])
+    assert machine.stats[key] == before + 1
 
 
 def test_what_does_not_exist_is_not_found(machine):
     """A scripted walk: a Set Password link never issued, submitting an I-17 never filled, and registering a
     certificate for a program number never designated are 404."""
     before = dict(machine.stats)
-    probe = machine()
-    try:
-        for name, args in [
-            ("register_account", {}),
-            ("set_password", {"user": 101, "newest": True, "strong": True}),
-            ("login", {"user": 101, "right": True}),
-            ("set_password", {"user": 100, "newest": True, "strong": True}),  # the seeded PDSO: no link yet
-            ("submit_i17", {"owner": 101}),
-            ("register_batch", {"user": 101, "org": 5, "cert": "c0", "agree": True}),  # P-1-99999
-        ]:
-            probe.do(name, args)
-            probe.check_all()
-    finally:
-        probe.teardown()
-    seen = {key for key, n in machine.stats.items() if n > before.get(key, 0)}
-    for key in [
-        ("set_password unknown link", "404"),
-        ("submit_i17 of no I-17", "404"),
-        ("register_batch (c0) for an unknown org", "404"),
-    ]:
-        assert key in seen, f"{key} not reached; the walk gave {sorted(seen)}"
+    with probing(machine) as probe:
+        walk(
+            probe,
+            [
+                *account_with_password(101),
+                ("set_password", {"user": 100, "newest": True, "strong": True}),  # the seeded PDSO: no link yet
+                ("submit_i17", {"owner": 101}),
+                ("register_batch", {"user": 101, "org": 5, "cert": "c0", "agree": True}),  # P-1-99999
+            ],
+        )
+    reached_since(
+        machine,
+        before,
+        [
+            ("set_password unknown link", "404"),
+            ("submit_i17 of no I-17", "404"),
+            ("register_batch (c0) for an unknown org", "404"),
+        ],
+    )
 
 
 def test_approving_an_approved_petition_is_refused(machine):
     """A scripted walk: SEVP approves a submitted I-17, then approving it again is 409."""
     key = ("SEVP approve a approved petition", "409")
     before = machine.stats[key]
-    probe = machine()
-    try:
-        for name, args in [
-            ("register_account", {}),
-            ("set_password", {"user": 0, "newest": True, "strong": True}),
-            ("login", {"user": 0, "right": True}),
-            (
-                "fill_i17",
-                {"owner": 0, "category": "F", "campuses": 1, "officials": 1, "fault": "none", "revise": False},
-            ),
-            ("submit_i17", {"owner": 0}),
-            ("sevp_decide", {"petition": 0, "approve": True}),
-            ("sevp_decide", {"petition": 0, "approve": True}),
-        ]:
-            probe.do(name, args)
-            probe.check_all()
-        assert machine.stats[key] == before + 1
-    finally:
-        probe.teardown()
+    with probing(machine) as probe:
+        i17 = {"owner": 0, "category": "F", "campuses": 1, "officials": 1, "fault": "none", "revise": False}
+        approve = ("sevp_decide", {"petition": 0, "approve": True})
+        walk(probe, [*account_with_password(), ("fill_i17", i17), ("submit_i17", {"owner": 0}), approve, approve])
+    assert machine.stats[key] == before + 1
 
 
 def test_after_the_procedure_every_batch_refusal_is_reached(machine):
@@ -176,36 +186,31 @@ def test_after_the_procedure_every_batch_refusal_is_reached(machine):
     reach: the batch ID again (S0010), a malformed document (S0012), a download before processing (S0030),
     five wrong passwords (429), 45 days without an RTI login (S0003), and back to S0000 after a login; the
     batch processed, and an official reads RTI's Batches, Records and Form I-17 pages against the JSON."""
-    probe = machine()
-    try:
-        for _ in range(40):
-            name, args = probe.next_step()
-            probe.do(name, args)
-            probe.check_all()
-            if name == "upload":
-                break
-        assert name == "upload", "the procedure did not reach an upload"
+    with probing(machine) as probe:
+        _, args = walk_to_upload(probe)[-1]
         pdso = probe._ref(probe.model.batches[0].user)
         upload = dict(args, user=pdso, cert="own")
-        script = [
-            ("download", {"batch": 0, "never_sent": False}),
-            ("upload", dict(upload, doc="good", reuse=True, variant=0)),
-            ("upload", dict(upload, doc="malformed", reuse=False)),
-            *[("login", {"user": pdso, "right": False})] * 5,
-            ("login", {"user": pdso, "right": True}),
-            ("advance_clock", {}),
-            ("upload", dict(upload, doc="good", reuse=False)),
-            ("login", {"user": pdso, "right": True}),
-            ("upload", dict(upload, doc="good", reuse=False)),
-            ("process_now", {}),
-            ("review", {"user": 0}),
-        ]
         before = dict(machine.stats)
-        for name, args in script:
-            probe.do(name, args)
-            probe.check_all()
-        seen = {key: n - before.get(key, 0) for key, n in machine.stats.items() if n > before.get(key, 0)}
-        for key in [
+        walk(
+            probe,
+            [
+                ("download", {"batch": 0, "never_sent": False}),
+                ("upload", dict(upload, doc="good", reuse=True, variant=0)),
+                ("upload", dict(upload, doc="malformed", reuse=False)),
+                *[("login", {"user": pdso, "right": False})] * 5,
+                ("login", {"user": pdso, "right": True}),
+                ("advance_clock", {}),
+                ("upload", dict(upload, doc="good", reuse=False)),
+                ("login", {"user": pdso, "right": True}),
+                ("upload", dict(upload, doc="good", reuse=False)),
+                ("process_now", {}),
+                ("review", {"user": 0}),
+            ],
+        )
+    reached_since(
+        machine,
+        before,
+        [
             ("download", "S0030"),
             ("upload good", "S0010"),
             ("upload malformed", "S0012"),
@@ -216,10 +221,8 @@ def test_after_the_procedure_every_batch_refusal_is_reached(machine):
             ("process good", "S0000"),
             ("review", "pages agree"),
             ("review I-17", "pages agree"),
-        ]:
-            assert key in seen, f"{key} not reached; the walk gave {sorted(seen)}"
-    finally:
-        probe.teardown()
+        ],
+    )
 
 
 def test_the_j_path_and_the_answers_to_each_sponsor_mistake(machine):
@@ -227,46 +230,37 @@ def test_the_j_path_and_the_answers_to_each_sponsor_mistake(machine):
     answer to each mistake the issue names: a DS-3036 with a category the program type may not use (400
     naming it), one without its RO (400), an upload to a program number before designation (S0002), and an
     ARO registering the certificate (403); the RO's EV batch then applies one record and rejects S2282."""
-    probe = machine()
-    try:
-        script = [
-            ("register_sponsor_account", {}),
-            ("set_password", {"user": 101, "newest": True, "strong": True}),
-            ("login", {"user": 101, "right": True}),
-            ("fill_ds3036", {"owner": 101, "program_type": "P-3", "fault": "forbidden-category", "revise": False}),
-            ("submit_ds3036", {"owner": 101}),
-            ("fill_ds3036", {"owner": 101, "program_type": "P-3", "fault": "no-ro", "revise": False}),
-            ("submit_ds3036", {"owner": 101}),
-            (
-                "upload",
-                {"user": 101, "org": 5, "cert": "own", "doc": "good", "reuse": False, "variant": 0},
-            ),  # P-1-99999
-        ]
-        before = dict(machine.stats)
-        for name, args in script:
-            probe.do(name, args)
-            probe.check_all()
+    before = dict(machine.stats)
+    with probing(machine) as probe:
+        walk(
+            probe,
+            [
+                *account_with_password(101, register="register_sponsor_account"),
+                ("fill_ds3036", {"owner": 101, "program_type": "P-3", "fault": "forbidden-category", "revise": False}),
+                ("submit_ds3036", {"owner": 101}),
+                ("fill_ds3036", {"owner": 101, "program_type": "P-3", "fault": "no-ro", "revise": False}),
+                ("submit_ds3036", {"owner": 101}),
+                ("upload", {"user": 101, "org": 5, "cert": "own", "doc": "good", "reuse": False, "variant": 0}),
+            ],  # org 5: P-1-99999
+        )
         assert probe.model.users[1].role == "TEMP-EV"
-        for _ in range(40):
-            name, args = probe.next_step(sponsor=True)
-            probe.do(name, args)
-            probe.check_all()
-            if name == "upload":
-                break
-        assert name == "upload", "the J procedure did not reach an upload"
+        walk_to_upload(probe, sponsor=True)
         program = probe.model.batches[-1].org_id
         assert program.startswith("P-3-") and probe.model.designations[-1].state == "designated"
         aro = next(u for u in probe.model.users if u.role == "ARO" and u.org_id == program)
-        for name, args in [
-            ("login", {"user": probe._ref(aro), "right": True}),
-            ("register_batch", {"user": probe._ref(aro), "org": 0, "cert": "c5", "agree": True}),
-            ("process_now", {}),
-            ("review", {"user": [u for u in probe.model.users if u.official and u.password].index(aro)}),
-        ]:
-            probe.do(name, args)
-            probe.check_all()
-        seen = {key: n - before.get(key, 0) for key, n in machine.stats.items() if n > before.get(key, 0)}
-        for key in [
+        walk(
+            probe,
+            [
+                ("login", {"user": probe._ref(aro), "right": True}),
+                ("register_batch", {"user": probe._ref(aro), "org": 0, "cert": "c5", "agree": True}),
+                ("process_now", {}),
+                ("review", {"user": [u for u in probe.model.users if u.official and u.password].index(aro)}),
+            ],
+        )
+    reached_since(
+        machine,
+        before,
+        [
             ("submit_ds3036 with a category the program may not use", "400"),
             ("submit_ds3036 incomplete", "400"),
             ("upload refused: upload to a program number before designation", "S0002"),
@@ -276,10 +270,8 @@ def test_the_j_path_and_the_answers_to_each_sponsor_mistake(machine):
             ("upload j-rule-failure", "S0000"),
             ("process j-rule-failure", "S0020"),
             ("review", "pages agree"),
-        ]:
-            assert key in seen, f"{key} not reached; the walk gave {sorted(seen)}"
-    finally:
-        probe.teardown()
+        ],
+    )
 
 
 def test_a_wrong_answer_is_reported(machine):
