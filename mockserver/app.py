@@ -43,8 +43,9 @@ class Mock:
         self.schemas = SchemaSet.discover(settings.schemas)
         self.schemas.compile_all()
         self._worker: Worker | None = None
-        # helper processes that draw forms: the cores shared out among the server's worker processes
-        self.render_pool = RenderPool((os.cpu_count() or 1) // max(1, settings.workers))
+        # helper processes that draw forms, one per core: a batch is processed by one server process, whose helpers
+        # may then use every core the others leave idle (they run at a lower priority than requests)
+        self.render_pool = RenderPool(os.cpu_count() or 1)
         self._helpers_started = False
         self._lock = threading.Lock()
         token_file = settings.data_dir / "control-token"

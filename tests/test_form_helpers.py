@@ -3,15 +3,28 @@ that prints no form (most test servers, a CI job that only uploads) never starts
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 
 import pytest
 
 from sevis_mock.fixtures import read_fixture
+from sevis_mock.server.app import Mock
+from sevis_mock.server.config import Settings
+from sevis_mock.server.datadir import DataDir
 from tests.support.server import new_batch_id, start_server, with_batch_id
 
-pytestmark = [pytest.mark.server]
+
+def test_a_server_process_has_a_helper_per_core_whatever_the_number_of_workers(tmp_path):
+    """One server process processes a batch: its helpers may draw its forms on every core."""
+    settings = Settings(data_dir=tmp_path / "mock", processing_delay=0, workers=2)
+    DataDir(settings).prepare()
+    mock = Mock(settings)
+    try:
+        assert mock.render_pool.processes == (os.cpu_count() or 1)
+    finally:
+        mock.store.engine.dispose()
 
 
 def helpers(server) -> list[str]:
@@ -32,6 +45,7 @@ def helpers(server) -> list[str]:
     return found
 
 
+@pytest.mark.server
 def test_helpers_start_with_the_first_batch(tmp_path):
     server = start_server(tmp_path, "--processing-delay", "0", "--workers", "1")
     try:
