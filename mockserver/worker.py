@@ -24,6 +24,7 @@ from concurrent.futures import wait
 from concurrent.futures.process import BrokenProcessPool
 
 from sqlalchemy import select
+from sqlalchemy.orm import defer
 
 from .clock import real_now
 from .store import Batch, BatchProgress
@@ -150,7 +151,9 @@ def apply_batch(mock, batch_pk: int | None = None, claimed: list[int] | None = N
                     claimed.append(batch_pk)
                 progress = BatchProgress(batch_pk=batch_pk, applied=0, results="[]", carried="{}")
             else:
-                progress, batch = session.get(BatchProgress, batch_pk), session.get(Batch, batch_pk)
+                progress = session.get(BatchProgress, batch_pk)
+                # the document (up to 16 MB) is read once, by the step that parses its records
+                batch = session.get(Batch, batch_pk, options=[defer(Batch.document)] if processor else [])
                 if progress is None or batch is None or batch.state != "processing":
                     return False
                 if processor is not None and progress.applied != expected:  # taken over after a stall: theirs now
