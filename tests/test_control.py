@@ -11,7 +11,7 @@ from lxml import etree
 
 from sevis_mock.fixtures import read_fixture
 from sevis_mock.harness.client import replace_batch_id
-from sevis_mock.harness.pytest_plugin import MockControlError, assert_record_ok, start_mock
+from sevis_mock.harness.pytest_plugin import MockControlError, assert_record_ok
 from sevis_mock.server.control.reset import clear_all
 from sevis_mock.server.store.cache import GENERATION_KEY
 from sevis_mock.server.store import Base, Organization, Store
@@ -21,11 +21,12 @@ FM_FIXTURE = "fm/create-three-students.xml"
 
 @pytest.fixture(scope="module")
 def sevis_mock_server(tmp_path_factory, module_backend):
-    """The plugin's server, once per backend (SQLite, PostgreSQL): the control API's state lives in the database."""
+    """The plugin's server, once per backend (SQLite, PostgreSQL): the control API's state lives in the database. It
+    processes only when told to (process-now), so downloads can come before processing."""
     from sevis_mock import running
 
     data_dir = tmp_path_factory.mktemp("control")
-    with running(data_dir=data_dir, extra=tuple(module_backend.serve_args(data_dir))) as server:
+    with running(data_dir=data_dir, processing_delay=86400, extra=tuple(module_backend.serve_args(data_dir))) as server:
         yield server
 
 
@@ -187,18 +188,7 @@ def test_seed_says_what_is_wrong(sevis_mock, body, message):
 # --- journal ---------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def queued_mock(tmp_path_factory, module_backend):
-    """A mock that processes only when told to (process-now), so downloads can come before processing."""
-    data_dir = tmp_path_factory.mktemp("queued")
-    server = start_mock(data_dir, processing_delay=86400, extra=tuple(module_backend.serve_args(data_dir)))
-    yield server
-    server.stop()
-
-
-def test_journal_records_every_batch_request(queued_mock):
-    sevis_mock = queued_mock
-    sevis_mock.reset()
+def test_journal_records_every_batch_request(sevis_mock):
     school = sevis_mock.org("F/M")
     before = sevis_mock.clock()["now"]
     with sevis_mock.client(school) as client:
