@@ -73,7 +73,7 @@ def test_shorten_keeps_only_what_the_failure_needs(monkeypatch):
 
     import sevis_mock.harness.rehearsal.explore as explore_module
 
-    def fake_replay(cls, steps):
+    def fake_replay(cls, steps, invariants=True):
         machine = cls()
         seen = set()
         for name, args in steps:

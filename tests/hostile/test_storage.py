@@ -159,7 +159,7 @@ def failing_writes(monkeypatch):
 
     def fail(reason: str):
         @contextmanager
-        def write(self):
+        def write(self, *args, **kwargs):  # whatever the caller asks (exclusive, durable): the disk refuses
             raise OperationalError("INSERT ...", {}, Exception(reason))
             yield  # pragma: no cover
 
