@@ -493,7 +493,7 @@ def claimant(cluster: Cluster, store: Store, batch_pk: int) -> list[int] | None:
         signal_group(pids, signal.SIGSTOP)
     found = None
     try:
-        for window in (0.1, 0.5, 2.0):  # longer moments for a loaded machine
+        for window in (0.05, 0.5, 2.0):  # longer moments for a loaded machine
             for pids in groups:
                 before = progress(store, batch_pk)
                 signal_group(pids, signal.SIGCONT)
@@ -520,7 +520,7 @@ def test_kill_9_of_an_instance_mid_processing_another_finishes_its_batch_once(cl
     store = cluster.store()
     before = record_count(cluster)
     size, victim, tries = 250, None, 0
-    while victim is None and tries < 3:  # on a quiet machine a batch may be done before its processor is found
+    while victim is None and tries < 6:  # a batch may be done (about 1 s, quiet) before its processor is found
         tries += 1
         batch_id, salt = new_batch_id("K"), 30_000 + tries
         xml = students_batch(size, batch_id, org["org_id"], print_form=False, salt=salt)
