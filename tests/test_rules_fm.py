@@ -368,7 +368,7 @@ def _check_every_rule(ctx: RuleContext) -> None:
 
 
 @pytest.mark.slow
-@settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])
 @given(
     # deferred: the schema is loaded when the test runs, not when the module is collected
     tree=st.deferred(lambda: trees(FM_XSD, "SEVISBatchCreateUpdateStudent", max_repeats=2, max_text=12)),

@@ -105,7 +105,9 @@ def test_project_validator_agrees_with_the_official_schema(root, source):
     source_schema = etree.XMLSchema(etree.parse(str(path)))
 
     @settings(
-        max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+        max_examples=EXAMPLES,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
     )
     @given(valid_and_mutant(schema, root, n=MUTANTS_PER_DOCUMENT, **LIMITS))
     def check(pair):

@@ -74,7 +74,10 @@ SCHEMA = """<?xml version="1.0"?>
 </xs:schema>
 """
 
-PROFILE = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+PROFILE = settings(
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
+)
 # the checks that hold for any one document (no "every feature occurs" count) need fewer of them: 40 under the ci
 # profile, 2,000 under thorough
 EACH = settings(PROFILE, max_examples=max(10, settings.default.max_examples * 2 // 5))
