@@ -27,9 +27,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import defer
 
 from .clock import real_now
-from .store import Batch, BatchProgress
+from .store import Batch, BatchProgress, PrintJob
 from .faults.processing import before_processing
-from .store import PrintJob
 from .batch.outcome import RecordOutcome, records_from_json, records_to_json
 from .batch.processing import PRINT_LEASE, BatchProcessor, add_forms, merge_carried, processor_for
 
@@ -204,10 +203,10 @@ def drawn_in_time(processor: BatchProcessor, drawing: dict, deadline: float) -> 
     futures = {}
     for group in ("forms", "plans"):
         for sevis_id, job in getattr(processor, group).items():
-            sent = drawing.get((group, sevis_id))
-            if sent is None or sent[0] is not job:
+            future = _sent(drawing, group, sevis_id, job)
+            if future is None:
                 return None
-            futures[(group, sevis_id)] = sent[1]
+            futures[(group, sevis_id)] = future
     if not futures:
         return None
     _, pending = wait(list(futures.values()), timeout=max(0.0, deadline - time.monotonic()))
@@ -219,6 +218,12 @@ def drawn_in_time(processor: BatchProcessor, drawing: dict, deadline: float) -> 
             return None
         pdfs[group][sevis_id] = future.result()
     return pdfs
+
+
+def _sent(drawing: dict, group: str, sevis_id: str, job: dict):
+    """The helpers' future for this very job, or None when it was not sent (or a redone record made a new job)."""
+    sent = drawing.get((group, sevis_id))
+    return sent[1] if sent is not None and sent[0] is job else None
 
 
 def resume_abandoned_batches(mock) -> int:
@@ -264,8 +269,7 @@ def collect(mock, jobs: dict, drawing: dict) -> dict:
     pool = getattr(mock, "render_pool", None)
     for group, batch in jobs.items():
         for sevis_id, job in batch.items():
-            sent = drawing.get((group, sevis_id))
-            if (sent is None or sent[0] is not job) and pool is not None:
+            if _sent(drawing, group, sevis_id, job) is None and pool is not None:
                 future = pool.submit(job)
                 if future is not None:
                     drawing[(group, sevis_id)] = (job, future)
@@ -273,8 +277,7 @@ def collect(mock, jobs: dict, drawing: dict) -> dict:
     left: dict = {"forms": {}, "plans": {}}
     for group, batch in jobs.items():
         for sevis_id, job in batch.items():
-            sent = drawing.get((group, sevis_id))
-            future = sent[1] if sent is not None and sent[0] is job else None
+            future = _sent(drawing, group, sevis_id, job)
             if future is None:
                 left[group][sevis_id] = job
                 continue
