@@ -65,8 +65,9 @@ class RetryPolicy:
     @classmethod
     def scaled(cls, cooldown: float = 1.0, **more: float) -> "RetryPolicy":
         """The policy with ``cooldown`` seconds between tries, a Retry-After honoured up to 5 times that and
-        polls half that apart (``rehearse --chaos --chaos-cooldown``)."""
-        return cls(cooldown=cooldown, max_wait=5 * cooldown, poll_interval=cooldown / 2, **more)
+        polls half that apart, 50 ms at least (``rehearse --chaos --chaos-cooldown``)."""
+        # polls at least 50 ms apart: a cooldown of 0 must not turn polling into a busy loop against the mock
+        return cls(cooldown=cooldown, max_wait=5 * cooldown, poll_interval=max(0.05, cooldown / 2), **more)
 
 
 @dataclass
