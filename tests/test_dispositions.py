@@ -267,6 +267,24 @@ def test_reused_batch_id_is_S0010(server, fm):
     assert again.upload_code == "S0010"
 
 
+@pytest.mark.parametrize(
+    "damage",
+    [
+        pytest.param(
+            lambda doc: doc.replace(b"<Gender>", b"<Gendre>", 1).replace(b"</Gender>", b"</Gendre>", 1), id="S0013"
+        ),
+        pytest.param(lambda doc: doc[: len(doc) // 2], id="not-well-formed"),
+    ],
+)
+def test_reused_batch_id_comes_before_what_the_document_lacks(server, fm, damage):
+    """S0010 precedes the document's own checks (S0012, S0013): the batch ID is looked up for a refused document
+    even though an accepted one meets the store's unique constraint instead."""
+    batch_id = new_batch_id("P")
+    assert server.upload(fm_doc(batch_id), org=fm, batch_id=batch_id).upload_code == "S0000"
+    again = server.upload(damage(fm_doc(batch_id)), org=fm, batch_id=batch_id)
+    assert again.upload_code == "S0010" and "already used" in again.detail
+
+
 def test_body_over_the_limit_is_S0012(server, fm):
     batch_id = new_batch_id("L")
     huge = fm_doc(batch_id).replace(

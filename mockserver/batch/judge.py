@@ -81,6 +81,11 @@ class Uploader(Protocol):
 
     def batch_id_used(self, org_id: str, batch_id: str) -> bool: ...
 
+    # True when storing the accepted batch refuses a used batch ID by itself (the store's unique constraint on
+    # environment, org ID and batch ID, answered S0010): the look-up is then made only for a document refused for
+    # something else, where S0010 must come first. Either way the answer is the same.
+    stores_unique_batch_ids: bool
+
 
 def judge_upload(form: UploadForm, *, schemas: SchemaSet, max_bytes: int, uploader: Uploader) -> AcceptedDocument:
     """The accepted document (S0000), or `Refusal` with SEVIS's code and what to fix. The order is the server's
@@ -110,16 +115,31 @@ def judge_document(
     if len(document) > max_bytes:
         raise Refusal("S0012", [f"the document is larger than {max_bytes} bytes"])
     org = uploader.organization(org_id, user_id)
+    if not uploader.stores_unique_batch_ids:
+        _check_batch_id(uploader, org_id, batch_id)
+        return check_document(document, org, batch_id, schemas)
+    try:
+        return check_document(document, org, batch_id, schemas)
+    except Refusal:
+        _check_batch_id(uploader, org_id, batch_id)  # S0010 before what the document itself lacks
+        raise
+
+
+def _check_batch_id(uploader: Uploader, org_id: str, batch_id: str) -> None:
     if uploader.batch_id_used(org_id, batch_id):
-        raise Refusal(
-            "S0010",
-            [f"batch ID {batch_id} was already used by {org_id}; batch IDs are unique per organization forever"],
-        )
-    return check_document(document, org, batch_id, schemas)
+        raise Refusal("S0010", [used_batch_id(org_id, batch_id)]) from None
+
+
+def used_batch_id(org_id: str, batch_id: str) -> str:
+    """What S0010 says to fix."""
+    return f"batch ID {batch_id} was already used by {org_id}; batch IDs are unique per organization forever"
 
 
 class CertifiedUploader:
-    """The server's uploader: the client certificate, organization and official as the store holds them."""
+    """The server's uploader: the client certificate, organization and official as the store holds them. The
+    upload view stores an accepted batch under the unique constraint that answers a used batch ID S0010."""
+
+    stores_unique_batch_ids = True
 
     def __init__(self, rows, store: Store, cert: x509.Certificate | None, environment: str, now: datetime) -> None:
         self.rows = rows  # anything with Session.get's signature: the server's row cache
@@ -156,6 +176,8 @@ class DocumentUploader:
 
     def organization(self, org_id: str, user_id: str) -> HeaderOrg:
         return HeaderOrg(org_id, (kind_of_org_id(org_id) if self.kind_of_field else None) or self.root_kind)
+
+    stores_unique_batch_ids = False
 
     def batch_id_used(self, org_id: str, batch_id: str) -> bool:
         return False

@@ -16,7 +16,7 @@ from ..current import mock
 from . import journal, results, translog
 from .replay import REPLAY_HEADER, mark_not_recorded, replay_download, replay_upload
 from .intake import Refusal, check_identity
-from .judge import CertifiedUploader, UploadForm, judge_upload
+from .judge import CertifiedUploader, UploadForm, judge_upload, used_batch_id
 from .multipart import Misread, closing_delimiters_between_parts
 from .replies import explained as _explained
 from .replies import reply_xml as _reply_xml
@@ -83,7 +83,7 @@ def upload(env_prefix: str):
             m.store.writer.run(lambda s: s.add_all([queued, entry]))
         except IntegrityError:
             g.pop("journaled", None)  # rolled back with the batch: the refusal is journaled after the reply
-            raise Refusal("S0010", [f"batch ID {batch_id} was already used by {org_id}"]) from None
+            raise Refusal("S0010", [used_batch_id(org_id, batch_id)]) from None
     except Refusal as refusal:
         if refusal.code == "S0001":  # fields missing: a body no parser could read is echoed as SEVIS echoes it
             garbled = "" if form or files else request.get_data(as_text=True)[:200]
