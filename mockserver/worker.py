@@ -10,7 +10,8 @@ applied exactly once).
 Forms are drawn after that commit, with no lock held: the batch waits in state "printing" (a download answers
 S0030) with its print job, and a second short transaction stores the PDFs and marks it "processed". A print
 job whose processor died mid-drawing is taken over once its lease has run out (real time). A batch applied in
-its first step commits once: no progress row, and its PDFs too when the helpers drew them within that step.
+its first step commits once: no progress row, and its PDFs too when the helpers drew them within that step (a
+batch of one or two records draws its forms in this thread instead: less than the hop to a helper costs).
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ from .batch.processing import PRINT_LEASE, BatchProcessor, add_forms, merge_carr
 log = logging.getLogger(__name__)
 
 
+INLINE_RECORDS = 2  # a batch of at most this many records draws its forms in the processor thread, in its one step:
+# one or two forms cost a few milliseconds to draw, less than handing them to a helper process (which, at its lower
+# priority, waits behind everything else on a busy machine) and waiting for it
 STEP_RECORDS = 25  # records applied per write transaction at most
 STEP_SECONDS = 0.05  # and for about this long: between two steps, uploads and other writers get the lock
 PROCESS_LEASE = timedelta(seconds=15)  # the default of `serve --processing-lease`: real time a processor holds a
@@ -122,9 +126,10 @@ def apply_batch(mock, batch_pk: int | None = None, claimed: list[int] | None = N
     once, no print job)."""
     pool = getattr(mock, "render_pool", None)
     drawing: dict = {}  # forms sent to the helpers as their records were applied, drawn meanwhile
+    inline = False  # a small batch: its forms are drawn here, in its one step
 
     def send(group: str, sevis_id: str, job: dict) -> None:
-        if pool is None:
+        if pool is None or inline:
             return
         future = pool.submit(job)
         if future is not None:
@@ -164,6 +169,7 @@ def apply_batch(mock, batch_pk: int | None = None, claimed: list[int] | None = N
                 if progress.applied:
                     processor.resume(merge_carried(progress.carried))
                 results, records = records_from_json(progress.results), processor.records()
+                inline = first_step and len(records) <= INLINE_RECORDS
             else:  # the same processor goes on in this step's session
                 processor.next_step(session, batch)
             began, step, before, mark = time.monotonic(), 0, len(results), processor.mark()
@@ -183,7 +189,10 @@ def apply_batch(mock, batch_pk: int | None = None, claimed: list[int] | None = N
                     progress.results = BatchProgress.results + ("\n" + records_to_json(results[before:]))
                     progress.carried = BatchProgress.carried + ("\n" + json.dumps(processor.carry(since=mark)))
                 continue
-            drawn = drawn_in_time(processor, drawing, began + STEP_SECONDS) if first_step else None
+            if inline:
+                drawn = drawn_here(processor)
+            else:
+                drawn = drawn_in_time(processor, drawing, began + STEP_SECONDS) if first_step else None
             processor.finish(results, drawn)
             if not first_step:
                 session.delete(progress)
@@ -217,6 +226,20 @@ def drawn_in_time(processor: BatchProcessor, drawing: dict, deadline: float) -> 
         if future.exception() is not None:
             return None
         pdfs[group][sevis_id] = future.result()
+    return pdfs
+
+
+def drawn_here(processor: BatchProcessor) -> dict | None:
+    """Every form of a small batch, drawn in this thread; None when it has none or one could not be drawn (the
+    batch is then printing, and its forms are drawn again after the commit, as usual)."""
+    from .forms import render_jobs
+
+    jobs = {"forms": processor.forms, "plans": processor.plans}
+    if not any(jobs.values()):
+        return None
+    pdfs = render_jobs(jobs)
+    if any(len(pdfs.get(group, {})) != len(batch) for group, batch in jobs.items()):
+        return None
     return pdfs
 
 

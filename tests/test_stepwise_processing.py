@@ -205,14 +205,31 @@ def test_a_batch_applied_in_one_step_with_its_forms_drawn_in_time_commits_once(m
 def test_forms_not_drawn_within_the_step_are_stored_after_its_commit(mock, monkeypatch):
     late = DrawnLate()
     mock.render_pool = late
-    pk = queue_batch(mock, "STEPWISE000005", 5, records=2, print_form=True)
+    records = worker.INLINE_RECORDS + 1  # a batch too large to draw its forms in the processor thread
+    pk = queue_batch(mock, "STEPWISE000005", 5, records=records, print_form=True)
     writes = counting_writes(mock, monkeypatch)
     assert worker.process_due(mock) == 1
+    assert len(late.timers) == records  # every form was sent to the helpers
     for timer in late.timers:
         timer.join()
     state, result, created = outcome(mock, pk)
-    assert state == "processed" and created == 2
+    assert state == "processed" and created == records
     assert len(writes) == 2  # the records (the batch "printing", S0030), then the PDFs once drawn
+    names, jobs, progress = pdfs_and_leftovers(mock, pk)
+    assert sorted(names) == sorted(r["sevis_id"] for r in result["records"]) and jobs == 0 and progress == 0
+
+
+def test_a_small_batch_draws_its_forms_in_the_processor_thread_and_commits_once(mock, monkeypatch):
+    """Up to INLINE_RECORDS records, the forms are drawn in the processor's own step: no helper is asked (one that
+    would be slow, as at its lower priority on a busy machine, is not waited for) and the batch commits once."""
+    late = DrawnLate()
+    mock.render_pool = late
+    pk = queue_batch(mock, "STEPWISE000008", 8, records=worker.INLINE_RECORDS, print_form=True)
+    writes = counting_writes(mock, monkeypatch)
+    assert worker.process_due(mock) == 1
+    assert late.timers == []
+    state, result, created = outcome(mock, pk)
+    assert state == "processed" and created == worker.INLINE_RECORDS and len(writes) == 1
     names, jobs, progress = pdfs_and_leftovers(mock, pk)
     assert sorted(names) == sorted(r["sevis_id"] for r in result["records"]) and jobs == 0 and progress == 0
 
