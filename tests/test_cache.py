@@ -14,7 +14,8 @@ import sevis_mock.server.store.cache
 from sevis_mock.server.store.cache import RowCache, changed
 from sevis_mock.server.clock import MockClock
 from sevis_mock.server.control.reset import clear_all
-from sevis_mock.server.store import Official, Organization, Store
+from sevis_mock.server.faults.model import RequestFacts, add_fault, claim_fitting, parse_rule, stored_rules
+from sevis_mock.server.store import Fault, Official, Organization, Store
 
 NOW = datetime(2027, 1, 15, tzinfo=UTC)
 
@@ -120,3 +121,45 @@ def test_a_real_other_process_changing_the_clock_reaches_the_cache(stores, tmp_p
     assert abs(clock.offset().total_seconds()) < 1  # not looked at again before the next refresh
     cache.refresh()
     assert clock.offset() == timedelta(days=46)
+
+
+def _one_fault(store) -> int:
+    return add_fault(store, parse_rule({"respond": {"disposition": "S0001"}, "times": 2}, now=NOW), NOW).id
+
+
+def _delete_all(store, fid) -> None:
+    with store.write() as s:
+        s.execute(delete(Fault))
+
+
+def _delete_one(store, fid) -> None:
+    with store.write() as s:
+        s.delete(s.get(Fault, fid))
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda store, fid: _one_fault(store),
+        lambda store, fid: claim_fitting(store, RequestFacts("upload", NOW), [fid]),
+        _delete_all,
+        _delete_one,
+    ],
+    ids=["added", "counted", "bulk delete", "deleted"],
+)
+def test_every_change_to_a_fault_moves_the_generation(stores, change):
+    """The fault rules a request checks are kept per process (sevis_mock.server.faults.web): a fault added, hit
+    or removed through any process reaches them at the next refresh."""
+    mine, other, cache = stores
+    fid = _one_fault(mine)
+    cache.refresh()
+
+    def kept():
+        return cache.derived("faults", lambda: [(r.id, r.hits) for r in stored_rules(mine)])
+
+    before = kept()
+    assert before == [(fid, 0)]
+    change(other, fid)
+    assert kept() == before  # same request: as it began
+    cache.refresh()
+    assert kept() != before

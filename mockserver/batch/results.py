@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Any
 
 from lxml import etree
-from sqlalchemy import select
+from sqlalchemy import Connection, Row, bindparam, exists, select
 from sqlalchemy.orm import Session
 
 from ..config import ENVIRONMENTS
@@ -39,7 +40,8 @@ class BatchLog:
     reasons: list[str] = field(default_factory=list)  # why S0030, for the reply's detail header
 
 
-def transaction_log(batch: Batch) -> BatchLog:
+def transaction_log(batch: Batch | Row[Any]) -> BatchLog:
+    """The log of ``batch`` (a stored batch, or a row of :func:`for_download`'s columns)."""
     system = ENVIRONMENTS[batch.environment][1]
     upload = translog.UploadPart("S0000", batch.uploaded_at, batch.file_name)
     if batch.state != "processed":
@@ -65,14 +67,53 @@ def transaction_log(batch: Batch) -> BatchLog:
     return BatchLog(body, "S0000", outcome.code if outcome is not None else None)
 
 
+# --- what batchDownload answers -------------------------------------------------------------------------
+
+# the columns of a batch that its log needs (not the uploaded document, up to 16 MB), and whether it made forms,
+# in one statement built once: a download is the request polled most
+_FOR_DOWNLOAD = select(
+    Batch.id,
+    Batch.batch_id,
+    Batch.org_id,
+    Batch.environment,
+    Batch.file_name,
+    Batch.uploaded_at,
+    Batch.due_at,
+    Batch.state,
+    Batch.results,
+    exists().where(BatchForm.batch_pk == Batch.id).label("has_forms"),
+).where(
+    Batch.environment == bindparam("environment"),
+    Batch.org_id == bindparam("org_id"),
+    Batch.batch_id == bindparam("batch_id"),
+)
+
+
+def for_download(store, environment: str, org_id: str, batch_id: str) -> tuple[BatchLog, dict[str, bytes]] | None:
+    """The log of the batch ``batch_id`` of ``org_id`` on ``environment`` as batchDownload returns it now, with its
+    PDFs once processed (:func:`batch_pdfs`); None when there is no such batch. One statement for a batch without
+    forms (every poll before it is processed), two with them, in one read transaction."""
+    with store.engine.connect() as conn:
+        batch = conn.execute(
+            _FOR_DOWNLOAD, {"environment": environment, "org_id": org_id, "batch_id": batch_id}
+        ).first()
+        if batch is None:
+            return None
+        log = transaction_log(batch)
+        pdfs = batch_pdfs(conn, batch.id) if log.download_code == "S0000" and batch.has_forms else {}
+    return log, pdfs
+
+
 # --- a batch's PDFs -----------------------------------------------------------------------------------
 
 
-def batch_pdfs(session: Session, batch: Batch) -> dict[str, bytes]:
+def batch_pdfs(db: Session | Connection, batch_pk: int) -> dict[str, bytes]:
     """Every PDF of a processed batch by its name in the zip without ".pdf": "<SEVIS ID>" (I-20 / DS-2019) and
     "<SEVIS ID>-7002" (DS-7002)."""
-    rows = session.scalars(select(BatchForm).where(BatchForm.batch_pk == batch.id).order_by(BatchForm.name))
-    return {row.name: row.pdf for row in rows}
+    rows = db.execute(
+        select(BatchForm.name, BatchForm.pdf).where(BatchForm.batch_pk == batch_pk).order_by(BatchForm.name)
+    )
+    return {name: pdf for name, pdf in rows}
 
 
 def form_names(session: Session, batch: Batch) -> list[str]:

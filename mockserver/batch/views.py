@@ -4,8 +4,6 @@ from __future__ import annotations
 
 
 from flask import Blueprint, Response, g, request
-from sqlalchemy import select
-from sqlalchemy.orm import defer
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -211,16 +209,10 @@ def download(env_prefix: str):
         return recorded
     try:
         check_identity(m.cache, peer_certificate(request.environ), org_id, user_id, now)
-        with m.store.session() as s:
-            batch = s.scalars(
-                select(Batch)
-                .options(defer(Batch.document))  # the uploaded document (up to 16 MB) is not part of the reply
-                .where(Batch.environment == env, Batch.org_id == org_id, Batch.batch_id == batch_id)
-            ).first()
-            if batch is None:
-                raise Refusal("S0031", [f"no batch {batch_id} was accepted for {org_id} on this system ({system})"])
-            log = results.transaction_log(batch)
-            pdfs = results.batch_pdfs(s, batch) if log.download_code == "S0000" else {}
+        found = results.for_download(m.store, env, org_id, batch_id)
+        if found is None:
+            raise Refusal("S0031", [f"no batch {batch_id} was accepted for {org_id} on this system ({system})"])
+        log, pdfs = found
     except Refusal as refusal:
         return _download_only(batch_id, org_id, system, refusal.code, refusal.reasons)
     return _reply_zip(log.body, pdfs, batch_id, log.reasons, code=log.download_code, process_code=log.process_code)

@@ -594,22 +594,45 @@ def candidates(session, kinds: tuple[str, ...] | None = None) -> list[Fault]:
     return list(session.scalars(query))
 
 
+@dataclass(frozen=True)
+class StoredRule:
+    """A stored fault as read at one moment: its id, its hit count then, and its checked rule."""
+
+    id: int
+    hits: int
+    rule: FaultRule
+
+
+def stored_rules(store, kinds: tuple[str, ...] | None = None) -> list[StoredRule]:
+    """Every stored fault (of ``kinds``), oldest first, read in one statement."""
+    with store.session() as s:
+        return [StoredRule(f.id, f.hits, checked(f)) for f in candidates(s, kinds)]
+
+
+def fitting(
+    rules: list[StoredRule], facts: RequestFacts, wants: Callable[[FaultRule], bool] = lambda rule: True
+) -> list[int]:
+    """The ids of the ``rules`` that could act on this request: wanted, not used up and fitting its facts (the
+    counters as read; :func:`claim_fitting` checks them again under the write lock)."""
+    return [r.id for r in rules if wants(r.rule) and r.rule.live(r.hits, facts.now) and r.rule.fits(facts)]
+
+
 def claim(store, facts: RequestFacts, wants: Callable[[FaultRule], bool] = lambda rule: True) -> list[Claimed]:
     """The faults that act on this request, oldest first, their counters updated.
 
     A cheap read first: most requests meet no fault and take no write lock. Every fault whose match fits
     counts the request (``seen``); it acts from its ``nth`` matching request on, until ``times`` hits."""
-    with store.session() as s:
-        fitting = []
-        for fault in candidates(s):
-            rule = checked(fault)
-            if wants(rule) and rule.live(fault.hits, facts.now) and rule.fits(facts):
-                fitting.append(fault.id)
-    if not fitting:
+    return claim_fitting(store, facts, fitting(stored_rules(store), facts, wants))
+
+
+def claim_fitting(store, facts: RequestFacts, ids: list[int]) -> list[Claimed]:
+    """:func:`claim` of the faults ``ids`` found fitting (by :func:`fitting`, from the rules read by this process at
+    any time): the database decides, in one write transaction, which of them still act."""
+    if not ids:
         return []
     acted: list[Claimed] = []
     with store.write() as s:
-        for fault in s.scalars(select(Fault).where(Fault.id.in_(fitting)).order_by(Fault.id)):
+        for fault in s.scalars(select(Fault).where(Fault.id.in_(ids)).order_by(Fault.id)):
             rule = checked(fault)
             if not rule.live(fault.hits, facts.now):
                 continue

@@ -24,7 +24,7 @@ from ..config import ENVIRONMENTS
 from ..store import Batch
 from ..xmlsafe import header_value
 from . import transport
-from .model import ZIP_FAULTS, Claimed, FaultRule, RequestFacts, candidates, checked, claim
+from .model import ZIP_FAULTS, Claimed, FaultRule, RequestFacts, StoredRule, claim_fitting, fitting, stored_rules
 from ..current import mock
 
 FAULT_HEADER = "X-Sevis-Mock-Fault"
@@ -59,11 +59,13 @@ def _fields(endpoint: str) -> tuple[str, str, str]:
         return "", "", ""
 
 
-def _live_rules(store, now: datetime) -> list[FaultRule]:
-    """The faults that could act on a request now (one cheap read; most requests meet none)."""
-    with store.session() as s:
-        rules = [(f.hits, checked(f)) for f in candidates(s)]
-    return [r for hits, r in rules if _answers_requests(r) and r.live(hits, now) and r.in_window(now)]
+def _live_rules(m, now: datetime) -> list[StoredRule]:
+    """The faults that could act on a request now. Read once per process while no fault (or clock, or cached
+    row) changes: every change to a fault, its counters included, moves the cache generation that each request
+    reads (``sevis_mock.server.store.cache``), so a fault set through any process acts on the very next request.
+    Their windows are checked here, at each request; :func:`claim_fitting` counts their hits in the database."""
+    rules = m.cache.derived("request faults", lambda: [r for r in stored_rules(m.store) if _answers_requests(r.rule)])
+    return [r for r in rules if r.rule.live(r.hits, now) and r.rule.in_window(now)]
 
 
 def _answers_requests(rule: FaultRule) -> bool:
@@ -82,13 +84,13 @@ def before_request():
     now = m.clock.now()
     if request.blueprint not in ("batch", "rti"):
         return None
-    rules = _live_rules(m.store, now)
+    rules = _live_rules(m, now)
     if not rules:
         return None
-    facts = request_facts(now, fields=any(r.match.org or r.match.user or r.match.batch for r in rules))
+    facts = request_facts(now, fields=any(r.rule.match.org or r.rule.match.user or r.rule.match.batch for r in rules))
     if facts is None:
         return None
-    acted = claim(m.store, facts, _answers_requests)
+    acted = claim_fitting(m.store, facts, fitting(rules, facts))
     if not acted:
         return None
     g.sevis_faults = [c.id for c in acted]

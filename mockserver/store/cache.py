@@ -1,10 +1,12 @@
-"""What does not change from one request to the next, cached in each server process: the mock clock's offset and
-the organization, official and certificate rows that every batch request checks.
+"""What does not change from one request to the next, cached in each server process: the mock clock's offset,
+the organization, official and certificate rows that every batch request checks, and what is derived from the
+fault rules (the faults that could answer a request: ``sevis_mock.server.faults.web``).
 
 Invalidation reaches every gunicorn worker through the database: a generation token (the setting
 ``cache_generation``, a fresh random value on each change) is rewritten in the same transaction as any change to
 a cached row, and each process reads it once per request (one primary-key SELECT) and empties its cache when it
-differs. Every change is covered however it is made: a session hook sees cached rows added, changed or deleted
+differs. Every change is covered however it is made: a session hook sees cached rows (and fault rules, their
+counters included) added, changed or deleted
 (the control API, RTI pages, the SEVP console, the CLI, tests arranging states), bulk UPDATE/DELETE statements on
 them, and `sevis_mock.server.control.reset` bumps it after clearing every table. A process that made the change empties
 its own cache at commit, so its next read in the same request is fresh.
@@ -19,15 +21,18 @@ from __future__ import annotations
 import secrets
 import threading
 import weakref
-from typing import cast
+from typing import Callable, TypeVar, cast
 
 from sqlalchemy import Table, event, insert, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from .core import Certificate, Official, Organization, Setting
+from .faults import Fault
 
 GENERATION_KEY = "cache_generation"
 CACHED_ROWS = (Organization, Official, Certificate)
+WATCHED_ROWS = (*CACHED_ROWS, Fault)  # a change to these moves the generation (faults: see RowCache.derived)
 CACHED_SETTINGS = frozenset({"clock_offset_seconds"})
 _SETTINGS = cast(Table, Setting.__table__)  # declarative tables are Tables; SQLAlchemy types them wider
 
@@ -44,7 +49,7 @@ def bump(connection) -> None:
 
 def _touches_cache(objects) -> bool:
     return any(
-        isinstance(obj, CACHED_ROWS) or (isinstance(obj, Setting) and obj.key in CACHED_SETTINGS) for obj in objects
+        isinstance(obj, WATCHED_ROWS) or (isinstance(obj, Setting) and obj.key in CACHED_SETTINGS) for obj in objects
     )
 
 
@@ -59,7 +64,7 @@ def _bulk_statements(state) -> None:
     if not (state.is_update or state.is_delete):
         return
     mapper = state.bind_mapper
-    if mapper is not None and (issubclass(mapper.class_, CACHED_ROWS) or mapper.class_ is Setting):
+    if mapper is not None and (issubclass(mapper.class_, WATCHED_ROWS) or mapper.class_ is Setting):
         _bump_in(state.session)
 
 
@@ -86,11 +91,15 @@ def _rolled_back(session: Session) -> None:
     session.info.pop("cache_bumped", None)
 
 
+T = TypeVar("T")
+
+
 class RowCache:
     """Per-process cache of rarely changing rows, valid while the database's generation token is unchanged.
 
     ``refresh()`` once per request (and per processor round); ``get(Model, key)`` answers like
-    ``Session.get`` with a detached row (read-only: never change or re-attach it)."""
+    ``Session.get`` with a detached row (read-only: never change or re-attach it); ``derived(name, load)`` keeps
+    what ``load()`` reads from watched tables (read-only too)."""
 
     def __init__(self, store) -> None:
         self._store = store
@@ -99,15 +108,37 @@ class RowCache:
         self._rows: dict = {}
         self._settings: dict[str, str | None] = {}
         self._select = select(_SETTINGS.c.value).where(_SETTINGS.c.key == GENERATION_KEY)
+        self._sql = str(self._select.compile(store.engine, compile_kwargs={"literal_binds": True}))
         _caches.add(self)
 
     def refresh(self) -> None:
-        with self._store.engine.connect() as conn:
-            token = conn.execute(self._select).scalar()
+        token = self._read_token()
         if token != self._token or token is None:
             with self._lock:
                 self._token = token
                 self._rows, self._settings = {}, {}
+
+    def _read_token(self) -> str | None:
+        engine = self._store.engine
+        if engine.dialect.name != "sqlite":
+            with engine.connect() as conn:
+                return conn.execute(self._select).scalar()
+        # SQLite: the driver's own cursor, in its autocommit mode (see sevis_mock.server.store.core), one statement
+        # that is its own read transaction; a seventh of the CPU of a Connection's BEGIN, SELECT and ROLLBACK, on
+        # every request. An error is wrapped as SQLAlchemy wraps it, for the storage handlers.
+        raw = engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            try:
+                cursor.execute(self._sql)
+                row = cursor.fetchone()
+            finally:
+                cursor.close()
+        except engine.dialect.loaded_dbapi.Error as exc:
+            raise DBAPIError.instance(self._sql, None, exc, engine.dialect.loaded_dbapi.Error) from exc
+        finally:
+            raw.close()
+        return row[0] if row is not None else None
 
     def invalidate(self) -> None:
         with self._lock:
@@ -125,6 +156,17 @@ class RowCache:
                 s.expunge(row)
         self._keep(token, rows, (model, key), row)
         return row
+
+    def derived(self, name: str, load: Callable[[], T]) -> T:
+        """``load()``'s value, kept until the generation changes: for what is read from the tables whose every
+        change moves it (``WATCHED_ROWS``), such as the fault rules."""
+        rows, key = self._rows, ("derived", name)
+        if key in rows:
+            return rows[key]
+        token = self._token
+        value = load()
+        self._keep(token, rows, key, value)
+        return value
 
     def setting(self, key: str, default: str | None = None) -> str | None:
         settings = self._settings
