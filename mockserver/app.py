@@ -7,7 +7,6 @@ import os
 import re
 import threading
 from typing import Callable
-from typing import TYPE_CHECKING
 
 from flask import Flask, Response, g, jsonify, render_template, request
 
@@ -19,14 +18,13 @@ from .store import Setting, Store
 from .forms.pool import RenderPool
 from .validation import SchemaSet
 
-if TYPE_CHECKING:
-    from .worker import Worker
+from .processor import STOP_SECONDS, ProcessorProcess
 
 __all__ = ["create_app", "Mock", "Settings"]
 
 
 class Mock:
-    """Everything one server process shares: settings, store, clock, schemas, the processor thread."""
+    """Everything one server process shares: settings, store, clock, schemas, its batch processor."""
 
     def __init__(self, settings: Settings) -> None:
         from .datadir import secure_data_dir
@@ -42,11 +40,10 @@ class Mock:
         self.clock = MockClock(self.store, self.cache)
         self.schemas = SchemaSet.discover(settings.schemas)
         self.schemas.compile_all()
-        self._worker: Worker | None = None
+        self._worker: ProcessorProcess | None = None
         # helper processes that draw forms, one per core: a batch is processed by one server process, whose helpers
         # may then use every core the others leave idle (they run at a lower priority than requests)
         self.render_pool = RenderPool(os.cpu_count() or 1)
-        self._helpers_started = False
         self._lock = threading.Lock()
         token_file = settings.data_dir / "control-token"
         self.control_token = token_file.read_text().strip() if token_file.exists() else ""
@@ -63,11 +60,10 @@ class Mock:
         return render_form
 
     def start_worker(self) -> None:
-        from .worker import Worker
-
+        """Start this server process's batch processor: a process of its own (sevis_mock.server.processor)."""
         with self._lock:
             if self._worker is None or not self._worker.is_alive():
-                self._worker = Worker(self, self.settings.worker_poll_seconds)
+                self._worker = ProcessorProcess(self.settings, self.store)
                 self._worker.start()
 
     def worker_alive(self) -> bool:
@@ -76,20 +72,16 @@ class Mock:
     def stop_worker(self) -> None:
         if self._worker is not None:
             self._worker.stop()
-            self._worker.join(timeout=10)
+            self._worker.join(timeout=STOP_SECONDS + 5)  # it finishes the batch it is applying
             self._worker = None
         self.render_pool.shutdown()
         self.store.writer.flush()  # a clean stop loses no journal entry
 
     def wake_worker(self) -> None:
+        # the processor process starts its form helpers with the first batch it is woken for: a server that prints
+        # no form (most test servers, a CLI) never pays for them
         if self._worker is not None:
             self._worker.wake.set()
-            # the form helpers start with the first batch this process is told about, not with the process: a
-            # server that prints no form (most test servers, a CLI) never pays for them, and this batch's forms are
-            # drawn here if they are not loaded in time (RenderPool.submit)
-            if not self._helpers_started and self.render_pool is not None:
-                self._helpers_started = True
-                threading.Thread(target=self.render_pool.start, name="sevis-mock-form-helpers", daemon=True).start()
 
 
 def create_app(settings: Settings | None = None, *, mock: Mock | None = None) -> Flask:

@@ -1,0 +1,221 @@
+"""The batch processor of a server process, in a process of its own.
+
+Each `sevis-mock serve` worker process answers requests; its batches are applied (records, outcome, forms) by a
+processor process it starts: a fresh interpreter ("spawn") running `sevis_mock.server.worker.Worker` on the same
+store, at a lower CPU priority (nice 3). Applying a batch costs as much CPU as answering its upload; in the
+request process it held that process's GIL, so every upload, poll and RTI page of the process waited behind
+it, and under load requests and processing took turns. In a process of its own it runs on whichever core is
+free, and when none is, requests come first (the kernel gives a request process about twice its share).
+Claims, steps, leases and print jobs are the store's, as between several worker processes or instances, so
+nothing else changes: each batch is applied exactly once, a processor killed mid-batch is taken over.
+
+The request process keeps a thread (`ProcessorProcess`) that
+- starts the processor when there is something to process (a batch queued, being processed or printed; an upload
+  or a clock change wakes it), so a server that is never sent a batch never starts one;
+- passes each wake-up on through a pipe (an upload's batch is claimed at once);
+- starts a new processor if it dies (killed, out of memory), at most once per poll interval;
+- stops it on a clean stop (SIGTERM: it finishes the batch it is applying, the form helpers and the writes).
+The processor dies with its request process (Linux ``PR_SET_PDEATHSIG``; elsewhere it notices within a second).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import logging
+import multiprocessing
+import os
+import signal
+import threading
+
+from sqlalchemy import select
+
+from .clock import MockClock
+from .config import Settings
+from .forms.pool import RenderPool
+from .store import Batch, Store
+from .store.cache import RowCache
+from .worker import Worker
+
+log = logging.getLogger(__name__)
+
+PROCESSOR_NICENESS = 3  # a request process gets about twice the processor's CPU share when both want a core
+STOP_SECONDS = 10.0  # a clean stop waits this long for the processor to finish the batch it is applying
+
+
+class ProcessingContext:
+    """What the processor needs of a server process: settings, store, row cache, mock clock, form helpers."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.store = Store(settings.db_url)
+        self.cache = RowCache(self.store)
+        self.clock = MockClock(self.store, self.cache)
+        self.render_pool = RenderPool(os.cpu_count() or 1)
+
+    @property
+    def render_form(self):
+        from .forms import render_form
+
+        return render_form
+
+
+def run(settings: Settings, reader, parent: int) -> None:
+    """The processor process: the `Worker` loop, woken by every byte read from ``reader``, until SIGTERM, the
+    end of ``reader`` (the request process closed it or died) or the request process ``parent`` is gone."""
+    _die_with(parent)
+    try:
+        os.nice(PROCESSOR_NICENESS)
+    except OSError:
+        pass
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda signum, frame: stopping.set())
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the request process stops this one cleanly
+    context = ProcessingContext(settings)
+    worker = Worker(context, settings.worker_poll_seconds)
+    worker.start()
+    helpers_started = False
+    try:
+        while not stopping.is_set() and os.getppid() == parent and worker.is_alive():
+            try:
+                if not reader.poll(0.2):
+                    continue
+                if not os.read(reader.fileno(), 4096):  # every wake-up sent so far: one round answers them all
+                    break  # the request process closed its end
+            except OSError:
+                break
+            if not helpers_started:  # with the first batch, as in a request process (forms drawn meanwhile if late)
+                helpers_started = True
+                threading.Thread(target=context.render_pool.start, name="sevis-mock-form-helpers", daemon=True).start()
+            worker.wake.set()
+    finally:
+        worker.stop()
+        worker.join(timeout=STOP_SECONDS)
+        context.render_pool.shutdown()
+        context.store.writer.flush()
+        context.store.engine.dispose()
+
+
+def _die_with(parent: int) -> None:
+    """Be killed when the request process dies (Linux), and exit now if it already has."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # elsewhere: the loop notices within 0.2 s
+    if os.getppid() != parent:
+        os._exit(0)
+
+
+class _Wake:
+    """The Worker thread's ``wake`` as the request process sees it: set() wakes the supervising thread."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+
+    def set(self) -> None:
+        self.event.set()
+
+
+class ProcessorProcess:
+    """The request process's handle on its processor process (the interface of a `Worker` thread: ``wake.set()``,
+    ``is_alive()``, ``stop()``, ``join()``)."""
+
+    def __init__(self, settings: Settings, store: Store) -> None:
+        self.settings = settings
+        self.store = store
+        self.wake = _Wake()
+        self.stopping = threading.Event()
+        self.process: multiprocessing.process.BaseProcess | None = None
+        self.restarts = 0
+        self._thread = threading.Thread(target=self._supervise, name="sevis-mock-processor", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def is_alive(self) -> bool:
+        """Whether batches get processed: the supervising thread runs, and so does the processor once started."""
+        process = self.process
+        return self._thread.is_alive() and (process is None or process.is_alive())
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.wake.event.set()
+
+    def join(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)
+
+    def _supervise(self) -> None:
+        context = multiprocessing.get_context("spawn")
+        writer = None
+        try:
+            while not self.stopping.is_set():
+                woken = self.wake.event.wait(self.settings.worker_poll_seconds)
+                self.wake.event.clear()
+                if self.stopping.is_set():
+                    break
+                if self.process is None or not self.process.is_alive():
+                    if self.process is not None:
+                        self.restarts += 1
+                        log.warning(
+                            "the batch processor process exited (status %s); starting a new one", self.process.exitcode
+                        )
+                    elif not woken and not self._work_waiting():
+                        continue  # nothing to process yet: no processor started
+                    if writer is not None:
+                        writer.close()
+                    self.process, writer = self._spawn(context)
+                    woken = True  # whatever woke this thread, or was left, is looked for at once
+                if woken:
+                    _poke(writer)
+        except Exception:
+            log.exception("the batch processor's supervising thread failed")
+            raise
+        finally:
+            self._stop_process(writer)
+
+    def _spawn(self, context):
+        reader, writer = context.Pipe(duplex=False)
+        process = context.Process(
+            target=run, args=(self.settings, reader, os.getpid()), name="sevis-mock-processor", daemon=False
+        )
+        process.start()
+        reader.close()
+        os.set_blocking(writer.fileno(), False)
+        return process, writer
+
+    def _stop_process(self, writer) -> None:
+        process = self.process
+        if process is None:
+            return
+        if process.is_alive():
+            process.terminate()  # SIGTERM: it finishes the batch it is applying
+            process.join(STOP_SECONDS)
+            if process.is_alive():
+                process.kill()
+                process.join(2)
+        if writer is not None:
+            writer.close()
+
+    def _work_waiting(self) -> bool:
+        """Whether any batch waits to be applied or printed (a read; a batch uploaded to another process counts)."""
+        try:
+            with self.store.session() as session:
+                found = session.scalars(
+                    select(Batch.id).where(Batch.state.in_(("queued", "processing", "printing"))).limit(1)
+                ).first()
+        except Exception:  # the store is briefly unavailable: look again at the next interval
+            return False
+        return found is not None
+
+
+def _poke(writer) -> None:
+    """One byte on the pipe; a full pipe already holds a wake-up the processor has not read."""
+    if writer is None:
+        return
+    try:
+        os.write(writer.fileno(), b"w")
+    except BlockingIOError:
+        pass
+    except OSError:  # the processor is gone: the supervising thread starts a new one
+        pass
