@@ -118,12 +118,9 @@ def create_app(settings: Settings | None = None, *, mock: Mock | None = None) ->
     from .faults.web import before_request as fault_before_request
 
     app.before_request(fault_before_request)  # faults and outages on demand (control API /control/faults)
-    # after each batch request, in this order (Flask runs them last registered first): a fault breaks the real
-    # answer, `serve --replay` marks a reply the recording did not hold, and the request journal records the reply
-    # as the client gets it
-    app.after_request(_batch_only(record_request))
-    app.after_request(_batch_only(flag_replay))
-    app.after_request(_batch_only(break_reply))
+    # after each batch request, in this order: a fault breaks the real answer, `serve --replay` marks a reply the
+    # recording did not hold, and the request journal records the reply as the client gets it
+    app.after_request(_batch_only(break_reply, flag_replay, record_request))
     from .bodies import GuardBody, MalformedBody
     from .storage import STORAGE_ERRORS
 
@@ -177,11 +174,14 @@ def _json_for_api(err):
     return err
 
 
-def _batch_only(hook: Callable[[Response], Response]) -> Callable[[Response], Response]:
-    """``hook`` for the replies of the batch endpoints only."""
+def _batch_only(*hooks: Callable[[Response], Response]) -> Callable[[Response], Response]:
+    """One after-request hook that runs ``hooks`` in turn on the replies of the batch endpoints only."""
 
     def after_batch_request(response: Response) -> Response:
-        return hook(response) if request.blueprint == "batch" else response
+        if request.blueprint == "batch":
+            for hook in hooks:
+                response = hook(response)
+        return response
 
     return after_batch_request
 

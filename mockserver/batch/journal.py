@@ -4,14 +4,25 @@
 The app factory registers :func:`record_request` after each batch request; the upload view writes its entry
 with the accepted batch (:func:`accepted_upload`); a fault that refuses a TLS handshake writes one too
 (:func:`record_connection`).
+
+An entry for a request that changed no state (a refusal, a download, a poll) is not waited for: it is kept as
+plain column values and handed to the store's group writer (`sevis_mock.server.store.core.GroupWriter`), the
+entries of the requests in between in one INSERT of several rows. Written moments later; the writer's ``flush``
+(the journal's readers, a clean stop) waits for it.
 """
 
 from __future__ import annotations
 
 import io
 import logging
+import threading
+import weakref
 import zipfile
 from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, insert
+from sqlalchemy.orm import Session
 
 from flask import Response, g, request
 from lxml import etree
@@ -61,7 +72,7 @@ def _record(response: Response) -> None:
     disposition, process_code = _disposition(action, response)
     if g.get("sevis_fault_disposition"):  # the connection was dropped: no reply carried a code
         disposition = g.sevis_fault_disposition
-    entry = _entry(
+    row = _values(
         action,
         m.clock.now(),
         http_status=response.status_code,
@@ -72,14 +83,19 @@ def _record(response: Response) -> None:
         ),
     )
     # no state changed: the reply need not wait; written with other requests' entries (group commit)
-    m.store.writer.submit(lambda s: s.add(entry))
+    _pending(m.store).add(row)
 
 
 def _entry(action: str, now: datetime, **outcome) -> JournalEntry:
+    return JournalEntry(**_values(action, now, **outcome))
+
+
+def _values(action: str, now: datetime, **outcome) -> dict[str, Any]:
+    """The columns of the journal entry of this request."""
     fields, file_name, size = _fields(action)
     prefix = (request.view_args or {}).get("env_prefix", "")
     environment = next((name for name, (p, _) in ENVIRONMENTS.items() if p == prefix), prefix)
-    return JournalEntry(
+    return dict(
         at=now,
         received_at=real_now(),
         action=action,
@@ -94,6 +110,55 @@ def _entry(action: str, now: datetime, **outcome) -> JournalEntry:
         faults=",".join(str(f) for f in g.get("sevis_faults", ()))[:200],  # the faults that acted on it
         **outcome,
     )
+
+
+_JOURNAL = cast(Table, JournalEntry.__table__)  # declarative tables are Tables; SQLAlchemy types them wider
+
+
+class PendingEntries:
+    """The journal entries of one store not written yet. The first one handed over after a write asks the
+    store's group writer for a unit of work that writes every entry pending by the time it runs, in one
+    statement; the next ones join it. Every entry is so written by a unit handed over before it was added,
+    and the writer's ``flush`` waits for all of them."""
+
+    def __init__(self, store) -> None:
+        self._store = store
+        self._lock = threading.Lock()
+        self._rows: list[dict[str, Any]] = []
+
+    def add(self, row: dict[str, Any]) -> None:
+        with self._lock:
+            self._rows.append(row)
+            if len(self._rows) == 1:
+                self._store.writer.submit(self._write)
+
+    def _write(self, session: Session) -> None:
+        with self._lock:
+            rows, self._rows = self._rows, []
+        if not rows:
+            return
+        try:
+            with session.begin_nested():
+                session.execute(insert(_JOURNAL), rows)
+        except Exception:  # one entry the database refuses costs no other its place: each on its own
+            for row in rows:
+                try:
+                    with session.begin_nested():
+                        session.execute(insert(_JOURNAL), [row])
+                except Exception as exc:
+                    log.error("a journal entry could not be written (%s %s): %r", row["action"], row["batch_id"], exc)
+
+
+_by_store: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_by_store_lock = threading.Lock()
+
+
+def _pending(store) -> PendingEntries:
+    pending = _by_store.get(store)
+    if pending is None:
+        with _by_store_lock:
+            pending = _by_store.setdefault(store, PendingEntries(store))
+    return pending
 
 
 def record_connection(store, now: datetime, fault_ids: list[int], detail: str) -> None:
