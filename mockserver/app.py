@@ -69,6 +69,13 @@ class Mock:
     def worker_alive(self) -> bool:
         return self._worker is not None and self._worker.is_alive()
 
+    def worker_state(self) -> str:
+        """What /readyz says of a running processor: its process, or that none was needed yet."""
+        process = self._worker.process if self._worker is not None else None
+        if process is None:
+            return "running (its process starts with the first batch)"
+        return f"running (process {process.pid})"
+
     def stop_worker(self) -> None:
         if self._worker is not None:
             self._worker.stop()

@@ -45,7 +45,7 @@ def worker_running(mock) -> tuple[bool, str]:
     if not mock.settings.run_worker:
         return True, "not run by this process (run_worker is off)"
     if mock.worker_alive():
-        return True, "running"
+        return True, mock.worker_state()
     return False, "the batch processor of this server process is not running; batches would stay queued"
 
 

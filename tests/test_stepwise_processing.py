@@ -206,6 +206,9 @@ def test_forms_not_drawn_within_the_step_are_stored_after_its_commit(mock, monke
     late = DrawnLate()
     mock.render_pool = late
     records = worker.INLINE_RECORDS + 1  # a batch too large to draw its forms in the processor thread
+    monkeypatch.setattr(worker, "STEP_SECONDS", 30.0)  # applied in one step, however loaded the machine,
+    in_time = worker.drawn_in_time  # and the step's time is up once its records are applied (forms 0.3 s away)
+    monkeypatch.setattr(worker, "drawn_in_time", lambda processor, drawing, _: in_time(processor, drawing, 0.0))
     pk = queue_batch(mock, "STEPWISE000005", 5, records=records, print_form=True)
     writes = counting_writes(mock, monkeypatch)
     assert worker.process_due(mock) == 1

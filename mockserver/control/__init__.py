@@ -107,7 +107,7 @@ def clock_set():
 def process_now():
     """Process every queued batch at once, whatever its due time. ``processed`` counts every batch that was
     queued when the call began (or that this call applied) and is processed when it answers, whichever
-    worker thread applied it: the processor threads of every worker process take part."""
+    processor applied it: the processor process of every worker process takes part."""
     from sqlalchemy import select, update
 
     m = mock()

@@ -1,0 +1,95 @@
+"""Each server process applies its batches in a processor process of its own (sevis_mock.server.processor): started
+with the first batch, at a lower CPU priority, replaced when it dies, gone with its server process."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from sevis_mock.fixtures import read_fixture
+from sevis_mock.server.processor import PROCESSOR_NICENESS
+from tests.support.server import new_batch_id, with_batch_id
+
+pytestmark = pytest.mark.server
+
+FM_DOC = "fm/create-three-students.xml"
+
+
+def worker_detail(server) -> str:
+    s = requests.Session()
+    s.trust_env = False
+    reply = s.get(f"{server.base_url}/readyz", verify=server.ca, timeout=30)
+    assert reply.status_code == 200, reply.text
+    return reply.json()["checks"]["worker"]["detail"]
+
+
+def processor_pid(server) -> int | None:
+    found = re.search(r"process (\d+)", worker_detail(server))
+    return int(found.group(1)) if found else None
+
+
+def stat(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def alive(pid: int) -> bool:
+    try:
+        return stat(pid)[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
+def gone_within(pid: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while alive(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def processed(server, org: dict) -> str:
+    batch_id = new_batch_id("Y")
+    assert (
+        server.upload(with_batch_id(read_fixture(FM_DOC), batch_id), org=org, batch_id=batch_id).upload_code == "S0000"
+    )
+    return server.wait_processed(org=org, batch_id=batch_id, timeout=60).process_code
+
+
+def test_the_processor_runs_in_a_process_of_its_own_and_a_killed_one_is_replaced(server_factory):
+    server = server_factory("--processing-delay", "0", "--workers", "1")
+    fm = server.org("F/M")
+    assert processor_pid(server) is None  # no batch yet: no processor process started
+    assert processed(server, fm) == "S0000"
+    pid = processor_pid(server)
+    assert pid is not None and alive(pid)
+    worker = int(stat(pid)[1])  # its parent: the server's worker process, a child of the server's own
+    assert int(stat(worker)[1]) == server.proc.pid
+    assert int(stat(pid)[16]) - int(stat(worker)[16]) == PROCESSOR_NICENESS  # field 19 of stat: the nice value
+    os.kill(pid, signal.SIGKILL)
+    assert gone_within(pid, 10)
+    assert processed(server, fm) == "S0000"  # a new processor took over
+    replacement = processor_pid(server)
+    assert replacement not in (None, pid)
+    server.stop()
+    assert gone_within(replacement, 10)
+    assert (
+        "the batch processor process exited (status -9); starting a new one"
+        in (server.data_dir / "serve.log").read_text()
+    )
+
+
+def test_a_processor_dies_with_its_worker_process(server_factory):
+    server = server_factory("--processing-delay", "0", "--workers", "1")
+    assert processed(server, server.org("F/M")) == "S0000"
+    pid = processor_pid(server)
+    assert pid is not None
+    worker = int(stat(pid)[1])
+    os.kill(worker, signal.SIGKILL)  # no clean stop: the kernel ends the processor with it (PR_SET_PDEATHSIG)
+    assert gone_within(pid, 5)
