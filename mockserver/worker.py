@@ -24,11 +24,11 @@ from datetime import timedelta
 from concurrent.futures import wait
 from concurrent.futures.process import BrokenProcessPool
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, exists, select
 from sqlalchemy.orm import defer
 
 from .clock import real_now
-from .store import Batch, BatchProgress, PrintJob
+from .store import Batch, BatchProgress, Fault, Official, Organization, OrganizationProfile, PrintJob
 from .faults.processing import before_processing
 from .batch.outcome import RecordOutcome, records_from_json, records_to_json
 from .batch.processing import PRINT_LEASE, BatchProcessor, add_forms, merge_carried, processor_for
@@ -77,15 +77,15 @@ def process_due(
     return done
 
 
+# The processor's look for a due batch: a Core statement on a plain connection (no ORM session), as it runs before
+# every claim
+_DUE = select(Batch.id).where(Batch.state == "queued", Batch.due_at <= bindparam("now")).limit(1)
+
+
 def _due_waiting(mock) -> bool:
     """Whether a queued batch is due on the mock clock (a read, no lock taken)."""
-    with mock.store.session() as session:
-        return (
-            session.scalars(
-                select(Batch.id).where(Batch.state == "queued", Batch.due_at <= mock.clock.now()).limit(1)
-            ).first()
-            is not None
-        )
+    with mock.store.engine.connect() as conn:
+        return conn.execute(_DUE, {"now": mock.clock.now()}).first() is not None
 
 
 def process_lease(mock) -> timedelta:
@@ -94,25 +94,43 @@ def process_lease(mock) -> timedelta:
     return PROCESS_LEASE if seconds is None else timedelta(seconds=seconds)
 
 
-def _claim(mock, session) -> Batch | bool | None:
-    """The next due batch, claimed (state "processing") in the caller's write transaction: from its commit on no
-    other processor takes it. The caller adds its progress row unless the batch is finished in this same
-    transaction. None when none is due; False when a processing fault deferred or finished the one that was."""
+# The next due batch with what its first step reads anyway, in one statement: whether any processing fault exists
+# (else no fault can apply to it), its organization's name (for its forms), the official that uploaded it (whom its
+# records name as a rule) and its organization's profile. PostgreSQL locks the batch row only (FOR UPDATE OF).
+_NEXT_DUE = (
+    select(
+        Batch,
+        exists().where(Fault.kind == "process").label("faulted"),
+        Organization.name,
+        Official,
+        OrganizationProfile.profile,
+    )
+    .outerjoin(Organization, Organization.org_id == Batch.org_id)
+    .outerjoin(Official, Official.user_id == Batch.user_id)
+    .outerjoin(OrganizationProfile, OrganizationProfile.org_id == Batch.org_id)
+    .where(Batch.state == "queued", Batch.due_at <= bindparam("now"))
+    .order_by(Batch.due_at, Batch.id)
+    .limit(1)
+    .with_for_update(of=Batch, skip_locked=True)  # PostgreSQL: a batch another instance is claiming is passed over
+)
+
+
+def _claim(mock, session, render_form, on_print) -> BatchProcessor | bool | None:
+    """The processor of the next due batch, claimed in the caller's write transaction: from its commit on no other
+    processor takes it. The batch's row is changed once, by the first step's end (state "processing" with its
+    progress row, or the batch's outcome when that step finishes it). None when none is due; False when a
+    processing fault deferred or finished the one that was."""
     now = mock.clock.now()
-    batch = session.scalars(
-        select(Batch)
-        .where(Batch.state == "queued", Batch.due_at <= now)
-        .order_by(Batch.due_at, Batch.id)
-        .limit(1)
-        .with_for_update(skip_locked=True)  # PostgreSQL: a batch another instance is claiming is passed over
-    ).first()
-    if batch is None:
+    found = session.execute(_NEXT_DUE, {"now": now}).first()
+    if found is None:
         return None
-    if before_processing(session, batch, now):  # a processing fault deferred or failed it
+    batch, faulted, org_name, official, profile = found
+    if faulted and before_processing(session, batch, now):  # a processing fault deferred or failed it
         return False
-    batch.state, batch.processed_at = "processing", now
-    session.flush()
-    return batch
+    processor = BatchProcessor(session, mock.store, batch, now, org_name or batch.org_id, render_form, on_print)
+    processor.officials[batch.user_id] = official
+    processor.stored_profile = (profile,)
+    return processor
 
 
 def apply_batch(mock, batch_pk: int | None = None, claimed: list[int] | None = None) -> bool | None:
@@ -147,13 +165,16 @@ def apply_batch(mock, batch_pk: int | None = None, claimed: list[int] | None = N
         with mock.store.write(durable=durable) as session:
             first_step = batch_pk is None
             if first_step:  # the claim and the first step in one transaction: one commit fewer
-                batch_claimed = _claim(mock, session)
-                if not isinstance(batch_claimed, Batch):
-                    return batch_claimed
-                batch_pk, batch = batch_claimed.id, batch_claimed
+                claimed_now = _claim(mock, session, mock.render_form, send if pool is not None else None)
+                if not isinstance(claimed_now, BatchProcessor):
+                    return claimed_now
+                processor, batch = claimed_now, claimed_now.batch
+                batch_pk = batch.id
                 if claimed is not None:
                     claimed.append(batch_pk)
                 progress = BatchProgress(batch_pk=batch_pk, applied=0, results="[]", carried="{}")
+                results, records = [], processor.records()
+                inline = len(records) <= INLINE_RECORDS
             else:
                 progress = session.get(BatchProgress, batch_pk)
                 # the document (up to 16 MB) is read once, by the step that parses its records
@@ -162,16 +183,15 @@ def apply_batch(mock, batch_pk: int | None = None, claimed: list[int] | None = N
                     return False
                 if processor is not None and progress.applied != expected:  # taken over after a stall: theirs now
                     return False
-            if processor is None:
-                processor = processor_for(
-                    session, mock.store, batch, mock.render_form, on_print=send if pool is not None else None
-                )
-                if progress.applied:
-                    processor.resume(merge_carried(progress.carried))
-                results, records = records_from_json(progress.results), processor.records()
-                inline = first_step and len(records) <= INLINE_RECORDS
-            else:  # the same processor goes on in this step's session
-                processor.next_step(session, batch)
+                if processor is None:
+                    processor = processor_for(
+                        session, mock.store, batch, mock.render_form, on_print=send if pool is not None else None
+                    )
+                    if progress.applied:
+                        processor.resume(merge_carried(progress.carried))
+                    results, records = records_from_json(progress.results), processor.records()
+                else:  # the same processor goes on in this step's session
+                    processor.next_step(session, batch)
             began, step, before, mark = time.monotonic(), 0, len(results), processor.mark()
             while progress.applied + step < len(records) and (
                 step == 0 or (step < STEP_RECORDS and time.monotonic() - began < STEP_SECONDS)
@@ -182,7 +202,8 @@ def apply_batch(mock, batch_pk: int | None = None, claimed: list[int] | None = N
             expected = progress.applied
             if progress.applied < len(records):
                 progress.lease_until = real_now() + process_lease(mock)
-                if first_step:
+                if first_step:  # the claim: the batch's row is changed once, here or by `finish`
+                    batch.state, batch.processed_at = "processing", processor.now
                     progress.results, progress.carried = records_to_json(results), json.dumps(processor.carry())
                     session.add(progress)
                 else:  # a line more for this step's records: the row is appended to, not rewritten whole

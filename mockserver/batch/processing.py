@@ -13,10 +13,10 @@ import logging
 import time
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Callable
+from typing import Callable, cast
 
 from lxml import etree
-from sqlalchemy import bindparam, select
+from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from .. import addresses, profiles
@@ -61,6 +61,9 @@ def _text(element: etree._Element, path: str) -> str:
     return "" if child is None else (child.text or "").strip(XML_SPACE)
 
 
+_RECORDS = cast(Table, Record.__table__)  # declarative tables are Tables; SQLAlchemy types them wider
+_RECORD_EVENTS = cast(Table, RecordEvent.__table__)
+
 # An active or initial principal record of the organization with the same name, birth date, birth country and
 # gender (the duplicate-student check, once per created record): built once, its parameters bound per query.
 _DUPLICATE = (
@@ -104,6 +107,9 @@ class BatchProcessor:
         self.seen_keys: set = set()
         self.officials: dict[str, Official | None] = {}
         self.profile: dict | None = None  # the organization's, read at most once per step (see `next_step`)
+        # its stored JSON (None: no row) when the claim read it already (sevis_mock.server.worker): the first step
+        # then need not read it again
+        self.stored_profile: tuple[str | None] | None = None
         self.forms: dict[str, dict] = {}  # I-20 / DS-2019 print jobs by SEVIS ID
         self.plans: dict[str, dict] = {}  # DS-7002 print jobs by SEVIS ID
         self.sites_numbered = 0  # site IDs are unique across the batch
@@ -129,7 +135,7 @@ class BatchProcessor:
 
     def next_step(self, session: Session, batch: Batch) -> None:
         """Go on in a later step's session: what was read in the last one is read again."""
-        self.session, self.batch, self.officials, self.profile = session, batch, {}, None
+        self.session, self.batch, self.officials, self.profile, self.stored_profile = session, batch, {}, None, None
 
     def apply(self, records: list[tuple[etree._Element, RecordHandler]]) -> list[RecordOutcome]:
         """Apply records (each in a savepoint of the current session) and return their results."""
@@ -231,6 +237,8 @@ class BatchProcessor:
             self.on_print(group, sevis_id, job)
 
     def _profile(self) -> dict:
+        if self.profile is None and self.stored_profile is not None:
+            self.profile = profiles.merged(self.batch.kind, self.stored_profile[0])
         if self.profile is None:  # read once per step: no record of a batch changes it
             self.profile = profiles.load(self.session, self.batch.org_id, self.batch.kind)
         return self.profile
@@ -261,18 +269,22 @@ class BatchProcessor:
     # --- creates -------------------------------------------------------------------------------
     def _existing_duplicate(self, key: tuple) -> bool:
         surname, given, birth_date, country, gender = key
-        found = self.session.scalars(
-            _DUPLICATE,
-            {
-                "org_id": self.batch.org_id,
-                "environment": self.batch.environment,
-                "surname": surname,
-                "given_name": given,
-                "birth_date": birth_date,
-                "birth_country": country,
-                "gender": gender,
-            },
-        ).first()
+        found = (
+            self.session.connection()
+            .execute(  # a Core read: nothing of this record is pending in the session
+                _DUPLICATE,
+                {
+                    "org_id": self.batch.org_id,
+                    "environment": self.batch.environment,
+                    "surname": surname,
+                    "given_name": given,
+                    "birth_date": birth_date,
+                    "birth_country": country,
+                    "gender": gender,
+                },
+            )
+            .first()
+        )
         return found is not None
 
     def _create(self, element: etree._Element, base: RecordOutcome) -> RecordOutcome:
@@ -303,11 +315,12 @@ class BatchProcessor:
         events.number_tipp(element)
         ids = self.store.next_sevis_ids(self.session, 1 + len(dependents))
         sevis_id, dependent_ids = ids[0], ids[1:]
-        self._add_record(sevis_id, element, key, principal=None)
+        rows = [self._record_rows(sevis_id, element, key, principal=None)]
         dep_results = []
         for dep_id, dep in zip(dependent_ids, dependents):
-            self._add_record(dep_id, dep, dependent_key(dep), principal=sevis_id)
+            rows.append(self._record_rows(dep_id, dep, dependent_key(dep), principal=sevis_id))
             dep_results.append(DependentOutcome(dep_id, _ud(dep, "UserDefinedA"), _ud(dep, "UserDefinedB")))
+        self._insert_records(rows)
         result = replace(base, sevis_id=sevis_id, dependents=dep_results)
         self._addresses(result, element)
         if is_true(element.get("printForm")):
@@ -348,7 +361,7 @@ class BatchProcessor:
         self.sites_numbered += 1
         return site_id(self.batch.id, self.sites_numbered)
 
-    def _add_record(
+    def _record_rows(
         self,
         sevis_id: str,
         element: etree._Element,
@@ -359,32 +372,40 @@ class BatchProcessor:
         request_id: str | None = None,
         event: str = "Create",
         detail: str = "",
-    ) -> None:
+    ) -> tuple[dict, dict]:
+        """A new record's row and the row of its first history entry (see `_insert_records`)."""
         surname, given, birth_date, country, gender = key
-        self.session.add(
-            Record(
-                sevis_id=sevis_id,
-                org_id=self.batch.org_id,
-                environment=self.batch.environment,
-                kind=self.batch.kind,
-                principal_sevis_id=principal,
-                status=status,
-                surname=surname,
-                given_name=given,
-                birth_date=birth_date,
-                birth_country=country,
-                gender=gender,
-                relationship_code=_text(element, "Relationship"),
-                request_id=element.get("requestID", "") if request_id is None else request_id,
-                created_batch_pk=self.batch.id,
-                document=etree.tostring(element, encoding="unicode"),
-                created_at=self.now,
-                updated_at=self.now,
-            )
-        )
-        self.session.add(
-            RecordEvent(sevis_id=sevis_id, batch_pk=self.batch.id, event=event, detail=detail, at=self.now)
-        )
+        record = {
+            "sevis_id": sevis_id,
+            "org_id": self.batch.org_id,
+            "environment": self.batch.environment,
+            "kind": self.batch.kind,
+            "principal_sevis_id": principal,
+            "status": status,
+            "surname": surname,
+            "given_name": given,
+            "birth_date": birth_date,
+            "birth_country": country,
+            "gender": gender,
+            "relationship_code": _text(element, "Relationship"),
+            "request_id": element.get("requestID", "") if request_id is None else request_id,
+            "created_batch_pk": self.batch.id,
+            "document": etree.tostring(element, encoding="unicode"),
+            "created_at": self.now,
+            "updated_at": self.now,
+        }
+        history = {"sevis_id": sevis_id, "batch_pk": self.batch.id, "event": event, "detail": detail, "at": self.now}
+        return record, history
+
+    def _insert_records(self, rows: list[tuple[dict, dict]]) -> None:
+        """Insert new records and their first history entries (`_record_rows`) in two statements, at once: nothing
+        reads them back as objects, so they skip the session's unit of work (its flush at each record's end was
+        most of a record's cost). Changes still pending in the session are flushed first, so that history entries
+        keep the order they were made in."""
+        self.session.flush()
+        connection = self.session.connection()
+        connection.execute(insert(_RECORDS), [record for record, _ in rows])
+        connection.execute(insert(_RECORD_EVENTS), [history for _, history in rows])
 
     # --- updates -------------------------------------------------------------------------------
     def _update(self, element: etree._Element, base: RecordOutcome) -> RecordOutcome:
@@ -501,18 +522,22 @@ class BatchProcessor:
                 )
         if target.added:
             ids = self.store.next_sevis_ids(self.session, len(target.added))
+            added = []
             for dep_id, dep in zip(ids, target.added):
                 dep.sevis_id = dep_id
-                self._add_record(
-                    dep_id,
-                    dep.doc,
-                    dependent_key(dep.doc),
-                    principal=record.sevis_id,
-                    status=dep.status,
-                    request_id=request_id,
-                    event="Dependent/Add",
-                    detail=detail,
+                added.append(
+                    self._record_rows(
+                        dep_id,
+                        dep.doc,
+                        dependent_key(dep.doc),
+                        principal=record.sevis_id,
+                        status=dep.status,
+                        request_id=request_id,
+                        event="Dependent/Add",
+                        detail=detail,
+                    )
                 )
+            self._insert_records(added)
 
     def _render_stored(self, record: Record) -> None:
         """The record's form as it stands now (an update sent with printForm="true"), as RTI prints it too."""

@@ -12,7 +12,7 @@ import threading
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, cast
 
 from sqlalchemy import (
     Boolean,
@@ -23,14 +23,19 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    Table,
     UniqueConstraint,
+    bindparam,
     create_engine,
     delete,
     event,
     func,
+    insert,
     select,
     text,
+    update,
 )
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -261,6 +266,16 @@ PG_WRITE_LOCK = 0x5E7150C4
 #: PostgreSQL: SEVIS numbers come from this sequence (made by the migrations), unique across instances.
 SEVIS_NUMBER_SEQUENCE = "sevis_number_seq"
 FIRST_SEVIS_NUMBER = 1_000_001
+#: SQLite: the setting that holds the next SEVIS number, and the statement that takes ``count`` of them (the new
+#: value returned; no row: none was taken yet)
+_SEVIS_COUNTER = "next_sevis_number"
+_SETTINGS = cast(Table, Setting.__table__)  # declarative tables are Tables; SQLAlchemy types them wider
+_TAKE_SEVIS_NUMBERS = (
+    update(_SETTINGS)
+    .where(_SETTINGS.c.key == _SEVIS_COUNTER)
+    .values(value=sql_cast(sql_cast(_SETTINGS.c.value, Integer) + bindparam("count", type_=Integer), String))
+    .returning(_SETTINGS.c.value)
+)
 
 
 def database_url(url: str) -> str:
@@ -410,15 +425,15 @@ class Store:
                 session.scalars(select(func.nextval(SEVIS_NUMBER_SEQUENCE)).select_from(func.generate_series(1, count)))
             )
             return [f"N{n:010d}" for n in sorted(numbers)]
-        row = session.get(Setting, "next_sevis_number")
-        first = int(row.value) if row else FIRST_SEVIS_NUMBER
-        if row is None:
-            row = Setting(key="next_sevis_number", value=str(first))
-            session.add(row)
-        row.value = str(first + count)
-        # held for the session's next call (a batch asks once per record): the session keeps only rows that are
-        # referenced, and would read this one again each time
-        session.info["next_sevis_number"] = row
+        # one statement, on the session's connection: the counter is not held as an object in the session (whose
+        # flush at the end of each record would cost more than the statement) and its change is no cached row's
+        connection = session.connection()
+        last = connection.execute(_TAKE_SEVIS_NUMBERS, {"count": count}).scalar()
+        if last is None:
+            first = FIRST_SEVIS_NUMBER
+            connection.execute(insert(_SETTINGS).values(key=_SEVIS_COUNTER, value=str(first + count)))
+        else:
+            first = int(last) - count
         return [f"N{n:010d}" for n in range(first, first + count)]
 
     def restart_sevis_ids(self, session: Session) -> None:
@@ -427,7 +442,7 @@ class Store:
         if self.dialect == "postgresql":
             session.execute(text(f"ALTER SEQUENCE {SEVIS_NUMBER_SEQUENCE} RESTART WITH {FIRST_SEVIS_NUMBER}"))
         else:
-            session.execute(delete(Setting).where(Setting.key == "next_sevis_number"))
+            session.execute(delete(Setting).where(Setting.key == _SEVIS_COUNTER))
 
     def org(self, org_id: str) -> Organization | None:
         with self.session() as s:
