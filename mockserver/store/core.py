@@ -539,6 +539,18 @@ class GroupWriter:
                         logging.getLogger(__name__).error("a deferred write failed: %r", unit.error)
                     unit.done.set()
             return
+        if len(group) == 1:  # alone in its transaction: a failure rolls the transaction back, no savepoint needed
+            unit = group[0]
+            try:
+                with self._store.write(durable=unit.wait) as session:
+                    unit.result = unit.work(session)
+            except BaseException as exc:
+                unit.error = exc
+            finally:
+                if unit.error is not None and not unit.wait:
+                    logging.getLogger(__name__).error("a deferred write failed: %r", unit.error)
+                unit.done.set()
+            return
         try:
             # work nobody waits for (a refusal's or a download's journal entry) is not flushed to disk on its own: it
             # holds the write lock for moments, and the next flushed commit (an upload, a batch's last step) takes it
