@@ -63,7 +63,7 @@ class Mock:
         """Start this server process's batch processor: a process of its own (sevis_mock.server.processor)."""
         with self._lock:
             if self._worker is None or not self._worker.is_alive():
-                self._worker = ProcessorProcess(self.settings, self.store)
+                self._worker = ProcessorProcess(self)
                 self._worker.start()
 
     def worker_alive(self) -> bool:
@@ -71,9 +71,12 @@ class Mock:
 
     def worker_state(self) -> str:
         """What /readyz says of a running processor: its process, or that none was needed yet."""
-        process = self._worker.process if self._worker is not None else None
-        if process is None:
+        worker = self._worker
+        process = worker.process if worker is not None else None
+        if worker is None or process is None:
             return "running (its process starts with the first batch)"
+        if not worker.ready:
+            return f"running (process {process.pid} starting; this server process applies batches meanwhile)"
         return f"running (process {process.pid})"
 
     def stop_worker(self) -> None:

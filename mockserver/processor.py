@@ -11,7 +11,8 @@ nothing else changes: each batch is applied exactly once, a processor killed mid
 
 The request process keeps a thread (`ProcessorProcess`) that
 - starts the processor when there is something to process (a batch queued, being processed or printed; an upload
-  or a clock change wakes it), so a server that is never sent a batch never starts one;
+  or a clock change wakes it), so a server that is never sent a batch never starts one; until it has started
+  (about a second), the thread applies due batches itself, as the processor thread of earlier versions did;
 - passes each wake-up on through a pipe (an upload's batch is claimed at once);
 - starts a new processor if it dies (killed, out of memory), at most once per poll interval;
 - stops it on a clean stop (SIGTERM: it finishes the batch it is applying, the form helpers and the writes).
@@ -24,6 +25,7 @@ import ctypes
 import ctypes.util
 import logging
 import multiprocessing
+from multiprocessing.connection import Connection
 import os
 import signal
 import threading
@@ -60,9 +62,10 @@ class ProcessingContext:
         return render_form
 
 
-def run(settings: Settings, reader, parent: int) -> None:
+def run(settings: Settings, reader, ready, parent: int) -> None:
     """The processor process: the `Worker` loop, woken by every byte read from ``reader``, until SIGTERM, the
-    end of ``reader`` (the request process closed it or died) or the request process ``parent`` is gone."""
+    end of ``reader`` (the request process closed it or died) or the request process ``parent`` is gone. One
+    byte on ``ready`` says it has started."""
     _die_with(parent)
     try:
         os.nice(PROCESSOR_NICENESS)
@@ -76,6 +79,8 @@ def run(settings: Settings, reader, parent: int) -> None:
     worker.start()
     helpers_started = False
     try:
+        ready.send_bytes(b"r")  # the request process stops applying batches itself
+        ready.close()
         while not stopping.is_set() and os.getppid() == parent and worker.is_alive():
             try:
                 if not reader.poll(0.2):
@@ -119,24 +124,27 @@ class _Wake:
 
 class ProcessorProcess:
     """The request process's handle on its processor process (the interface of a `Worker` thread: ``wake.set()``,
-    ``is_alive()``, ``stop()``, ``join()``)."""
+    ``is_alive()``, ``stop()``, ``join()``). Until the processor process is ready (it takes about a second to
+    start), the supervising thread applies due batches itself, as a `Worker` thread would: a request process
+    recycled every few requests (``--max-worker-memory``) still gets its batches applied."""
 
-    def __init__(self, settings: Settings, store: Store) -> None:
-        self.settings = settings
-        self.store = store
+    def __init__(self, mock) -> None:
+        self.mock = mock
+        self.settings: Settings = mock.settings
         self.wake = _Wake()
         self.stopping = threading.Event()
         self.process: multiprocessing.process.BaseProcess | None = None
-        self.restarts = 0
+        self.ready = False  # the processor process has started its Worker
+        self._local = Worker(mock, self.settings.worker_poll_seconds)  # its rounds run in the supervising thread
         self._thread = threading.Thread(target=self._supervise, name="sevis-mock-processor", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
 
     def is_alive(self) -> bool:
-        """Whether batches get processed: the supervising thread runs, and so does the processor once started."""
-        process = self.process
-        return self._thread.is_alive() and (process is None or process.is_alive())
+        """Whether batches get processed: the supervising thread runs (it processes them itself until the processor
+        process is ready)."""
+        return self._thread.is_alive()
 
     def stop(self) -> None:
         self.stopping.set()
@@ -147,60 +155,69 @@ class ProcessorProcess:
 
     def _supervise(self) -> None:
         context = multiprocessing.get_context("spawn")
-        writer = None
+        writer: Connection | None = None  # wakes the processor process
+        ready: Connection | None = None  # says it has started
+        looked = float("-inf")  # when this thread last looked for abandoned batches
+        woken = False
         try:
             while not self.stopping.is_set():
-                woken = self.wake.event.wait(self.settings.worker_poll_seconds)
-                self.wake.event.clear()
-                if self.stopping.is_set():
-                    break
                 if self.process is None or not self.process.is_alive():
                     if self.process is not None:
-                        self.restarts += 1
                         log.warning(
                             "the batch processor process exited (status %s); starting a new one", self.process.exitcode
                         )
-                    elif not woken and not self._work_waiting():
-                        continue  # nothing to process yet: no processor started
-                    if writer is not None:
-                        writer.close()
-                    self.process, writer = self._spawn(context)
-                    woken = True  # whatever woke this thread, or was left, is looked for at once
-                if woken:
-                    _poke(writer)
+                    if self.process is not None or woken or self._work_waiting():
+                        for end in (writer, ready):
+                            if end is not None:
+                                end.close()
+                        self.process, writer, ready = self._spawn(context)
+                        self.ready = False
+                if self.process is not None and not self.ready and ready is not None and ready.poll(0):
+                    self.ready = True
+                if self.ready:
+                    if woken:
+                        _poke(writer)
+                elif self.process is not None:  # starting: apply what is due here meanwhile
+                    looked = self._local.round(looked, woken)
+                woken = self.wake.event.wait(self.settings.worker_poll_seconds)
+                self.wake.event.clear()
         except Exception:
             log.exception("the batch processor's supervising thread failed")
             raise
         finally:
-            self._stop_process(writer)
+            self._stop_process(writer, ready)
 
     def _spawn(self, context):
         reader, writer = context.Pipe(duplex=False)
+        ready_reader, ready_writer = context.Pipe(duplex=False)
         process = context.Process(
-            target=run, args=(self.settings, reader, os.getpid()), name="sevis-mock-processor", daemon=False
+            target=run,
+            args=(self.settings, reader, ready_writer, os.getpid()),
+            name="sevis-mock-processor",
+            daemon=False,
         )
         process.start()
         reader.close()
+        ready_writer.close()
         os.set_blocking(writer.fileno(), False)
-        return process, writer
+        return process, writer, ready_reader
 
-    def _stop_process(self, writer) -> None:
+    def _stop_process(self, writer: Connection | None, ready: Connection | None) -> None:
         process = self.process
-        if process is None:
-            return
-        if process.is_alive():
+        if process is not None and process.is_alive():
             process.terminate()  # SIGTERM: it finishes the batch it is applying
             process.join(STOP_SECONDS)
             if process.is_alive():
                 process.kill()
                 process.join(2)
-        if writer is not None:
-            writer.close()
+        for end in (writer, ready):
+            if end is not None:
+                end.close()
 
     def _work_waiting(self) -> bool:
         """Whether any batch waits to be applied or printed (a read; a batch uploaded to another process counts)."""
         try:
-            with self.store.session() as session:
+            with self.mock.store.session() as session:
                 found = session.scalars(
                     select(Batch.id).where(Batch.state.in_(("queued", "processing", "printing"))).limit(1)
                 ).first()

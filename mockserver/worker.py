@@ -384,21 +384,28 @@ class Worker(threading.Thread):
         looked = float("-inf")  # when abandoned batches and print jobs were last looked for
         woken = False  # by an upload (or a clock change): a batch is likely due
         while not self.stopping.is_set():
-            try:
-                resume = time.monotonic() - looked >= self.interval
-                if resume:
-                    looked = time.monotonic()
-                process_due(self.mock, resume=resume, woken=woken)
-            except Exception as exc:  # keep the processor alive; the batch stays queued and is retried
-                from .storage import report, storage_trouble
-
-                reason = storage_trouble(exc)
-                if reason is None:
-                    log.exception("batch processing failed; will retry")
-                else:  # a full disk is the operator's to fix, not a bug: one line, no traceback
-                    report(reason, "batch processing (the batch stays queued and is retried)")
+            looked = self.round(looked, woken)
             woken = self.wake.wait(self.interval) and not self.stopping.is_set()
             self.wake.clear()
+
+    def round(self, looked: float, woken: bool) -> float:
+        """One round: the due batches (a claim tried at once when ``woken``), and once per interval since ``looked``
+        the abandoned ones; returns when abandoned ones were last looked for."""
+        try:
+            if time.monotonic() - looked >= self.interval:
+                looked = time.monotonic()
+                process_due(self.mock, resume=True, woken=woken)
+            else:
+                process_due(self.mock, resume=False, woken=woken)
+        except Exception as exc:  # keep the processor alive; the batch stays queued and is retried
+            from .storage import report, storage_trouble
+
+            reason = storage_trouble(exc)
+            if reason is None:
+                log.exception("batch processing failed; will retry")
+            else:  # a full disk is the operator's to fix, not a bug: one line, no traceback
+                report(reason, "batch processing (the batch stays queued and is retried)")
+        return looked
 
     def stop(self) -> None:
         self.stopping.set()

@@ -29,8 +29,12 @@ def worker_detail(server) -> str:
     return reply.json()["checks"]["worker"]["detail"]
 
 
-def processor_pid(server) -> int | None:
-    found = re.search(r"process (\d+)", worker_detail(server))
+def processor_pid(server, timeout: float = 30) -> int | None:
+    """The processor process's, once it has started (None: none was started)."""
+    deadline = time.monotonic() + timeout
+    while "starting" in (detail := worker_detail(server)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    found = re.search(r"process (\d+)\)", detail)
     return int(found.group(1)) if found else None
 
 
