@@ -17,8 +17,9 @@ NOW = datetime(2027, 1, 15, tzinfo=UTC)
 
 
 @pytest.fixture
-def store(tmp_path):
-    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+def store(backend, tmp_path):
+    """A new store on each backend (tests/support/postgres.py)."""
+    store = Store(backend.migrated_url(tmp_path))
     store.create_all()
     yield store
     store.writer.flush()
@@ -73,7 +74,7 @@ def test_entries_handed_over_from_many_threads_are_all_written_by_the_next_flush
 
 def test_an_entry_the_database_refuses_costs_its_neighbours_nothing(store, caplog):
     pending = PendingEntries(store)
-    with store.write():  # hold the write lock so that the three wait for one unit of work together
+    with store.write():  # SQLite: hold the write lock so that the three wait for one unit of work together
         pending.add(_row("FIRST000000001"))
         pending.add(_row("REFUSED0000001", http_status=None))  # NOT NULL
         pending.add(_row("THIRD000000001"))

@@ -137,16 +137,23 @@ class PendingEntries:
             rows, self._rows = self._rows, []
         if not rows:
             return
+        # savepoints of the driver's own (SQLAlchemy's nested transactions cost as much CPU as the INSERT): one
+        # entry the database refuses costs no other its place, each is then written on its own
+        conn = session.connection()
+        conn.exec_driver_sql("SAVEPOINT journal_entries")
         try:
-            with session.begin_nested():
-                session.execute(insert(_JOURNAL), rows)
-        except Exception:  # one entry the database refuses costs no other its place: each on its own
+            conn.execute(insert(_JOURNAL), rows)
+        except Exception:
+            conn.exec_driver_sql("ROLLBACK TO SAVEPOINT journal_entries")
             for row in rows:
+                conn.exec_driver_sql("SAVEPOINT journal_entry")
                 try:
-                    with session.begin_nested():
-                        session.execute(insert(_JOURNAL), [row])
+                    conn.execute(insert(_JOURNAL), [row])
                 except Exception as exc:
+                    conn.exec_driver_sql("ROLLBACK TO SAVEPOINT journal_entry")
                     log.error("a journal entry could not be written (%s %s): %r", row["action"], row["batch_id"], exc)
+                conn.exec_driver_sql("RELEASE SAVEPOINT journal_entry")
+        conn.exec_driver_sql("RELEASE SAVEPOINT journal_entries")
 
 
 _by_store: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
