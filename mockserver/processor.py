@@ -172,8 +172,8 @@ class ProcessorProcess:
                                 end.close()
                         self.process, writer, ready = self._spawn(context)
                         self.ready = False
-                if self.process is not None and not self.ready and ready is not None and ready.poll(0):
-                    self.ready = True
+                if self.process is not None and not self.ready and ready is not None:
+                    self.ready = _started(ready)
                 if self.ready:
                     if woken:
                         _poke(writer)
@@ -224,6 +224,14 @@ class ProcessorProcess:
         except Exception:  # the store is briefly unavailable: look again at the next interval
             return False
         return found is not None
+
+
+def _started(ready: Connection) -> bool:
+    """Whether the processor process has said it started (not merely ended its side of the pipe)."""
+    try:
+        return ready.poll(0) and ready.recv_bytes() == b"r"
+    except (EOFError, OSError):
+        return False
 
 
 def _poke(writer) -> None:
