@@ -5,7 +5,8 @@ transaction (state "processing", with its progress row), so two processes never 
 records are then applied a few per write transaction (about 50 ms each), each step committing its records with
 how far it got, so that uploads and other writers wait for one step, never for a whole batch. A crash between
 steps loses nothing: once the lease runs out, a processor goes on from the last committed step (each record is
-applied exactly once).
+applied exactly once). A step that finished its batch goes on with the next due ones, each claimed and applied
+whole in the same transaction while their records fit in the step: small batches that queue up share one commit.
 
 Forms are drawn after that commit, with no lock held: the batch waits in state "printing" (a download answers
 S0030) with its print job, and a second short transaction stores the PDFs and marks it "processed". A print
@@ -41,6 +42,8 @@ INLINE_RECORDS = 2  # a batch of at most this many records draws its forms in th
 # priority, waits behind everything else on a busy machine) and waiting for it
 STEP_RECORDS = 25  # records applied per write transaction at most
 STEP_SECONDS = 0.05  # and for about this long: between two steps, uploads and other writers get the lock
+FOLLOWING_BYTES = 256 * 1024  # a step that finished its batch goes on with the next due one only up to this size
+# (a few records; its records must fit in the step): a larger one is not parsed just to be left for a step of its own
 PROCESS_LEASE = timedelta(seconds=15)  # the default of `serve --processing-lease`: real time a processor holds a
 # batch between steps (about 50 ms apart) before another may go on with it: a processor killed mid-batch (kill -9, a
 # lost host) delays its batch by this much at most; one that was merely slow finds at its next step that the batch
@@ -67,11 +70,12 @@ def process_due(
             return done
         woken = False
         claimed: list[int] = []
-        outcome = apply_batch(mock, claimed=claimed)  # claims the next due batch in its first step
+        more = None if limit is None else limit - done - 1
+        outcome = apply_batch(mock, claimed=claimed, more=more)  # claims the next due batch in its first step
         if outcome is None:
             return done
         if outcome:
-            done += 1
+            done += len(claimed)
             if applied is not None:
                 applied.extend(claimed)
     return done
@@ -115,16 +119,19 @@ _NEXT_DUE = (
 )
 
 
-def _claim(mock, session, render_form, on_print) -> BatchProcessor | bool | None:
+def _claim(mock, session, render_form, on_print, small: bool = False) -> BatchProcessor | bool | None:
     """The processor of the next due batch, claimed in the caller's write transaction: from its commit on no other
     processor takes it. The batch's row is changed once, by the first step's end (state "processing" with its
     progress row, or the batch's outcome when that step finishes it). None when none is due; False when a
-    processing fault deferred or finished the one that was."""
+    processing fault deferred or finished the one that was. ``small``: only a batch of at most `FOLLOWING_BYTES`
+    while no processing fault exists (see `apply_batch`); else None, and the batch is left as it was."""
     now = mock.clock.now()
     found = session.execute(_NEXT_DUE, {"now": now}).first()
     if found is None:
         return None
     batch, faulted, org_name, official, profile = found
+    if small and (faulted or len(batch.document) > FOLLOWING_BYTES):
+        return None
     if faulted and before_processing(session, batch, now):  # a processing fault deferred or failed it
         return False
     processor = BatchProcessor(session, mock.store, batch, now, org_name or batch.org_id, render_form, on_print)
@@ -133,7 +140,9 @@ def _claim(mock, session, render_form, on_print) -> BatchProcessor | bool | None
     return processor
 
 
-def apply_batch(mock, batch_pk: int | None = None, claimed: list[int] | None = None) -> bool | None:
+def apply_batch(
+    mock, batch_pk: int | None = None, claimed: list[int] | None = None, more: int | None = None
+) -> bool | None:
     """Apply a claimed batch's records a few per write transaction (each step commits its records and how far
     it got), then draw its forms. False when another processor finished it first. Without ``batch_pk``, the
     first step claims the next due batch (None when none is due, False when a processing fault took it) and
@@ -141,7 +150,10 @@ def apply_batch(mock, batch_pk: int | None = None, claimed: list[int] | None = N
 
     A batch whose first step applies all of it (a small one) commits once: no progress row is written, and when
     the helpers have drawn its forms within that step's time they are stored in it too (state "processed" at
-    once, no print job)."""
+    once, no print job). That step then goes on with the next due batches (``more`` of them at most, None: no
+    limit), each claimed and applied whole in the same transaction while the step has time and records left: one
+    commit for several small batches when they are uploaded faster than they are applied one by one. Each is
+    appended to ``claimed`` too."""
     pool = getattr(mock, "render_pool", None)
     drawing: dict = {}  # forms sent to the helpers as their records were applied, drawn meanwhile
     inline = False  # a small batch: its forms are drawn here, in its one step
@@ -217,13 +229,40 @@ def apply_batch(mock, batch_pk: int | None = None, claimed: list[int] | None = N
             processor.finish(results, drawn)
             if not first_step:
                 session.delete(progress)
-            printing, batch_id, org_id = batch.state == "printing", batch.batch_id, batch.org_id
-            jobs = {"forms": processor.forms, "plans": processor.plans}
-        log.info("processed batch %s of %s", batch_id, org_id)
-        if printing:
-            assert batch_pk is not None  # set by the claim at the latest
-            print_forms(mock, batch_pk, jobs, drawing)
+            finished = [_finished(processor)]
+            while first_step and (more is None or more > 0) and step < STEP_RECORDS:
+                if time.monotonic() - began >= STEP_SECONDS:
+                    break
+                session.flush()  # the batches applied so far are no longer queued: the claim passes them over
+                following = _claim(mock, session, mock.render_form, send if pool is not None else None, small=True)
+                if not isinstance(following, BatchProcessor):
+                    break
+                its_records = following.records()
+                if len(its_records) > STEP_RECORDS - step:
+                    break  # left as it was (the claim changed nothing): a step of its own takes it
+                inline = len(its_records) <= INLINE_RECORDS
+                its_results = following.apply(its_records)
+                step, more = step + len(its_records), None if more is None else more - 1
+                following.finish(
+                    its_results,
+                    drawn_here(following) if inline else drawn_in_time(following, drawing, began + STEP_SECONDS),
+                )
+                if claimed is not None:
+                    claimed.append(following.batch.id)
+                finished.append(_finished(following))
+        for pk, batch_id, org_id, printing, jobs in finished:
+            log.info("processed batch %s of %s", batch_id, org_id)
+            if printing:
+                print_forms(mock, pk, jobs, drawing)
         return True
+
+
+def _finished(processor: BatchProcessor) -> tuple[int, str, str, bool, dict]:
+    """What is left to do of a batch applied in full once its transaction commits: its primary key, batch ID and
+    organization (for the log), whether it is printing and its print jobs."""
+    batch = processor.batch
+    jobs = {"forms": processor.forms, "plans": processor.plans}
+    return batch.id, batch.batch_id, batch.org_id, batch.state == "printing", jobs
 
 
 def drawn_in_time(processor: BatchProcessor, drawing: dict, deadline: float) -> dict | None:

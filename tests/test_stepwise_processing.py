@@ -302,3 +302,23 @@ def test_only_the_steps_that_cannot_finish_a_batch_skip_the_flush_to_disk(mock, 
     assert steps == [2, 1, 1, 1, 2]  # FULL (2) for the claim and the last step, NORMAL (1) in between
     with mock.store.write() as s:  # the connection is back to FULL for everyone else
         assert s.execute(text("PRAGMA synchronous")).scalar() == 2
+
+
+def test_small_due_batches_are_applied_together_in_one_write_transaction(mock, monkeypatch):
+    """A step that finished its batch goes on with the next due ones while their records fit in it, each applied
+    whole and exactly once (one commit for several); a batch that does not fit is left for a step of its own, and
+    ``limit`` still bounds how many are applied."""
+    monkeypatch.setattr(worker, "STEP_SECONDS", 60)  # steps cut by count only: the test does not depend on speed
+    small = [queue_batch(mock, f"STEPWISE00010{i}", 100 + i, records=1) for i in range(4)]
+    large = queue_batch(mock, "STEPWISE000110", 110, records=worker.STEP_RECORDS)  # more than is left after one
+    writes = counting_writes(mock, monkeypatch)
+    applied: list[int] = []
+    assert worker.process_due(mock, limit=3, applied=applied) == 3
+    assert applied == small[:3] and len(writes) == 1
+    assert worker.process_due(mock, applied=applied) == 2
+    assert applied == [*small, large] and len(writes) == 3  # the last small one, then the large one on its own
+    for pk in small:
+        state, result, created = outcome(mock, pk)
+        assert state == "processed" and result["code"] == "S0000" and created == 1
+    state, result, created = outcome(mock, large)
+    assert state == "processed" and created == worker.STEP_RECORDS
