@@ -81,3 +81,12 @@ def test_an_entry_the_database_refuses_costs_its_neighbours_nothing(store, caplo
     assert store.writer.flush()
     assert _batch_ids(store) == ["FIRST000000001", "THIRD000000001"]
     assert "REFUSED0000001" in caplog.text
+
+
+def test_what_a_dropped_connection_records_is_kept_whole(store):
+    """A fault that cuts the body records "body cut mid-stream" as the disposition: longer than the 16 characters
+    PostgreSQL once held, which refused the entry."""
+    PendingEntries(store).add(_row("CUTBODY0000001", disposition="body cut mid-stream"))
+    assert store.writer.flush()
+    with store.session() as s:
+        assert s.scalar(select(JournalEntry.disposition)) == "body cut mid-stream"

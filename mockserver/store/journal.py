@@ -28,7 +28,7 @@ class JournalEntry(Base):
     file_name: Mapped[str] = mapped_column(Text, default="")
     size: Mapped[int] = mapped_column(Integer, default=0)  # bytes of the xml part (uploads)
     http_status: Mapped[int] = mapped_column(Integer)
-    disposition: Mapped[str] = mapped_column(String(16), default="")  # S0000..S0031, or HTTP nnn
+    disposition: Mapped[str] = mapped_column(String(32), default="")  # S0000..S0031, HTTP nnn, or a dropped connection
     process_code: Mapped[str] = mapped_column(String(5), default="")  # downloads of processed batches
     detail: Mapped[str] = mapped_column(Text, default="")
     faults: Mapped[str] = mapped_column(String(200), default="")  # ids of the faults that acted, comma-separated
