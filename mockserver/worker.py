@@ -26,7 +26,7 @@ from concurrent.futures import wait
 from concurrent.futures.process import BrokenProcessPool
 
 from sqlalchemy import bindparam, exists, select
-from sqlalchemy.orm import defer
+from sqlalchemy.orm import aliased, defer
 
 from .clock import real_now
 from .store import Batch, BatchProgress, Fault, Official, Organization, OrganizationProfile, PrintJob
@@ -101,6 +101,7 @@ def process_lease(mock) -> timedelta:
 # The next due batch with what its first step reads anyway, in one statement: whether any processing fault exists
 # (else no fault can apply to it), its organization's name (for its forms), the official that uploaded it (whom its
 # records name as a rule) and its organization's profile. PostgreSQL locks the batch row only (FOR UPDATE OF).
+_BUSY = aliased(Batch)
 _NEXT_DUE = (
     select(
         Batch,
@@ -113,6 +114,13 @@ _NEXT_DUE = (
     .outerjoin(Official, Official.user_id == Batch.user_id)
     .outerjoin(OrganizationProfile, OrganizationProfile.org_id == Batch.org_id)
     .where(Batch.state == "queued", Batch.due_at <= bindparam("now"))
+    # [i] an organization's batches are applied one at a time, in order: none while another of its batches is
+    # between two steps (its later records could otherwise be applied after the next batch's, by another processor)
+    .where(
+        ~exists().where(
+            _BUSY.org_id == Batch.org_id, _BUSY.environment == Batch.environment, _BUSY.state == "processing"
+        )
+    )
     .order_by(Batch.due_at, Batch.id)
     .limit(1)
     .with_for_update(of=Batch, skip_locked=True)  # PostgreSQL: a batch another instance is claiming is passed over

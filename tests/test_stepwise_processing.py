@@ -322,3 +322,27 @@ def test_small_due_batches_are_applied_together_in_one_write_transaction(mock, m
         assert state == "processed" and result["code"] == "S0000" and created == 1
     state, result, created = outcome(mock, large)
     assert state == "processed" and created == worker.STEP_RECORDS
+
+
+def test_no_batch_of_an_organization_is_claimed_while_another_of_its_batches_is_between_steps(mock, monkeypatch):
+    """[i] An organization's batches are applied one at a time, in order: while a batch stands between two steps
+    (its processor stalled or died), its organization's next batch waits, even for another processor; once the
+    first is taken over and finished, the next is applied."""
+    revive = killed_in_step(monkeypatch, 2)  # the first step (4 records) is committed, then the processor dies
+    first = queue_batch(mock, "STEPWISE000009", 9, records=6)
+    second = queue_batch(mock, "STEPWISE000010", 10, records=1)
+    with pytest.raises(SystemExit):
+        worker.process_due(mock)
+    revive()
+    assert worker.process_due(mock, resume=False) == 0  # the lease has not run out: the second batch waits
+    assert states(mock, first, second) == ["processing", "queued"]
+    with mock.store.write() as s:
+        s.execute(update(BatchProgress).values(lease_until=real_now() - timedelta(seconds=1)))
+    worker.process_due(mock)
+    assert states(mock, first, second) == ["processed", "processed"]
+    assert outcome(mock, first)[2] == 6 and outcome(mock, second)[2] == 1
+
+
+def states(mock, *pks: int) -> list[str]:
+    with mock.store.session() as s:
+        return [s.get(Batch, pk).state for pk in pks]
