@@ -526,30 +526,25 @@ class GroupWriter:
                     break
             self._apply(group)
 
+    def _apply_alone(self, unit: _Unit, *, exclusive: bool) -> None:
+        """``unit`` in a write transaction of its own."""
+        try:
+            with self._store.write(exclusive=exclusive, durable=unit.wait) as session:
+                unit.result = unit.work(session)
+        except BaseException as exc:
+            unit.error = exc
+        finally:
+            if unit.error is not None and not unit.wait:
+                logging.getLogger(__name__).error("a deferred write failed: %r", unit.error)
+            unit.done.set()
+
     def _apply(self, group: list[_Unit]) -> None:
         if self._store.row_locks:  # no lock of the whole database to share: each unit commits on its own
             for unit in group:
-                try:
-                    with self._store.write(exclusive=False, durable=unit.wait) as session:
-                        unit.result = unit.work(session)
-                except BaseException as exc:
-                    unit.error = exc
-                finally:
-                    if unit.error is not None and not unit.wait:
-                        logging.getLogger(__name__).error("a deferred write failed: %r", unit.error)
-                    unit.done.set()
+                self._apply_alone(unit, exclusive=False)
             return
         if len(group) == 1:  # alone in its transaction: a failure rolls the transaction back, no savepoint needed
-            unit = group[0]
-            try:
-                with self._store.write(durable=unit.wait) as session:
-                    unit.result = unit.work(session)
-            except BaseException as exc:
-                unit.error = exc
-            finally:
-                if unit.error is not None and not unit.wait:
-                    logging.getLogger(__name__).error("a deferred write failed: %r", unit.error)
-                unit.done.set()
+            self._apply_alone(group[0], exclusive=True)
             return
         try:
             # work nobody waits for (a refusal's or a download's journal entry) is not flushed to disk on its own: it
