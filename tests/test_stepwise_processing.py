@@ -346,3 +346,28 @@ def test_no_batch_of_an_organization_is_claimed_while_another_of_its_batches_is_
 def states(mock, *pks: int) -> list[str]:
     with mock.store.session() as s:
         return [s.get(Batch, pk).state for pk in pks]
+
+
+def test_a_batch_that_fails_after_another_in_their_transaction_costs_only_itself(mock, monkeypatch):
+    """A mock bug in a batch applied after another in the same transaction rolls back that batch only: the one before
+    it commits, and the failing one stays queued, claimed next on its own (where the failure is reported as usual)."""
+    monkeypatch.setattr(worker, "STEP_SECONDS", 60)
+    first = queue_batch(mock, "STEPWISE000120", 120, records=1)
+    failing = queue_batch(mock, "STEPWISE000121", 121, records=1)
+    real_finish = BatchProcessor.finish
+
+    def finish(self, results, drawn=None):
+        if self.batch.id == failing:
+            raise RuntimeError("a mock bug")
+        return real_finish(self, results, drawn)
+
+    monkeypatch.setattr(BatchProcessor, "finish", finish)
+    with pytest.raises(RuntimeError):
+        worker.process_due(mock)
+    assert outcome(mock, first)[:1] == ("processed",)
+    with mock.store.session() as s:
+        assert s.get(Batch, failing).state == "queued"
+    monkeypatch.setattr(BatchProcessor, "finish", real_finish)
+    assert worker.process_due(mock) == 1
+    state, result, created = outcome(mock, failing)
+    assert state == "processed" and created == 1
