@@ -234,6 +234,7 @@ def test_a_small_batch_draws_its_forms_in_the_processor_thread_and_commits_once(
     would be slow, as at its lower priority on a busy machine, is not waited for) and the batch commits once."""
     late = DrawnLate()
     mock.render_pool = late
+    monkeypatch.setattr(worker, "STEP_SECONDS", 30.0)  # applied in one step, however loaded the machine
     pk = queue_batch(mock, "STEPWISE000008", 8, records=worker.INLINE_RECORDS, print_form=True)
     writes = counting_writes(mock, monkeypatch)
     assert worker.process_due(mock) == 1
