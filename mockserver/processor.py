@@ -75,9 +75,10 @@ def run(settings: Settings, reader, ready, parent: int) -> None:
     signal.signal(signal.SIGTERM, lambda signum, frame: stopping.set())
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the request process stops this one cleanly
     context = ProcessingContext(settings)
-    from .forms import ds2019, ds7002, i20  # noqa: F401  (reportlab and the drawing code: a small batch's forms
+    # reportlab and the drawing code, loaded now: a small batch's forms are drawn in this process, and the first
+    # would otherwise wait about a tenth of a second for them
+    from .forms import ds2019, ds7002, i20  # noqa: F401
 
-    # are drawn in this process, and the first would otherwise wait about a tenth of a second for them)
     worker = Worker(context, settings.worker_poll_seconds)
     worker.start()
     helpers_started = False
