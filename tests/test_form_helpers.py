@@ -62,3 +62,26 @@ def test_helpers_start_with_the_first_batch(tmp_path):
         assert helpers(server), "the first batch starts the form helpers"
     finally:
         server.stop(wait=False)
+
+
+def test_a_helper_lets_ctrl_c_pass_to_the_process_that_started_it():
+    """Ctrl-C reaches every process of the terminal's group: a helper neither dies nor prints a traceback; the
+    server process stops its helpers itself."""
+    import signal
+
+    from sevis_mock.server.forms.pool import RenderPool
+
+    pool = RenderPool(1)
+    try:
+        pool.start()
+        deadline = time.monotonic() + 60
+        while not pool.ready() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert pool.ready()
+        (pid,) = pool._executor._processes  # type: ignore[union-attr]
+        os.kill(pid, signal.SIGINT)
+        time.sleep(0.5)
+        assert pool.submit({"form": "nothing"}) is not None  # still taking work
+        assert pool._executor._processes.keys() == {pid}  # type: ignore[union-attr]
+    finally:
+        pool.shutdown()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import signal
 import threading
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -27,6 +28,9 @@ def _start_helper(parent: int) -> None:
         os.nice(HELPER_NICENESS)
     except OSError:
         pass
+    # Ctrl-C reaches every process of the terminal's group: the helpers are stopped by the process that started
+    # them (RenderPool.shutdown), not interrupted mid-wait with a traceback each
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_exit_with, args=(parent,), name="parent-watch", daemon=True).start()
     from . import ds7002, ds2019, i20  # noqa: F401  (reportlab and the drawing code, loaded once)
 
