@@ -6,7 +6,7 @@ from datetime import datetime
 
 from lxml import etree
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from ..agency import PREFIX as AGENCY
 from ..agency import summary
@@ -83,6 +83,7 @@ def _dependents_of(session: Session, sevis_ids: list[str]) -> dict[str, list[Rec
     for chunk in range(0, len(sevis_ids), 500):
         rows = session.scalars(
             select(Record)
+            .options(defer(Record.document))
             .where(Record.principal_sevis_id.in_(sevis_ids[chunk : chunk + 500]))
             .order_by(Record.sevis_id)
         )
@@ -127,7 +128,7 @@ def list_records(
     offset: int = 0,
 ) -> list[dict]:
     """Record summaries (no data, no history), newest first; ``org_id`` one organization or several."""
-    query = select(Record)
+    query = select(Record).options(defer(Record.document))  # a summary shows no data: its pages are not read
     if isinstance(org_id, list):
         query = query.where(Record.org_id.in_(org_id))
     elif org_id:
