@@ -3,47 +3,41 @@
 from __future__ import annotations
 
 import logging
-import os
 import re
 import threading
 from typing import Callable
 
 from flask import Flask, Response, g, jsonify, render_template, request
 
-from .clock import MockClock
 from .config import Settings
-from .store.cache import GENERATION_KEY, RowCache
+from .store.cache import GENERATION_KEY
 from .store.cache import changed as cache_changed
-from .store import Setting, Store
-from .forms.pool import RenderPool
+from .store import Setting
 from .validation import SchemaSet
 
-from .processor import STOP_SECONDS, ProcessorProcess
+from .processor import STOP_SECONDS, ProcessingContext, ProcessorProcess
 
 __all__ = ["create_app", "Mock", "Settings"]
 
 
-class Mock:
-    """Everything one server process shares: settings, store, clock, schemas, its batch processor."""
+class Mock(ProcessingContext):
+    """Everything one server process shares: what processing needs (settings, store, row cache, mock clock, form
+    helpers: `ProcessingContext`), and schemas, the control token, the replay index, its batch processor."""
 
     def __init__(self, settings: Settings) -> None:
         from .datadir import secure_data_dir
 
-        self.settings = settings
         secure_data_dir(settings)  # before the store opens: the database is created 0600
-        self.store = Store(settings.db_url)
+        # the form helpers (one per core, at a lower priority than requests) draw the forms of the batches this
+        # process applies itself: until its processor process has started, and on POST /control/process-now
+        super().__init__(settings)
         self.store.create_all()
-        self.cache = RowCache(self.store)
         with self.store.write() as s:  # a generation to compare with from the first request on
             if s.get(Setting, GENERATION_KEY) is None:
                 cache_changed(s)
-        self.clock = MockClock(self.store, self.cache)
         self.schemas = SchemaSet.discover(settings.schemas)
         self.schemas.compile_all()
         self._worker: ProcessorProcess | None = None
-        # helper processes that draw forms, one per core: a batch is processed by one server process, whose helpers
-        # may then use every core the others leave idle (they run at a lower priority than requests)
-        self.render_pool = RenderPool(os.cpu_count() or 1)
         self._lock = threading.Lock()
         token_file = settings.data_dir / "control-token"
         self.control_token = token_file.read_text().strip() if token_file.exists() else ""
@@ -52,12 +46,6 @@ class Mock:
             from .recordings import ReplayIndex
 
             self.replay = ReplayIndex.load(settings.replay)
-
-    @property
-    def render_form(self):
-        from .forms import render_form
-
-        return render_form
 
     def start_worker(self) -> None:
         """Start this server process's batch processor: a process of its own (sevis_mock.server.processor)."""
