@@ -116,16 +116,6 @@ def _die_with(parent: int) -> None:
         os._exit(0)
 
 
-class _Wake:
-    """The Worker thread's ``wake`` as the request process sees it: set() wakes the supervising thread."""
-
-    def __init__(self) -> None:
-        self.event = threading.Event()
-
-    def set(self) -> None:
-        self.event.set()
-
-
 class ProcessorProcess:
     """The request process's handle on its processor process (the interface of a `Worker` thread: ``wake.set()``,
     ``is_alive()``, ``stop()``, ``join()``). Until the processor process is ready (it takes about a second to
@@ -135,7 +125,7 @@ class ProcessorProcess:
     def __init__(self, mock) -> None:
         self.mock = mock
         self.settings: Settings = mock.settings
-        self.wake = _Wake()
+        self.wake = threading.Event()  # set by an upload (or a clock change): wakes the supervising thread
         self.stopping = threading.Event()
         self.process: multiprocessing.process.BaseProcess | None = None
         self.ready = False  # the processor process has started its Worker
@@ -152,7 +142,7 @@ class ProcessorProcess:
 
     def stop(self) -> None:
         self.stopping.set()
-        self.wake.event.set()
+        self.wake.set()
 
     def join(self, timeout: float | None = None) -> None:
         self._thread.join(timeout)
@@ -183,8 +173,8 @@ class ProcessorProcess:
                         _poke(writer)
                 elif self.process is not None:  # starting: apply what is due here meanwhile
                     looked = self._local.round(looked, woken)
-                woken = self.wake.event.wait(self.settings.worker_poll_seconds)
-                self.wake.event.clear()
+                woken = self.wake.wait(self.settings.worker_poll_seconds)
+                self.wake.clear()
         except Exception:
             log.exception("the batch processor's supervising thread failed")
             raise

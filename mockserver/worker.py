@@ -230,10 +230,8 @@ def apply_batch(
                     progress.results = BatchProgress.results + ("\n" + records_to_json(results[before:]))
                     progress.carried = BatchProgress.carried + ("\n" + json.dumps(processor.carry(since=mark)))
                 continue
-            if inline:
-                drawn = drawn_here(processor)
-            else:
-                drawn = drawn_in_time(processor, drawing, began + STEP_SECONDS) if first_step else None
+            # a later step's forms were not sent to the helpers in time to be waited for: drawn after the commit
+            drawn = _drawn(processor, inline, drawing, began + STEP_SECONDS) if first_step or inline else None
             processor.finish(results, drawn)
             if not first_step:
                 session.delete(progress)
@@ -252,10 +250,7 @@ def apply_batch(
                 try:
                     with session.begin_nested():  # a batch that fails (a mock bug) costs only itself, as on its own
                         its_results = following.apply(its_records)
-                        drawn = (
-                            drawn_here(following) if inline else drawn_in_time(following, drawing, began + STEP_SECONDS)
-                        )
-                        following.finish(its_results, drawn)
+                        following.finish(its_results, _drawn(following, inline, drawing, began + STEP_SECONDS))
                 except Exception:
                     break  # rolled back and left queued: claimed next on its own, where a failure is reported as usual
                 step, more = step + len(its_records), None if more is None else more - 1
@@ -275,6 +270,12 @@ def _finished(processor: BatchProcessor) -> tuple[int, str, str, bool, dict]:
     batch = processor.batch
     jobs = {"forms": processor.forms, "plans": processor.plans}
     return batch.id, batch.batch_id, batch.org_id, batch.state == "printing", jobs
+
+
+def _drawn(processor: BatchProcessor, inline: bool, drawing: dict, deadline: float) -> dict | None:
+    """The batch's PDFs for its finishing step: drawn here for a small batch, else as the helpers drew them by
+    ``deadline`` (None: drawn after the commit)."""
+    return drawn_here(processor) if inline else drawn_in_time(processor, drawing, deadline)
 
 
 def drawn_in_time(processor: BatchProcessor, drawing: dict, deadline: float) -> dict | None:
