@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import socket
 import threading
 from typing import Callable
 
@@ -47,11 +48,15 @@ class Mock(ProcessingContext):
 
             self.replay = ReplayIndex.load(settings.replay)
 
-    def start_worker(self) -> None:
-        """Start this server process's batch processor: a process of its own (sevis_mock.server.processor)."""
+    def start_worker(self, listening: tuple[socket.socket, ...] | None = None) -> None:
+        """Start this server process's batch processor: a process of its own (sevis_mock.server.processor).
+        ``listening``: this is a `serve` worker that has not started a thread yet and listens on these sockets; its
+        processor is forked now, to start with the first batch, instead of spawned then."""
         with self._lock:
             if self._worker is None or not self._worker.is_alive():
                 self._worker = ProcessorProcess(self)
+                if listening is not None:
+                    self._worker.fork_ahead(listening)
                 self._worker.start()
 
     def worker_alive(self) -> bool:
@@ -76,8 +81,8 @@ class Mock(ProcessingContext):
         self.store.writer.flush()  # a clean stop loses no journal entry
 
     def wake_worker(self) -> None:
-        # the processor process starts its form helpers with the first batch it is woken for: a server that prints
-        # no form (most test servers, a CLI) never pays for them
+        # the processor starts its form helpers with the first batch whose forms it hands them (one of more than
+        # worker.INLINE_RECORDS records): a server sent only small batches (most test servers, a CLI) never pays for them
         if self._worker is not None:
             self._worker.wake.set()
 

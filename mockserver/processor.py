@@ -9,10 +9,17 @@ free, and when none is, requests come first (the kernel gives a request process 
 Claims, steps, leases and print jobs are the store's, as between several worker processes or instances, so
 nothing else changes: each batch is applied exactly once, a processor killed mid-batch is taken over.
 
+A `serve` worker forks its processor while it still has one thread (gunicorn's ``post_worker_init``), before it
+answers anything: the child shares every module the worker has loaded, so it starts in milliseconds, where a fresh
+interpreter spends most of a second of CPU importing them. It waits, doing nothing, for the first batch. A process
+that already runs threads cannot fork safely: a processor started there (a replacement for one that died, a server
+embedded in a test) is spawned as a fresh interpreter instead.
+
 The request process keeps a thread (`ProcessorProcess`) that
 - starts the processor when there is something to process (a batch queued, being processed or printed; an upload
   or a clock change wakes it), so a server that is never sent a batch never starts one; until it has started
-  (about a second), the thread applies due batches itself, as the processor thread of earlier versions did;
+  (a few milliseconds when forked, about a second when spawned), the thread applies due batches itself, as the
+  processor thread of earlier versions did;
 - passes each wake-up on through a pipe (an upload's batch is claimed at once);
 - starts a new processor if it dies (killed, out of memory), at most once per poll interval;
 - stops it on a clean stop (SIGTERM: it finishes the batch it is applying, the form helpers and the writes).
@@ -28,9 +35,12 @@ import multiprocessing
 from multiprocessing.connection import Connection
 import os
 import signal
+import socket
+import sys
 import threading
+from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 
 from .clock import MockClock
 from .config import Settings
@@ -43,6 +53,8 @@ log = logging.getLogger(__name__)
 
 PROCESSOR_NICENESS = 3  # a request process gets about twice the processor's CPU share when both want a core
 STOP_SECONDS = 10.0  # a clean stop waits this long for the processor to finish the batch it is applying
+FORKED_START_SECONDS = 0.5  # a forked processor says it has started within this, or this process applies batches
+# itself meanwhile (it needs milliseconds; a machine under load may take longer)
 
 
 class ProcessingContext:
@@ -62,18 +74,23 @@ class ProcessingContext:
         return render_form
 
 
-def run(settings: Settings, reader, ready, parent: int) -> None:
+def run(settings: Settings, reader, ready, parent: int, forked: "Inherited | None" = None) -> None:
     """The processor process: the `Worker` loop, woken by every byte read from ``reader``, until SIGTERM, the
     end of ``reader`` (the request process closed it or died) or the request process ``parent`` is gone. One
-    byte on ``ready`` says it has started."""
+    byte on ``ready`` says it has started. ``forked``: this process is a fork of the request process, made ahead
+    of need; it leaves behind what it inherited and waits for the first wake-up before it starts."""
     _die_with(parent)
     try:
         os.nice(PROCESSOR_NICENESS)
     except OSError:
         pass
     stopping = threading.Event()
+    if forked is not None:
+        forked.leave_behind()
     signal.signal(signal.SIGTERM, lambda signum, frame: stopping.set())
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the request process stops this one cleanly
+    if forked is not None and not _needed(reader, stopping, parent):
+        return
     context = ProcessingContext(settings)
     # reportlab and the drawing code, loaded now: a small batch's forms are drawn in this process, and the first
     # would otherwise wait about a tenth of a second for them
@@ -81,7 +98,6 @@ def run(settings: Settings, reader, ready, parent: int) -> None:
 
     worker = Worker(context, settings.worker_poll_seconds)
     worker.start()
-    helpers_started = False
     try:
         ready.send_bytes(b"r")  # the request process stops applying batches itself
         ready.close()
@@ -93,9 +109,6 @@ def run(settings: Settings, reader, ready, parent: int) -> None:
                     break  # the request process closed its end
             except OSError:
                 break
-            if not helpers_started:  # with the first batch, as in a request process (forms drawn meanwhile if late)
-                helpers_started = True
-                threading.Thread(target=context.render_pool.start, name="sevis-mock-form-helpers", daemon=True).start()
             worker.wake.set()
     finally:
         worker.stop()
@@ -103,6 +116,43 @@ def run(settings: Settings, reader, ready, parent: int) -> None:
         context.render_pool.shutdown()
         context.store.writer.flush()
         context.store.engine.dispose()
+
+
+@dataclass(frozen=True)
+class Inherited:
+    """What a processor forked from a request process holds of that process's and must let go: gunicorn's
+    listening sockets (else the port stays bound while the processor lives) and the application's database
+    connections (SQLAlchemy's rule for a forked child: drop the pool's connections without closing them, which
+    would end the parent's); gunicorn's signal handlers, which act on the worker, are reset."""
+
+    sockets: tuple[socket.socket, ...]
+    engine: Engine
+
+    def leave_behind(self) -> None:
+        for sock in self.sockets:
+            sock.close()
+        self.engine.dispose(close=False)
+        for number in (signal.SIGQUIT, signal.SIGWINCH, signal.SIGUSR1, signal.SIGABRT, signal.SIGHUP, signal.SIGCHLD):
+            signal.signal(number, signal.SIG_DFL)
+        signal.set_wakeup_fd(-1)
+
+
+def _needed(reader, stopping: threading.Event, parent: int) -> bool:
+    """Wait, doing nothing, until the request process first wakes this processor (True), or stops it, closes its
+    end of the pipe or is gone (False)."""
+    while not stopping.is_set() and os.getppid() == parent:
+        try:
+            if reader.poll(0.2):
+                return True
+        except (EOFError, OSError):
+            return False
+    return False
+
+
+def can_fork() -> bool:
+    """Whether a processor may be forked from this process now: Linux, and no thread but this one (a fork copies
+    only the calling thread, and any lock another thread holds stays locked in the child)."""
+    return sys.platform.startswith("linux") and threading.active_count() == 1
 
 
 def _die_with(parent: int) -> None:
@@ -131,6 +181,31 @@ class ProcessorProcess:
         self.ready = False  # the processor process has started its Worker
         self._local = Worker(mock, self.settings.worker_poll_seconds)  # its rounds run in the supervising thread
         self._thread = threading.Thread(target=self._supervise, name="sevis-mock-processor", daemon=True)
+        # a processor forked ahead of need, waiting for its first wake-up: (process, wake-up pipe, ready pipe)
+        self._forked: tuple[multiprocessing.process.BaseProcess, Connection, Connection] | None = None
+
+    def fork_ahead(self, sockets: tuple[socket.socket, ...]) -> bool:
+        """Fork the processor now, to be started with the first batch (call before `start`, while this process
+        runs no other thread; ``sockets``: the listening sockets the child must close). False where it cannot be
+        forked: the processor is then spawned when needed."""
+        if not can_fork():
+            return False
+        context = multiprocessing.get_context("fork")
+        reader, writer = context.Pipe(duplex=False)
+        ready_reader, ready_writer = context.Pipe(duplex=False)
+        inherited = Inherited(tuple(sockets), self.mock.store.engine)
+        process = context.Process(
+            target=run,
+            args=(self.settings, reader, ready_writer, os.getpid(), inherited),
+            name="sevis-mock-processor",
+            daemon=False,
+        )
+        process.start()
+        reader.close()
+        ready_writer.close()
+        os.set_blocking(writer.fileno(), False)
+        self._forked = (process, writer, ready_reader)
+        return True
 
     def start(self) -> None:
         self._thread.start()
@@ -164,8 +239,15 @@ class ProcessorProcess:
                         for end in (writer, ready):
                             if end is not None:
                                 end.close()
-                        self.process, writer, ready = self._spawn(context)
-                        self.ready = False
+                        forked, self._forked = self._forked, None
+                        if forked is not None and forked[0].is_alive():
+                            self.process, writer, ready = forked
+                            _poke(writer)  # it starts
+                            self.ready = _started(ready, FORKED_START_SECONDS)
+                        else:
+                            _stop(forked)
+                            self.process, writer, ready = self._spawn(context)
+                            self.ready = False
                 if self.process is not None and not self.ready and ready is not None:
                     self.ready = _started(ready)
                 if self.ready:
@@ -197,16 +279,9 @@ class ProcessorProcess:
         return process, writer, ready_reader
 
     def _stop_process(self, writer: Connection | None, ready: Connection | None) -> None:
-        process = self.process
-        if process is not None and process.is_alive():
-            process.terminate()  # SIGTERM: it finishes the batch it is applying
-            process.join(STOP_SECONDS)
-            if process.is_alive():
-                process.kill()
-                process.join(2)
-        for end in (writer, ready):
-            if end is not None:
-                end.close()
+        forked, self._forked = self._forked, None
+        _stop(forked)
+        _stop((self.process, writer, ready) if self.process is not None else None)
 
     def _work_waiting(self) -> bool:
         """Whether any batch waits to be applied or printed (a read; a batch uploaded to another process counts)."""
@@ -220,10 +295,27 @@ class ProcessorProcess:
         return found is not None
 
 
-def _started(ready: Connection) -> bool:
-    """Whether the processor process has said it started (not merely ended its side of the pipe)."""
+def _stop(processor: tuple[multiprocessing.process.BaseProcess, Connection | None, Connection | None] | None) -> None:
+    """Stop a processor process (SIGTERM: it finishes the batch it is applying) and close its pipes."""
+    if processor is None:
+        return
+    process, writer, ready = processor
+    if process.is_alive():
+        process.terminate()
+        process.join(STOP_SECONDS)
+        if process.is_alive():
+            process.kill()
+            process.join(2)
+    for end in (writer, ready):
+        if end is not None:
+            end.close()
+
+
+def _started(ready: Connection, timeout: float = 0.0) -> bool:
+    """Whether the processor process has said it started (not merely ended its side of the pipe), waiting up to
+    ``timeout`` seconds for it."""
     try:
-        return ready.poll(0) and ready.recv_bytes() == b"r"
+        return ready.poll(timeout) and ready.recv_bytes() == b"r"
     except (EOFError, OSError):
         return False
 

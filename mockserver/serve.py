@@ -131,12 +131,13 @@ class MockServer(BaseApplication):
                 store.engine.dispose()
 
         def post_worker_init(worker):
-            worker.app.callable.extensions["sevis_mock"].start_worker()
             # what every request shares is loaded now (the application, lookups, compiled code): keep it out of the
             # cyclic garbage collector's full passes, which would otherwise walk all of it each time (a pause of a
             # few hundred milliseconds under load) and again, for seconds, at exit
             gc.collect()
             gc.freeze()
+            # the processor is forked now, sharing all of that, while this process runs no other thread
+            worker.app.callable.extensions["sevis_mock"].start_worker(listening=tuple(worker.sockets))
 
         def post_request(worker, req, environ, resp):
             from .recycle import recycle_when_over

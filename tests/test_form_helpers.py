@@ -1,5 +1,6 @@
-"""The form helper processes start with the first batch a server process is sent, not with the process: a server
-that prints no form (most test servers, a CI job that only uploads) never starts them."""
+"""The form helper processes start with the first batch whose forms a processor hands them (more than two records),
+not with the process: a server that prints no form or only small batches' (most test servers, a CI job that only
+uploads) never starts them."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import time
 import pytest
 
 from sevis_mock.fixtures import read_fixture
+from sevis_mock.harness.batches import students_batch
 from sevis_mock.server.app import Mock
 from sevis_mock.server.config import Settings
 from sevis_mock.server.datadir import DataDir
@@ -46,12 +48,18 @@ def helpers(server) -> list[str]:
 
 
 @pytest.mark.server
-def test_helpers_start_with_the_first_batch(tmp_path):
+def test_helpers_start_with_the_first_batch_that_hands_them_forms(tmp_path):
     server = start_server(tmp_path, "--processing-delay", "0", "--workers", "1")
     try:
         time.sleep(1.0)  # what an eager start would have had time to spawn
         assert helpers(server) == [], "no form helper before any batch"
         org = server.org("F/M")
+        small = new_batch_id("S")  # one record: its form is drawn by the processor itself
+        assert server.upload(students_batch(1, small, org["org_id"]), org=org, batch_id=small).upload_code == "S0000"
+        processed = server.wait_processed(org=org, batch_id=small, timeout=120)
+        assert processed.download_code == "S0000" and len(processed.pdfs) == 1
+        time.sleep(1.0)
+        assert helpers(server) == [], "a one-record batch starts no form helper"
         batch_id = new_batch_id("H")
         xml = with_batch_id(read_fixture("fm/create-three-students.xml"), batch_id)
         assert server.upload(xml, org=org, batch_id=batch_id).upload_code == "S0000"

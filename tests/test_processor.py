@@ -1,5 +1,6 @@
-"""Each server process applies its batches in a processor process of its own (sevis_mock.server.processor): started
-with the first batch, at a lower CPU priority, replaced when it dies, gone with its server process."""
+"""Each server process applies its batches in a processor process of its own (sevis_mock.server.processor): forked
+ahead and started with the first batch, at a lower CPU priority, replaced when it dies, gone with its server
+process."""
 
 from __future__ import annotations
 
@@ -58,6 +59,33 @@ def gone_within(pid: int, seconds: float) -> bool:
     return True
 
 
+def cmdline(pid: int) -> str:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+
+
+def listening_inodes(port: int) -> set[str]:
+    """The socket inodes listening on ``port`` (IPv4 and IPv6)."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:  # state 0A: LISTEN
+                found.add(fields[9])
+    return found
+
+
+def socket_inodes(pid: int) -> set[str]:
+    found = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            found.add(target[len("socket:[") : -1])
+    return found
+
+
 def processed(server, org: dict) -> str:
     batch_id = new_batch_id("Y")
     assert (
@@ -76,11 +104,18 @@ def test_the_processor_runs_in_a_process_of_its_own_and_a_killed_one_is_replaced
     worker = int(stat(pid)[1])  # its parent: the server's worker process, a child of the server's own
     assert int(stat(worker)[1]) == server.proc.pid
     assert int(stat(pid)[16]) - int(stat(worker)[16]) == PROCESSOR_NICENESS  # field 19 of stat: the nice value
+    # the first one was forked by the worker before it started a thread (it shares the worker's loaded code), and
+    # let go of the listening socket it inherited: it never holds the server's port
+    assert cmdline(pid) == cmdline(worker)
+    port = int(server.base_url.rsplit(":", 1)[1])
+    assert listening_inodes(port) & socket_inodes(worker)
+    assert not listening_inodes(port) & socket_inodes(pid)
     os.kill(pid, signal.SIGKILL)
     assert gone_within(pid, 10)
     assert processed(server, fm) == "S0000"  # a new processor took over
     replacement = processor_pid(server)
     assert replacement not in (None, pid)
+    assert "multiprocessing.spawn" in cmdline(replacement)  # the worker runs threads now: a fresh interpreter
     server.stop()
     assert gone_within(replacement, 10)
     assert (
