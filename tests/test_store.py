@@ -129,6 +129,43 @@ def test_group_commit_applies_each_unit_in_its_own_savepoint_and_answers_after_t
     assert {f"key{n}" for n in range(80) if n % 10} | {"same"} <= keys
 
 
+def test_core_statements_of_one_unit_stand_or_fall_together_in_a_group(store):
+    """``GroupWriter.execute``: a unit of Core statements (an accepted upload's batch and journal entry) shares the
+    group's transaction in a savepoint of its own; when its second statement fails (a used key) its first is
+    rolled back with it, and the other units of the group stand."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sqlalchemy import insert, select
+    from sqlalchemy.exc import IntegrityError
+
+    from sevis_mock.server.store import Setting
+
+    add = insert(Setting.__table__)
+    release = threading.Event()
+    store.writer.submit(lambda s: release.wait(30))  # the writer thread is held, so the units below form groups
+
+    def unit(n: int) -> str:
+        second = "same" if n % 5 == 0 else f"second{n}"
+        try:
+            store.writer.execute([(add, {"key": f"first{n}", "value": "1"}), (add, {"key": second, "value": "2"})])
+        except IntegrityError:
+            return "duplicate"
+        return "stored"
+
+    with ThreadPoolExecutor(20) as pool:
+        futures = [pool.submit(unit, n) for n in range(40)]
+        time.sleep(0.5)
+        release.set()
+        outcomes = [f.result(timeout=60) for f in futures]
+    assert outcomes.count("duplicate") == 7  # eight units wrote "same": one got it
+    with store.session() as s:
+        keys = set(s.scalars(select(Setting.key)))
+    for n, outcome in enumerate(outcomes):
+        assert (f"first{n}" in keys) == (outcome == "stored"), (n, outcome)
+        assert n % 5 == 0 or (f"second{n}" in keys) == (outcome == "stored"), (n, outcome)
+
+
 def test_work_handed_over_without_waiting_is_written_by_the_next_flush(store):
     from sevis_mock.server.store import Setting
 

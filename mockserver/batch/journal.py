@@ -21,7 +21,7 @@ import zipfile
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, insert
+from sqlalchemy import Insert, Table, insert
 from sqlalchemy.orm import Session
 
 from flask import Response, g, request
@@ -56,12 +56,13 @@ def record_request(response: Response) -> Response:
     return response
 
 
-def accepted_upload(now: datetime) -> JournalEntry:
-    """The journal entry of the upload being accepted, for the write transaction that queues its batch: one
-    transaction per request, and the entry is durable with the batch."""
+def accepted_upload(now: datetime) -> tuple[Insert, dict[str, Any]]:
+    """The journal entry of the upload being accepted, as the statement that writes it and its values, for the
+    write transaction that queues its batch: one transaction per request, and the entry is durable with the
+    batch."""
     g.journaled = True
     detail = NOT_RECORDED if mock().replay is not None else ""  # serve --replay: the mock, not the recording
-    return _entry("upload", now, http_status=200, disposition="S0000", process_code="", detail=detail)
+    return _INSERT, _values("upload", now, http_status=200, disposition="S0000", process_code="", detail=detail)
 
 
 def _record(response: Response) -> None:
@@ -84,10 +85,6 @@ def _record(response: Response) -> None:
     )
     # no state changed: the reply need not wait; written with other requests' entries (group commit)
     _pending(m.store).add(row)
-
-
-def _entry(action: str, now: datetime, **outcome) -> JournalEntry:
-    return JournalEntry(**_values(action, now, **outcome))
 
 
 def _values(action: str, now: datetime, **outcome) -> dict[str, Any]:
@@ -113,6 +110,7 @@ def _values(action: str, now: datetime, **outcome) -> dict[str, Any]:
 
 
 _JOURNAL = cast(Table, JournalEntry.__table__)  # declarative tables are Tables; SQLAlchemy types them wider
+_INSERT = insert(_JOURNAL)
 
 
 class PendingEntries:
@@ -142,13 +140,13 @@ class PendingEntries:
         conn = session.connection()
         conn.exec_driver_sql("SAVEPOINT journal_entries")
         try:
-            conn.execute(insert(_JOURNAL), rows)
+            conn.execute(_INSERT, rows)
         except Exception:
             conn.exec_driver_sql("ROLLBACK TO SAVEPOINT journal_entries")
             for row in rows:
                 conn.exec_driver_sql("SAVEPOINT journal_entry")
                 try:
-                    conn.execute(insert(_JOURNAL), [row])
+                    conn.execute(_INSERT, [row])
                 except Exception as exc:
                     conn.exec_driver_sql("ROLLBACK TO SAVEPOINT journal_entry")
                     log.error("a journal entry could not be written (%s %s): %r", row["action"], row["batch_id"], exc)

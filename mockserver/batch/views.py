@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 
+from typing import cast
+
 from flask import Blueprint, Response, g, request
+from sqlalchemy import Table, insert
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -22,6 +25,8 @@ from .replies import reply_zip as _reply_zip
 from ..clock import real_now
 
 bp = Blueprint("batch", __name__)
+
+_QUEUE_BATCH = insert(cast(Table, Batch.__table__))  # an accepted upload's batch (declarative tables are Tables)
 
 
 @bp.route("/<env_prefix>/action/batchUpload", methods=["POST"])
@@ -64,7 +69,7 @@ def upload(env_prefix: str):
             max_bytes=m.settings.max_body_bytes,
             uploader=uploader,
         )
-        queued = Batch(
+        queued = dict(
             org_id=org_id,
             batch_id=batch_id,
             user_id=user_id,
@@ -76,9 +81,8 @@ def upload(env_prefix: str):
             due_at=m.settings.due_time(now),
             state="queued",
         )
-        entry = journal.accepted_upload(now)
         try:  # one transaction, shared with other requests' (group commit), durable before the reply
-            m.store.writer.run(lambda s: s.add_all([queued, entry]))
+            m.store.writer.execute([(_QUEUE_BATCH, queued), journal.accepted_upload(now)])
         except IntegrityError:
             g.pop("journaled", None)  # rolled back with the batch: the refusal is journaled after the reply
             raise Refusal("S0010", [used_batch_id(org_id, batch_id)]) from None
