@@ -177,10 +177,14 @@ def test_work_handed_over_without_waiting_is_written_by_the_next_flush(store):
         assert all(s.get(Setting, f"deferred{n}").value == str(n) for n in range(20))
 
 
-def test_work_nobody_waits_for_is_committed_without_a_flush_to_disk_and_waited_work_with_one(store):
+@pytest.mark.parametrize("on_connection", [False, True], ids=["session", "connection"])
+def test_work_nobody_waits_for_is_committed_without_a_flush_to_disk_and_waited_work_with_one(store, on_connection):
     """A journal entry handed over without waiting holds the write lock for moments (no fsync of its own; the next
-    flushed commit takes it to disk); a unit whose caller waits, an accepted upload, is flushed before it returns."""
+    flushed commit takes it to disk); a unit whose caller waits, an accepted upload, is flushed before it returns.
+    The same for units on a Connection (journal entries, an accepted upload's statements) as on a Session."""
     import threading
+
+    from sevis_mock.server.store import Setting
 
     query = "PRAGMA synchronous" if store.dialect == "sqlite" else "SHOW synchronous_commit"
     with store.session() as s:
@@ -188,13 +192,22 @@ def test_work_nobody_waits_for_is_committed_without_a_flush_to_disk_and_waited_w
     levels: list = []
     ran = threading.Event()
 
-    def note(session) -> None:
-        levels.append(session.execute(text(query)).scalar())
+    def note(transaction) -> None:
+        levels.append(transaction.execute(text(query)).scalar())
         ran.set()
 
-    store.writer.submit(note)
+    store.writer.submit(note, on_connection=on_connection)
     assert ran.wait(30)
-    store.writer.run(note)
+    if on_connection:  # statements, as an accepted upload's: the level is kept in a row to be read back
+        level = {
+            "sqlite": "SELECT synchronous FROM pragma_synchronous()",
+            "postgresql": "SELECT current_setting('synchronous_commit')",
+        }[store.dialect]
+        store.writer.execute([(text(f"INSERT INTO settings (key, value) SELECT 'level', ({level})"), {})])
+        with store.session() as s:
+            levels.append(type(default)(s.get(Setting, "level").value))
+    else:
+        store.writer.run(note)
     assert store.writer.flush(timeout=30)
     assert levels == [1 if store.dialect == "sqlite" else "off", default]
     assert store.dialect != "sqlite" or default == 2

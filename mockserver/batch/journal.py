@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Insert, Table, insert
-from sqlalchemy.orm import Session
+from sqlalchemy.engine import Connection
 
 from flask import Response, g, request
 from lxml import etree
@@ -128,16 +128,15 @@ class PendingEntries:
         with self._lock:
             self._rows.append(row)
             if len(self._rows) == 1:
-                self._store.writer.submit(self._write)
+                self._store.writer.submit(self._write, on_connection=True)
 
-    def _write(self, session: Session) -> None:
+    def _write(self, conn: Connection) -> None:
         with self._lock:
             rows, self._rows = self._rows, []
         if not rows:
             return
         # savepoints of the driver's own (SQLAlchemy's nested transactions cost as much CPU as the INSERT): one
         # entry the database refuses costs no other its place, each is then written on its own
-        conn = session.connection()
         conn.exec_driver_sql("SAVEPOINT journal_entries")
         try:
             conn.execute(_INSERT, rows)

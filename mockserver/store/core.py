@@ -9,8 +9,9 @@ import logging
 import os
 import queue
 import threading
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence, cast
 
@@ -36,6 +37,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy import cast as sql_cast
+from sqlalchemy.engine import Connection
 from sqlalchemy.sql.expression import Executable
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -376,14 +378,36 @@ class Store:
                         session.execute(text("SET LOCAL synchronous_commit TO OFF"))
                     yield session
             return
+        with self._sqlite_writer(durable) as conn:
+            with Session(bind=conn, expire_on_commit=False) as session:
+                with session.begin():
+                    yield session
+            conn.commit()
+
+    @contextmanager
+    def write_connection(self, durable: bool = True) -> Iterator[Connection]:
+        """`write` for Core statements that only insert: a Connection in a transaction, committed on success,
+        without a Session around it (whose transaction costs more CPU than an INSERT). On SQLite it holds the
+        write lock as `write` does; on PostgreSQL it runs beside the others (``exclusive=False``)."""
+        if self.dialect != "sqlite":
+            with self.engine.begin() as conn:
+                if not durable:
+                    conn.execute(text("SET LOCAL synchronous_commit TO OFF"))
+                yield conn
+            return
+        with self._sqlite_writer(durable) as conn:
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def _sqlite_writer(self, durable: bool) -> Iterator[Connection]:
+        """A connection whose next transaction takes SQLite's write lock at BEGIN, once this process's writers and
+        then every process's have queued for it."""
         with self._write_lock, self._between_processes(), self.engine.connect() as conn:
             conn.info["immediate"] = True
             conn.info["lazy"] = not durable
             try:
-                with Session(bind=conn, expire_on_commit=False) as session:
-                    with session.begin():
-                        yield session
-                conn.commit()
+                yield conn
             finally:
                 # a unit of work refused before its first statement never began: the flag must not stay on
                 # the pooled connection, or a later read would take the write lock (and, inside another
@@ -458,45 +482,43 @@ class Store:
 Statements = Sequence[tuple[Executable, Mapping[str, Any]]]
 
 
-class _Unit:
-    __slots__ = ("work", "statements", "result", "error", "done", "wait")
+def _execute_all(statements: Statements, connection: Connection) -> None:
+    for statement, parameters in statements:
+        connection.execute(statement, parameters)
 
-    def __init__(
-        self, work: Callable[[Session], object] | None, wait: bool = True, statements: Statements | None = None
-    ) -> None:
-        self.work = work
-        self.statements = statements  # instead of work: Core statements, on the group's connection
+
+class _Unit:
+    __slots__ = ("work", "on_connection", "result", "error", "done", "wait")
+
+    def __init__(self, work: Callable[[Any], object], *, wait: bool = True, on_connection: bool = False) -> None:
+        self.work = work  # work(session), or work(connection) when on_connection
+        self.on_connection = on_connection
         self.wait = wait  # False: nobody waits for it, so a failure is logged here
         self.result: object = None
         self.error: BaseException | None = None
         self.done = threading.Event()
 
-    def perform(self, session: Session, *, alone: bool) -> object:
-        """The unit's work in ``session``'s transaction: alone in it (a failure rolls the whole transaction back),
-        or among other units, in a savepoint that a failure rolls back."""
-        if self.statements is None:
-            assert self.work is not None
+    def perform(self, transaction: Session | Connection, *, alone: bool) -> object:
+        """The unit's work in ``transaction``: alone in it (a failure rolls the whole transaction back), or among
+        other units, in a savepoint that a failure rolls back."""
+        if not self.on_connection:
+            session = cast(Session, transaction)
             if alone:
                 return self.work(session)
             with session.begin_nested():
                 return self.work(session)
-        # Core statements on the session's connection, in a savepoint of the driver's own: neither the ORM's unit
-        # of work (a flush) nor its nested transactions, which cost more CPU than the INSERTs themselves
-        connection = session.connection()
+        connection = transaction if isinstance(transaction, Connection) else transaction.connection()
         if alone:
-            for statement, parameters in self.statements:
-                connection.execute(statement, parameters)
-            return None
+            return self.work(connection)
+        # a savepoint of the driver's own: the ORM's nested transactions cost more CPU than an INSERT
         connection.exec_driver_sql("SAVEPOINT group_unit")
         try:
-            for statement, parameters in self.statements:
-                connection.execute(statement, parameters)
+            return self.work(connection)
         except Exception:
             connection.exec_driver_sql("ROLLBACK TO SAVEPOINT group_unit")
             raise
         finally:
             connection.exec_driver_sql("RELEASE SAVEPOINT group_unit")
-        return None
 
 
 class GroupWriter:
@@ -506,7 +528,10 @@ class GroupWriter:
     uploading at once share a few commits instead of queueing for sixteen, and each reply still waits until its
     own change is durable. Work that changes no state (the journal entry of a refusal or a download) is handed
     over without waiting (`submit`): it is written moments later, without a flush to disk of its own, and `flush`
-    (the journal's readers, a clean stop) waits until everything handed over is written."""
+    (the journal's readers, a clean stop) waits until everything handed over is written.
+
+    Units work on a Session (`run`, `submit`) or on a Connection (`execute`, ``submit(on_connection=True)``): a
+    group of the latter only (uploads, journal entries) is written without a Session at all."""
 
     MAX_GROUP = 64
 
@@ -528,12 +553,12 @@ class GroupWriter:
         next group's transaction, returning once it is committed, raising what a statement raised (none of the
         unit's statements stands) or what the commit raised. For the rows of a request that the ORM would only
         flush (an accepted upload's batch and journal entry), at a fraction of the CPU."""
-        self._wait(_Unit(None, statements=statements))
+        self._wait(_Unit(partial(_execute_all, statements), on_connection=True))
 
     def _wait(self, unit: _Unit) -> object:
         if self._store.row_locks:
-            with self._store.write(exclusive=False) as session:
-                return unit.perform(session, alone=True)
+            with self._transaction([unit], exclusive=False, durable=True) as transaction:
+                return unit.perform(transaction, alone=True)
         self._queue.put(unit)
         self._ensure_thread()
         unit.done.wait()
@@ -541,17 +566,26 @@ class GroupWriter:
             raise unit.error
         return unit.result
 
-    def submit(self, work: Callable[[Session], object]) -> None:
-        """``work(session)`` in a coming group, without waiting; a failure is logged."""
-        self._queue.put(_Unit(work, wait=False))
+    def submit(self, work: Callable[[Any], object], *, on_connection: bool = False) -> None:
+        """``work(session)`` (``work(connection)`` with ``on_connection``) in a coming group, without waiting; a
+        failure is logged."""
+        self._queue.put(_Unit(work, wait=False, on_connection=on_connection))
         self._ensure_thread()
 
     def flush(self, timeout: float = 30.0) -> bool:
         """Wait until all work handed over so far is committed (or has failed); False on timeout."""
-        marker = _Unit(lambda session: None)
+        marker = _Unit(lambda connection: None, on_connection=True)
         self._queue.put(marker)
         self._ensure_thread()
         return marker.done.wait(timeout)
+
+    def _transaction(
+        self, units: list[_Unit], *, exclusive: bool, durable: bool
+    ) -> AbstractContextManager[Session | Connection]:
+        """A Connection in a write transaction when every unit works on one, else a Session's."""
+        if all(unit.on_connection for unit in units):
+            return self._store.write_connection(durable=durable)  # takes the write lock exactly where write() does
+        return self._store.write(exclusive=exclusive, durable=durable)
 
     def _ensure_thread(self) -> None:
         if self._thread is None or not self._thread.is_alive():
@@ -573,8 +607,8 @@ class GroupWriter:
     def _apply_alone(self, unit: _Unit, *, exclusive: bool) -> None:
         """``unit`` in a write transaction of its own."""
         try:
-            with self._store.write(exclusive=exclusive, durable=unit.wait) as session:
-                unit.result = unit.perform(session, alone=True)
+            with self._transaction([unit], exclusive=exclusive, durable=unit.wait) as transaction:
+                unit.result = unit.perform(transaction, alone=True)
         except BaseException as exc:
             unit.error = exc
         finally:
@@ -594,10 +628,10 @@ class GroupWriter:
             # work nobody waits for (a refusal's or a download's journal entry) is not flushed to disk on its own: it
             # holds the write lock for moments, and the next flushed commit (an upload, a batch's last step) takes it
             # to disk too; only a power loss in between loses it
-            with self._store.write(durable=any(unit.wait for unit in group)) as session:
+            with self._transaction(group, exclusive=True, durable=any(unit.wait for unit in group)) as transaction:
                 for unit in group:
                     try:
-                        unit.result = unit.perform(session, alone=False)
+                        unit.result = unit.perform(transaction, alone=False)
                     except Exception as exc:  # this unit's savepoint is rolled back; the group goes on
                         unit.error = exc
         except BaseException as exc:  # the commit itself failed: nothing of the group is stored
