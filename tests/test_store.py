@@ -165,6 +165,18 @@ def test_core_statements_of_one_unit_stand_or_fall_together_in_a_group(store):
         assert (f"first{n}" in keys) == (outcome == "stored"), (n, outcome)
         assert n % 5 == 0 or (f"second{n}" in keys) == (outcome == "stored"), (n, outcome)
 
+    # consecutive units of the same statements, none failing: executed together, every row stored
+    release.clear()
+    store.writer.submit(lambda s: release.wait(30))
+    with ThreadPoolExecutor(20) as pool:
+        futures = [pool.submit(unit, n) for n in range(41, 80) if n % 5]
+        time.sleep(0.5)
+        release.set()
+        assert {f.result(timeout=60) for f in futures} == {"stored"}
+    with store.session() as s:
+        keys = set(s.scalars(select(Setting.key)))
+    assert {f"first{n}" for n in range(41, 80) if n % 5} | {f"second{n}" for n in range(41, 80) if n % 5} <= keys
+
 
 def test_work_handed_over_without_waiting_is_written_by_the_next_flush(store):
     from sevis_mock.server.store import Setting

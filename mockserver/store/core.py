@@ -488,11 +488,19 @@ def _execute_all(statements: Statements, connection: Connection) -> None:
 
 
 class _Unit:
-    __slots__ = ("work", "on_connection", "result", "error", "done", "wait")
+    __slots__ = ("work", "on_connection", "statements", "result", "error", "done", "wait")
 
-    def __init__(self, work: Callable[[Any], object], *, wait: bool = True, on_connection: bool = False) -> None:
+    def __init__(
+        self,
+        work: Callable[[Any], object],
+        *,
+        wait: bool = True,
+        on_connection: bool = False,
+        statements: Statements | None = None,
+    ) -> None:
         self.work = work  # work(session), or work(connection) when on_connection
         self.on_connection = on_connection
+        self.statements = statements  # what work executes, when it is only statements (GroupWriter.execute)
         self.wait = wait  # False: nobody waits for it, so a failure is logged here
         self.result: object = None
         self.error: BaseException | None = None
@@ -521,6 +529,44 @@ class _Unit:
             connection.exec_driver_sql("RELEASE SAVEPOINT group_unit")
 
 
+def _shape(unit: _Unit) -> tuple | None:
+    """What units must share to be executed together: the same statements, with the same parameter names."""
+    if unit.statements is None:
+        return None
+    return tuple((id(statement), tuple(parameters)) for statement, parameters in unit.statements)
+
+
+def _runs(group: list[_Unit]) -> Iterator[list[_Unit]]:
+    """The group in order, in runs of consecutive units of the same statements (each other unit a run of its own)."""
+    run: list[_Unit] = []
+    for unit in group:
+        if run and (_shape(unit) is None or _shape(unit) != _shape(run[0])):
+            yield run
+            run = []
+        run.append(unit)
+    if run:
+        yield run
+
+
+def _executed_together(run: list[_Unit], transaction: Session | Connection) -> bool:
+    """Each statement of ``run``'s units once for all of them (one executemany: a fraction of the CPU of one
+    execution per unit), in a savepoint. False when that failed (a used key, say), the savepoint rolled back: the
+    caller then gives each unit a savepoint of its own, so that only the failing one fails."""
+    connection = transaction if isinstance(transaction, Connection) else transaction.connection()
+    first = run[0].statements
+    assert first is not None
+    connection.exec_driver_sql("SAVEPOINT group_units")
+    try:
+        for index, (statement, _) in enumerate(first):
+            connection.execute(statement, [cast(Statements, unit.statements)[index][1] for unit in run])
+    except Exception:
+        connection.exec_driver_sql("ROLLBACK TO SAVEPOINT group_units")
+        return False
+    finally:
+        connection.exec_driver_sql("RELEASE SAVEPOINT group_units")
+    return True
+
+
 class GroupWriter:
     """Group commit: one writer thread per process applies the small units of work that request threads hand it
     (an accepted upload, a journal entry) together, each in a savepoint of its own, in one write transaction, and
@@ -531,7 +577,8 @@ class GroupWriter:
     (the journal's readers, a clean stop) waits until everything handed over is written.
 
     Units work on a Session (`run`, `submit`) or on a Connection (`execute`, ``submit(on_connection=True)``): a
-    group of the latter only (uploads, journal entries) is written without a Session at all."""
+    group of the latter only (uploads, journal entries) is written without a Session at all, and consecutive units
+    of the same statements (uploads) have each statement executed once for all of them."""
 
     MAX_GROUP = 64
 
@@ -553,7 +600,7 @@ class GroupWriter:
         next group's transaction, returning once it is committed, raising what a statement raised (none of the
         unit's statements stands) or what the commit raised. For the rows of a request that the ORM would only
         flush (an accepted upload's batch and journal entry), at a fraction of the CPU."""
-        self._wait(_Unit(partial(_execute_all, statements), on_connection=True))
+        self._wait(_Unit(partial(_execute_all, statements), on_connection=True, statements=statements))
 
     def _wait(self, unit: _Unit) -> object:
         if self._store.row_locks:
@@ -629,11 +676,14 @@ class GroupWriter:
             # holds the write lock for moments, and the next flushed commit (an upload, a batch's last step) takes it
             # to disk too; only a power loss in between loses it
             with self._transaction(group, exclusive=True, durable=any(unit.wait for unit in group)) as transaction:
-                for unit in group:
-                    try:
-                        unit.result = unit.perform(transaction, alone=False)
-                    except Exception as exc:  # this unit's savepoint is rolled back; the group goes on
-                        unit.error = exc
+                for run in _runs(group):
+                    if len(run) > 1 and _executed_together(run, transaction):
+                        continue
+                    for unit in run:
+                        try:
+                            unit.result = unit.perform(transaction, alone=False)
+                        except Exception as exc:  # this unit's savepoint is rolled back; the group goes on
+                            unit.error = exc
         except BaseException as exc:  # the commit itself failed: nothing of the group is stored
             for unit in group:
                 unit.error = unit.error or exc
