@@ -37,7 +37,8 @@ def upload(env_prefix: str):
     m = mock()
     now = m.clock.now()
     system = ENVIRONMENTS[env][1]
-    if peer_certificate(request.environ) is None:
+    cert = peer_certificate(request.environ)
+    if cert is None:
         return _no_certificate(system, now, upload=True)
     try:
         form, files = request.form, request.files
@@ -61,7 +62,7 @@ def upload(env_prefix: str):
         and (recorded := replay_upload(m.replay, env_prefix, org_id, batch_id, data))
     ):
         return recorded
-    uploader = CertifiedUploader(m.cache, m.store, peer_certificate(request.environ), env, now)
+    uploader = CertifiedUploader(m.cache, m.store, cert, env, now)
     try:
         doc = judge_upload(
             UploadForm(org_id, user_id, batch_id, data),
@@ -193,7 +194,8 @@ def download(env_prefix: str):
     m = mock()
     now = m.clock.now()
     system = ENVIRONMENTS[env][1]
-    if peer_certificate(request.environ) is None:
+    cert = peer_certificate(request.environ)
+    if cert is None:
         return _no_certificate(system, now, upload=False)
     try:
         values = request.values
@@ -212,7 +214,7 @@ def download(env_prefix: str):
     if m.replay is not None and (recorded := replay_download(m.replay, m.store, env_prefix, org_id, batch_id)):
         return recorded
     try:
-        check_identity(m.cache, peer_certificate(request.environ), org_id, user_id, now)
+        check_identity(m.cache, cert, org_id, user_id, now)
         found = results.for_download(m.store, env, org_id, batch_id)
         if found is None:
             raise Refusal("S0031", [f"no batch {batch_id} was accepted for {org_id} on this system ({system})"])
