@@ -47,7 +47,7 @@ class _Impatient(BoundarySearch):
     MAX_MISSES = 1  # hands over to Werkzeug's expression after the second miss
 
 
-@settings(max_examples=400)
+@settings(max_examples=200)
 @given(data=st.data(), boundary=boundaries)
 def test_the_boundary_is_found_where_werkzeugs_expressions_find_it(data, boundary):
     stock = MultipartDecoder(boundary)
@@ -119,7 +119,7 @@ def _parsed(parser_class, boundary: bytes, body: bytes, chunk: int):
     )
 
 
-@settings(max_examples=400)
+@settings(max_examples=200)
 @given(case=multipart_bodies(), chunk=st.sampled_from([1, 2, 3, 7, 16, 64, 65536]))
 def test_every_body_is_parsed_as_werkzeugs_own_parser_parses_it(case, chunk):
     boundary, body = case
