@@ -194,7 +194,7 @@ OWN_PREFIX = {"auto_envvar_prefix": ENV_PREFIX}  # SEVIS_MOCK_DATA_DIR rather th
     type=click.FloatRange(min=1, max=3600),
     default=None,
     metavar="SECONDS",
-    help="Real seconds a processor holds a batch between two steps (about 50 ms apart) before another process or "
+    help="Real seconds a processor holds a batch between two steps (about 20 ms apart) before another process or "
     "instance may go on with it (default 15): how long a batch whose processor died (kill -9, a lost host) waits.",
 )
 @click.option(
