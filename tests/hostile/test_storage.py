@@ -164,6 +164,7 @@ def failing_writes(monkeypatch):
             yield  # pragma: no cover
 
         monkeypatch.setattr(Store, "write", write)
+        monkeypatch.setattr(Store, "write_connection", write)  # an accepted upload's INSERTs (the group writer)
 
     return fail
 
