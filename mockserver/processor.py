@@ -190,21 +190,8 @@ class ProcessorProcess:
         forked: the processor is then spawned when needed."""
         if not can_fork():
             return False
-        context = multiprocessing.get_context("fork")
-        reader, writer = context.Pipe(duplex=False)
-        ready_reader, ready_writer = context.Pipe(duplex=False)
         inherited = Inherited(tuple(sockets), self.mock.store.engine)
-        process = context.Process(
-            target=run,
-            args=(self.settings, reader, ready_writer, os.getpid(), inherited),
-            name="sevis-mock-processor",
-            daemon=False,
-        )
-        process.start()
-        reader.close()
-        ready_writer.close()
-        os.set_blocking(writer.fileno(), False)
-        self._forked = (process, writer, ready_reader)
+        self._forked = self._spawn(multiprocessing.get_context("fork"), inherited)
         return True
 
     def start(self) -> None:
@@ -263,12 +250,14 @@ class ProcessorProcess:
         finally:
             self._stop_process(writer, ready)
 
-    def _spawn(self, context):
+    def _spawn(self, context, inherited: Inherited | None = None):
+        """A processor process started in ``context`` (a fork: with what it ``inherited``), with its wake-up pipe's
+        writing end and its ready pipe's reading end."""
         reader, writer = context.Pipe(duplex=False)
         ready_reader, ready_writer = context.Pipe(duplex=False)
         process = context.Process(
             target=run,
-            args=(self.settings, reader, ready_writer, os.getpid()),
+            args=(self.settings, reader, ready_writer, os.getpid(), inherited),
             name="sevis-mock-processor",
             daemon=False,
         )
