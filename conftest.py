@@ -14,7 +14,7 @@ settings.register_profile("dev", deadline=None)
 settings.register_profile("thorough", deadline=None, max_examples=5000)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
 
-pytest_plugins = ["tests.support.server", "tests.support.postgres", "tests.support.markers"]
+pytest_plugins = ["tests.support.server", "tests.support.postgres", "tests.support.markers", "tests.support.schedule"]
 
 
 def pytest_configure(config):

@@ -126,7 +126,10 @@ def test_the_j_path_through_the_pages(server_factory, browser_page, tmp_path):
     xml, _ = readdress(create, org_id=program, user_id=ro_user, batch_id=batch_id, kind="J")
     with SevisClient(server.base_url, cert=(str(issued.cert_path), str(issued.key_path)), ca_bundle=server.ca) as c:
         assert c.upload(xml, org_id=program, user_id=ro_user).code == "S0000"
-        assert c.wait_for_processing(org_id=program, user_id=ro_user, batch_id=batch_id, timeout=30).code == "S0000"
+        assert (
+            c.wait_for_processing(org_id=program, user_id=ro_user, batch_id=batch_id, timeout=30, interval=0.1).code
+            == "S0000"
+        )
     page.get_by_role("navigation").get_by_role("link", name="Batches").click()
     page.locator("#batches").get_by_role("link", name=batch_id).click()
     expect(page.locator("#process-code")).to_have_text("S0000")

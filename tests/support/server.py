@@ -197,7 +197,7 @@ class RunningServer:
             reply = self.download(org=org, batch_id=batch_id, **kw)
             if reply.download_code != "S0030" or time.monotonic() > deadline:
                 return reply
-            time.sleep(0.2)
+            time.sleep(0.05)  # a batch is processed in tens of milliseconds: a longer poll is mostly waiting
 
     def control(self, method: str, path: str, body=None):
         """A control API call (``path`` relative to /control/); returns the JSON reply."""
