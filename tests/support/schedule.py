@@ -1,7 +1,8 @@
 """The longest test files first.
 
-``--dist loadfile`` (pyproject's addopts) runs a whole file on one process and hands the files out in collection
-order. A long file collected late (test_validate_agreement, test_shadow: the alphabet puts them near the end)
+``--dist loadfile`` (pyproject's addopts) runs a whole file on one process and, with ``--no-loadscope-reorder``
+(also in addopts: without it pytest-xdist orders the files by their number of tests, whatever they cost), hands
+the files out in collection order. A long file collected late (test_validate_agreement, test_shadow: the alphabet puts them near the end)
 starts when the other process has nothing left but to wait for it: a tail of tens of seconds. Collected first,
 the long files run side by side and the short ones fill the gaps at the end.
 
