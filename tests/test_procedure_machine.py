@@ -26,7 +26,7 @@ pytestmark = [pytest.mark.server, pytest.mark.slow]
 
 # The model's answers and the procedure's next steps are tested without a server (tests/test_procedure_model.py);
 # here a few walks show that the mock answers as the model says, every action drawn at least once
-WALKS = 20
+WALKS = 12  # derandomized: every action and every outcome asserted below is reached by 9 already (20 took 1.5x as long)
 STEPS = 25
 PROCESSING_DELAY = "86400"  # batches wait for process-now (or for a 45-day jump, processed before it)
 
