@@ -53,6 +53,7 @@ log = logging.getLogger(__name__)
 
 PROCESSOR_NICENESS = 3  # a request process gets about twice the processor's CPU share when both want a core
 STOP_SECONDS = 10.0  # a clean stop waits this long for the processor to finish the batch it is applying
+STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 FORKED_START_SECONDS = 0.5  # a forked processor says it has started within this, or this process applies batches
 # itself meanwhile (it needs milliseconds; a machine under load may take longer)
 
@@ -89,6 +90,7 @@ def run(settings: Settings, reader, ready, parent: int, forked: "Inherited | Non
         forked.leave_behind()
     signal.signal(signal.SIGTERM, lambda signum, frame: stopping.set())
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the request process stops this one cleanly
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # held back while it was forked (`fork_ahead`)
     if forked is not None and not _needed(reader, stopping, parent):
         return
     context = ProcessingContext(settings)
@@ -191,7 +193,14 @@ class ProcessorProcess:
         if not can_fork():
             return False
         inherited = Inherited(tuple(sockets), self.mock.store.engine)
-        self._forked = self._spawn(multiprocessing.get_context("fork"), inherited)
+        # a stop signal arriving while the child has yet to set its own handlers would run gunicorn's, which stop
+        # nothing there: the child would then wait out STOP_SECONDS before it is killed. Held back across the fork,
+        # it reaches the child once its handlers are set (`run`), and this process at once
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        try:
+            self._forked = self._spawn(multiprocessing.get_context("fork"), inherited)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
         return True
 
     def start(self) -> None:
