@@ -32,7 +32,7 @@ from ..config import ENVIRONMENTS
 from ..current import mock
 from ..recordings import NOT_RECORDED
 from ..storage import report, storage_trouble
-from ..store import JournalEntry
+from ..store import JournalEntry, savepoint
 from ..tls import peer_certificate
 
 log = logging.getLogger(__name__)
@@ -135,22 +135,17 @@ class PendingEntries:
             rows, self._rows = self._rows, []
         if not rows:
             return
-        # savepoints of the driver's own (SQLAlchemy's nested transactions cost as much CPU as the INSERT): one
-        # entry the database refuses costs no other its place, each is then written on its own
-        conn.exec_driver_sql("SAVEPOINT journal_entries")
+        # one entry the database refuses costs no other its place: each is then written on its own
         try:
-            conn.execute(_INSERT, rows)
+            with savepoint(conn, "journal_entries"):
+                conn.execute(_INSERT, rows)
         except Exception:
-            conn.exec_driver_sql("ROLLBACK TO SAVEPOINT journal_entries")
             for row in rows:
-                conn.exec_driver_sql("SAVEPOINT journal_entry")
                 try:
-                    conn.execute(_INSERT, [row])
+                    with savepoint(conn, "journal_entry"):
+                        conn.execute(_INSERT, [row])
                 except Exception as exc:
-                    conn.exec_driver_sql("ROLLBACK TO SAVEPOINT journal_entry")
                     log.error("a journal entry could not be written (%s %s): %r", row["action"], row["batch_id"], exc)
-                conn.exec_driver_sql("RELEASE SAVEPOINT journal_entry")
-        conn.exec_driver_sql("RELEASE SAVEPOINT journal_entries")
 
 
 _by_store: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

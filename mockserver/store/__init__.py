@@ -24,6 +24,7 @@ from .core import (
     Setting,
     Store,
     UTCDateTime,
+    savepoint,
 )
 from .faults import Fault, FaultBatch
 from .forms import PLAN_SUFFIX, PrintJob, plan_name
@@ -69,4 +70,5 @@ __all__ = [
     "UTCDateTime",
     "cache",
     "plan_name",
+    "savepoint",
 ]

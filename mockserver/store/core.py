@@ -482,6 +482,20 @@ class Store:
 Statements = Sequence[tuple[Executable, Mapping[str, Any]]]
 
 
+@contextmanager
+def savepoint(connection: Connection, name: str) -> Iterator[None]:
+    """A savepoint of the driver's own around the block (SQLAlchemy's nested transactions cost more CPU than an
+    INSERT): rolled back to when the block raises, which it then re-raises; released either way."""
+    connection.exec_driver_sql(f"SAVEPOINT {name}")
+    try:
+        yield
+    except Exception:
+        connection.exec_driver_sql(f"ROLLBACK TO SAVEPOINT {name}")
+        raise
+    finally:
+        connection.exec_driver_sql(f"RELEASE SAVEPOINT {name}")
+
+
 def _execute_all(statements: Statements, connection: Connection) -> None:
     for statement, parameters in statements:
         connection.execute(statement, parameters)
@@ -518,15 +532,8 @@ class _Unit:
         connection = transaction if isinstance(transaction, Connection) else transaction.connection()
         if alone:
             return self.work(connection)
-        # a savepoint of the driver's own: the ORM's nested transactions cost more CPU than an INSERT
-        connection.exec_driver_sql("SAVEPOINT group_unit")
-        try:
+        with savepoint(connection, "group_unit"):
             return self.work(connection)
-        except Exception:
-            connection.exec_driver_sql("ROLLBACK TO SAVEPOINT group_unit")
-            raise
-        finally:
-            connection.exec_driver_sql("RELEASE SAVEPOINT group_unit")
 
 
 def _shape(unit: _Unit) -> tuple | None:
@@ -555,15 +562,12 @@ def _executed_together(run: list[_Unit], transaction: Session | Connection) -> b
     connection = transaction if isinstance(transaction, Connection) else transaction.connection()
     first = run[0].statements
     assert first is not None
-    connection.exec_driver_sql("SAVEPOINT group_units")
     try:
-        for index, (statement, _) in enumerate(first):
-            connection.execute(statement, [cast(Statements, unit.statements)[index][1] for unit in run])
+        with savepoint(connection, "group_units"):
+            for index, (statement, _) in enumerate(first):
+                connection.execute(statement, [cast(Statements, unit.statements)[index][1] for unit in run])
     except Exception:
-        connection.exec_driver_sql("ROLLBACK TO SAVEPOINT group_units")
         return False
-    finally:
-        connection.exec_driver_sql("RELEASE SAVEPOINT group_units")
     return True
 
 
