@@ -190,17 +190,55 @@ def test_work_handed_over_without_waiting_is_written_by_the_next_flush(store):
 
 
 @pytest.mark.parametrize("on_connection", [False, True], ids=["session", "connection"])
-def test_work_nobody_waits_for_is_committed_without_a_flush_to_disk_and_waited_work_with_one(store, on_connection):
-    """A journal entry handed over without waiting holds the write lock for moments (no fsync of its own; the next
+def test_work_nobody_waits_for_is_committed_without_a_flush_to_disk_and_waited_work_with_one(
+    store, on_connection, monkeypatch
+):
+    """A journal entry handed over without waiting holds the write lock for moments (no flush of its own; the next
     flushed commit takes it to disk); a unit whose caller waits, an accepted upload, is flushed before it returns.
-    The same for units on a Connection (journal entries, an accepted upload's statements) as on a Session."""
+    The same for units on a Connection (journal entries, an accepted upload's statements) as on a Session. On
+    SQLite the flush is the -wal file's, after the commit, when the write lock is free for the next writer; on
+    PostgreSQL it is the commit's own (``synchronous_commit``)."""
+    import fcntl
+    import os
+    import sqlite3
     import threading
 
     from sevis_mock.server.store import Setting
 
-    query = "PRAGMA synchronous" if store.dialect == "sqlite" else "SHOW synchronous_commit"
+    flushes: list[tuple[str, bool]] = []  # SQLite: (file flushed, whether another writer could take the lock then)
+    real_fdatasync = os.fdatasync
+
+    def fdatasync(fd: int) -> None:
+        database = store.engine.url.database
+        other = sqlite3.connect(database, timeout=0, isolation_level=None)
+        queue = os.open(database + ".write-lock", os.O_RDWR)  # where other processes' writers queue
+        try:
+            fcntl.flock(queue, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            other.execute("BEGIN IMMEDIATE")
+            other.execute("ROLLBACK")
+            free = True
+        except (OSError, sqlite3.OperationalError):
+            free = False
+        finally:
+            other.close()
+            os.close(queue)
+        flushes.append((os.readlink(f"/proc/self/fd/{fd}"), free))
+        real_fdatasync(fd)
+
+    monkeypatch.setattr(os, "fdatasync", fdatasync)
+    groups: list[tuple[bool, list]] = []  # SQLite: each group the writer committed: anyone waiting?, its flushes
+    real_apply = store.writer._apply
+
+    def apply(group) -> None:
+        before = len(flushes)
+        real_apply(group)
+        groups.append((any(unit.wait for unit in group), flushes[before:]))
+
+    monkeypatch.setattr(store.writer, "_apply", apply)
+    sqlite = store.dialect == "sqlite"
+    query = "PRAGMA synchronous" if sqlite else "SHOW synchronous_commit"
     with store.session() as s:
-        default = s.execute(text(query)).scalar()  # FULL (2) on SQLite; the server's own setting on PostgreSQL
+        default = s.execute(text(query)).scalar()  # NORMAL (1) on SQLite in WAL mode; the server's own on PostgreSQL
     levels: list = []
     ran = threading.Event()
 
@@ -210,6 +248,7 @@ def test_work_nobody_waits_for_is_committed_without_a_flush_to_disk_and_waited_w
 
     store.writer.submit(note, on_connection=on_connection)
     assert ran.wait(30)
+    assert store.writer.flush(timeout=30)
     if on_connection:  # statements, as an accepted upload's: the level is kept in a row to be read back
         level = {
             "sqlite": "SELECT synchronous FROM pragma_synchronous()",
@@ -220,9 +259,14 @@ def test_work_nobody_waits_for_is_committed_without_a_flush_to_disk_and_waited_w
             levels.append(type(default)(s.get(Setting, "level").value))
     else:
         store.writer.run(note)
-    assert store.writer.flush(timeout=30)
-    assert levels == [1 if store.dialect == "sqlite" else "off", default]
-    assert store.dialect != "sqlite" or default == 2
+    if sqlite:
+        assert levels == [1, 1] and default == 1  # no commit flushes itself ...
+        wal = store.engine.url.database + "-wal"
+        assert groups[0] == (False, [])  # ... the handed-over unit's is not flushed ...
+        assert groups[-1] == (True, [(wal, True)])  # ... the waited one's -wal is, the write lock let go first
+        assert all(made == ([(wal, True)] if waited else []) for waited, made in groups)
+    else:
+        assert levels == ["off", default]
 
 
 def test_writers_of_all_processes_queue_on_a_lock_file_beside_the_database(sqlite_store, tmp_path):

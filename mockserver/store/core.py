@@ -212,11 +212,19 @@ class RecordEvent(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
+def _sqlite_pragmas(dbapi_connection, record) -> None:
     dbapi_connection.isolation_level = None  # we issue BEGIN ourselves (see _sqlite_begin)
     cur = dbapi_connection.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=FULL")  # an accepted upload survives power loss
+    wal = cur.execute("PRAGMA journal_mode=WAL").fetchone()[0] == "wal"
+    file = next((row[2] for row in cur.execute("PRAGMA database_list") if row[1] == "main"), "")
+    # An accepted upload survives power loss. In WAL mode a commit only appends to the -wal file (NORMAL), and a
+    # durable unit of work flushes that file itself once it has committed and let go of the write lock
+    # (Store._sqlite_writer): no writer waits for another's flush to disk, where SQLite's FULL flushes while
+    # holding the lock. A database that refused WAL (a file system without shared memory) flushes at commit.
+    record.info["wal"] = wal_file = f"{file}-wal" if wal and file else None
+    level = "NORMAL" if wal_file else "FULL"
+    cur.execute(f"PRAGMA synchronous={level}")
+    record.info["synchronous"] = level
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=60000")
     cur.close()
@@ -254,13 +262,30 @@ def _sqlite_begin(conn) -> None:
     # A write transaction takes the database lock up front (BEGIN IMMEDIATE) so that two workers
     # can never both read a batch as queued and both apply it.
     immediate = conn.info.pop("immediate", False)
-    # A transaction that need not survive a power loss (Store.write(durable=False)) commits without flushing the
-    # WAL to disk; the level can only change between transactions, so each sets its own when it differs.
-    level = "NORMAL" if conn.info.pop("lazy", False) else "FULL"
+    # Without WAL, a transaction that need not survive a power loss (Store.write(durable=False)) commits without
+    # SQLite's flush; the level can only change between transactions, so each sets its own when it differs. (In WAL
+    # mode every commit is NORMAL and the durable ones are flushed after it: see _sqlite_pragmas.)
+    lazy = conn.info.pop("lazy", False)
+    level = "NORMAL" if lazy or conn.info.get("wal") else "FULL"
     if conn.info.get("synchronous", "FULL") != level:
         conn.connection.dbapi_connection.execute(f"PRAGMA synchronous={level}")
         conn.info["synchronous"] = level
     conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _flush_wal(path: str) -> None:
+    """Take a commit to disk: the -wal file ``path`` flushed (``fdatasync``, as SQLite's own FULL commit does), with
+    whatever any connection appended to it. No -wal file: nothing waits there, the last checkpoint (which flushes
+    the database file) having taken it in before the file went. A failed flush raises: the caller must not tell a
+    client that its change is stored."""
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except FileNotFoundError:
+        return
+    try:
+        os.fdatasync(fd)
+    finally:
+        os.close(fd)
 
 
 #: The key of the transaction-level advisory lock that PostgreSQL's exclusive writers take: the counterpart of
@@ -406,6 +431,7 @@ class Store:
         with self._write_lock, self._between_processes(), self.engine.connect() as conn:
             conn.info["immediate"] = True
             conn.info["lazy"] = not durable
+            wal = conn.info.get("wal")
             try:
                 yield conn
             finally:
@@ -414,6 +440,8 @@ class Store:
                 # write of the same thread, wait for itself until the busy timeout)
                 conn.info.pop("immediate", None)
                 conn.info.pop("lazy", None)
+        if durable and wal:  # committed, and every lock let go: the next writer goes on while this one flushes
+            _flush_wal(wal)
 
     @contextmanager
     def _between_processes(self) -> Iterator[None]:
