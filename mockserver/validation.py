@@ -26,9 +26,12 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Sequence, cast
+from typing import TYPE_CHECKING, Any, Sequence, cast
 
 from lxml import etree
+
+if TYPE_CHECKING:
+    import xmlschema
 
 # Root element -> (kind, file that declares it)
 DOCUMENTS = {
@@ -246,9 +249,7 @@ class SchemaSet:
     def _explainer(self, root: str):
         with self._explain_lock:
             if root not in self._explainers:
-                import xmlschema
-
-                self._explainers[root] = xmlschema.XMLSchema10(str(self.files[root]), allow="local")
+                self._explainers[root] = value_types(self.files[root], checked=True)  # compiled by schema()
             return self._explainers[root]
 
     def _simple_type(self, root: str, steps: tuple[str, ...], attribute: str | None):
@@ -441,6 +442,22 @@ def check_imports(path: Path, seen: set[Path] | None = None) -> None:
                 f"targetNamespace {declared or '(none)'!r}; the files come from different releases or were edited"
             )
         check_imports(target.resolve(), seen)
+
+
+def value_types(path: Path | str, *, checked: bool = False) -> "xmlschema.XMLSchema10":
+    """xmlschema's reading of the schema at ``path`` (an ``xmlschema.XMLSchema10``), for what only it gives: a
+    simple type's facets and their wording, the walk behind generated documents.
+
+    It is built without xmlschema's own check of the XSD files against XSD's meta-schema (``validation="skip"``):
+    that check is most of the build (about half a second a schema, a second or two on a loaded machine, every
+    process that explains or generates) and adds nothing libxml2 does not check in milliseconds. So the files are
+    compiled by libxml2 first, unless the caller already did (``checked``, as a :class:`SchemaSet` does): a broken
+    schema still raises (lxml's ``XMLSchemaParseError``) instead of being read leniently."""
+    import xmlschema
+
+    if not checked:
+        etree.XMLSchema(_parse_schema_file(Path(path)))
+    return xmlschema.XMLSchema10(str(path), allow="local", validation="skip")
 
 
 def _compile(path: Path) -> etree.XMLSchema:

@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-import xmlschema
 from hypothesis import given
 from hypothesis import strategies as st
 from xmlschema.validators import XsdElement, XsdGroup
@@ -14,6 +13,7 @@ from lxml import etree
 
 from sevis_mock.server.records import lifecycle
 from sevis_mock.server.records.amend import merge
+from sevis_mock.server.validation import value_types
 from sevis_mock.server.records.events import (
     APPLIERS,
     DependentRecord,
@@ -41,7 +41,7 @@ def text(doc, path):
 
 
 def schema_sub_actions(xsd: str, root: str, update: str, principal: str) -> set[str]:
-    schema = xmlschema.XMLSchema(str(ROOT / "schemas" / xsd))
+    schema = value_types(ROOT / "schemas" / xsd)
     record = schema.elements[root].type.content
     update_el = next(e for e in record.iter_elements() if e.local_name == update)
     person = next(e for e in update_el.type.content.iter_elements() if e.local_name == principal)
