@@ -14,7 +14,7 @@ from datetime import timedelta
 
 import pytest
 from lxml import etree
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 
 from sevis_mock.fixtures import read_fixture
 from sevis_mock.harness.lifecycle import letters
@@ -285,37 +285,25 @@ def test_a_progress_row_of_one_line_is_read_as_before():
 def test_only_the_steps_that_cannot_finish_a_batch_skip_the_flush_to_disk(mock, monkeypatch):
     """Steps with more records left than a step applies commit without flushing (a power loss takes the batch back
     to an earlier step, redone once its lease runs out); the claim and the steps that may finish it, whose outcome a
-    download shows, are flushed: SQLite's -wal file, once each has committed."""
-    import os
-
+    download shows, are flushed."""
     monkeypatch.setattr(worker, "STEP_RECORDS", 7)
     monkeypatch.setattr(worker, "STEP_SECONDS", 60)
-    wal = mock.store.engine.url.database + "-wal"
-    flushed: list[str] = []
-    real_fdatasync = os.fdatasync
-
-    def fdatasync(fd: int) -> None:
-        flushed.append(os.readlink(f"/proc/self/fd/{fd}"))
-        real_fdatasync(fd)
-
-    monkeypatch.setattr(os, "fdatasync", fdatasync)
-    seen: list[int] = []  # flushes of the -wal before each step
+    levels: list[int] = []
     real_apply = BatchProcessor.apply
 
     def noted(self, records):
-        seen.append(flushed.count(wal))
+        levels.append(self.session.execute(text("PRAGMA synchronous")).scalar())
         return real_apply(self, records)
 
     monkeypatch.setattr(BatchProcessor, "apply", noted)
     pk = queue_batch(mock, "STEPWISE000007", 7)
-    flushed.clear()
     assert worker.process_due(mock) == 1
-    after = flushed.count(wal)
     state, _, created = outcome(mock, pk)
     assert state == "processed" and created == RECORDS
-    steps = [seen[i] for i in range(0, RECORDS, 7)]  # 30 records in steps of 7: 30, 23, 16, 9 and 2 left
-    # the claim's transaction (with the first step) is flushed, the next three are not, the last one is
-    assert steps + [after] == [0, 1, 1, 1, 1, 2]
+    steps = [levels[i] for i in range(0, RECORDS, 7)]  # 30 records in steps of 7: 30, 23, 16, 9 and 2 left
+    assert steps == [2, 1, 1, 1, 2]  # FULL (2) for the claim and the last step, NORMAL (1) in between
+    with mock.store.write() as s:  # the connection is back to FULL for everyone else
+        assert s.execute(text("PRAGMA synchronous")).scalar() == 2
 
 
 def test_small_due_batches_are_applied_together_in_one_write_transaction(mock, monkeypatch):

@@ -196,8 +196,8 @@ def test_work_nobody_waits_for_is_committed_without_a_flush_to_disk_and_waited_w
     """A journal entry handed over without waiting holds the write lock for moments (no flush of its own; the next
     flushed commit takes it to disk); a unit whose caller waits, an accepted upload, is flushed before it returns.
     The same for units on a Connection (journal entries, an accepted upload's statements) as on a Session. On
-    SQLite the flush is the -wal file's, after the commit, when the write lock is free for the next writer; on
-    PostgreSQL it is the commit's own (``synchronous_commit``)."""
+    SQLite the flush is the -wal file's, after the commit, when the write lock is free for the next writer (the
+    database's other writers keep SQLite's FULL commit); on PostgreSQL it is the commit's own (``synchronous_commit``)."""
     import fcntl
     import os
     import sqlite3
@@ -238,7 +238,7 @@ def test_work_nobody_waits_for_is_committed_without_a_flush_to_disk_and_waited_w
     sqlite = store.dialect == "sqlite"
     query = "PRAGMA synchronous" if sqlite else "SHOW synchronous_commit"
     with store.session() as s:
-        default = s.execute(text(query)).scalar()  # NORMAL (1) on SQLite in WAL mode; the server's own on PostgreSQL
+        default = s.execute(text(query)).scalar()  # FULL (2) on SQLite; the server's own setting on PostgreSQL
     levels: list = []
     ran = threading.Event()
 
@@ -260,7 +260,7 @@ def test_work_nobody_waits_for_is_committed_without_a_flush_to_disk_and_waited_w
     else:
         store.writer.run(note)
     if sqlite:
-        assert levels == [1, 1] and default == 1  # no commit flushes itself ...
+        assert levels == [1, 1] and default == 2  # no group's commit flushes itself ...
         wal = store.engine.url.database + "-wal"
         assert groups[0] == (False, [])  # ... the handed-over unit's is not flushed ...
         assert groups[-1] == (True, [(wal, True)])  # ... the waited one's -wal is, the write lock let go first

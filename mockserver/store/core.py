@@ -217,14 +217,10 @@ def _sqlite_pragmas(dbapi_connection, record) -> None:
     cur = dbapi_connection.cursor()
     wal = cur.execute("PRAGMA journal_mode=WAL").fetchone()[0] == "wal"
     file = next((row[2] for row in cur.execute("PRAGMA database_list") if row[1] == "main"), "")
-    # An accepted upload survives power loss. In WAL mode a commit only appends to the -wal file (NORMAL), and a
-    # durable unit of work flushes that file itself once it has committed and let go of the write lock
-    # (Store._sqlite_writer): no writer waits for another's flush to disk, where SQLite's FULL flushes while
-    # holding the lock. A database that refused WAL (a file system without shared memory) flushes at commit.
-    record.info["wal"] = wal_file = f"{file}-wal" if wal and file else None
-    level = "NORMAL" if wal_file else "FULL"
-    cur.execute(f"PRAGMA synchronous={level}")
-    record.info["synchronous"] = level
+    # the -wal file that a commit flushed after it (Store.write's ``flush_after_commit``) flushes; none without WAL
+    record.info["wal"] = f"{file}-wal" if wal and file else None
+    cur.execute("PRAGMA synchronous=FULL")  # an accepted upload survives power loss
+    record.info["synchronous"] = "FULL"
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=60000")
     cur.close()
@@ -262,11 +258,10 @@ def _sqlite_begin(conn) -> None:
     # A write transaction takes the database lock up front (BEGIN IMMEDIATE) so that two workers
     # can never both read a batch as queued and both apply it.
     immediate = conn.info.pop("immediate", False)
-    # Without WAL, a transaction that need not survive a power loss (Store.write(durable=False)) commits without
-    # SQLite's flush; the level can only change between transactions, so each sets its own when it differs. (In WAL
-    # mode every commit is NORMAL and the durable ones are flushed after it: see _sqlite_pragmas.)
-    lazy = conn.info.pop("lazy", False)
-    level = "NORMAL" if lazy or conn.info.get("wal") else "FULL"
+    # A transaction that need not survive a power loss (Store.write(durable=False)), or that is flushed once it has
+    # committed (``flush_after_commit``), commits without SQLite's flush; the level can only change between
+    # transactions, so each sets its own when it differs.
+    level = "NORMAL" if conn.info.pop("lazy", False) else "FULL"
     if conn.info.get("synchronous", "FULL") != level:
         conn.connection.dbapi_connection.execute(f"PRAGMA synchronous={level}")
         conn.info["synchronous"] = level
@@ -381,7 +376,9 @@ class Store:
                 yield session
 
     @contextmanager
-    def write(self, exclusive: bool = True, durable: bool = True) -> Iterator[Session]:
+    def write(
+        self, exclusive: bool = True, durable: bool = True, flush_after_commit: bool = False
+    ) -> Iterator[Session]:
         """A unit of work that holds the write lock from its first statement, so that what it reads stays true
         until it commits. On SQLite, writers of one process queue on a lock of their own first, so that at most
         one per process waits on the database's lock (whose busy handler sleeps and retries, unfairly, rather
@@ -393,7 +390,14 @@ class Store:
         ``durable=False``: the commit is not flushed to disk (SQLite's ``synchronous=NORMAL``, PostgreSQL's
         ``synchronous_commit`` off). It survives the process being killed, not a power loss or an operating system
         crash, after which the database is as of an earlier commit: for work that is redone when lost (the
-        intermediate steps of a batch), never for what a client was told."""
+        intermediate steps of a batch), never for what a client was told.
+
+        ``flush_after_commit`` (SQLite in WAL mode; durable work): the commit is flushed to disk after it, once the
+        write lock is let go, and before this returns, instead of by SQLite's FULL commit, which flushes while it
+        holds the lock (about 4 ms here, during which every writer of every process waits). Others may read the
+        change during that flush, before it is on disk: for work whose only reader that matters is the caller,
+        who answers once it is flushed (an accepted upload: a power loss in those milliseconds takes back a batch
+        nobody was told of, and the processor's own FULL commit of its outcome flushes the upload with it)."""
         if self.dialect != "sqlite":
             with Session(self.engine, expire_on_commit=False) as session:
                 with session.begin():
@@ -403,14 +407,14 @@ class Store:
                         session.execute(text("SET LOCAL synchronous_commit TO OFF"))
                     yield session
             return
-        with self._sqlite_writer(durable) as conn:
+        with self._sqlite_writer(durable, flush_after_commit) as conn:
             with Session(bind=conn, expire_on_commit=False) as session:
                 with session.begin():
                     yield session
             conn.commit()
 
     @contextmanager
-    def write_connection(self, durable: bool = True) -> Iterator[Connection]:
+    def write_connection(self, durable: bool = True, flush_after_commit: bool = False) -> Iterator[Connection]:
         """`write` for Core statements that only insert: a Connection in a transaction, committed on success,
         without a Session around it (whose transaction costs more CPU than an INSERT). On SQLite it holds the
         write lock as `write` does; on PostgreSQL it runs beside the others (``exclusive=False``)."""
@@ -420,18 +424,18 @@ class Store:
                     conn.execute(text("SET LOCAL synchronous_commit TO OFF"))
                 yield conn
             return
-        with self._sqlite_writer(durable) as conn:
+        with self._sqlite_writer(durable, flush_after_commit) as conn:
             with conn.begin():
                 yield conn
 
     @contextmanager
-    def _sqlite_writer(self, durable: bool) -> Iterator[Connection]:
+    def _sqlite_writer(self, durable: bool, flush_after_commit: bool = False) -> Iterator[Connection]:
         """A connection whose next transaction takes SQLite's write lock at BEGIN, once this process's writers and
         then every process's have queued for it."""
         with self._write_lock, self._between_processes(), self.engine.connect() as conn:
+            wal = conn.info.get("wal") if durable and flush_after_commit else None
             conn.info["immediate"] = True
-            conn.info["lazy"] = not durable
-            wal = conn.info.get("wal")
+            conn.info["lazy"] = not durable or wal is not None
             try:
                 yield conn
             finally:
@@ -440,7 +444,7 @@ class Store:
                 # write of the same thread, wait for itself until the busy timeout)
                 conn.info.pop("immediate", None)
                 conn.info.pop("lazy", None)
-        if durable and wal:  # committed, and every lock let go: the next writer goes on while this one flushes
+        if wal is not None:  # committed, and every lock let go: the next writer goes on while this one flushes
             _flush_wal(wal)
 
     @contextmanager
@@ -662,9 +666,10 @@ class GroupWriter:
         self, units: list[_Unit], *, exclusive: bool, durable: bool
     ) -> AbstractContextManager[Session | Connection]:
         """A Connection in a write transaction when every unit works on one, else a Session's."""
-        if all(unit.on_connection for unit in units):
-            return self._store.write_connection(durable=durable)  # takes the write lock exactly where write() does
-        return self._store.write(exclusive=exclusive, durable=durable)
+        # each unit's caller answers once the group is on disk, so its commit is flushed after the lock is let go
+        if all(unit.on_connection for unit in units):  # takes the write lock exactly where write() does:
+            return self._store.write_connection(durable=durable, flush_after_commit=True)
+        return self._store.write(exclusive=exclusive, durable=durable, flush_after_commit=True)
 
     def _ensure_thread(self) -> None:
         if self._thread is None or not self._thread.is_alive():
