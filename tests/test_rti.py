@@ -211,7 +211,9 @@ def retarget(xml: bytes, org_id: str, user_id: str) -> bytes:
 def server(tmp_path_factory, module_backend):
     """One server per backend (SQLite, PostgreSQL): accounts, tokens, lockouts and petitions are rows."""
     data_dir = tmp_path_factory.mktemp("rti")
-    srv = start_server(data_dir, "--processing-delay", "0", "--workers", "2", *module_backend.serve_args(data_dir))
+    srv = start_server(
+        data_dir, "--processing-delay", "0", "--workers", "2", "--fast-passwords", *module_backend.serve_args(data_dir)
+    )  # scrypt itself: tests/test_rti_options.py
     yield srv
     srv.stop(wait=False)
 

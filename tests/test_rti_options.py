@@ -43,7 +43,14 @@ def approving(tmp_path_factory):
     from tests.support.server import start_server
 
     server = start_server(
-        tmp_path_factory.mktemp("auto-approve-0"), "--workers", "1", "--auto-approve", "0", "--processing-delay", "0"
+        tmp_path_factory.mktemp("auto-approve-0"),
+        "--workers",
+        "1",
+        "--auto-approve",
+        "0",
+        "--processing-delay",
+        "0",
+        "--fast-passwords",
     )
     yield server
     server.stop(wait=False)
@@ -63,7 +70,7 @@ def smtp_server():
 
 def test_smtp_delivers_every_email_and_the_outbox_says_so(server_factory, smtp_server):
     port = smtp_server.server_address[1]
-    server = server_factory("--workers", "1", "--smtp", f"127.0.0.1:{port}")
+    server = server_factory("--workers", "1", "--fast-passwords", "--smtp", f"127.0.0.1:{port}")
     email, temp, _, _ = submitted_petition(server)
     delivered = [m for m in smtp_server.received if m["To"] == email]
     assert [m["X-Sevis-Mock-Kind"] for m in delivered] == ["temporary-user-id", "set-password"]
@@ -77,7 +84,7 @@ def test_unreachable_smtp_is_recorded_not_fatal(server_factory):
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = server_factory("--workers", "1", "--smtp", f"127.0.0.1:{port}")
+    server = server_factory("--workers", "1", "--fast-passwords", "--smtp", f"127.0.0.1:{port}")
     r = api(
         server,
         "POST",
@@ -103,7 +110,7 @@ def test_bad_smtp_option_is_a_usage_error(tmp_path):
 
 
 def test_auto_approve_waits_for_mock_clock_seconds(server_factory):
-    server = server_factory("--workers", "1", "--auto-approve", "3600")
+    server = server_factory("--workers", "1", "--auto-approve", "3600", "--fast-passwords")
     email, temp, pid, _ = submitted_petition(server)
     token = api(server, "POST", "login", json={"user_id": temp, "password": "Rehearse#2027"}).json()["token"]
     assert api(server, "GET", f"petitions/{pid}", token).json()["state"] == "submitted"

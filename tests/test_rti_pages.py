@@ -39,7 +39,9 @@ class Browser:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    srv = start_server(tmp_path_factory.mktemp("rti-pages"), "--processing-delay", "0", "--workers", "1")
+    srv = start_server(
+        tmp_path_factory.mktemp("rti-pages"), "--processing-delay", "0", "--workers", "1", "--fast-passwords"
+    )
     yield srv
     srv.stop(wait=False)
 

@@ -10,7 +10,7 @@ from tests.test_rti import api, login_token, mail_of, sevp, submitted_petition, 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    srv = start_server(tmp_path_factory.mktemp("sevp"), "--workers", "1")
+    srv = start_server(tmp_path_factory.mktemp("sevp"), "--workers", "1", "--fast-passwords")
     yield srv
     srv.stop(wait=False)
 
