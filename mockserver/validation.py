@@ -24,9 +24,10 @@ from __future__ import annotations
 import re
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence, cast
+from typing import TYPE_CHECKING, Any, Iterator, Sequence, cast
 
 from lxml import etree
 
@@ -160,7 +161,6 @@ def _shallow_path(elem: etree._Element) -> str:
 class SchemaSet:
     files: dict[str, Path]  # root element -> xsd path
     origins: dict[str, str] = field(default_factory=dict)  # root element -> "project" or the --schemas folder
-    _local: threading.local = field(default_factory=threading.local, repr=False)
     _explainers: dict[str, object] = field(default_factory=dict, repr=False)
     _explain_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _types: dict[tuple, object] = field(default_factory=dict, repr=False)
@@ -203,21 +203,17 @@ class SchemaSet:
         return lines
 
     def schema(self, root: str) -> etree.XMLSchema | None:
-        """The compiled schema for ``root``, one per thread: an lxml validator keeps a single error
-        log, so two threads validating with one object could read each other's errors (gunicorn runs
-        8 threads; compiling again takes milliseconds -- libxml2 reuses the parsed files)."""
+        """A compiled schema for ``root`` that is the caller's own, to validate with as it likes (``validate`` borrows
+        one of the shared ones instead)."""
         if root not in self.files:
             return None
-        compiled = getattr(self._local, "compiled", None)
-        if compiled is None:
-            compiled = self._local.compiled = {}
-        if root not in compiled:
-            compiled[root] = _compile(self.files[root])
-        return compiled[root]
+        return _compile(self.files[root])
 
     def compile_all(self) -> None:
-        for root in self.files:
-            self.schema(root)
+        """Compile every document's schema now (a broken one raises), unless this process holds a compiled one."""
+        for path in self.files.values():
+            with _validators(path).borrowed():
+                pass
 
     def validate(self, tree: etree._ElementTree) -> list[SchemaProblem]:
         """Every schema error of ``tree`` in document order ([] when valid); the first one carries a
@@ -225,13 +221,17 @@ class SchemaSet:
         if not isinstance(tree, etree._ElementTree):
             tree = tree.getroottree()
         root = etree.QName(tree.getroot()).localname if tree.getroot().tag[:1] == "{" else tree.getroot().tag
-        schema = self.schema(tree.getroot().tag)
-        if schema is None:
+        path = self.files.get(tree.getroot().tag)
+        if path is None:
             known = " or ".join(r for r in DOCUMENTS if r != "TransactionLog")
             reason = f"root element must be {known}" + (
                 f", without a namespace (found {tree.getroot().tag})" if tree.getroot().tag[:1] == "{" else ""
             )
             return Problems([SchemaProblem(_line(tree.getroot()), f"/{root}", reason, reason)])
+        with _validators(path).borrowed() as schema:
+            return self._validate(tree, schema)
+
+    def _validate(self, tree: etree._ElementTree, schema: etree.XMLSchema) -> list[SchemaProblem]:
         started = time.thread_time()
         beyond = check_limits(tree)
         if beyond is not None:
@@ -458,6 +458,44 @@ def value_types(path: Path | str, *, checked: bool = False) -> "xmlschema.XMLSch
     if not checked:
         etree.XMLSchema(_parse_schema_file(Path(path)))
     return xmlschema.XMLSchema10(str(path), allow="local", validation="skip")
+
+
+class _Validators:
+    """The compiled lxml validators of one schema file, each used by one thread at a time: a validator keeps a single
+    error log, so two threads validating with one object could read each other's errors. A thread borrows one and
+    gives it back; a new one is compiled only when every one is in use, so a server compiles as many as it validates
+    documents at once (one or two), not one per request thread (tens of milliseconds each, for each of 8 threads)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._free: list[etree.XMLSchema] = []
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def borrowed(self) -> Iterator[etree.XMLSchema]:
+        with self._lock:
+            schema = self._free.pop() if self._free else None
+        if schema is None:
+            schema = _compile(self.path)
+        try:
+            yield schema
+        finally:
+            with self._lock:
+                self._free.append(schema)
+
+
+# one set per schema file for the whole process, whichever SchemaSet asks: a `serve` worker starts with those its
+# main process compiled for the set-up check (inherited when it was forked), its processor with the worker's
+_VALIDATORS: dict[Path, _Validators] = {}
+_VALIDATORS_LOCK = threading.Lock()
+
+
+def _validators(path: Path) -> _Validators:
+    with _VALIDATORS_LOCK:
+        found = _VALIDATORS.get(path)
+        if found is None:
+            found = _VALIDATORS[path] = _Validators(path)
+        return found
 
 
 def _compile(path: Path) -> etree.XMLSchema:
