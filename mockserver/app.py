@@ -18,6 +18,29 @@ from .validation import SchemaSet
 
 from .processor import STOP_SECONDS, ProcessingContext, ProcessorProcess
 
+# the features, loaded with this module (not when an application is made): `serve`'s main process imports it before it
+# forks its workers, which then share the loaded code instead of each importing it (a quarter of a second apiece)
+from .batch.journal import record_request
+from .batch.multipart import BatchRequest
+from .batch.views import bp as batch_bp
+from .batch.views import flag_replay, storage_refusal
+from .bodies import GuardBody, MalformedBody
+from .control import agency, faults, journal, orgs, reset, seed  # noqa: F401  (their routes join the blueprint)
+from .control import bp as control_bp
+from .control.records import bp as records_bp
+from .dos import bp as dos_bp
+from .faults.web import after_request as break_reply
+from .faults.web import before_request as fault_before_request
+from .health import bp as health_bp
+from .keys import operator_credentials, session_secret
+from .outbox import bp as outbox_bp
+from .rti import api, ev, pages  # noqa: F401  (their routes join the RTI blueprint)
+from .rti.blueprint import bp as rti_bp
+from .rti.errors import RtiError
+from .rti.web import csrf_token
+from .sevp import bp as sevp_bp
+from .storage import RETRY_AFTER_SECONDS, STORAGE_ERRORS, report, storage_trouble
+
 __all__ = ["create_app", "Mock", "Settings"]
 
 
@@ -90,7 +113,6 @@ class Mock(ProcessingContext):
 def create_app(settings: Settings | None = None, *, mock: Mock | None = None) -> Flask:
     settings = settings or (mock.settings if mock else Settings.from_env())
     mock = mock or Mock(settings)
-    from .batch.multipart import BatchRequest
 
     app = Flask(__name__)
     app.request_class = (
@@ -102,31 +124,15 @@ def create_app(settings: Settings | None = None, *, mock: Mock | None = None) ->
     app.extensions["sevis_mock"] = mock
     app.before_request(mock.cache.refresh)  # one read of the generation per request (sevis_mock.server.store.cache)
 
-    from .batch.views import bp as batch_bp
-
-    from .control import agency, faults, journal, orgs, reset, seed  # noqa: F401  (their routes join the blueprint)
-    from .control import bp as control_bp
-    from .health import bp as health_bp
-
     app.register_blueprint(health_bp)
     app.register_blueprint(batch_bp)
     app.register_blueprint(control_bp)
-    from .control.records import bp as records_bp
-
     app.register_blueprint(records_bp)
     _register_rti(app, mock)  # RTI pages and API, the SEVP and DoS consoles, the e-mail outbox
-    from .batch.journal import record_request
-    from .batch.views import flag_replay
-    from .faults.web import after_request as break_reply
-    from .faults.web import before_request as fault_before_request
-
     app.before_request(fault_before_request)  # faults and outages on demand (control API /control/faults)
     # after each batch request, in this order: a fault breaks the real answer, `serve --replay` marks a reply the
     # recording did not hold, and the request journal records the reply as the client gets it
     app.after_request(_batch_only(break_reply, flag_replay, record_request))
-    from .bodies import GuardBody, MalformedBody
-    from .storage import STORAGE_ERRORS
-
     app.wsgi_app = GuardBody(app.wsgi_app)  # type: ignore[method-assign]  # Flask's middleware idiom; an unreadable body (bad chunking) is HTTP 400, not 500
     app.register_error_handler(MalformedBody, _malformed_body)
     for error in STORAGE_ERRORS:
@@ -137,14 +143,6 @@ def create_app(settings: Settings | None = None, *, mock: Mock | None = None) ->
 
 def _register_rti(app: Flask, mock: Mock) -> None:
     """Attach the RTI, SEVP, DoS and outbox blueprints to ``app`` and give it its session key and cookie rules."""
-    from .dos import bp as dos_bp
-    from .outbox import bp as outbox_bp
-    from .rti import api, ev, pages  # noqa: F401  (their routes join the RTI blueprint)
-    from .rti.blueprint import bp as rti_bp
-    from .keys import operator_credentials, session_secret
-    from .rti.web import csrf_token
-    from .sevp import bp as sevp_bp
-
     app.secret_key = session_secret(mock.settings.data_dir)
     operator_credentials(mock.settings.data_dir)  # created at first start, before anyone asks
     app.config.update(
@@ -198,8 +196,6 @@ def _malformed_body(err):
 def _storage_trouble(exc):
     """A write the store could not make: the answer says why (see mockserver/storage.py); anything else
     that reaches here is re-raised, to be logged and answered 500 as before."""
-    from .storage import RETRY_AFTER_SECONDS, report, storage_trouble
-
     reason = storage_trouble(exc)
     if reason is None:
         raise exc
@@ -207,13 +203,9 @@ def _storage_trouble(exc):
     g.pop("journaled", None)  # the upload's journal entry went down with its transaction: try again after
     retry = {"Retry-After": str(RETRY_AFTER_SECONDS)}
     if request.blueprint == "batch":
-        from .batch.views import storage_refusal
-
         return storage_refusal(reason)
     message = f"sevis-mock could not store this request: {reason}; nothing was changed, try again later"
     if request.blueprint in ("rti", "sevp") and "/api/" not in request.path:
-        from .rti.errors import RtiError
-
         page = render_template("error.html", error=RtiError(503, message), console=request.blueprint == "sevp")
         return page, 503, retry
     return jsonify({"error": message}), 503, retry

@@ -330,4 +330,8 @@ def serve(settings: Settings, datadir: DataDir | None = None) -> None:
         datadir = DataDir(settings)
         datadir.prepare().engine.dispose()
     sys.argv = sys.argv[:1]  # gunicorn must not read our flags
+    # the application's code, loaded once here: the workers forked from this process share it (their own imports
+    # would cost each of them about a quarter of a second of CPU, again for each worker restarted)
+    from . import app  # noqa: F401
+
     MockServer(settings, datadir).run()
