@@ -69,3 +69,32 @@ def test_a_rule_outside_the_order_is_refused() -> None:
     with pytest.raises(ValueError, match="RULE_ORDER"):
         rule("S9999", "fm.create")(_late_check)
     assert all(r.check is not _late_check for r in RULES)
+
+
+def test_first_violation_runs_each_events_rules_in_order_and_sees_a_rule_registered_later(monkeypatch) -> None:
+    """first_violation looks an event's rules up (an index of RULES), built again when the rules change: a rule
+    added to the list, or another list, is run from the next record on, in its place."""
+    from datetime import datetime
+
+    from lxml import etree
+
+    ctx = rules.RuleContext(
+        kind="F/M", event="Indexed", element=etree.Element("Student"), event_element=None, now=datetime(2026, 1, 1)
+    )
+    ran: list[str] = []
+
+    def check(code: str, fails: bool):
+        def run(_ctx):
+            ran.append(code)
+            return Violation(code, "the test's rule") if fails else None
+
+        return run
+
+    assert rules.first_violation(ctx) is None  # no rule for this event yet
+    monkeypatch.setattr(rules, "RULES", [rules.Rule("S0001", ("fm.Indexed",), "passes", check("S0001", False))])
+    assert rules.first_violation(ctx) is None and ran == ["S0001"]
+    rules.RULES.append(rules.Rule("S0002", ("fm.Indexed", "j.Indexed"), "fails", check("S0002", True)))
+    rules.RULES.append(rules.Rule("S0003", ("fm.Indexed",), "fails too", check("S0003", True)))
+    ran.clear()
+    found = rules.first_violation(ctx)
+    assert found is not None and found.code == "S0002" and ran == ["S0001", "S0002"]  # the first failing one wins

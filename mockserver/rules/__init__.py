@@ -209,13 +209,28 @@ def event_key(kind: str, event: str) -> str:
     return f"{'fm' if kind == 'F/M' else 'j'}.{event}"
 
 
+# which list of rules was indexed and how long it was, and the rules of each event key
+_INDEX: list[tuple[tuple[int, int], dict[str, list[Rule]]]] = [((0, 0), {})]
+
+
+def _rules_of(key: str) -> list[Rule]:
+    """The rules of event ``key``, in RULES' order: looked up, not searched for among all of them at each record.
+    Built again, whole, and swapped in at once (threads may read it meanwhile), when a rule was registered."""
+    indexed, index = _INDEX[0]
+    if indexed != (id(RULES), len(RULES)):
+        index = {}
+        for r in RULES:
+            for event in r.events:
+                index.setdefault(event, []).append(r)
+        _INDEX[0] = ((id(RULES), len(RULES)), index)
+    return index.get(key, [])
+
+
 def first_violation(ctx: RuleContext) -> Violation | None:
-    key = event_key(ctx.kind, ctx.event)
-    for r in RULES:
-        if key in r.events:
-            found = r.check(ctx)
-            if found is not None:
-                return found
+    for r in _rules_of(event_key(ctx.kind, ctx.event)):
+        found = r.check(ctx)
+        if found is not None:
+            return found
     return None
 
 
