@@ -260,8 +260,9 @@ def apply_batch(
                     with session.begin_nested():  # a batch that fails (a mock bug) costs only itself, as on its own
                         its_results = following.apply(its_records)
                         following.finish(its_results, _drawn(following, inline, drawing, began + STEP_SECONDS))
-                except Exception:
-                    break  # rolled back and left queued: claimed next on its own, where a failure is reported as usual
+                except Exception:  # rolled back and left queued: claimed next on its own, where a failure is reported
+                    session.expire(following.batch)  # as usual; `finish` may have given it its outcome's values
+                    break
                 step, more = step + len(its_records), None if more is None else more - 1
                 if claimed is not None:
                     claimed.append(following.batch.id)

@@ -17,8 +17,9 @@ from contextlib import AbstractContextManager
 from typing import Callable, cast
 
 from lxml import etree
-from sqlalchemy import Table, bindparam, insert, select
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from .. import addresses, profiles
 from ..catalog import INTERNAL_ERROR
@@ -64,6 +65,18 @@ def _text(element: etree._Element, path: str) -> str:
 
 _RECORDS = cast(Table, Record.__table__)  # declarative tables are Tables; SQLAlchemy types them wider
 _RECORD_EVENTS = cast(Table, RecordEvent.__table__)
+_BATCHES = cast(Table, Batch.__table__)
+# A batch's outcome (`BatchProcessor.finish`), written by one statement built once
+_OUTCOME = (
+    update(_BATCHES)
+    .where(_BATCHES.c.id == bindparam("pk"))
+    .values(
+        state=bindparam("state"),
+        processed_at=bindparam("processed_at", type_=_BATCHES.c.processed_at.type),
+        process_code=bindparam("process_code"),
+        results=bindparam("results"),
+    )
+)
 
 # An active or initial principal record of the organization with the same name, birth date, birth country and
 # gender (the duplicate-student check, once per created record): built once, its parameters bound per query.
@@ -189,10 +202,17 @@ class BatchProcessor:
             )
         elif drawn is not None:
             add_forms(self.session, self.batch.id, drawn)
-        self.batch.state = "printing" if printing else "processed"
-        self.batch.processed_at = ended
-        self.batch.process_code = outcome.code
-        self.batch.results = outcome.to_json()
+        outcome_row = {
+            "state": "printing" if printing else "processed",
+            "processed_at": ended,
+            "process_code": outcome.code,
+            "results": outcome.to_json(),
+        }
+        # one statement, and the batch's object given the same values as stored ones: the session's unit of work
+        # (a flush of its own for each small batch of a step) has nothing left to write for it
+        self.session.connection().execute(_OUTCOME, {"pk": self.batch.id, **outcome_row})
+        for name, value in outcome_row.items():
+            set_committed_value(self.batch, name, value)
         return outcome
 
     def _guarded(self, element: etree._Element, handler: RecordHandler) -> RecordOutcome:
