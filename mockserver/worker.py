@@ -257,7 +257,7 @@ def apply_batch(
                     break  # left as it was (the claim changed nothing): a step of its own takes it
                 inline = len(its_records) <= INLINE_RECORDS
                 try:
-                    with session.begin_nested():  # a batch that fails (a mock bug) costs only itself, as on its own
+                    with following.batch_guard(its_records):  # a batch that fails (a mock bug) costs only itself
                         its_results = following.apply(its_records)
                         following.finish(its_results, _drawn(following, inline, drawing, began + STEP_SECONDS))
                 except Exception:  # rolled back and left queued: claimed next on its own, where a failure is reported

@@ -423,3 +423,36 @@ def test_a_create_leaves_nothing_pending_in_the_session(mock, monkeypatch):
     assert worker.process_due(mock) == len(pks)
     assert all(outcome(mock, pk)[2] >= 2 for pk in pks)  # created: the path that writes was taken
     assert len(pending) == 4 and all(p == ([], [], []) for p in pending)
+
+
+@pytest.mark.parametrize("records", [1, 3], ids=["forms-stored", "print-job"])
+def test_a_batch_that_fails_after_its_forms_were_added_leaves_none_of_them(mock, monkeypatch, records):
+    """A batch applied after another in the same transaction that fails once `finish` added its forms (one record:
+    drawn and stored at once) or its print job (three) leaves no row of them: it stays queued, and applied on its
+    own later it has its records and forms once."""
+    monkeypatch.setattr(worker, "STEP_SECONDS", 60)
+    salt = 150 + records
+    first = queue_batch(mock, f"STEPWISE000{salt}", salt, records=1)
+    failing = queue_batch(mock, f"STEPWISE00{salt}9", salt * 10, records=records, print_form=True)
+    real_finish = BatchProcessor.finish
+
+    def finish(self, results, drawn=None):
+        outcome_ = real_finish(self, results, drawn)
+        if self.batch.id == failing:
+            raise RuntimeError("a mock bug after the forms")
+        return outcome_
+
+    monkeypatch.setattr(BatchProcessor, "finish", finish)
+    with pytest.raises(RuntimeError):
+        worker.process_due(mock)
+    assert outcome(mock, first)[0] == "processed"
+    with mock.store.session() as s:
+        assert s.get(Batch, failing).state == "queued"
+        assert s.scalar(select(func.count()).select_from(BatchForm).where(BatchForm.batch_pk == failing)) == 0
+        assert s.scalar(select(func.count()).select_from(PrintJob).where(PrintJob.batch_pk == failing)) == 0
+    monkeypatch.setattr(BatchProcessor, "finish", real_finish)
+    assert worker.process_due(mock) == 1
+    state, _, created = outcome(mock, failing)
+    assert state == "processed" and created == records
+    with mock.store.session() as s:
+        assert s.scalar(select(func.count()).select_from(BatchForm).where(BatchForm.batch_pk == failing)) == records

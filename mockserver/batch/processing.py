@@ -13,8 +13,8 @@ import logging
 import time
 from dataclasses import replace
 from datetime import datetime, timedelta
-from contextlib import AbstractContextManager
-from typing import Callable, cast
+from contextlib import AbstractContextManager, contextmanager
+from typing import Callable, Iterator, cast
 
 from lxml import etree
 from sqlalchemy import Table, bindparam, insert, select, update
@@ -260,6 +260,30 @@ class BatchProcessor:
             self.session.flush()
             return savepoint(self.connection, "record")
         return self.session.begin_nested()
+
+    @contextmanager
+    def batch_guard(self, records: list[tuple[etree._Element, RecordHandler]]) -> Iterator[None]:
+        """Around applying and finishing a batch after another in the same transaction (a step that goes on with
+        the next small due batch): a failure (a mock bug) takes back that batch only, and raises. A batch of
+        creates only, whose records write through Core statements (see `_record_savepoint`), gets a savepoint of
+        the driver's own: what the session held before is flushed first, what `finish` added (a print job, forms)
+        is flushed inside it, and on a failure what is still pending of it leaves the session and the batch's
+        object is read again. A batch with updates (which change the session's objects) gets a nested
+        transaction."""
+        if any(handler != self._create for _, handler in records):
+            with self.session.begin_nested():
+                yield
+            return
+        self.session.flush()
+        try:
+            with savepoint(self.connection, "following_batch"):
+                yield
+                self.session.flush()
+        except Exception:
+            for pending in list(self.session.new):
+                self.session.expunge(pending)
+            self.session.expire(self.batch)
+            raise
 
     @staticmethod
     def _failed(base: RecordOutcome, violation: Violation) -> RecordOutcome:
