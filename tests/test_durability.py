@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-import time
 
 import pytest
 from sqlalchemy import func, select
@@ -75,7 +74,7 @@ def test_each_batch_processed_exactly_once_with_two_workers(server_factory, tmp_
     assert set(states) == {"processed"}
 
 
-def _race(db_url: str, start_at: float, out) -> None:
+def _race(db_url: str, start, out) -> None:
     from sevis_mock.server.worker import process_due
     from sevis_mock.server.clock import MockClock
     from sevis_mock.server.store import Store
@@ -87,8 +86,7 @@ def _race(db_url: str, start_at: float, out) -> None:
             self.render_form = None
 
     mock = Headless()
-    while time.time() < start_at:
-        time.sleep(0.001)
+    start.wait(60)  # every process loaded and connected: they claim at the same instant
     out.put(process_due(mock))
 
 
@@ -109,8 +107,8 @@ def test_competing_processors_never_apply_a_batch_twice(server_factory, tmp_path
     db_url = server.database_url
     ctx = multiprocessing.get_context("spawn")
     out = ctx.Queue()
-    start_at = time.time() + 2
-    procs = [ctx.Process(target=_race, args=(db_url, start_at, out)) for _ in range(3)]
+    start = ctx.Barrier(3)
+    procs = [ctx.Process(target=_race, args=(db_url, start, out)) for _ in range(3)]
     for p in procs:
         p.start()
     for p in procs:
