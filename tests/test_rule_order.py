@@ -98,3 +98,27 @@ def test_first_violation_runs_each_events_rules_in_order_and_sees_a_rule_registe
     ran.clear()
     found = rules.first_violation(ctx)
     assert found is not None and found.code == "S0002" and ran == ["S0001", "S0002"]  # the first failing one wins
+
+
+def test_what_rules_read_is_kept_for_one_records_rules_only(monkeypatch) -> None:
+    """`text` keeps what it found while one record's rules run (they read the same fields again and again), and
+    forgets it when they end: the next record, or the same element changed since, is read again."""
+    from datetime import datetime
+
+    from lxml import etree
+
+    element = etree.fromstring("<Student><PersonalInfo><Email>a@example.edu</Email></PersonalInfo></Student>")
+    ctx = rules.RuleContext(kind="F/M", event="Memo", element=element, event_element=None, now=datetime(2026, 1, 1))
+    seen: list[str | None] = []
+
+    def reads(_ctx):
+        seen.append(rules.text(_ctx.element, "PersonalInfo/Email"))
+        seen.append(rules.text(_ctx.element, "PersonalInfo/Email"))
+        return None
+
+    monkeypatch.setattr(rules, "RULES", [rules.Rule("S0001", ("fm.Memo",), "reads", reads)])
+    assert rules.first_violation(ctx) is None
+    element.find("PersonalInfo/Email").text = "b@example.edu"
+    assert rules.first_violation(ctx) is None
+    assert rules.text(element, "PersonalInfo/Email") == "b@example.edu"  # outside the rules: read as it is
+    assert seen == ["a@example.edu", "a@example.edu", "b@example.edu", "b@example.edu"]
