@@ -185,19 +185,38 @@ class RunningServer:
     ) -> Reply:
         """``method``: GET (query string), POST (multipart) or FORM (urlencoded POST)."""
         with self.client(org, cert, env) as client:
-            got = client.download(
-                org_id=org_id or org["org_id"], user_id=user_id or org["user_id"], batch_id=batch_id, method=method
-            )
+            return self._download(client, org, batch_id, user_id, org_id, method)
+
+    def _download(
+        self, client: SevisClient, org: dict, batch_id: str, user_id: str | None, org_id: str | None, method: str
+    ) -> Reply:
+        got = client.download(
+            org_id=org_id or org["org_id"], user_id=user_id or org["user_id"], batch_id=batch_id, method=method
+        )
         assert got.zip_bytes is not None, f"a download must answer a zip, not:\n{got.log.xml.decode()}"
         return Reply(assert_valid_log(got.log.xml), got.log.xml, got.detail or "", got.pdfs)
 
-    def wait_processed(self, *, org: dict, batch_id: str, timeout: float = 30, **kw) -> Reply:
+    def wait_processed(
+        self,
+        *,
+        org: dict,
+        batch_id: str,
+        timeout: float = 30,
+        user_id: str | None = None,
+        org_id: str | None = None,
+        cert: tuple[str, str] | None = None,
+        env: str = "sbtsevisbatch",
+        method: str = "GET",
+    ) -> Reply:
+        """Download until the batch is processed: the polls of one wait on one connection, kept alive between them
+        as a polling client keeps it (a new TLS handshake for each poll cost more than the poll itself)."""
         deadline = time.monotonic() + timeout
-        while True:
-            reply = self.download(org=org, batch_id=batch_id, **kw)
-            if reply.download_code != "S0030" or time.monotonic() > deadline:
-                return reply
-            time.sleep(0.05)  # a batch is processed in tens of milliseconds: a longer poll is mostly waiting
+        with self.client(org, cert, env) as client:
+            while True:
+                reply = self._download(client, org, batch_id, user_id, org_id, method)
+                if reply.download_code != "S0030" or time.monotonic() > deadline:
+                    return reply
+                time.sleep(0.05)  # a batch is processed in tens of milliseconds: a longer poll is mostly waiting
 
     def control(self, method: str, path: str, body=None):
         """A control API call (``path`` relative to /control/); returns the JSON reply."""
