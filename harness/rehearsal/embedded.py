@@ -1,4 +1,5 @@
-"""An embedded mock for the rehearsal: `sevis-mock serve` on a free port, fresh data dir, processing at once.
+"""An embedded mock for the rehearsal: `sevis-mock serve` on a free port, fresh data dir, processing at once (and,
+in a throwaway data dir, ``--fast-passwords``).
 
 The process is the product's one server handle (:class:`sevis_mock._server.MockServer`); this adds the rehearsal's
 choices (arguments, a data dir removed afterwards unless given) and its log excerpts for failed steps.
@@ -43,6 +44,9 @@ class EmbeddedMock:
 
     def start(self) -> Connection:
         args = ["--processing-delay", "0", "--workers", "1"]
+        # a throwaway data dir, removed afterwards: scrypt would only slow each login and password set
+        if not self.keep and "--fast-passwords" not in self.extra:
+            args.append("--fast-passwords")
         for ca in self.trust:
             args += ["--trust", str(ca)]
         try:
