@@ -120,9 +120,20 @@ class FrontWorker(Worker):
     # gunicorn's handlers call sys.exit inside the signal handler; here the loop winds down instead
     def handle_quit(self, sig, frame) -> None:
         self.alive = False
+        self._wake_main()
 
     def handle_exit(self, sig, frame) -> None:
         self.alive = False
+        self._wake_main()
+
+    def _wake_main(self) -> None:
+        """The main loop sees a stop at once, not at its next tick (a stop used to wait up to 0.2 s for it)."""
+        loop, woken = getattr(self, "loop", None), getattr(self, "_woken", None)
+        if loop is not None and woken is not None:
+            try:
+                loop.call_soon_threadsafe(woken.set)
+            except RuntimeError:  # the loop has closed: nothing waits on it
+                pass
 
     def run(self) -> None:
         self.ssl_context = gunicorn_sock.ssl_context(self.cfg) if self.cfg.is_ssl else None
@@ -143,6 +154,7 @@ class FrontWorker(Worker):
 
     async def _main(self) -> None:
         loop = asyncio.get_running_loop()
+        self._woken = asyncio.Event()  # set by a stop signal (`_wake_main`)
         self.loop = loop
         tasks: set[asyncio.Task] = set()
         # gunicorn's listeners wrap the socket (.sock); its stubs type them as plain sockets
@@ -151,7 +163,10 @@ class FrontWorker(Worker):
             while self.alive:
                 self.notify()
                 self._check_cpu()
-                await asyncio.sleep(0.2)
+                try:
+                    await asyncio.wait_for(self._woken.wait(), 0.2)
+                except asyncio.TimeoutError:
+                    pass
         finally:
             for task in accepting:
                 task.cancel()

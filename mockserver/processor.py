@@ -32,6 +32,7 @@ import ctypes
 import ctypes.util
 import logging
 import multiprocessing
+import multiprocessing.connection
 from multiprocessing.connection import Connection
 import os
 import signal
@@ -85,10 +86,9 @@ def run(settings: Settings, reader, ready, parent: int, forked: "Inherited | Non
         os.nice(PROCESSOR_NICENESS)
     except OSError:
         pass
-    stopping = threading.Event()
     if forked is not None:
         forked.leave_behind()
-    signal.signal(signal.SIGTERM, lambda signum, frame: stopping.set())
+    stopping = _StopSignal()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the request process stops this one cleanly
     signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # held back while it was forked (`fork_ahead`)
     if forked is not None and not _needed(reader, stopping, parent):
@@ -105,7 +105,7 @@ def run(settings: Settings, reader, ready, parent: int, forked: "Inherited | Non
         ready.close()
         while not stopping.is_set() and os.getppid() == parent and worker.is_alive():
             try:
-                if not reader.poll(0.2):
+                if not stopping.wait(reader, 0.2):
                     continue
                 if not os.read(reader.fileno(), 4096):  # every wake-up sent so far: one round answers them all
                     break  # the request process closed its end
@@ -139,12 +139,38 @@ class Inherited:
         signal.set_wakeup_fd(-1)
 
 
-def _needed(reader, stopping: threading.Event, parent: int) -> bool:
+class _StopSignal:
+    """SIGTERM in the processor process: ``is_set()`` from then on, and a wait on the wake-up pipe (:meth:`wait`)
+    returns at once, instead of at the end of its timeout (a clean stop of the server waited for that)."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._read, self._write = os.pipe()
+        os.set_blocking(self._write, False)
+        signal.signal(signal.SIGTERM, self._on_stop)
+
+    def _on_stop(self, signum, frame) -> None:
+        self._event.set()
+        try:
+            os.write(self._write, b"s")
+        except OSError:  # the pipe is full: a stop is already noted there
+            pass
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def wait(self, reader: Connection, timeout: float) -> bool:
+        """Whether ``reader`` can be read (a wake-up, or its end), waiting up to ``timeout`` s; False on a stop."""
+        ready = multiprocessing.connection.wait([reader, self._read], timeout)
+        return reader in ready and not self._event.is_set()
+
+
+def _needed(reader, stopping: _StopSignal, parent: int) -> bool:
     """Wait, doing nothing, until the request process first wakes this processor (True), or stops it, closes its
     end of the pipe or is gone (False)."""
     while not stopping.is_set() and os.getppid() == parent:
         try:
-            if reader.poll(0.2):
+            if stopping.wait(reader, 0.2):
                 return True
         except (EOFError, OSError):
             return False
