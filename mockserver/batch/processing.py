@@ -257,9 +257,14 @@ class BatchProcessor:
         earlier records left pending is flushed, so that a rollback takes back this record's statements only.
         An update changes the session's objects: a nested transaction, which also expires what it rolls back."""
         if handler == self._create:
-            self.session.flush()
-            return savepoint(self.connection, "record")
+            return self._core_savepoint("record")
         return self.session.begin_nested()
+
+    def _core_savepoint(self, name: str) -> AbstractContextManager:
+        """A savepoint of the driver's own around work that writes through Core statements only, once what the
+        session holds pending is flushed: its rollback takes back that work's statements and nothing before."""
+        self.session.flush()
+        return savepoint(self.connection, name)
 
     @contextmanager
     def batch_guard(self, records: list[tuple[etree._Element, RecordHandler]]) -> Iterator[None]:
@@ -274,9 +279,8 @@ class BatchProcessor:
             with self.session.begin_nested():
                 yield
             return
-        self.session.flush()
         try:
-            with savepoint(self.connection, "following_batch"):
+            with self._core_savepoint("following_batch"):
                 yield
                 self.session.flush()
         except Exception:
