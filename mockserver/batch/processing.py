@@ -272,9 +272,9 @@ class BatchProcessor:
         the next small due batch): a failure (a mock bug) takes back that batch only, and raises. A batch of
         creates only, whose records write through Core statements (see `_record_savepoint`), gets a savepoint of
         the driver's own: what the session held before is flushed first, what `finish` added (a print job, forms)
-        is flushed inside it, and on a failure what is still pending of it leaves the session and the batch's
-        object is read again. A batch with updates (which change the session's objects) gets a nested
-        transaction."""
+        is flushed inside it, and on a failure what is still pending of it leaves the session (the caller expires
+        the batch's object, which `finish` may have given its outcome's values, whichever guard it had). A batch
+        with updates (which change the session's objects) gets a nested transaction."""
         if any(handler != self._create for _, handler in records):
             with self.session.begin_nested():
                 yield
@@ -286,7 +286,6 @@ class BatchProcessor:
         except Exception:
             for pending in list(self.session.new):
                 self.session.expunge(pending)
-            self.session.expire(self.batch)
             raise
 
     @staticmethod
