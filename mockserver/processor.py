@@ -94,6 +94,7 @@ def run(settings: Settings, reader, ready, parent: int, forked: "Inherited | Non
     if forked is not None and not _needed(reader, stopping, parent):
         return
     context = ProcessingContext(settings)
+    context.store.defer_to_waiting_writers()  # requests' writes first
     # reportlab and the drawing code, loaded now: a small batch's forms are drawn in this process, and the first
     # would otherwise wait about a tenth of a second for them
     from .forms import ds2019, ds7002, i20  # noqa: F401

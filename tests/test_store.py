@@ -295,6 +295,61 @@ def test_writers_of_all_processes_queue_on_a_lock_file_beside_the_database(sqlit
     assert stat.S_IMODE(lock_file.stat().st_mode) == 0o600
 
 
+def test_a_deferring_writer_lets_waiting_writers_go_first_for_a_moment_at_most(tmp_path, monkeypatch):
+    """The batch processor's store defers to writers waiting for the write lock (they hold the second lock file
+    shared while they wait): it queues once none waits, or after `DEFER_SECONDS` whatever happens. Other
+    stores' writers never defer."""
+    import fcntl
+    import os
+    import stat
+    import threading
+
+    from sevis_mock.server.store import Store
+    from sevis_mock.server.store.core import _ProcessWriteQueue
+
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    store, processor = Store(url), Store(url)
+    processor.defer_to_waiting_writers()
+
+    def write(s: Store) -> threading.Thread:
+        def work() -> None:
+            with s.write() as session:
+                session.execute(text("SELECT 1"))
+
+        thread = threading.Thread(target=work, daemon=True)
+        thread.start()
+        return thread
+
+    try:
+        store.create_all()
+        write(processor).join(30)  # nobody waits
+        waiting_file = tmp_path / "store.db.write-lock-waiting"
+        assert stat.S_IMODE(waiting_file.stat().st_mode) == 0o600
+        monkeypatch.setattr(_ProcessWriteQueue, "DEFER_SECONDS", 60.0)
+        fd = os.open(waiting_file, os.O_RDWR)  # a writer of another process, waiting for the lock
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH)
+            ordinary = write(store)
+            ordinary.join(30)
+            assert not ordinary.is_alive()  # an ordinary writer does not defer
+            deferring = write(processor)
+            deferring.join(0.5)
+            assert deferring.is_alive()  # the processor lets the waiting writer go first
+            fcntl.flock(fd, fcntl.LOCK_UN)  # it has the lock now (and is done)
+            deferring.join(30)
+            assert not deferring.is_alive()
+            monkeypatch.setattr(_ProcessWriteQueue, "DEFER_SECONDS", 0.2)
+            fcntl.flock(fd, fcntl.LOCK_SH)  # a writer that waits for ever
+            deferring = write(processor)
+            deferring.join(30)
+            assert not deferring.is_alive()  # deferred for a moment, not for ever
+        finally:
+            os.close(fd)
+    finally:
+        store.engine.dispose()
+        processor.engine.dispose()
+
+
 def test_writers_of_two_instances_hold_the_write_lock_one_after_the_other(instances):
     """What one unit of work reads stays true until it commits, whichever instance writes next: on SQLite the
     database lock, on PostgreSQL a transaction-level advisory lock that every instance shares."""

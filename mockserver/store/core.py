@@ -9,6 +9,7 @@ import logging
 import os
 import queue
 import threading
+import time
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from functools import partial
@@ -233,20 +234,50 @@ class _ProcessWriteQueue:
     miss window after window and wait seconds. Re-entrant within a thread (the caller holds the process's RLock);
     with no usable lock file (read-only directory) writers fall back on the busy handler."""
 
+    DEFER_SECONDS = 0.02  # a deferring writer (the batch processor) lets waiting writers go first for this long at most
+
     def __init__(self, path: Path) -> None:
         self._path = path
+        self._waiting_path = path.with_name(path.name + "-waiting")
         self._fd: int | None = None
+        self._waiting_fd: int | None = None
         self._depth = 0
+        self.deferring = False
 
     def __enter__(self) -> None:
         if self._depth == 0:
             try:
                 if self._fd is None:
                     self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
-                fcntl.flock(self._fd, fcntl.LOCK_EX)
+                if self._waiting_fd is None:
+                    self._waiting_fd = os.open(self._waiting_path, os.O_RDWR | os.O_CREAT, 0o600)
+                if self.deferring:
+                    self._defer(self._waiting_fd)
+                    fcntl.flock(self._fd, fcntl.LOCK_EX)
+                else:  # seen waiting (a shared lock of the second file) until it has the lock
+                    fcntl.flock(self._waiting_fd, fcntl.LOCK_SH)
+                    try:
+                        fcntl.flock(self._fd, fcntl.LOCK_EX)
+                    finally:
+                        fcntl.flock(self._waiting_fd, fcntl.LOCK_UN)
             except OSError:
                 self._fd = None
         self._depth += 1
+
+    def _defer(self, waiting: int) -> None:
+        """Wait while other writers wait for the lock (they hold the second file shared), `DEFER_SECONDS` at most:
+        then queue like them."""
+        deadline = time.monotonic() + self.DEFER_SECONDS
+        while True:
+            try:
+                fcntl.flock(waiting, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    return
+                time.sleep(0.001)
+            else:
+                fcntl.flock(waiting, fcntl.LOCK_UN)
+                return
 
     def __exit__(self, *exc) -> None:
         self._depth -= 1
@@ -446,6 +477,13 @@ class Store:
                 conn.info.pop("lazy", None)
         if wal is not None:  # committed, and every lock let go: the next writer goes on while this one flushes
             _flush_wal(wal)
+
+    def defer_to_waiting_writers(self) -> None:
+        """This store's writers (the batch processor's) let other processes' writers that are waiting for the write
+        lock have it first (SQLite; a few milliseconds at most each time): an upload does not wait behind a
+        processor that, asking again the moment it let go of the lock, would win it back."""
+        if self._writers_queue is not None:
+            self._writers_queue.deferring = True
 
     @contextmanager
     def _between_processes(self) -> Iterator[None]:
