@@ -166,9 +166,9 @@ def apply_batch(
     A batch whose first step applies all of it (a small one) commits once: no progress row is written, and when
     the helpers have drawn its forms within that step's time they are stored in it too (state "processed" at
     once, no print job). That step then goes on with the next due batches (``more`` of them at most, None: no
-    limit), each claimed and applied whole in the same transaction while the step has time and records left: one
-    commit for several small batches when they are uploaded faster than they are applied one by one. Each is
-    appended to ``claimed`` too."""
+    limit), each claimed and applied whole in the same transaction while the step has time and records left and no
+    other process's writer waits for the lock: one commit for several small batches when they are uploaded faster
+    than they are applied one by one, and none that an upload waits behind. Each is appended to ``claimed`` too."""
     pool = getattr(mock, "render_pool", None)
     drawing: dict = {}  # forms sent to the helpers as their records were applied, drawn meanwhile
     inline = False  # a small batch: its forms are drawn here, in its one step
@@ -246,7 +246,8 @@ def apply_batch(
                 session.delete(progress)
             finished = [_finished(processor)]
             while first_step and (more is None or more > 0) and step < STEP_RECORDS:
-                if time.monotonic() - began >= STEP_SECONDS:
+                # another process's writer (an upload's) waits for the lock: it has it now, the next batches later
+                if time.monotonic() - began >= STEP_SECONDS or mock.store.writers_waiting():
                     break
                 session.flush()  # the batches applied so far are no longer queued: the claim passes them over
                 following = _claim(mock, session, mock.render_form, send if pool is not None else None, small=True)

@@ -326,6 +326,34 @@ def test_small_due_batches_are_applied_together_in_one_write_transaction(mock, m
     assert state == "processed" and created == worker.STEP_RECORDS
 
 
+def test_a_step_goes_on_with_no_next_batch_while_another_process_waits_for_the_write_lock(mock, seeded, monkeypatch):
+    """While a writer of another process (an upload's group commit) waits for the write lock (it holds the file
+    beside the lock file shared), a step that finished its batch commits and lets it go instead of going on with
+    the next small ones: each is applied in a step of its own, once, all the same."""
+    import fcntl
+    import os
+
+    monkeypatch.setattr(worker, "STEP_SECONDS", 60)  # steps cut by count and by waiting writers only
+    small = [queue_batch(mock, f"STEPWISE00020{i}", 200 + i, records=1) for i in range(3)]
+    writes = counting_writes(mock, monkeypatch)
+    waiting = os.open(seeded.data_dir / "sevis-mock.db.write-lock-waiting", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(waiting, fcntl.LOCK_SH)  # another process's writer, waiting
+        applied: list[int] = []
+        assert worker.process_due(mock, applied=applied) == 3
+        assert applied == small and len(writes) == 3
+        fcntl.flock(waiting, fcntl.LOCK_UN)  # it has had the lock: nobody waits now
+        more = [queue_batch(mock, f"STEPWISE00021{i}", 210 + i, records=1) for i in range(3)]
+        del writes[:]  # the three queued
+        assert worker.process_due(mock, applied=applied) == 3
+        assert applied == small + more and len(writes) == 1  # one step for the three
+    finally:
+        os.close(waiting)
+    for pk in small + more:
+        state, result, created = outcome(mock, pk)
+        assert state == "processed" and result["code"] == "S0000" and created == 1
+
+
 def test_no_batch_of_an_organization_is_claimed_while_another_of_its_batches_is_between_steps(mock, monkeypatch):
     """[i] An organization's batches are applied one at a time, in order: while a batch stands between two steps
     (its processor stalled or died), its organization's next batch waits, even for another processor; once the

@@ -279,6 +279,19 @@ class _ProcessWriteQueue:
                 fcntl.flock(waiting, fcntl.LOCK_UN)
                 return
 
+    def others_waiting(self) -> bool:
+        """Whether a writer of another process waits for the lock now (holds the second file shared)."""
+        if self._waiting_fd is None:
+            return False
+        try:
+            fcntl.flock(self._waiting_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        except OSError:
+            return False
+        fcntl.flock(self._waiting_fd, fcntl.LOCK_UN)
+        return False
+
     def __exit__(self, *exc) -> None:
         self._depth -= 1
         if self._depth == 0 and self._fd is not None:
@@ -484,6 +497,11 @@ class Store:
         processor that, asking again the moment it let go of the lock, would win it back."""
         if self._writers_queue is not None:
             self._writers_queue.deferring = True
+
+    def writers_waiting(self) -> bool:
+        """Whether a writer of another process is waiting for the write lock (SQLite; always False elsewhere): a
+        deferring writer that holds the lock (the batch processor between two batches of one step) lets it go."""
+        return self._writers_queue is not None and self._writers_queue.others_waiting()
 
     @contextmanager
     def _between_processes(self) -> Iterator[None]:
