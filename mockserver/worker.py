@@ -41,7 +41,9 @@ INLINE_RECORDS = 2  # a batch of at most this many records draws its forms in th
 # one or two forms cost a few milliseconds to draw, less than handing them to a helper process (which, at its lower
 # priority, waits behind everything else on a busy machine) and waiting for it
 STEP_RECORDS = 25  # records applied per write transaction at most
-STEP_SECONDS = 0.02  # and for about this long: between two steps, uploads and other writers get the lock
+STEP_SECONDS = 0.02  # and for about this long: between two steps, uploads and other writers get the lock. A step
+# ends after its first record as soon as another process's writer waits for the lock (SQLite, `Store.writers_waiting`):
+# at a lower priority on a loaded machine a step of 20 ms took 30-55, and uploads waited for all of it
 YIELD_SECONDS = 0.002  # between two steps, and two batches, the processor waits this long before it asks for the lock
 # again: the writers that queued on it meanwhile (uploads' group commits) take it first. Asking again at once, it
 # won the lock back more often than not, and on a loaded machine, where a step of a lower-priority processor
@@ -223,7 +225,10 @@ def apply_batch(
                     processor.next_step(session, batch)
             began, step, before, mark = time.monotonic(), 0, len(results), processor.mark()
             while progress.applied + step < len(records) and (
-                step == 0 or (step < STEP_RECORDS and time.monotonic() - began < STEP_SECONDS)
+                step == 0
+                or (
+                    step < STEP_RECORDS and time.monotonic() - began < STEP_SECONDS and not mock.store.writers_waiting()
+                )
             ):
                 results += processor.apply([records[progress.applied + step]])
                 step += 1

@@ -354,6 +354,31 @@ def test_a_step_goes_on_with_no_next_batch_while_another_process_waits_for_the_w
         assert state == "processed" and result["code"] == "S0000" and created == 1
 
 
+def test_a_step_of_a_larger_batch_ends_after_its_first_record_while_another_process_waits(mock, seeded, monkeypatch):
+    """A step applies one record at least; while a writer of another process waits for the write lock, it applies no
+    more than that before it commits and lets the lock go. The batch's outcome is the same."""
+    import fcntl
+    import os
+
+    monkeypatch.setattr(worker, "STEP_SECONDS", 60)  # steps cut by count and by waiting writers only
+    waited = queue_batch(mock, "STEPWISE000301", 301, records=5)
+    alone = queue_batch(mock, "STEPWISE000302", 302, records=5)
+    writes = counting_writes(mock, monkeypatch)
+    waiting = os.open(seeded.data_dir / "sevis-mock.db.write-lock-waiting", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(waiting, fcntl.LOCK_SH)  # another process's writer, waiting
+        assert worker.process_due(mock, limit=1) == 1
+        assert len(writes) == 5  # a step per record
+        fcntl.flock(waiting, fcntl.LOCK_UN)
+        assert worker.process_due(mock) == 1
+        assert len(writes) == 6  # the five records in one step
+    finally:
+        os.close(waiting)
+    for pk in (waited, alone):
+        state, result, created = outcome(mock, pk)
+        assert state == "processed" and result["code"] == "S0000" and created == 5
+
+
 def test_no_batch_of_an_organization_is_claimed_while_another_of_its_batches_is_between_steps(mock, monkeypatch):
     """[i] An organization's batches are applied one at a time, in order: while a batch stands between two steps
     (its processor stalled or died), its organization's next batch waits, even for another processor; once the
