@@ -107,7 +107,7 @@ class Mock(ProcessingContext):
         # the processor starts its form helpers with the first batch whose forms it hands them (one of more than
         # worker.INLINE_RECORDS records): a server sent only small batches (most test servers, a CLI) never pays for them
         if self._worker is not None:
-            self._worker.wake.set()
+            self._worker.wake_now()
 
 
 def create_app(settings: Settings | None = None, *, mock: Mock | None = None) -> Flask:

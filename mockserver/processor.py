@@ -20,7 +20,8 @@ The request process keeps a thread (`ProcessorProcess`) that
   or a clock change wakes it), so a server that is never sent a batch never starts one; until it has started
   (a few milliseconds when forked, about a second when spawned), the thread applies due batches itself, as the
   processor thread of earlier versions did;
-- passes each wake-up on through a pipe (an upload's batch is claimed at once);
+- passes wake-ups on through a pipe (once the processor has started, an upload's request thread writes its own
+  there, `ProcessorProcess.wake_now`: its batch is claimed at once);
 - starts a new processor if it dies (killed, out of memory), at most once per poll interval;
 - stops it on a clean stop (SIGTERM: it finishes the batch it is applying, the form helpers and the writes).
 The processor dies with its request process (Linux ``PR_SET_PDEATHSIG``; elsewhere it notices within a second).
@@ -210,6 +211,10 @@ class ProcessorProcess:
         self.ready = False  # the processor process has started its Worker
         self._local = Worker(mock, self.settings.worker_poll_seconds)  # its rounds run in the supervising thread
         self._thread = threading.Thread(target=self._supervise, name="sevis-mock-processor", daemon=True)
+        # the started processor's wake-up pipe, which a request thread writes to itself (`wake_now`); the supervising
+        # thread sets it and takes it away (under the lock) before it closes the pipe
+        self._direct: Connection | None = None
+        self._direct_lock = threading.Lock()
         # a processor forked ahead of need, waiting for its first wake-up: (process, wake-up pipe, ready pipe)
         self._forked: tuple[multiprocessing.process.BaseProcess, Connection, Connection] | None = None
 
@@ -238,6 +243,20 @@ class ProcessorProcess:
         process is ready)."""
         return self._thread.is_alive()
 
+    def wake_now(self) -> None:
+        """An upload's wake-up: written to the started processor's pipe by the calling thread itself. Handed to the
+        supervising thread instead, it reached the processor only once that thread got the GIL, behind the request
+        threads (up to the interpreter's 5 ms switch interval, and more under load); the supervising thread still
+        gets it while the processor is starting, or when the pipe is gone (the processor died)."""
+        with self._direct_lock:
+            if self._direct is not None and _poke(self._direct):
+                return
+        self.wake.set()
+
+    def _direct_to(self, writer: Connection | None) -> None:
+        with self._direct_lock:
+            self._direct = writer
+
     def stop(self) -> None:
         self.stopping.set()
         self.wake.set()
@@ -259,6 +278,7 @@ class ProcessorProcess:
                             "the batch processor process exited (status %s); starting a new one", self.process.exitcode
                         )
                     if self.process is not None or woken or self._work_waiting():
+                        self._direct_to(None)  # request threads no longer write to the pipe closed here
                         for end in (writer, ready):
                             if end is not None:
                                 end.close()
@@ -274,6 +294,8 @@ class ProcessorProcess:
                 if self.process is not None and not self.ready and ready is not None:
                     self.ready = _started(ready)
                 if self.ready:
+                    if self._direct is not writer:
+                        self._direct_to(writer)
                     if woken:
                         _poke(writer)
                 elif self.process is not None:  # starting: apply what is due here meanwhile
@@ -304,6 +326,7 @@ class ProcessorProcess:
         return process, writer, ready_reader
 
     def _stop_process(self, writer: Connection | None, ready: Connection | None) -> None:
+        self._direct_to(None)
         forked, self._forked = self._forked, None
         _stop(forked)
         _stop((self.process, writer, ready) if self.process is not None else None)
@@ -345,13 +368,15 @@ def _started(ready: Connection, timeout: float = 0.0) -> bool:
         return False
 
 
-def _poke(writer) -> None:
-    """One byte on the pipe; a full pipe already holds a wake-up the processor has not read."""
+def _poke(writer) -> bool:
+    """One byte on the pipe; a full pipe already holds a wake-up the processor has not read. False when the
+    processor is gone (the supervising thread starts a new one)."""
     if writer is None:
-        return
+        return False
     try:
         os.write(writer.fileno(), b"w")
     except BlockingIOError:
         pass
-    except OSError:  # the processor is gone: the supervising thread starts a new one
-        pass
+    except OSError:
+        return False
+    return True
