@@ -27,6 +27,7 @@ print("download", r.status_code)
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
+    # 2 workers: a scenario loaded through the control API acts on whichever worker the client's next try lands on
     srv = start_server(tmp_path_factory.mktemp("chaos"), "--processing-delay", "0", "--workers", "2")
     yield srv
     srv.stop(wait=False)

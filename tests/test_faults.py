@@ -31,6 +31,7 @@ EASTERN = ZoneInfo("America/New_York")
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
+    # 2 workers: a fault added through the control API acts on every worker (new connections land on either)
     srv = start_server(tmp_path_factory.mktemp("faults"), "--processing-delay", "0", "--workers", "2")
     yield srv
     srv.stop(wait=False)

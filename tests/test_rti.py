@@ -209,7 +209,8 @@ def retarget(xml: bytes, org_id: str, user_id: str) -> bytes:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, module_backend):
-    """One server per backend (SQLite, PostgreSQL): accounts, tokens, lockouts and petitions are rows."""
+    """One server per backend (SQLite, PostgreSQL): accounts, tokens, lockouts and petitions are rows, shared by
+    its 2 workers (each call is a new connection, on either worker)."""
     data_dir = tmp_path_factory.mktemp("rti")
     srv = start_server(
         data_dir, "--processing-delay", "0", "--workers", "2", "--fast-passwords", *module_backend.serve_args(data_dir)

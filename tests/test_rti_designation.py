@@ -84,6 +84,7 @@ def submitted_designation(server, **kw) -> tuple[str, str, int, str]:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
+    # 2 workers: RTI and DoS tokens made on one worker are honoured by the other (each call is a new connection)
     srv = start_server(
         tmp_path_factory.mktemp("rti-j"), "--processing-delay", "0", "--workers", "2", "--fast-passwords"
     )

@@ -33,6 +33,7 @@ WIRE_SAMPLE += [
 
 @pytest.fixture(scope="module")
 def rule_server(tmp_path_factory):
+    # 2 workers: the clock a case sets in the store (MockClock) is the clock of whichever worker takes the batch
     server = start_server(
         tmp_path_factory.mktemp("rules"), "--clock", RULE_FIXTURE_CLOCK, "--processing-delay", "0", "--workers", "2"
     )

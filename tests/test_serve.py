@@ -41,7 +41,8 @@ def test_connection_json_describes_everything_needed(mock_server):
 
 
 def test_clock_flag_and_control_api(server_factory):
-    server = server_factory("--processing-delay", "3600", "--clock", "2027-03-01T10:00:00")
+    # 2 workers: the clock moved through one worker's control API is the clock of every worker's processor
+    server = server_factory("--processing-delay", "3600", "--clock", "2027-03-01T10:00:00", "--workers", "2")
     state = control(server, "GET", "/clock").json()
     assert state["now"].startswith("2027-03-01T10:0")
     assert control(server, "GET", "/clock", token="wrong").status_code == 401
@@ -61,7 +62,8 @@ def test_clock_flag_and_control_api(server_factory):
 
 
 def test_process_now(server_factory):
-    server = server_factory("--profile", "production")
+    # 2 workers: process-now counts the batch whichever worker's processor took it
+    server = server_factory("--profile", "production", "--workers", "2")
     fm = server.org("F/M")
     batch_id = new_batch_id("N")
     server.upload(with_batch_id(read_fixture("fm/create-three-students.xml"), batch_id), org=fm, batch_id=batch_id)

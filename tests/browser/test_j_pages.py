@@ -17,7 +17,8 @@ from tests.browser.test_rti_pages import log_in, read_user_id, set_password_from
 
 @pytest.mark.slow
 def test_the_j_path_through_the_pages(server_factory, browser_page, tmp_path):
-    server = server_factory("--processing-delay", "0", "--fast-passwords", "--open-outbox")  # outbox read unlogged
+    # the outbox read unlogged; 2 workers: a page session made on one is honoured by the other
+    server = server_factory("--processing-delay", "0", "--fast-passwords", "--open-outbox", "--workers", "2")
     rti, dos, outbox = server.info["rti"]["beta"], server.info["dos"], server.info["outbox"]
     page = browser_page()
     contact, ro_mail, aro_mail = "rosa.browser@example.org", "rory.browser@example.org", "ari.browser@example.org"

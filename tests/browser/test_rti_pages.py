@@ -54,8 +54,8 @@ def log_in(page, user_id: str) -> None:
 @pytest.mark.slow
 def test_steps_1_to_11_through_the_pages(server_factory, browser_page, tmp_path):
     server = server_factory(
-        "--processing-delay", "0", "--fast-passwords", "--open-outbox"
-    )  # a person reads the outbox unlogged
+        "--processing-delay", "0", "--fast-passwords", "--open-outbox", "--workers", "2"
+    )  # a person reads the outbox unlogged; 2 workers: a page session made on one is honoured by the other
     rti, sevp, outbox = server.info["rti"]["beta"], server.info["sevp"], server.info["outbox"]
     page = browser_page()
     contact, pdso_mail = "pat.browser@example.edu", "lee.browser@example.edu"

@@ -16,7 +16,7 @@ STRICT = "%Y-%m-%dT%H:%M:%S.%f%z"
 @pytest.fixture(scope="package")
 def serve(tmp_path_factory):
     """Batches wait until a test processes them (`control(serve, "POST", "process-now")`): polls meet S0030 first."""
-    server = start_server(tmp_path_factory.mktemp("clients"), "--processing-delay", "3600", "--workers", "2")
+    server = start_server(tmp_path_factory.mktemp("clients"), "--processing-delay", "3600")
     yield server
     server.stop(wait=False)
 

@@ -138,7 +138,8 @@ def test_validate_answers_the_flood_at_once(tmp_path):
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    server = start_server(tmp_path_factory.mktemp("flood"), "--processing-delay", "0", "--workers", "2")
+    # one worker: the floods and the normal upload all meet the same process
+    server = start_server(tmp_path_factory.mktemp("flood"), "--processing-delay", "0")
     yield server
     server.stop(wait=False)
 

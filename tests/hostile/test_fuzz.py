@@ -22,7 +22,7 @@ SEEN: Counter = Counter()
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    server = start_server(tmp_path_factory.mktemp("fuzz"), "--processing-delay", "3600", "--workers", "2")
+    server = start_server(tmp_path_factory.mktemp("fuzz"), "--processing-delay", "3600")
     yield server
     server.stop(wait=False)
 

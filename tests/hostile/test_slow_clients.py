@@ -119,7 +119,8 @@ def server(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         for key, value in PATIENT.items():
             patch.setenv(key, value)
-        server = start_server(tmp_path_factory.mktemp("slow"), "--processing-delay", "0", "--workers", "2")
+        # one worker: all 64 slow connections and the normal uploads meet the same process
+        server = start_server(tmp_path_factory.mktemp("slow"), "--processing-delay", "0")
     yield server
     server.stop(wait=False)
 

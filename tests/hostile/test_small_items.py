@@ -22,7 +22,7 @@ FM = "fm/create-with-dependent.xml"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    srv = start_server(tmp_path_factory.mktemp("small-items"), "--processing-delay", "0", "--workers", "2")
+    srv = start_server(tmp_path_factory.mktemp("small-items"), "--processing-delay", "0")
     yield srv
     srv.stop(wait=False)
 

@@ -256,12 +256,18 @@ def sevis_mock_cli(*args: str, env: dict | None = None, timeout: float = 120) ->
 
 
 def start_server(data_dir: Path, *extra: str, timeout: float = 60) -> RunningServer:
-    return RunningServer(launch_mock(data_dir, *extra, timeout=timeout, cwd=ROOT, answering=False))
+    """``sevis-mock serve --data-dir DATA_DIR --port 0 EXTRA...`` with ONE worker process unless ``extra`` says
+    ``--workers N`` (serve's own default is 2; each further worker costs a test server a second and a half of CPU).
+    A test that checks behaviour across processes (a change made through one worker seen by the next request,
+    on whichever worker it lands; competing batch processors) passes ``"--workers", "2"`` and says why."""
+    workers = () if "--workers" in extra else ("--workers", "1")
+    return RunningServer(launch_mock(data_dir, *workers, *extra, timeout=timeout, cwd=ROOT, answering=False))
 
 
 @pytest.fixture(scope="session")
 def mock_server(tmp_path_factory):
-    """One server for the session: processing at once, 2 workers."""
+    """One server for the session: processing at once, 2 workers (serve's default: the session's batches are
+    uploaded, processed and downloaded by whichever worker a connection or a processor lands on)."""
     server = start_server(tmp_path_factory.mktemp("mock"), "--processing-delay", "0", "--workers", "2")
     yield server
     server.stop(wait=False)
