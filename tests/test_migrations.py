@@ -4,6 +4,8 @@ version cannot take is refused with what to do."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -123,3 +125,33 @@ def test_a_database_a_newer_version_migrated_is_refused(backend, tmp_path):
             store.create_all()
     finally:
         store.engine.dispose()
+
+
+def test_head_names_the_newest_migration():
+    """A new file in versions/ moves migrations.HEAD along with it: a start on a database at HEAD runs nothing."""
+    assert migrations.HEAD == migrations.head(), f"set migrations.HEAD to {migrations.head()!r}"
+
+
+def test_a_start_on_a_database_at_head_does_not_load_alembic(tmp_path):
+    """Alembic (with every dialect's DDL module) is loaded only when there is a migration to run or a database to
+    judge: a server process opening a database already at HEAD (each serve worker, each restart) does without."""
+    url = f"sqlite:///{tmp_path / 'at-head.db'}"
+    store = Store(url)
+    try:
+        store.create_all()
+    finally:
+        store.engine.dispose()
+    opened = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from sevis_mock.server.store import Store; s = Store(sys.argv[1]); s.create_all(); "
+            "s.engine.dispose(); print(sorted(m for m in sys.modules if m.split('.')[0] in ('alembic', 'mako')))",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert opened.returncode == 0, opened.stderr
+    assert opened.stdout.strip() == "[]", opened.stdout

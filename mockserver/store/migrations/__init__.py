@@ -16,15 +16,19 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, inspect, text
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 HERE = Path(__file__).resolve().parent
 BASELINE = "0001"  # the schema of the last release without migrations (git f903775)
+# The newest revision in versions/ (tests/test_migrations.py checks that it is Alembic's head): a database stamped
+# with it needs nothing, and a start on it does not load Alembic at all (its import, which loads every dialect's DDL
+# module, and the reading of versions/ cost a server start about half a second of CPU).
+HEAD = "0004"
 VERSION_TABLE = "alembic_version"
 
 
@@ -33,6 +37,8 @@ class OutdatedDatabase(Exception):
 
 
 def config(connection=None) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(HERE))
     cfg.attributes["connection"] = connection
@@ -41,7 +47,9 @@ def config(connection=None) -> Config:
 
 @lru_cache(maxsize=1)
 def head() -> str:
-    """The newest revision this version knows."""
+    """The newest revision this version knows, as Alembic reads versions/ (:data:`HEAD` says it without Alembic)."""
+    from alembic.script import ScriptDirectory
+
     found = ScriptDirectory.from_config(config()).get_current_head()
     assert found is not None
     return found
@@ -49,12 +57,16 @@ def head() -> str:
 
 @lru_cache(maxsize=1)
 def known_revisions() -> frozenset[str]:
+    from alembic.script import ScriptDirectory
+
     return frozenset(script.revision for script in ScriptDirectory.from_config(config()).walk_revisions())
 
 
 @lru_cache(maxsize=1)
 def baseline_columns() -> dict[str, frozenset[str]]:
     """Each table of the baseline revision and its columns (the baseline run on a throwaway in-memory SQLite)."""
+    from alembic import command
+
     engine = create_engine("sqlite://")
     try:
         with engine.begin() as conn:
@@ -71,13 +83,26 @@ def baseline_columns() -> dict[str, frozenset[str]]:
 
 def current(connection) -> str | None:
     """The revision the database is at (None: no migrations have run on it)."""
+    from alembic.runtime.migration import MigrationContext
+
     return MigrationContext.configure(connection).get_current_revision()
+
+
+def at_head(connection) -> bool:
+    """The database is stamped with this version's newest revision (:data:`HEAD`): nothing to check or run."""
+    if not inspect(connection).has_table(VERSION_TABLE):
+        return False
+    return connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars().all() == [HEAD]
 
 
 def check(connection, where: str = "the database") -> str:
     """What ``upgrade`` will do: "new" (an empty database), "legacy" (made before migrations, baseline schema),
     or "migrated"; OutdatedDatabase when this version cannot take it."""
     tables = set(inspect(connection).get_table_names())
+    if not tables:  # an empty database (every test server's, a first start's): no baseline to compare with
+        return "new"
+    if at_head(connection):
+        return "migrated"
     advice = "Start with a new data dir (--data-dir DIR) or database, or run the sevis-mock version that made it."
     if VERSION_TABLE in tables:
         revision = current(connection)
@@ -110,8 +135,11 @@ def upgrade(store, where: str = "the database") -> str:
     (see :func:`check`)."""
     with store.write() as session:
         connection = session.connection()
+        if at_head(connection):
+            return "migrated"
         state = check(connection, where)
-        cfg = config(connection)
         if state != "migrated" or current(connection) != head():
-            command.upgrade(cfg, "head")
+            from alembic import command
+
+            command.upgrade(config(connection), "head")
     return state
