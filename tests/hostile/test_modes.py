@@ -14,7 +14,8 @@ def server(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("modes") / "data"
     data_dir.mkdir(mode=0o755)  # an older or hand-made data dir with a loose mode is tightened
     data_dir.chmod(0o755)
-    started = start_server(data_dir, "--processing-delay", "0", "--workers", "1")
+    # migrated=False: the database too is made by the server, as on a first start
+    started = start_server(data_dir, "--processing-delay", "0", "--workers", "1", migrated=False)
     with started.session(None) as s:  # the worker has loaded the app (it writes the session key)
         assert s.get(f"{started.info['rti']['beta']}/", timeout=30).status_code == 200
     yield started

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -255,13 +258,48 @@ def sevis_mock_cli(*args: str, env: dict | None = None, timeout: float = 120) ->
     )
 
 
-def start_server(data_dir: Path, *extra: str, timeout: float = 60) -> RunningServer:
+def start_server(data_dir: Path, *extra: str, timeout: float = 60, migrated: bool = True) -> RunningServer:
     """``sevis-mock serve --data-dir DATA_DIR --port 0 EXTRA...`` with ONE worker process unless ``extra`` says
-    ``--workers N`` (serve's own default is 2; each further worker costs a test server a second and a half of CPU).
-    A test that checks behaviour across processes (a change made through one worker seen by the next request,
-    on whichever worker it lands; competing batch processors) passes ``"--workers", "2"`` and says why."""
+    ``--workers N`` (serve's own default is 2). A test that checks behaviour across processes (a change made
+    through one worker seen by the next request, on whichever worker it lands; competing batch processors) passes
+    ``"--workers", "2"`` and says why.
+
+    A new (absent or empty) data dir on SQLite gets a copy of a database with this version's schema
+    (:func:`migrated_sqlite`): the server then starts as on any later day, without running the migrations (half a
+    second of CPU per server; tests/test_migrations.py tests them). ``migrated=False`` for a test of what a first
+    start makes of an empty data dir."""
+    data_dir = Path(data_dir)
     workers = () if "--workers" in extra else ("--workers", "1")
+    elsewhere = "--database" in extra or os.environ.get("SEVIS_MOCK_DATABASE_URL")
+    if migrated and not elsewhere and (not data_dir.exists() or not any(data_dir.iterdir())):
+        migrated_sqlite(data_dir)
     return RunningServer(launch_mock(data_dir, *workers, *extra, timeout=timeout, cwd=ROOT, answering=False))
+
+
+_schema_template: list[Path] = []  # an SQLite database migrated once per test process
+
+
+def migrated_sqlite(data_dir: Path) -> Path:
+    """``DATA_DIR/sevis-mock.db`` (serve's default database) as a new database holding this version's schema and
+    nothing else, mode 0600: a copy of one migrated once per test process (a file copy instead of the migrations)."""
+    if not _schema_template:
+        from sevis_mock.server.store import Store
+
+        folder = Path(tempfile.mkdtemp(prefix="sevis-mock-schema-"))
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        store = Store(f"sqlite:///{folder / 'sevis-mock.db'}")
+        try:
+            store.create_all()
+        finally:
+            store.engine.dispose()  # the last connection closed: the write-ahead log is in the file, and gone
+        _schema_template.append(folder / "sevis-mock.db")
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    database = data_dir / "sevis-mock.db"
+    with open(_schema_template[0], "rb") as source:
+        descriptor = os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with open(descriptor, "wb") as target:
+            shutil.copyfileobj(source, target)
+    return database
 
 
 @pytest.fixture(scope="session")
