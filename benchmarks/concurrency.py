@@ -9,6 +9,9 @@ fast as they are answered for ``--seconds``; then the mock again while 250-form 
 another the whole time. Uploads/s, p50/p99 latency, errors (anything but HTTP 200 with S0000) and the servers'
 memory (RSS of the whole process group) are printed per run; medians of ``--runs``; the last line holds the
 ratios. Targets: 0 errors, mock/floor throughput >= 0.5, p99 <= 250 ms, p99 with the batch <= 1.5x without.
+Uploads come first: under this load the mock processes fewer batches than it accepts, so after each of its runs
+the batches left to process are counted and waited for (the time is printed), and the next run starts on an idle
+machine.
 
     python benchmarks/concurrency.py --database postgresql+psycopg://USER@HOST:PORT/DB [--instances 1 3]
 
@@ -207,8 +210,37 @@ def show(name: str, r: dict) -> str:
         f"{name}: {r['rate']:.0f} uploads/s, p50 {r['p50'] * 1000:.0f} ms, p99 {r['p99'] * 1000:.0f} ms, "
         f"errors {r['errors']}"
         + (f", memory {r['rss']:.0f} MB" if "rss" in r else "")
+        + (
+            f", {r['backlog']} batches left to process at the end, processed {r['drained']:.1f} s later"
+            if "backlog" in r
+            else ""
+        )
         + (f" ({r['first_error']})" if r["errors"] else "")
     )
+
+
+def unprocessed(database: Path) -> int:
+    """How many batches of the mock's SQLite store are still queued, being processed or printed (a read)."""
+    import sqlite3
+
+    conn = sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30)
+    try:
+        return conn.execute(
+            "SELECT count(*) FROM batches WHERE state IN ('queued', 'processing', 'printing')"
+        ).fetchone()[0]
+    finally:
+        conn.close()
+
+
+def drain(database: Path, r: dict, timeout: float = 900) -> None:
+    """Note in ``r`` how many batches were left to process when the clients stopped, then wait until the mock has
+    processed them (the next measurement, the floor's too, must not share the machine with that work)."""
+    began = time.monotonic()
+    r["backlog"] = left = unprocessed(database)
+    while left and time.monotonic() - began < timeout:
+        time.sleep(0.2)
+        left = unprocessed(database)
+    r["drained"] = time.monotonic() - began
 
 
 @contextmanager
@@ -367,6 +399,9 @@ def main() -> None:
         with running_mock(workers=workers) as info:
             org = fm_org(info)
             data_dir = Path(info["ca_cert"]).parents[1]
+            database = next(
+                p / "sevis-mock.db" for p in Path(info["ca_cert"]).parents if (p / "sevis-mock.db").exists()
+            )
             cert = (org["client_cert"], org["client_key"])
             mock_url = f"{info['base_url']}/sbtsevisbatch/action/batchUpload"
             pgid = server_pgid(info)
@@ -381,6 +416,7 @@ def main() -> None:
                     print(f"workers {workers} run {run + 1} " + show("floor", r), flush=True)
                     r = measure(mock_url, *common, args.clients, args.seconds, f"M{run}")
                     r["rss"] = rss_mb(pgid) if pgid else 0
+                    drain(database, r)
                     runs["mock"].append(r)
                     print(f"workers {workers} run {run + 1} " + show("mock", r), flush=True)
                     meanwhile = BatchesMeanwhile(info, org)
@@ -389,13 +425,14 @@ def main() -> None:
                     r = measure(mock_url, *common, args.clients, args.seconds, f"B{run}")
                     meanwhile.stop.set()
                     r["rss"] = rss_mb(pgid) if pgid else 0
+                    meanwhile.join(timeout=120)
+                    drain(database, r)
                     runs["batch"].append(r)
                     print(
                         f"workers {workers} run {run + 1} "
                         + show(f"mock with 250-form batches processing ({meanwhile.done} finished)", r),
                         flush=True,
                     )
-                    meanwhile.join(timeout=120)
             finally:
                 stop(floor)
         med = {
@@ -407,7 +444,9 @@ def main() -> None:
             f"p99 {med['mock']['p99'] * 1000:.0f} ms (floor {med['floor']['p99'] * 1000:.0f}), "
             f"p99 with batch/without {med['batch']['p99'] / med['mock']['p99']:.2f}, "
             f"errors {sum(r['errors'] for v in runs.values() for r in v)}, "
-            f"memory mock/floor {med['mock']['rss']:.0f}/{med['floor']['rss']:.0f} MB"
+            f"memory mock/floor {med['mock']['rss']:.0f}/{med['floor']['rss']:.0f} MB, "
+            f"left to process after a mock run {median([r['backlog'] for r in runs['mock']]):.0f} batches "
+            f"(processed {median([r['drained'] for r in runs['mock']]):.1f} s later)"
         )
     print(
         f"concurrency ({args.clients} clients, {args.seconds:g} s, medians of {args.runs}, {load()}): "
