@@ -350,6 +350,60 @@ def test_a_deferring_writer_lets_waiting_writers_go_first_for_a_moment_at_most(t
         processor.engine.dispose()
 
 
+def test_only_a_writer_that_someone_waits_for_is_seen_waiting_for_the_lock(tmp_path):
+    """`Store.writers_waiting` (which the batch processor gives way to) is True while a durable writer of another
+    store waits for the lock, not while one that nobody waits for (a poll's journal entry, written without a flush
+    to disk) does: a client polling for its batch does not slow down the batch's processing."""
+    import threading
+    import time
+
+    from sevis_mock.server.store import Store
+
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    holder, lazy, durable = Store(url), Store(url), Store(url)
+    holder.create_all()
+    release, held = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with holder.write() as session:
+            session.execute(text("SELECT 1"))
+            held.set()
+            release.wait(30)
+
+    def write(s: Store, **options) -> threading.Thread:
+        def work() -> None:
+            with s.write(**options) as session:
+                session.execute(text("SELECT 1"))
+
+        thread = threading.Thread(target=work, daemon=True)
+        thread.start()
+        return thread
+
+    def waiting_within(seconds: float) -> bool:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if holder.writers_waiting():
+                return True
+            time.sleep(0.01)
+        return False
+
+    owner = threading.Thread(target=hold, daemon=True)
+    owner.start()
+    try:
+        assert held.wait(30)
+        first = write(lazy, durable=False)
+        assert not waiting_within(0.5) and first.is_alive()  # it waits, unseen
+        second = write(durable)
+        assert waiting_within(10)
+    finally:
+        release.set()
+    for thread in (owner, first, second):
+        thread.join(30)
+        assert not thread.is_alive()
+    for s in (holder, lazy, durable):
+        s.engine.dispose()
+
+
 def test_writers_of_two_instances_hold_the_write_lock_one_after_the_other(instances):
     """What one unit of work reads stays true until it commits, whichever instance writes next: on SQLite the
     database lock, on PostgreSQL a transaction-level advisory lock that every instance shares."""

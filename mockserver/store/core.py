@@ -243,6 +243,7 @@ class _ProcessWriteQueue:
         self._waiting_fd: int | None = None
         self._depth = 0
         self.deferring = False
+        self.urgent = True  # the next acquisition's writer is answered once it commits: it is seen waiting
 
     def __enter__(self) -> None:
         if self._depth == 0:
@@ -254,6 +255,8 @@ class _ProcessWriteQueue:
                 if self.deferring:
                     self._defer(self._waiting_fd)
                     fcntl.flock(self._fd, fcntl.LOCK_EX)
+                elif not self.urgent:  # nobody waits for this write (a poll's journal entry): a deferring writer
+                    fcntl.flock(self._fd, fcntl.LOCK_EX)  # need not let it go first
                 else:  # seen waiting (a shared lock of the second file) until it has the lock
                     fcntl.flock(self._waiting_fd, fcntl.LOCK_SH)
                     try:
@@ -476,7 +479,8 @@ class Store:
     def _sqlite_writer(self, durable: bool, flush_after_commit: bool = False) -> Iterator[Connection]:
         """A connection whose next transaction takes SQLite's write lock at BEGIN, once this process's writers and
         then every process's have queued for it."""
-        with self._write_lock, self._between_processes(), self.engine.connect() as conn:
+        # a durable write is one a caller waits for (a request's reply): it is seen waiting for the lock
+        with self._write_lock, self._between_processes(urgent=durable), self.engine.connect() as conn:
             wal = conn.info.get("wal") if durable and flush_after_commit else None
             conn.info["immediate"] = True
             conn.info["lazy"] = not durable or wal is not None
@@ -504,10 +508,12 @@ class Store:
         return self._writers_queue is not None and self._writers_queue.others_waiting()
 
     @contextmanager
-    def _between_processes(self) -> Iterator[None]:
+    def _between_processes(self, urgent: bool = True) -> Iterator[None]:
         if self._writers_queue is None:
             yield
         else:
+            if self._writers_queue._depth == 0:  # the caller holds this process's lock: no other thread is here
+                self._writers_queue.urgent = urgent
             with self._writers_queue:
                 yield
 
