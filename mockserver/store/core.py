@@ -512,8 +512,7 @@ class Store:
         if self._writers_queue is None:
             yield
         else:
-            if self._writers_queue._depth == 0:  # the caller holds this process's lock: no other thread is here
-                self._writers_queue.urgent = urgent
+            self._writers_queue.urgent = urgent  # read when it takes the lock (the caller holds this process's)
             with self._writers_queue:
                 yield
 
