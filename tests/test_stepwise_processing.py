@@ -326,29 +326,37 @@ def test_small_due_batches_are_applied_together_in_one_write_transaction(mock, m
     assert state == "processed" and created == worker.STEP_RECORDS
 
 
+@contextmanager
+def another_writer_waiting(settings):
+    """A writer of another process waiting for the store's write lock, as the store sees one: the file beside the
+    lock file held shared (`Store.writers_waiting`), until the block ends."""
+    import fcntl
+    import os
+
+    waiting = os.open(settings.data_dir / "sevis-mock.db.write-lock-waiting", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(waiting, fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(waiting)  # its lock goes with it
+
+
 def test_a_step_goes_on_with_no_next_batch_while_another_process_waits_for_the_write_lock(mock, seeded, monkeypatch):
     """While a writer of another process (an upload's group commit) waits for the write lock (it holds the file
     beside the lock file shared), a step that finished its batch commits and lets it go instead of going on with
     the next small ones: each is applied in a step of its own, once, all the same."""
-    import fcntl
-    import os
-
     monkeypatch.setattr(worker, "STEP_SECONDS", 60)  # steps cut by count and by waiting writers only
     small = [queue_batch(mock, f"STEPWISE00020{i}", 200 + i, records=1) for i in range(3)]
     writes = counting_writes(mock, monkeypatch)
-    waiting = os.open(seeded.data_dir / "sevis-mock.db.write-lock-waiting", os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(waiting, fcntl.LOCK_SH)  # another process's writer, waiting
-        applied: list[int] = []
+    applied: list[int] = []
+    with another_writer_waiting(seeded):
         assert worker.process_due(mock, applied=applied) == 3
         assert applied == small and len(writes) == 3
-        fcntl.flock(waiting, fcntl.LOCK_UN)  # it has had the lock: nobody waits now
-        more = [queue_batch(mock, f"STEPWISE00021{i}", 210 + i, records=1) for i in range(3)]
-        del writes[:]  # the three queued
-        assert worker.process_due(mock, applied=applied) == 3
-        assert applied == small + more and len(writes) == 1  # one step for the three
-    finally:
-        os.close(waiting)
+    # it has had the lock: nobody waits now
+    more = [queue_batch(mock, f"STEPWISE00021{i}", 210 + i, records=1) for i in range(3)]
+    del writes[:]  # the three queued
+    assert worker.process_due(mock, applied=applied) == 3
+    assert applied == small + more and len(writes) == 1  # one step for the three
     for pk in small + more:
         state, result, created = outcome(mock, pk)
         assert state == "processed" and result["code"] == "S0000" and created == 1
@@ -357,23 +365,15 @@ def test_a_step_goes_on_with_no_next_batch_while_another_process_waits_for_the_w
 def test_a_step_of_a_larger_batch_ends_after_its_first_record_while_another_process_waits(mock, seeded, monkeypatch):
     """A step applies one record at least; while a writer of another process waits for the write lock, it applies no
     more than that before it commits and lets the lock go. The batch's outcome is the same."""
-    import fcntl
-    import os
-
     monkeypatch.setattr(worker, "STEP_SECONDS", 60)  # steps cut by count and by waiting writers only
     waited = queue_batch(mock, "STEPWISE000301", 301, records=5)
     alone = queue_batch(mock, "STEPWISE000302", 302, records=5)
     writes = counting_writes(mock, monkeypatch)
-    waiting = os.open(seeded.data_dir / "sevis-mock.db.write-lock-waiting", os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(waiting, fcntl.LOCK_SH)  # another process's writer, waiting
+    with another_writer_waiting(seeded):
         assert worker.process_due(mock, limit=1) == 1
         assert len(writes) == 5  # a step per record
-        fcntl.flock(waiting, fcntl.LOCK_UN)
-        assert worker.process_due(mock) == 1
-        assert len(writes) == 6  # the five records in one step
-    finally:
-        os.close(waiting)
+    assert worker.process_due(mock) == 1
+    assert len(writes) == 6  # the five records in one step
     for pk in (waited, alone):
         state, result, created = outcome(mock, pk)
         assert state == "processed" and result["code"] == "S0000" and created == 5

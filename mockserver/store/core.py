@@ -253,7 +253,7 @@ class _ProcessWriteQueue:
                 if self._waiting_fd is None:
                     self._waiting_fd = os.open(self._waiting_path, os.O_RDWR | os.O_CREAT, 0o600)
                 if self.deferring:
-                    self._defer(self._waiting_fd)
+                    self._defer()
                     fcntl.flock(self._fd, fcntl.LOCK_EX)
                 elif not self.urgent:  # nobody waits for this write (a poll's journal entry): a deferring writer
                     fcntl.flock(self._fd, fcntl.LOCK_EX)  # need not let it go first
@@ -267,20 +267,12 @@ class _ProcessWriteQueue:
                 self._fd = None
         self._depth += 1
 
-    def _defer(self, waiting: int) -> None:
-        """Wait while other writers wait for the lock (they hold the second file shared), `DEFER_SECONDS` at most:
-        then queue like them."""
+    def _defer(self) -> None:
+        """Wait while other writers wait for the lock (`others_waiting`), `DEFER_SECONDS` at most: then queue like
+        them."""
         deadline = time.monotonic() + self.DEFER_SECONDS
-        while True:
-            try:
-                fcntl.flock(waiting, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    return
-                time.sleep(0.001)
-            else:
-                fcntl.flock(waiting, fcntl.LOCK_UN)
-                return
+        while self.others_waiting() and time.monotonic() < deadline:
+            time.sleep(0.001)
 
     def others_waiting(self) -> bool:
         """Whether a writer of another process waits for the lock now (holds the second file shared)."""
