@@ -298,8 +298,15 @@ class ProcessorProcess:
                         self._direct_to(writer)
                     if woken:
                         _poke(writer)
-                elif self.process is not None:  # starting: apply what is due here meanwhile
-                    looked = self._local.round(looked, woken)
+                elif self.process is not None:  # starting: apply what is due here meanwhile, one batch at a time,
+                    # looking between two whether it has started: under load the due batches never run out, and a
+                    # round that went on while any was due kept applying them here (holding this process's GIL and
+                    # its writers' lock, behind which the uploads' commits waited) long after the processor was ready
+                    applied: list[int] = []
+                    looked = self._local.round(looked, woken, limit=1, applied=applied)
+                    if applied:  # another may be due: no wait
+                        woken = True
+                        continue
                 woken = self.wake.wait(self.settings.worker_poll_seconds)
                 self.wake.clear()
         except Exception:

@@ -456,15 +456,15 @@ class Worker(threading.Thread):
             woken = self.wake.wait(self.interval) and not self.stopping.is_set()
             self.wake.clear()
 
-    def round(self, looked: float, woken: bool) -> float:
-        """One round: the due batches (a claim tried at once when ``woken``), and once per interval since ``looked``
-        the abandoned ones; returns when abandoned ones were last looked for."""
+    def round(self, looked: float, woken: bool, limit: int | None = None, applied: list[int] | None = None) -> float:
+        """One round: the due batches (a claim tried at once when ``woken``; at most ``limit``, each one's key appended
+        to ``applied``), and once per interval since ``looked`` the abandoned ones; returns when abandoned ones were
+        last looked for."""
         try:
-            if time.monotonic() - looked >= self.interval:
+            resume = time.monotonic() - looked >= self.interval
+            if resume:
                 looked = time.monotonic()
-                process_due(self.mock, resume=True, woken=woken)
-            else:
-                process_due(self.mock, resume=False, woken=woken)
+            process_due(self.mock, limit=limit, applied=applied, resume=resume, woken=woken)
         except Exception as exc:  # keep the processor alive; the batch stays queued and is retried
             from .storage import report, storage_trouble
 
