@@ -18,8 +18,8 @@ embedded in a test) is spawned as a fresh interpreter instead.
 The request process keeps a thread (`ProcessorProcess`) that
 - starts the processor when there is something to process (a batch queued, being processed or printed; an upload
   or a clock change wakes it), so a server that is never sent a batch never starts one; until it has started
-  (a few milliseconds when forked, about a second when spawned), the thread applies due batches itself, as the
-  processor thread of earlier versions did;
+  (a few milliseconds when forked, about a second when spawned; longer under load), the thread applies due batches
+  itself, one at a time, looking between two whether it has started;
 - passes wake-ups on through a pipe (once the processor has started, an upload's request thread writes its own
   there, `ProcessorProcess.wake_now`: its batch is claimed at once);
 - starts a new processor if it dies (killed, out of memory), at most once per poll interval;
