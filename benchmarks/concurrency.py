@@ -6,8 +6,9 @@ For each ``--workers`` N: the floor (benchmarks/floor_app.py: Flask under gunico
 parses the multipart and answers a fixed log) and `sevis-mock serve --workers N` (processing at once) each take
 ``--clients`` clients (4 processes of 4 threads, one keep-alive session each) uploading 1-record batches as
 fast as they are answered for ``--seconds``; then the mock again while 250-form batches are processed one after
-another the whole time. Uploads/s, p50/p99 latency, errors (anything but HTTP 200 with S0000) and the servers'
-memory (RSS of the whole process group) are printed per run; medians of ``--runs``; the last line holds the
+another the whole time. Uploads/s, p50/p99 latency, errors (anything but HTTP 200 with S0000), the servers'
+memory (RSS of the whole process group) and the CPU time per answered upload while the clients ran (the server's
+request processes, its processors and form helpers, and the clients) are printed per run; medians of ``--runs``; the last line holds the
 ratios. Targets: 0 errors, mock/floor throughput >= 0.5, p99 <= 250 ms, p99 with the batch <= 1.5x without.
 Uploads come first: under this load the mock processes fewer batches than it accepts, so after each of its runs
 the batches left to process are counted and waited for (the time is printed), and the next run starts on an idle
@@ -116,16 +117,67 @@ def client_process(urls, ca, cert, org_id, user_id, template, threads, start_at,
     pool = [threading.Thread(target=client, args=(n,)) for n in range(threads)]
     for t in pool:
         t.start()
+    while time.time() < start_at:
+        time.sleep(0.001)
+    cpu = time.process_time()  # this process's CPU while its clients upload (their threads included)
     for t in pool:
         t.join()
-    out.put((latencies, errors, accepted))
+    out.put((latencies, errors, accepted, time.process_time() - cpu))
 
 
 def _letters(bid: str) -> bytes:
     return "".join(chr(ord("A") + int(c)) if c.isdigit() else "Z" for c in bid).encode()
 
 
-def measure(url, ca, cert, org_id, user_id, clients, seconds, tag) -> dict:
+def cpu_ticks(pgid: int) -> dict[int, tuple[int, int]]:
+    """Each process of the group: its parent's pid and the CPU time it has used (user + system, clock ticks)."""
+    found = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()  # fields 3 on of stat: state, ppid, pgrp, ...
+            if int(fields[2]) == pgid:
+                found[int(stat.parent.name)] = (int(fields[1]), int(fields[11]) + int(fields[12]))
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
+def cpu_by_depth(before: dict[int, tuple[int, int]], after: dict[int, tuple[int, int]]) -> dict[int, float]:
+    """CPU seconds each level of the process tree used between the two `cpu_ticks`: 1 the request processes (the
+    children of `serve` or gunicorn), 2 and deeper the processors and their form helpers (the tree's root, 0, waits
+    on its children). A process started in between counts from its start."""
+
+    def depth(pid: int) -> int:
+        level = 0
+        while pid in after and after[pid][0] in after:
+            pid, level = after[pid][0], level + 1
+        return level
+
+    tick = os.sysconf("SC_CLK_TCK")
+    used: dict[int, float] = {}
+    for pid, (_, ticks) in after.items():
+        level = min(depth(pid), 2)
+        used[level] = used.get(level, 0.0) + (ticks - before.get(pid, (0, 0))[1]) / tick
+    return used
+
+
+class _CpuWindow(threading.Thread):
+    """The server group's CPU by level over the clients' window (from ``start_at`` for ``seconds``), taken at its
+    edges: the processing that goes on after the clients stop is not counted."""
+
+    def __init__(self, pgid: int, start_at: float, seconds: float) -> None:
+        super().__init__(daemon=True)
+        self.pgid, self.start_at, self.seconds = pgid, start_at, seconds
+        self.used: dict[int, float] = {}
+
+    def run(self) -> None:
+        time.sleep(max(0.0, self.start_at - time.time()))
+        before = cpu_ticks(self.pgid)
+        time.sleep(max(0.0, self.start_at + self.seconds - time.time()))
+        self.used = cpu_by_depth(before, cpu_ticks(self.pgid))
+
+
+def measure(url, ca, cert, org_id, user_id, clients, seconds, tag, pgid: int | None = None) -> dict:
     template = make_batch(1, "BATCHIDPLACEHD", org_id, print_form=False)
     template = template.replace(b"BENCH A", b"BENCH NAMEPLACEHOLDER", 1)
     ctx = multiprocessing.get_context("spawn")
@@ -141,13 +193,22 @@ def measure(url, ca, cert, org_id, user_id, clients, seconds, tag) -> dict:
     ]
     for p in procs:
         p.start()
+    window = _CpuWindow(pgid, start_at, seconds) if pgid else None
+    if window is not None:
+        window.start()
     results = [out.get(timeout=seconds + 120) for _ in procs]
     for p in procs:
         p.join()
-    latencies = sorted(x for lat, _, _ in results for x in lat)
-    errors = [e for _, errs, _ in results for e in errs]
+    if window is not None:
+        window.join(timeout=30)
+    latencies = sorted(x for lat, _, _, _ in results for x in lat)
+    errors = [e for _, errs, _, _ in results for e in errs]
+    answered = max(1, len(latencies))
     return {
-        "accepted": [bid for _, _, ok in results for bid in ok],
+        # CPU milliseconds per answered upload: the benchmark's clients, and by level the server's processes
+        "cpu": {"clients": sum(cpu for *_, cpu in results) * 1000 / answered}
+        | ({level: used * 1000 / answered for level, used in window.used.items()} if window is not None else {}),
+        "accepted": [bid for _, _, ok, _ in results for bid in ok],
         "rate": len(latencies) / seconds,
         "p50": latencies[len(latencies) // 2] if latencies else float("nan"),
         "p99": latencies[int(len(latencies) * 0.99)] if latencies else float("nan"),
@@ -215,8 +276,23 @@ def show(name: str, r: dict) -> str:
             if "backlog" in r
             else ""
         )
+        + (f", CPU per upload: {cpu_text(r['cpu'])}" if "cpu" in r else "")
         + (f" ({r['first_error']})" if r["errors"] else "")
     )
+
+
+def server_cpu(cpu: dict) -> float:
+    """The server's CPU milliseconds per upload, all its processes."""
+    return sum(v for k, v in cpu.items() if k != "clients")
+
+
+def cpu_text(cpu: dict) -> str:
+    if len(cpu) == 1:  # the server's processes were not followed (several instances)
+        return f"clients {cpu['clients']:.1f} ms"
+    levels = [f"request processes {cpu.get(0, 0.0) + cpu.get(1, 0.0):.1f} ms"]
+    if 2 in cpu:
+        levels.append(f"processors and form helpers {cpu[2]:.1f} ms")
+    return f"server {server_cpu(cpu):.1f} ms ({', '.join(levels)}), clients {cpu['clients']:.1f} ms"
 
 
 def unprocessed(database: Path) -> int:
@@ -410,11 +486,11 @@ def main() -> None:
             try:
                 for run in range(args.runs):
                     common = (info["ca_cert"], cert, org["org_id"], org["user_id"])
-                    r = measure(floor_url, *common, args.clients, args.seconds, f"F{run}")
+                    r = measure(floor_url, *common, args.clients, args.seconds, f"F{run}", pgid=floor.pid)
                     r["rss"] = rss_mb(floor.pid)
                     runs["floor"].append(r)
                     print(f"workers {workers} run {run + 1} " + show("floor", r), flush=True)
-                    r = measure(mock_url, *common, args.clients, args.seconds, f"M{run}")
+                    r = measure(mock_url, *common, args.clients, args.seconds, f"M{run}", pgid=pgid)
                     r["rss"] = rss_mb(pgid) if pgid else 0
                     drain(database, r)
                     runs["mock"].append(r)
@@ -422,7 +498,7 @@ def main() -> None:
                     meanwhile = BatchesMeanwhile(info, org)
                     meanwhile.start()
                     time.sleep(1)  # the first batch is uploaded and being processed
-                    r = measure(mock_url, *common, args.clients, args.seconds, f"B{run}")
+                    r = measure(mock_url, *common, args.clients, args.seconds, f"B{run}", pgid=pgid)
                     meanwhile.stop.set()
                     r["rss"] = rss_mb(pgid) if pgid else 0
                     meanwhile.join(timeout=120)
@@ -445,6 +521,8 @@ def main() -> None:
             f"p99 with batch/without {med['batch']['p99'] / med['mock']['p99']:.2f}, "
             f"errors {sum(r['errors'] for v in runs.values() for r in v)}, "
             f"memory mock/floor {med['mock']['rss']:.0f}/{med['floor']['rss']:.0f} MB, "
+            f"server CPU per upload mock/floor {median([server_cpu(r['cpu']) for r in runs['mock']]):.1f}/"
+            f"{median([server_cpu(r['cpu']) for r in runs['floor']]):.1f} ms, "
             f"left to process after a mock run {median([r['backlog'] for r in runs['mock']]):.0f} batches "
             f"(processed {median([r['drained'] for r in runs['mock']]):.1f} s later)"
         )
