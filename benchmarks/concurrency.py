@@ -9,7 +9,8 @@ fast as they are answered for ``--seconds``; then the mock again while 250-form 
 another the whole time. Uploads/s, p50/p99 latency, errors (anything but HTTP 200 with S0000), the servers'
 memory (RSS of the whole process group) and the CPU time per answered upload while the clients ran (the server's
 request processes, its processors and form helpers, and the clients) are printed per run; medians of ``--runs``;
-the last line holds the ratios. Targets: 0 errors, mock/floor throughput >= 0.5, p99 <= 250 ms, p99 with the batch <= 1.5x without.
+the last line holds the ratios. Targets: 0 errors, mock/floor throughput >= 0.5, p99 <= 250 ms, p99 with the
+batch <= 1.5x without.
 Uploads come first: under this load the mock processes fewer batches than it accepts, so after each of its runs
 the batches left to process are counted and waited for (the time is printed), and the next run starts on an idle
 machine.
