@@ -45,15 +45,24 @@ from common import PROJECT, batch_id, fm_org, launch, load, make_batch, median, 
 PROCESSES = 4
 
 
-def rss_mb(pgid: int) -> float:
-    """Resident memory of every process in the group, in MB."""
-    total = 0
+def group_stats(pgid: int):
+    """Each process of the group as (its /proc folder, the fields of its stat from the third on: state, ppid, pgrp,
+    ...); a process gone meanwhile is skipped."""
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
-            if int(fields[2]) != pgid:  # field 5 of stat: the process group
-                continue
-            for line in (stat.parent / "status").read_text().splitlines():
+            if int(fields[2]) == pgid:  # field 5 of stat: the process group
+                yield stat.parent, fields
+        except (OSError, ValueError, IndexError):
+            continue
+
+
+def rss_mb(pgid: int) -> float:
+    """Resident memory of every process in the group, in MB."""
+    total = 0
+    for proc, _ in group_stats(pgid):
+        try:
+            for line in (proc / "status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
                     total += int(line.split()[1])
         except (OSError, ValueError, IndexError):
@@ -132,15 +141,7 @@ def _letters(bid: str) -> bytes:
 
 def cpu_ticks(pgid: int) -> dict[int, tuple[int, int]]:
     """Each process of the group: its parent's pid and the CPU time it has used (user + system, clock ticks)."""
-    found = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()  # fields 3 on of stat: state, ppid, pgrp, ...
-            if int(fields[2]) == pgid:
-                found[int(stat.parent.name)] = (int(fields[1]), int(fields[11]) + int(fields[12]))
-        except (OSError, ValueError, IndexError):
-            continue
-    return found
+    return {int(proc.name): (int(fields[1]), int(fields[11]) + int(fields[12])) for proc, fields in group_stats(pgid)}
 
 
 def cpu_by_depth(before: dict[int, tuple[int, int]], after: dict[int, tuple[int, int]]) -> dict[int, float]:
