@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, current_app, jsonify, request
 
 bp = Blueprint("health", __name__)
 
@@ -103,4 +103,9 @@ def readyz():
         ok, detail = func(mock)
         checks[name] = {"ok": ok, "detail": detail}
     ready = all(c["ok"] for c in checks.values())
-    return jsonify({"status": "ready" if ready else "not ready", "checks": checks}), 200 if ready else 503
+    body = {"status": "ready" if ready else "not ready", "checks": checks}
+    # what serves the request: `serve`'s front and its event loop, or another WSGI server (a test's)
+    server = request.environ.get("SERVER_SOFTWARE")
+    if server:
+        body["server"] = server
+    return jsonify(body), 200 if ready else 503
