@@ -83,39 +83,6 @@ class FrontLimits:
         return limits
 
 
-LOOPS = ("uvloop", "asyncio")
-
-
-def event_loop_name() -> str:
-    """The front's event loop: ``SEVIS_MOCK_FRONT_LOOP`` when set ("uvloop" or "asyncio"), else uvloop where it is
-    installed (Linux and macOS: a dependency there), else asyncio's own. uvloop's transports, TLS included, are
-    compiled, where asyncio's TLS layer is Python code: a request costs the front about a fifth less CPU on it
-    (sequential requests to one worker, medians of 5 alternated runs: 0.88 vs 1.05 ms for /healthz, 0.95 vs 1.23 ms
-    for an upload's body answered 405). The front uses only what both loops offer."""
-    wanted = os.environ.get("SEVIS_MOCK_FRONT_LOOP", "").strip().lower()
-    if wanted and wanted not in LOOPS:
-        raise ValueError(f"SEVIS_MOCK_FRONT_LOOP={wanted!r}: use one of {', '.join(LOOPS)}, or leave it unset")
-    if wanted == "asyncio":
-        return "asyncio"
-    try:
-        import uvloop  # noqa: F401
-    except ImportError:
-        if wanted == "uvloop":
-            raise ValueError("SEVIS_MOCK_FRONT_LOOP=uvloop, but uvloop is not installed: pip install uvloop") from None
-        return "asyncio"
-    return "uvloop"
-
-
-def run_loop(main, name: str) -> None:
-    """Run the coroutine ``main`` to its end on a new event loop of kind ``name`` (see `event_loop_name`)."""
-    if name == "uvloop":
-        import uvloop
-
-        uvloop.run(main)
-    else:
-        asyncio.run(main)
-
-
 class _Closed(Exception):
     """The connection is over (peer gone, timed out, or answered and closed)."""
 
@@ -148,8 +115,6 @@ class FrontWorker(Worker):
         # connections this worker has begun to close (close_notify on its way), with when the close began
         self.closing: dict[asyncio.StreamWriter, float] = {}
         self.recycling = False
-        self.loop_name = event_loop_name()
-        self.software = f"sevis-mock front ({self.loop_name} event loop)"  # WSGI's SERVER_SOFTWARE; /readyz shows it
         super().init_process()
 
     # gunicorn's handlers call sys.exit inside the signal handler; here the loop winds down instead
@@ -177,7 +142,7 @@ class FrontWorker(Worker):
         declared = int(getattr(self.wsgi, "config", {}).get("MAX_CONTENT_LENGTH") or 0)
         self.max_body = declared or self.limits.max_body_bytes
         try:
-            run_loop(self._main(), self.loop_name)
+            asyncio.run(self._main())
         finally:
             self.pool.shutdown(wait=not self.recycling, cancel_futures=True)
         if self.recycling:
@@ -434,7 +399,6 @@ class FrontWorker(Worker):
             "SERVER_NAME": str(host),
             "SERVER_PORT": str(port),
             "SERVER_PROTOCOL": "HTTP/" + request.http_version.decode("latin-1"),
-            "SERVER_SOFTWARE": self.software,
             "REMOTE_ADDR": address[0] if isinstance(address, tuple) else "",
             "REMOTE_PORT": str(address[1]) if isinstance(address, tuple) else "",
             "wsgi.version": (1, 0),

@@ -11,13 +11,11 @@ from __future__ import annotations
 import copy
 import select
 import socket
-import sys
 import ssl
 import threading
 import time
 
 import pytest
-import requests
 from lxml import etree
 
 from sevis_mock.fixtures import read_fixture
@@ -153,13 +151,11 @@ SHORT = {
 }
 
 
-@pytest.fixture(scope="module", params=["uvloop", "asyncio"])
-def strict(request, tmp_path_factory):
-    """A front with short ceilings, on each event loop it runs on (uvloop where installed, else asyncio's)."""
+@pytest.fixture(scope="module")
+def strict(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         for key, value in SHORT.items():
             patch.setenv(key, value)
-        patch.setenv("SEVIS_MOCK_FRONT_LOOP", request.param)
         server = start_server(tmp_path_factory.mktemp("strict"), "--processing-delay", "0", "--workers", "1")
     yield server
     server.stop(wait=False)
@@ -179,14 +175,6 @@ def closed_within(sock: socket.socket, seconds: float) -> bytes | None:
         return None
     except (ssl.SSLError, ConnectionError, OSError):
         return received
-
-
-def test_the_front_runs_on_the_event_loop_asked_for(strict, request):
-    s = requests.Session()
-    s.trust_env = False
-    reply = s.get(f"{strict.base_url}/readyz", verify=strict.ca, timeout=30)
-    loop = request.node.callspec.params["strict"]
-    assert reply.json()["server"] == f"sevis-mock front ({loop} event loop)", reply.text
 
 
 def test_a_partial_client_hello_is_dropped_after_the_handshake_timeout(strict):
@@ -246,24 +234,6 @@ def test_a_limit_is_overridden_from_the_environment(monkeypatch):
     limits = FrontLimits.from_env()
     assert (limits.header_seconds, limits.connections_per_ip) == (2.5, 7)
     assert FrontLimits.from_env(keepalive_seconds=5.0).keepalive_seconds == 5.0
-
-
-def test_the_event_loop_is_uvloop_where_installed_unless_the_environment_says_asyncio(monkeypatch):
-    from sevis_mock.server.front import event_loop_name
-
-    monkeypatch.delenv("SEVIS_MOCK_FRONT_LOOP", raising=False)
-    assert event_loop_name() == "uvloop"  # a dependency on Linux
-    monkeypatch.setenv("SEVIS_MOCK_FRONT_LOOP", "asyncio")
-    assert event_loop_name() == "asyncio"
-    monkeypatch.setenv("SEVIS_MOCK_FRONT_LOOP", "tokio")
-    with pytest.raises(ValueError, match="use one of uvloop, asyncio"):
-        event_loop_name()
-    monkeypatch.setitem(sys.modules, "uvloop", None)  # not installed
-    monkeypatch.delenv("SEVIS_MOCK_FRONT_LOOP")
-    assert event_loop_name() == "asyncio"
-    monkeypatch.setenv("SEVIS_MOCK_FRONT_LOOP", "uvloop")
-    with pytest.raises(ValueError, match="pip install uvloop"):
-        event_loop_name()
 
 
 def test_a_large_reply_on_a_closing_connection_arrives_whole(server):
