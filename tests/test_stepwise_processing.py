@@ -27,6 +27,7 @@ from sevis_mock.server.config import Settings
 from sevis_mock.server.datadir import DataDir
 from sevis_mock.server.forms import render_job
 from sevis_mock.server.store import Batch, BatchForm, BatchProgress, PrintJob, Record
+from sevis_mock.server.store import cache as row_cache
 from tests.support.rows import add_batch
 
 RECORDS = 30
@@ -509,3 +510,32 @@ def test_a_batch_that_fails_after_its_forms_were_added_leaves_none_of_them(mock,
     assert state == "processed" and created == records
     with mock.store.session() as s:
         assert s.scalar(select(func.count()).select_from(BatchForm).where(BatchForm.batch_pk == failing)) == records
+
+
+def test_a_claim_reads_the_mock_clock_as_it_stands_once_it_holds_the_write_lock(seeded):
+    """A processor's round reads the clock as it begins. Set back meanwhile by another server process (a rehearsal
+    starting over), the clock the claim goes by is the one in the database now: a batch due tomorrow on it is not
+    applied because the round began 45 days ahead (under load a procedure-machine walk saw process-now find one of
+    its two queued batches already processed)."""
+    processor, other = Mock(seeded), Mock(seeded)  # two server processes' views of one store
+    processor.render_pool = None
+    row_cache._caches.discard(processor.cache)  # not told by this process's changes: it reads the generation
+    pk = None
+    try:
+        other.clock.advance(timedelta(days=45))
+        processor.cache.refresh()  # the round begins: the clock 45 days ahead, kept for the round
+        assert processor.clock.now() > real_now() + timedelta(days=44)
+        other.clock.set(real_now())  # set back by the other process
+        pk = queue_batch(other, "CLOCKBACK00001", salt=77, records=1)
+        with other.store.write() as s:
+            s.execute(update(Batch).where(Batch.id == pk).values(due_at=other.clock.now() + timedelta(days=1)))
+        assert worker.apply_batch(processor) is None  # nothing due on the clock as it stands
+        with other.store.session() as s:
+            assert s.get(Batch, pk).state == "queued"
+    finally:
+        with other.store.write() as s:
+            if pk is not None:
+                s.execute(text("DELETE FROM batches WHERE id = :pk"), {"pk": pk})
+        other.clock.set(real_now())
+        for m in (processor, other):
+            m.store.engine.dispose()
